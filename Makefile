@@ -1,0 +1,91 @@
+# aurora-secrets: the user's verbs. `make` alone lists them.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+.PHONY: deps-docker help prod-local prod-local-clean down logs ps images-offline test test-fast test-faults test-e2e test-one \
+        deps build lint lint-compose native native-down native-status native-clean bench doctor
+
+# `docker compose` (v2) when present, else Debian's `docker-compose` (v1.29).
+COMPOSE ?= $(shell if docker compose version >/dev/null 2>&1; then echo "docker compose"; elif command -v docker-compose >/dev/null 2>&1; then echo docker-compose; fi)
+export COMPOSE
+# One id per make run: scripts/stop-docker.sh stops the engine only if this run's scripts/ensure-docker.sh
+# started it (KEEP_DOCKER=1 keeps it running anyway).
+ifndef AURORA_DOCKER_SESSION
+AURORA_DOCKER_SESSION := make-$(shell date +%s%N)
+endif
+export AURORA_DOCKER_SESSION
+NODE_TEST := node --import tsx --test --test-reporter=spec
+TEST_ROOT ?= $(or $(TMPDIR),/tmp)/aurora-test-run
+
+help: ## list the targets
+	@awk 'BEGIN {FS = ":.*## "; printf "aurora-secrets\n\n"} /^[a-zA-Z_-]+:.*## / {printf "  make %-18s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+	@printf "\nStart with: make prod-local (Docker) or make native (no Docker). Tests: make test.\n"
+
+# ---- the stack, with Docker -------------------------------------------------------------------------
+prod-local: ## build and start the stack, wait until healthy, print URLs and how to get the root token
+	@scripts/prod-local.sh up
+
+prod-local-clean: ## remove the stack's containers, network AND volumes (destroys every secret)
+	@scripts/prod-local.sh clean
+
+down: ## stop and remove the containers, keep the volumes (secrets survive)
+	@scripts/prod-local.sh down
+
+logs: ## follow the stack's logs
+	@scripts/prod-local.sh logs
+
+ps: ## show the stack's containers and their health
+	@scripts/prod-local.sh ps
+
+images-offline: ## build local images (aurora-offline/*) without a registry: Debian base, Vault build, PostgreSQL, Node
+	@scripts/images-offline.sh
+
+doctor: ## list dangling references and orphaned secrets (REPAIR=1 fixes them)
+	@scripts/doctor.sh $(if $(REPAIR),--repair)
+
+# ---- without Docker ---------------------------------------------------------------------------------
+native: deps build ## run the stack as local processes (Vault, PostgreSQL, vault-init, agent, app); state in .native/
+	@node --import tsx scripts/native.ts up
+
+native-down: ## stop the native stack, keep its state
+	@node --import tsx scripts/native.ts down
+
+native-status: ## which native processes are running
+	@node --import tsx scripts/native.ts status
+
+native-clean: ## stop the native stack and delete its state (.native/)
+	@node --import tsx scripts/native.ts clean
+
+# ---- development ------------------------------------------------------------------------------------
+deps: ## install what the process tests and `make native` need (npm packages, PostgreSQL, the Vault build)
+	@scripts/test-deps.sh
+
+deps-docker: ## deps, plus a Docker engine for the compose e2e (installed and started if none answers)
+	@scripts/test-deps.sh --docker
+
+build: ## compile TypeScript (tsc --build)
+	@[ -d node_modules ] || npm ci --no-audit --no-fund
+	@npx tsc --build
+
+lint: build lint-compose ## eslint and the compose lint
+	@npx eslint --max-warnings=0 .
+
+lint-compose: ## check docker-compose.yml without an engine (docker-compose v1 `config -q`)
+	@scripts/lint-compose.sh
+
+test: deps-docker lint ## everything: unit, integration (real Vault + PostgreSQL), fault matrix, compose e2e
+	@scripts/run-tests.sh test/unit test/integration test/faults test/e2e; rc=$$?; scripts/stop-docker.sh; exit $$rc
+
+test-fast: deps build ## unit + integration tests, without the slow fault matrix and the compose e2e
+	@scripts/run-tests.sh test/unit test/integration
+
+test-faults: deps build ## only the fault matrix (kill -9, proxies)
+	@scripts/run-tests.sh test/faults
+
+test-e2e: deps-docker build ## only the compose end-to-end test (starts a Docker engine if it must)
+	@scripts/run-tests.sh test/e2e; rc=$$?; scripts/stop-docker.sh; exit $$rc
+
+test-one: build ## one test file: make test-one FILE=test/integration/harness.test.ts
+	@scripts/run-tests.sh $(FILE)
+
+bench: deps build ## benchmarks against raw Vault, written to bench/results/
+	@node --import tsx bench/run.ts

@@ -1,0 +1,21 @@
+// ESLint flat config: typescript-eslint's recommended rules, plus the project's one import rule.
+import js from '@eslint/js';
+import tseslint from 'typescript-eslint';
+
+export default tseslint.config(
+  { ignores: ['**/dist/**', '**/node_modules/**', '.native/**', 'bench/results/**'] },
+  js.configs.recommended,
+  ...tseslint.configs.recommended,
+  {
+    languageOptions: { globals: { process: 'readonly', console: 'readonly', setTimeout: 'readonly', clearTimeout: 'readonly', setInterval: 'readonly', clearInterval: 'readonly', Buffer: 'readonly', URL: 'readonly', fetch: 'readonly', AbortSignal: 'readonly' } },
+    rules: {
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_', caughtErrors: 'none' }],
+      // Only the wrapper in packages/common may import node-vault: its quirks stay in one place.
+      'no-restricted-imports': ['error', { paths: [{ name: 'node-vault', message: 'use VaultClient from @aurora/common' }] }],
+    },
+  },
+  {
+    files: ['packages/common/src/vault-client.ts'],
+    rules: { 'no-restricted-imports': 'off' },
+  },
+);

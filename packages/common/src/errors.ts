@@ -1,0 +1,97 @@
+/**
+ * Error types that know their HTTP status and a message safe to show a user.
+ * The HTTP layer maps them in one place; logs get `cause` chains, never secret values.
+ */
+export class AuroraError extends Error {
+  readonly status: number;
+  readonly code: string;
+  /** Seconds a client should wait before retrying (503s). */
+  readonly retryAfter?: number;
+
+  constructor(code: string, status: number, message: string, options?: { cause?: unknown; retryAfter?: number }) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
+    this.name = new.target.name;
+    this.code = code;
+    this.status = status;
+    if (options?.retryAfter !== undefined) this.retryAfter = options.retryAfter;
+  }
+}
+
+/** Bad input: names the field and what is wrong with it. */
+export class ValidationError extends AuroraError {
+  readonly field: string;
+  constructor(field: string, message: string) {
+    super('invalid_input', 400, `${field}: ${message}`);
+    this.field = field;
+  }
+}
+
+export class UnprocessableError extends AuroraError {
+  constructor(message: string) { super('unprocessable', 422, message); }
+}
+
+export class NotFoundError extends AuroraError {
+  constructor(message: string) { super('not_found', 404, message); }
+}
+
+export class ConflictError extends AuroraError {
+  constructor(message: string) { super('conflict', 409, message); }
+}
+
+export class ForbiddenError extends AuroraError {
+  constructor(message: string) { super('forbidden', 403, message); }
+}
+
+export class UnauthorizedError extends AuroraError {
+  constructor(message = 'authentication required') { super('unauthorized', 401, message); }
+}
+
+/** Vault answered 503 "sealed": transient while vault-init re-unseals it. */
+export class VaultSealedError extends AuroraError {
+  constructor(cause?: unknown) {
+    super('vault_sealed', 503, 'Vault is sealed; vault-init unseals it within seconds. Retry shortly.', { cause, retryAfter: 2 });
+  }
+}
+
+/** No answer from Vault (refused, reset, timed out). */
+export class VaultUnreachableError extends AuroraError {
+  constructor(addr: string, cause?: unknown) {
+    super('vault_unreachable', 503, `Vault at ${addr} did not answer. Is it running? (make ps / docker logs vault)`, { cause, retryAfter: 2 });
+  }
+}
+
+/** Vault refused the token for this path: a policy or login problem, not the caller's fault. */
+export class VaultForbiddenError extends AuroraError {
+  constructor(path: string, cause?: unknown) {
+    super('vault_forbidden', 502, `Vault denied access to ${path}: check the policy (vault/policies) and the token`, { cause });
+  }
+}
+
+export class VaultNotFoundError extends AuroraError {
+  constructor(path: string, cause?: unknown) {
+    super('vault_not_found', 404, `nothing stored in Vault at ${path}`, { cause });
+  }
+}
+
+/** KV v2 check-and-set mismatch. */
+export class VaultConflictError extends AuroraError {
+  constructor(path: string, cause?: unknown) {
+    super('vault_conflict', 409, `version mismatch writing ${path} (check-and-set)`, { cause });
+  }
+}
+
+/** Any other Vault answer we did not expect. */
+export class VaultRequestError extends AuroraError {
+  readonly vaultStatus: number;
+  constructor(path: string, vaultStatus: number, vaultMessage: string, cause?: unknown) {
+    super('vault_error', vaultStatus >= 500 ? 503 : 502, `Vault answered ${vaultStatus} for ${path}: ${vaultMessage}`, { cause, retryAfter: vaultStatus >= 500 ? 2 : undefined });
+    this.vaultStatus = vaultStatus;
+  }
+}
+
+/** PostgreSQL unreachable or failing: transient from the caller's point of view. */
+export class DatabaseUnavailableError extends AuroraError {
+  constructor(cause?: unknown) {
+    super('database_unavailable', 503, 'PostgreSQL is unavailable. Retry shortly.', { cause, retryAfter: 2 });
+  }
+}

@@ -1,0 +1,5 @@
+export * from './errors.js';
+export * from './reference.js';
+export * from './logger.js';
+export * from './vault-client.js';
+export * from './env.js';

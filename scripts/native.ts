@@ -1,0 +1,150 @@
+/**
+ * `make native`: the stack as local processes, no Docker. Same services, same env names as compose;
+ * state under .native/ (NATIVE_DIR) so it survives a restart; processes run in the background with
+ * their logs in .native/logs/ and their pids in .native/run/.
+ *
+ *   node --import tsx scripts/native.ts up | down | clean | status
+ */
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { repoRoot, run } from '../test/harness/processes.js';
+import { vaultBinary, vaultServerConfig } from '../test/harness/vault.js';
+import { initCluster, postgresBinDir, postgresCommand } from '../test/harness/postgres.js';
+
+const root = repoRoot();
+const dir = path.resolve(process.env.NATIVE_DIR ?? path.join(root, '.native'));
+const ports = {
+  vault: Number(process.env.NATIVE_VAULT_PORT ?? 8200),
+  postgres: Number(process.env.NATIVE_PG_PORT ?? 55432),
+  app: Number(process.env.APP_PORT ?? 8080),
+};
+const p = (...parts: string[]) => path.join(dir, ...parts);
+const say = (msg: string) => process.stdout.write(`[native] ${msg}\n`);
+
+function pidOf(name: string): number | undefined {
+  try {
+    const pid = Number(fs.readFileSync(p('run', `${name}.pid`), 'utf8'));
+    process.kill(pid, 0);
+    return pid;
+  } catch { return undefined; }
+}
+
+/** Starts a background process that outlives this command; returns its pid. */
+function daemon(name: string, cmd: string, args: string[], env: NodeJS.ProcessEnv = {}): number {
+  fs.mkdirSync(p('logs'), { recursive: true });
+  fs.mkdirSync(p('run'), { recursive: true });
+  const log = fs.openSync(p('logs', `${name}.log`), 'a');
+  const child = spawn(cmd, args, { detached: true, stdio: ['ignore', log, log], env: { ...process.env, ...env }, cwd: root });
+  fs.closeSync(log);
+  child.unref();
+  fs.writeFileSync(p('run', `${name}.pid`), String(child.pid));
+  return child.pid!;
+}
+
+async function waitUntil(what: string, probe: () => Promise<boolean>, timeoutMs = 60_000): Promise<void> {
+  const start = Date.now();
+  let lastNote = start;
+  for (;;) {
+    if (await probe().catch(() => false)) return;
+    if (Date.now() - start > timeoutMs) throw new Error(`${what} did not come up within ${timeoutMs / 1000} s; see ${p('logs')}`);
+    if (Date.now() - lastNote > 5000) { say(`  still waiting for ${what} (${Math.round((Date.now() - start) / 1000)} s)`); lastNote = Date.now(); }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+function portFree(port: number): boolean {
+  try { run('bash', ['-c', `! (exec 3<>/dev/tcp/127.0.0.1/${port}) 2>/dev/null`]); return true; } catch { return false; }
+}
+
+async function startVault(): Promise<void> {
+  const addr = `http://127.0.0.1:${ports.vault}`;
+  if (!pidOf('vault')) {
+    if (!portFree(ports.vault)) throw new Error(`port ${ports.vault} is taken (is the compose stack running? make down), or set NATIVE_VAULT_PORT`);
+    fs.mkdirSync(p('vault', 'data'), { recursive: true });
+    fs.mkdirSync(p('vault', 'logs'), { recursive: true });
+    fs.writeFileSync(p('vault', 'vault.hcl'), vaultServerConfig(p('vault', 'data'), ports.vault));
+    say(`starting Vault on ${addr}`);
+    daemon('vault', vaultBinary(), ['server', `-config=${p('vault', 'vault.hcl')}`], { VAULT_LOG_LEVEL: 'info' });
+  }
+  await waitUntil('Vault', async () => (await fetch(`${addr}/v1/sys/health?uninitcode=200&sealedcode=200`)).ok);
+}
+
+async function startPostgres(): Promise<void> {
+  const dataDir = p('postgres', 'data');
+  if (!pidOf('postgres')) {
+    if (!portFree(ports.postgres)) throw new Error(`port ${ports.postgres} is taken; set NATIVE_PG_PORT`);
+    const fresh = !fs.existsSync(path.join(dataDir, 'PG_VERSION'));
+    if (fresh) {
+      say('creating a PostgreSQL cluster in .native/postgres');
+      fs.mkdirSync(p('postgres'), { recursive: true });
+      fs.chmodSync(p('postgres'), 0o755);
+      initCluster(dataDir, p('postgres'));
+    }
+    say(`starting PostgreSQL on 127.0.0.1:${ports.postgres}`);
+    const [cmd, args] = postgresCommand(dataDir, ports.postgres, p('postgres'), true);
+    daemon('postgres', cmd, args);
+  }
+  const bin = postgresBinDir();
+  await waitUntil('PostgreSQL', async () => { run(path.join(bin, 'pg_isready'), ['-h', '127.0.0.1', '-p', String(ports.postgres), '-q']); return true; });
+  const psql = (db: string, sql: string) => run(path.join(bin, 'psql'), ['-h', '127.0.0.1', '-p', String(ports.postgres), '-U', 'postgres', '-d', db, '-Atc', sql]);
+  if (!psql('postgres', "SELECT 1 FROM pg_database WHERE datname = 'aurora'").trim()) psql('postgres', 'CREATE DATABASE aurora');
+}
+
+function writeEnvFile(): void {
+  const lines = [
+    '# source .native/env  — the native stack, with the same names as compose',
+    `export VAULT_ADDR=http://127.0.0.1:${ports.vault}`,
+    `export PATH=${path.dirname(vaultBinary())}:$PATH`,
+    `export PGHOST=127.0.0.1 PGPORT=${ports.postgres} PGUSER=postgres PGDATABASE=aurora`,
+  ];
+  if (fs.existsSync(p('cli', '.vault-token'))) lines.push(`# the operator token vault-init wrote (the compose CLI reads it as ~/.vault-token)\nexport VAULT_TOKEN=$(cat ${p('cli', '.vault-token')})`);
+  fs.writeFileSync(p('env'), lines.join('\n') + '\n');
+}
+
+async function up(): Promise<void> {
+  fs.mkdirSync(dir, { recursive: true });
+  await startVault();
+  await startPostgres();
+  writeEnvFile();
+  say('');
+  say(`Vault:      http://127.0.0.1:${ports.vault} (UI at /ui; this build has no UI assets, the compose image does)`);
+  say(`PostgreSQL: postgres://postgres@127.0.0.1:${ports.postgres}/aurora`);
+  say('Use them:   source .native/env   then   vault status   /   psql');
+  say('Logs:       .native/logs/      Stop: make native-down      Wipe: make native-clean');
+}
+
+async function down(): Promise<void> {
+  const names = fs.existsSync(p('run')) ? fs.readdirSync(p('run')).map((f) => f.replace(/\.pid$/, '')) : [];
+  // Reverse start order: the app and agent before Vault and PostgreSQL.
+  for (const name of ['app', 'vault-agent', 'vault-init', 'postgres', 'vault'].filter((n) => names.includes(n))) {
+    const pid = pidOf(name);
+    if (pid) {
+      say(`stopping ${name} (pid ${pid})`);
+      try { process.kill(pid, name === 'postgres' ? 'SIGINT' : 'SIGTERM'); } catch { /* gone */ }
+      const deadline = Date.now() + 10_000;
+      while (Date.now() < deadline) { try { process.kill(pid, 0); } catch { break; } await new Promise((r) => setTimeout(r, 100)); }
+      try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ }
+    }
+    fs.rmSync(p('run', `${name}.pid`), { force: true });
+  }
+}
+
+async function status(): Promise<void> {
+  for (const name of ['vault', 'postgres', 'vault-init', 'vault-agent', 'app']) {
+    const pid = pidOf(name);
+    say(`${name.padEnd(12)} ${pid ? `running (pid ${pid})` : 'stopped'}`);
+  }
+}
+
+const commands: Record<string, () => Promise<void>> = {
+  up,
+  down,
+  status,
+  clean: async () => { await down(); fs.rmSync(dir, { recursive: true, force: true }); say(`removed ${dir}: every native secret and row is gone`); },
+};
+
+const cmd = process.argv[2] ?? 'up';
+const fn = commands[cmd];
+if (!fn) { process.stderr.write(`usage: native.ts ${Object.keys(commands).join('|')}\n`); process.exit(2); }
+fn().catch((err: unknown) => { process.stderr.write(`[native] ${err instanceof Error ? err.message : String(err)}\n`); process.exit(1); });

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Runs test files with node's built-in runner, then makes sure no server process of the run survives.
+# Arguments: test files or directories (directories are searched for *.test.ts).
+set -uo pipefail
+cd "$(dirname "$0")/.."
+export AURORA_TEST_ROOT="${AURORA_TEST_ROOT:-${TMPDIR:-/tmp}/aurora-test-$$}"
+mkdir -p "$AURORA_TEST_ROOT"
+
+files=()
+for arg in "$@"; do
+  if [ -d "$arg" ]; then
+    while IFS= read -r f; do files+=("$f"); done < <(find "$arg" -name '*.test.ts' | sort)
+  elif [ -f "$arg" ]; then files+=("$arg")
+  else echo "run-tests: no such test file or directory: $arg" >&2; exit 2
+  fi
+done
+[ ${#files[@]} -gt 0 ] || { echo "run-tests: no test files found in: $*" >&2; exit 2; }
+
+sweep() {
+  # Anything still running with the run directory on its command line is ours: kill it.
+  pkill -9 -f "$AURORA_TEST_ROOT" 2>/dev/null || true
+  [ -n "${KEEP_TEST_ROOT:-}" ] || rm -rf "$AURORA_TEST_ROOT"
+}
+trap sweep EXIT
+trap 'exit 130' INT TERM
+
+node --import tsx --test --test-concurrency="${TEST_CONCURRENCY:-2}" --test-timeout="${TEST_TIMEOUT_MS:-600000}" "${files[@]}"

@@ -1,0 +1,108 @@
+/**
+ * Every server a test starts is registered here, and nothing outlives the test run:
+ *  - on normal exit and on SIGINT/SIGTERM, registered processes are killed;
+ *  - a detached watchdog kills them if this process dies without running handlers (kill -9, OOM);
+ *  - `make test` finally kills anything still running under its run directory.
+ */
+import { spawn, spawnSync, type ChildProcess, type SpawnOptions } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+
+const live = new Set<ChildProcess>();
+let watchdogFile: string | undefined;
+
+/** Root for all test state of this run; `make test` sets AURORA_TEST_ROOT so it can sweep it afterwards. */
+export function runRoot(): string {
+  const root = process.env.AURORA_TEST_ROOT ?? path.join(os.tmpdir(), 'aurora-test');
+  fs.mkdirSync(root, { recursive: true });
+  return root;
+}
+
+export function tempDir(prefix: string): string {
+  return fs.mkdtempSync(path.join(runRoot(), `${prefix}-`));
+}
+
+function killAll(): void {
+  for (const child of live) {
+    try { child.kill('SIGKILL'); } catch { /* already gone */ }
+  }
+  live.clear();
+}
+
+function ensureWatchdog(): void {
+  if (watchdogFile) return;
+  watchdogFile = path.join(runRoot(), `watchdog-${process.pid}.pids`);
+  fs.writeFileSync(watchdogFile, '');
+  const script = `while kill -0 ${process.pid} 2>/dev/null; do sleep 1; done; ` +
+    `for p in $(cat '${watchdogFile}' 2>/dev/null); do kill -9 "$p" 2>/dev/null; done; rm -f '${watchdogFile}'`;
+  const dog = spawn('bash', ['-c', script], { detached: true, stdio: 'ignore' });
+  dog.unref();
+  process.once('exit', killAll);
+  for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(sig, () => { killAll(); process.exit(130); });
+  }
+}
+
+/** Spawns a long-running server process that is always cleaned up. */
+export function spawnServer(cmd: string, args: string[], options: SpawnOptions & { logFile: string }): ChildProcess {
+  ensureWatchdog();
+  const out = fs.openSync(options.logFile, 'a');
+  const child = spawn(cmd, args, { ...options, stdio: ['ignore', out, out] });
+  fs.closeSync(out);
+  live.add(child);
+  if (child.pid && watchdogFile) fs.appendFileSync(watchdogFile, `${child.pid}\n`);
+  child.once('exit', () => live.delete(child));
+  return child;
+}
+
+/** Resolves when the child has exited (immediately if it already has). */
+export function exited(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => child.once('exit', () => resolve()));
+}
+
+export async function stopProcess(child: ChildProcess, signal: NodeJS.Signals = 'SIGTERM', graceMs = 10_000): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  child.kill(signal);
+  const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+  await exited(child);
+  clearTimeout(timer);
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.unref();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as net.AddressInfo;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+export async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 30_000, intervalMs = 100): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = await probe();
+      if (v !== undefined) return v;
+    } catch (err) { last = err; }
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${String(last)}` : ''}`);
+    await new Promise((r) => setTimeout(r, intervalMs));
+  }
+}
+
+export function repoRoot(): string {
+  return path.resolve(import.meta.dirname, '..', '..');
+}
+
+/** Runs a command synchronously and returns stdout; throws with its stderr when it fails. */
+export function run(cmd: string, args: string[], options: { env?: NodeJS.ProcessEnv; input?: string; cwd?: string } = {}): string {
+  const res = spawnSync(cmd, args, { encoding: 'utf8', env: options.env ?? process.env, input: options.input, cwd: options.cwd, maxBuffer: 64 * 1024 * 1024 });
+  if (res.status !== 0) throw new Error(`${cmd} ${args.join(' ')} exited ${res.status ?? res.signal}: ${res.stderr || res.stdout}`);
+  return res.stdout;
+}
