@@ -1,0 +1,88 @@
+/**
+ * vault-init's configuration: read once from the environment, validated, frozen. A bad variable stops the
+ * process (exit 2) with its name, what was wrong and an example of a good value.
+ */
+import path from 'node:path';
+import { EnvReader, SEGMENT_PATTERN, isSafeSegment } from '@aurora/common';
+
+export interface VaultInitConfig {
+  vaultAddr: string;
+  initDir: string;
+  secretShares: number;
+  secretThreshold: number;
+  kvMount: string;
+  kvBasePath: string;
+  appPolicy: string;
+  approleDir: string;
+  operatorTokenDir: string;
+  auditFile: string;
+  watchIntervalMs: number;
+  waitTimeoutMs: number;
+  printRootToken: boolean;
+  uiUrl: string;
+  /** How the banner tells users to run the CLI. */
+  cliCommand: string;
+  healthPort: number;
+  policyDir: string;
+  agentObjectsFile: string;
+  /** `--once`: steps 1-7, then exit 0. */
+  once: boolean;
+}
+
+const POLICY_NAME = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
+/** Mount points Vault reserves or vault-init manages otherwise. */
+const RESERVED_MOUNTS = new Set(['sys', 'auth', 'cubbyhole', 'identity', 'secret']);
+const RESERVED_POLICIES = new Set(['root', 'default', 'aurora-agent', 'aurora-operator']);
+
+/** Vault's own rules for a Shamir seal (vault/seal.go, SealConfig.Validate). */
+export function shamirProblem(shares: number, threshold: number): string | undefined {
+  if (shares < 1) return 'secret shares must be at least one';
+  if (threshold < 1) return 'secret threshold must be at least one';
+  if (shares > 255) return 'secret shares must be at most 255';
+  if (threshold > 255) return 'secret threshold must be at most 255';
+  if (threshold > shares) return 'secret threshold cannot be larger than secret shares';
+  if (shares > 1 && threshold === 1) return 'secret threshold must be greater than one for multiple shares';
+  return undefined;
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env, argv: readonly string[] = process.argv.slice(2)): Readonly<VaultInitConfig> {
+  const r = new EnvReader(env);
+  const unknownArgs = argv.filter((a) => a !== '--once');
+  if (unknownArgs.length) r.problem(`unknown argument(s) ${unknownArgs.map((a) => JSON.stringify(a)).join(' ')}; the only one is --once (exit after setup)`);
+
+  const secretShares = r.int('VAULT_SECRET_SHARES', 5, { min: 1, max: 255 });
+  const secretThreshold = r.int('VAULT_SECRET_THRESHOLD', 3, { min: 1, max: 255 });
+  const shamir = shamirProblem(secretShares, secretThreshold);
+  if (shamir) r.problem(`VAULT_SECRET_SHARES=${secretShares} with VAULT_SECRET_THRESHOLD=${secretThreshold}: ${shamir}; example: VAULT_SECRET_SHARES=5 VAULT_SECRET_THRESHOLD=3 (or 1 and 1)`);
+
+  const kvMount = r.string('VAULT_KV_MOUNT', 'aurora', { pattern: SEGMENT_PATTERN, example: 'aurora' });
+  if (RESERVED_MOUNTS.has(kvMount.toLowerCase())) r.problem(`VAULT_KV_MOUNT=${JSON.stringify(kvMount)} is reserved (Vault's own mounts, or the separate "secret" mount); example: VAULT_KV_MOUNT=aurora`);
+  const kvBasePath = r.string('VAULT_KV_BASE_PATH', 'users');
+  if (!kvBasePath.split('/').every(isSafeSegment)) r.problem(`VAULT_KV_BASE_PATH=${JSON.stringify(kvBasePath)} must be one or more path segments of letters, digits, . _ - @ joined by "/"; example: VAULT_KV_BASE_PATH=users`);
+  const appPolicy = r.string('VAULT_APP_POLICY', 'aurora-app', { pattern: POLICY_NAME, example: 'aurora-app' });
+  if (RESERVED_POLICIES.has(appPolicy)) r.problem(`VAULT_APP_POLICY=${JSON.stringify(appPolicy)} is taken by Vault or by another aurora policy; example: VAULT_APP_POLICY=aurora-app`);
+
+  const config: VaultInitConfig = {
+    vaultAddr: r.url('VAULT_ADDR', 'http://127.0.0.1:8200'),
+    initDir: path.resolve(r.string('VAULT_INIT_DIR', '/vault/init')),
+    secretShares,
+    secretThreshold,
+    kvMount,
+    kvBasePath,
+    appPolicy,
+    approleDir: path.resolve(r.string('VAULT_APPROLE_DIR', '/vault/approle')),
+    operatorTokenDir: path.resolve(r.string('VAULT_OPERATOR_TOKEN_DIR', '/vault/cli')),
+    // A path on the Vault server's file system, not ours: kept as given.
+    auditFile: r.string('VAULT_AUDIT_FILE', '/vault/logs/audit.log', { pattern: /^\/[^\0\n]*[^/]$/, example: '/vault/logs/audit.log' }),
+    watchIntervalMs: r.int('VAULT_WATCH_INTERVAL_MS', 1000, { min: 100, max: 60_000 }),
+    waitTimeoutMs: r.int('VAULT_WAIT_TIMEOUT_MS', 120_000, { min: 1000, max: 3_600_000 }),
+    printRootToken: r.bool('VAULT_PRINT_ROOT_TOKEN', true),
+    uiUrl: r.url('VAULT_UI_URL', 'http://localhost:8200/ui'),
+    cliCommand: r.string('VAULT_BANNER_CLI', 'docker exec -it vault vault'),
+    healthPort: r.int('VAULT_INIT_HEALTH_PORT', 8201, { min: 1, max: 65_535 }),
+    policyDir: path.resolve(r.string('VAULT_POLICY_DIR', '/vault/policies')),
+    agentObjectsFile: path.resolve(r.string('VAULT_AGENT_OBJECTS', '/vault/agent/secrets.json')),
+    once: argv.includes('--once'),
+  };
+  return r.done(config);
+}

@@ -1,0 +1,53 @@
+/**
+ * Step 5: every Vault object vault-init owns, brought to its desired state. Idempotent: a rerun reads,
+ * finds nothing to do and writes nothing; drift (a policy edited by hand, a revoked secret_id) is repaired.
+ */
+import path from 'node:path';
+import type { VaultClient } from '@aurora/common';
+import type { VaultInitConfig } from '../config.js';
+import { ensureAdminSecret } from './admin-secret.js';
+import { ensureApproleAuth, ensureRole, ensureRoleCredentials } from './approle.js';
+import { ensureFileAudit } from './audit.js';
+import { ensureKvV2 } from './kv.js';
+import { ensureOperatorToken } from './operator-token.js';
+import { AGENT_POLICY, desiredPolicies, ensurePolicy } from './policies.js';
+import type { Change } from './types.js';
+
+export type { Change } from './types.js';
+
+export const APP_ROLE = 'aurora-app';
+export const AGENT_ROLE = 'aurora-agent';
+/** The kv mount of the user's docs (secret/aidbox/client) and of the bootstrap admin secret. */
+export const SECRET_MOUNT = 'secret';
+
+export interface ConfigureResult {
+  /** What changed, per object; all 'unchanged' on a rerun. */
+  changes: Record<string, Change>;
+  operatorToken: string;
+}
+
+/** `client` must hold the root token. */
+export async function configureVault(client: VaultClient, config: Readonly<VaultInitConfig>): Promise<ConfigureResult> {
+  const changes: Record<string, Change> = {};
+  // Policies are read from disk first: a broken template stops us before anything is written.
+  const policies = await desiredPolicies(config);
+
+  // First, so that everything after it is audited.
+  changes['audit:file'] = await ensureFileAudit(client, config.auditFile);
+  changes[`kv:${config.kvMount}`] = await ensureKvV2(client, config.kvMount);
+  changes[`kv:${SECRET_MOUNT}`] = await ensureKvV2(client, SECRET_MOUNT);
+  for (const [name, text] of policies) changes[`policy:${name}`] = await ensurePolicy(client, name, text);
+
+  changes['auth:approle'] = await ensureApproleAuth(client);
+  for (const [role, policy, sub] of [[APP_ROLE, config.appPolicy, 'app'], [AGENT_ROLE, AGENT_POLICY, 'agent']] as const) {
+    changes[`role:${role}`] = await ensureRole(client, role, policy);
+    const files = await ensureRoleCredentials(client, role, path.join(config.approleDir, sub));
+    changes[`role_id:${role}`] = files.roleId;
+    changes[`secret_id:${role}`] = files.secretId;
+  }
+
+  const operator = await ensureOperatorToken(client, config.operatorTokenDir);
+  changes['token:operator'] = operator.change;
+  changes['secret:aurora/admin'] = await ensureAdminSecret(client);
+  return { changes, operatorToken: operator.token };
+}

@@ -1,0 +1,68 @@
+/**
+ * Steps 2 and 3: initialize a new Vault and persist its answer before anything else, or load the init
+ * material of an initialized one. Never re-initializes, never deletes.
+ */
+import { performance } from 'node:perf_hooks';
+import { VaultRequestError, type Logger, type VaultClient } from '@aurora/common';
+import { InitMaterialError } from './errors.js';
+import { registerInitMaterial, type InitMaterial, type InitStore } from './init-store.js';
+
+export interface InitOutcome {
+  material: InitMaterial;
+  /** True when this run initialized Vault. */
+  fresh: boolean;
+  /**
+   * Milliseconds between Vault's answer to sys/init and the durable init file: the only moment a crash
+   * leaves an initialized Vault without its keys.
+   */
+  unprotectedWindowMs?: number;
+}
+
+export async function ensureInitialized(
+  client: VaultClient,
+  store: InitStore,
+  options: { initialized: boolean; shares: number; threshold: number; logger: Logger },
+): Promise<InitOutcome> {
+  const { logger } = options;
+  if (options.initialized) return { material: await store.read(), fresh: false };
+
+  // Before sys/init: once Vault has answered, a file we cannot write means keys that are lost.
+  await store.preflight();
+  if (await store.exists()) {
+    throw new InitMaterialError(
+      `Vault at ${client.addr} is NOT initialized, but ${store.location} exists: it belongs to a Vault whose storage is gone ` +
+      '(or Vault now points at other storage). vault-init will not overwrite it, since it may be the only copy of those keys. ' +
+      'If you want the old secrets, restore the Vault data (volume vault-data) that goes with this file; ' +
+      `to start a new Vault instead, move ${store.location} somewhere safe first.`,
+      store.location);
+  }
+
+  logger.info('initializing Vault', { shares: options.shares, threshold: options.threshold });
+  const requested = performance.now();
+  let answer;
+  try {
+    answer = await client.initialize(options.shares, options.threshold);
+  } catch (err) {
+    // Someone else initialized it between our health check and now: theirs are the keys, not ours.
+    if (err instanceof VaultRequestError && /already initialized/i.test(err.message)) {
+      logger.warn('Vault was initialized by someone else meanwhile; loading the init file');
+      return { material: await store.read(), fresh: false };
+    }
+    throw err;
+  }
+  const answered = performance.now();
+  registerInitMaterial(answer);
+  const material: InitMaterial = {
+    keys: answer.keys,
+    keys_base64: answer.keys_base64,
+    root_token: answer.root_token,
+    shares: options.shares,
+    threshold: options.threshold,
+    initialized_at: new Date().toISOString(),
+  };
+  await store.write(material);
+  const persisted = performance.now();
+  const unprotectedWindowMs = Math.round((persisted - answered) * 1000) / 1000;
+  logger.info('init material persisted', { file: store.location, unprotectedWindowMs, initRequestMs: Math.round(answered - requested) });
+  return { material, fresh: true, unprotectedWindowMs };
+}

@@ -1,0 +1,176 @@
+/**
+ * vault-init as a real child process (`node services/vault-init/dist/main.js`, built by `tsc --build`),
+ * pointed at a harness Vault and temp dirs laid out as in compose. Its stdout and stderr go to one log
+ * file, as `docker logs vault-init 2>&1` shows them, so tests can grep and scan exactly that.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import type { ChildProcess } from 'node:child_process';
+import { exited, freePort, repoRoot, spawnServer, tempDir, waitFor } from './processes.js';
+import { VaultServer, type VaultServerOptions } from './vault.js';
+
+export function vaultInitMain(): string {
+  const main = path.join(repoRoot(), 'services', 'vault-init', 'dist', 'main.js');
+  if (!fs.existsSync(main)) throw new Error(`${main} is missing: run \`npx tsc --build\` first (make build)`);
+  return main;
+}
+
+export function vaultInitHealthcheck(): string {
+  return path.join(repoRoot(), 'services', 'vault-init', 'dist', 'healthcheck.js');
+}
+
+/**
+ * VaultServer.start, retried when the free port it picked was taken before Vault bound it (other test
+ * processes on the machine draw from the same ephemeral range; a run of 30+ Vaults meets it now and then).
+ */
+export async function startVault(options: VaultServerOptions = {}): Promise<VaultServer> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await VaultServer.start(options);
+    } catch (err) {
+      if (attempt >= 3 || options.port !== undefined || !/address already in use/.test(String(err))) throw err;
+    }
+  }
+}
+
+/** The directories compose mounts into vault-init, as temp dirs. */
+export interface VaultInitDirs {
+  root: string;
+  initDir: string;
+  approleDir: string;
+  cliDir: string;
+  auditFile: string;
+}
+
+export function vaultInitDirs(): VaultInitDirs {
+  const root = tempDir('vault-init');
+  const dirs = {
+    root,
+    initDir: path.join(root, 'init'),
+    approleDir: path.join(root, 'approle'),
+    cliDir: path.join(root, 'cli'),
+    auditFile: path.join(root, 'logs', 'audit.log'),
+  };
+  for (const d of [dirs.initDir, path.join(dirs.approleDir, 'app'), path.join(dirs.approleDir, 'agent'), dirs.cliDir, path.dirname(dirs.auditFile)]) {
+    fs.mkdirSync(d, { recursive: true, mode: 0o700 });
+  }
+  return dirs;
+}
+
+/** The env compose gives vault-init, pointed at `vault` and `dirs`; `overrides` win. */
+export async function vaultInitEnv(vault: VaultServer, dirs: VaultInitDirs, overrides: Record<string, string> = {}): Promise<Record<string, string>> {
+  return {
+    VAULT_ADDR: vault.addr,
+    VAULT_INIT_DIR: dirs.initDir,
+    VAULT_APPROLE_DIR: dirs.approleDir,
+    VAULT_OPERATOR_TOKEN_DIR: dirs.cliDir,
+    VAULT_AUDIT_FILE: dirs.auditFile,
+    VAULT_POLICY_DIR: path.join(repoRoot(), 'vault', 'policies'),
+    VAULT_AGENT_OBJECTS: path.join(repoRoot(), 'vault', 'agent', 'secrets.json'),
+    VAULT_INIT_HEALTH_PORT: String(await freePort()),
+    VAULT_UI_URL: `${vault.addr}/ui`,
+    VAULT_WAIT_TIMEOUT_MS: '20000',
+    ...overrides,
+  };
+}
+
+/** process.env without anything that would configure vault-init behind the test's back. */
+function baseEnv(): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  for (const [k, v] of Object.entries(process.env)) {
+    if (!/^VAULT_|^LOG_LEVEL$|^NODE_OPTIONS$/.test(k)) env[k] = v;
+  }
+  return env;
+}
+
+export interface Exit { code: number | null; signal: NodeJS.Signals | null }
+
+export class VaultInitProcess {
+  readonly logFile: string;
+  readonly child: ChildProcess;
+  private readonly done: Promise<Exit>;
+
+  private constructor(readonly env: Record<string, string>, args: string[], dir: string) {
+    this.logFile = path.join(dir, `vault-init-${Date.now()}-${Math.random().toString(36).slice(2, 8)}.log`);
+    this.child = spawnServer(process.execPath, [vaultInitMain(), ...args], { logFile: this.logFile, env: { ...baseEnv(), ...env } });
+    this.done = exited(this.child).then(() => ({ code: this.child.exitCode, signal: this.child.signalCode }));
+  }
+
+  static start(env: Record<string, string>, args: string[] = [], dir = tempDir('vault-init-log')): VaultInitProcess {
+    return new VaultInitProcess(env, args, dir);
+  }
+
+  get pid(): number | undefined { return this.child.pid; }
+
+  /** Everything it wrote so far, stdout and stderr interleaved. */
+  output(): string {
+    try { return fs.readFileSync(this.logFile, 'utf8'); } catch { return ''; }
+  }
+
+  exited(): Promise<Exit> { return this.done; }
+
+  async waitForOutput(pattern: RegExp, timeoutMs = 30_000): Promise<string> {
+    return waitFor(`vault-init output matching ${pattern} (log: ${this.logFile})`, async () => {
+      const out = this.output();
+      const m = out.match(pattern);
+      if (m) return m[0];
+      if (this.child.exitCode !== null || this.child.signalCode !== null) throw new Error(`vault-init exited (${this.child.exitCode ?? this.child.signalCode}) before printing ${pattern}:\n${out.slice(-3000)}`);
+      return undefined;
+    }, timeoutMs, 20);
+  }
+
+  async waitExit(timeoutMs = 60_000): Promise<Exit> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`vault-init did not exit within ${timeoutMs} ms:\n${this.output().slice(-3000)}`)), timeoutMs);
+    });
+    try { return await Promise.race([this.done, timeout]); } finally { clearTimeout(timer); }
+  }
+
+  async kill(signal: NodeJS.Signals = 'SIGKILL'): Promise<Exit> {
+    if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill(signal);
+    return this.done;
+  }
+
+  /** SIGTERM, as `docker stop` sends. */
+  async stop(): Promise<Exit> { return this.kill('SIGTERM'); }
+}
+
+/** Runs `vault-init --once` to completion. */
+export async function runVaultInitOnce(env: Record<string, string>, timeoutMs = 60_000): Promise<Exit & { output: string }> {
+  const proc = VaultInitProcess.start(env, ['--once']);
+  const exit = await proc.waitExit(timeoutMs);
+  return { ...exit, output: proc.output() };
+}
+
+/** Every key and token vault-init handles, read from the files it wrote: what must never appear in its logs. */
+export function secretsOnDisk(dirs: VaultInitDirs): string[] {
+  const out: string[] = [];
+  const read = (f: string) => { try { return fs.readFileSync(f, 'utf8').trim(); } catch { return undefined; } };
+  const init = read(path.join(dirs.initDir, 'init.json'));
+  if (init) {
+    const m = JSON.parse(init) as { keys?: string[]; keys_base64?: string[]; root_token?: string };
+    out.push(...(m.keys ?? []), ...(m.keys_base64 ?? []));
+    if (m.root_token) out.push(m.root_token);
+  }
+  for (const f of [
+    path.join(dirs.approleDir, 'app', 'secret_id'), path.join(dirs.approleDir, 'agent', 'secret_id'),
+    path.join(dirs.cliDir, '.vault-token'),
+  ]) {
+    const v = read(f);
+    if (v) out.push(v);
+  }
+  return out;
+}
+
+/**
+ * Lines of `output` that hold any of `secrets` or anything shaped like a Vault token, except the banner's
+ * `Root Token: ` line (the one place the root token is meant to be printed).
+ */
+export function leakedLines(output: string, secrets: string[]): string[] {
+  const token = /\bhv[sbr]\.[A-Za-z0-9_-]{20,}/;
+  return output.split('\n').filter((line) => {
+    if (/^Root Token: hvs\.[A-Za-z0-9_-]+$/.test(line)) return false;
+    return token.test(line) || secrets.some((s) => s.length >= 8 && line.includes(s));
+  });
+}
