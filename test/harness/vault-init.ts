@@ -19,18 +19,9 @@ export function vaultInitHealthcheck(): string {
   return path.join(repoRoot(), 'services', 'vault-init', 'dist', 'healthcheck.js');
 }
 
-/**
- * VaultServer.start, retried when the free port it picked was taken before Vault bound it (other test
- * processes on the machine draw from the same ephemeral range; a run of 30+ Vaults meets it now and then).
- */
+/** Kept for the tests that import it: VaultServer.start itself retries a port taken under it. */
 export async function startVault(options: VaultServerOptions = {}): Promise<VaultServer> {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await VaultServer.start(options);
-    } catch (err) {
-      if (attempt >= 3 || options.port !== undefined || !/address already in use/.test(String(err))) throw err;
-    }
-  }
+  return VaultServer.start(options);
 }
 
 /** The directories compose mounts into vault-init, as temp dirs. */
@@ -58,7 +49,7 @@ export function vaultInitDirs(): VaultInitDirs {
 }
 
 /** The env compose gives vault-init, pointed at `vault` and `dirs`; `overrides` win. */
-export async function vaultInitEnv(vault: VaultServer, dirs: VaultInitDirs, overrides: Record<string, string> = {}): Promise<Record<string, string>> {
+export async function vaultInitEnv(vault: Pick<VaultServer, 'addr'>, dirs: VaultInitDirs, overrides: Record<string, string> = {}): Promise<Record<string, string>> {
   return {
     VAULT_ADDR: vault.addr,
     VAULT_INIT_DIR: dirs.initDir,

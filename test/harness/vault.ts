@@ -52,7 +52,21 @@ export class VaultServer {
     fs.writeFileSync(this.configPath, vaultServerConfig(dataDir, port, extraConfig));
   }
 
+  /**
+   * Starts a server; with no fixed port, retried when the free port it picked was taken before Vault bound
+   * it (parallel test processes draw from the same ephemeral range).
+   */
   static async start(options: VaultServerOptions = {}): Promise<VaultServer> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await VaultServer.startOnce(options);
+      } catch (err) {
+        if (attempt >= 3 || options.port !== undefined || !/address already in use/.test(String(err))) throw err;
+      }
+    }
+  }
+
+  private static async startOnce(options: VaultServerOptions): Promise<VaultServer> {
     const dir = tempDir('vault');
     const dataDir = options.dataDir ?? path.join(dir, 'data');
     fs.mkdirSync(dataDir, { recursive: true });

@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# `make doctor` / `make doctor REPAIR=1`: lists dangling references and orphaned secrets (--repair fixes them).
+#
+# Where it runs (DOCTOR_TARGET=compose|native overrides the choice):
+#   compose: the app container is running → `$COMPOSE exec -T app node dist/doctor-main.js`, with the app's own
+#            env and AppRole credentials (the same least-privilege policy as the app);
+#   native:  otherwise, when .native/ exists → `node services/app/dist/doctor-main.js` with .native/env (addresses),
+#            the app's AppRole files in .native/approle/app, and .native/app.env if present (DOCTOR_ENV_FILE).
+# Exit code: doctor's own (0 no problems left, 1 problems remain, 2 usage/config, 3 could not check).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+COMPOSE="${COMPOSE:-}"
+if [ -z "$COMPOSE" ]; then
+  if docker compose version >/dev/null 2>&1; then COMPOSE="docker compose"
+  elif command -v docker-compose >/dev/null 2>&1; then COMPOSE=docker-compose; fi
+fi
+
+app_container_running() {
+  [ -n "$COMPOSE" ] || return 1
+  local id
+  id=$($COMPOSE ps -q app 2>/dev/null || true)
+  [ -n "$id" ] && [ "$(docker inspect -f '{{.State.Running}}' "$id" 2>/dev/null || true)" = true ]
+}
+
+target="${DOCTOR_TARGET:-}"
+if [ -z "$target" ]; then
+  if app_container_running; then target=compose
+  elif [ -d .native ]; then target=native
+  else
+    echo "doctor: neither the compose stack's app container nor a native stack (.native/) is running." >&2
+    echo "        Start one (make prod-local or make native), or set DOCTOR_TARGET=compose|native." >&2
+    exit 2
+  fi
+fi
+
+case "$target" in
+  compose)
+    [ -n "$COMPOSE" ] || { echo "doctor: no docker compose / docker-compose found" >&2; exit 2; }
+    exec $COMPOSE exec -T app node dist/doctor-main.js "$@"
+    ;;
+  native)
+    [ -f services/app/dist/doctor-main.js ] || npx tsc --build
+    set -a
+    # Vault and PostgreSQL addresses of the native stack (make native writes .native/env).
+    # shellcheck disable=SC1091
+    [ -f .native/env ] && . .native/env
+    set +a
+    # .native/env gives the CLI the operator token; doctor uses the app's identity (its AppRole), like the app.
+    unset VAULT_TOKEN
+    export VAULT_APPROLE_DIR="${VAULT_APPROLE_DIR:-$PWD/.native/approle/app}"
+    # The native app's own settings, if make native wrote them (KEY=VALUE; DOCTOR_ENV_FILE overrides).
+    env_file="${DOCTOR_ENV_FILE:-.native/app.env}"
+    if [ -f "$env_file" ]; then set -a; . "$env_file"; set +a; fi
+    exec node services/app/dist/doctor-main.js "$@"
+    ;;
+  *) echo "doctor: DOCTOR_TARGET must be compose or native, not '$target'" >&2; exit 2 ;;
+esac

@@ -1,0 +1,197 @@
+/**
+ * User credentials: the logic between the routes and the two stores (Vault holds values, PostgreSQL holds
+ * `vault:` references). Routes validate and call in; compensation lives here and nowhere else.
+ *
+ * Write order and why (PUT):
+ *   1. Lock: a transaction with the credential's advisory lock, reading its row. PostgreSQL down → 503
+ *      before Vault is touched, so the common outage leaves nothing behind.
+ *   2. For an update, read the current value (kept in memory only, to undo step 3 if step 4 fails).
+ *   3. Write the secret to Vault (KV v2; If-Match → check-and-set).
+ *   4. Upsert the row and commit.
+ *   If 4 fails (PostgreSQL died between 3 and 4), compensate in Vault while still holding the value:
+ *   a new credential is destroyed (metadata delete: every version), an update gets its previous value
+ *   written back. Vault first, row second, because the opposite order would publish a reference whose
+ *   secret may never arrive. What survives only a crash of this process between 3 and 4 is a secret with
+ *   no row: an orphan, which `doctor` lists and `--repair` destroys. doctor takes the same advisory lock,
+ *   so it never destroys a secret whose row is being committed.
+ *
+ * Delete order: lock, delete the row (uncommitted), destroy all versions in Vault, commit. Vault failing
+ * → rollback, nothing changed, 503. Commit failing after the destroy → a row without a secret (dangling),
+ * which `doctor --repair` removes. Resolving it meanwhile is a clear 404, never a wrong value.
+ *
+ * Reads of values (resolve) go through the resolver's cache; writes and deletes invalidate it at once.
+ */
+import {
+  ConflictError,
+  NotFoundError,
+  VaultNotFoundError,
+  formatCredentialReference,
+  type Logger,
+} from '@aurora/common';
+import type { VaultSession } from '../vault/session.js';
+import { TtlLruCache } from './cache.js';
+import { CredentialResolver, retrySealed, type ResolvedCredential } from './resolver.js';
+import { CredentialStore, type CredentialLock, type CredentialRow } from './store.js';
+
+export interface CredentialView {
+  reference: string;
+  user_id: string;
+  credential_type: string;
+  version: number;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface PutResult { credential: CredentialView; created: boolean }
+
+export interface CredentialsServiceOptions {
+  mount: string;
+  base: string;
+  ttlSeconds: number;
+  maxEntries: number;
+}
+
+export function viewOf(row: CredentialRow): CredentialView {
+  return {
+    reference: row.reference,
+    user_id: row.userId,
+    credential_type: row.credentialType,
+    version: row.version,
+    created_at: row.createdAt.toISOString(),
+    updated_at: row.updatedAt.toISOString(),
+  };
+}
+
+export class CredentialsService {
+  /** (user, type) → reference, so that a cached resolve needs no PostgreSQL round trip. Same TTL as values. */
+  private readonly references: TtlLruCache<string, string>;
+
+  constructor(
+    private readonly store: CredentialStore,
+    private readonly vault: VaultSession,
+    readonly resolver: CredentialResolver,
+    private readonly logger: Logger,
+    private readonly options: CredentialsServiceOptions,
+  ) {
+    this.references = new TtlLruCache(options.maxEntries, options.ttlSeconds * 1000);
+  }
+
+  referenceFor(userId: string, credentialType: string): string {
+    return formatCredentialReference({ mount: this.options.mount, base: this.options.base, userId, credentialType });
+  }
+
+  async list(userId: string): Promise<CredentialView[]> {
+    return (await this.store.list(userId)).map(viewOf);
+  }
+
+  async get(userId: string, credentialType: string): Promise<CredentialView> {
+    const row = await this.store.get(userId, credentialType);
+    if (!row) throw missing(userId, credentialType);
+    return viewOf(row);
+  }
+
+  async put(userId: string, credentialType: string, data: Record<string, string>, ifMatch?: number): Promise<PutResult> {
+    const lock = await this.store.lock(userId, credentialType);
+    let vaultWritten = false;
+    let previous: Record<string, string> | undefined;
+    let reference = '';
+    try {
+      const existing = lock.existing;
+      // A reference stays where it points; one outside the configured mount/base is refused (403).
+      reference = existing?.reference ?? this.referenceFor(userId, credentialType);
+      const ref = this.resolver.ownReference(reference);
+      const path = this.resolver.pathOf(ref);
+      if (ifMatch !== undefined && ifMatch > 0 && !existing) {
+        throw new ConflictError(`If-Match: ${ifMatch} but user ${userId} has no ${credentialType} credential; send If-Match: 0 to create it only if absent`);
+      }
+      if (existing) {
+        previous = await retrySealed(() => this.vault.run((c) => c.kvRead(ref.mount, path)))
+          .then((s) => s.data, (err: unknown) => { if (err instanceof VaultNotFoundError) return undefined; throw err; });
+      }
+      const meta = await retrySealed(() => this.vault.run((c) => c.kvWrite(ref.mount, path, data, ifMatch)));
+      vaultWritten = true;
+      this.forget(userId, credentialType, reference);
+      const { row, created } = await lock.upsert(reference, meta.version);
+      await lock.commit();
+      this.forget(userId, credentialType, reference);
+      return { credential: viewOf(row), created };
+    } catch (err) {
+      await lock.rollback();
+      if (vaultWritten) await this.compensatePut(lock, reference, previous);
+      throw err;
+    }
+  }
+
+  /** Undoes a Vault write whose row did not commit; on failure, says what doctor will find. */
+  private async compensatePut(lock: CredentialLock, reference: string, previous: Record<string, string> | undefined): Promise<void> {
+    this.forget(lock.userId, lock.credentialType, reference);
+    const ref = this.resolver.ownReference(reference);
+    const path = this.resolver.pathOf(ref);
+    try {
+      if (lock.existing && previous) {
+        await retrySealed(() => this.vault.run((c) => c.kvWrite(ref.mount, path, previous)));
+        this.logger.warn('credential write undone: the reference row could not be saved, the previous value was written back', { reference });
+      } else {
+        await retrySealed(() => this.vault.run((c) => c.kvDestroyAll(ref.mount, path)));
+        this.logger.warn('credential write undone: the reference row could not be saved, the new secret was destroyed', { reference });
+      }
+    } catch (err) {
+      this.logger.error('could not undo a credential write; `make doctor` will list it and `make doctor REPAIR=1` repairs it', { reference, err });
+    } finally {
+      this.forget(lock.userId, lock.credentialType, reference);
+    }
+  }
+
+  async delete(userId: string, credentialType: string): Promise<void> {
+    const lock = await this.store.lock(userId, credentialType);
+    try {
+      const existing = lock.existing;
+      if (!existing) throw missing(userId, credentialType);
+      const ref = this.resolver.ownReference(existing.reference);
+      await lock.delete();
+      await retrySealed(() => this.vault.run((c) => c.kvDestroyAll(ref.mount, this.resolver.pathOf(ref))));
+      this.forget(userId, credentialType, existing.reference);
+      await lock.commit();
+    } catch (err) {
+      await lock.rollback();
+      throw err;
+    } finally {
+      // Whatever happened, nothing cached may outlive a delete attempt.
+      this.forget(userId, credentialType, lock.existing?.reference);
+    }
+  }
+
+  /** The runtime resolution: reference from PostgreSQL (or its cache), value from the resolver. */
+  async resolve(userId: string, credentialType: string): Promise<ResolvedCredential> {
+    const key = `${userId}/${credentialType}`;
+    let reference = this.references.get(key);
+    if (reference === undefined) {
+      const row = await this.store.get(userId, credentialType);
+      if (!row) throw missing(userId, credentialType);
+      reference = row.reference;
+      this.references.set(key, reference);
+    }
+    try {
+      return await this.resolver.resolve(reference);
+    } catch (err) {
+      if (err instanceof VaultNotFoundError) {
+        throw new NotFoundError(`the ${credentialType} credential of user ${userId} has a reference but no secret in Vault (a dangling reference); run \`make doctor\``);
+      }
+      throw err;
+    }
+  }
+
+  private forget(userId: string, credentialType: string, reference: string | undefined): void {
+    this.references.delete(`${userId}/${credentialType}`);
+    if (reference) this.resolver.invalidate(reference);
+  }
+
+  close(): void {
+    this.references.clear();
+    this.resolver.clear();
+  }
+}
+
+function missing(userId: string, credentialType: string): NotFoundError {
+  return new NotFoundError(`user ${userId} has no ${credentialType} credential`);
+}

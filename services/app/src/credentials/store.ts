@@ -1,0 +1,163 @@
+/**
+ * The SQL of `credential_references` (migration 001): one row per (user, credential type) holding the
+ * `vault:` reference and metadata. No column can hold a value; the CHECK constraint refuses anything that
+ * is not a reference.
+ *
+ * Writes go through a `CredentialLock`: a transaction holding a per-credential advisory lock from before
+ * the Vault write until the row is committed. Two writers of the same credential, and `doctor --repair`,
+ * take the same lock, so none of them sees the other's half-done work (doctor never destroys a secret
+ * whose row is about to be committed). The lock dies with the session: a crashed app releases it.
+ */
+import type pg from 'pg';
+import { guardClient } from '../store/db.js';
+
+export interface CredentialRow {
+  userId: string;
+  credentialType: string;
+  reference: string;
+  version: number;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+interface DbRow {
+  user_id: string;
+  credential_type: string;
+  reference: string;
+  version: number;
+  created_at: Date;
+  updated_at: Date;
+}
+
+const COLUMNS = 'user_id, credential_type, reference, version, created_at, updated_at';
+
+/** Two-int advisory lock space of this table (the migration runner uses the one-bigint space). */
+const LOCK_CLASS = 7261002;
+
+function toRow(r: DbRow): CredentialRow {
+  return { userId: r.user_id, credentialType: r.credential_type, reference: r.reference, version: r.version, createdAt: r.created_at, updatedAt: r.updated_at };
+}
+
+/** The key both the app and doctor lock on: the credential's own path below the base. */
+export function lockKey(userId: string, credentialType: string): string {
+  return `${userId}/${credentialType}`;
+}
+
+export class CredentialStore {
+  constructor(private readonly pool: pg.Pool) {}
+
+  async get(userId: string, credentialType: string): Promise<CredentialRow | undefined> {
+    const res = await this.pool.query<DbRow>({
+      name: 'credential_get',
+      text: `SELECT ${COLUMNS} FROM credential_references WHERE user_id = $1 AND credential_type = $2`,
+      values: [userId, credentialType],
+    });
+    return res.rows[0] ? toRow(res.rows[0]) : undefined;
+  }
+
+  async list(userId: string): Promise<CredentialRow[]> {
+    const res = await this.pool.query<DbRow>({
+      name: 'credential_list',
+      text: `SELECT ${COLUMNS} FROM credential_references WHERE user_id = $1 ORDER BY credential_type`,
+      values: [userId],
+    });
+    return res.rows.map(toRow);
+  }
+
+  /** Every row, in pages (doctor). */
+  async *all(pageSize = 1000): AsyncGenerator<CredentialRow> {
+    let after: [string, string] = ['', ''];
+    for (;;) {
+      const res = await this.pool.query<DbRow>(
+        `SELECT ${COLUMNS} FROM credential_references WHERE (user_id, credential_type) > ($1, $2) ORDER BY user_id, credential_type LIMIT $3`,
+        [after[0], after[1], pageSize]);
+      for (const r of res.rows) yield toRow(r);
+      const last = res.rows[res.rows.length - 1];
+      if (!last || res.rows.length < pageSize) return;
+      after = [last.user_id, last.credential_type];
+    }
+  }
+
+  /** Begins a transaction holding the credential's advisory lock, and reads its row under it. */
+  async lock(userId: string, credentialType: string): Promise<CredentialLock> {
+    const client = await this.pool.connect();
+    const lock = new CredentialLock(client, userId, credentialType);
+    try {
+      await client.query('BEGIN');
+      const res = await client.query<DbRow>({
+        name: 'credential_lock_get',
+        text: `SELECT ${COLUMNS.split(', ').map((c) => `r.${c}`).join(', ')}
+                 FROM (SELECT pg_advisory_xact_lock(${LOCK_CLASS}, hashtext($1))) AS l
+                 LEFT JOIN credential_references r ON r.user_id = $2 AND r.credential_type = $3`,
+        values: [lockKey(userId, credentialType), userId, credentialType],
+      });
+      const row = res.rows[0];
+      lock.existing = row && row.user_id !== null ? toRow(row) : undefined;
+      return lock;
+    } catch (err) {
+      lock.release(err);
+      throw err;
+    }
+  }
+}
+
+
+export class CredentialLock {
+  existing: CredentialRow | undefined;
+  private released = false;
+  private readonly releaseClient: (err?: unknown) => void;
+
+  constructor(private readonly client: pg.PoolClient, readonly userId: string, readonly credentialType: string) {
+    this.releaseClient = guardClient(client);
+  }
+
+  async upsert(reference: string, version: number): Promise<{ row: CredentialRow; created: boolean }> {
+    const res = await this.client.query<DbRow & { inserted: boolean }>({
+      name: 'credential_upsert',
+      text: `INSERT INTO credential_references (user_id, credential_type, reference, version)
+             VALUES ($1, $2, $3, $4)
+             ON CONFLICT (user_id, credential_type)
+             DO UPDATE SET reference = EXCLUDED.reference, version = EXCLUDED.version, updated_at = now()
+             RETURNING ${COLUMNS}, (xmax = 0) AS inserted`,
+      values: [this.userId, this.credentialType, reference, version],
+    });
+    const r = res.rows[0] as DbRow & { inserted: boolean };
+    return { row: toRow(r), created: r.inserted };
+  }
+
+  async delete(): Promise<boolean> {
+    const res = await this.client.query({
+      name: 'credential_delete',
+      text: 'DELETE FROM credential_references WHERE user_id = $1 AND credential_type = $2',
+      values: [this.userId, this.credentialType],
+    });
+    return (res.rowCount ?? 0) > 0;
+  }
+
+  async commit(): Promise<void> {
+    try {
+      await this.client.query('COMMIT');
+      this.release();
+    } catch (err) {
+      this.release(err);
+      throw err;
+    }
+  }
+
+  /** Rolls back (best effort) and returns the connection; a broken connection is discarded. */
+  async rollback(): Promise<void> {
+    if (this.released) return;
+    try {
+      await this.client.query('ROLLBACK');
+      this.release();
+    } catch (err) {
+      this.release(err);
+    }
+  }
+
+  release(err?: unknown): void {
+    if (this.released) return;
+    this.released = true;
+    this.releaseClient(err);
+  }
+}

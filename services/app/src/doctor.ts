@@ -1,0 +1,211 @@
+/**
+ * doctor: compares the references in PostgreSQL with the secrets in Vault under
+ * `<VAULT_KV_MOUNT>/<VAULT_KV_BASE_PATH>/` and lists what does not match:
+ *   - dangling: a row whose secret is missing in Vault (or whose current version is deleted/destroyed);
+ *   - orphan:   a secret under the base path that no row references;
+ *   - foreign:  a row whose reference is not under the configured mount/base (the resolver refuses it;
+ *               doctor cannot check or repair it: a person decides).
+ * With `repair`, each dangling row is deleted (and what is left of its secret destroyed) and each orphan is
+ * destroyed (all versions and metadata). Each repair re-checks under the credential's advisory lock, the
+ * same one the app's writes hold from the Vault write to the row commit, so a write in progress is never
+ * mistaken for an orphan. Only metadata is read: doctor never reads a secret value.
+ */
+import type pg from 'pg';
+import { VaultNotFoundError, formatCredentialReference, isSafeSegment, parseCredentialReference, type KvVersionInfo, type VaultClient } from '@aurora/common';
+import type { VaultSession } from './vault/session.js';
+import { CredentialStore } from './credentials/store.js';
+import { guardClient } from './store/db.js';
+
+export type FindingKind = 'dangling' | 'orphan' | 'foreign';
+
+export interface Finding {
+  kind: FindingKind;
+  /** The reference (a row's, or the one an orphan would have). */
+  reference: string;
+  /** What is wrong, for a person. */
+  detail: string;
+  repaired?: boolean;
+  error?: string;
+}
+
+export interface DoctorReport {
+  mount: string;
+  base: string;
+  references: number;
+  secrets: number;
+  findings: Finding[];
+  dangling: number;
+  orphans: number;
+  foreign: number;
+  repaired: number;
+  /** Problems left after this run (repairs counted as fixed only after a re-check). */
+  remaining: number;
+}
+
+export interface DoctorOptions {
+  pool: pg.Pool;
+  vault: VaultSession;
+  mount: string;
+  base: string;
+  repair: boolean;
+}
+
+const LOCK_CLASS = 7261002;
+
+/** Is the secret's current version readable? */
+function alive(meta: KvVersionInfo | undefined): boolean {
+  if (!meta || !meta.current_version) return false;
+  const v = meta.versions?.[String(meta.current_version)];
+  return !!v && !v.destroyed && !v.deletion_time;
+}
+
+async function metadata(vault: VaultSession, mount: string, path: string): Promise<KvVersionInfo | undefined> {
+  try {
+    return await vault.run((c) => c.kvMetadata(mount, path));
+  } catch (err) {
+    if (err instanceof VaultNotFoundError) return undefined;
+    throw err;
+  }
+}
+
+/** Every secret path below `<mount>/<base>/`, recursively (KV v2 lists folders with a trailing `/`). */
+async function listSecrets(vault: VaultSession, mount: string, base: string): Promise<string[]> {
+  const out: string[] = [];
+  const walk = async (prefix: string, depth: number): Promise<void> => {
+    const keys = await vault.run((c: VaultClient) => c.kvList(mount, prefix));
+    for (const key of keys) {
+      const name = key.endsWith('/') ? key.slice(0, -1) : key;
+      // A name node-vault could not safely put into a URL: report it, do not follow it.
+      if (!isSafeSegment(name)) { out.push(`${prefix}/${name}${key.endsWith('/') ? '/' : ''}`); continue; }
+      if (key.endsWith('/') && depth < 8) await walk(`${prefix}/${name}`, depth + 1);
+      else out.push(`${prefix}/${name}`);
+    }
+  };
+  await walk(base, 0);
+  return out.sort();
+}
+
+export async function scan(options: DoctorOptions): Promise<DoctorReport> {
+  const { pool, vault, mount, base } = options;
+  const store = new CredentialStore(pool);
+  const findings: Finding[] = [];
+  const referenced = new Set<string>();
+  let references = 0;
+  for await (const row of store.all()) {
+    references++;
+    let ours = false;
+    try {
+      const ref = parseCredentialReference(row.reference);
+      ours = ref.mount === mount && ref.base === base && ref.userId === row.userId && ref.credentialType === row.credentialType;
+    } catch { ours = false; }
+    if (!ours) {
+      findings.push({ kind: 'foreign', reference: row.reference, detail: `row (${row.userId}, ${row.credentialType}) does not point at ${mount}/${base}/${row.userId}/${row.credentialType}` });
+      continue;
+    }
+    const path = `${base}/${row.userId}/${row.credentialType}`;
+    referenced.add(path);
+    const meta = await metadata(vault, mount, path);
+    if (!alive(meta)) {
+      findings.push({ kind: 'dangling', reference: row.reference, detail: meta ? 'the current version in Vault is deleted or destroyed' : 'no secret in Vault' });
+    }
+  }
+  const secrets = await listSecrets(vault, mount, base);
+  for (const path of secrets) {
+    if (referenced.has(path)) continue;
+    findings.push({ kind: 'orphan', reference: `vault:kv/data/${mount}/${path}`, detail: 'secret in Vault without a reference row' });
+  }
+  return summarize(mount, base, references, secrets.length, findings);
+}
+
+function summarize(mount: string, base: string, references: number, secrets: number, findings: Finding[]): DoctorReport {
+  const count = (k: FindingKind) => findings.filter((f) => f.kind === k).length;
+  const repaired = findings.filter((f) => f.repaired).length;
+  return {
+    mount, base, references, secrets, findings,
+    dangling: count('dangling'), orphans: count('orphan'), foreign: count('foreign'),
+    repaired, remaining: findings.filter((f) => !f.repaired).length,
+  };
+}
+
+/** Runs `fn` in a transaction holding the credential's advisory lock (the app's write lock). */
+async function underLock<T>(pool: pg.Pool, userId: string, type: string, fn: (db: pg.PoolClient) => Promise<T>): Promise<T> {
+  const db = await pool.connect();
+  const release = guardClient(db);
+  try {
+    await db.query('BEGIN');
+    await db.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [LOCK_CLASS, `${userId}/${type}`]);
+    const result = await fn(db);
+    await db.query('COMMIT');
+    release();
+    return result;
+  } catch (err) {
+    await db.query('ROLLBACK').catch(() => undefined);
+    release(err);
+    throw err;
+  }
+}
+
+async function repairOne(options: DoctorOptions, finding: Finding): Promise<void> {
+  const { pool, vault, mount, base } = options;
+  const path = finding.reference.slice(`vault:kv/data/${mount}/`.length);
+  const parts = path.slice(base.length + 1).split('/');
+  const wellFormed = parts.length === 2 && parts.every((p) => isSafeSegment(p));
+  if (finding.kind === 'orphan') {
+    if (!wellFormed) {
+      // Not a credential path at all: nothing the app writes can race with it.
+      if (!path.split('/').every((p) => isSafeSegment(p))) throw new Error('name is not a safe path segment; remove it with the vault CLI');
+      await vault.run((c) => c.kvDestroyAll(mount, path));
+      return;
+    }
+    const [userId, type] = parts as [string, string];
+    await underLock(pool, userId, type, async (db) => {
+      const row = await db.query('SELECT 1 FROM credential_references WHERE user_id = $1 AND credential_type = $2', [userId, type]);
+      if (row.rowCount) throw new Error('a reference row appeared meanwhile; not an orphan any more');
+      await vault.run((c) => c.kvDestroyAll(mount, path));
+    });
+    return;
+  }
+  if (finding.kind === 'dangling' && wellFormed) {
+    const [userId, type] = parts as [string, string];
+    await underLock(pool, userId, type, async (db) => {
+      if (alive(await metadata(vault, mount, path))) throw new Error('the secret is back in Vault; not dangling any more');
+      await db.query('DELETE FROM credential_references WHERE user_id = $1 AND credential_type = $2 AND reference = $3',
+        [userId, type, formatCredentialReference({ mount, base, userId, credentialType: type })]);
+      // Deleted or destroyed versions left behind would become an orphan: remove them too.
+      await vault.run((c) => c.kvDestroyAll(mount, path));
+    });
+  }
+}
+
+/** Scans; with `repair`, repairs what it can, then scans again so the report says what is really left. */
+export async function runDoctor(options: DoctorOptions): Promise<DoctorReport> {
+  const first = await scan(options);
+  if (!options.repair || first.findings.every((f) => f.kind === 'foreign')) return first;
+  for (const finding of first.findings) {
+    if (finding.kind === 'foreign') continue;
+    try {
+      await repairOne(options, finding);
+    } catch (err) {
+      finding.error = (err as Error).message;
+    }
+  }
+  const second = await scan(options);
+  const left = new Set(second.findings.map((f) => `${f.kind} ${f.reference}`));
+  for (const f of first.findings) f.repaired = f.kind !== 'foreign' && !left.has(`${f.kind} ${f.reference}`);
+  // Problems that appeared between the two scans are reported too.
+  const known = new Set(first.findings.map((f) => `${f.kind} ${f.reference}`));
+  const fresh = second.findings.filter((f) => !known.has(`${f.kind} ${f.reference}`));
+  return summarize(options.mount, options.base, second.references, second.secrets, [...first.findings, ...fresh]);
+}
+
+export function formatReport(report: DoctorReport, repair: boolean): string {
+  const lines = [`doctor: vault:kv/data/${report.mount}/${report.base}/ in Vault against table credential_references in PostgreSQL`];
+  for (const f of report.findings) {
+    const state = f.repaired ? 'repaired' : f.error ? `NOT repaired: ${f.error}` : repair && f.kind !== 'foreign' ? 'NOT repaired' : '';
+    lines.push(`  ${f.kind.padEnd(8)} ${f.reference}  (${f.detail})${state ? `  [${state}]` : ''}`);
+  }
+  lines.push(`summary: ${report.references} references, ${report.secrets} secrets; ${report.dangling} dangling, ${report.orphans} orphaned, ${report.foreign} foreign; ${report.repaired} repaired, ${report.remaining} remaining`);
+  if (report.remaining > 0 && !repair && report.dangling + report.orphans > 0) lines.push('fix: make doctor REPAIR=1 (or npm run doctor -w services/app -- --repair)');
+  if (report.foreign > 0) lines.push('foreign references are not repaired automatically: check VAULT_KV_MOUNT / VAULT_KV_BASE_PATH, or delete those rows by hand');
+  return lines.join('\n');
+}

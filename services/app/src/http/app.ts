@@ -1,0 +1,43 @@
+/**
+ * The express application: health first (no auth), then authentication, then the resource routes, then
+ * the one error handler. Routes validate and delegate; services own the logic and the compensation.
+ */
+import express from 'express';
+import type { AppContext } from '../context.js';
+import { errorHandler, notFound, requireJson } from './errors.js';
+import { healthRoutes } from './health.js';
+import { createCredentialsModule } from '../credentials/module.js';
+import { createClientsModule } from '../auth/module.js';
+
+export interface BuiltApp {
+  app: express.Express;
+  close(): Promise<void>;
+}
+
+export async function buildApp(ctx: AppContext): Promise<BuiltApp> {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('etag', false);
+  app.set('trust proxy', false);
+
+  app.use(healthRoutes(ctx.pool, ctx.vault));
+
+  const clients = await createClientsModule(ctx);
+  const credentials = await createCredentialsModule(ctx);
+
+  // Authenticate before parsing a body: an unauthenticated caller costs us a header check, no more.
+  app.use(clients.authenticate);
+  app.use(requireJson);
+  app.use(express.json({ limit: ctx.config.bodyLimit, type: ['application/json', 'application/fhir+json'], strict: true }));
+  app.use(clients.router);
+  app.use(credentials.router);
+  app.use(notFound);
+  app.use(errorHandler(ctx.logger));
+
+  return {
+    app,
+    async close() {
+      await Promise.all([clients.close(), credentials.close()]);
+    },
+  };
+}

@@ -1,0 +1,57 @@
+/**
+ * The app's entry point: config → logger → PostgreSQL (migrations) → Vault login → HTTP.
+ * Exit codes: 0 clean shutdown, 1 failed to start (the log says why), 2 invalid configuration.
+ */
+import 'dotenv/config';
+import http from 'node:http';
+import { ConfigError, createLogger } from '@aurora/common';
+import { loadConfig } from './config.js';
+import { createPool, migrate } from './store/db.js';
+import { VaultSession } from './vault/session.js';
+import { buildApp } from './http/app.js';
+
+async function main(): Promise<void> {
+  let config;
+  try {
+    config = loadConfig();
+  } catch (err) {
+    if (err instanceof ConfigError) { process.stderr.write(`app: ${err.message}\n`); process.exit(2); }
+    throw err;
+  }
+  const logger = createLogger('app', { level: config.logLevel });
+  const pool = createPool(config.postgres);
+  await retry('PostgreSQL migrations', () => migrate(pool, logger), logger);
+  const vault = new VaultSession({ ...config.vault, logger });
+  // Not fatal: Vault may be sealed for a moment; requests answer 503 until the login succeeds.
+  await vault.login().catch((err: unknown) => logger.warn('Vault login failed at start; will retry on first use', { err }));
+
+  const built = await buildApp({ config, logger, pool, vault });
+  const server = http.createServer(built.app);
+  server.keepAliveTimeout = 65_000;
+  server.listen(config.port, config.host, () => logger.info('app listening', { port: config.port }));
+
+  const shutdown = (signal: string) => {
+    logger.info('shutting down', { signal });
+    server.close();
+    server.closeIdleConnections();
+    void Promise.allSettled([built.close(), pool.end()]).then(() => { vault.close(); process.exit(0); });
+    setTimeout(() => process.exit(0), 5000).unref();
+  };
+  process.once('SIGTERM', () => shutdown('SIGTERM'));
+  process.once('SIGINT', () => shutdown('SIGINT'));
+}
+
+async function retry(what: string, fn: () => Promise<void>, logger: ReturnType<typeof createLogger>, attempts = 30): Promise<void> {
+  for (let i = 1; ; i++) {
+    try { return await fn(); } catch (err) {
+      if (i >= attempts) throw err;
+      logger.warn(`${what} failed; retrying in 1 s (${i}/${attempts})`, { err });
+      await new Promise((r) => setTimeout(r, 1000));
+    }
+  }
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`app: failed to start: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.exit(1);
+});

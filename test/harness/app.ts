@@ -1,0 +1,109 @@
+/**
+ * The app as a real child process: `node services/app/dist/main.js` (built by `npx tsc --build`), with the
+ * env a test gives it, its stdout+stderr in one log file (what `docker logs app 2>&1` shows), started in
+ * a temp dir so that dotenv never picks up a developer's .env. Stop (SIGTERM), kill -9, restart.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { exited, freePort, repoRoot, spawnServer, stopProcess, tempDir, waitFor } from './processes.js';
+
+export function appDist(file = 'main.js'): string {
+  const main = path.join(repoRoot(), 'services', 'app', 'dist', file);
+  if (!fs.existsSync(main)) throw new Error(`${main} is missing: run \`npx tsc --build\` first (make build)`);
+  return main;
+}
+
+/** Only what the app needs from the test's own environment: nothing that would configure it behind our back. */
+function baseEnv(): Record<string, string> {
+  const env: Record<string, string> = { PATH: process.env.PATH ?? '/usr/bin:/bin' };
+  if (process.env.TMPDIR) env.TMPDIR = process.env.TMPDIR;
+  return env;
+}
+
+export class AppProcess {
+  readonly url: string;
+  readonly logFile: string;
+  private child?: ChildProcess;
+
+  private constructor(readonly env: Record<string, string>, readonly port: number, readonly dir: string) {
+    this.url = `http://127.0.0.1:${port}`;
+    this.logFile = path.join(dir, 'app.log');
+  }
+
+  /** Starts the app with `env` (PORT and HOST are set here) and waits until /healthz answers. */
+  static async start(env: Record<string, string>, dir = tempDir('app')): Promise<AppProcess> {
+    fs.mkdirSync(dir, { recursive: true });
+    const app = new AppProcess(env, await freePort(), dir);
+    await app.startProcess();
+    return app;
+  }
+
+  get pid(): number | undefined { return this.child?.pid; }
+  get running(): boolean { return !!this.child && this.child.exitCode === null && this.child.signalCode === null; }
+
+  fullEnv(): Record<string, string> {
+    return { ...baseEnv(), HOST: '127.0.0.1', ...this.env, PORT: String(this.port) };
+  }
+
+  async startProcess(): Promise<void> {
+    this.child = spawnServer(process.execPath, [appDist()], { logFile: this.logFile, cwd: this.dir, env: this.fullEnv() });
+    const child = this.child;
+    await waitFor(`the app on ${this.url} (log: ${this.logFile})`, async () => {
+      if (child.exitCode !== null || child.signalCode !== null) throw new Error(`app exited (${child.exitCode ?? child.signalCode}): ${this.log().slice(-3000)}`);
+      const res = await fetch(`${this.url}/healthz`, { signal: AbortSignal.timeout(1000) }).catch(() => undefined);
+      return res?.ok ? true : undefined;
+    }, 30_000, 50);
+  }
+
+  /** Waits for /readyz = 200 (PostgreSQL reachable, Vault unsealed, token valid). */
+  async waitReady(timeoutMs = 30_000): Promise<void> {
+    await waitFor(`the app to be ready (${this.url}/readyz)`, async () => {
+      const res = await fetch(`${this.url}/readyz`, { signal: AbortSignal.timeout(2000) }).catch(() => undefined);
+      return res?.status === 200 ? true : undefined;
+    }, timeoutMs, 100);
+  }
+
+  log(): string {
+    try { return fs.readFileSync(this.logFile, 'utf8'); } catch { return ''; }
+  }
+
+  /** SIGTERM, as `docker stop` sends. */
+  async stop(): Promise<void> {
+    if (this.child) await stopProcess(this.child);
+  }
+
+  /** kill -9: no shutdown handlers, no rollback of anything in flight. */
+  async kill(): Promise<void> {
+    if (!this.child || !this.running) return;
+    this.child.kill('SIGKILL');
+    await exited(this.child);
+  }
+
+  async restart(): Promise<void> {
+    await this.stop();
+    await this.startProcess();
+  }
+
+  /** Runs `node services/app/dist/doctor-main.js args` with the app's env, as `make doctor` does. */
+  doctor(args: string[] = []): { code: number | null; stdout: string; stderr: string } {
+    const res = spawnSync(process.execPath, [appDist('doctor-main.js'), ...args], { cwd: this.dir, env: this.fullEnv(), encoding: 'utf8', timeout: 60_000 });
+    fs.appendFileSync(path.join(this.dir, 'doctor.log'), `$ doctor ${args.join(' ')}\n${res.stdout}${res.stderr}`);
+    return { code: res.status, stdout: res.stdout, stderr: res.stderr };
+  }
+
+  /** The same, without blocking the test's event loop (for runs that wait on a lock the test holds). */
+  doctorAsync(args: string[] = []): Promise<{ code: number | null; stdout: string; stderr: string }> {
+    const child = spawn(process.execPath, [appDist('doctor-main.js'), ...args], { cwd: this.dir, env: this.fullEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => { stdout += d.toString('utf8'); });
+    child.stderr.on('data', (d: Buffer) => { stderr += d.toString('utf8'); });
+    const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
+    return new Promise((resolve) => child.once('close', (code) => {
+      clearTimeout(timer);
+      fs.appendFileSync(path.join(this.dir, 'doctor.log'), `$ doctor ${args.join(' ')}\n${stdout}${stderr}`);
+      resolve({ code, stdout, stderr });
+    }));
+  }
+}
