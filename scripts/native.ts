@@ -11,11 +11,13 @@ import path from 'node:path';
 import { repoRoot, run } from '../test/harness/processes.js';
 import { vaultBinary, vaultServerConfig } from '../test/harness/vault.js';
 import { initCluster, postgresBinDir, postgresCommand } from '../test/harness/postgres.js';
+import { vaultInitEnv, vaultInitMain, type VaultInitDirs } from '../test/harness/vault-init.js';
 
 const root = repoRoot();
 const dir = path.resolve(process.env.NATIVE_DIR ?? path.join(root, '.native'));
 const ports = {
   vault: Number(process.env.NATIVE_VAULT_PORT ?? 8200),
+  vaultInitHealth: Number(process.env.NATIVE_VAULT_INIT_HEALTH_PORT ?? 8201),
   postgres: Number(process.env.NATIVE_PG_PORT ?? 55432),
   app: Number(process.env.APP_PORT ?? 8080),
 };
@@ -91,6 +93,77 @@ async function startPostgres(): Promise<void> {
   if (!psql('postgres', "SELECT 1 FROM pg_database WHERE datname = 'aurora'").trim()) psql('postgres', 'CREATE DATABASE aurora');
 }
 
+/** The directories compose gives vault-init as volumes, under .native/. */
+function initDirs(): VaultInitDirs {
+  const dirs = { root: dir, initDir: p('init'), approleDir: p('approle'), cliDir: p('cli'), auditFile: p('logs', 'audit.log') };
+  for (const d of [dirs.initDir, path.join(dirs.approleDir, 'app'), path.join(dirs.approleDir, 'agent'), dirs.cliDir, path.dirname(dirs.auditFile)]) {
+    fs.mkdirSync(d, { recursive: true, mode: 0o700 });
+  }
+  return dirs;
+}
+
+async function startVaultInit(): Promise<void> {
+  const healthUrl = `http://127.0.0.1:${ports.vaultInitHealth}/health`;
+  if (!pidOf('vault-init')) {
+    const env = await vaultInitEnv({ addr: `http://127.0.0.1:${ports.vault}` }, initDirs(), {
+      VAULT_INIT_HEALTH_PORT: String(ports.vaultInitHealth),
+      VAULT_WAIT_TIMEOUT_MS: '120000',
+      VAULT_BANNER_CLI: 'source .native/env && vault',
+    });
+    say('starting vault-init (initializes Vault on the first run, then keeps it unsealed)');
+    fs.rmSync(p('logs', 'vault-init.log'), { force: true });
+    daemon('vault-init', process.execPath, [vaultInitMain()], env);
+  }
+  await waitUntil('vault-init (unsealed + configured)', async () => {
+    if (!pidOf('vault-init')) throw new Error(`vault-init exited; see ${p('logs', 'vault-init.log')}:\n${tail(p('logs', 'vault-init.log'))}`);
+    return (await fetch(healthUrl)).ok;
+  });
+}
+
+/**
+ * The app as compose runs it, with the file secrets the agent renders into .native/secrets/ instead of
+ * /run/vault-secrets/ (the same SECRETS_CONFIG, paths rewritten). Its env is kept in .native/app.env, which
+ * `make doctor` reads too.
+ */
+async function startApp(): Promise<void> {
+  const base = `http://127.0.0.1:${ports.app}`;
+  if (!pidOf('app')) {
+    if (!portFree(ports.app)) throw new Error(`port ${ports.app} is taken (the compose app? make down), or set APP_PORT`);
+    fs.mkdirSync(p('secrets'), { recursive: true, mode: 0o700 });
+    const composeConfig = JSON.parse(fs.readFileSync(path.join(root, 'services', 'app', 'config', 'vault-config.json'), 'utf8')) as
+      { secret: Record<string, { path: string }> };
+    for (const entry of Object.values(composeConfig.secret)) entry.path = p('secrets', path.basename(entry.path));
+    fs.writeFileSync(p('vault-config.json'), JSON.stringify(composeConfig, null, 2) + '\n');
+    const env: Record<string, string> = {
+      PORT: String(ports.app), HOST: '127.0.0.1',
+      VAULT_ADDR: `http://127.0.0.1:${ports.vault}`, VAULT_APPROLE_DIR: p('approle', 'app'),
+      SECRETS_CONFIG: p('vault-config.json'),
+      PGHOST: '127.0.0.1', PGPORT: String(ports.postgres), PGUSER: 'postgres', PGPASSWORD: '', PGDATABASE: 'aurora',
+    };
+    fs.writeFileSync(p('app.env'), Object.entries(env).map(([k, v]) => `${k}=${v}`).join('\n') + '\n');
+    say(`starting the app on ${base}`);
+    // VAULT_TOKEN from the user's shell (e.g. after `source .native/env`) must not replace the app's AppRole.
+    daemon('app', process.execPath, [path.join(root, 'services', 'app', 'dist', 'main.js')], { ...env, VAULT_TOKEN: '' });
+  }
+  await waitUntil('the app (/readyz)', async () => {
+    if (!pidOf('app')) throw new Error(`the app exited; see ${p('logs', 'app.log')}:\n${tail(p('logs', 'app.log'))}`);
+    return (await fetch(`${base}/readyz`)).ok;
+  });
+}
+
+function tail(file: string, lines = 15): string {
+  try { return fs.readFileSync(file, 'utf8').trimEnd().split('\n').slice(-lines).join('\n'); } catch { return '(no log)'; }
+}
+
+/** The last banner vault-init printed (its stdout shares the log file with its JSON log lines). */
+function banner(): string | undefined {
+  const log = fs.existsSync(p('logs', 'vault-init.log')) ? fs.readFileSync(p('logs', 'vault-init.log'), 'utf8') : '';
+  const lines = log.split('\n');
+  const end = lines.map((l, i) => (/^={20,}/.test(l) ? i : -1)).filter((i) => i >= 0);
+  if (end.length < 2) return undefined;
+  return lines.slice(end[end.length - 2], (end[end.length - 1] as number) + 1).join('\n');
+}
+
 function writeEnvFile(): void {
   const lines = [
     '# source .native/env  — the native stack, with the same names as compose',
@@ -106,10 +179,14 @@ async function up(): Promise<void> {
   fs.mkdirSync(dir, { recursive: true });
   await startVault();
   await startPostgres();
+  await startVaultInit();
+  await startApp();
   writeEnvFile();
-  say('');
+  const b = banner();
+  if (b) process.stdout.write(`\n${b}\n\n`);
   say(`Vault:      http://127.0.0.1:${ports.vault} (UI at /ui; this build has no UI assets, the compose image does)`);
   say(`PostgreSQL: postgres://postgres@127.0.0.1:${ports.postgres}/aurora`);
+  say(`App:        http://127.0.0.1:${ports.app} (GET /readyz; every other route needs HTTP Basic client_id:secret)`);
   say('Use them:   source .native/env   then   vault status   /   psql');
   say('Logs:       .native/logs/      Stop: make native-down      Wipe: make native-clean');
 }

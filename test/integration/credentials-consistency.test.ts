@@ -7,7 +7,7 @@ import pg from 'pg';
 import { waitFor } from '../harness/processes.js';
 import { CredentialsStack, type HttpResult } from '../harness/stack.js';
 
-interface Report { dangling: number; orphans: number; repaired: number; remaining: number; findings: Array<{ kind: string; reference: string }> }
+interface Report { dangling: number; orphans: number; unmanaged: number; repaired: number; remaining: number; findings: Array<{ kind: string; reference: string }> }
 
 describe('consistency between Vault and PostgreSQL, and doctor', () => {
   let stack: CredentialsStack;
@@ -158,6 +158,15 @@ describe('consistency between Vault and PostgreSQL, and doctor', () => {
     assert.deepEqual((resolved.json as { data: unknown }).data, { key: v });
     const final = doctor();
     assert.deepEqual([final.code, final.report.orphans, final.report.dangling], [0, 0, 0]);
+  });
+
+  test("the docs' own `vault kv put aurora/users/test-secret` is listed as unmanaged and survives --repair", async () => {
+    await stack.operator.kvWrite('aurora', 'users/test-secret', { value: value('docs-walkthrough') });
+    const d = doctor(['--repair']);
+    assert.equal(d.code, 0, d.raw);
+    assert.deepEqual([d.report.orphans, d.report.unmanaged], [0, 1]);
+    assert.ok(await stack.operator.kvRead('aurora', 'users/test-secret'), 'doctor left the hand-made secret alone');
+    await stack.operator.kvDestroyAll('aurora', 'users/test-secret');
   });
 
   test('no value reached a log, a response, doctor output or the database', () => {

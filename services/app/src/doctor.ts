@@ -4,7 +4,10 @@
  *   - dangling: a row whose secret is missing in Vault (or whose current version is deleted/destroyed);
  *   - orphan:   a secret under the base path that no row references;
  *   - foreign:  a row whose reference is not under the configured mount/base (the resolver refuses it;
- *               doctor cannot check or repair it: a person decides).
+ *               doctor cannot check or repair it: a person decides);
+ *   - unmanaged: a secret under the base path that is not shaped `<base>/<user_id>/<credential_type>`, such
+ *               as the docs' `vault kv put aurora/users/test-secret value=hello`: the app never wrote it, so
+ *               it is listed for information, never destroyed, and not counted as a problem.
  * With `repair`, each dangling row is deleted (and what is left of its secret destroyed) and each orphan is
  * destroyed (all versions and metadata). Each repair re-checks under the credential's advisory lock, the
  * same one the app's writes hold from the Vault write to the row commit, so a write in progress is never
@@ -16,7 +19,7 @@ import type { VaultSession } from './vault/session.js';
 import { CredentialStore } from './credentials/store.js';
 import { guardClient } from './store/db.js';
 
-export type FindingKind = 'dangling' | 'orphan' | 'foreign';
+export type FindingKind = 'dangling' | 'orphan' | 'foreign' | 'unmanaged';
 
 export interface Finding {
   kind: FindingKind;
@@ -37,6 +40,7 @@ export interface DoctorReport {
   dangling: number;
   orphans: number;
   foreign: number;
+  unmanaged: number;
   repaired: number;
   /** Problems left after this run (repairs counted as fixed only after a re-check). */
   remaining: number;
@@ -112,7 +116,11 @@ export async function scan(options: DoctorOptions): Promise<DoctorReport> {
   const secrets = await listSecrets(vault, mount, base);
   for (const path of secrets) {
     if (referenced.has(path)) continue;
-    findings.push({ kind: 'orphan', reference: `vault:kv/data/${mount}/${path}`, detail: 'secret in Vault without a reference row' });
+    const rel = path.slice(base.length + 1).split('/');
+    const credentialShaped = rel.length === 2 && rel.every((seg) => isSafeSegment(seg));
+    findings.push(credentialShaped
+      ? { kind: 'orphan', reference: `vault:kv/data/${mount}/${path}`, detail: 'secret in Vault without a reference row' }
+      : { kind: 'unmanaged', reference: `vault:kv/data/${mount}/${path}`, detail: `not a credential path (${base}/<user_id>/<credential_type>); left alone` });
   }
   return summarize(mount, base, references, secrets.length, findings);
 }
@@ -122,8 +130,8 @@ function summarize(mount: string, base: string, references: number, secrets: num
   const repaired = findings.filter((f) => f.repaired).length;
   return {
     mount, base, references, secrets, findings,
-    dangling: count('dangling'), orphans: count('orphan'), foreign: count('foreign'),
-    repaired, remaining: findings.filter((f) => !f.repaired).length,
+    dangling: count('dangling'), orphans: count('orphan'), foreign: count('foreign'), unmanaged: count('unmanaged'),
+    repaired, remaining: findings.filter((f) => !f.repaired && f.kind !== 'unmanaged').length,
   };
 }
 
@@ -180,9 +188,10 @@ async function repairOne(options: DoctorOptions, finding: Finding): Promise<void
 /** Scans; with `repair`, repairs what it can, then scans again so the report says what is really left. */
 export async function runDoctor(options: DoctorOptions): Promise<DoctorReport> {
   const first = await scan(options);
-  if (!options.repair || first.findings.every((f) => f.kind === 'foreign')) return first;
+  const repairable = (f: Finding) => f.kind === 'dangling' || f.kind === 'orphan';
+  if (!options.repair || !first.findings.some(repairable)) return first;
   for (const finding of first.findings) {
-    if (finding.kind === 'foreign') continue;
+    if (!repairable(finding)) continue;
     try {
       await repairOne(options, finding);
     } catch (err) {
@@ -191,7 +200,7 @@ export async function runDoctor(options: DoctorOptions): Promise<DoctorReport> {
   }
   const second = await scan(options);
   const left = new Set(second.findings.map((f) => `${f.kind} ${f.reference}`));
-  for (const f of first.findings) f.repaired = f.kind !== 'foreign' && !left.has(`${f.kind} ${f.reference}`);
+  for (const f of first.findings) f.repaired = repairable(f) && !left.has(`${f.kind} ${f.reference}`);
   // Problems that appeared between the two scans are reported too.
   const known = new Set(first.findings.map((f) => `${f.kind} ${f.reference}`));
   const fresh = second.findings.filter((f) => !known.has(`${f.kind} ${f.reference}`));
@@ -201,10 +210,10 @@ export async function runDoctor(options: DoctorOptions): Promise<DoctorReport> {
 export function formatReport(report: DoctorReport, repair: boolean): string {
   const lines = [`doctor: vault:kv/data/${report.mount}/${report.base}/ in Vault against table credential_references in PostgreSQL`];
   for (const f of report.findings) {
-    const state = f.repaired ? 'repaired' : f.error ? `NOT repaired: ${f.error}` : repair && f.kind !== 'foreign' ? 'NOT repaired' : '';
+    const state = f.repaired ? 'repaired' : f.error ? `NOT repaired: ${f.error}` : repair && (f.kind === 'dangling' || f.kind === 'orphan') ? 'NOT repaired' : '';
     lines.push(`  ${f.kind.padEnd(8)} ${f.reference}  (${f.detail})${state ? `  [${state}]` : ''}`);
   }
-  lines.push(`summary: ${report.references} references, ${report.secrets} secrets; ${report.dangling} dangling, ${report.orphans} orphaned, ${report.foreign} foreign; ${report.repaired} repaired, ${report.remaining} remaining`);
+  lines.push(`summary: ${report.references} references, ${report.secrets} secrets; ${report.dangling} dangling, ${report.orphans} orphaned, ${report.foreign} foreign, ${report.unmanaged} unmanaged; ${report.repaired} repaired, ${report.remaining} remaining`);
   if (report.remaining > 0 && !repair && report.dangling + report.orphans > 0) lines.push('fix: make doctor REPAIR=1 (or npm run doctor -w services/app -- --repair)');
   if (report.foreign > 0) lines.push('foreign references are not repaired automatically: check VAULT_KV_MOUNT / VAULT_KV_BASE_PATH, or delete those rows by hand');
   return lines.join('\n');
