@@ -1,0 +1,141 @@
+/**
+ * HTTP Basic authentication of API Clients: `Authorization: Basic base64(client_id:secret)`.
+ *
+ * Client (PostgreSQL) → its secret reference → file secret (scope check, cached read) or Vault → compare in
+ * constant time. Unknown client, wrong secret, a secret out of scope and an unusable secret all answer the
+ * same 401 with `WWW-Authenticate`; the log says which (naming the scope or secret, never a value).
+ * Repeated failures from one address or for one client id answer 429 with Retry-After.
+ */
+import crypto from 'node:crypto';
+import type { Request, RequestHandler, Response } from 'express';
+import { AuroraError, type Logger } from '@aurora/common';
+import { identityOf, type CallerIdentity } from './client-identity.js';
+import { SecretScopeError, type ClientSecrets } from './client-secrets.js';
+import { FileSecretUnavailableError } from '../file-secrets/reader.js';
+import { secretReferenceText } from '../fhir/secret-reference.js';
+import type { ResourceStore } from '../fhir/store.js';
+import type { FailureLimiter } from './limiter.js';
+
+export const REALM = 'aurora';
+const CLIENT_ID = /^[A-Za-z0-9\-.]{1,64}$/;
+
+export interface Credentials { clientId: string; secret: string }
+
+/** Parses the header; undefined when absent or not Basic. */
+export function parseBasic(header: string | undefined): Credentials | undefined {
+  if (!header) return undefined;
+  const m = /^Basic[ ]+([A-Za-z0-9+/=]+)\s*$/i.exec(header);
+  if (!m) return undefined;
+  const decoded = Buffer.from(m[1] as string, 'base64').toString('utf8');
+  const colon = decoded.indexOf(':');
+  if (colon <= 0) return undefined;
+  return { clientId: decoded.slice(0, colon), secret: decoded.slice(colon + 1) };
+}
+
+// Both sides are hashed with a per-process key first: equal lengths for timingSafeEqual, and the
+// comparison's time says nothing about the length of the expected value.
+const compareKey = crypto.randomBytes(32);
+export function constantTimeEqual(a: string, b: string): boolean {
+  const ha = crypto.createHmac('sha256', compareKey).update(a, 'utf8').digest();
+  const hb = crypto.createHmac('sha256', compareKey).update(b, 'utf8').digest();
+  return crypto.timingSafeEqual(ha, hb);
+}
+
+export type Outcome =
+  | { ok: true; caller: CallerIdentity }
+  | { ok: false; reason: string; details?: Record<string, unknown> };
+
+export class Authenticator {
+  constructor(private readonly store: ResourceStore, private readonly secrets: ClientSecrets) {}
+
+  async verify(creds: Credentials): Promise<Outcome> {
+    if (!CLIENT_ID.test(creds.clientId)) {
+      constantTimeEqual(creds.secret, '');
+      return { ok: false, reason: 'unknown client' };
+    }
+    const resource = await this.store.get('Client', creds.clientId);
+    if (!resource) {
+      // Same work as a known client with a wrong secret, as far as the comparison goes.
+      constantTimeEqual(creds.secret, '');
+      return { ok: false, reason: 'unknown client' };
+    }
+    let text: string | undefined;
+    try { text = secretReferenceText(resource); } catch { text = undefined; }
+    if (text === undefined) return { ok: false, reason: 'Client has no usable _secret reference' };
+    const expected = await this.expected(creds.clientId, text);
+    if (!expected.ok) return expected;
+    let match = constantTimeEqual(creds.secret, expected.value);
+    if (!match && text.startsWith('vault:')) {
+      // Perhaps rotated in Vault since we cached it: read once more before refusing.
+      this.secrets.forget(text);
+      const again = await this.expected(creds.clientId, text);
+      if (!again.ok) return again;
+      match = constantTimeEqual(creds.secret, again.value);
+    }
+    if (!match) return { ok: false, reason: 'wrong secret' };
+    return { ok: true, caller: identityOf(creds.clientId, resource.permissions) };
+  }
+
+  /** The value to compare with, or why there is none. Vault sealed/unreachable is thrown: a 503, not a 401. */
+  private async expected(clientId: string, text: string): Promise<{ ok: true; value: string } | { ok: false; reason: string; details?: Record<string, unknown> }> {
+    try {
+      return { ok: true, value: await this.secrets.valueFor('Client', clientId, text) };
+    } catch (err) {
+      if (err instanceof SecretScopeError) return { ok: false, reason: 'secret out of scope', details: { ref: err.secretName, scope: err.scope } };
+      if (err instanceof FileSecretUnavailableError) return { ok: false, reason: 'secret file unavailable', details: { ref: err.secretName } };
+      if (err instanceof AuroraError && (err.code === 'vault_forbidden' || err.code === 'vault_not_found')) {
+        return { ok: false, reason: `secret unavailable in Vault (${err.code})`, details: { ref: text } };
+      }
+      if (err instanceof AuroraError && err.status < 500) return { ok: false, reason: `secret reference unusable (${err.code})`, details: { ref: text } };
+      throw err;
+    }
+  }
+}
+
+function unauthorized(res: Response, message: string): void {
+  res.set('WWW-Authenticate', `Basic realm="${REALM}", charset="UTF-8"`);
+  res.status(401).json({ error: 'unauthorized', message });
+}
+
+function address(req: Request): string {
+  return req.socket.remoteAddress ?? 'unknown';
+}
+
+export function basicAuth(authenticator: Authenticator, limiter: FailureLimiter, logger: Logger): RequestHandler {
+  return async (req, res, next) => {
+    const creds = parseBasic(req.headers.authorization);
+    const addr = address(req);
+    if (!creds) {
+      unauthorized(res, 'authentication required: HTTP Basic with client_id:secret (curl -u <client_id>:<secret>)');
+      return;
+    }
+    const keys = [`addr:${addr}`, `client:${creds.clientId}`];
+    const wait = limiter.blockedFor(keys);
+    if (wait > 0) {
+      if (limiter.firstRefusal(keys)) {
+        logger.warn('authentication refused: too many failures (logged once per window)', { client_id: creds.clientId, address: addr, retry_after_seconds: wait });
+      }
+      res.set('Retry-After', String(wait));
+      res.status(429).json({ error: 'too_many_failures', message: `too many failed authentications; retry in ${wait} s` });
+      return;
+    }
+    let outcome: Outcome;
+    try {
+      outcome = await authenticator.verify(creds);
+    } catch (err) {
+      next(err);
+      return;
+    }
+    if (!outcome.ok) {
+      limiter.fail(keys);
+      const message = outcome.reason === 'secret out of scope'
+        ? `authentication failed: secret ${String(outcome.details?.ref)} is scoped to ${String(outcome.details?.scope)}, not Client/${creds.clientId}`
+        : 'authentication failed';
+      logger.warn(message, { client_id: creds.clientId, address: addr, reason: outcome.reason, ...outcome.details });
+      unauthorized(res, 'invalid client id or secret');
+      return;
+    }
+    res.locals.client = outcome.caller;
+    next();
+  };
+}

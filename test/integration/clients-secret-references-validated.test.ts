@@ -1,0 +1,89 @@
+// User story: a Client never holds a secret value. A plain `secret` is refused with 422 (decided: reject, not
+// move it into Vault); a reference to an unknown name, or to a file secret whose scope does not include this
+// Client, is refused with 422 naming the problem (and the scope); a vault:kv/data/... reference works.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { ClientsStack, defaultSecretsConfig, userClient } from '../harness/clients-app.js';
+
+describe('Client secret references are checked when stored', () => {
+  let stack: ClientsStack;
+  const plain = `plain-${crypto.randomBytes(12).toString('hex')}`;
+  const vaultValue = `vault-${crypto.randomBytes(12).toString('hex')}`;
+  before(async () => {
+    stack = await ClientsStack.start({
+      secretsConfig: (dir) => {
+        const base = defaultSecretsConfig(dir) as { secret: Record<string, unknown> };
+        base.secret['patients-only'] = { path: path.join(dir, 'patients-only'), scope: { resource_type: 'Patient' } };
+        return base;
+      },
+    });
+  });
+  after(async () => { await stack?.stop(); });
+
+  test('a plain secret value is rejected with 422, and never echoed', async () => {
+    const res = await stack.request('PUT', '/fhir/Client/basic', { auth: stack.admin(), body: { resourceType: 'Client', id: 'basic', secret: plain, grant_types: ['basic'] } });
+    assert.equal(res.status, 422);
+    assert.match((res.json as { message: string }).message, /secret: a plain secret value is never stored/);
+    assert.ok(!res.text.includes(plain));
+    assert.equal((await stack.request('GET', '/fhir/Client/basic', { auth: stack.admin() })).status, 404, 'nothing was stored');
+  });
+
+  test('an unknown secret name is 422, naming the known ones', async () => {
+    const res = await stack.request('PUT', '/fhir/Client/basic', { auth: stack.admin(), body: userClient('basic', 'no-such-secret') });
+    assert.equal(res.status, 422);
+    assert.match((res.json as { message: string }).message, /unknown secret name "no-such-secret".*client-secret/);
+  });
+
+  test('a secret scoped to another Client is 422 naming the scope', async () => {
+    const res = await stack.request('PUT', '/fhir/Client/other', { auth: stack.admin(), body: userClient('other', 'client-secret') });
+    assert.equal(res.status, 422);
+    assert.match((res.json as { message: string }).message, /secret client-secret is scoped to Client\/basic; Client\/other may not use it/);
+    const wrongType = await stack.request('PUT', '/fhir/Client/basic', { auth: stack.admin(), body: userClient('basic', 'patients-only') });
+    assert.equal(wrongType.status, 422);
+    assert.match((wrongType.json as { message: string }).message, /scoped to Patient\/\*/);
+  });
+
+  test('malformed documents are 400 naming the field', async () => {
+    const cases: Array<[unknown, RegExp]> = [
+      [{ resourceType: 'Patient', id: 'basic' }, /resourceType: must be "Client"/],
+      [{ resourceType: 'Client', id: 'other' }, /id: must be present and equal the id in the URL/],
+      [{ resourceType: 'Client', id: 'basic', _secret: { extension: [] } }, /_secret\.extension: needs an extension/],
+      [{ resourceType: 'Client', id: 'basic', _secret: 'x' }, /_secret: must be/],
+    ];
+    for (const [body, message] of cases) {
+      const res = await stack.request('PUT', '/fhir/Client/basic', { auth: stack.admin(), body });
+      assert.equal(res.status, 400, res.text);
+      assert.match((res.json as { message: string }).message, message);
+    }
+    const perms = await stack.request('PUT', '/fhir/Client/basic', { auth: stack.admin(), body: { ...userClient('basic', 'client-secret'), permissions: { root: true } } });
+    assert.equal(perms.status, 422);
+    assert.match((perms.json as { message: string }).message, /permissions\.root: unknown permission/);
+  });
+
+  test('a vault:kv/data reference: the Client authenticates with the value in Vault', async () => {
+    const root = stack.operator();
+    await root.kvWrite('secret', 'clients/svc', { 'client-secret': vaultValue });
+    const client = userClient('svc', 'vault:kv/data/secret/clients/svc');
+    const put = await stack.request('PUT', '/fhir/Client/svc', { auth: stack.admin(), body: client });
+    assert.equal(put.status, 201, put.text);
+    assert.deepEqual((await stack.request('GET', '/fhir/Client/svc', { auth: stack.admin() })).json, client);
+    assert.equal((await stack.request('GET', '/fhir/Patient', { auth: ['svc', vaultValue] })).status, 200);
+    assert.equal((await stack.request('GET', '/fhir/Patient', { auth: ['svc', 'nope'] })).status, 401);
+    // Rotated in Vault: the new value works at once (a mismatch reads Vault again before refusing).
+    const rotated = `${vaultValue}-2`;
+    await root.kvWrite('secret', 'clients/svc', { 'client-secret': rotated });
+    assert.equal((await stack.request('GET', '/fhir/Patient', { auth: ['svc', rotated] })).status, 200);
+    const credMount = await stack.request('PUT', '/fhir/Client/svc', { auth: stack.admin(), body: userClient('svc', 'vault:kv/data/aurora/users/alice/github') });
+    assert.equal(credMount.status, 422);
+    assert.match((credMount.json as { message: string }).message, /holds users' credentials/);
+    assert.deepEqual(stack.leaks([plain, vaultValue, rotated, stack.adminSecret]), []);
+  });
+
+  test('the secret file of a Client being stored need not exist yet', async () => {
+    assert.ok(!fs.existsSync(stack.secretFile('client-secret')));
+    assert.equal((await stack.request('PUT', '/fhir/Client/basic', { auth: stack.admin(), body: userClient('basic', 'client-secret') })).status, 201);
+  });
+});
