@@ -12,6 +12,7 @@ import { repoRoot, run } from '../test/harness/processes.js';
 import { vaultBinary, vaultServerConfig } from '../test/harness/vault.js';
 import { initCluster, postgresBinDir, postgresCommand } from '../test/harness/postgres.js';
 import { vaultInitEnv, vaultInitMain, type VaultInitDirs } from '../test/harness/vault-init.js';
+import { nativeVaultAgentOptions, vaultAgentCommand, writeNativeSecretsConfig } from '../test/harness/agent.js';
 
 const root = repoRoot();
 const dir = path.resolve(process.env.NATIVE_DIR ?? path.join(root, '.native'));
@@ -120,6 +121,21 @@ async function startVaultInit(): Promise<void> {
   });
 }
 
+/** The agent renders the listed secrets into .native/secrets/ (compose: the vault-secrets tmpfs volume). */
+async function startAgent(): Promise<void> {
+  if (!pidOf('vault-agent')) {
+    fs.mkdirSync(p('secrets'), { recursive: true, mode: 0o700 });
+    const agent = vaultAgentCommand(nativeVaultAgentOptions(dir, `http://127.0.0.1:${ports.vault}`));
+    say('starting vault-agent (renders file-mounted secrets into .native/secrets/)');
+    daemon('vault-agent', agent.command, agent.args, agent.env);
+  }
+  // The admin secret always exists (vault-init generates it): once it is rendered, the agent works.
+  await waitUntil('vault-agent to render admin-secret', async () => {
+    if (!pidOf('vault-agent')) throw new Error(`vault-agent exited; see ${p('logs', 'vault-agent.log')}:\n${tail(p('logs', 'vault-agent.log'))}`);
+    return fs.statSync(p('secrets', 'admin-secret'), { throwIfNoEntry: false })?.size ? true : false;
+  });
+}
+
 /**
  * The app as compose runs it, with the file secrets the agent renders into .native/secrets/ instead of
  * /run/vault-secrets/ (the same SECRETS_CONFIG, paths rewritten). Its env is kept in .native/app.env, which
@@ -129,15 +145,11 @@ async function startApp(): Promise<void> {
   const base = `http://127.0.0.1:${ports.app}`;
   if (!pidOf('app')) {
     if (!portFree(ports.app)) throw new Error(`port ${ports.app} is taken (the compose app? make down), or set APP_PORT`);
-    fs.mkdirSync(p('secrets'), { recursive: true, mode: 0o700 });
-    const composeConfig = JSON.parse(fs.readFileSync(path.join(root, 'services', 'app', 'config', 'vault-config.json'), 'utf8')) as
-      { secret: Record<string, { path: string }> };
-    for (const entry of Object.values(composeConfig.secret)) entry.path = p('secrets', path.basename(entry.path));
-    fs.writeFileSync(p('vault-config.json'), JSON.stringify(composeConfig, null, 2) + '\n');
+    const secretsConfig = writeNativeSecretsConfig(dir);
     const env: Record<string, string> = {
       PORT: String(ports.app), HOST: '127.0.0.1',
       VAULT_ADDR: `http://127.0.0.1:${ports.vault}`, VAULT_APPROLE_DIR: p('approle', 'app'),
-      SECRETS_CONFIG: p('vault-config.json'),
+      SECRETS_CONFIG: secretsConfig,
       PGHOST: '127.0.0.1', PGPORT: String(ports.postgres), PGUSER: 'postgres', PGPASSWORD: '', PGDATABASE: 'aurora',
     };
     fs.writeFileSync(p('app.env'), Object.entries(env).map(([k, v]) => `${k}=${v}`).join('\n') + '\n');
@@ -180,6 +192,7 @@ async function up(): Promise<void> {
   await startVault();
   await startPostgres();
   await startVaultInit();
+  await startAgent();
   await startApp();
   writeEnvFile();
   const b = banner();
@@ -187,6 +200,7 @@ async function up(): Promise<void> {
   say(`Vault:      http://127.0.0.1:${ports.vault} (UI at /ui; this build has no UI assets, the compose image does)`);
   say(`PostgreSQL: postgres://postgres@127.0.0.1:${ports.postgres}/aurora`);
   say(`App:        http://127.0.0.1:${ports.app} (GET /readyz; every other route needs HTTP Basic client_id:secret)`);
+  say(`Admin:      curl -u admin:$(cat .native/secrets/admin-secret) http://127.0.0.1:${ports.app}/fhir/Client`);
   say('Use them:   source .native/env   then   vault status   /   psql');
   say('Logs:       .native/logs/      Stop: make native-down      Wipe: make native-clean');
 }

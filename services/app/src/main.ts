@@ -25,7 +25,14 @@ async function main(): Promise<void> {
   // Not fatal: Vault may be sealed for a moment; requests answer 503 until the login succeeds.
   await vault.login().catch((err: unknown) => logger.warn('Vault login failed at start; will retry on first use', { err }));
 
-  const built = await buildApp({ config, logger, pool, vault });
+  let built;
+  try {
+    built = await buildApp({ config, logger, pool, vault });
+  } catch (err) {
+    // An invalid SECRETS_CONFIG is a configuration error like a bad variable: same exit code.
+    if (err instanceof ConfigError) { process.stderr.write(`app: ${err.message}\n`); process.exit(2); }
+    throw err;
+  }
   const server = http.createServer(built.app);
   server.keepAliveTimeout = 65_000;
   server.listen(config.port, config.host, () => logger.info('app listening', { port: config.port }));
