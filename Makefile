@@ -42,6 +42,17 @@ images-offline: ## build local images (aurora-offline/*) without a registry: Deb
 doctor: ## list dangling references and orphaned secrets (REPAIR=1 fixes them)
 	@scripts/doctor.sh $(if $(REPAIR),--repair)
 
+# ---- operations (docs/operations.md) -------------------------------------------------------------
+.PHONY: backup restore root-token
+backup: ## one archive (0600) of Vault's data, the unseal keys and the database; BACKUP_DIR, BACKUP_PASSPHRASE(_FILE)
+	@node --import tsx scripts/backup.ts
+
+restore: ## restore an archive: make restore FILE=backups/aurora-backup-<ts>.tar.gz[.enc] CONFIRM=1
+	@CONFIRM="$(CONFIRM)" node --import tsx scripts/restore.ts "$(FILE)"
+
+root-token: ## a fresh root token from the unseal keys (generate-root), printed once: revoke it after use
+	@node --import tsx scripts/root-token.ts
+
 # ---- without Docker ---------------------------------------------------------------------------------
 native: deps build ## run the stack as local processes (Vault, PostgreSQL, vault-init, agent, app); state in .native/
 	@node --import tsx scripts/native.ts up

@@ -1,0 +1,221 @@
+#!/usr/bin/env bash
+# The Docker verbs of the Makefile: up (make prod-local), down, clean (make prod-local-clean), logs, ps.
+#
+# Images (docs/docker.md):
+#   VAULT_IMAGE / POSTGRES_IMAGE / NODE_IMAGE set (shell or .env)  -> used as given
+#   OFFLINE=1   -> the local builds aurora-offline/*, built first by scripts/images-offline.sh (no-op when current)
+#   OFFLINE=0   -> the official images (pulled by compose when missing)
+#   neither     -> per image: the official one when it is present locally or `docker pull` fetches it,
+#                  else the offline build (built when missing). A machine without a registry needs no flag.
+#
+# The compose project keeps compose's own default name (the checkout's folder, or COMPOSE_PROJECT_NAME from the
+# environment or .env), so that the docs' plain `docker compose exec app ...`, run from the checkout, finds the
+# stack this script started.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# Compose's default project name: the folder's name, lower-cased, without characters it does not allow.
+project_name() {
+  local from_env=""
+  [ -f .env ] && from_env=$(sed -n 's/^COMPOSE_PROJECT_NAME=//p' .env | tail -n 1)
+  printf '%s' "${COMPOSE_PROJECT_NAME:-${from_env:-$(basename "$PWD" | tr '[:upper:]' '[:lower:]' | tr -cd 'a-z0-9_-')}}"
+}
+# Compose v1 builds through the docker CLI only when asked; the classic builder needs no buildx plugin.
+export DOCKER_BUILDKIT="${DOCKER_BUILDKIT:-0}" COMPOSE_DOCKER_CLI_BUILD="${COMPOSE_DOCKER_CLI_BUILD:-0}"
+
+t_start=$SECONDS
+log() { printf '[prod-local %3ss] %s\n' "$((SECONDS - t_start))" "$*" >&2; }
+die() { log "$*"; exit 1; }
+
+VAULT_VERSION=$(cat vault/VERSION)
+# Kept in step with docker-compose.yml's defaults and scripts/images-offline.sh (a unit test checks both).
+OFFICIAL_VAULT=hashicorp/vault:$VAULT_VERSION
+OFFICIAL_POSTGRES=postgres:15.15-bookworm
+OFFICIAL_NODE=node:24.21.0-bookworm-slim
+OFFLINE_VAULT=aurora-offline/vault:$VAULT_VERSION
+OFFLINE_POSTGRES=aurora-offline/postgres:15
+OFFLINE_NODE=aurora-offline/node:24.21.0
+
+if [ -z "${COMPOSE:-}" ]; then
+  if docker compose version >/dev/null 2>&1; then COMPOSE="docker compose"
+  elif command -v docker-compose >/dev/null 2>&1; then COMPOSE=docker-compose; fi
+fi
+
+need_engine() {
+  command -v docker >/dev/null 2>&1 || die "the docker CLI is missing. Install Docker (Docker Desktop, or Debian: sudo apt-get install docker.io docker-compose), or run the stack without Docker: make native."
+  [ -n "${COMPOSE:-}" ] || die "neither 'docker compose' (v2) nor 'docker-compose' (v1) is installed. Install one (Debian: sudo apt-get install docker-compose) and rerun."
+  if ! docker info >/dev/null 2>&1; then
+    log "no Docker engine answers ('docker info' fails)."
+    log "Start one: Docker Desktop, 'sudo systemctl start docker', or 'sudo dockerd &' (scripts/ensure-docker.sh does that as root on Debian), then rerun."
+    die "Without Docker: make native runs the same services as local processes."
+  fi
+}
+
+# A variable from the shell wins, then .env (as compose itself reads them).
+configured() {
+  local var=$1
+  if [ -n "${!var:-}" ]; then printf '%s' "${!var}"; return; fi
+  [ -f .env ] && sed -n "s/^[[:space:]]*${var}[[:space:]]*=[[:space:]]*//p" .env | tail -n 1 | tr -d "\"'" || true
+}
+
+have_image() { docker image inspect "$1" >/dev/null 2>&1; }
+
+# The official image if it is here or can be pulled; the offline build otherwise.
+official_or_offline() {
+  local official=$1 offline=$2
+  if have_image "$official"; then echo "$official"; return; fi
+  log "  $official is not present locally: trying docker pull"
+  if timeout "${PULL_TIMEOUT:-120}" docker pull -q "$official" >/dev/null 2>&1; then echo "$official"; return; fi
+  log "  docker pull $official failed (no registry reachable?): using the offline build $offline"
+  echo "$offline"
+}
+
+choose_images() {
+  local want_offline=() spec var official offline name chosen
+  for spec in "VAULT_IMAGE $OFFICIAL_VAULT $OFFLINE_VAULT vault" "POSTGRES_IMAGE $OFFICIAL_POSTGRES $OFFLINE_POSTGRES postgres" \
+              "NODE_IMAGE $OFFICIAL_NODE $OFFLINE_NODE node"; do
+    read -r var official offline name <<<"$spec"
+    chosen=$(configured "$var")
+    if [ -z "$chosen" ]; then
+      case "${OFFLINE:-}" in
+        1|true|yes) chosen=$offline ;;
+        0|false|no) chosen=$official ;;
+        *) chosen=$(official_or_offline "$official" "$offline") ;;
+      esac
+    fi
+    [ "$chosen" != "$offline" ] || want_offline+=("$name")
+    export "$var=$chosen"
+  done
+  if [ ${#want_offline[@]} -gt 0 ]; then
+    log "offline images wanted (${want_offline[*]}): scripts/images-offline.sh builds what is missing or stale"
+    # The base image first: the others are built on it.
+    scripts/images-offline.sh debian "${want_offline[@]}" || die "building the offline images failed (see above). Fix it and rerun, or run scripts/images-offline.sh alone."
+  fi
+  log "images: vault=$VAULT_IMAGE postgres=$POSTGRES_IMAGE node=$NODE_IMAGE"
+}
+
+# name status health restarts, one line per container of the project.
+container_states() {
+  local ids
+  ids=$($COMPOSE ps -q 2>/dev/null || true)
+  [ -n "$ids" ] || return 0
+  # shellcheck disable=SC2086
+  docker inspect -f '{{.Name}} {{.State.Status}} {{if .State.Health}}{{.State.Health.Status}}{{else}}none{{end}} {{.RestartCount}} {{index .Config.Labels "com.docker.compose.service"}}' $ids 2>/dev/null | sed 's#^/##'
+}
+
+explain_failure() {
+  local services=$1
+  for s in $services; do
+    log "---- last log lines of $s ----"
+    $COMPOSE logs --no-color --tail=40 "$s" >&2 2>&1 || true
+  done
+  log "What to do: read the lines above; 'make logs' follows every service, 'make ps' shows their state."
+  log "A service that cannot start after an interrupted first run may need a fresh state: make prod-local-clean (destroys the secrets), then make prod-local."
+}
+
+up() {
+  need_engine
+  choose_images
+  local services
+  services=$($COMPOSE config --services | tr '\n' ' ')
+  log "building the services' images ($COMPOSE build)"
+  local t0=$SECONDS
+  local blog
+  blog=$(mktemp "${TMPDIR:-/tmp}/aurora-build.XXXXXX")
+  if ! $COMPOSE build >"$blog" 2>&1; then
+    tail -n 40 "$blog" >&2; rm -f "$blog"
+    die "'$COMPOSE build' failed (see above). NODE_IMAGE=$NODE_IMAGE must exist locally or be pullable."
+  fi
+  grep -E '^(Successfully tagged|Building )' "$blog" | sed 's/^/    /' >&2 || true
+  rm -f "$blog"
+  log "built in $((SECONDS - t0))s; starting: $services"
+
+  # `up -d` itself waits for depends_on conditions: run it in the background and report states meanwhile.
+  local uplog timeout_s=${PROD_LOCAL_TIMEOUT:-240}
+  uplog=$(mktemp "${TMPDIR:-/tmp}/aurora-up.XXXXXX")
+  $COMPOSE up -d --remove-orphans >"$uplog" 2>&1 &
+  local up_pid=$! up_rc="" next=$SECONDS states bad unhealthy waiting
+  t0=$SECONDS
+  while :; do
+    if [ -z "$up_rc" ] && ! kill -0 "$up_pid" 2>/dev/null; then
+      wait "$up_pid" && up_rc=0 || up_rc=$?
+      if [ "$up_rc" != 0 ]; then
+        sed 's/^/    /' "$uplog" >&2
+        states=$(container_states)
+        bad=$(awk '$3 != "healthy" {print $5}' <<<"$states" | sort -u | tr '\n' ' ')
+        rm -f "$uplog"
+        explain_failure "${bad:-$services}"
+        die "'$COMPOSE up -d' failed."
+      fi
+    fi
+    states=$(container_states)
+    waiting=$(awk '!($3 == "healthy" || ($3 == "none" && $2 == "running")) {print $5}' <<<"$states" | tr '\n' ' ')
+    # Crash loops and failed healthchecks do not heal by waiting.
+    unhealthy=$(awk '$2 == "exited" || $2 == "dead" || $3 == "unhealthy" || $4 >= 3 {print $5}' <<<"$states" | sort -u | tr '\n' ' ')
+    if [ "$up_rc" = 0 ] && [ -z "$waiting" ] && [ -n "$states" ]; then break; fi
+    if [ -n "$unhealthy" ]; then
+      rm -f "$uplog"
+      awk '{printf "    %-14s %-10s health=%-9s restarts=%s\n", $1, $2, $3, $4}' <<<"$states" >&2
+      explain_failure "$unhealthy"
+      die "not healthy: $unhealthy"
+    fi
+    if [ $((SECONDS - t0)) -ge "$timeout_s" ]; then
+      rm -f "$uplog"
+      explain_failure "${waiting:-$services}"
+      die "not healthy after ${timeout_s}s: ${waiting:-$services} (PROD_LOCAL_TIMEOUT=$timeout_s)"
+    fi
+    if [ "$SECONDS" -ge "$next" ]; then
+      if [ -z "$states" ]; then log "waiting for health ($((SECONDS - t0))s): creating containers..."
+      else log "waiting for health ($((SECONDS - t0))s): $(awk '{printf "%s=%s ", $5, ($3 == "none" ? $2 : $3)}' <<<"$states")"; fi
+      next=$((SECONDS + 3))
+    fi
+    sleep 1
+  done
+  rm -f "$uplog"
+  log "all services healthy after $((SECONDS - t0))s ($((SECONDS - t_start))s in all)"
+  local vport aport
+  vport=$(configured VAULT_PORT); aport=$(configured APP_PORT)
+  cat <<EOF
+
+  aurora-secrets is up (compose project $(project_name)).
+    Vault UI   http://localhost:${vport:-8200}/ui
+    Vault API  http://localhost:${vport:-8200}/v1/sys/health
+    App        http://localhost:${aport:-8080}
+
+  Root token (keep it secret; prefer the CLI below, which uses a limited operator token):
+    docker logs vault-init 2>&1 | grep "Root Token:"
+  Vault CLI, no login needed:
+    docker exec -it vault vault kv list aurora/users/
+  The app's bootstrap admin client (every app route needs HTTP Basic client_id:secret):
+    curl -u admin:$(docker exec vault vault kv get -field=client-secret secret/aurora/admin) http://localhost:${aport:-8080}/fhir/Client
+
+  make logs · make ps · make down (keeps secrets) · make prod-local-clean (destroys them)
+EOF
+  [ "$VAULT_IMAGE" != "$OFFLINE_VAULT" ] || printf '  (offline Vault image: built from source without UI assets; /ui/ answers a placeholder page)\n'
+}
+
+down() {
+  need_engine
+  log "stopping and removing the containers; the volumes (Vault's data, init keys, PostgreSQL) are kept"
+  $COMPOSE down --remove-orphans
+  log "done in $((SECONDS - t_start))s; 'make prod-local' brings the same Vault back"
+}
+
+clean() {
+  need_engine
+  local vols
+  vols=$(docker volume ls -q --filter "label=com.docker.compose.project=$(project_name)" | tr '\n' ' ')
+  log "removing the stack's containers, network AND volumes: ${vols:-(no volumes)}"
+  log "this destroys every secret in Vault, its unseal keys and root token, and the PostgreSQL data (images are kept)"
+  $COMPOSE down -v --remove-orphans
+  log "done in $((SECONDS - t_start))s; the next 'make prod-local' initializes a fresh Vault"
+}
+
+case "${1:-}" in
+  up) up ;;
+  down) down ;;
+  clean) clean ;;
+  logs) need_engine; exec $COMPOSE logs -f --tail=100 ;;
+  ps) need_engine; exec $COMPOSE ps ;;
+  *) echo "usage: $0 up|down|clean|logs|ps" >&2; exit 2 ;;
+esac
