@@ -1,0 +1,90 @@
+/**
+ * The native stack (`make native`, scripts/native.ts) as a backup/restore target: state under .native/
+ * (NATIVE_DIR), processes with pidfiles in .native/run/, ports NATIVE_VAULT_PORT / NATIVE_PG_PORT as
+ * native.ts reads them. Starting is always `native.ts up` (it starts whatever is not running), stopping is
+ * by pidfile, as `native.ts down` does it, but one process at a time so PostgreSQL can stay up.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { postgresBinDir } from '../../test/harness/postgres.js';
+import { BackupError } from './archive.js';
+import { DirTarget, parseDoctor, type DoctorResult } from './targets.js';
+
+const STOP_ORDER = ['app', 'vault-agent', 'vault-init', 'vault'] as const;
+
+export function nativeDir(root: string): string {
+  return path.resolve(process.env.NATIVE_DIR ?? path.join(root, '.native'));
+}
+
+export function nativeVaultAddr(): string {
+  return `http://127.0.0.1:${Number(process.env.NATIVE_VAULT_PORT ?? 8200)}`;
+}
+
+export function nativeTarget(root: string): DirTarget {
+  const dir = nativeDir(root);
+  const p = (...parts: string[]) => path.join(dir, ...parts);
+
+  const pidOf = (name: string): number | undefined => {
+    try {
+      const pid = Number(fs.readFileSync(p('run', `${name}.pid`), 'utf8'));
+      if (!Number.isInteger(pid) || pid <= 0) return undefined;
+      process.kill(pid, 0);
+      return pid;
+    } catch { return undefined; }
+  };
+
+  const stop = async (name: string): Promise<void> => {
+    const pid = pidOf(name);
+    if (pid) {
+      process.stderr.write(`[native] stopping ${name} (pid ${pid})\n`);
+      try { process.kill(pid, name === 'postgres' ? 'SIGINT' : 'SIGTERM'); } catch { /* gone */ }
+      const deadline = Date.now() + 15_000;
+      while (Date.now() < deadline) {
+        try { process.kill(pid, 0); } catch { break; }
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ }
+    }
+    fs.rmSync(p('run', `${name}.pid`), { force: true });
+  };
+
+  // native.ts prints vault-init's banner (which may show the root token): only its own `[native]` lines pass.
+  const up = (): void => {
+    const res = spawnSync(process.execPath, ['--import', 'tsx', path.join(root, 'scripts', 'native.ts'), 'up'], { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], env: process.env });
+    const lines = `${res.stdout ?? ''}\n${res.stderr ?? ''}`.split('\n').filter((l) => l.startsWith('[native]') && !/\bhv[sbr]\.[A-Za-z0-9_-]{8,}/.test(l));
+    if (lines.length) process.stderr.write(`${lines.join('\n')}\n`);
+    if (res.status !== 0) throw new BackupError(`starting the native stack (scripts/native.ts up) failed with exit ${res.status}; see ${p('logs')}`);
+  };
+
+  const running = async (): Promise<string[]> => ['vault', 'postgres', 'vault-init', 'vault-agent', 'app'].filter((n) => pidOf(n));
+
+  return new DirTarget({
+    name: `native (${path.relative(root, dir) || dir}/)`,
+    kind: 'native',
+    vaultAddr: nativeVaultAddr(),
+    vaultDataDir: p('vault', 'data'),
+    initFile: p('init', 'init.json'),
+    pg: { binDir: postgresBinDir(), host: '127.0.0.1', port: Number(process.env.NATIVE_PG_PORT ?? 55432), user: 'postgres', database: 'aurora' },
+    control: {
+      running,
+      stopVault: () => stop('vault'),
+      startVault: async () => up(),
+      watcherRunning: async () => pidOf('vault-init') !== undefined,
+      stopForRestore: async () => {
+        // PostgreSQL must answer for the dump to load; `up` starts it (and the rest, which we stop again).
+        if (!pidOf('postgres')) up();
+        for (const name of STOP_ORDER) await stop(name);
+      },
+      startAfterRestore: async () => up(),
+      doctor: async (): Promise<DoctorResult> => {
+        const res = spawnSync(path.join(root, 'scripts', 'doctor.sh'), ['--json'], { cwd: root, encoding: 'utf8', env: { ...process.env, DOCTOR_TARGET: 'native' } });
+        if (res.status !== 0 && res.status !== 1) {
+          throw new BackupError(`restored and unsealed, but doctor could not check the stack (exit ${res.status}): ${(res.stderr ?? '').trim().slice(0, 1000)}. ` +
+            'It needs the app\'s AppRole files in .native/approle/app, which vault-init writes when it runs natively.', 3);
+        }
+        return parseDoctor(res.stdout);
+      },
+    },
+  });
+}

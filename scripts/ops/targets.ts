@@ -1,0 +1,368 @@
+/**
+ * Where a backup is taken from and a restore goes to. Two shapes:
+ *  - DirTarget: Vault's file storage and init.json are directories on this machine, PostgreSQL answers on a
+ *    loopback port (the native stack, .native/; the tests use the same class over harness processes, with
+ *    their own process control);
+ *  - ComposeTarget: the compose stack; files move with `docker cp` (stopped containers too) and a throwaway
+ *    helper container on the service's own volumes (`--volumes-from`), PostgreSQL through `docker exec`.
+ * backup-restore.ts drives either through the StackTarget interface.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { BackupError, workDir } from './archive.js';
+import { sealStatus, unsealWith, type InitMaterial, type SealStatus } from './vault-api.js';
+
+export interface DoctorResult { dangling: number; orphans: number; remaining: number }
+
+export interface StackTarget {
+  /** For messages: "native (.native/)", "compose (project aurora-secrets)". */
+  readonly name: string;
+  readonly kind: 'native' | 'compose' | 'test';
+  /** The parts of the stack that are running now. */
+  running(): Promise<string[]>;
+  /** Whether a restore would overwrite existing data. */
+  hasData(): Promise<boolean>;
+  sealStatus(): Promise<SealStatus>;
+  /** Is something (vault-init's watch loop) keeping Vault unsealed? If not, the tools unseal with init.json. */
+  watcherRunning(): Promise<boolean>;
+  /** Unseals directly with the init material (only where no vault-init watches). */
+  unseal?(material: InitMaterial): Promise<void>;
+
+  // The backup's pause.
+  stopVault(): Promise<void>;
+  startVault(): Promise<void>;
+  copyVaultData(destTar: string): Promise<void>;
+  readInit(): Promise<Buffer>;
+  pgDump(destFile: string): Promise<void>;
+
+  // Restore.
+  /** Everything but PostgreSQL stopped; PostgreSQL running. */
+  stopForRestore(): Promise<void>;
+  putVaultData(tarFile: string): Promise<void>;
+  putInit(file: string): Promise<void>;
+  pgRestore(sqlFile: string): Promise<void>;
+  /** Starts what stopForRestore stopped (vault-init unseals with the restored keys). */
+  startAfterRestore(): Promise<void>;
+  doctor(): Promise<DoctorResult>;
+  /** After a verified restore: drop what was kept for a rollback. */
+  cleanUp?(): Promise<void>;
+}
+
+/** Runs a command; stdout as a Buffer; stderr (trimmed, capped) in the error. Never echoes its input. */
+export function exec(cmd: string, args: string[], options: { input?: Buffer | string; inputFile?: string; outFile?: string; env?: NodeJS.ProcessEnv; cwd?: string; what?: string } = {}): Buffer {
+  let inFd: number | undefined;
+  let outFd: number | undefined;
+  try {
+    if (options.inputFile) inFd = fs.openSync(options.inputFile, 'r');
+    if (options.outFile) outFd = fs.openSync(options.outFile, 'w', 0o600);
+    const res = spawnSync(cmd, args, {
+      input: options.input,
+      env: options.env ?? process.env,
+      cwd: options.cwd,
+      stdio: [inFd ?? (options.input !== undefined ? 'pipe' : 'ignore'), outFd ?? 'pipe', 'pipe'],
+      maxBuffer: 512 * 1024 * 1024,
+    });
+    if (res.error) throw new BackupError(`${options.what ?? cmd} could not run: ${res.error.message}`);
+    if (res.status !== 0) {
+      const err = (res.stderr?.toString('utf8') ?? '').trim().split('\n').slice(-8).join('\n').slice(0, 2000);
+      throw new BackupError(`${options.what ?? `${cmd} ${args[0] ?? ''}`} failed (exit ${res.status ?? res.signal})${err ? `: ${err}` : ''}`);
+    }
+    return res.stdout ?? Buffer.alloc(0);
+  } finally {
+    if (inFd !== undefined) fs.closeSync(inFd);
+    if (outFd !== undefined) fs.closeSync(outFd);
+  }
+}
+
+/** Writes `content` to `file` (0600) atomically: temp file, fsync, rename. */
+export function writePrivateFile(file: string, content: Buffer): void {
+  fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
+  const tmp = `${file}.restore-tmp`;
+  fs.writeFileSync(tmp, content, { mode: 0o600 });
+  fs.chmodSync(tmp, 0o600);
+  const fd = fs.openSync(tmp, 'r');
+  fs.fsyncSync(fd);
+  fs.closeSync(fd);
+  fs.renameSync(tmp, file);
+}
+
+const IDENT = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+export interface PgConnection { binDir: string; host: string; port: number; user: string; database: string; password?: string }
+
+export interface DirTargetControl {
+  running(): Promise<string[]>;
+  stopVault(): Promise<void>;
+  startVault(): Promise<void>;
+  watcherRunning(): Promise<boolean>;
+  stopForRestore(): Promise<void>;
+  startAfterRestore(): Promise<void>;
+  doctor(): Promise<DoctorResult>;
+}
+
+export interface DirTargetOptions {
+  name: string;
+  kind: 'native' | 'test';
+  vaultAddr: string;
+  vaultDataDir: string;
+  initFile: string;
+  pg: PgConnection;
+  control: DirTargetControl;
+}
+
+/** Vault file storage + init.json as local directories, PostgreSQL on a port: native mode and the tests. */
+export class DirTarget implements StackTarget {
+  readonly name: string;
+  readonly kind: 'native' | 'test';
+  private previousData?: string;
+
+  constructor(readonly options: DirTargetOptions) {
+    this.name = options.name;
+    this.kind = options.kind;
+    if (!IDENT.test(options.pg.database)) throw new BackupError(`database name ${JSON.stringify(options.pg.database)} is not a plain identifier`, 2);
+  }
+
+  running(): Promise<string[]> { return this.options.control.running(); }
+
+  async hasData(): Promise<boolean> {
+    const { vaultDataDir, initFile } = this.options;
+    return fs.existsSync(initFile) || (fs.existsSync(vaultDataDir) && fs.readdirSync(vaultDataDir).length > 0);
+  }
+
+  sealStatus(): Promise<SealStatus> { return sealStatus(this.options.vaultAddr); }
+  watcherRunning(): Promise<boolean> { return this.options.control.watcherRunning(); }
+  unseal(material: InitMaterial): Promise<void> { return unsealWith(this.options.vaultAddr, material); }
+  stopVault(): Promise<void> { return this.options.control.stopVault(); }
+  startVault(): Promise<void> { return this.options.control.startVault(); }
+
+  async copyVaultData(destTar: string): Promise<void> {
+    const dir = this.options.vaultDataDir;
+    if (!fs.existsSync(dir)) throw new BackupError(`Vault's storage dir ${dir} does not exist: is this stack initialized?`);
+    exec('tar', ['-cf', destTar, '-C', dir, '.'], { what: `tar of ${dir}` });
+    fs.chmodSync(destTar, 0o600);
+  }
+
+  async readInit(): Promise<Buffer> {
+    try { return fs.readFileSync(this.options.initFile); } catch (err) {
+      throw new BackupError(`cannot read the init material ${this.options.initFile}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+    }
+  }
+
+  private pgEnv(): NodeJS.ProcessEnv {
+    const { pg } = this.options;
+    return { ...process.env, PGHOST: pg.host, PGPORT: String(pg.port), PGUSER: pg.user, PGPASSWORD: pg.password ?? '', PGCONNECT_TIMEOUT: '10' };
+  }
+
+  async pgDump(destFile: string): Promise<void> {
+    const { pg } = this.options;
+    exec(path.join(pg.binDir, 'pg_dump'), ['--no-owner', '--no-acl', '-d', pg.database], { outFile: destFile, env: this.pgEnv(), what: 'pg_dump' });
+  }
+
+  stopForRestore(): Promise<void> { return this.options.control.stopForRestore(); }
+
+  async putVaultData(tarFile: string): Promise<void> {
+    const dir = this.options.vaultDataDir;
+    fs.mkdirSync(path.dirname(dir), { recursive: true });
+    const fresh = `${dir}.restoring`;
+    fs.rmSync(fresh, { recursive: true, force: true });
+    fs.mkdirSync(fresh, { mode: 0o700 });
+    exec('tar', ['-xf', tarFile, '-C', fresh], { what: 'unpacking Vault\'s data' });
+    fs.chmodSync(fresh, 0o700);
+    const previous = `${dir}.pre-restore`;
+    if (fs.existsSync(dir)) {
+      // A .pre-restore left by a failed restore holds the data from before it: keep that one.
+      if (fs.existsSync(previous)) fs.rmSync(dir, { recursive: true, force: true });
+      else fs.renameSync(dir, previous);
+    }
+    if (fs.existsSync(previous)) this.previousData = previous;
+    fs.renameSync(fresh, dir);
+  }
+
+  async putInit(file: string): Promise<void> {
+    writePrivateFile(this.options.initFile, fs.readFileSync(file));
+    fs.rmSync(`${this.options.initFile}.tmp`, { force: true });
+  }
+
+  async pgRestore(sqlFile: string): Promise<void> {
+    const { pg } = this.options;
+    const psql = path.join(pg.binDir, 'psql');
+    const db = `"${pg.database}"`;
+    exec(psql, ['-d', 'postgres', '-v', 'ON_ERROR_STOP=1', '-q', '-c', `DROP DATABASE IF EXISTS ${db} WITH (FORCE)`, '-c', `CREATE DATABASE ${db}`], { env: this.pgEnv(), what: 'recreating the database' });
+    exec(psql, ['-d', pg.database, '-v', 'ON_ERROR_STOP=1', '-q', '-o', '/dev/null', '--single-transaction', '-f', sqlFile], { env: this.pgEnv(), what: 'loading the PostgreSQL dump' });
+  }
+
+  startAfterRestore(): Promise<void> { return this.options.control.startAfterRestore(); }
+  doctor(): Promise<DoctorResult> { return this.options.control.doctor(); }
+
+  async cleanUp(): Promise<void> {
+    if (this.previousData) fs.rmSync(this.previousData, { recursive: true, force: true });
+  }
+}
+
+/** Parses `doctor --json` output. */
+export function parseDoctor(stdout: string): DoctorResult {
+  const line = stdout.trim().split('\n').reverse().find((l) => l.trim().startsWith('{'));
+  if (!line) throw new BackupError(`doctor printed no JSON report: ${stdout.slice(0, 500)}`);
+  const r = JSON.parse(line) as Partial<DoctorResult>;
+  return { dangling: Number(r.dangling ?? NaN), orphans: Number(r.orphans ?? NaN), remaining: Number(r.remaining ?? NaN) };
+}
+
+/**
+ * The compose stack (container names vault and vault-init are fixed; postgres, app via `$COMPOSE ps -q`).
+ * Containers are stopped and started with `docker stop/start` so that nothing is recreated (the images a
+ * `make prod-local` chose, official or offline, stay as they are).
+ */
+export class ComposeTarget implements StackTarget {
+  readonly kind = 'compose' as const;
+  readonly name: string;
+  private readonly compose: string[];
+
+  constructor(composeCmd = process.env.COMPOSE || 'docker compose', private readonly repoRoot = process.cwd()) {
+    this.compose = composeCmd.split(/\s+/).filter(Boolean);
+    process.env.COMPOSE_PROJECT_NAME ??= 'aurora-secrets';
+    this.name = `compose (project ${process.env.COMPOSE_PROJECT_NAME})`;
+  }
+
+  private docker(args: string[], options: Parameters<typeof exec>[2] = {}): Buffer {
+    return exec('docker', args, { what: `docker ${args[0]}`, ...options });
+  }
+
+  private serviceId(service: string): string | undefined {
+    const [cmd, ...rest] = this.compose;
+    try {
+      const out = exec(cmd!, [...rest, 'ps', '-q', service], { cwd: this.repoRoot, what: `${this.compose.join(' ')} ps` }).toString('utf8').trim();
+      return out.split('\n')[0] || undefined;
+    } catch { return undefined; }
+  }
+
+  private exists(container: string): boolean {
+    return spawnSync('docker', ['inspect', container], { stdio: 'ignore' }).status === 0;
+  }
+
+  private isRunning(container: string): boolean {
+    const res = spawnSync('docker', ['inspect', '-f', '{{.State.Running}}', container], { encoding: 'utf8' });
+    return res.status === 0 && res.stdout.trim() === 'true';
+  }
+
+  private containers(): Record<string, string | undefined> {
+    return { app: this.serviceId('app'), 'vault-agent': 'vault-agent', 'vault-init': 'vault-init', vault: 'vault', postgres: this.serviceId('postgres') };
+  }
+
+  private need(container: string | undefined, service: string): string {
+    if (!container || !this.exists(container)) {
+      throw new BackupError(`the compose stack has no ${service} container. Create the stack first (make prod-local; a fresh one is fine for a restore), then rerun.`, 2);
+    }
+    return container;
+  }
+
+  async running(): Promise<string[]> {
+    return Object.entries(this.containers()).filter(([, id]) => id && this.isRunning(id)).map(([name]) => name);
+  }
+
+  async hasData(): Promise<boolean> { return this.exists('vault') || this.exists('vault-init'); }
+
+  async sealStatus(): Promise<SealStatus> {
+    const out = this.docker(['exec', 'vault', 'wget', '-q', '-O', '-', 'http://127.0.0.1:8200/v1/sys/seal-status'], { what: 'reading the seal status in the vault container' });
+    return JSON.parse(out.toString('utf8')) as SealStatus;
+  }
+
+  async watcherRunning(): Promise<boolean> { return this.isRunning('vault-init'); }
+
+  async stopVault(): Promise<void> { this.docker(['stop', '-t', '30', this.need('vault', 'vault')]); }
+  async startVault(): Promise<void> { this.docker(['start', 'vault']); }
+
+  async copyVaultData(destTar: string): Promise<void> {
+    // docker cp's tar has the entries under file/ with the container's owners: repack relative to the root.
+    const tmp = workDir(path.dirname(destTar), 'vault-file');
+    try {
+      exec('docker', ['cp', 'vault:/vault/file', '-'], { outFile: path.join(tmp, 'cp.tar'), what: 'docker cp vault:/vault/file' });
+      exec('tar', ['-xf', path.join(tmp, 'cp.tar'), '-C', tmp], { what: 'unpacking docker cp output' });
+      exec('tar', ['-cf', destTar, '-C', path.join(tmp, 'file'), '.'], { what: 'tar of Vault\'s data' });
+      fs.chmodSync(destTar, 0o600);
+    } finally { fs.rmSync(tmp, { recursive: true, force: true }); }
+  }
+
+  async readInit(): Promise<Buffer> {
+    const tar = this.docker(['cp', `${this.need('vault-init', 'vault-init')}:/vault/init/init.json`, '-'], { what: 'docker cp vault-init:/vault/init/init.json' });
+    // A one-member tar: extract that member to stdout.
+    return exec('tar', ['-xOf', '-', 'init.json'], { input: tar, what: 'reading init.json from docker cp output' });
+  }
+
+  async pgDump(destFile: string): Promise<void> {
+    const pg = this.need(this.serviceId('postgres'), 'postgres');
+    this.docker(['exec', pg, 'sh', '-c', 'pg_dump -U "$POSTGRES_USER" -d "$POSTGRES_DB" --no-owner --no-acl'], { outFile: destFile, what: 'pg_dump in the postgres container' });
+  }
+
+  async stopForRestore(): Promise<void> {
+    const c = this.containers();
+    this.need(c.vault, 'vault');
+    this.need(c['vault-init'], 'vault-init');
+    const pg = this.need(c.postgres, 'postgres');
+    for (const name of ['app', 'vault-agent', 'vault-init', 'vault'] as const) {
+      const id = c[name];
+      if (id && this.isRunning(id)) this.docker(['stop', '-t', '30', id]);
+    }
+    if (!this.isRunning(pg)) this.docker(['start', pg]);
+    for (let i = 0; i < 60; i++) {
+      if (spawnSync('docker', ['exec', pg, 'sh', '-c', 'pg_isready -U "$POSTGRES_USER" -h 127.0.0.1 -q'], { stdio: 'ignore' }).status === 0) return;
+      await new Promise((r) => setTimeout(r, 500));
+    }
+    throw new BackupError('PostgreSQL in the compose stack did not become ready within 30 s');
+  }
+
+  /** A throwaway container of `container`'s image with its volumes, as root, no network, stdin = `inputFile`. */
+  private helper(container: string, script: string, inputFile: string, what: string): void {
+    const image = this.docker(['inspect', '-f', '{{.Config.Image}}', container]).toString('utf8').trim();
+    exec('docker', ['run', '--rm', '-i', '--network', 'none', '--user', '0', '--volumes-from', container, '--entrypoint', 'sh', image, '-c', script],
+      { inputFile, what });
+  }
+
+  async putVaultData(tarFile: string): Promise<void> {
+    // Empty the volume, unpack, and give everything to the owner of /vault/file (the image's vault user).
+    this.helper('vault', 'set -e; cd /vault/file; rm -rf -- ./* ./.[!.]* ./..?*; tar -xf -; chown -R "$(stat -c %u:%g .)" .',
+      tarFile, 'restoring /vault/file in the vault-data volume');
+  }
+
+  async putInit(file: string): Promise<void> {
+    this.helper('vault-init', 'set -e; cd /vault/init; umask 077; cat > init.json.restoring; chown "$(stat -c %u:%g .)" init.json.restoring; chmod 600 init.json.restoring; rm -f init.json.tmp; mv init.json.restoring init.json',
+      file, 'restoring init.json in the vault-init volume');
+  }
+
+  async pgRestore(sqlFile: string): Promise<void> {
+    const pg = this.need(this.serviceId('postgres'), 'postgres');
+    this.docker(['exec', pg, 'sh', '-c', 'psql -U "$POSTGRES_USER" -d postgres -v ON_ERROR_STOP=1 -q -c "DROP DATABASE IF EXISTS \\"$POSTGRES_DB\\" WITH (FORCE)" -c "CREATE DATABASE \\"$POSTGRES_DB\\""'], { what: 'recreating the database' });
+    this.docker(['exec', '-i', pg, 'sh', '-c', 'psql -U "$POSTGRES_USER" -d "$POSTGRES_DB" -v ON_ERROR_STOP=1 -q -o /dev/null --single-transaction'], { inputFile: sqlFile, what: 'loading the PostgreSQL dump' });
+  }
+
+  private async waitHealthy(container: string, timeoutMs: number): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const res = spawnSync('docker', ['inspect', '-f', '{{if .State.Health}}{{.State.Health.Status}}{{else}}{{.State.Status}}{{end}}', container], { encoding: 'utf8' });
+      const status = res.stdout?.trim();
+      if (status === 'healthy' || status === 'running') return;
+      if (Date.now() > deadline) throw new BackupError(`${container} is not healthy after ${timeoutMs / 1000} s (status ${status}); see docker logs ${container}`);
+      await new Promise((r) => setTimeout(r, 1000));
+    }
+  }
+
+  async startAfterRestore(): Promise<void> {
+    const c = this.containers();
+    this.docker(['start', 'vault']);
+    this.docker(['start', 'vault-init']);
+    // vault-init unseals with the restored init.json and repairs the AppRole/operator credentials the
+    // restored Vault does not know (they were issued after the backup).
+    await this.waitHealthy('vault-init', 120_000);
+    if (c['vault-agent'] && this.exists('vault-agent')) this.docker(['start', 'vault-agent']);
+    if (c.app) {
+      this.docker(['start', c.app]);
+      await this.waitHealthy(c.app, 120_000);
+    }
+  }
+
+  async doctor(): Promise<DoctorResult> {
+    const res = spawnSync(path.join(this.repoRoot, 'scripts', 'doctor.sh'), ['--json'], { cwd: this.repoRoot, encoding: 'utf8', env: { ...process.env, DOCTOR_TARGET: 'compose' } });
+    if (res.status !== 0 && res.status !== 1) throw new BackupError(`doctor could not check the restored stack (exit ${res.status}): ${(res.stderr ?? '').trim().slice(0, 1000)}`);
+    return parseDoctor(res.stdout);
+  }
+}

@@ -1,0 +1,81 @@
+/**
+ * `make root-token`: a fresh root token from the unseal keys in init.json (Vault's generate-root flow with a
+ * server-made OTP), printed once on stdout, for the rare job only root may do. Revoke it afterwards:
+ * `VAULT_TOKEN=<it> vault token revoke -self`.
+ *
+ * Where the keys come from:
+ *   ROOT_TOKEN_INIT_FILE=…  (or --init-file FILE)  that file, with VAULT_ADDR (default the native Vault);
+ *   --init-stdin                                    init.json on stdin;
+ *   otherwise: the compose stack when the vault-init container runs — inside it with `node dist/root-token.js`
+ *   when its image has one, else init.json read with `docker exec vault-init cat` into this process's memory
+ *   only (never a file on the host) and Vault at http://127.0.0.1:$VAULT_PORT; else the native stack
+ *   (.native/init/init.json, http://127.0.0.1:$NATIVE_VAULT_PORT).
+ * Nothing but the token is printed on stdout; notes go to stderr and never hold a key or a token.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { repoRoot } from '../test/harness/processes.js';
+import { nativeDir, nativeVaultAddr } from './ops/native-target.js';
+import { generateRootToken, readInitMaterial, type InitMaterial } from './ops/vault-api.js';
+
+const say = (msg: string) => process.stderr.write(`[root-token] ${msg}\n`);
+
+function fromDotEnv(root: string, name: string): string | undefined {
+  if (process.env[name]) return process.env[name];
+  try {
+    const line = fs.readFileSync(path.join(root, '.env'), 'utf8').split('\n').reverse().find((l) => l.trim().startsWith(`${name}=`));
+    return line?.split('=').slice(1).join('=').trim().replace(/^["']|["']$/g, '') || undefined;
+  } catch { return undefined; }
+}
+
+function vaultInitRunning(): boolean {
+  const res = spawnSync('docker', ['inspect', '-f', '{{.State.Running}}', 'vault-init'], { encoding: 'utf8' });
+  return !res.error && res.status === 0 && res.stdout.trim() === 'true';
+}
+
+async function main(): Promise<number> {
+  const root = repoRoot();
+  const args = process.argv.slice(2);
+  const fileArg = args.indexOf('--init-file');
+  let initFile = fileArg >= 0 ? args[fileArg + 1] : process.env.ROOT_TOKEN_INIT_FILE;
+  let addr = process.env.VAULT_ADDR || undefined;
+  let material: InitMaterial;
+
+  if (args.includes('--init-stdin')) {
+    material = readInitMaterial(fs.readFileSync(0, 'utf8'), 'init.json on stdin');
+    addr ??= nativeVaultAddr();
+  } else if (initFile) {
+    material = readInitMaterial(fs.readFileSync(initFile, 'utf8'), initFile);
+    addr ??= nativeVaultAddr();
+  } else if (process.env.BACKUP_TARGET !== 'native' && vaultInitRunning()) {
+    // The in-container command, once vault-init ships it: the keys never leave the container.
+    if (spawnSync('docker', ['exec', 'vault-init', 'test', '-f', 'dist/root-token.js'], { stdio: 'ignore' }).status === 0) {
+      say('compose: running `node dist/root-token.js` inside the vault-init container');
+      const res = spawnSync('docker', ['exec', 'vault-init', 'node', 'dist/root-token.js'], { stdio: 'inherit' });
+      return res.status ?? 1;
+    }
+    const res = spawnSync('docker', ['exec', 'vault-init', 'cat', '/vault/init/init.json'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+    if (res.status !== 0) throw new Error('cannot read /vault/init/init.json in the vault-init container (docker exec vault-init cat failed)');
+    material = readInitMaterial(res.stdout, 'vault-init:/vault/init/init.json');
+    addr = `http://127.0.0.1:${fromDotEnv(root, 'VAULT_PORT') ?? '8200'}`;
+    say(`compose: keys read from the vault-init container into memory; Vault at ${addr}`);
+  } else {
+    initFile = path.join(nativeDir(root), 'init', 'init.json');
+    if (!fs.existsSync(initFile)) throw new Error(`no stack found: the vault-init container is not running and ${initFile} does not exist (start one: make prod-local or make native)`);
+    material = readInitMaterial(fs.readFileSync(initFile, 'utf8'), initFile);
+    addr ??= nativeVaultAddr();
+  }
+
+  const { token, cancelledPrevious, keysUsed } = await generateRootToken(addr.replace(/\/+$/, ''), material);
+  if (cancelledPrevious) say('an unfinished generate-root attempt was in progress: cancelled it');
+  say(`generated a new root token with ${keysUsed} unseal key(s). It is printed once, below; it does not expire.`);
+  say('Use it for the job only root may do, then revoke it: VAULT_TOKEN=<token> vault token revoke -self');
+  process.stdout.write(`${token}\n`);
+  return 0;
+}
+
+main().then((code) => { process.exitCode = code; }, (err: unknown) => {
+  say(err instanceof Error ? err.message : String(err));
+  process.exitCode = 1;
+});

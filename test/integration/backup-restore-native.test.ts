@@ -1,0 +1,130 @@
+// User story: on the native stack (`make native`), `make backup` and `make restore FILE=… CONFIRM=1` are the
+// commands, literally: scripts/backup.ts and scripts/restore.ts, on a native stack of its own (NATIVE_DIR in
+// a temp dir, free ports) that scripts/native.ts started, with vault-init keeping Vault unsealed.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { freePort, repoRoot, tempDir } from '../harness/processes.js';
+import { AppProcess } from '../harness/app.js';
+import { postgresBinDir } from '../harness/postgres.js';
+
+interface Run { code: number | null; stdout: string; stderr: string }
+
+describe('make backup / make restore on the native stack', () => {
+  let dir: string;
+  let env: Record<string, string>;
+  let app: AppProcess | undefined;
+  let vaultAddr: string;
+  let pgPort: number;
+  let operatorToken: string;
+  let archive = '';
+  const secret1 = `s1-${crypto.randomBytes(12).toString('hex')}`;
+  const secret2 = `s2-${crypto.randomBytes(12).toString('hex')}`;
+
+  const script = (name: string, args: string[] = [], extra: Record<string, string> = {}): Run => {
+    const res = spawnSync(process.execPath, ['--import', 'tsx', path.join(repoRoot(), 'scripts', name), ...args], {
+      cwd: repoRoot(), encoding: 'utf8', timeout: 300_000, env: { ...process.env, ...env, ...extra },
+    });
+    return { code: res.status, stdout: res.stdout, stderr: res.stderr };
+  };
+  const psql = (sql: string) => spawnSync(path.join(postgresBinDir(), 'psql'), ['-h', '127.0.0.1', '-p', String(pgPort), '-U', 'postgres', '-d', 'aurora', '-v', 'ON_ERROR_STOP=1', '-Atc', sql], { encoding: 'utf8' }).stdout.trim();
+  // A kept-alive connection to a Vault that a backup or restore restarted fails once: retry on a fresh one.
+  const kv = async (method: string, p: string, body?: unknown): Promise<Response> => {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await fetch(`${vaultAddr}/v1/aurora/data/users/${p}`, { method, headers: { 'x-vault-token': operatorToken }, body: body === undefined ? undefined : JSON.stringify(body) });
+      } catch (err) {
+        if (attempt >= 3) throw err;
+        await new Promise((r) => setTimeout(r, 200));
+      }
+    }
+  };
+  const secretOf = async (p: string) => {
+    const res = await kv('GET', p);
+    return res.status === 200 ? ((await res.json()) as { data: { data: Record<string, string> } }).data.data : res.status;
+  };
+
+  before(async () => {
+    dir = tempDir('native-ops');
+    fs.chmodSync(dir, 0o755); // the postgres user (root runs the cluster as postgres) must reach .native/postgres
+    pgPort = await freePort();
+    const vaultPort = await freePort();
+    vaultAddr = `http://127.0.0.1:${vaultPort}`;
+    env = {
+      NATIVE_DIR: path.join(dir, 'native'),
+      NATIVE_VAULT_PORT: String(vaultPort),
+      NATIVE_PG_PORT: String(pgPort),
+      NATIVE_VAULT_INIT_HEALTH_PORT: String(await freePort()),
+      APP_PORT: String(await freePort()),
+      BACKUP_TARGET: 'native',
+      BACKUP_DIR: path.join(dir, 'backups'),
+      // doctor.sh reads the repo's .native/env; these point it at this test's stack instead.
+      VAULT_APPROLE_DIR: path.join(dir, 'native', 'approle', 'app'),
+      DOCTOR_ENV_FILE: path.join(dir, 'doctor.env'),
+    };
+    fs.writeFileSync(env.DOCTOR_ENV_FILE!, [`VAULT_ADDR=${vaultAddr}`, 'PGHOST=127.0.0.1', `PGPORT=${pgPort}`, 'PGUSER=postgres', 'PGPASSWORD=', 'PGDATABASE=aurora', 'VAULT_TOKEN='].join('\n'));
+    const up = script('native.ts', ['up']);
+    assert.equal(up.code, 0, `native.ts up: ${up.stderr.slice(-3000)}`);
+    operatorToken = fs.readFileSync(path.join(dir, 'native', 'cli', '.vault-token'), 'utf8').trim();
+    // The app creates its tables and writes through its real path: Vault first, then the row.
+    app = await AppProcess.start({ VAULT_ADDR: vaultAddr, VAULT_APPROLE_DIR: env.VAULT_APPROLE_DIR!, PGHOST: '127.0.0.1', PGPORT: String(pgPort), PGUSER: 'postgres', PGPASSWORD: '', PGDATABASE: 'aurora' }, path.join(dir, 'app'));
+    await app.waitReady();
+  });
+
+  after(async () => {
+    await app?.stop();
+    if (env) script('native.ts', ['down']);
+  });
+
+  test('make backup: one 0600 archive, the pause announced and measured, Vault unsealed again by vault-init', async (t) => {
+    assert.equal((await kv('POST', 'alice/github', { data: { token: secret1 } })).status, 200);
+    psql("INSERT INTO credential_references (user_id, credential_type, reference, version) VALUES ('alice', 'github', 'vault:kv/data/aurora/users/alice/github', 1)");
+    const out = script('backup.ts', [], { BACKUP_PASSPHRASE: 'correct horse battery staple' });
+    assert.equal(out.code, 0, out.stderr);
+    archive = out.stdout.trim();
+    assert.match(path.basename(archive), /^aurora-backup-\d{8}T\d{6}Z\.tar\.gz\.enc$/);
+    assert.equal(fs.statSync(archive).mode & 0o777, 0o600);
+    assert.match(out.stderr, /PAUSE: stopping Vault of the native/);
+    const pause = out.stderr.match(/PAUSE over: Vault is unsealed again, ([\d.]+) s after/);
+    assert.ok(pause, out.stderr);
+    t.diagnostic(`native pause: ${pause[1]} s`);
+    assert.doesNotMatch(out.stderr, /hvs\.|Root Token/);
+    assert.equal(((await (await fetch(`${vaultAddr}/v1/sys/seal-status`)).json()) as { sealed: boolean }).sealed, false);
+  });
+
+  test('make restore without CONFIRM=1 refuses and changes nothing', async () => {
+    assert.equal((await kv('POST', 'alice/github', { data: { token: secret2 } })).status, 200);
+    psql("UPDATE credential_references SET version = 2 WHERE user_id = 'alice'");
+    const out = script('restore.ts', [archive], { BACKUP_PASSPHRASE: 'correct horse battery staple', CONFIRM: '' });
+    assert.equal(out.code, 4, out.stderr);
+    assert.match(out.stderr, /Refusing to overwrite the native .* CONFIRM=1/);
+    assert.deepEqual(await secretOf('alice/github'), { token: secret2 });
+  });
+
+  test('make restore CONFIRM=1: the backed-up state, unsealed by vault-init with the restored keys, doctor 0/0', async (t) => {
+    await app?.stop();
+    const out = script('restore.ts', [archive], { BACKUP_PASSPHRASE: 'correct horse battery staple', CONFIRM: '1' });
+    assert.equal(out.code, 0, out.stderr);
+    assert.match(out.stderr, /doctor: 0 dangling references, 0 orphans/);
+    if (process.env.DEBUG_NATIVE_TEST) for (const l of out.stderr.split('\n')) t.diagnostic(l);
+    const down = out.stderr.match(/the stack was down ([\d.]+) s/);
+    t.diagnostic(`native restore: stack down ${down?.[1]} s`);
+    assert.doesNotMatch(out.stderr, /hvs\.|Root Token/);
+    assert.deepEqual(await secretOf('alice/github'), { token: secret1 });
+    assert.equal(psql("SELECT version FROM credential_references WHERE user_id = 'alice'"), '1');
+    assert.ok(!fs.existsSync(path.join(dir, 'native', 'vault', 'data.pre-restore')));
+  });
+
+  test('make root-token on the native stack: keys from .native/init/init.json, a working root token', async () => {
+    const out = script('root-token.ts', [], { VAULT_ADDR: '' });
+    assert.equal(out.code, 0, out.stderr);
+    const token = out.stdout.trim();
+    const res = await fetch(`${vaultAddr}/v1/auth/token/lookup-self`, { headers: { 'x-vault-token': token } });
+    assert.equal(res.status, 200);
+    assert.deepEqual(((await res.json()) as { data: { policies: string[] } }).data.policies, ['root']);
+    assert.ok(!out.stderr.includes(token));
+  });
+});
