@@ -49,7 +49,7 @@ async function main(): Promise<number> {
     material = readInitMaterial(fs.readFileSync(initFile, 'utf8'), initFile);
     addr ??= nativeVaultAddr();
   } else if (process.env.BACKUP_TARGET !== 'native' && vaultInitRunning()) {
-    // The in-container command, once vault-init ships it: the keys never leave the container.
+    // vault-init's own command (dist/root-token.js; older images lack it): the keys never leave the container.
     if (spawnSync('docker', ['exec', 'vault-init', 'test', '-f', 'dist/root-token.js'], { stdio: 'ignore' }).status === 0) {
       say('compose: running `node dist/root-token.js` inside the vault-init container');
       const res = spawnSync('docker', ['exec', 'vault-init', 'node', 'dist/root-token.js'], { stdio: 'inherit' });

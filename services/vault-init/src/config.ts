@@ -19,6 +19,11 @@ export interface VaultInitConfig {
   watchIntervalMs: number;
   waitTimeoutMs: number;
   printRootToken: boolean;
+  /**
+   * VAULT_REVOKE_ROOT_TOKEN: revoke init.json's root token once configuration is done; later runs configure
+   * with a short-lived root token made from the unseal keys (generate-root) and revoke that too.
+   */
+  revokeRootToken: boolean;
   uiUrl: string;
   /** How the banner tells users to run the CLI. */
   cliCommand: string;
@@ -77,6 +82,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, argv: readonly 
     watchIntervalMs: r.int('VAULT_WATCH_INTERVAL_MS', 1000, { min: 100, max: 60_000 }),
     waitTimeoutMs: r.int('VAULT_WAIT_TIMEOUT_MS', 120_000, { min: 1000, max: 3_600_000 }),
     printRootToken: r.bool('VAULT_PRINT_ROOT_TOKEN', true),
+    revokeRootToken: r.bool('VAULT_REVOKE_ROOT_TOKEN', false),
     uiUrl: r.url('VAULT_UI_URL', 'http://localhost:8200/ui'),
     cliCommand: r.string('VAULT_BANNER_CLI', 'docker exec -it vault vault'),
     healthPort: r.int('VAULT_INIT_HEALTH_PORT', 8201, { min: 1, max: 65_535 }),

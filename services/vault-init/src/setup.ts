@@ -9,6 +9,7 @@ import { configureVault, type ConfigureResult } from './configure/index.js';
 import { printBanner } from './banner.js';
 import { ensureInitialized } from './initialize.js';
 import { FileInitStore, type InitMaterial, type InitStore } from './init-store.js';
+import { ROOT_SESSION_TTL, generateRootSession, revokeToken } from './root-access.js';
 import { unseal, verifyRootToken, waitActive } from './unseal.js';
 import { waitForVault } from './wait.js';
 
@@ -34,11 +35,28 @@ export async function unsealAndConfigure(client: VaultClient, material: InitMate
     await waitActive(client);
     return outcome;
   }, (o) => ({ keysSubmitted: o.keysSubmitted, alreadyUnsealed: !o.unsealed, discardedProgress: o.discardedProgress }));
-  await step(logger, 'verify-root-token', () => verifyRootToken(client, material, store.location));
-  const root = client.withToken(material.root_token, 10_000);
-  return step(logger, 'configure', () => configureVault(root, config), (r) => ({
-    changed: Object.entries(r.changes).filter(([, c]) => c !== 'unchanged').map(([k, c]) => `${k}=${c}`),
-  }));
+  const rootTokenValid = await step(logger, 'verify-root-token',
+    () => verifyRootToken(client, material, store.location, { allowRevoked: config.revokeRootToken }),
+    (valid) => (config.revokeRootToken ? { valid } : {}));
+  // With VAULT_REVOKE_ROOT_TOKEN, a revoked root token is the normal case: root access comes from the keys.
+  const session = rootTokenValid ? undefined : await step(logger, 'generate-root',
+    () => generateRootSession(client, material, store.location, logger),
+    (s) => ({ keysUsed: s.keysUsed, ttl: ROOT_SESSION_TTL, cancelledPrevious: s.cancelledPrevious }));
+  const root = client.withToken(session?.token ?? material.root_token, 10_000);
+  let configured: ConfigureResult;
+  try {
+    configured = await step(logger, 'configure', () => configureVault(root, config), (r) => ({
+      changed: Object.entries(r.changes).filter(([, c]) => c !== 'unchanged').map(([k, c]) => `${k}=${c}`),
+    }));
+  } catch (err) {
+    if (session) await revokeToken(client, session.token).catch(() => undefined);
+    throw err;
+  }
+  if (config.revokeRootToken) {
+    await step(logger, 'revoke-root-token', () => revokeToken(client, session?.token ?? material.root_token),
+      (result) => ({ which: session ? 'generated' : 'init-file', result }));
+  }
+  return configured;
 }
 
 export async function setup(config: Readonly<VaultInitConfig>, logger: Logger): Promise<SetupResult> {
@@ -53,6 +71,7 @@ export async function setup(config: Readonly<VaultInitConfig>, logger: Logger): 
   printBanner({
     rootToken: init.material.root_token,
     printRootToken: config.printRootToken,
+    rootTokenRevoked: config.revokeRootToken,
     uiUrl: config.uiUrl,
     initFile: store.location,
     kvMount: config.kvMount,
@@ -60,6 +79,6 @@ export async function setup(config: Readonly<VaultInitConfig>, logger: Logger): 
     cliCommand: config.cliCommand,
     fresh: init.fresh,
   });
-  logger.info('step banner done', { step: 'banner', durationMs: 0, rootTokenPrinted: config.printRootToken });
+  logger.info('step banner done', { step: 'banner', durationMs: 0, rootTokenPrinted: config.printRootToken && !config.revokeRootToken, rootTokenRevoked: config.revokeRootToken });
   return { client, store, material: init.material, fresh: init.fresh, configured };
 }

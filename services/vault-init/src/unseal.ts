@@ -70,15 +70,22 @@ export async function waitActive(client: VaultClient, timeoutMs = 15_000): Promi
   }
 }
 
-/** A root token Vault no longer accepts means the file is from another Vault, or the token was revoked. */
-export async function verifyRootToken(client: VaultClient, material: InitMaterial, initFile: string): Promise<void> {
+/**
+ * A root token Vault no longer accepts means the file is from another Vault, or the token was revoked.
+ * With `allowRevoked` (VAULT_REVOKE_ROOT_TOKEN=true) a refused token is expected: the answer is false and the
+ * caller generates a short-lived one from the unseal keys instead. True when the token works.
+ */
+export async function verifyRootToken(client: VaultClient, material: InitMaterial, initFile: string, options: { allowRevoked?: boolean } = {}): Promise<boolean> {
   try {
     await client.withToken(material.root_token).lookupSelf();
+    return true;
   } catch (err) {
     if (err instanceof VaultForbiddenError) {
+      if (options.allowRevoked) return false;
       throw new InitMaterialError(
         `Vault at ${client.addr} rejects the root token in ${initFile}: the file belongs to another Vault, or the root token was revoked ` +
-        '(to keep going with a revoked root token, generate a new one with `vault operator generate-root` and put it into the file).',
+        '(if vault-init revoked it because VAULT_REVOKE_ROOT_TOKEN was true, set it to true again; otherwise, to keep going with a ' +
+        'revoked root token, generate a new one with `make root-token` and put it into the file).',
         initFile, { cause: err });
     }
     throw err;

@@ -101,8 +101,8 @@ export class Watcher {
       }
       state.unsealed = true;
       if (Date.now() - this.lastRenew >= OPERATOR_RENEW_EVERY_MS) {
-        const root = client.withToken(this.o.material.root_token);
-        if (await renewOperatorToken(root, this.operatorToken)) this.lastRenew = Date.now();
+        // renew-self with the operator token itself: no root token needed (it may be revoked).
+        if (await renewOperatorToken(client, this.operatorToken)) this.lastRenew = Date.now();
         else state.configured = false; // the next tick's configure writes a new one
       }
       this.recovered();

@@ -1,0 +1,36 @@
+/**
+ * `node dist/root-token.js` (what `make root-token` runs in the vault-init container): a fresh root token from
+ * the unseal keys in init.json (read through the init store at VAULT_INIT_DIR), made with Vault's generate-root
+ * flow at VAULT_ADDR, printed once on stdout and nothing else. Notes go to stderr and never hold a key or a
+ * token. The token does not expire: revoke it after use (`VAULT_TOKEN=<it> vault token revoke -self`).
+ * Exit codes: 0 printed · 2 bad configuration · 4 init material problem · 1 anything else.
+ */
+import path from 'node:path';
+import { ConfigError, EnvReader, redactString, registerSecret } from '@aurora/common';
+import { EXIT, VaultInitError } from './errors.js';
+import { generateRootToken } from './generate-root.js';
+import { FileInitStore } from './init-store.js';
+
+const say = (msg: string) => process.stderr.write(`[root-token] ${redactString(msg)}\n`);
+
+async function main(): Promise<number> {
+  const r = new EnvReader(process.env);
+  const config = r.done({
+    vaultAddr: r.url('VAULT_ADDR', 'http://127.0.0.1:8200'),
+    initDir: path.resolve(r.string('VAULT_INIT_DIR', '/vault/init')),
+  });
+  const store = new FileInitStore(config.initDir);
+  const material = await store.read();
+  const { token, cancelledPrevious, keysUsed } = await generateRootToken(config.vaultAddr, material);
+  registerSecret(token);
+  if (cancelledPrevious) say('an unfinished generate-root attempt was in progress: cancelled it');
+  say(`generated a new root token with ${keysUsed} unseal key(s) from ${store.location}. It is printed once, below; it does not expire.`);
+  say('Use it for the job only root may do, then revoke it: VAULT_TOKEN=<token> vault token revoke -self');
+  process.stdout.write(`${token}\n`);
+  return EXIT.ok;
+}
+
+main().then((code) => { process.exitCode = code; }, (err: unknown) => {
+  say(err instanceof Error ? err.message : String(err));
+  process.exitCode = err instanceof VaultInitError ? err.exitCode : err instanceof ConfigError ? EXIT.config : EXIT.unexpected;
+});
