@@ -6,6 +6,7 @@
  */
 import fs from 'node:fs';
 import { vaultCall } from '../../services/vault-init/src/generate-root.js';
+import { waitFor } from '../../test/harness/processes.js';
 
 export { decodeRootToken, generateRootToken, type GenerateRootResult } from '../../services/vault-init/src/generate-root.js';
 
@@ -21,18 +22,8 @@ export function sealStatus(addr: string): Promise<SealStatus> {
   return call<SealStatus>(addr, 'GET', 'sys/seal-status', undefined, 3000);
 }
 
-export async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs: number, intervalMs = 200): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await probe();
-      if (v !== undefined) return v;
-    } catch (err) { last = err; }
-    if (Date.now() > deadline) throw new Error(`timed out after ${Math.round(timeoutMs / 1000)} s waiting for ${what}${last ? ` (last: ${(last as Error).message ?? String(last)})` : ''}`);
-    await new Promise((r) => setTimeout(r, intervalMs));
-  }
-}
+// The harness's poller: ops scripts and tests wait the same way.
+export { waitFor } from '../../test/harness/processes.js';
 
 /** Waits until Vault answers and is unsealed. */
 export function waitUnsealed(addr: string, timeoutMs: number): Promise<SealStatus> {
