@@ -17,7 +17,7 @@ NODE_TEST := node --import tsx --test --test-reporter=spec
 TEST_ROOT ?= $(or $(TMPDIR),/tmp)/aurora-test-run
 
 help: ## list the targets
-	@awk 'BEGIN {FS = ":.*## "; printf "aurora-secrets\n\n"} /^[a-zA-Z_-]+:.*## / {printf "  make %-18s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+	@awk 'BEGIN {FS = ":.*## "; printf "aurora-secrets\n\n"} /^[a-zA-Z0-9_-]+:.*## / {printf "  make %-18s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 	@printf "\nStart with: make prod-local (Docker) or make native (no Docker). Tests: make test.\n"
 
 # ---- the stack, with Docker -------------------------------------------------------------------------
@@ -95,7 +95,7 @@ test-faults: deps build ## only the fault matrix (kill -9, proxies)
 test-e2e: deps-docker build ## only the compose end-to-end test (starts a Docker engine if it must)
 	@scripts/run-tests.sh test/e2e; rc=$$?; scripts/stop-docker.sh; exit $$rc
 
-test-one: build ## one test file: make test-one FILE=test/integration/harness.test.ts
+test-one: build ## one test file: make test-one FILE=test/integration/harness-real-servers.test.ts
 	@scripts/run-tests.sh $(FILE)
 
 bench: deps build ## benchmarks against raw Vault, written to bench/results/
