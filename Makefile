@@ -1,7 +1,7 @@
 # aurora-secrets: the user's verbs. `make` alone lists them.
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
-.PHONY: deps-docker help prod-local prod-local-clean down logs ps images-offline test test-fast test-faults test-e2e test-one \
+.PHONY: deps-docker help prod-local prod-local-clean prod-local-ha prod-local-ha-down prod-local-ha-clean down logs ps images-offline test test-fast test-faults test-e2e test-one \
         deps build lint lint-compose native native-down native-status native-clean bench doctor
 
 # `docker compose` (v2) when present, else Debian's `docker-compose` (v1.29).
@@ -26,6 +26,15 @@ prod-local: ## build and start the stack, wait until healthy, print URLs and how
 
 prod-local-clean: ## remove the stack's containers, network AND volumes (destroys every secret)
 	@scripts/prod-local.sh clean
+
+prod-local-ha: ## the HA profile: three Vault nodes on Raft storage (vault-1..3), compose project <name>-ha
+	@HA=1 scripts/prod-local.sh up
+
+prod-local-ha-down: ## stop and remove the HA stack's containers, keep its volumes
+	@HA=1 scripts/prod-local.sh down
+
+prod-local-ha-clean: ## remove the HA stack's containers, network AND volumes (destroys its secrets)
+	@HA=1 scripts/prod-local.sh clean
 
 down: ## stop and remove the containers, keep the volumes (secrets survive)
 	@scripts/prod-local.sh down

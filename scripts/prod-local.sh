@@ -20,6 +20,14 @@ project_name() {
   [ -f .env ] && from_env=$(sed -n 's/^COMPOSE_PROJECT_NAME=//p' .env | tail -n 1)
   printf '%s' "${COMPOSE_PROJECT_NAME:-${from_env:-$(basename "$PWD" | tr '[:upper:]' '[:lower:]' | tr -cd 'a-z0-9_-')}}"
 }
+# HA=1 (make prod-local-ha): the three-node Raft profile. Its own compose project (<project>-ha), so that its
+# volumes never mix with the single-node stack's; docker-compose.ha.yml adds vault-1..3 and re-points the stack.
+HA_MODE=""
+case "${HA:-}" in 1|true|yes) HA_MODE=1 ;; esac
+if [ -n "$HA_MODE" ]; then
+  COMPOSE_PROJECT_NAME="$(project_name)-ha"
+  export COMPOSE_PROJECT_NAME COMPOSE_FILE=docker-compose.yml:docker-compose.ha.yml COMPOSE_PROFILES=ha
+fi
 # Compose v1 builds through the docker CLI only when asked; the classic builder needs no buildx plugin.
 export DOCKER_BUILDKIT="${DOCKER_BUILDKIT:-0}" COMPOSE_DOCKER_CLI_BUILD="${COMPOSE_DOCKER_CLI_BUILD:-0}"
 
@@ -113,8 +121,21 @@ explain_failure() {
   log "A service that cannot start after an interrupted first run may need a fresh state: make prod-local-clean (destroys the secrets), then make prod-local."
 }
 
+# Container names are fixed (vault, vault-init, vault-agent): one stack at a time.
+other_stack() {
+  local project
+  project=$(docker inspect -f '{{index .Config.Labels "com.docker.compose.project"}}' vault-init 2>/dev/null || true)
+  [ -z "$project" ] || [ "$project" = "$(project_name)" ] || printf '%s' "$project"
+}
+
 up() {
   need_engine
+  local other
+  other=$(other_stack)
+  if [ -n "$other" ]; then
+    if [ -n "$HA_MODE" ]; then die "the single-node stack (compose project $other) owns the containers vault, vault-init, vault-agent: stop it first (make down keeps its secrets)."
+    else die "the HA stack (compose project $other) owns the containers vault, vault-init, vault-agent: stop it first (make prod-local-ha-down keeps its secrets)."; fi
+  fi
   choose_images
   local services
   services=$($COMPOSE config --services | tr '\n' ' ')
@@ -191,6 +212,12 @@ up() {
 
   make logs · make ps · make down (keeps secrets) · make prod-local-clean (destroys them)
 EOF
+  if [ -n "$HA_MODE" ]; then
+    printf '  HA profile: three Vault nodes on Raft storage (vault-1, vault-2, vault-3); the app and the agent use\n'
+    printf '  http://vault-ha:8200 (every node), the vault container is a Vault Proxy to the same:\n'
+    printf '    docker exec vault vault operator raft list-peers    (needs a root token: VAULT_TOKEN=...)\n'
+    printf '  make prod-local-ha-down (keeps secrets) · make prod-local-ha-clean (destroys them; the single-node volumes are separate)\n'
+  fi
   [ "$VAULT_IMAGE" != "$OFFLINE_VAULT" ] || printf '  (offline Vault image: built from source without UI assets; /ui/ answers a placeholder page)\n'
 }
 
@@ -198,7 +225,7 @@ down() {
   need_engine
   log "stopping and removing the containers; the volumes (Vault's data, init keys, PostgreSQL) are kept"
   $COMPOSE down --remove-orphans
-  log "done in $((SECONDS - t_start))s; 'make prod-local' brings the same Vault back"
+  log "done in $((SECONDS - t_start))s; 'make prod-local${HA_MODE:+-ha}' brings the same Vault back"
 }
 
 clean() {
@@ -208,7 +235,7 @@ clean() {
   log "removing the stack's containers, network AND volumes: ${vols:-(no volumes)}"
   log "this destroys every secret in Vault, its unseal keys and root token, and the PostgreSQL data (images are kept)"
   $COMPOSE down -v --remove-orphans
-  log "done in $((SECONDS - t_start))s; the next 'make prod-local' initializes a fresh Vault"
+  log "done in $((SECONDS - t_start))s; the next 'make prod-local${HA_MODE:+-ha}' initializes a fresh Vault"
 }
 
 case "${1:-}" in

@@ -10,6 +10,7 @@ import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
+import { acquireComposeLock } from '../harness/compose-lock.js';
 import { repoRoot, tempDir } from '../harness/processes.js';
 
 const root = repoRoot();
@@ -169,6 +170,10 @@ else describe(SUITE, () => {
     });
   }
 
+  let releaseLock: (() => void) | undefined;
+  // The compose e2e files share container names and ports: one at a time (run-tests.sh runs two files at once).
+  before(async () => { if (!skipReason) releaseLock = await acquireComposeLock('e2e', 40 * MIN); }, { timeout: 41 * MIN });
+
   before(() => {
     if (skipReason) assert.fail(`CI=true: ${skipReason}`);
     env = userEnv(composeWrapper());
@@ -183,6 +188,7 @@ else describe(SUITE, () => {
     }
     if (startedEngine) spawnSync('bash', [path.join(root, 'scripts/stop-docker.sh')], { stdio: 'inherit', env: { ...process.env, AURORA_DOCKER_SESSION: dockerSession } });
     process.stderr.write(`[e2e] timings (s): ${Object.entries(timings).map(([k, v]) => `${k}=${(v / 1000).toFixed(1)}`).join(' ')}\n`);
+    releaseLock?.();
   });
 
   // The first start may build the offline images and the services' images: minutes, once.

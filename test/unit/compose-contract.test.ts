@@ -291,3 +291,90 @@ describe('docker-compose.yml relies on its images for nothing beyond vault/offli
     }
   });
 });
+
+describe('docker-compose.ha.yml: the HA profile (make prod-local-ha) on top of docker-compose.yml', () => {
+  interface HaService extends Service { profiles?: string[]; networks?: Record<string, { aliases?: string[] }> }
+  const ha = parse(read('docker-compose.ha.yml')) as { services: Record<string, HaService>; volumes: Record<string, unknown> };
+  const nodes = ['vault-1', 'vault-2', 'vault-3'];
+  const nodeAddr = (n: string) => `http://${n}:8200`;
+
+  test('three Vault nodes, profile "ha", the same image as vault, each with its own config, data and log volumes', () => {
+    const dataVolumes = new Set<string>();
+    for (const [i, name] of nodes.entries()) {
+      const s = ha.services[name];
+      assert.ok(s, `${name} is missing`);
+      assert.deepEqual(s.profiles, ['ha']);
+      assert.equal(s.image, services.vault!.image);
+      assert.equal(s.container_name, name);
+      assert.deepEqual(s.command, ['server', `-config=/vault/config-ha/node-${i + 1}.hcl`]);
+      assert.ok(targets(s).includes('/vault/config-ha'));
+      const data = namedMounts(s).find((m) => m.target === '/vault/file');
+      assert.ok(data, `${name} has no named volume at /vault/file`);
+      dataVolumes.add(data.volume);
+      assert.ok(namedMounts(s).some((m) => m.target === '/vault/logs'), `${name} has no named volume for its audit log`);
+      assert.deepEqual(s.networks?.default?.aliases, ['vault-ha'], `${name} lacks the vault-ha alias`);
+      assert.ok(healthTool(s.healthcheck), `${name} has no CMD healthcheck`);
+      assert.ok(!(name in services), `${name} must not exist in the single-node file`);
+    }
+    assert.equal(dataVolumes.size, 3, 'every node has its own data volume');
+  });
+
+  test('vault/config-ha/node-<n>.hcl: raft at /vault/file, its node_id, retry_join to the other two, its own addresses', () => {
+    for (const [i, name] of nodes.entries()) {
+      const hcl = read(`vault/config-ha/node-${i + 1}.hcl`);
+      assert.match(hcl, /storage "raft" \{/);
+      assert.match(hcl, /path\s*=\s*"\/vault\/file"/);
+      assert.match(hcl, new RegExp(`node_id\\s*=\\s*"${name}"`));
+      const joins = [...hcl.matchAll(/leader_api_addr\s*=\s*"([^"]+)"/g)].map((m) => m[1]).sort();
+      assert.deepEqual(joins, nodes.filter((n) => n !== name).map(nodeAddr));
+      assert.match(hcl, new RegExp(`^api_addr\\s*=\\s*"${nodeAddr(name)}"`, 'm'));
+      assert.match(hcl, new RegExp(`^cluster_addr\\s*=\\s*"https://${name}:8201"`, 'm'));
+      assert.match(hcl, /^disable_mlock\s*=\s*true/m);
+      assert.match(hcl, /^ui\s*=\s*true/m);
+    }
+  });
+
+  test('vault-init gets every node (VAULT_HA_ADDRS) and waits for each; the app and the agent use the vault-ha alias', () => {
+    const init = ha.services['vault-init']!;
+    assert.equal(env(init).VAULT_HA_ADDRS, nodes.map(nodeAddr).join(','));
+    for (const n of nodes) assert.equal(dependsOn(init)[n], 'service_healthy', `vault-init does not wait for ${n}`);
+    for (const s of ['app', 'vault-agent', 'vault-init', 'vault']) {
+      assert.equal(env(ha.services[s]!).VAULT_ADDR, 'http://vault-ha:8200', `${s} does not use http://vault-ha:8200`);
+    }
+    assert.match(read('.env.example'), /VAULT_HA_ADDRS/);
+  });
+
+  test('the vault container becomes a Vault Proxy to the cluster (the CLI, the UI port and the healthcheck keep working)', () => {
+    const v = ha.services.vault!;
+    assert.deepEqual(v.command, ['vault', 'proxy', '-config=/vault/config-ha/proxy.hcl']);
+    assert.ok(contract.vault.commands.includes('vault'));
+    assert.match(read('vault/config-ha/proxy.hcl'), /address\s*=\s*"http:\/\/vault-ha:8200"/);
+    for (const n of nodes) assert.equal(dependsOn(v)[n], 'service_healthy');
+  });
+
+  test('only names, variables and mount points the vault image contract allows', () => {
+    for (const [name, s] of Object.entries(ha.services)) {
+      const cmd = Array.isArray(s.command) ? s.command[0] : undefined;
+      if (cmd !== undefined) assert.ok(contract.vault.commands.includes(cmd), `${name} runs '${cmd}'`);
+      if (!nodes.includes(name)) continue;
+      for (const key of Object.keys(env(s))) assert.ok(key in contract.vault.environment, `${name} sets ${key}`);
+      const known = Object.keys(contract.vault.paths);
+      for (const t of targets(s)) {
+        const inside = known.find((k) => t !== k && t.startsWith(`${k}/`));
+        assert.ok(known.includes(t) || !inside, `${name} mounts ${t} inside ${inside}, which the image owns`);
+      }
+    }
+  });
+
+  test('every HA volume used is declared in one of the two files, the nodes\' only in the HA file; no top-level name', () => {
+    const used = new Set(Object.values(ha.services).flatMap((s) => namedMounts(s).map((m) => m.volume)));
+    const haOnly = [...used].filter((v) => !(v in compose.volumes));
+    assert.deepEqual(haOnly.sort(), Object.keys(ha.volumes).sort());
+    for (const n of nodes) for (const m of namedMounts(ha.services[n]!)) assert.ok(!(m.volume in compose.volumes), `${n} shares ${m.volume}`);
+    assert.equal((ha as Record<string, unknown>).name, undefined);
+  });
+
+  test('the proxy mounts vault-cli read-only (it starts before vault-init, which must own the fresh volume)', () => {
+    assert.ok((ha.services.vault!.volumes ?? []).includes('vault-cli:/vault/cli:ro'));
+  });
+});

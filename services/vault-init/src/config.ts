@@ -7,6 +7,12 @@ import { EnvReader, SEGMENT_PATTERN, isSafeSegment } from '@aurora/common';
 
 export interface VaultInitConfig {
   vaultAddr: string;
+  /**
+   * VAULT_HA_ADDRS: the API addresses of every node of a Raft cluster (comma-separated). Empty = one Vault at
+   * VAULT_ADDR (the default). Set: vault-init initializes the first node, joins and unseals the others,
+   * configures through the active node and keeps every node unsealed (cluster.ts).
+   */
+  haAddrs: string[];
   initDir: string;
   secretShares: number;
   secretThreshold: number;
@@ -67,8 +73,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, argv: readonly 
   const appPolicy = r.string('VAULT_APP_POLICY', 'aurora-app', { pattern: POLICY_NAME, example: 'aurora-app' });
   if (RESERVED_POLICIES.has(appPolicy)) r.problem(`VAULT_APP_POLICY=${JSON.stringify(appPolicy)} is taken by Vault or by another aurora policy; example: VAULT_APP_POLICY=aurora-app`);
 
+  const haAddrs = parseHaAddrs(r.optional('VAULT_HA_ADDRS'), r);
+
   const config: VaultInitConfig = {
     vaultAddr: r.url('VAULT_ADDR', 'http://127.0.0.1:8200'),
+    haAddrs,
     initDir: path.resolve(r.string('VAULT_INIT_DIR', '/vault/init')),
     secretShares,
     secretThreshold,
@@ -91,4 +100,20 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, argv: readonly 
     once: argv.includes('--once'),
   };
   return r.done(config);
+}
+
+const HA_EXAMPLE = 'VAULT_HA_ADDRS=http://vault-1:8200,http://vault-2:8200,http://vault-3:8200';
+
+/** VAULT_HA_ADDRS: unset or empty = [] (single node); else at least two distinct http(s) URLs. */
+export function parseHaAddrs(value: string | undefined, r: EnvReader): string[] {
+  if (value === undefined) return [];
+  const addrs = value.split(',').map((a) => a.trim().replace(/\/+$/, '')).filter((a) => a !== '');
+  for (const a of addrs) {
+    let ok = false;
+    try { ok = ['http:', 'https:'].includes(new URL(a).protocol); } catch { ok = false; }
+    if (!ok) r.problem(`VAULT_HA_ADDRS holds ${JSON.stringify(a)}, which is not an http(s) URL; example: ${HA_EXAMPLE}`);
+  }
+  if (new Set(addrs).size !== addrs.length) r.problem(`VAULT_HA_ADDRS names a node twice; example: ${HA_EXAMPLE}`);
+  if (addrs.length === 1) r.problem(`VAULT_HA_ADDRS names one node only: leave it empty for a single Vault (VAULT_ADDR), or list every node; example: ${HA_EXAMPLE}`);
+  return addrs;
 }

@@ -7,6 +7,7 @@ import { ConfigError, createLogger, redactString } from '@aurora/common';
 import { loadConfig, type VaultInitConfig } from './config.js';
 import { EXIT, VaultInitError } from './errors.js';
 import { HealthState, startHealthServer } from './health.js';
+import { ClusterWatcher, setupCluster } from './cluster.js';
 import { setup } from './setup.js';
 import { Watcher } from './watch.js';
 
@@ -39,10 +40,10 @@ async function main(): Promise<void> {
   } catch (err) {
     fail(err);
   }
-  logger.info('starting', { mode: config.once ? 'once' : 'watch', addr: config.vaultAddr, initDir: config.initDir, pid: process.pid });
+  logger.info('starting', { mode: config.once ? 'once' : 'watch', ...(config.haAddrs.length ? { nodes: config.haAddrs } : { addr: config.vaultAddr }), initDir: config.initDir, pid: process.pid });
 
   const state = new HealthState();
-  const running: { server?: http.Server; watcher?: Watcher } = {};
+  const running: { server?: http.Server; watcher?: Watcher | ClusterWatcher } = {};
   const shutdown = async (signal: string) => {
     logger.info('stopping', { signal });
     await running.watcher?.stop();
@@ -61,6 +62,20 @@ async function main(): Promise<void> {
     }
   }
 
+  if (config.haAddrs.length > 0) {
+    // VAULT_HA_ADDRS: a Raft cluster (cluster.ts); the single-node flow below is untouched.
+    const result = await setupCluster(config, logger);
+    state.unsealed = true;
+    state.configured = true;
+    if (config.once) {
+      logger.info('done (--once)');
+      process.exit(EXIT.ok);
+    }
+    running.watcher = new ClusterWatcher({ ...result, config, logger, state, operatorToken: result.configured.operatorToken });
+    running.watcher.start();
+    logger.info('watching the seal status', { intervalMs: config.watchIntervalMs, healthPort: config.healthPort, nodes: config.haAddrs.length });
+    return;
+  }
   const result = await setup(config, logger);
   state.unsealed = true;
   state.configured = true;

@@ -1,0 +1,206 @@
+// User story: as a user who outgrows one Vault node, I run `make prod-local-ha` and get three Vault nodes on
+// Raft storage, initialized, joined and unsealed by vault-init, with the app healthy; when I kill the active
+// node, another takes over, the app keeps answering and nothing Vault acknowledged is lost; the killed node
+// comes back and vault-init unseals it; `make prod-local-ha-clean` removes everything of the HA project.
+//
+// Runs on a real Docker engine with the offline images (OFFLINE=1). Without an engine it is skipped with a loud
+// message, except under CI=true, where that is a failure (the same rules as prod-local-walkthrough.test.ts).
+// It uses its own compose project (<folder>-ha): it never touches the single-node stack's volumes.
+import { after, before, describe, test, type TestContext } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import path from 'node:path';
+import { acquireComposeLock } from '../harness/compose-lock.js';
+import { repoRoot } from '../harness/processes.js';
+
+const root = repoRoot();
+const PROJECT = `${path.basename(root).toLowerCase().replace(/[^a-z0-9_-]/g, '')}-ha`;
+const NODES = ['vault-1', 'vault-2', 'vault-3'];
+const CONTAINERS = ['vault', 'vault-init', 'vault-agent', ...NODES];
+const MIN = 60_000;
+const inCi = process.env.CI === 'true';
+const dockerSession = `e2e-ha-${process.pid}-${Date.now()}`;
+
+interface Result { status: number | null; stdout: string; stderr: string; ms: number }
+
+function userEnv(): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...process.env, OFFLINE: '1', AURORA_DOCKER_SESSION: dockerSession };
+  for (const v of ['VAULT_TOKEN', 'VAULT_ADDR', 'VAULT_IMAGE', 'POSTGRES_IMAGE', 'NODE_IMAGE', 'COMPOSE_PROJECT_NAME', 'COMPOSE_FILE', 'COMPOSE_PROFILES', 'HA']) delete env[v];
+  return env;
+}
+
+function sh(line: string, env: NodeJS.ProcessEnv, timeoutMs: number, echo = false): Promise<Result> {
+  const t0 = Date.now();
+  return new Promise((resolve) => {
+    const child = spawn('bash', ['-c', line], { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => { stdout += d; if (echo) process.stderr.write(d); });
+    child.stderr.on('data', (d: Buffer) => { stderr += d; if (echo) process.stderr.write(d); });
+    const timer = setTimeout(() => { try { process.kill(-child.pid!, 'SIGKILL'); } catch { /* gone */ } }, timeoutMs);
+    child.on('close', (status) => { clearTimeout(timer); resolve({ status, stdout, stderr, ms: Date.now() - t0 }); });
+  });
+}
+
+function must(r: Result, what: string): Result {
+  if (r.status !== 0) assert.fail(`${what} exited ${r.status}\n--- stdout ---\n${r.stdout.slice(-3000)}\n--- stderr ---\n${r.stderr.slice(-3000)}`);
+  return r;
+}
+
+function docker(args: string[]): { status: number | null; stdout: string } {
+  const r = spawnSync('docker', args, { encoding: 'utf8', timeout: MIN });
+  return { status: r.status, stdout: r.stdout ?? '' };
+}
+const engineAnswers = (): boolean => docker(['info']).status === 0;
+const lines = (s: string): string[] => s.split('\n').map((l) => l.trim()).filter(Boolean);
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** `vault status` of one node, from inside its container (no token needed). */
+function nodeStatus(node: string): { sealed: boolean; active: boolean } | undefined {
+  const r = docker(['exec', node, 'vault', 'status', '-format=json']);
+  try {
+    const s = JSON.parse(r.stdout) as { sealed: boolean; is_self?: boolean };
+    return { sealed: s.sealed, active: !s.sealed && s.is_self === true };
+  } catch { return undefined; }
+}
+
+async function waitFor<T>(what: string, probe: () => T | undefined | Promise<T | undefined>, timeoutMs: number, everyMs = 250): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await probe();
+    if (v !== undefined) return v;
+    if (Date.now() > deadline) assert.fail(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await sleep(everyMs);
+  }
+}
+
+function leftovers(): { containers: string[]; volumes: string[]; networks: string[] } {
+  const label = `label=com.docker.compose.project=${PROJECT}`;
+  return {
+    containers: lines(docker(['ps', '-a', '-q', '--filter', label]).stdout),
+    volumes: lines(docker(['volume', 'ls', '-q', '--filter', label]).stdout),
+    networks: lines(docker(['network', 'ls', '-q', '--filter', label]).stdout),
+  };
+}
+function removeLeftovers(): void {
+  const l = leftovers();
+  if (l.containers.length) docker(['rm', '-f', '-v', ...l.containers]);
+  if (l.volumes.length) docker(['volume', 'rm', '-f', ...l.volumes]);
+  if (l.networks.length) docker(['network', 'rm', ...l.networks]);
+}
+
+let startedEngine = false;
+let skipReason: string | undefined;
+if (!engineAnswers()) {
+  const r = spawnSync('bash', [path.join(root, 'scripts/ensure-docker.sh')], { stdio: ['ignore', 'inherit', 'inherit'], env: { ...process.env, AURORA_DOCKER_SESSION: dockerSession }, timeout: 5 * MIN });
+  startedEngine = r.status === 0 && engineAnswers();
+  if (!startedEngine) skipReason = 'no Docker engine answers and scripts/ensure-docker.sh could not start one (see its message above)';
+}
+if (skipReason) {
+  process.stderr.write(`\n${'!'.repeat(100)}\n!! COMPOSE HA E2E ${inCi ? 'FAILED' : 'SKIPPED'}: ${skipReason}.\n!! make prod-local-ha was NOT tested.\n${'!'.repeat(100)}\n`);
+}
+
+const SUITE = 'make prod-local-ha: three Raft nodes, kill the active one, nothing lost (offline images)';
+if (skipReason && !inCi) test(SUITE, { skip: skipReason }, () => {});
+else describe(SUITE, () => {
+  const env = userEnv();
+  let rootToken = '';
+  let broken: string | undefined;
+  let killed = '';
+  const written = new Map<string, string>();
+
+  function step(name: string, timeoutMs: number, fn: (t: TestContext) => Promise<void> | void): void {
+    test(name, { timeout: timeoutMs }, async (t) => {
+      if (broken) { t.skip(`an earlier step failed: ${broken}`); return; }
+      try { await fn(t); } catch (err) { broken = name; throw err; }
+    });
+  }
+  /** A KV write through the `vault` container's CLI (the proxy, the operator token): true when Vault acknowledged it. */
+  const put = async (key: string, value: string): Promise<boolean> => {
+    const r = await sh(`docker exec vault vault kv put aurora/users/e2e-ha/${key} value=${value}`, env, MIN);
+    if (r.status === 0) written.set(key, value);
+    return r.status === 0;
+  };
+  const appReady = async (): Promise<number> => {
+    try { return (await fetch('http://127.0.0.1:8080/readyz', { signal: AbortSignal.timeout(5000) })).status; } catch { return 0; }
+  };
+
+  let releaseLock: (() => void) | undefined;
+  // The compose e2e files share container names and ports: one at a time (run-tests.sh runs two files at once).
+  before(async () => { if (!skipReason) releaseLock = await acquireComposeLock('e2e-ha', 40 * MIN); }, { timeout: 41 * MIN });
+
+  before(() => {
+    if (skipReason) assert.fail(`CI=true: ${skipReason}`);
+    removeLeftovers();
+    for (const name of CONTAINERS) {
+      const labels = docker(['inspect', '-f', '{{index .Config.Labels "com.docker.compose.project"}}', name]);
+      if (labels.status === 0) assert.fail(`a container named ${name} exists (compose project '${labels.stdout.trim()}'): stop that stack first (make down / make prod-local-clean); this test leaves it alone.`);
+    }
+  });
+
+  after(async () => {
+    if (skipReason) return;
+    const r = await sh('make prod-local-ha-clean', env, 3 * MIN);
+    if (r.status !== 0) process.stderr.write(`[e2e-ha] make prod-local-ha-clean failed:\n${r.stderr}\n`);
+    const l = leftovers();
+    removeLeftovers();
+    if (startedEngine) spawnSync('bash', [path.join(root, 'scripts/stop-docker.sh')], { stdio: 'inherit', env: { ...process.env, AURORA_DOCKER_SESSION: dockerSession } });
+    releaseLock?.();
+    assert.deepEqual(l, { containers: [], volumes: [], networks: [] }, 'make prod-local-ha-clean left something of the HA project behind');
+  });
+
+  step('make prod-local-ha brings three nodes and the stack up healthy', 30 * MIN, async (t) => {
+    const r = must(await sh('make prod-local-ha', env, 29 * MIN, true), 'make prod-local-ha');
+    t.diagnostic(`make prod-local-ha took ${(r.ms / 1000).toFixed(1)} s`);
+    assert.match(r.stdout + r.stderr, /HA profile: three Vault nodes/);
+    const logs = spawnSync('bash', ['-c', 'docker logs vault-init 2>&1 | grep "Root Token:"'], { encoding: 'utf8' }).stdout;
+    rootToken = /hvs\.[A-Za-z0-9_-]+/.exec(logs)?.[0] ?? '';
+    assert.ok(rootToken, 'a root token in the banner');
+  });
+
+  step('every node unsealed, one active, three Raft peers; the app is ready', 3 * MIN, async () => {
+    const states = NODES.map(nodeStatus);
+    assert.ok(states.every((s) => s && !s.sealed), `all unsealed: ${JSON.stringify(states)}`);
+    assert.equal(states.filter((s) => s?.active).length, 1, 'exactly one active node');
+    const peers = await waitFor('three voting peers', () => {
+      const r = docker(['exec', '-e', `VAULT_TOKEN=${rootToken}`, 'vault', 'vault', 'operator', 'raft', 'list-peers', '-format=json']);
+      try {
+        const servers = (JSON.parse(r.stdout) as { data: { config: { servers: Array<{ node_id: string; voter: boolean }> } } }).data.config.servers;
+        return servers.length === 3 && servers.every((s) => s.voter) ? servers : undefined;
+      } catch { return undefined; }
+    }, 2 * MIN, 1000);
+    assert.deepEqual(peers.map((p) => p.node_id).sort(), NODES);
+    assert.equal(await appReady(), 200);
+  });
+
+  step('kill the active node: another takes over, the app answers 200 or 503 and then 200, no acknowledged write lost', 5 * MIN, async (t) => {
+    for (let i = 0; i < 5; i++) assert.ok(await put(`before-${i}`, `b${i}`), 'writes through the vault container before the kill');
+    killed = NODES.find((n) => nodeStatus(n)?.active)!;
+    assert.ok(killed, 'an active node');
+    const t0 = Date.now();
+    must(await sh(`docker kill ${killed}`, env, MIN), 'docker kill');
+    const statuses: number[] = [];
+    const next = await waitFor('another active node', async () => {
+      statuses.push(await appReady());
+      return NODES.filter((n) => n !== killed).find((n) => nodeStatus(n)?.active);
+    }, 2 * MIN, 200);
+    const electionMs = Date.now() - t0;
+    await waitFor('the app ready again', async () => { const s = await appReady(); statuses.push(s); return s === 200 ? true : undefined; }, MIN, 200);
+    t.diagnostic(`${next} active ${electionMs} ms after docker kill ${killed}; app /readyz answers: ${[...new Set(statuses)].join(',')}`);
+    assert.ok(statuses.every((s) => s === 200 || s === 503), `the app answered only 200 or 503: ${statuses.join(',')}`);
+    assert.ok(await waitFor('a write after the failover', async () => ((await put('after', 'a')) ? true : undefined), MIN, 500));
+    for (const [key, value] of written) {
+      const r = await sh(`docker exec vault vault kv get -field=value aurora/users/e2e-ha/${key}`, env, MIN);
+      assert.equal(r.stdout.trim(), value, `${key}: ${r.stderr}`);
+    }
+  });
+
+  step('the killed node starts again sealed and vault-init unseals it', 3 * MIN, async (t) => {
+    const t0 = Date.now();
+    must(await sh(`docker start ${killed}`, env, MIN), 'docker start');
+    await waitFor(`${killed} unsealed`, () => { const s = nodeStatus(killed); return s && !s.sealed ? true : undefined; }, MIN, 200);
+    t.diagnostic(`${killed} unsealed ${Date.now() - t0} ms after docker start (includes the container's start)`);
+    const health = spawnSync('docker', ['inspect', '-f', '{{.State.Health.Status}}', 'vault-init'], { encoding: 'utf8' }).stdout.trim();
+    assert.ok(['healthy', 'starting'].includes(health), `vault-init is ${health}`);
+  });
+});

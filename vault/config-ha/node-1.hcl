@@ -1,0 +1,33 @@
+# Node 1 of the HA profile (make prod-local-ha): Vault on integrated Raft storage, one of three. docs/operations.md.
+# The image's `server` entrypoint also reads /vault/config (left empty on the HA nodes); compose passes this file.
+storage "raft" {
+  # The named volume vault-1-data: this node's copy of every secret (encrypted).
+  path    = "/vault/file"
+  node_id = "vault-1"
+  # Elections in about a second instead of five: a local stack (Vault's production default is 5).
+  performance_multiplier = 1
+  # A node that starts uninitialized asks these for the cluster's challenge; vault-init also joins it
+  # explicitly (sys/storage/raft/join) and unseals it.
+  retry_join {
+    leader_api_addr = "http://vault-2:8200"
+  }
+  retry_join {
+    leader_api_addr = "http://vault-3:8200"
+  }
+}
+
+listener "tcp" {
+  address         = "0.0.0.0:8200"
+  cluster_address = "0.0.0.0:8201"
+  # Local stack: no TLS on the API. Node-to-node (cluster port) traffic is always TLS, with Vault's own certs.
+  tls_disable = true
+}
+
+# How the other nodes and clients reach this one: its compose service name (each node also has the alias vault-ha).
+api_addr     = "http://vault-1:8200"
+cluster_addr = "https://vault-1:8201"
+
+ui = true
+
+# The container runs without IPC_LOCK; without this Vault refuses to start.
+disable_mlock = true
