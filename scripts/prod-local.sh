@@ -208,7 +208,7 @@ up() {
   Vault CLI, no login needed:
     docker exec -it vault vault kv list aurora/users/
   The app's bootstrap admin client (every app route needs HTTP Basic client_id:secret):
-    curl -u admin:$(docker exec vault vault kv get -field=client-secret secret/aurora/admin) http://localhost:${aport:-8080}/fhir/Client
+    curl -u admin:\$(docker exec vault vault kv get -field=client-secret secret/aurora/admin) http://localhost:${aport:-8080}/fhir/Client
 
   make logs · make ps · make down (keeps secrets) · make prod-local-clean (destroys them)
 EOF

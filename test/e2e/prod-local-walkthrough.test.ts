@@ -159,6 +159,7 @@ if (skipReason && !inCi) test(SUITE, { skip: skipReason }, () => {});
 else describe(SUITE, () => {
   let env: NodeJS.ProcessEnv;
   let rootToken = '';
+  let prodLocalOutput = '';
   let broken: string | undefined;
   const timings: Record<string, number> = {};
 
@@ -195,6 +196,7 @@ else describe(SUITE, () => {
   step('make prod-local brings the stack up healthy', 30 * MIN, async () => {
     const r = must(await sh('make prod-local', env, 29 * MIN, true), 'make prod-local');
     timings['first prod-local'] = r.ms;
+    prodLocalOutput = r.stdout + r.stderr;
     assert.match(r.stdout + r.stderr, /http:\/\/localhost:8200\/ui/);
     assert.match(r.stdout + r.stderr, /docker logs vault-init 2>&1 \| grep "Root Token:"/);
   });
@@ -260,6 +262,7 @@ else describe(SUITE, () => {
   step('Clients walkthrough: kv put secret/aidbox/client → the agent renders it → Basic auth 200 / 401', 5 * MIN, async () => {
     admin = must(await sh('docker exec vault vault kv get -field=client-secret secret/aurora/admin', env, MIN), 'the admin secret').stdout.trim();
     assert.ok(admin.length >= 32, 'vault-init generated an admin secret');
+    assert.ok(!prodLocalOutput.includes(admin), 'make prod-local printed the admin secret (it must print the command that fetches it)');
     must(await sh("docker exec vault vault kv put secret/aidbox/client client-secret='super-secret-value'", env, MIN), 'kv put secret/aidbox/client');
     // The agent started before this secret existed: its first read comes with its retry backoff (≤ 1 min).
     timings['agent first render'] = await within('docker compose exec app ls /run/vault-secrets/ lists client-secret', 3 * MIN, async () =>
