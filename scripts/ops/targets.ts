@@ -16,7 +16,7 @@ import { sealStatus, unsealWith, type InitMaterial, type SealStatus } from './va
 export interface DoctorResult { dangling: number; orphans: number; remaining: number }
 
 export interface StackTarget {
-  /** For messages: "native (.native/)", "compose (project aurora-secrets)". */
+  /** For messages: "native (.native/)", "compose (project <checkout folder>)". */
   readonly name: string;
   readonly kind: 'native' | 'compose' | 'test';
   /** The parts of the stack that are running now. */
@@ -220,8 +220,10 @@ export class ComposeTarget implements StackTarget {
 
   constructor(composeCmd = process.env.COMPOSE || 'docker compose', private readonly repoRoot = process.cwd()) {
     this.compose = composeCmd.split(/\s+/).filter(Boolean);
-    process.env.COMPOSE_PROJECT_NAME ??= 'aurora-secrets';
-    this.name = `compose (project ${process.env.COMPOSE_PROJECT_NAME})`;
+    // Compose's own default project name (the checkout's folder), as make prod-local and a plain
+    // `docker compose` in the checkout use it, unless COMPOSE_PROJECT_NAME says otherwise.
+    const project = process.env.COMPOSE_PROJECT_NAME || path.basename(path.resolve(repoRoot)).toLowerCase().replace(/[^a-z0-9_-]/g, '');
+    this.name = `compose (project ${project})`;
   }
 
   private docker(args: string[], options: Parameters<typeof exec>[2] = {}): Buffer {

@@ -129,7 +129,8 @@ function composeWrapper(): string | undefined {
     `#!/usr/bin/env bash\n# docker compose (v2 syntax) -> docker-compose (v1) on machines without the plugin.\n` +
     `if [ "\${1:-}" = compose ]; then shift\n` +
     // v2 gives `exec` no TTY when stdin is not a terminal; v1 would fail with "the input device is not a TTY".
-    `  if [ "\${1:-}" = exec ] && [ ! -t 0 ]; then shift; exec docker-compose exec -T "$@"; fi\n` +
+    // Only when the caller did not pass -T already: v1 given `exec -T -T` prints nothing and exits 0.
+    `  if [ "\${1:-}" = exec ] && [ ! -t 0 ] && [ "\${2:-}" != -T ]; then shift; exec docker-compose exec -T "$@"; fi\n` +
     `  exec docker-compose "$@"\nfi\nexec ${JSON.stringify(realDocker)} "$@"\n`, { mode: 0o755 });
   return dir;
 }
@@ -316,6 +317,40 @@ else describe(SUITE, () => {
     assert.notEqual((await sh('docker exec vault vault kv get aurora/users/alice/github', env, MIN)).status, 0, 'the secret outlived DELETE');
     const logs = must(await sh('docker compose logs --no-color app vault-init vault-agent', env, MIN), 'compose logs');
     assert.doesNotMatch(logs.stdout + logs.stderr, new RegExp(`${canary}|super-secret-value|new-secret-value`), 'a secret value reached a log');
+  });
+
+  // ---- issue 9: operations on the compose stack ----
+  step('operations: make backup (encrypted) → change → make restore CONFIRM=1 brings back exactly that state; make root-token', 6 * MIN, async () => {
+    const dir = tempDir('e2e-backups');
+    const opsEnv = { ...env, BACKUP_DIR: dir, BACKUP_PASSPHRASE: `e2e-passphrase-${Date.now()}` };
+    const run = (line: string, timeoutMs = 3 * MIN) => sh(line, opsEnv, timeoutMs);
+    const kept = `kept_canary_${Date.now()}`;
+    assert.equal(await status(`curl -u admin:${admin} -X PUT ${APP}/users/bob/credentials/aws -H 'content-type: application/json' -d '{"data":{"key":"${kept}"}}'`), '201');
+    must(await run('make backup'), 'make backup');
+    const archives = fs.readdirSync(dir).filter((f) => f.startsWith('aurora-backup-'));
+    assert.equal(archives.length, 1, `one archive in ${dir}: ${archives.join(', ')}`);
+    const archive = path.join(dir, archives[0]!);
+    assert.equal(fs.statSync(archive).mode & 0o777, 0o600);
+    assert.match(archive, /\.enc$/, 'BACKUP_PASSPHRASE encrypts the archive');
+
+    assert.equal(await status(`curl -u admin:${admin} -X DELETE ${APP}/users/bob/credentials/aws`), '204');
+    assert.equal(await status(`curl -u admin:${admin} -X PUT ${APP}/users/carol/credentials/gh -H 'content-type: application/json' -d '{"data":{"key":"after-backup"}}'`), '201');
+    const refused = await run(`make restore FILE=${archive}`);
+    assert.notEqual(refused.status, 0, 'restore over a running stack without CONFIRM=1');
+    assert.equal(await status(`curl -u admin:${admin} ${APP}/users/carol/credentials/gh`), '200', 'the refused restore changed something');
+    const restored = must(await run(`make restore FILE=${archive} CONFIRM=1`, 5 * MIN), 'make restore CONFIRM=1');
+    assert.match(restored.stdout + restored.stderr, /0 dangling references, 0 orphans/);
+    const resolved = must(await sh(`curl -sS -u admin:${admin} -X POST ${APP}/users/bob/credentials/aws/resolve`, env, MIN), 'resolve after restore');
+    assert.deepEqual((JSON.parse(resolved.stdout) as { data: unknown }).data, { key: kept });
+    assert.equal(await status(`curl -u admin:${admin} ${APP}/users/carol/credentials/gh`), '404', 'a credential made after the backup survived the restore');
+
+    const token = must(await run('make -s root-token', MIN), 'make root-token').stdout.trim();
+    assert.equal(token.split('\n').length, 1, 'make root-token prints the token alone on stdout');
+    const self = await vaultFetch('/v1/auth/token/lookup-self', token);
+    assert.equal(self.status, 200, self.body);
+    assert.deepEqual((JSON.parse(self.body) as { data: { policies: string[] } }).data.policies, ['root']);
+    await fetch(`${VAULT}/v1/auth/token/revoke-self`, { method: 'POST', headers: { 'X-Vault-Token': token } });
+    assert.equal(await status(`curl -u admin:${admin} -X DELETE ${APP}/users/bob/credentials/aws`), '204');
   });
 
   step('6. make down, then make prod-local → the same Vault, the same root token, the secret still there', 12 * MIN, async () => {
