@@ -35,6 +35,17 @@ async function main(): Promise<void> {
   }
   const server = http.createServer(built.app);
   server.keepAliveTimeout = 65_000;
+  // Requests Node's parser refuses before express runs (headers over 16 KB, a malformed request line) get the
+  // same JSON shape as every other error, instead of a bare status line.
+  server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
+    if (!socket.writable) { socket.destroy(); return; }
+    const tooLarge = err.code === 'HPE_HEADER_OVERFLOW';
+    const body = JSON.stringify(tooLarge
+      ? { error: 'headers_too_large', message: 'request headers are larger than 16 KB' }
+      : { error: 'bad_request', message: 'malformed HTTP request' });
+    socket.end(`HTTP/1.1 ${tooLarge ? '431 Request Header Fields Too Large' : '400 Bad Request'}\r\n` +
+      `Content-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+  });
   server.listen(config.port, config.host, () => logger.info('app listening', { port: config.port }));
 
   const shutdown = (signal: string) => {
