@@ -8,20 +8,18 @@
 // It uses its own compose project (<folder>-ha): it never touches the single-node stack's volumes.
 import { after, before, describe, test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { acquireComposeLock } from '../harness/compose-lock.js';
+import { MIN, docker, engineAnswers, leftovers as projectLeftovers, must, sh } from './shell.js';
 import { repoRoot } from '../harness/processes.js';
 
 const root = repoRoot();
 const PROJECT = `${path.basename(root).toLowerCase().replace(/[^a-z0-9_-]/g, '')}-ha`;
 const NODES = ['vault-1', 'vault-2', 'vault-3'];
 const CONTAINERS = ['vault', 'vault-init', 'vault-agent', ...NODES];
-const MIN = 60_000;
 const inCi = process.env.CI === 'true';
 const dockerSession = `e2e-ha-${process.pid}-${Date.now()}`;
-
-interface Result { status: number | null; stdout: string; stderr: string; ms: number }
 
 function userEnv(): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = { ...process.env, OFFLINE: '1', AURORA_DOCKER_SESSION: dockerSession };
@@ -29,30 +27,6 @@ function userEnv(): NodeJS.ProcessEnv {
   return env;
 }
 
-function sh(line: string, env: NodeJS.ProcessEnv, timeoutMs: number, echo = false): Promise<Result> {
-  const t0 = Date.now();
-  return new Promise((resolve) => {
-    const child = spawn('bash', ['-c', line], { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => { stdout += d; if (echo) process.stderr.write(d); });
-    child.stderr.on('data', (d: Buffer) => { stderr += d; if (echo) process.stderr.write(d); });
-    const timer = setTimeout(() => { try { process.kill(-child.pid!, 'SIGKILL'); } catch { /* gone */ } }, timeoutMs);
-    child.on('close', (status) => { clearTimeout(timer); resolve({ status, stdout, stderr, ms: Date.now() - t0 }); });
-  });
-}
-
-function must(r: Result, what: string): Result {
-  if (r.status !== 0) assert.fail(`${what} exited ${r.status}\n--- stdout ---\n${r.stdout.slice(-3000)}\n--- stderr ---\n${r.stderr.slice(-3000)}`);
-  return r;
-}
-
-function docker(args: string[]): { status: number | null; stdout: string } {
-  const r = spawnSync('docker', args, { encoding: 'utf8', timeout: MIN });
-  return { status: r.status, stdout: r.stdout ?? '' };
-}
-const engineAnswers = (): boolean => docker(['info']).status === 0;
-const lines = (s: string): string[] => s.split('\n').map((l) => l.trim()).filter(Boolean);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** `vault status` of one node, from inside its container (no token needed). */
@@ -74,14 +48,7 @@ async function waitFor<T>(what: string, probe: () => T | undefined | Promise<T |
   }
 }
 
-function leftovers(): { containers: string[]; volumes: string[]; networks: string[] } {
-  const label = `label=com.docker.compose.project=${PROJECT}`;
-  return {
-    containers: lines(docker(['ps', '-a', '-q', '--filter', label]).stdout),
-    volumes: lines(docker(['volume', 'ls', '-q', '--filter', label]).stdout),
-    networks: lines(docker(['network', 'ls', '-q', '--filter', label]).stdout),
-  };
-}
+const leftovers = () => projectLeftovers(PROJECT);
 function removeLeftovers(): void {
   const l = leftovers();
   if (l.containers.length) docker(['rm', '-f', '-v', ...l.containers]);

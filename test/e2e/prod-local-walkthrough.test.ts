@@ -7,10 +7,11 @@
 // is skipped with a loud message, except under CI=true, where that is a failure.
 import { after, before, describe, test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { acquireComposeLock } from '../harness/compose-lock.js';
+import { MIN, docker, engineAnswers, leftovers as projectLeftovers, lines, must, sh } from './shell.js';
 import { repoRoot, tempDir } from '../harness/processes.js';
 
 const root = repoRoot();
@@ -18,12 +19,9 @@ const root = repoRoot();
 const PROJECT = path.basename(repoRoot()).toLowerCase().replace(/[^a-z0-9_-]/g, '');
 const CONTAINERS = ['vault', 'vault-init', 'vault-agent'];
 const VAULT = 'http://127.0.0.1:8200';
-const MIN = 60_000;
 const inCi = process.env.CI === 'true';
 // One id for this file's run: stop-docker.sh stops an engine only if this run's ensure-docker.sh started it.
 const dockerSession = `e2e-${process.pid}-${Date.now()}`;
-
-interface Result { status: number | null; stdout: string; stderr: string; ms: number }
 
 /** The environment of the user's shell: no Vault variables exported by hand, offline images, our wrapper first. */
 function userEnv(wrapperDir: string | undefined): NodeJS.ProcessEnv {
@@ -32,39 +30,6 @@ function userEnv(wrapperDir: string | undefined): NodeJS.ProcessEnv {
   if (wrapperDir) env.PATH = `${wrapperDir}:${env.PATH ?? ''}`;
   return env;
 }
-
-/** Runs a shell command line exactly as a user would type it; output goes to stderr as it comes (progress). */
-function sh(line: string, env: NodeJS.ProcessEnv, timeoutMs: number, echo = false): Promise<Result> {
-  const t0 = Date.now();
-  return new Promise((resolve) => {
-    const child = spawn('bash', ['-c', line], { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => { stdout += d; if (echo) process.stderr.write(d); });
-    child.stderr.on('data', (d: Buffer) => { stderr += d; if (echo) process.stderr.write(d); });
-    // The whole process group: make, compose and their children.
-    const timer = setTimeout(() => { try { process.kill(-child.pid!, 'SIGKILL'); } catch { /* gone */ } }, timeoutMs);
-    child.on('close', (status) => {
-      clearTimeout(timer);
-      resolve({ status, stdout, stderr: status === null ? `${stderr}\n(killed after ${timeoutMs} ms)` : stderr, ms: Date.now() - t0 });
-    });
-  });
-}
-
-function must(r: Result, what: string): Result {
-  if (r.status !== 0) {
-    const tail = (s: string) => s.split('\n').slice(-40).join('\n');
-    assert.fail(`${what} exited ${r.status}\n--- stdout ---\n${tail(r.stdout)}\n--- stderr ---\n${tail(r.stderr)}`);
-  }
-  return r;
-}
-
-function docker(args: string[]): { status: number | null; stdout: string } {
-  const r = spawnSync('docker', args, { encoding: 'utf8' });
-  return { status: r.status, stdout: r.stdout ?? '' };
-}
-const engineAnswers = (): boolean => docker(['info']).status === 0;
-const lines = (s: string): string[] => s.split('\n').map((l) => l.trim()).filter(Boolean);
 
 async function vaultFetch(p: string, token?: string): Promise<{ status: number; body: string }> {
   try {
@@ -95,14 +60,7 @@ function tokenOf(line: string): string {
 }
 
 /** Containers, volumes and network of an earlier run of this project; nothing else is touched. */
-function leftovers(): { containers: string[]; volumes: string[]; networks: string[] } {
-  const label = `label=com.docker.compose.project=${PROJECT}`;
-  return {
-    containers: lines(docker(['ps', '-a', '-q', '--filter', label]).stdout),
-    volumes: lines(docker(['volume', 'ls', '-q', '--filter', label]).stdout),
-    networks: lines(docker(['network', 'ls', '-q', '--filter', label]).stdout),
-  };
-}
+const leftovers = () => projectLeftovers(PROJECT);
 function removeLeftovers(): void {
   const l = leftovers();
   if (l.containers.length) docker(['rm', '-f', '-v', ...l.containers]);

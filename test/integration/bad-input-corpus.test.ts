@@ -6,8 +6,8 @@
 // database. The counts go to bench/results/reliability.json for the README.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import http from 'node:http';
 import { CredentialsStack, clientResource } from '../harness/stack.js';
+import { basicAuth, rawRequest, type RawAnswer } from '../harness/raw-http.js';
 import { recordReliability } from '../faults/reliability.js';
 
 const CANARY = 'canary-corpus-5e0f9b27c3d1';
@@ -15,37 +15,9 @@ const STORED = 'canary-corpus-stored-81d2aa40';
 const PATIENT = { resourceType: 'Patient', id: 'p1', name: [{ family: 'Doe' }] };
 
 interface Case { name: string; route: string; method: string; path: string; body?: string | Buffer; headers?: Record<string, string>; auth?: string | null }
-interface Answer { status: number; text: string; headers: http.IncomingHttpHeaders; json?: { error?: unknown; message?: unknown } }
-
-function basic(id: string, secret: string): string {
-  return `Basic ${Buffer.from(`${id}:${secret}`).toString('base64')}`;
-}
-
-/** A raw HTTP request: the path goes on the wire exactly as written (fetch would normalize `..` and `%2e`). */
-function send(base: string, c: Case, authHeader: string | undefined): Promise<Answer> {
-  const url = new URL(base);
-  const headers: Record<string, string | number> = {
-    ...(authHeader !== undefined ? { authorization: authHeader } : {}),
-    ...(c.body !== undefined ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(c.body) } : {}),
-    ...c.headers,
-  };
-  return new Promise((resolve, reject) => {
-    const req = http.request({ host: url.hostname, port: url.port, method: c.method, path: c.path, headers, timeout: 10_000, agent: false }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (d: Buffer) => chunks.push(d));
-      res.on('end', () => {
-        const text = Buffer.concat(chunks).toString('utf8');
-        let json: Answer['json'];
-        try { json = JSON.parse(text) as Answer['json']; } catch { json = undefined; }
-        resolve({ status: res.statusCode ?? 0, text, headers: res.headers, json });
-      });
-    });
-    req.on('error', reject);
-    req.on('timeout', () => req.destroy(new Error('timeout')));
-    if (c.body !== undefined) req.write(c.body);
-    req.end();
-  });
-}
+type Answer = RawAnswer;
+const basic = basicAuth;
+const send = (base: string, c: Case, authHeader: string | undefined): Promise<Answer> => rawRequest(base, c, authHeader);
 
 const SEGMENTS: Array<[string, string]> = [
   ['dot-dot', '..'], ['encoded dot-dot', '%2e%2e'], ['encoded slash', 'a%2Fb'], ['encoded traversal', '..%2F..%2Fsys%2Fseal'],

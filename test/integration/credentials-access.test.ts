@@ -2,6 +2,7 @@
 // gets 403 for anyone else's credentials, and a client without "resolve" can manage but never read values.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { waitFor } from '../harness/processes.js';
 import { CredentialsStack } from '../harness/stack.js';
 
 describe('who may touch which credentials', () => {
@@ -70,9 +71,10 @@ describe('who may touch which credentials', () => {
   test('each resolve is audit-logged with client, user, type and reference, never the value', async () => {
     const res = await stack.request('POST', '/users/bob/credentials/aws/resolve', { auth: 'admin' });
     assert.equal(res.status, 200);
-    const audit = stack.app.log().split('\n').filter((l) => l.includes('"credential.resolve"')).map((l) => JSON.parse(l) as Record<string, unknown>);
-    const entry = audit.find((e) => e.client_id === 'admin' && e.user_id === 'bob');
-    assert.ok(entry, 'an audit line for admin resolving bob/aws');
+    // The app writes the audit line after the response has gone out (off the request's path): wait for it.
+    const entry = await waitFor('an audit line for admin resolving bob/aws', async () => stack.app.log().split('\n')
+      .filter((l) => l.includes('"credential.resolve"')).map((l) => JSON.parse(l) as Record<string, unknown>)
+      .find((e) => e.client_id === 'admin' && e.user_id === 'bob'), 5000, 20);
     assert.equal(entry.credential_type, 'aws');
     assert.equal(entry.reference, 'vault:kv/data/aurora/users/bob/aws');
     assert.deepEqual(stack.leaks([value]), []);

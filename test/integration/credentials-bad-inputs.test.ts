@@ -3,39 +3,14 @@
 // changes in Vault or PostgreSQL. No value I sent shows up in the answer or in the log.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import http from 'node:http';
 import { CredentialsStack } from '../harness/stack.js';
+import { basicAuth, rawRequest, type RawAnswer } from '../harness/raw-http.js';
 
 const CANARY = 'canary-badinput-0d5c77e1f2';
 
 interface Case { name: string; method: string; path: string; body?: string | Buffer; headers?: Record<string, string> }
-interface Answer { status: number; text: string; json?: { error?: unknown; message?: unknown } }
-
-/** A raw HTTP request: the path goes on the wire exactly as written (fetch would normalize `..` and `%2e`). */
-function raw(base: string, auth: [string, string], c: Case): Promise<Answer> {
-  const url = new URL(base);
-  const headers: Record<string, string | number> = {
-    authorization: `Basic ${Buffer.from(`${auth[0]}:${auth[1]}`).toString('base64')}`,
-    ...(c.body !== undefined ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(c.body) } : {}),
-    ...c.headers,
-  };
-  return new Promise((resolve, reject) => {
-    const req = http.request({ host: url.hostname, port: url.port, method: c.method, path: c.path, headers, timeout: 10_000 }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (d: Buffer) => chunks.push(d));
-      res.on('end', () => {
-        const text = Buffer.concat(chunks).toString('utf8');
-        let json: Answer['json'];
-        try { json = JSON.parse(text) as Answer['json']; } catch { json = undefined; }
-        resolve({ status: res.statusCode ?? 0, text, json });
-      });
-    });
-    req.on('error', reject);
-    req.on('timeout', () => req.destroy(new Error('timeout')));
-    if (c.body !== undefined) req.write(c.body);
-    req.end();
-  });
-}
+type Answer = RawAnswer;
+const raw = (base: string, auth: [string, string], c: Case): Promise<Answer> => rawRequest(base, c, basicAuth(auth[0], auth[1]));
 
 const good = JSON.stringify({ data: { token: CANARY } });
 const BAD_SEGMENTS: Array<[string, string]> = [

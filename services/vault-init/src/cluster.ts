@@ -14,12 +14,11 @@ import { VaultClient, VaultForbiddenError, VaultRequestError, VaultUnreachableEr
 import type { VaultInitConfig } from './config.js';
 import type { ConfigureResult } from './configure/index.js';
 import { renewOperatorToken } from './configure/operator-token.js';
-import { printBanner } from './banner.js';
 import { InitMaterialError, VaultInitError } from './errors.js';
 import type { HealthState } from './health.js';
 import { ensureInitialized } from './initialize.js';
 import { FileInitStore, type InitMaterial, type InitStore } from './init-store.js';
-import { step, unsealAndConfigure } from './setup.js';
+import { announce, step, unsealAndConfigure } from './setup.js';
 import { waitForVault } from './wait.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -135,18 +134,7 @@ export async function setupCluster(config: Readonly<VaultInitConfig>, logger: Lo
     (o) => ({ fresh: o.fresh, file: store.location, node: seed.addr }));
   const active = await step(logger, 'form-cluster', () => formCluster(nodes, seed, init.material, store, logger), (a) => ({ active: a.addr, nodes: nodes.length }));
   const configured = await unsealAndConfigure(active, init.material, store, config, logger);
-  printBanner({
-    rootToken: init.material.root_token,
-    printRootToken: config.printRootToken,
-    rootTokenRevoked: config.revokeRootToken,
-    uiUrl: config.uiUrl,
-    initFile: store.location,
-    kvMount: config.kvMount,
-    kvBasePath: config.kvBasePath,
-    cliCommand: config.cliCommand,
-    fresh: init.fresh,
-  });
-  logger.info('step banner done', { step: 'banner', durationMs: 0, rootTokenPrinted: config.printRootToken && !config.revokeRootToken, rootTokenRevoked: config.revokeRootToken });
+  announce(config, init.material, store, init.fresh, logger);
   return { nodes, store, material: init.material, fresh: init.fresh, configured, active };
 }
 

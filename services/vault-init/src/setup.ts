@@ -59,6 +59,22 @@ export async function unsealAndConfigure(client: VaultClient, material: InitMate
   return configured;
 }
 
+/** Step 7, the banner, for one node or a cluster: stdout only, never through the logger. */
+export function announce(config: Readonly<VaultInitConfig>, material: InitMaterial, store: InitStore, fresh: boolean, logger: Logger): void {
+  printBanner({
+    rootToken: material.root_token,
+    printRootToken: config.printRootToken,
+    rootTokenRevoked: config.revokeRootToken,
+    uiUrl: config.uiUrl,
+    initFile: store.location,
+    kvMount: config.kvMount,
+    kvBasePath: config.kvBasePath,
+    cliCommand: config.cliCommand,
+    fresh,
+  });
+  logger.info('step banner done', { step: 'banner', durationMs: 0, rootTokenPrinted: config.printRootToken && !config.revokeRootToken, rootTokenRevoked: config.revokeRootToken });
+}
+
 export async function setup(config: Readonly<VaultInitConfig>, logger: Logger): Promise<SetupResult> {
   const client = new VaultClient({ addr: config.vaultAddr, timeoutMs: 10_000 });
   const store = new FileInitStore(config.initDir);
@@ -68,17 +84,6 @@ export async function setup(config: Readonly<VaultInitConfig>, logger: Logger): 
     () => ensureInitialized(client, store, { initialized: health.initialized, shares: config.secretShares, threshold: config.secretThreshold, logger }),
     (o) => ({ fresh: o.fresh, file: store.location }));
   const configured = await unsealAndConfigure(client, init.material, store, config, logger);
-  printBanner({
-    rootToken: init.material.root_token,
-    printRootToken: config.printRootToken,
-    rootTokenRevoked: config.revokeRootToken,
-    uiUrl: config.uiUrl,
-    initFile: store.location,
-    kvMount: config.kvMount,
-    kvBasePath: config.kvBasePath,
-    cliCommand: config.cliCommand,
-    fresh: init.fresh,
-  });
-  logger.info('step banner done', { step: 'banner', durationMs: 0, rootTokenPrinted: config.printRootToken && !config.revokeRootToken, rootTokenRevoked: config.revokeRootToken });
+  announce(config, init.material, store, init.fresh, logger);
   return { client, store, material: init.material, fresh: init.fresh, configured };
 }

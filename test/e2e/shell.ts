@@ -1,0 +1,56 @@
+/**
+ * What both compose e2e files need to run commands as a user types them: a shell line in the checkout (its
+ * whole process group killed on timeout), `must` with the output's tail, plain `docker`, and the leftovers of
+ * a compose project (found by its labels).
+ */
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import { repoRoot } from '../harness/processes.js';
+
+export const MIN = 60_000;
+
+export interface Result { status: number | null; stdout: string; stderr: string; ms: number }
+
+/** Runs a shell command line exactly as a user would type it; output goes to stderr as it comes (progress). */
+export function sh(line: string, env: NodeJS.ProcessEnv, timeoutMs: number, echo = false): Promise<Result> {
+  const t0 = Date.now();
+  return new Promise((resolve) => {
+    const child = spawn('bash', ['-c', line], { cwd: repoRoot(), env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => { stdout += d; if (echo) process.stderr.write(d); });
+    child.stderr.on('data', (d: Buffer) => { stderr += d; if (echo) process.stderr.write(d); });
+    // The whole process group: make, compose and their children.
+    const timer = setTimeout(() => { try { process.kill(-child.pid!, 'SIGKILL'); } catch { /* gone */ } }, timeoutMs);
+    child.on('close', (status) => {
+      clearTimeout(timer);
+      resolve({ status, stdout, stderr: status === null ? `${stderr}\n(killed after ${timeoutMs} ms)` : stderr, ms: Date.now() - t0 });
+    });
+  });
+}
+
+export function must(r: Result, what: string): Result {
+  if (r.status !== 0) {
+    const tail = (s: string) => s.split('\n').slice(-40).join('\n');
+    assert.fail(`${what} exited ${r.status}\n--- stdout ---\n${tail(r.stdout)}\n--- stderr ---\n${tail(r.stderr)}`);
+  }
+  return r;
+}
+
+export function docker(args: string[]): { status: number | null; stdout: string } {
+  const r = spawnSync('docker', args, { encoding: 'utf8', timeout: MIN });
+  return { status: r.status, stdout: r.stdout ?? '' };
+}
+
+export const engineAnswers = (): boolean => docker(['info']).status === 0;
+export const lines = (s: string): string[] => s.split('\n').map((l) => l.trim()).filter(Boolean);
+
+/** Containers, volumes and networks labelled with a compose project. */
+export function leftovers(project: string): { containers: string[]; volumes: string[]; networks: string[] } {
+  const label = `label=com.docker.compose.project=${project}`;
+  return {
+    containers: lines(docker(['ps', '-a', '-q', '--filter', label]).stdout),
+    volumes: lines(docker(['volume', 'ls', '-q', '--filter', label]).stdout),
+    networks: lines(docker(['network', 'ls', '-q', '--filter', label]).stdout),
+  };
+}
