@@ -10,8 +10,9 @@ import { VaultInitProcess, runVaultInitOnce, vaultInitDirs, vaultInitEnv } from 
 describe('waiting for Vault', () => {
   test('never answers: exit 3 naming the address, after progress lines', async () => {
     const port = await freePort();
-    const fakeVault = { addr: `http://127.0.0.1:${port}` } as VaultServer;
-    const env = await vaultInitEnv(fakeVault, vaultInitDirs(), { VAULT_WAIT_TIMEOUT_MS: '6000' });
+    // A free port where nothing listens: no server at all, the case this test is about.
+    const nothingListening = { addr: `http://127.0.0.1:${port}` };
+    const env = await vaultInitEnv(nothingListening, vaultInitDirs(), { VAULT_WAIT_TIMEOUT_MS: '6000' });
     const t0 = Date.now();
     const run = await runVaultInitOnce(env);
     assert.equal(run.code, 3, run.output);
@@ -24,7 +25,8 @@ describe('waiting for Vault', () => {
   test('answers late: vault-init carries on and finishes', async () => {
     const port = await freePort();
     const dirs = vaultInitDirs();
-    const env = await vaultInitEnv({ addr: `http://127.0.0.1:${port}` } as VaultServer, dirs, { VAULT_SECRET_SHARES: '1', VAULT_SECRET_THRESHOLD: '1' });
+    // The real Vault starts on this port 1.5 s after vault-init does.
+    const env = await vaultInitEnv({ addr: `http://127.0.0.1:${port}` }, dirs, { VAULT_SECRET_SHARES: '1', VAULT_SECRET_THRESHOLD: '1' });
     const proc = VaultInitProcess.start(env, ['--once']);
     await new Promise((r) => setTimeout(r, 1500));
     const vault = await VaultServer.start({ port });
