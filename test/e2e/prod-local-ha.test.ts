@@ -11,8 +11,8 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { acquireComposeLock } from '../harness/compose-lock.js';
-import { MIN, docker, engineAnswers, leftovers as projectLeftovers, must, sh } from './shell.js';
-import { repoRoot } from '../harness/processes.js';
+import { MIN, docker, engineAnswers, leftovers as projectLeftovers, removeProject, must, sh } from './shell.js';
+import { repoRoot, waitFor } from '../harness/processes.js';
 
 const root = repoRoot();
 const PROJECT = `${path.basename(root).toLowerCase().replace(/[^a-z0-9_-]/g, '')}-ha`;
@@ -27,7 +27,6 @@ function userEnv(): NodeJS.ProcessEnv {
   return env;
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** `vault status` of one node, from inside its container (no token needed). */
 function nodeStatus(node: string): { sealed: boolean; active: boolean } | undefined {
@@ -38,22 +37,10 @@ function nodeStatus(node: string): { sealed: boolean; active: boolean } | undefi
   } catch { return undefined; }
 }
 
-async function waitFor<T>(what: string, probe: () => T | undefined | Promise<T | undefined>, timeoutMs: number, everyMs = 250): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await probe();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) assert.fail(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(everyMs);
-  }
-}
 
 const leftovers = () => projectLeftovers(PROJECT);
 function removeLeftovers(): void {
-  const l = leftovers();
-  if (l.containers.length) docker(['rm', '-f', '-v', ...l.containers]);
-  if (l.volumes.length) docker(['volume', 'rm', '-f', ...l.volumes]);
-  if (l.networks.length) docker(['network', 'rm', ...l.networks]);
+  removeProject(PROJECT);
 }
 
 let startedEngine = false;

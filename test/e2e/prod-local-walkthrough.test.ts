@@ -11,7 +11,7 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { acquireComposeLock } from '../harness/compose-lock.js';
-import { MIN, docker, engineAnswers, leftovers as projectLeftovers, lines, must, sh } from './shell.js';
+import { MIN, docker, engineAnswers, leftovers as projectLeftovers, removeProject, lines, must, sh } from './shell.js';
 import { repoRoot, tempDir } from '../harness/processes.js';
 
 const root = repoRoot();
@@ -62,10 +62,7 @@ function tokenOf(line: string): string {
 /** Containers, volumes and network of an earlier run of this project; nothing else is touched. */
 const leftovers = () => projectLeftovers(PROJECT);
 function removeLeftovers(): void {
-  const l = leftovers();
-  if (l.containers.length) docker(['rm', '-f', '-v', ...l.containers]);
-  if (l.volumes.length) docker(['volume', 'rm', '-f', ...l.volumes]);
-  if (l.networks.length) docker(['network', 'rm', ...l.networks]);
+  removeProject(PROJECT);
   for (const name of CONTAINERS) {
     const labels = docker(['inspect', '-f', '{{index .Config.Labels "com.docker.compose.project"}} {{index .Config.Labels "com.docker.compose.service"}}', name]);
     if (labels.status !== 0) continue;

@@ -54,3 +54,11 @@ export function leftovers(project: string): { containers: string[]; volumes: str
     networks: lines(docker(['network', 'ls', '-q', '--filter', label]).stdout),
   };
 }
+
+/** Removes what `leftovers` finds: a compose project's containers (with their anonymous volumes), volumes and networks. */
+export function removeProject(project: string): void {
+  const l = leftovers(project);
+  if (l.containers.length) docker(['rm', '-f', '-v', ...l.containers]);
+  if (l.volumes.length) docker(['volume', 'rm', '-f', ...l.volumes]);
+  if (l.networks.length) docker(['network', 'rm', ...l.networks]);
+}

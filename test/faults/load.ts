@@ -11,6 +11,7 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
+import assert from 'node:assert/strict';
 import type { CredentialsStack } from '../harness/stack.js';
 
 export interface Attempt {
@@ -221,4 +222,25 @@ export function leakScan(stack: CredentialsStack, load: WriteLoad, canaries: str
   }
   const bytes = haystacks.reduce((a, [, t]) => a + t.length, 0) + stack.app.log().length + stack.postgres.pgDump().length;
   return { hits, haystacks: haystacks.length + 5, bytes };
+}
+
+/** The checks every fault suite ends with; what they found goes into the suite's `facts` for the README. */
+export type Facts = Record<string, number | string>;
+
+/** doctor --repair leaves 0 dangling references, 0 orphans and nothing remaining. */
+export async function expectDoctorRepairs(stack: CredentialsStack, facts: Facts): Promise<void> {
+  const d = await doctorRepair(stack);
+  facts.repaired = d.repaired;
+  facts.leftover = `${d.dangling} / ${d.orphans}`;
+  assert.equal(d.dangling, 0, d.output);
+  assert.equal(d.orphans, 0, d.output);
+  assert.equal(d.remaining, 0, d.output);
+}
+
+/** Every write acknowledged with 2xx is readable through resolve and directly in Vault. */
+export async function expectNothingLost(stack: CredentialsStack, load: WriteLoad, facts: Facts): Promise<void> {
+  assert.ok(load.acknowledged().length > 0);
+  const lost = await lostWrites(stack, load);
+  facts.lost = lost.length;
+  assert.deepEqual(lost.slice(0, 20), []);
 }
