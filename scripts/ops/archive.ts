@@ -197,7 +197,10 @@ export function verifyArchive(file: string, scratch: string, pass?: Passphrase):
       const o = tool('openssl', [...OPENSSL_ENC, '-d', '-in', file, '-out', tarGz, ...args], env);
       if (!o.ok) refuse('it cannot be decrypted: wrong passphrase, or the archive is corrupt or truncated');
     }
-    const list = spawnSync('tar', ['-tzf', tarGz], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+    // The whole gzip stream, trailer CRC included: tar stops reading at its end-of-archive blocks, so a
+    // damaged byte could otherwise slip past gzip and only surface later, or not at all.
+    const whole = tool('gzip', ['-t', tarGz]);
+    const list = whole.ok ? spawnSync('tar', ['-tzf', tarGz], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }) : { status: 1, stdout: '' };
     if (list.status !== 0) refuse(encrypted ? 'it decrypts, but what comes out is not a complete gzip/tar: wrong passphrase, or corrupt or truncated' : 'it is not a complete gzip/tar archive (corrupt or truncated)');
     const members = list.stdout.split('\n').filter(Boolean).sort();
     if (JSON.stringify(members) !== JSON.stringify(MEMBERS)) refuse(`its contents are not an aurora backup (expected exactly ${MEMBERS.join(', ')})`);
