@@ -1,12 +1,15 @@
 /**
  * `node dist/root-token.js` (what `make root-token` runs in the vault-init container): a fresh root token from
  * the unseal keys in init.json (read through the init store at VAULT_INIT_DIR), made with Vault's generate-root
- * flow at VAULT_ADDR, printed once on stdout and nothing else. Notes go to stderr and never hold a key or a
- * token. The token does not expire: revoke it after use (`VAULT_TOKEN=<it> vault token revoke -self`).
+ * flow at VAULT_ADDR (with VAULT_HA_ADDRS: at the cluster's active node instead), printed once on stdout and
+ * nothing else. Notes go to stderr and never hold a key or a token. The token does not expire: revoke it after
+ * use (`VAULT_TOKEN=<it> vault token revoke -self`).
  * Exit codes: 0 printed · 2 bad configuration · 4 init material problem · 1 anything else.
  */
 import path from 'node:path';
-import { ConfigError, EnvReader, redactString, registerSecret } from '@aurora/common';
+import { ConfigError, EnvReader, VaultClient, redactString, registerSecret } from '@aurora/common';
+import { findActive } from './cluster.js';
+import { parseHaAddrs } from './config.js';
 import { EXIT, VaultInitError } from './errors.js';
 import { generateRootToken } from './generate-root.js';
 import { FileInitStore } from './init-store.js';
@@ -18,13 +21,21 @@ async function main(): Promise<number> {
   const config = r.done({
     vaultAddr: r.url('VAULT_ADDR', 'http://127.0.0.1:8200'),
     initDir: path.resolve(r.string('VAULT_INIT_DIR', '/vault/init')),
+    haAddrs: parseHaAddrs(r.optional('VAULT_HA_ADDRS'), r),
   });
   const store = new FileInitStore(config.initDir);
   const material = await store.read();
-  const { token, cancelledPrevious, keysUsed } = await generateRootToken(config.vaultAddr, material);
+  // HA profile: VAULT_ADDR is then the `vault-ha` alias, which DNS answers with any running node, one that is
+  // still sealed after a restart included, and a standby cannot forward while the leader is gone (it redirects
+  // to the dead node). Every generate-root call is served by the active node anyway (standbys forward them), so
+  // go there directly, found the way vault-init finds it (waiting out an election).
+  const addr = config.haAddrs.length > 0
+    ? (await findActive(config.haAddrs.map((a) => new VaultClient({ addr: a, timeoutMs: 3000 })))).addr
+    : config.vaultAddr;
+  const { token, cancelledPrevious, keysUsed } = await generateRootToken(addr, material);
   registerSecret(token);
   if (cancelledPrevious) say('an unfinished generate-root attempt was in progress: cancelled it');
-  say(`generated a new root token with ${keysUsed} unseal key(s) from ${store.location}. It is printed once, below; it does not expire.`);
+  say(`generated a new root token with ${keysUsed} unseal key(s) from ${store.location} at ${addr}. It is printed once, below; it does not expire.`);
   say('Use it for the job only root may do, then revoke it: VAULT_TOKEN=<token> vault token revoke -self');
   process.stdout.write(`${token}\n`);
   return EXIT.ok;
