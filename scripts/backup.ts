@@ -1,7 +1,8 @@
 /**
  * `make backup` [BACKUP_DIR=./backups] [BACKUP_PASSPHRASE=… | BACKUP_PASSPHRASE_FILE=…] [BACKUP_TARGET=native|compose]
  * Writes one archive (mode 0600) with Vault's data, the init material (unseal keys + root token) and a
- * PostgreSQL dump, taken during a short, announced pause of Vault. See docs/operations.md.
+ * PostgreSQL dump, consistent with each other: with file storage during a short, announced pause of Vault;
+ * with Raft storage (make prod-local-ha) online, from `vault operator raft snapshot save`. docs/operations.md.
  */
 import path from 'node:path';
 import { repoRoot } from '../test/harness/processes.js';
@@ -23,8 +24,10 @@ async function main(): Promise<number> {
   const passphrase = passphraseFromEnv();
   const target = selectTarget(root, 'none');
   say(`backing up the ${target.name} stack into ${outDir}`);
-  const { file, pauseMs } = await backup(target, { outDir, passphrase, log: say });
-  say(`wrote ${file} (mode 0600${passphrase ? ', encrypted with openssl aes-256-cbc/pbkdf2' : ''}); Vault was paused ${(pauseMs / 1000).toFixed(1)} s`);
+  const { file, pauseMs, writesHeldMs } = await backup(target, { outDir, passphrase, log: say });
+  say(`wrote ${file} (mode 0600${passphrase ? ', encrypted with openssl aes-256-cbc/pbkdf2' : ''}); ${writesHeldMs !== undefined
+    ? `online: Vault never stopped, credential writes waited at most ${writesHeldMs} ms for the cut`
+    : `Vault was paused ${(pauseMs / 1000).toFixed(1)} s`}`);
   say(passphrase
     ? 'It holds the unseal keys and the root token: without the passphrase it is useless, with it it is everything. Keep both apart.'
     : 'WARNING: it holds the unseal keys and the root token in clear: anyone who reads it has every secret. Set BACKUP_PASSPHRASE or BACKUP_PASSPHRASE_FILE to encrypt.');

@@ -2,30 +2,29 @@
 # `make doctor` / `make doctor REPAIR=1`: lists dangling references and orphaned secrets (--repair fixes them).
 #
 # Where it runs (DOCTOR_TARGET=compose|native overrides the choice):
-#   compose: the app container is running → `$COMPOSE exec -T app node dist/doctor-main.js`, with the app's own
-#            env and AppRole credentials (the same least-privilege policy as the app);
+#   compose: the app container is running → `docker exec -i <app> node dist/doctor-main.js` (what
+#            `$COMPOSE exec -T app` runs), with the app's own env and AppRole credentials (the same least-privilege
+#            policy as the app). The app is that of the project owning the vault-init container: make prod-local's
+#            or make prod-local-ha's (<project>-ha), whichever runs;
 #   native:  otherwise, when .native/ exists → `node services/app/dist/doctor-main.js` with .native/env (addresses),
 #            the app's AppRole files in .native/approle/app, and .native/app.env if present (DOCTOR_ENV_FILE).
 # Exit code: doctor's own (0 no problems left, 1 problems remain, 2 usage/config, 3 could not check).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-COMPOSE="${COMPOSE:-}"
-if [ -z "$COMPOSE" ]; then
-  if docker compose version >/dev/null 2>&1; then COMPOSE="docker compose"
-  elif command -v docker-compose >/dev/null 2>&1; then COMPOSE=docker-compose; fi
-fi
-
-app_container_running() {
-  [ -n "$COMPOSE" ] || return 1
-  local id
-  id=$($COMPOSE ps -q app 2>/dev/null || true)
-  [ -n "$id" ] && [ "$(docker inspect -f '{{.State.Running}}' "$id" 2>/dev/null || true)" = true ]
+# The running app container of the stack that owns vault-init (the names vault and vault-init are fixed in
+# both profiles; the project, and so the app's name, differs).
+app_container() {
+  command -v docker >/dev/null 2>&1 || return 1
+  local project id
+  project=$(docker inspect -f '{{index .Config.Labels "com.docker.compose.project"}}' vault-init 2>/dev/null) || return 1
+  id=$(docker ps -q --filter "label=com.docker.compose.project=$project" --filter label=com.docker.compose.service=app 2>/dev/null | head -n 1)
+  [ -n "$id" ] && printf '%s' "$id"
 }
 
 target="${DOCTOR_TARGET:-}"
 if [ -z "$target" ]; then
-  if app_container_running; then target=compose
+  if app_container >/dev/null; then target=compose
   elif [ -d .native ]; then target=native
   else
     echo "doctor: neither the compose stack's app container nor a native stack (.native/) is running." >&2
@@ -36,8 +35,8 @@ fi
 
 case "$target" in
   compose)
-    [ -n "$COMPOSE" ] || { echo "doctor: no docker compose / docker-compose found" >&2; exit 2; }
-    exec $COMPOSE exec -T app node dist/doctor-main.js "$@"
+    app=$(app_container) || { echo "doctor: the compose stack's app container is not running (make prod-local, or make prod-local-ha)" >&2; exit 2; }
+    exec docker exec -i "$app" node dist/doctor-main.js "$@"
     ;;
   native)
     [ -f services/app/dist/doctor-main.js ] || npx tsc --build

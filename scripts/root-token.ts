@@ -17,17 +17,10 @@ import path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { repoRoot } from '../test/harness/processes.js';
 import { nativeDir, nativeVaultAddr } from './ops/native-target.js';
+import { fromDotEnv } from './ops/targets.js';
 import { generateRootToken, readInitMaterial, type InitMaterial } from './ops/vault-api.js';
 
 const say = (msg: string) => process.stderr.write(`[root-token] ${msg}\n`);
-
-function fromDotEnv(root: string, name: string): string | undefined {
-  if (process.env[name]) return process.env[name];
-  try {
-    const line = fs.readFileSync(path.join(root, '.env'), 'utf8').split('\n').reverse().find((l) => l.trim().startsWith(`${name}=`));
-    return line?.split('=').slice(1).join('=').trim().replace(/^["']|["']$/g, '') || undefined;
-  } catch { return undefined; }
-}
 
 function vaultInitRunning(): boolean {
   const res = spawnSync('docker', ['inspect', '-f', '{{.State.Running}}', 'vault-init'], { encoding: 'utf8' });

@@ -1,8 +1,9 @@
 /**
  * The backup archive: one file, `aurora-backup-<UTC timestamp>.tar.gz` (or `.tar.gz.enc` when encrypted),
  * mode 0600. Inside, flat:
- *   manifest.json    format, creation time, source, pause, and the sha256 + size of every part below
- *   vault-data.tar   Vault's file storage, paths relative to the storage root
+ *   manifest.json    format, creation time, source, storage, pause, and the sha256 + size of every part below
+ *   vault-data.tar   file storage (make prod-local, make native): Vault's storage dir, paths relative to its root
+ *   vault-raft.snap  Raft storage (make prod-local-ha): `vault operator raft snapshot save` output, instead
  *   init.json        vault-init's init material: THE UNSEAL KEYS AND THE ROOT TOKEN
  *   postgres.sql     pg_dump --no-owner --no-acl of the app's database (plain SQL)
  *
@@ -18,9 +19,15 @@ import path from 'node:path';
 import { spawnSync } from 'node:child_process';
 
 export const FORMAT = 'aurora-backup/1';
-export const PARTS = ['vault-data.tar', 'init.json', 'postgres.sql'] as const;
-export type PartName = (typeof PARTS)[number];
-const MEMBERS = ['manifest.json', ...PARTS].sort();
+/** Vault's storage backend, as sys/seal-status names it: it decides how Vault's part is taken and restored. */
+export type Storage = 'file' | 'raft';
+export const VAULT_PART = { file: 'vault-data.tar', raft: 'vault-raft.snap' } as const;
+export type PartName = (typeof VAULT_PART)[Storage] | 'init.json' | 'postgres.sql';
+
+export function partsFor(storage: Storage): PartName[] {
+  return [VAULT_PART[storage], 'init.json', 'postgres.sql'];
+}
+const membersFor = (storage: Storage): string[] => ['manifest.json', ...partsFor(storage)].sort();
 
 export interface PartInfo { sha256: string; bytes: number }
 
@@ -29,10 +36,14 @@ export interface Manifest {
   created_at: string;
   /** native or compose: where the backup was taken. */
   source: string;
+  /** Vault's storage: file (absent in archives of the first version) or raft. */
+  storage?: Storage;
   vault_version?: string;
-  /** How long Vault was stopped (writes paused), in ms, and until it was unsealed again. */
+  /** File storage: how long Vault was stopped (writes paused), in ms, and until it was unsealed again. */
   pause_ms?: number;
-  parts: Record<PartName, PartInfo>;
+  /** Raft storage: how long the app's credential writes waited for the cut (Vault never stopped), in ms. */
+  writes_held_ms?: number;
+  parts: Partial<Record<PartName, PartInfo>>;
   /** A reminder for whoever finds the file. */
   warning: string;
 }
@@ -120,9 +131,9 @@ export function timestamp(d = new Date()): string {
  * Packs `staging` (which holds the three parts) with a manifest into `<outDir>/aurora-backup-<ts>.tar.gz[.enc]`,
  * written to a .partial file (0600) and renamed into place only when complete.
  */
-export function packArchive(staging: string, outDir: string, meta: Omit<Manifest, 'format' | 'parts' | 'warning'>, pass?: Passphrase): { file: string; manifest: Manifest } {
-  const parts = {} as Record<PartName, PartInfo>;
-  for (const name of PARTS) {
+export function packArchive(staging: string, outDir: string, meta: Omit<Manifest, 'format' | 'parts' | 'warning'> & { storage: Storage }, pass?: Passphrase): { file: string; manifest: Manifest } {
+  const parts: Manifest['parts'] = {};
+  for (const name of partsFor(meta.storage)) {
     if (!fs.existsSync(path.join(staging, name))) throw new BackupError(`internal: part ${name} is missing from the staging dir`);
     parts[name] = sha256File(path.join(staging, name));
   }
@@ -138,7 +149,7 @@ export function packArchive(staging: string, outDir: string, meta: Omit<Manifest
   // Created first with 0600, so the archive is never readable by others, not even for a moment.
   fs.writeFileSync(tarGz, '', { mode: 0o600 });
   try {
-    const t = tool('tar', ['-czf', tarGz, '-C', staging, '--owner=0', '--group=0', '--numeric-owner', ...MEMBERS]);
+    const t = tool('tar', ['-czf', tarGz, '-C', staging, '--owner=0', '--group=0', '--numeric-owner', ...membersFor(meta.storage)]);
     if (!t.ok) throw new BackupError(`tar failed: ${t.stderr}`);
     if (pass) {
       fs.writeFileSync(partial, '', { mode: 0o600 });
@@ -163,6 +174,8 @@ export interface VerifiedArchive {
   /** Private dir holding the verified parts; the caller removes it. */
   dir: string;
   manifest: Manifest;
+  /** Which Vault part the archive holds (and so which stacks it can go back to). */
+  storage: Storage;
   encrypted: boolean;
   part(name: PartName): string;
 }
@@ -203,26 +216,31 @@ export function verifyArchive(file: string, scratch: string, pass?: Passphrase):
     const list = whole.ok ? spawnSync('tar', ['-tzf', tarGz], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }) : { status: 1, stdout: '' };
     if (list.status !== 0) refuse(encrypted ? 'it decrypts, but what comes out is not a complete gzip/tar: wrong passphrase, or corrupt or truncated' : 'it is not a complete gzip/tar archive (corrupt or truncated)');
     const members = list.stdout.split('\n').filter(Boolean).sort();
-    if (JSON.stringify(members) !== JSON.stringify(MEMBERS)) refuse(`its contents are not an aurora backup (expected exactly ${MEMBERS.join(', ')})`);
+    const storage = (['file', 'raft'] as const).find((s) => JSON.stringify(members) === JSON.stringify(membersFor(s)));
+    if (!storage) refuse(`its contents are not an aurora backup (expected exactly ${membersFor('file').join(', ')}; or ${VAULT_PART.raft} in place of ${VAULT_PART.file})`);
     const partsDir = path.join(dir, 'parts');
     fs.mkdirSync(partsDir, { mode: 0o700 });
-    const x = tool('tar', ['-xzf', tarGz, '-C', partsDir, '--no-same-owner', '--no-same-permissions', ...MEMBERS]);
+    const x = tool('tar', ['-xzf', tarGz, '-C', partsDir, '--no-same-owner', '--no-same-permissions', ...membersFor(storage!)]);
     if (!x.ok) refuse('it cannot be unpacked (corrupt or truncated)');
     if (encrypted) fs.rmSync(tarGz, { force: true });
 
     let manifest: Manifest;
     try { manifest = JSON.parse(fs.readFileSync(path.join(partsDir, 'manifest.json'), 'utf8')) as Manifest; } catch { return refuse('its manifest.json is not valid JSON'); }
     if (manifest?.format !== FORMAT) refuse(`its manifest says format ${JSON.stringify(manifest?.format)}, this tool reads ${FORMAT}`);
-    for (const name of PARTS) {
+    if ((manifest.storage ?? 'file') !== storage) refuse(`its manifest says ${manifest.storage ?? 'file'} storage, but it holds ${VAULT_PART[storage!]}`);
+    for (const name of partsFor(storage!)) {
       const want = manifest.parts?.[name];
       if (!want || typeof want.sha256 !== 'string') refuse(`its manifest has no checksum for ${name}`);
       const got = sha256File(path.join(partsDir, name));
       if (got.bytes !== want!.bytes) refuse(`${name} is ${got.bytes} bytes, the manifest says ${want!.bytes} (truncated or altered)`);
       if (got.sha256 !== want!.sha256) refuse(`${name} does not match its sha256 in the manifest (corrupt or altered)`);
     }
-    const inner = spawnSync('tar', ['-tf', path.join(partsDir, 'vault-data.tar')], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
-    if (inner.status !== 0) refuse('vault-data.tar is not a valid tar');
-    if (inner.stdout.split('\n').some((m) => m.startsWith('/') || m.split('/').includes('..'))) refuse('vault-data.tar holds paths outside the storage dir');
+    if (storage === 'file') {
+      const inner = spawnSync('tar', ['-tf', path.join(partsDir, VAULT_PART.file)], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+      if (inner.status !== 0) refuse(`${VAULT_PART.file} is not a valid tar`);
+      if (inner.stdout.split('\n').some((m) => m.startsWith('/') || m.split('/').includes('..'))) refuse(`${VAULT_PART.file} holds paths outside the storage dir`);
+    }
+    // A Raft snapshot is Vault's own gzip'd tar (meta.json, state.bin, SHA256SUMS): Vault checks its sums on restore.
     try {
       const init = JSON.parse(fs.readFileSync(path.join(partsDir, 'init.json'), 'utf8')) as { keys_base64?: unknown };
       if (!Array.isArray(init.keys_base64) || init.keys_base64.length === 0) refuse('init.json holds no unseal keys');
@@ -230,7 +248,7 @@ export function verifyArchive(file: string, scratch: string, pass?: Passphrase):
       if (err instanceof BackupError) throw err;
       refuse('init.json is not valid JSON');
     }
-    return { dir, manifest, encrypted, part: (name) => path.join(partsDir, name) };
+    return { dir, manifest, storage: storage!, encrypted, part: (name) => path.join(partsDir, name) };
   } catch (err) {
     fs.rmSync(dir, { recursive: true, force: true });
     throw err;

@@ -1,8 +1,13 @@
 /**
- * backup(): a short, announced pause (stop Vault, copy its file storage, read init.json, pg_dump, start Vault;
- * vault-init's watch loop unseals it again), then one archive. With file storage, stopping Vault is the only
- * way to get a copy consistent with the dump: while it is stopped the app cannot write a secret, so it cannot
- * commit a row whose secret the copy lacks (the app writes Vault first, then the row).
+ * backup(), by Vault's storage (sys/seal-status storage_type):
+ *  - file (make prod-local, make native): a short, announced pause (stop Vault, copy its file storage, read
+ *    init.json, pg_dump, start Vault; vault-init's watch loop unseals it again), then one archive. Stopping
+ *    Vault is the only way to get a file copy consistent with the dump: while it is stopped the app cannot
+ *    write a secret, so it cannot commit a row whose secret the copy lacks (the app writes Vault first, then
+ *    the row).
+ *  - raft (make prod-local-ha): online. `vault operator raft snapshot save` while Vault keeps serving; the
+ *    snapshot and the dump are cut at the same instant through the app's write barrier (write-barrier.ts),
+ *    for which credential writes wait a few milliseconds. Nothing stops, nothing is unsealed again.
  *
  * restore(): verify the whole archive first (nothing is touched if it is corrupt, truncated, or the
  * passphrase is wrong), refuse to overwrite existing data without confirmation, then stop the stack (all but
@@ -11,9 +16,10 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { BackupError, packArchive, verifyArchive, workDir, type Manifest, type Passphrase } from './archive.js';
+import { BackupError, packArchive, VAULT_PART, verifyArchive, workDir, type Manifest, type Passphrase, type VerifiedArchive } from './archive.js';
 import type { DoctorResult, StackTarget } from './targets.js';
-import { readInitMaterial, waitFor, type InitMaterial } from './vault-api.js';
+import { consistentCut } from './write-barrier.js';
+import { readInitMaterial, storageOf, vaultCall, waitFor, withRootToken, type InitMaterial, type SealStatus } from './vault-api.js';
 
 export type Log = (msg: string) => void;
 
@@ -41,7 +47,14 @@ export interface BackupOptions {
   unsealTimeoutMs?: number;
 }
 
-export interface BackupResult { file: string; manifest: Manifest; pauseMs: number }
+export interface BackupResult {
+  file: string;
+  manifest: Manifest;
+  /** File storage: how long Vault was unavailable (stopped, then unsealed again). Raft: 0. */
+  pauseMs: number;
+  /** Raft storage: how long credential writes waited for the cut. */
+  writesHeldMs?: number;
+}
 
 export async function backup(target: StackTarget, options: BackupOptions): Promise<BackupResult> {
   const log = options.log ?? (() => undefined);
@@ -57,6 +70,7 @@ export async function backup(target: StackTarget, options: BackupOptions): Promi
   const staging = workDir(options.outDir, 'backup');
   try {
     fs.writeFileSync(path.join(staging, 'init.json'), initBytes, { mode: 0o600 });
+    if (storageOf(before) === 'raft') return await backupOnline(target, before, material, staging, options, log);
     log(`PAUSE: stopping Vault of the ${target.name} stack for a consistent copy (secret reads and writes fail until it is unsealed again)`);
     const t0 = Date.now();
     let stoppedMs = 0;
@@ -75,6 +89,7 @@ export async function backup(target: StackTarget, options: BackupOptions): Promi
     const { file, manifest } = packArchive(staging, options.outDir, {
       created_at: new Date(t0).toISOString(),
       source: target.kind,
+      storage: 'file',
       vault_version: before.version,
       pause_ms: pauseMs,
     }, options.passphrase);
@@ -82,6 +97,29 @@ export async function backup(target: StackTarget, options: BackupOptions): Promi
   } finally {
     fs.rmSync(staging, { recursive: true, force: true });
   }
+}
+
+/** Raft storage: the snapshot and the dump, cut together under the write barrier; Vault never stops. */
+async function backupOnline(target: StackTarget, before: SealStatus, material: InitMaterial, staging: string, options: BackupOptions, log: Log): Promise<BackupResult> {
+  if (before.sealed) throw new BackupError(`Vault of the ${target.name} stack is sealed: a Raft snapshot needs an unsealed cluster (vault-init unseals it; see docker logs vault-init).`);
+  log(`online backup: Raft storage, Vault keeps serving (vault operator raft snapshot save; no pause)`);
+  const t0 = Date.now();
+  const snapFile = path.join(staging, VAULT_PART.raft);
+  const cut = await withRootToken(target.vaultApiAddr(), material, (token) =>
+    consistentCut(target.psql(), () => target.raftSnapshotSave(snapFile, token), { log }), log);
+  try {
+    await target.pgDump(path.join(staging, 'postgres.sql'), cut.snapshot);
+  } finally {
+    await cut.finish();
+  }
+  const { file, manifest } = packArchive(staging, options.outDir, {
+    created_at: new Date(t0).toISOString(),
+    source: target.kind,
+    storage: 'raft',
+    vault_version: before.version,
+    writes_held_ms: cut.heldMs,
+  }, options.passphrase);
+  return { file, manifest, pauseMs: 0, writesHeldMs: cut.heldMs };
 }
 
 export interface RestoreOptions {
@@ -102,7 +140,14 @@ export async function restore(target: StackTarget, file: string, options: Restor
   const verified = verifyArchive(file, options.scratchDir, options.passphrase);
   try {
     const m = verified.manifest;
-    log(`archive verified: ${path.basename(file)} (${verified.encrypted ? 'encrypted' : 'not encrypted'}), taken ${m.created_at} from the ${m.source} stack, Vault ${m.vault_version ?? '?'}; every part matches its sha256`);
+    log(`archive verified: ${path.basename(file)} (${verified.encrypted ? 'encrypted' : 'not encrypted'}), taken ${m.created_at} from the ${m.source} stack (${verified.storage} storage), Vault ${m.vault_version ?? '?'}; every part matches its sha256`);
+    const status = await target.sealStatus().catch(() => undefined);
+    const targetStorage = status?.initialized ? storageOf(status) : undefined;
+    if (targetStorage && targetStorage !== verified.storage) {
+      throw new BackupError(verified.storage === 'raft'
+        ? `Refusing: this archive holds a Raft snapshot (taken from the HA profile, make prod-local-ha), and Vault of the ${target.name} stack uses file storage. Restore it into the HA stack. Nothing was changed.`
+        : `Refusing: this archive holds file storage (make prod-local / make native), and Vault of the ${target.name} stack uses Raft (the HA profile). Restore it into a single-node stack. Nothing was changed.`, 2);
+    }
     const running = await target.running();
     if ((running.length > 0 || (await target.hasData())) && !options.confirm) {
       throw new BackupError(
@@ -112,20 +157,25 @@ export async function restore(target: StackTarget, file: string, options: Restor
     }
     const material = readInitMaterial(fs.readFileSync(verified.part('init.json'), 'utf8'), 'the archive\'s init.json');
     const t0 = Date.now();
-    log(`stopping the ${target.name} stack (all but PostgreSQL)`);
-    await target.stopForRestore();
     try {
-      log('restoring Vault\'s data, init.json and the database');
-      await target.putVaultData(verified.part('vault-data.tar'));
-      await target.putInit(verified.part('init.json'));
-      await target.pgRestore(verified.part('postgres.sql'));
+      if (verified.storage === 'raft') {
+        await restoreRaftParts(target, verified, status, log);
+      } else {
+        log(`stopping the ${target.name} stack (all but PostgreSQL)`);
+        await target.stopForRestore();
+        log('restoring Vault\'s data, init.json and the database');
+        await target.putVaultData(verified.part(VAULT_PART.file));
+        await target.putInit(verified.part('init.json'));
+        await target.pgRestore(verified.part('postgres.sql'));
+      }
       log('starting the stack');
       await target.startAfterRestore();
     } catch (err) {
+      if (err instanceof BackupError && err.exitCode === 2) throw err;
       const why = err instanceof Error ? err.message : String(err);
       throw new BackupError(`restore failed after the stack was stopped: ${why}. The stack may be stopped and partly restored; ` +
         'the archive is fine: fix the cause and rerun the restore with confirmation' +
-        (target.kind === 'compose' ? '.' : ' (the previous Vault data, if any, is kept next to it as data.pre-restore).'));
+        (target.kind === 'compose' || verified.storage === 'raft' ? '.' : ' (the previous Vault data, if any, is kept next to it as data.pre-restore).'));
     }
     await ensureUnsealed(target, material, timeout, log);
     log('Vault is unsealed with the restored init material');
@@ -140,4 +190,54 @@ export async function restore(target: StackTarget, file: string, options: Restor
   } finally {
     fs.rmSync(verified.dir, { recursive: true, force: true });
   }
+}
+
+const MARKER = 'cubbyhole/aurora-restore-marker';
+
+/**
+ * Raft: the running cluster takes the snapshot (`vault operator raft snapshot restore`; with -force when it
+ * comes from another cluster, i.e. other unseal keys: the cluster then seals and uses the archive's keys).
+ * Vault answers before it applies the snapshot, so a marker written just before (in the restoring token's
+ * cubbyhole, which the snapshot cannot hold) tells when it is applied: it is gone, or the token with it, or
+ * the cluster sealed itself. Then init.json and the database go back, with vault-init, the agent and the app
+ * stopped (Vault keeps running: the snapshot needs an unsealed cluster).
+ */
+async function restoreRaftParts(target: StackTarget, verified: VerifiedArchive, status: SealStatus | undefined, log: Log): Promise<void> {
+  if (!status) throw new BackupError(`Vault of the ${target.name} stack does not answer: a Raft snapshot is restored into a running cluster. Start it (make prod-local-ha; a fresh one is fine), then rerun. Nothing was changed.`, 2);
+  if (!status.initialized || status.sealed) throw new BackupError(`Vault of the ${target.name} stack is ${status.initialized ? 'sealed' : 'not initialized'}: a Raft snapshot is restored into an unsealed cluster (vault-init does that; see its logs), then rerun. Nothing was changed.`, 2);
+  const current = readInitMaterial((await target.readInit()).toString('utf8'), `the ${target.name} stack's init.json`);
+  const addr = target.vaultApiAddr();
+  log(`stopping the app, the agent and vault-init of the ${target.name} stack (Vault keeps running)`);
+  await target.stopForRestore({ keepVault: true });
+  await withRootToken(addr, current, async (token) => {
+    await vaultCall(addr, 'POST', MARKER, { at: new Date().toISOString() }, { token });
+    const snap = verified.part(VAULT_PART.raft);
+    try {
+      await target.raftSnapshotRestore(snap, token, false);
+      log('vault operator raft snapshot restore: accepted (the snapshot is of this cluster: same unseal keys)');
+    } catch (err) {
+      if (!/different set of unseal keys|snapshot-force/.test((err as Error).message)) throw err;
+      log('the snapshot is of another cluster (other unseal keys): restoring with -force; the cluster seals and takes the archive\'s keys');
+      await target.raftSnapshotRestore(snap, token, true);
+    }
+    let last = '';
+    await waitFor('Vault to apply the snapshot', async () => {
+      try {
+        await vaultCall(addr, 'GET', MARKER, undefined, { token, timeoutMs: 5000 });
+        last = 'the marker is still there';
+        return undefined;
+      } catch (err) {
+        last = (err as Error).message;
+        // Any answer but the marker comes after the apply: while Vault applies the snapshot it holds its state
+        // lock and requests wait. 404: the marker is gone; 403: the token is gone with the old storage; 503 or
+        // 500: another cluster's snapshot sealed the nodes (other keys). No answer at all: keep asking.
+        if ((err as { status?: number }).status !== undefined) return true;
+        const s = await target.sealStatus().catch(() => undefined);
+        return s?.sealed ? true : undefined;
+      }
+    }, 120_000).catch((err: Error) => { throw new BackupError(`${err.message}; last answer: ${last}`); });
+  }, log);
+  log('snapshot applied; restoring init.json and the database');
+  await target.putInit(verified.part('init.json'));
+  await target.pgRestore(verified.part('postgres.sql'));
 }

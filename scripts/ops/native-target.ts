@@ -71,10 +71,10 @@ export function nativeTarget(root: string): DirTarget {
       stopVault: () => stop('vault'),
       startVault: async () => up(),
       watcherRunning: async () => pidOf('vault-init') !== undefined,
-      stopForRestore: async () => {
+      stopForRestore: async (options) => {
         // PostgreSQL must answer for the dump to load; `up` starts it (and the rest, which we stop again).
         if (!pidOf('postgres')) up();
-        for (const name of STOP_ORDER) await stop(name);
+        for (const name of STOP_ORDER) if (!(options?.keepVault && name === 'vault')) await stop(name);
       },
       startAfterRestore: async () => up(),
       doctor: async (): Promise<DoctorResult> => {

@@ -1,6 +1,6 @@
 /**
- * Which stack a command acts on: BACKUP_TARGET=native|compose decides; otherwise the compose stack when its
- * `vault` container is running, the native one when .native/ holds a Vault, the compose one when its
+ * Which stack a command acts on: BACKUP_TARGET=native|compose decides; otherwise the compose stack (that of
+ * make prod-local or of make prod-local-ha: the one owning the `vault` container) when that container is running, the native one when .native/ holds a Vault, the compose one when its
  * containers exist (stopped), and `fallback` when there is no stack at all.
  */
 import fs from 'node:fs';
@@ -26,9 +26,8 @@ function container(name: string): 'running' | 'stopped' | undefined {
 export function selectTarget(root: string, fallback: 'native' | 'none'): StackTarget {
   const wanted = process.env.BACKUP_TARGET;
   const compose = () => {
-    const cmd = composeCommand();
-    if (!cmd) throw new BackupError('BACKUP_TARGET=compose, but neither `docker compose` nor `docker-compose` is installed.', 2);
-    return new ComposeTarget(cmd, root);
+    if (!composeCommand()) throw new BackupError('BACKUP_TARGET=compose, but neither `docker compose` nor `docker-compose` is installed.', 2);
+    return new ComposeTarget(root);
   };
   if (wanted === 'compose') return compose();
   if (wanted === 'native') return nativeTarget(root);

@@ -10,8 +10,12 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import { BackupError, workDir } from './archive.js';
 import { sealStatus, unsealWith, type InitMaterial, type SealStatus } from './vault-api.js';
+import { PsqlSession } from './write-barrier.js';
 
 export interface DoctorResult { dangling: number; orphans: number; remaining: number }
 
@@ -28,17 +32,28 @@ export interface StackTarget {
   watcherRunning(): Promise<boolean>;
   /** Unseals directly with the init material (only where no vault-init watches). */
   unseal?(material: InitMaterial): Promise<void>;
+  /** Where this machine reaches Vault's API (token checks, generate-root on Raft storage). */
+  vaultApiAddr(): string;
 
-  // The backup's pause.
+  // File storage: the backup's pause.
   stopVault(): Promise<void>;
   startVault(): Promise<void>;
   copyVaultData(destTar: string): Promise<void>;
   readInit(): Promise<Buffer>;
-  pgDump(destFile: string): Promise<void>;
+  /** pg_dump of the app's database; with `snapshot`, as of that exported snapshot (pg_dump --snapshot). */
+  pgDump(destFile: string, snapshot?: string): Promise<void>;
+
+  // Raft storage: online, no pause (write-barrier.ts).
+  /** A psql session on the app's database (for the write barrier and the exported snapshot). */
+  psql(): PsqlSession;
+  /** `vault operator raft snapshot save` with `token`, into `destFile`. */
+  raftSnapshotSave(destFile: string, token: string): Promise<void>;
+  /** `vault operator raft snapshot restore [-force]`; Vault applies it asynchronously after answering. */
+  raftSnapshotRestore(file: string, token: string, force: boolean): Promise<void>;
 
   // Restore.
-  /** Everything but PostgreSQL stopped; PostgreSQL running. */
-  stopForRestore(): Promise<void>;
+  /** Everything but PostgreSQL stopped; PostgreSQL running. With `keepVault` (Raft), Vault keeps running. */
+  stopForRestore(options?: { keepVault?: boolean }): Promise<void>;
   putVaultData(tarFile: string): Promise<void>;
   putInit(file: string): Promise<void>;
   pgRestore(sqlFile: string): Promise<void>;
@@ -96,7 +111,7 @@ export interface DirTargetControl {
   stopVault(): Promise<void>;
   startVault(): Promise<void>;
   watcherRunning(): Promise<boolean>;
-  stopForRestore(): Promise<void>;
+  stopForRestore(options?: { keepVault?: boolean }): Promise<void>;
   startAfterRestore(): Promise<void>;
   doctor(): Promise<DoctorResult>;
 }
@@ -131,6 +146,7 @@ export class DirTarget implements StackTarget {
   }
 
   sealStatus(): Promise<SealStatus> { return sealStatus(this.options.vaultAddr); }
+  vaultApiAddr(): string { return this.options.vaultAddr; }
   watcherRunning(): Promise<boolean> { return this.options.control.watcherRunning(); }
   unseal(material: InitMaterial): Promise<void> { return unsealWith(this.options.vaultAddr, material); }
   stopVault(): Promise<void> { return this.options.control.stopVault(); }
@@ -154,12 +170,46 @@ export class DirTarget implements StackTarget {
     return { ...process.env, PGHOST: pg.host, PGPORT: String(pg.port), PGUSER: pg.user, PGPASSWORD: pg.password ?? '', PGCONNECT_TIMEOUT: '10' };
   }
 
-  async pgDump(destFile: string): Promise<void> {
+  async pgDump(destFile: string, snapshot?: string): Promise<void> {
     const { pg } = this.options;
-    exec(path.join(pg.binDir, 'pg_dump'), ['--no-owner', '--no-acl', '-d', pg.database], { outFile: destFile, env: this.pgEnv(), what: 'pg_dump' });
+    exec(path.join(pg.binDir, 'pg_dump'), ['--no-owner', '--no-acl', ...(snapshot ? [`--snapshot=${snapshot}`] : []), '-d', pg.database], { outFile: destFile, env: this.pgEnv(), what: 'pg_dump' });
   }
 
-  stopForRestore(): Promise<void> { return this.options.control.stopForRestore(); }
+  psql(): PsqlSession {
+    const { pg } = this.options;
+    return new PsqlSession(path.join(pg.binDir, 'psql'), ['-d', pg.database], this.pgEnv());
+  }
+
+  /** The API call the CLI makes (`vault operator raft snapshot save`), streamed to the file. */
+  async raftSnapshotSave(destFile: string, token: string): Promise<void> {
+    const res = await fetch(`${this.options.vaultAddr}/v1/sys/storage/raft/snapshot`, { headers: { 'x-vault-token': token }, signal: AbortSignal.timeout(300_000) })
+      .catch((err: Error) => { throw new BackupError(`Vault at ${this.options.vaultAddr} is unreachable for the snapshot: ${err.message}`); });
+    if (!res.ok || !res.body) throw new BackupError(`vault operator raft snapshot save: Vault answered ${res.status}: ${(await res.text()).slice(0, 300)}`);
+    await pipeline(Readable.fromWeb(res.body as WebReadableStream), fs.createWriteStream(destFile, { mode: 0o600 }));
+  }
+
+  async raftSnapshotRestore(file: string, token: string, force: boolean): Promise<void> {
+    const what = `vault operator raft snapshot restore${force ? ' -force' : ''}`;
+    // A standby answers a snapshot upload with 307 to the active node (it does not forward the body); the CLI
+    // follows it, and so does this, with the body sent again.
+    let url = `${this.options.vaultAddr}/v1/sys/storage/raft/snapshot${force ? '-force' : ''}`;
+    for (let hop = 0; hop < 3; hop++) {
+      const res = await fetch(url, {
+        method: 'POST', headers: { 'x-vault-token': token }, body: fs.readFileSync(file), redirect: 'manual', signal: AbortSignal.timeout(300_000),
+      }).catch((err: Error) => { throw new BackupError(`Vault at ${url} is unreachable for the restore: ${err.message}${err.cause instanceof Error ? ` (${err.cause.message})` : ''}`); });
+      const location = res.headers.get('location');
+      if ([301, 302, 307, 308].includes(res.status) && location) {
+        await res.arrayBuffer();
+        url = new URL(location, url).toString();
+        continue;
+      }
+      if (!res.ok) throw new BackupError(`${what}: Vault answered ${res.status}: ${(await res.text()).slice(0, 300)}`);
+      return;
+    }
+    throw new BackupError(`${what}: too many redirects (last: ${url})`);
+  }
+
+  stopForRestore(options?: { keepVault?: boolean }): Promise<void> { return this.options.control.stopForRestore(options); }
 
   async putVaultData(tarFile: string): Promise<void> {
     const dir = this.options.vaultDataDir;
@@ -200,6 +250,22 @@ export class DirTarget implements StackTarget {
   }
 }
 
+/** NAME from the environment, else from the checkout's .env (as compose reads it), else undefined. */
+export function fromDotEnv(root: string, name: string): string | undefined {
+  if (process.env[name]) return process.env[name];
+  try {
+    const line = fs.readFileSync(path.join(root, '.env'), 'utf8').split('\n').reverse().find((l) => l.trim().startsWith(`${name}=`));
+    return line?.split('=').slice(1).join('=').trim().replace(/^["']|["']$/g, '') || undefined;
+  } catch { return undefined; }
+}
+
+/** The compose project a container belongs to (its label), if the container exists. */
+export function projectOf(container: string): string | undefined {
+  const res = spawnSync('docker', ['inspect', '-f', '{{index .Config.Labels "com.docker.compose.project"}}', container], { encoding: 'utf8' });
+  const project = res.status === 0 ? res.stdout.trim() : '';
+  return project && project !== '<no value>' ? project : undefined;
+}
+
 /** Parses `doctor --json` output. */
 export function parseDoctor(stdout: string): DoctorResult {
   const line = stdout.trim().split('\n').reverse().find((l) => l.trim().startsWith('{'));
@@ -209,21 +275,24 @@ export function parseDoctor(stdout: string): DoctorResult {
 }
 
 /**
- * The compose stack (container names vault and vault-init are fixed; postgres, app via `$COMPOSE ps -q`).
- * Containers are stopped and started with `docker stop/start` so that nothing is recreated (the images a
- * `make prod-local` chose, official or offline, stay as they are).
+ * The compose stack: `make prod-local`'s, or `make prod-local-ha`'s (project <name>-ha, three Vault nodes on
+ * Raft, the `vault` container a Vault Proxy). Container names vault and vault-init are fixed; the project is
+ * the one that owns them (its label), and the other services are found by their compose labels, so neither
+ * the compose files nor COMPOSE_* variables need to be repeated here. Containers are stopped and started with
+ * `docker stop/start` so that nothing is recreated (the images a `make prod-local` chose, official or offline,
+ * stay as they are).
  */
 export class ComposeTarget implements StackTarget {
   readonly kind = 'compose' as const;
   readonly name: string;
-  private readonly compose: string[];
+  readonly project: string;
 
-  constructor(composeCmd = process.env.COMPOSE || 'docker compose', private readonly repoRoot = process.cwd()) {
-    this.compose = composeCmd.split(/\s+/).filter(Boolean);
-    // Compose's own default project name (the checkout's folder), as make prod-local and a plain
-    // `docker compose` in the checkout use it, unless COMPOSE_PROJECT_NAME says otherwise.
-    const project = process.env.COMPOSE_PROJECT_NAME || path.basename(path.resolve(repoRoot)).toLowerCase().replace(/[^a-z0-9_-]/g, '');
-    this.name = `compose (project ${project})`;
+  constructor(private readonly repoRoot = process.cwd()) {
+    // The project of the running (or stopped) stack; else compose's own default (the checkout's folder), as
+    // make prod-local and a plain `docker compose` in the checkout use it, unless COMPOSE_PROJECT_NAME says otherwise.
+    this.project = projectOf('vault-init') ?? projectOf('vault')
+      ?? (process.env.COMPOSE_PROJECT_NAME || path.basename(path.resolve(repoRoot)).toLowerCase().replace(/[^a-z0-9_-]/g, ''));
+    this.name = `compose (project ${this.project})`;
   }
 
   private docker(args: string[], options: Parameters<typeof exec>[2] = {}): Buffer {
@@ -231,11 +300,8 @@ export class ComposeTarget implements StackTarget {
   }
 
   private serviceId(service: string): string | undefined {
-    const [cmd, ...rest] = this.compose;
-    try {
-      const out = exec(cmd!, [...rest, 'ps', '-q', service], { cwd: this.repoRoot, what: `${this.compose.join(' ')} ps` }).toString('utf8').trim();
-      return out.split('\n')[0] || undefined;
-    } catch { return undefined; }
+    const res = spawnSync('docker', ['ps', '-aq', '--filter', `label=com.docker.compose.project=${this.project}`, '--filter', `label=com.docker.compose.service=${service}`], { encoding: 'utf8' });
+    return res.status === 0 ? res.stdout.trim().split('\n')[0] || undefined : undefined;
   }
 
   private exists(container: string): boolean {
@@ -291,17 +357,61 @@ export class ComposeTarget implements StackTarget {
     return exec('tar', ['-xOf', '-', 'init.json'], { input: tar, what: 'reading init.json from docker cp output' });
   }
 
-  async pgDump(destFile: string): Promise<void> {
+  async pgDump(destFile: string, snapshot?: string): Promise<void> {
     const pg = this.need(this.serviceId('postgres'), 'postgres');
-    this.docker(['exec', pg, 'sh', '-c', 'pg_dump -U "$POSTGRES_USER" -d "$POSTGRES_DB" --no-owner --no-acl'], { outFile: destFile, what: 'pg_dump in the postgres container' });
+    if (snapshot !== undefined && !/^[0-9A-F-]+$/i.test(snapshot)) throw new BackupError(`not a snapshot id: ${JSON.stringify(snapshot)}`);
+    this.docker(['exec', pg, 'sh', '-c', `pg_dump -U "$POSTGRES_USER" -d "$POSTGRES_DB" --no-owner --no-acl${snapshot ? ` --snapshot=${snapshot}` : ''}`], { outFile: destFile, what: 'pg_dump in the postgres container' });
   }
 
-  async stopForRestore(): Promise<void> {
+  psql(): PsqlSession {
+    const pg = this.need(this.serviceId('postgres'), 'postgres');
+    return new PsqlSession('docker', ['exec', '-i', pg, 'sh', '-c', 'exec psql -U "$POSTGRES_USER" -d "$POSTGRES_DB" "$@"', 'psql'], process.env, 'psql in the postgres container');
+  }
+
+  /** The API as the user reaches it: the published port (the HA profile's Vault Proxy forwards to the cluster). */
+  vaultApiAddr(): string {
+    return `http://127.0.0.1:${fromDotEnv(this.repoRoot, 'VAULT_PORT') ?? '8200'}`;
+  }
+
+  /**
+   * The CLI in the `vault` container, pointed at the active node: the container's VAULT_ADDR (HA:
+   * http://vault-ha:8200) may land on a standby, which answers a snapshot upload with a redirect the CLI would
+   * follow without its body. sys/leader (unauthenticated) names the active node. The token goes in on stdin,
+   * never in argv or the container's environment.
+   */
+  private vaultCli(script: string, token: string, what: string): void {
+    const leader = 'leader=$(wget -q -O - "$VAULT_ADDR/v1/sys/leader" | sed -n \'s/.*"leader_address":"\\([^"]*\\)".*/\\1/p\'); [ -n "$leader" ] && export VAULT_ADDR="$leader"';
+    exec('docker', ['exec', '-i', this.need('vault', 'vault'), 'sh', '-c', `read -r VAULT_TOKEN; export VAULT_TOKEN; ${leader}; ${script}`], { input: `${token}\n`, what });
+  }
+
+  async raftSnapshotSave(destFile: string, token: string): Promise<void> {
+    const tmp = `/tmp/aurora-backup-${process.pid}-${Date.now()}.snap`;
+    try {
+      this.vaultCli(`umask 077; vault operator raft snapshot save ${tmp}`, token, 'vault operator raft snapshot save (in the vault container)');
+      exec('docker', ['cp', `vault:${tmp}`, '-'], { outFile: `${destFile}.cp.tar`, what: 'docker cp of the snapshot' });
+      exec('tar', ['-xOf', `${destFile}.cp.tar`, path.basename(tmp)], { outFile: destFile, what: 'reading the snapshot from docker cp output' });
+    } finally {
+      fs.rmSync(`${destFile}.cp.tar`, { force: true });
+      spawnSync('docker', ['exec', 'vault', 'rm', '-f', tmp], { stdio: 'ignore' });
+    }
+  }
+
+  async raftSnapshotRestore(file: string, token: string, force: boolean): Promise<void> {
+    const tmp = `/tmp/aurora-restore-${process.pid}-${Date.now()}.snap`;
+    try {
+      this.docker(['cp', file, `vault:${tmp}`], { what: 'docker cp of the snapshot into the vault container' });
+      this.vaultCli(`vault operator raft snapshot restore${force ? ' -force' : ''} ${tmp}`, token, `vault operator raft snapshot restore${force ? ' -force' : ''} (in the vault container)`);
+    } finally {
+      spawnSync('docker', ['exec', 'vault', 'rm', '-f', tmp], { stdio: 'ignore' });
+    }
+  }
+
+  async stopForRestore(options: { keepVault?: boolean } = {}): Promise<void> {
     const c = this.containers();
     this.need(c.vault, 'vault');
     this.need(c['vault-init'], 'vault-init');
     const pg = this.need(c.postgres, 'postgres');
-    for (const name of ['app', 'vault-agent', 'vault-init', 'vault'] as const) {
+    for (const name of ['app', 'vault-agent', 'vault-init', ...(options.keepVault ? [] : ['vault'] as const)] as const) {
       const id = c[name];
       if (id && this.isRunning(id)) this.docker(['stop', '-t', '30', id]);
     }

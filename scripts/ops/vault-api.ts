@@ -5,12 +5,18 @@
  * Errors name the endpoint and the status, never a key, a nonce's use or a token.
  */
 import fs from 'node:fs';
-import { vaultCall } from '../../services/vault-init/src/generate-root.js';
+import { generateRootToken, vaultCall } from '../../services/vault-init/src/generate-root.js';
+import type { Storage } from './archive.js';
 import { waitFor } from '../../test/harness/processes.js';
 
-export { decodeRootToken, generateRootToken, type GenerateRootResult } from '../../services/vault-init/src/generate-root.js';
+export { decodeRootToken, generateRootToken, vaultCall, type GenerateRootResult } from '../../services/vault-init/src/generate-root.js';
 
-export interface SealStatus { initialized: boolean; sealed: boolean; t: number; n: number; progress: number; version: string }
+export interface SealStatus { initialized: boolean; sealed: boolean; t: number; n: number; progress: number; version: string; storage_type?: string }
+
+/** The storage behind Vault, as seal-status reports it: Raft (make prod-local-ha) or file (everything else). */
+export function storageOf(status: SealStatus): Storage {
+  return status.storage_type === 'raft' ? 'raft' : 'file';
+}
 
 export interface InitMaterial { keys_base64: string[]; keys?: string[]; root_token?: string; threshold?: number; shares?: number }
 
@@ -58,4 +64,25 @@ export async function unsealWith(addr: string, material: InitMaterial): Promise<
     status = await call<SealStatus>(addr, 'POST', 'sys/unseal', { key });
   }
   if (status.sealed) throw new Error(`Vault at ${addr} is still sealed after all ${material.keys_base64.length} keys of the init material: they do not belong to this Vault`);
+}
+
+/**
+ * Runs `fn` with a root token for the Vault at `addr`: init.json's own while it is valid; when vault-init
+ * revoked it (VAULT_REVOKE_ROOT_TOKEN), a fresh one from the unseal keys (generate-root, as make root-token
+ * does), revoked again right after. `fn` is the only user; the token is never printed.
+ */
+export async function withRootToken<T>(addr: string, material: InitMaterial, fn: (token: string) => Promise<T>, log: (msg: string) => void = () => undefined): Promise<T> {
+  if (material.root_token) {
+    const valid = await vaultCall<{ data?: { policies?: string[] } }>(addr, 'GET', 'auth/token/lookup-self', undefined, { token: material.root_token })
+      .then((r) => r.data?.policies?.includes('root') === true, () => false);
+    if (valid) return fn(material.root_token);
+  }
+  log('the root token of init.json is revoked: generating a temporary one from the unseal keys (revoked after use)');
+  const { token } = await generateRootToken(addr, material);
+  try {
+    return await fn(token);
+  } finally {
+    // After a restore the token may be gone with the old storage: nothing left to revoke then.
+    await vaultCall(addr, 'POST', 'auth/token/revoke-self', {}, { token }).catch(() => undefined);
+  }
 }

@@ -11,8 +11,9 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { acquireComposeLock } from '../harness/compose-lock.js';
-import { MIN, docker, engineAnswers, leftovers as projectLeftovers, removeProject, must, sh } from './shell.js';
-import { repoRoot, waitFor } from '../harness/processes.js';
+import fs from 'node:fs';
+import { MIN, docker, engineAnswers, leftovers as projectLeftovers, lines, removeProject, must, sh } from './shell.js';
+import { repoRoot, tempDir, waitFor } from '../harness/processes.js';
 
 const root = repoRoot();
 const PROJECT = `${path.basename(root).toLowerCase().replace(/[^a-z0-9_-]/g, '')}-ha`;
@@ -69,9 +70,12 @@ else describe(SUITE, () => {
       try { await fn(t); } catch (err) { broken = name; throw err; }
     });
   }
-  /** A KV write through the `vault` container's CLI (the proxy, the operator token): true when Vault acknowledged it. */
+  /**
+   * A KV write through the `vault` container's CLI (the proxy, the operator token): true when Vault acknowledged
+   * it. One path segment below users/, as the docs' test-secret: doctor lists it as unmanaged, not as an orphan.
+   */
   const put = async (key: string, value: string): Promise<boolean> => {
-    const r = await sh(`docker exec vault vault kv put aurora/users/e2e-ha/${key} value=${value}`, env, MIN);
+    const r = await sh(`docker exec vault vault kv put aurora/users/e2e-ha-${key} value=${value}`, env, MIN);
     if (r.status === 0) written.set(key, value);
     return r.status === 0;
   };
@@ -144,7 +148,7 @@ else describe(SUITE, () => {
     assert.ok(statuses.every((s) => s === 200 || s === 503), `the app answered only 200 or 503: ${statuses.join(',')}`);
     assert.ok(await waitFor('a write after the failover', async () => ((await put('after', 'a')) ? true : undefined), MIN, 500));
     for (const [key, value] of written) {
-      const r = await sh(`docker exec vault vault kv get -field=value aurora/users/e2e-ha/${key}`, env, MIN);
+      const r = await sh(`docker exec vault vault kv get -field=value aurora/users/e2e-ha-${key}`, env, MIN);
       assert.equal(r.stdout.trim(), value, `${key}: ${r.stderr}`);
     }
   });
@@ -156,5 +160,51 @@ else describe(SUITE, () => {
     t.diagnostic(`${killed} unsealed ${Date.now() - t0} ms after docker start (includes the container's start)`);
     const health = spawnSync('docker', ['inspect', '-f', '{{.State.Health.Status}}', 'vault-init'], { encoding: 'utf8' }).stdout.trim();
     assert.ok(['healthy', 'starting'].includes(health), `vault-init is ${health}`);
+  });
+
+  // ---- issue 9: operations on the HA stack ----
+  step('make doctor, make backup (online: no node stops), change, make restore CONFIRM=1 → exactly that state; make root-token', 10 * MIN, async (t) => {
+    const APP = 'http://localhost:8080';
+    const admin = must(await sh('docker exec vault vault kv get -field=client-secret secret/aurora/admin', env, MIN), 'the admin secret').stdout.trim();
+    const status = async (line: string): Promise<string> => must(await sh(`${line} -s -o /dev/null -w "%{http_code}"`, env, MIN), line).stdout.trim();
+    const dir = tempDir('e2e-ha-backups');
+    const opsEnv = { ...env, BACKUP_DIR: dir, BACKUP_PASSPHRASE: `e2e-ha-passphrase-${Date.now()}` };
+    const run = (line: string, timeoutMs = 3 * MIN) => sh(line, opsEnv, timeoutMs);
+
+    const doctor = await run('make doctor');
+    assert.equal(doctor.status, 0, `make doctor on the HA stack: ${doctor.stdout}${doctor.stderr}`);
+    const kept = `kept_ha_${Date.now()}`;
+    assert.equal(await status(`curl -u admin:${admin} -X PUT ${APP}/users/bob/credentials/aws -H 'content-type: application/json' -d '{"data":{"key":"${kept}"}}'`), '201');
+    const started = () => NODES.map((n) => docker(['inspect', '-f', '{{.State.StartedAt}}', n]).stdout.trim());
+    const before = started();
+    const b = must(await run('make backup'), 'make backup');
+    t.diagnostic(lines(b.stderr).filter((l) => /cut:|online|wrote/.test(l)).join(' | '));
+    assert.match(b.stderr, /online backup: Raft storage/);
+    assert.doesNotMatch(b.stderr, /PAUSE/);
+    assert.deepEqual(started(), before, 'no Vault node was restarted by the backup');
+    assert.ok(NODES.every((n) => nodeStatus(n)?.sealed === false), 'every node stayed unsealed');
+    const archives = fs.readdirSync(dir).filter((f) => f.startsWith('aurora-backup-'));
+    assert.equal(archives.length, 1, archives.join(', '));
+    const archive = path.join(dir, archives[0]!);
+    assert.equal(fs.statSync(archive).mode & 0o777, 0o600);
+    assert.match(archive, /\.enc$/);
+
+    assert.equal(await status(`curl -u admin:${admin} -X DELETE ${APP}/users/bob/credentials/aws`), '204');
+    assert.equal(await status(`curl -u admin:${admin} -X PUT ${APP}/users/carol/credentials/gh -H 'content-type: application/json' -d '{"data":{"key":"after-backup"}}'`), '201');
+    assert.notEqual((await run(`make restore FILE=${archive}`)).status, 0, 'restore over a running stack without CONFIRM=1');
+    const restored = must(await run(`make restore FILE=${archive} CONFIRM=1`, 6 * MIN), 'make restore CONFIRM=1');
+    assert.match(restored.stdout + restored.stderr, /0 dangling references, 0 orphans/);
+    const resolved = must(await sh(`curl -sS -u admin:${admin} -X POST ${APP}/users/bob/credentials/aws/resolve`, env, MIN), 'resolve after restore');
+    assert.deepEqual((JSON.parse(resolved.stdout) as { data: unknown }).data, { key: kept });
+    assert.equal(await status(`curl -u admin:${admin} ${APP}/users/carol/credentials/gh`), '404', 'a credential made after the backup survived the restore');
+    await waitFor('every node unsealed after the restore', () => (NODES.every((n) => nodeStatus(n)?.sealed === false) ? true : undefined), 2 * MIN, 500);
+
+    const token = must(await run('make -s root-token', MIN), 'make root-token').stdout.trim();
+    assert.equal(token.split('\n').length, 1, 'make root-token prints the token alone on stdout');
+    const self = await fetch('http://127.0.0.1:8200/v1/auth/token/lookup-self', { headers: { 'X-Vault-Token': token } });
+    assert.equal(self.status, 200);
+    assert.deepEqual(((await self.json()) as { data: { policies: string[] } }).data.policies, ['root']);
+    assert.equal((await fetch('http://127.0.0.1:8200/v1/auth/token/revoke-self', { method: 'POST', headers: { 'X-Vault-Token': token } })).status, 204);
+    assert.equal(await status(`curl -u admin:${admin} -X DELETE ${APP}/users/bob/credentials/aws`), '204');
   });
 });

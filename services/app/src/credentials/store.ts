@@ -6,7 +6,8 @@
  * Writes go through a `CredentialLock`: a transaction holding a per-credential advisory lock from before
  * the Vault write until the row is committed. Two writers of the same credential, and `doctor --repair`,
  * take the same lock, so none of them sees the other's half-done work (doctor never destroys a secret
- * whose row is about to be committed). The lock dies with the session: a crashed app releases it.
+ * whose row is about to be committed). The lock dies with the session: a crashed app releases it. The same
+ * transaction holds the backup's WRITE_BARRIER shared.
  */
 import type pg from 'pg';
 import { guardClient } from '../store/db.js';
@@ -33,6 +34,14 @@ const COLUMNS = 'user_id, credential_type, reference, version, created_at, updat
 
 /** Two-int advisory lock space of this table (the migration runner uses the one-bigint space). */
 const LOCK_CLASS = 7261002;
+
+/**
+ * The write barrier: every credential write and delete holds it shared, from before its Vault write until
+ * its row commits; an online backup (Raft storage, scripts/ops/write-barrier.ts) takes it exclusively for
+ * the instant it cuts Vault's snapshot and PostgreSQL's, so no write is half done at the cut. Reads never
+ * touch it. A pending exclusive request queues new writers behind it: they wait, they do not fail.
+ */
+export const WRITE_BARRIER = { classId: 7261003, objectId: 0 } as const;
 
 function toRow(r: DbRow): CredentialRow {
   return { userId: r.user_id, credentialType: r.credential_type, reference: r.reference, version: r.version, createdAt: r.created_at, updatedAt: r.updated_at };
@@ -86,8 +95,11 @@ export class CredentialStore {
       await client.query('BEGIN');
       const res = await client.query<DbRow>({
         name: 'credential_lock_get',
+        // One round trip; PostgreSQL evaluates the target list left to right: the barrier before the key, as
+        // every writer does, so no writer ever waits for the barrier while holding a key another one needs.
         text: `SELECT ${COLUMNS.split(', ').map((c) => `r.${c}`).join(', ')}
-                 FROM (SELECT pg_advisory_xact_lock(${LOCK_CLASS}, hashtext($1))) AS l
+                 FROM (SELECT pg_advisory_xact_lock_shared(${WRITE_BARRIER.classId}, ${WRITE_BARRIER.objectId}),
+                              pg_advisory_xact_lock(${LOCK_CLASS}, hashtext($1))) AS l
                  LEFT JOIN credential_references r ON r.user_id = $2 AND r.credential_type = $3`,
         values: [lockKey(userId, credentialType), userId, credentialType],
       });

@@ -1,0 +1,190 @@
+/**
+ * The HA profile as processes: a 3-node Raft cluster (raft.ts), vault-init in HA mode (VAULT_HA_ADDRS, watch
+ * loop), PostgreSQL and the app pointed at a standby (standbys forward to the active node, as the alias
+ * vault-ha does in compose), with one Client `writer` allowed everything. For the tests of make backup /
+ * make restore on Raft storage; `target()` is the same DirTarget class the native stack uses.
+ */
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { VaultClient } from '@aurora/common';
+import { DirTarget, parseDoctor } from '../../scripts/ops/targets.js';
+import { AppProcess } from './app.js';
+import { PostgresServer, postgresBinDir } from './postgres.js';
+import { tempDir, waitFor } from './processes.js';
+import { RaftCluster, type RaftNode } from './raft.js';
+import { clientResource, type HttpResult } from './stack.js';
+import { vaultInitDirs, vaultInitEnv, VaultInitProcess, type VaultInitDirs } from './vault-init.js';
+
+export interface HaStackOptions {
+  /** Reuse this PostgreSQL (a second cluster restoring the first one's backup); it is not stopped by stop(). */
+  postgres?: PostgresServer;
+  /** Extra vault-init settings (e.g. VAULT_REVOKE_ROOT_TOKEN). */
+  vaultInitEnv?: Record<string, string>;
+}
+
+export class HaStack {
+  vaultInit?: VaultInitProcess;
+  app!: AppProcess;
+  initEnv!: Record<string, string>;
+  readonly vaultInitLogs: string[] = [];
+  private readonly writerSecret = `cs-writer-${crypto.randomBytes(18).toString('base64url')}`;
+
+  private constructor(readonly dir: string, readonly cluster: RaftCluster, readonly postgres: PostgresServer, private readonly ownsPostgres: boolean,
+    readonly initDirs: VaultInitDirs) {}
+
+  static async start(options: HaStackOptions = {}): Promise<HaStack> {
+    const [c, p] = await Promise.allSettled([RaftCluster.start(3, { retryJoin: true }), options.postgres ?? PostgresServer.start()]);
+    if (c.status === 'rejected' || p.status === 'rejected') {
+      await Promise.allSettled([c.status === 'fulfilled' ? c.value.stop() : undefined, p.status === 'fulfilled' && !options.postgres ? p.value.stop() : undefined]);
+      throw c.status === 'rejected' ? c.reason : (p as PromiseRejectedResult).reason;
+    }
+    const stack = new HaStack(tempDir('ha-stack'), c.value, p.value, !options.postgres, vaultInitDirs());
+    try {
+      await stack.setUp(options);
+    } catch (err) {
+      await stack.stop();
+      throw err;
+    }
+    return stack;
+  }
+
+  private async setUp(options: HaStackOptions): Promise<void> {
+    this.initEnv = await vaultInitEnv(this.cluster.nodes[0]!, this.initDirs, {
+      VAULT_HA_ADDRS: this.cluster.nodes.map((n) => n.addr).join(','),
+      VAULT_SECRET_SHARES: '3',
+      VAULT_SECRET_THRESHOLD: '2',
+      VAULT_WAIT_TIMEOUT_MS: '60000',
+      ...options.vaultInitEnv,
+    });
+    await this.startVaultInit();
+    const init = this.initMaterial();
+    this.cluster.keys = init.keys_base64;
+    this.cluster.rootToken = init.root_token;
+
+    const secretFile = path.join(this.dir, 'client-writer');
+    fs.writeFileSync(secretFile, this.writerSecret, { mode: 0o400 });
+    const configFile = path.join(this.dir, 'vault-config.json');
+    fs.writeFileSync(configFile, JSON.stringify({ secret: { 'client-writer': { path: secretFile, scope: { resource_type: 'Client', id: 'writer' } } } }));
+    this.app = await AppProcess.start({
+      VAULT_ADDR: this.standby().addr,
+      VAULT_APPROLE_DIR: path.join(this.initDirs.approleDir, 'app'),
+      SECRETS_CONFIG: configFile,
+      CACHE_TTL_SECONDS: '0',
+      AUTH_MAX_FAILURES: '10000',
+      ...this.postgres.env,
+    }, path.join(this.dir, 'app'));
+    const spec = { id: 'writer', permissions: { credentials: ['read', 'write', 'delete', 'resolve'], users: ['*'] } };
+    const json = JSON.stringify(clientResource(spec, 'client-writer')).replace(/'/g, "''");
+    await this.postgres.psql(this.postgres.database, `INSERT INTO resources (resource_type, id, resource) VALUES ('Client', 'writer', '${json}'::jsonb)
+      ON CONFLICT (resource_type, id) DO UPDATE SET resource = EXCLUDED.resource`);
+    await this.app.waitReady(60_000);
+  }
+
+  /** The node the app talks to: the second one (vault-init initializes the first, which becomes active). */
+  standby(): RaftNode { return this.cluster.nodes[1]!; }
+
+  initMaterial(): { keys_base64: string[]; root_token: string } {
+    return JSON.parse(fs.readFileSync(path.join(this.initDirs.initDir, 'init.json'), 'utf8')) as { keys_base64: string[]; root_token: string };
+  }
+
+  /** vault-init in watch mode; resolves once it watches (initialized or unsealed, joined, configured). */
+  async startVaultInit(): Promise<void> {
+    this.vaultInit = VaultInitProcess.start(this.initEnv);
+    await this.vaultInit.waitForOutput(/watching the seal status/, 180_000);
+  }
+
+  async stopVaultInit(): Promise<void> {
+    if (!this.vaultInit) return;
+    await this.vaultInit.stop();
+    this.vaultInitLogs.push(this.vaultInit.output());
+    this.vaultInit = undefined;
+  }
+
+  get vaultInitRunning(): boolean {
+    const c = this.vaultInit?.child;
+    return !!c && c.exitCode === null && c.signalCode === null;
+  }
+
+  async request(method: string, urlPath: string, body?: unknown): Promise<HttpResult> {
+    const headers: Record<string, string> = { authorization: `Basic ${Buffer.from(`writer:${this.writerSecret}`).toString('base64')}` };
+    if (body !== undefined) headers['content-type'] = 'application/json';
+    const res = await fetch(`${this.app.url}${urlPath}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), signal: AbortSignal.timeout(30_000) });
+    const text = await res.text();
+    let json: unknown;
+    try { json = text ? JSON.parse(text) : undefined; } catch { json = undefined; }
+    return { status: res.status, headers: res.headers, text, json };
+  }
+
+  /** The operator token vault-init wrote for the CLI (read each time: vault-init may re-issue it). */
+  operator(): VaultClient {
+    const token = fs.readFileSync(path.join(this.initDirs.cliDir, '.vault-token'), 'utf8').trim();
+    return new VaultClient({ addr: this.standby().addr, token });
+  }
+
+  /** Every secret path under aurora/users/ with its current version, read through a standby. */
+  async vaultState(mount = 'aurora', base = 'users'): Promise<Record<string, number>> {
+    const operator = this.operator();
+    const out: Record<string, number> = {};
+    const walk = async (prefix: string): Promise<void> => {
+      for (const key of await operator.kvList(mount, prefix)) {
+        if (key.endsWith('/')) await walk(`${prefix}/${key.slice(0, -1)}`);
+        else out[`${prefix}/${key}`] = (await operator.kvMetadata(mount, `${prefix}/${key}`)).current_version;
+      }
+    };
+    await walk(base);
+    return out;
+  }
+
+  async rows(): Promise<string[]> {
+    const out = await this.postgres.psql(this.postgres.database,
+      "SELECT user_id || '|' || credential_type || '|' || reference || '|' || version || '|' || updated_at FROM credential_references ORDER BY 1");
+    return out.split('\n').filter(Boolean);
+  }
+
+  /** Every node answers, initialized and unsealed. */
+  async allUnsealed(timeoutMs = 60_000): Promise<void> {
+    await waitFor('all three nodes unsealed', async () => {
+      const hs = await Promise.all(this.cluster.nodes.map((n) => n.health().catch(() => undefined)));
+      return hs.every((h) => h && h.initialized && !h.sealed) ? true : undefined;
+    }, timeoutMs, 200);
+  }
+
+  /**
+   * make backup / make restore's view of this stack (scripts/ops/targets.ts), through a standby's address as
+   * compose's vault-ha may land on one. Vault itself is never stopped on Raft storage.
+   */
+  target(name = 'ha-test'): DirTarget {
+    return new DirTarget({
+      name,
+      kind: 'test',
+      vaultAddr: this.standby().addr,
+      vaultDataDir: path.join(this.dir, 'no-file-storage'),
+      initFile: path.join(this.initDirs.initDir, 'init.json'),
+      pg: { binDir: postgresBinDir(), host: this.postgres.host, port: this.postgres.port, user: this.postgres.user, database: this.postgres.database },
+      control: {
+        running: async () => ['vault-1', 'vault-2', 'vault-3', 'postgres', ...(this.vaultInitRunning ? ['vault-init'] : []), ...(this.app.running ? ['app'] : [])],
+        stopVault: () => { throw new Error('Raft storage: make backup must not stop Vault'); },
+        startVault: () => { throw new Error('Raft storage: make backup must not stop Vault'); },
+        watcherRunning: async () => this.vaultInitRunning,
+        stopForRestore: async (options) => {
+          if (!options?.keepVault) throw new Error('Raft storage: make restore must keep Vault running');
+          await this.app.stop();
+          await this.stopVaultInit();
+        },
+        startAfterRestore: async () => {
+          await this.startVaultInit();
+          await this.app.startProcess();
+          await this.app.waitReady(60_000);
+        },
+        doctor: async () => parseDoctor(this.app.doctor(['--json']).stdout),
+      },
+    });
+  }
+
+  async stop(): Promise<void> {
+    await this.app?.stop().catch(() => undefined);
+    await this.stopVaultInit().catch(() => undefined);
+    await Promise.allSettled([this.cluster.stop(), this.ownsPostgres ? this.postgres.stop() : undefined]);
+  }
+}
