@@ -184,7 +184,11 @@ export async function restore(target: StackTarget, file: string, options: Restor
     if (doctor.dangling !== 0 || doctor.orphans !== 0) {
       throw new BackupError(`restored, but doctor reports ${doctor.dangling} dangling reference(s) and ${doctor.orphans} orphan(s): the archive's parts disagree. Inspect with make doctor.`, 3);
     }
-    log(`doctor: 0 dangling references, 0 orphans; the stack was down ${(downMs / 1000).toFixed(1)} s`);
+    if (doctor.damaged !== 0) {
+      // The copy holds what a crash left in Vault's storage before the backup (docs/operations.md, "doctor says damaged").
+      throw new BackupError(`restored, but doctor reports ${doctor.damaged} damaged entr${doctor.damaged === 1 ? 'y' : 'ies'} in Vault's storage, copied with it: make doctor names them and how to remove them (docs/operations.md, "doctor says damaged").`, 3);
+    }
+    log(`doctor: 0 dangling references, 0 orphans, 0 damaged; the stack was down ${(downMs / 1000).toFixed(1)} s`);
     await target.cleanUp?.();
     return { manifest: m, doctor, downMs };
   } finally {

@@ -17,7 +17,7 @@ import { BackupError, workDir } from './archive.js';
 import { sealStatus, unsealWith, type InitMaterial, type SealStatus } from './vault-api.js';
 import { PsqlSession } from './write-barrier.js';
 
-export interface DoctorResult { dangling: number; orphans: number; remaining: number }
+export interface DoctorResult { dangling: number; orphans: number; damaged: number; remaining: number }
 
 export interface StackTarget {
   /** For messages: "native (.native/)", "compose (project <checkout folder>)". */
@@ -271,7 +271,8 @@ export function parseDoctor(stdout: string): DoctorResult {
   const line = stdout.trim().split('\n').reverse().find((l) => l.trim().startsWith('{'));
   if (!line) throw new BackupError(`doctor printed no JSON report: ${stdout.slice(0, 500)}`);
   const r = JSON.parse(line) as Partial<DoctorResult>;
-  return { dangling: Number(r.dangling ?? NaN), orphans: Number(r.orphans ?? NaN), remaining: Number(r.remaining ?? NaN) };
+  // doctor before `damaged` existed printed no such count.
+  return { dangling: Number(r.dangling ?? NaN), orphans: Number(r.orphans ?? NaN), damaged: Number(r.damaged ?? 0), remaining: Number(r.remaining ?? NaN) };
 }
 
 /**

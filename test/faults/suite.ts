@@ -26,6 +26,12 @@ export interface FaultSuiteOptions {
   /** After the stack is up, before the load starts (e.g. put proxies in front of Vault and PostgreSQL). */
   prepare?: (stack: CredentialsStack) => Promise<void>;
   scenario: (ctx: FaultContext) => Promise<void>;
+  /**
+   * The scenario kills Vault -9: its file storage may keep the temporary file of the write in progress, which
+   * doctor reports as a damaged folder. The doctor check then traces each one to a write in flight at the kill
+   * and removes it as docs/operations.md says, before it requires `doctor --repair` to reach 0.
+   */
+  vaultKilled?: boolean;
   /** Extra log files to scan for canaries. */
   logs?: () => string[];
   cleanup?: () => Promise<void>;
@@ -116,8 +122,11 @@ export function faultSuite(options: FaultSuiteOptions): void {
       passed.add('recovered');
     });
 
-    test('doctor --repair: 0 dangling references and 0 orphans afterwards', async () => {
-      await expectDoctorRepairs(stack, facts);
+    test('doctor --repair: 0 dangling references and 0 orphans afterwards', async (t) => {
+      const torn = await expectDoctorRepairs(stack, facts, options.vaultKilled ? load : undefined);
+      if (options.vaultKilled) {
+        t.diagnostic(`damaged entries after the kill: ${torn.damaged}${torn.writes.length ? ` (torn files of unacknowledged writes in flight at the kill, removed by hand: ${torn.writes.join(', ')})` : ''}`);
+      }
       passed.add('doctor');
     });
 

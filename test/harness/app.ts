@@ -107,3 +107,28 @@ export class AppProcess {
     }));
   }
 }
+
+export interface TornFiles {
+  code: number | null;
+  /** Storage files checked, and how many of them by content too. */
+  files: number;
+  contentChecked: number;
+  torn: Array<{ path: string; kind: 'stray' | 'truncated'; detail: string; entry?: string }>;
+  output: string;
+}
+
+/**
+ * The documented search for what a crash left half written in Vault's file storage (docs/operations.md, "doctor
+ * says damaged"), run as written there for the native stack: `find <dataDir> -type f | scripts/doctor.sh
+ * --torn-files` (DOCTOR_TARGET=native; --json to read the answer).
+ */
+export function findTornFiles(dataDir: string): TornFiles {
+  const res = spawnSync('sh', ['-c', 'find "$1" -type f | scripts/doctor.sh --torn-files --json', 'sh', dataDir], {
+    cwd: repoRoot(), encoding: 'utf8', timeout: 60_000, env: { ...process.env, DOCTOR_TARGET: 'native' },
+  });
+  const output = `${res.stdout}${res.stderr}`;
+  const last = res.stdout.trim().split('\n').pop() ?? '';
+  let parsed: Partial<TornFiles> = {};
+  try { parsed = JSON.parse(last) as Partial<TornFiles>; } catch { parsed = {}; }
+  return { code: res.status, files: parsed.files ?? -1, contentChecked: parsed.contentChecked ?? -1, torn: parsed.torn ?? [], output };
+}

@@ -8,18 +8,25 @@
  *   - unmanaged: a secret under the base path that is not shaped `<base>/<user_id>/<credential_type>`, such
  *               as the docs' `vault kv put aurora/users/test-secret value=hello`: the app never wrote it, so
  *               it is listed for information, never destroyed, and not counted as a problem.
+ *   - damaged:  Vault answers 500 for one entry: a folder it cannot list (a crash left a half-written file
+ *               in its storage, see torn-files.ts) or a secret whose metadata it cannot read. doctor goes on
+ *               with everything else; a person removes the file (`doctor --torn-files` finds it) or restores
+ *               a backup. Counted as a problem, never repaired automatically. Any other failure (403,
+ *               sealed or another 503, no answer) still stops the run: "could not check".
  * With `repair`, each dangling row is deleted (and what is left of its secret destroyed) and each orphan is
  * destroyed (all versions and metadata). Each repair re-checks under the credential's advisory lock, the
  * same one the app's writes hold from the Vault write to the row commit, so a write in progress is never
  * mistaken for an orphan. Only metadata is read: doctor never reads a secret value.
  */
 import type pg from 'pg';
-import { VaultNotFoundError, formatCredentialReference, isSafeSegment, parseCredentialReference, type KvVersionInfo, type VaultClient } from '@aurora/common';
+import {
+  VaultNotFoundError, VaultRequestError, formatCredentialReference, isSafeSegment, parseCredentialReference, type KvVersionInfo, type VaultClient,
+} from '@aurora/common';
 import type { VaultSession } from './vault/session.js';
 import { CredentialStore } from './credentials/store.js';
 import { guardClient } from './store/db.js';
 
-export type FindingKind = 'dangling' | 'orphan' | 'foreign' | 'unmanaged';
+export type FindingKind = 'dangling' | 'orphan' | 'damaged' | 'foreign' | 'unmanaged';
 
 export interface Finding {
   kind: FindingKind;
@@ -39,6 +46,8 @@ export interface DoctorReport {
   findings: Finding[];
   dangling: number;
   orphans: number;
+  /** Entries Vault cannot read or list (500): removed by hand, see `damagedDetail`. */
+  damaged: number;
   foreign: number;
   unmanaged: number;
   repaired: number;
@@ -72,11 +81,56 @@ async function metadata(vault: VaultSession, mount: string, path: string): Promi
   }
 }
 
-/** Every secret path below `<mount>/<base>/`, recursively (KV v2 lists folders with a trailing `/`). */
-async function listSecrets(vault: VaultSession, mount: string, base: string): Promise<string[]> {
+/**
+ * Vault answered 500 for this one entry: it could not decrypt or decode what its storage holds there (a crash
+ * cut a storage write short). Everything else (403, sealed or other 503s, no answer) is not about one entry.
+ */
+export function damagedEntryError(err: unknown): string | undefined {
+  if (!(err instanceof VaultRequestError) || err.vaultStatus !== 500) return undefined;
+  // Vault's own words, without the "Vault answered 500 for <path>: " prefix and the "1 error occurred:\n\t* …"
+  // wrapping of its multierror; Vault's messages name storage problems, never a value.
+  const said = err.message.replace(/^Vault answered \d+ for [^:]*: /, '').split('\n')
+    .map((l) => l.replace(/^\s*\*\s*/, '').trim()).filter((l) => l && !/^\d+ errors? occurred:$/.test(l)).join('; ');
+  return said.slice(0, 200) || 'status 500';
+}
+
+/** Where to look for the file and how to remove it, on either stack (docs/operations.md, "doctor says damaged"). */
+const TORN_FILES_NATIVE = 'find .native/vault/data -type f | scripts/doctor.sh --torn-files';
+const TORN_FILES_COMPOSE = 'docker exec vault find /vault/file -type f | scripts/doctor.sh --torn-files';
+const CUT_FILES_COMPOSE = `docker exec vault find /vault/file -type f ! -empty -exec grep -L '"}$' {} +`;
+const RESTORE = 'or restore a backup (make restore FILE=<archive> CONFIRM=1); docs/operations.md, "doctor says damaged"';
+
+/** The detail of a `damaged` finding: the problem and the manual fix, never a value. */
+export function damagedDetail(what: 'folder' | 'secret', vaultSaid: string): string {
+  if (what === 'folder') {
+    return `Vault answers 500 listing this folder (${vaultSaid}): it cannot decrypt the name of one entry of its storage. ` +
+      'A crash (kill -9, power loss) cut a storage write short and left the write\'s temporary file next to the entries; ' +
+      'until it is removed nothing in this folder can be listed (its rows are still checked one by one, its orphans go unseen). ' +
+      'It is a write Vault never answered: nothing acknowledged is in it. ' +
+      `Fix, file storage: list the file with \`${TORN_FILES_NATIVE}\` (compose: \`${TORN_FILES_COMPOSE}\`), ` +
+      'remove it (rm <file>; compose: docker exec vault rm <file>), then make doctor REPAIR=1; ' + RESTORE;
+  }
+  return `Vault answers 500 reading this secret's metadata (${vaultSaid}): it cannot decrypt this entry of its storage. ` +
+    'A crash cut the write of its file short (with file storage: a file system that lost the tail of a write). ' +
+    `Fix, file storage: find the file with \`${TORN_FILES_NATIVE}\` (compose: \`${CUT_FILES_COMPOSE}\`), ` +
+    'remove it (rm <file>; compose: docker exec vault rm <file>), then make doctor REPAIR=1, which deletes the row that then points at nothing ' +
+    '(the credential is lost); ' + RESTORE;
+}
+
+/** Every secret path below `<mount>/<base>/`, recursively (KV v2 lists folders with a trailing `/`), and the folders Vault could not list. */
+async function listSecrets(vault: VaultSession, mount: string, base: string): Promise<{ secrets: string[]; damaged: Array<{ folder: string; said: string }> }> {
   const out: string[] = [];
+  const damaged: Array<{ folder: string; said: string }> = [];
   const walk = async (prefix: string, depth: number): Promise<void> => {
-    const keys = await vault.run((c: VaultClient) => c.kvList(mount, prefix));
+    let keys: string[];
+    try {
+      keys = await vault.run((c: VaultClient) => c.kvList(mount, prefix));
+    } catch (err) {
+      const said = damagedEntryError(err);
+      if (said === undefined) throw err;
+      damaged.push({ folder: `${prefix}/`, said });
+      return;
+    }
     for (const key of keys) {
       const name = key.endsWith('/') ? key.slice(0, -1) : key;
       // A name node-vault could not safely put into a URL: report it, do not follow it.
@@ -86,7 +140,7 @@ async function listSecrets(vault: VaultSession, mount: string, base: string): Pr
     }
   };
   await walk(base, 0);
-  return out.sort();
+  return { secrets: out.sort(), damaged };
 }
 
 export async function scan(options: DoctorOptions): Promise<DoctorReport> {
@@ -108,12 +162,23 @@ export async function scan(options: DoctorOptions): Promise<DoctorReport> {
     }
     const path = `${base}/${row.userId}/${row.credentialType}`;
     referenced.add(path);
-    const meta = await metadata(vault, mount, path);
+    let meta: KvVersionInfo | undefined;
+    try {
+      meta = await metadata(vault, mount, path);
+    } catch (err) {
+      const said = damagedEntryError(err);
+      if (said === undefined) throw err;
+      findings.push({ kind: 'damaged', reference: row.reference, detail: damagedDetail('secret', said) });
+      continue;
+    }
     if (!alive(meta)) {
       findings.push({ kind: 'dangling', reference: row.reference, detail: meta ? 'the current version in Vault is deleted or destroyed' : 'no secret in Vault' });
     }
   }
-  const secrets = await listSecrets(vault, mount, base);
+  const { secrets, damaged } = await listSecrets(vault, mount, base);
+  for (const { folder, said } of damaged) {
+    findings.push({ kind: 'damaged', reference: `vault:kv/data/${mount}/${folder}`, detail: damagedDetail('folder', said) });
+  }
   for (const path of secrets) {
     if (referenced.has(path)) continue;
     const rel = path.slice(base.length + 1).split('/');
@@ -130,7 +195,7 @@ function summarize(mount: string, base: string, references: number, secrets: num
   const repaired = findings.filter((f) => f.repaired).length;
   return {
     mount, base, references, secrets, findings,
-    dangling: count('dangling'), orphans: count('orphan'), foreign: count('foreign'), unmanaged: count('unmanaged'),
+    dangling: count('dangling'), orphans: count('orphan'), damaged: count('damaged'), foreign: count('foreign'), unmanaged: count('unmanaged'),
     repaired, remaining: findings.filter((f) => !f.repaired && f.kind !== 'unmanaged').length,
   };
 }
@@ -210,11 +275,13 @@ export async function runDoctor(options: DoctorOptions): Promise<DoctorReport> {
 export function formatReport(report: DoctorReport, repair: boolean): string {
   const lines = [`doctor: vault:kv/data/${report.mount}/${report.base}/ in Vault against table credential_references in PostgreSQL`];
   for (const f of report.findings) {
-    const state = f.repaired ? 'repaired' : f.error ? `NOT repaired: ${f.error}` : repair && (f.kind === 'dangling' || f.kind === 'orphan') ? 'NOT repaired' : '';
+    const state = f.repaired ? 'repaired' : f.error ? `NOT repaired: ${f.error}` : repair && (f.kind === 'dangling' || f.kind === 'orphan') ? 'NOT repaired'
+      : repair && f.kind === 'damaged' ? 'left alone: fix it by hand' : '';
     lines.push(`  ${f.kind.padEnd(8)} ${f.reference}  (${f.detail})${state ? `  [${state}]` : ''}`);
   }
-  lines.push(`summary: ${report.references} references, ${report.secrets} secrets; ${report.dangling} dangling, ${report.orphans} orphaned, ${report.foreign} foreign, ${report.unmanaged} unmanaged; ${report.repaired} repaired, ${report.remaining} remaining`);
+  lines.push(`summary: ${report.references} references, ${report.secrets} secrets; ${report.dangling} dangling, ${report.orphans} orphaned, ${report.damaged} damaged, ${report.foreign} foreign, ${report.unmanaged} unmanaged; ${report.repaired} repaired, ${report.remaining} remaining`);
   if (report.remaining > 0 && !repair && report.dangling + report.orphans > 0) lines.push('fix: make doctor REPAIR=1 (or npm run doctor -w services/app -- --repair)');
+  if (report.damaged > 0) lines.push('damaged entries are never repaired automatically: find and remove the file as their line says (docs/operations.md, "doctor says damaged"), then make doctor REPAIR=1');
   if (report.foreign > 0) lines.push('foreign references are not repaired automatically: check VAULT_KV_MOUNT / VAULT_KV_BASE_PATH, or delete those rows by hand');
   return lines.join('\n');
 }
