@@ -299,6 +299,10 @@ else describe(SUITE, () => {
     assert.deepEqual((JSON.parse(resolved.stdout) as { data: unknown }).data, { key: kept });
     assert.equal(await status(`curl -u admin:${admin} ${APP}/users/carol/credentials/gh`), '404', 'a credential made after the backup survived the restore');
 
+    // docs/operations.md, "doctor says damaged": the compose form of the search, on a healthy stack, finds nothing.
+    const torn = await run('docker exec vault find /vault/file -type f | scripts/doctor.sh --torn-files', MIN);
+    assert.equal(torn.status, 0, `doctor --torn-files on compose: ${torn.stdout}${torn.stderr}`);
+
     const token = must(await run('make -s root-token', MIN), 'make root-token').stdout.trim();
     assert.equal(token.split('\n').length, 1, 'make root-token prints the token alone on stdout');
     const self = await vaultFetch('/v1/auth/token/lookup-self', token);

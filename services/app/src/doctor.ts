@@ -20,7 +20,7 @@
  */
 import type pg from 'pg';
 import {
-  VaultNotFoundError, VaultRequestError, formatCredentialReference, isSafeSegment, parseCredentialReference, type KvVersionInfo, type VaultClient,
+  VaultNotFoundError, VaultRequestError, VaultSealedError, VaultUnreachableError, formatCredentialReference, isSafeSegment, parseCredentialReference, type KvVersionInfo, type VaultClient,
 } from '@aurora/common';
 import type { VaultSession } from './vault/session.js';
 import { CredentialStore } from './credentials/store.js';
@@ -74,7 +74,7 @@ function alive(meta: KvVersionInfo | undefined): boolean {
 
 async function metadata(vault: VaultSession, mount: string, path: string): Promise<KvVersionInfo | undefined> {
   try {
-    return await vault.run((c) => c.kvMetadata(mount, path));
+    return await steady(() => vault.run((c) => c.kvMetadata(mount, path)));
   } catch (err) {
     if (err instanceof VaultNotFoundError) return undefined;
     throw err;
@@ -82,16 +82,39 @@ async function metadata(vault: VaultSession, mount: string, path: string): Promi
 }
 
 /**
- * Vault answered 500 for this one entry: it could not decrypt or decode what its storage holds there (a crash
- * cut a storage write short). Everything else (403, sealed or other 503s, no answer) is not about one entry.
+ * Vault answered 500 for this one entry because it could not decrypt or decode what its storage holds there
+ * (a crash cut a storage write short): Vault's message says so. Other 500s are about the cluster, not the
+ * entry ("local node not active but active cluster node not found" from a standby that has not yet found a
+ * new active node), and so is everything else (403, sealed or other 503s, no answer).
  */
+const STORAGE_DAMAGE = /ciphertext|decrypt|could not be decoded|message authentication failed|invalid character|unexpected end of JSON|unexpected EOF|cannot unmarshal|failed to decode/i;
+
 export function damagedEntryError(err: unknown): string | undefined {
-  if (!(err instanceof VaultRequestError) || err.vaultStatus !== 500) return undefined;
+  if (!(err instanceof VaultRequestError) || err.vaultStatus !== 500 || !STORAGE_DAMAGE.test(err.message)) return undefined;
   // Vault's own words, without the "Vault answered 500 for <path>: " prefix and the "1 error occurred:\n\t* …"
   // wrapping of its multierror; Vault's messages name storage problems, never a value.
   const said = err.message.replace(/^Vault answered \d+ for [^:]*: /, '').split('\n')
     .map((l) => l.replace(/^\s*\*\s*/, '').trim()).filter((l) => l && !/^\d+ errors? occurred:$/.test(l)).join('; ');
   return said.slice(0, 200) || 'status 500';
+}
+
+/**
+ * A few retries (about 8 s in all) for what passes by itself: a node being unsealed, a standby that has not
+ * yet found the active node after a failover, a moment without an answer. `make doctor` right after a
+ * failover then checks instead of giving up. What looks like a damaged entry is asked once more (a message
+ * such as "unexpected EOF" can also come from a request cut off on its way): if it stays, it is damaged.
+ */
+async function steady<T>(fn: () => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await fn();
+    } catch (err) {
+      const damaged = damagedEntryError(err) !== undefined;
+      const passing = err instanceof VaultSealedError || err instanceof VaultUnreachableError || (err instanceof VaultRequestError && err.vaultStatus >= 500);
+      if (!passing || attempt >= (damaged ? 2 : 6)) throw err;
+      await new Promise((r) => setTimeout(r, 250 * 2 ** (attempt - 1)));
+    }
+  }
 }
 
 /** Where to look for the file and how to remove it, on either stack (docs/operations.md, "doctor says damaged"). */
@@ -124,7 +147,7 @@ async function listSecrets(vault: VaultSession, mount: string, base: string): Pr
   const walk = async (prefix: string, depth: number): Promise<void> => {
     let keys: string[];
     try {
-      keys = await vault.run((c: VaultClient) => c.kvList(mount, prefix));
+      keys = await steady(() => vault.run((c: VaultClient) => c.kvList(mount, prefix)));
     } catch (err) {
       const said = damagedEntryError(err);
       if (said === undefined) throw err;
