@@ -158,6 +158,13 @@ else describe(SUITE, () => {
     must(await sh(`docker start ${killed}`, env, MIN), 'docker start');
     await waitFor(`${killed} unsealed`, () => { const s = nodeStatus(killed); return s && !s.sealed ? true : undefined; }, MIN, 200);
     t.diagnostic(`${killed} unsealed ${Date.now() - t0} ms after docker start (includes the container's start)`);
+    // Unsealed is not yet serving: until it has found the active node it answers 500 "active cluster node not
+    // found" to whatever the vault-ha alias sends it (docs/operations.md). Its sys/leader names the active node then.
+    await waitFor(`${killed} to know the active node`, () => {
+      const r = docker(['exec', killed, 'wget', '-q', '-O', '-', 'http://127.0.0.1:8200/v1/sys/leader']);
+      try { return (JSON.parse(r.stdout) as { leader_address?: string }).leader_address ? true : undefined; } catch { return undefined; }
+    }, MIN, 100);
+    t.diagnostic(`${killed} serving (knows the active node) ${Date.now() - t0} ms after docker start`);
     const health = spawnSync('docker', ['inspect', '-f', '{{.State.Health.Status}}', 'vault-init'], { encoding: 'utf8' }).stdout.trim();
     assert.ok(['healthy', 'starting'].includes(health), `vault-init is ${health}`);
   });
