@@ -5,6 +5,7 @@
 // a kill is still readable (resolve and Vault), and no value reached a log, a response or the database.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { lastJsonLine } from '../harness/app.js';
 import { CredentialsStack } from '../harness/stack.js';
 import { expectDoctorRepairs, expectNothingLost, leakScan, WriteLoad } from './load.js';
 import { recordReliability } from './reliability.js';
@@ -50,7 +51,7 @@ describe(`kill -9 of the app during writes, ${KILLS} times`, () => {
 
   test('doctor lists what the kills left, --repair fixes it: 0 dangling references and 0 orphans', async () => {
     const first = await stack.app.doctorAsync(['--json']);
-    const found = JSON.parse(first.stdout.trim().split('\n').pop() ?? '{}') as { dangling?: number; orphans?: number };
+    const found = lastJsonLine<{ dangling: number; orphans: number }>(first.stdout);
     facts.found = `${found.dangling ?? '?'} dangling, ${found.orphans ?? '?'} orphans`;
     await expectDoctorRepairs(stack, facts);
     passed.add('doctor');

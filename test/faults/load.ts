@@ -13,7 +13,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import assert from 'node:assert/strict';
-import { findTornFiles } from '../harness/app.js';
+import { findTornFiles, lastJsonLine } from '../harness/app.js';
 import type { CredentialsStack } from '../harness/stack.js';
 
 export interface Attempt {
@@ -192,11 +192,9 @@ export interface DoctorOutcome { repairCode: number | null; repaired: number; da
 export async function doctorRepair(stack: CredentialsStack): Promise<DoctorOutcome> {
   const repair = await stack.app.doctorAsync(['--repair', '--json']);
   const after = await stack.app.doctorAsync(['--json']);
-  const parse = (text: string) => {
-    try { return JSON.parse(text.trim().split('\n').pop() ?? '{}') as { repaired?: number; dangling?: number; orphans?: number; damaged?: number; remaining?: number }; } catch { return {}; }
-  };
-  const r = parse(repair.stdout);
-  const a = parse(after.stdout);
+  type Counts = { repaired: number; dangling: number; orphans: number; damaged: number; remaining: number };
+  const r = lastJsonLine<Counts>(repair.stdout);
+  const a = lastJsonLine<Counts>(after.stdout);
   return {
     repairCode: repair.code,
     repaired: r.repaired ?? -1,
@@ -255,8 +253,7 @@ export interface TornAfterKill {
  */
 export async function fixTornAfterVaultKill(stack: CredentialsStack, load: WriteLoad): Promise<TornAfterKill> {
   const scan = await stack.app.doctorAsync(['--json']);
-  let report: { damaged?: number; findings?: DoctorFinding[] } = {};
-  try { report = JSON.parse(scan.stdout.trim().split('\n').pop() ?? '{}') as typeof report; } catch { /* asserted next */ }
+  const report = lastJsonLine<{ findings: DoctorFinding[] }>(scan.stdout);
   assert.ok(report.findings, `doctor --json: ${scan.stdout}${scan.stderr}`);
   const damaged = report.findings.filter((f) => f.kind === 'damaged');
   if (!damaged.length) return { damaged: 0, writes: [] };

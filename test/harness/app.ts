@@ -108,6 +108,11 @@ export class AppProcess {
   }
 }
 
+/** The JSON report doctor (`--json`) prints as its last line; {} when there is none (the caller asserts on it). */
+export function lastJsonLine<T>(stdout: string): Partial<T> {
+  try { return JSON.parse(stdout.trim().split('\n').pop() ?? '{}') as Partial<T>; } catch { return {}; }
+}
+
 export interface TornFiles {
   code: number | null;
   /** Storage files checked, and how many of them by content too. */
@@ -127,8 +132,6 @@ export function findTornFiles(dataDir: string): TornFiles {
     cwd: repoRoot(), encoding: 'utf8', timeout: 60_000, env: { ...process.env, DOCTOR_TARGET: 'native' },
   });
   const output = `${res.stdout}${res.stderr}`;
-  const last = res.stdout.trim().split('\n').pop() ?? '';
-  let parsed: Partial<TornFiles> = {};
-  try { parsed = JSON.parse(last) as Partial<TornFiles>; } catch { parsed = {}; }
+  const parsed = lastJsonLine<TornFiles>(res.stdout);
   return { code: res.status, files: parsed.files ?? -1, contentChecked: parsed.contentChecked ?? -1, torn: parsed.torn ?? [], output };
 }

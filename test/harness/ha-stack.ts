@@ -13,7 +13,7 @@ import { AppProcess } from './app.js';
 import { PostgresServer, postgresBinDir } from './postgres.js';
 import { tempDir, waitFor } from './processes.js';
 import { RaftCluster, type RaftNode } from './raft.js';
-import { clientResource, type HttpResult } from './stack.js';
+import { credentialRows, kvVersions, putClientRow, type HttpResult } from './stack.js';
 import { vaultInitDirs, vaultInitEnv, VaultInitProcess, type VaultInitDirs } from './vault-init.js';
 
 export interface HaStackOptions {
@@ -74,10 +74,7 @@ export class HaStack {
       AUTH_MAX_FAILURES: '10000',
       ...this.postgres.env,
     }, path.join(this.dir, 'app'));
-    const spec = { id: 'writer', permissions: { credentials: ['read', 'write', 'delete', 'resolve'], users: ['*'] } };
-    const json = JSON.stringify(clientResource(spec, 'client-writer')).replace(/'/g, "''");
-    await this.postgres.psql(this.postgres.database, `INSERT INTO resources (resource_type, id, resource) VALUES ('Client', 'writer', '${json}'::jsonb)
-      ON CONFLICT (resource_type, id) DO UPDATE SET resource = EXCLUDED.resource`);
+    await putClientRow(this.postgres, { id: 'writer', permissions: { credentials: ['read', 'write', 'delete', 'resolve'], users: ['*'] } });
     await this.app.waitReady(60_000);
   }
 
@@ -123,23 +120,12 @@ export class HaStack {
   }
 
   /** Every secret path under aurora/users/ with its current version, read through a standby. */
-  async vaultState(mount = 'aurora', base = 'users'): Promise<Record<string, number>> {
-    const operator = this.operator();
-    const out: Record<string, number> = {};
-    const walk = async (prefix: string): Promise<void> => {
-      for (const key of await operator.kvList(mount, prefix)) {
-        if (key.endsWith('/')) await walk(`${prefix}/${key.slice(0, -1)}`);
-        else out[`${prefix}/${key}`] = (await operator.kvMetadata(mount, `${prefix}/${key}`)).current_version;
-      }
-    };
-    await walk(base);
-    return out;
+  vaultState(): Promise<Record<string, number>> {
+    return kvVersions(this.operator());
   }
 
-  async rows(): Promise<string[]> {
-    const out = await this.postgres.psql(this.postgres.database,
-      "SELECT user_id || '|' || credential_type || '|' || reference || '|' || version || '|' || updated_at FROM credential_references ORDER BY 1");
-    return out.split('\n').filter(Boolean);
+  rows(): Promise<string[]> {
+    return credentialRows(this.postgres);
   }
 
   /** Every node answers, initialized and unsealed. */

@@ -60,6 +60,35 @@ export const DEFAULT_CLIENTS: ClientSpec[] = [
   { id: 'writer', permissions: { credentials: ['read', 'write', 'delete', 'resolve'], users: ['*'] } },
 ];
 
+/** Inserts (or replaces) the Client row of `spec` (the Clients module reads it on each login). */
+export async function putClientRow(postgres: PostgresServer, spec: ClientSpec): Promise<void> {
+  const json = JSON.stringify(clientResource(spec, `client-${spec.id}`)).replace(/'/g, "''");
+  const id = spec.id.replace(/'/g, "''");
+  await postgres.psql(postgres.database,
+    `INSERT INTO resources (resource_type, id, resource) VALUES ('Client', '${id}', '${json}'::jsonb)
+     ON CONFLICT (resource_type, id) DO UPDATE SET resource = EXCLUDED.resource, updated_at = now()`);
+}
+
+/** Every secret path below `<mount>/<base>/` (recursive) with its current version, read with `client`. */
+export async function kvVersions(client: VaultClient, mount = 'aurora', base = 'users'): Promise<Record<string, number>> {
+  const out: Record<string, number> = {};
+  const walk = async (prefix: string): Promise<void> => {
+    for (const key of await client.kvList(mount, prefix)) {
+      if (key.endsWith('/')) await walk(`${prefix}/${key.slice(0, -1)}`);
+      else out[`${prefix}/${key}`] = (await client.kvMetadata(mount, `${prefix}/${key}`)).current_version;
+    }
+  };
+  await walk(base);
+  return out;
+}
+
+/** The credential_references table as text rows (`user|type|reference|version|updated_at`), ordered. */
+export async function credentialRows(postgres: PostgresServer): Promise<string[]> {
+  const out = await postgres.psql(postgres.database,
+    "SELECT user_id || '|' || credential_type || '|' || reference || '|' || version || '|' || updated_at FROM credential_references ORDER BY 1");
+  return out.split('\n').filter(Boolean);
+}
+
 export class CredentialsStack {
   /** Responses that must not carry any secret value. */
   readonly responses: HttpResult[] = [];
@@ -137,11 +166,7 @@ export class CredentialsStack {
   }
 
   async putClientRow(spec: ClientSpec): Promise<void> {
-    const json = JSON.stringify(clientResource(spec, `client-${spec.id}`)).replace(/'/g, "''");
-    const id = spec.id.replace(/'/g, "''");
-    await this.postgres.psql(this.postgres.database,
-      `INSERT INTO resources (resource_type, id, resource) VALUES ('Client', '${id}', '${json}'::jsonb)
-       ON CONFLICT (resource_type, id) DO UPDATE SET resource = EXCLUDED.resource, updated_at = now()`);
+    await putClientRow(this.postgres, spec);
   }
 
   auth(clientId: string): [string, string] {
@@ -175,23 +200,13 @@ export class CredentialsStack {
   }
 
   /** Every secret path under aurora/users/ (recursive), with its current version: a snapshot for "no change". */
-  async vaultSnapshot(mount = 'aurora', base = 'users'): Promise<Record<string, number>> {
-    const out: Record<string, number> = {};
-    const walk = async (prefix: string): Promise<void> => {
-      for (const key of await this.operator.kvList(mount, prefix)) {
-        if (key.endsWith('/')) await walk(`${prefix}/${key.slice(0, -1)}`);
-        else out[`${prefix}/${key}`] = (await this.operator.kvMetadata(mount, `${prefix}/${key}`)).current_version;
-      }
-    };
-    await walk(base);
-    return out;
+  vaultSnapshot(mount = 'aurora', base = 'users'): Promise<Record<string, number>> {
+    return kvVersions(this.operator, mount, base);
   }
 
   /** The credential_references table, as text rows: a snapshot for "no change". */
-  async rows(): Promise<string[]> {
-    const out = await this.postgres.psql(this.postgres.database,
-      "SELECT user_id || '|' || credential_type || '|' || reference || '|' || version || '|' || updated_at FROM credential_references ORDER BY 1");
-    return out.split('\n').filter(Boolean);
+  rows(): Promise<string[]> {
+    return credentialRows(this.postgres);
   }
 
   /** Places a secret value must never reach: responses (except resolve answers), the app log, doctor's output, pg_dump. */

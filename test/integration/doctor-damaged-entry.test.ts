@@ -11,7 +11,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { VaultNotFoundError } from '@aurora/common';
-import { findTornFiles } from '../harness/app.js';
+import { findTornFiles, lastJsonLine } from '../harness/app.js';
 import { CredentialsStack } from '../harness/stack.js';
 
 interface Finding { kind: string; reference: string; detail: string; repaired?: boolean }
@@ -37,8 +37,8 @@ describe('doctor and a damaged entry in Vault\'s storage', () => {
   const value = (tag: string) => { const v = `canary-damaged-${tag}-${Math.random().toString(36).slice(2, 10)}`; canaries.push(v); return v; };
   const doctor = (args: string[] = []) => {
     const res = stack.app.doctor([...args, '--json']);
-    let report = {} as Report;
-    try { report = JSON.parse(res.stdout.trim().split('\n').pop() ?? '{}') as Report; } catch { /* asserted below through code and raw */ }
+    // {} when there is no report: asserted below through code and raw.
+    const report = lastJsonLine<Report>(res.stdout) as Report;
     return { code: res.code, report, raw: res.stdout + res.stderr };
   };
   const kinds = (r: Report) => r.findings.map((f) => [f.kind, f.reference]).sort();
