@@ -217,18 +217,18 @@ export function verifyArchive(file: string, scratch: string, pass?: Passphrase):
     if (list.status !== 0) refuse(encrypted ? 'it decrypts, but what comes out is not a complete gzip/tar: wrong passphrase, or corrupt or truncated' : 'it is not a complete gzip/tar archive (corrupt or truncated)');
     const members = list.stdout.split('\n').filter(Boolean).sort();
     const storage = (['file', 'raft'] as const).find((s) => JSON.stringify(members) === JSON.stringify(membersFor(s)));
-    if (!storage) refuse(`its contents are not an aurora backup (expected exactly ${membersFor('file').join(', ')}; or ${VAULT_PART.raft} in place of ${VAULT_PART.file})`);
+    if (!storage) return refuse(`its contents are not an aurora backup (expected exactly ${membersFor('file').join(', ')}; or ${VAULT_PART.raft} in place of ${VAULT_PART.file})`);
     const partsDir = path.join(dir, 'parts');
     fs.mkdirSync(partsDir, { mode: 0o700 });
-    const x = tool('tar', ['-xzf', tarGz, '-C', partsDir, '--no-same-owner', '--no-same-permissions', ...membersFor(storage!)]);
+    const x = tool('tar', ['-xzf', tarGz, '-C', partsDir, '--no-same-owner', '--no-same-permissions', ...membersFor(storage)]);
     if (!x.ok) refuse('it cannot be unpacked (corrupt or truncated)');
     if (encrypted) fs.rmSync(tarGz, { force: true });
 
     let manifest: Manifest;
     try { manifest = JSON.parse(fs.readFileSync(path.join(partsDir, 'manifest.json'), 'utf8')) as Manifest; } catch { return refuse('its manifest.json is not valid JSON'); }
     if (manifest?.format !== FORMAT) refuse(`its manifest says format ${JSON.stringify(manifest?.format)}, this tool reads ${FORMAT}`);
-    if ((manifest.storage ?? 'file') !== storage) refuse(`its manifest says ${manifest.storage ?? 'file'} storage, but it holds ${VAULT_PART[storage!]}`);
-    for (const name of partsFor(storage!)) {
+    if ((manifest.storage ?? 'file') !== storage) refuse(`its manifest says ${manifest.storage ?? 'file'} storage, but it holds ${VAULT_PART[storage]}`);
+    for (const name of partsFor(storage)) {
       const want = manifest.parts?.[name];
       if (!want || typeof want.sha256 !== 'string') refuse(`its manifest has no checksum for ${name}`);
       const got = sha256File(path.join(partsDir, name));
@@ -248,7 +248,7 @@ export function verifyArchive(file: string, scratch: string, pass?: Passphrase):
       if (err instanceof BackupError) throw err;
       refuse('init.json is not valid JSON');
     }
-    return { dir, manifest, storage: storage!, encrypted, part: (name) => path.join(partsDir, name) };
+    return { dir, manifest, storage, encrypted, part: (name) => path.join(partsDir, name) };
   } catch (err) {
     fs.rmSync(dir, { recursive: true, force: true });
     throw err;

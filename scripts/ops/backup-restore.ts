@@ -156,10 +156,12 @@ export async function restore(target: StackTarget, file: string, options: Restor
         'Rerun with CONFIRM=1 (make restore FILE=... CONFIRM=1) or --yes. Nothing was changed.', 4);
     }
     const material = readInitMaterial(fs.readFileSync(verified.part('init.json'), 'utf8'), 'the archive\'s init.json');
+    // Raft: the running cluster takes the snapshot; checked, and its own keys read, before anything stops.
+    const current = verified.storage === 'raft' ? await raftTargetKeys(target, status) : undefined;
     const t0 = Date.now();
     try {
-      if (verified.storage === 'raft') {
-        await restoreRaftParts(target, verified, status, log);
+      if (current) {
+        await restoreRaftParts(target, verified, current, log);
       } else {
         log(`stopping the ${target.name} stack (all but PostgreSQL)`);
         await target.stopForRestore();
@@ -171,7 +173,6 @@ export async function restore(target: StackTarget, file: string, options: Restor
       log('starting the stack');
       await target.startAfterRestore();
     } catch (err) {
-      if (err instanceof BackupError && err.exitCode === 2) throw err;
       const why = err instanceof Error ? err.message : String(err);
       throw new BackupError(`restore failed after the stack was stopped: ${why}. The stack may be stopped and partly restored; ` +
         'the archive is fine: fix the cause and rerun the restore with confirmation' +
@@ -198,6 +199,13 @@ export async function restore(target: StackTarget, file: string, options: Restor
 
 const MARKER = 'cubbyhole/aurora-restore-marker';
 
+/** A Raft snapshot goes into a running, unsealed cluster, with a root token of that cluster: its keys. */
+async function raftTargetKeys(target: StackTarget, status: SealStatus | undefined): Promise<InitMaterial> {
+  if (!status) throw new BackupError(`Vault of the ${target.name} stack does not answer: a Raft snapshot is restored into a running cluster. Start it (make prod-local-ha; a fresh one is fine), then rerun. Nothing was changed.`, 2);
+  if (!status.initialized || status.sealed) throw new BackupError(`Vault of the ${target.name} stack is ${status.initialized ? 'sealed' : 'not initialized'}: a Raft snapshot is restored into an unsealed cluster (vault-init does that; see its logs), then rerun. Nothing was changed.`, 2);
+  return readInitMaterial((await target.readInit()).toString('utf8'), `the ${target.name} stack's init.json`);
+}
+
 /**
  * Raft: the running cluster takes the snapshot (`vault operator raft snapshot restore`; with -force when it
  * comes from another cluster, i.e. other unseal keys: the cluster then seals and uses the archive's keys).
@@ -206,10 +214,7 @@ const MARKER = 'cubbyhole/aurora-restore-marker';
  * the cluster sealed itself. Then init.json and the database go back, with vault-init, the agent and the app
  * stopped (Vault keeps running: the snapshot needs an unsealed cluster).
  */
-async function restoreRaftParts(target: StackTarget, verified: VerifiedArchive, status: SealStatus | undefined, log: Log): Promise<void> {
-  if (!status) throw new BackupError(`Vault of the ${target.name} stack does not answer: a Raft snapshot is restored into a running cluster. Start it (make prod-local-ha; a fresh one is fine), then rerun. Nothing was changed.`, 2);
-  if (!status.initialized || status.sealed) throw new BackupError(`Vault of the ${target.name} stack is ${status.initialized ? 'sealed' : 'not initialized'}: a Raft snapshot is restored into an unsealed cluster (vault-init does that; see its logs), then rerun. Nothing was changed.`, 2);
-  const current = readInitMaterial((await target.readInit()).toString('utf8'), `the ${target.name} stack's init.json`);
+async function restoreRaftParts(target: StackTarget, verified: VerifiedArchive, current: InitMaterial, log: Log): Promise<void> {
   const addr = target.vaultApiAddr();
   log(`stopping the app, the agent and vault-init of the ${target.name} stack (Vault keeps running)`);
   await target.stopForRestore({ keepVault: true });

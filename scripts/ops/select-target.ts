@@ -1,7 +1,8 @@
 /**
  * Which stack a command acts on: BACKUP_TARGET=native|compose decides; otherwise the compose stack (that of
- * make prod-local or of make prod-local-ha: the one owning the `vault` container) when that container is running, the native one when .native/ holds a Vault, the compose one when its
- * containers exist (stopped), and `fallback` when there is no stack at all.
+ * make prod-local or of make prod-local-ha: the one owning the `vault` container) when that container is
+ * running, the native one when .native/ holds a Vault, the compose one when its containers exist (stopped),
+ * and `fallback` when there is no stack at all.
  */
 import fs from 'node:fs';
 import path from 'node:path';

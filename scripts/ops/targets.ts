@@ -352,10 +352,14 @@ export class ComposeTarget implements StackTarget {
     } finally { fs.rmSync(tmp, { recursive: true, force: true }); }
   }
 
+  /** One file of a container (running or stopped): `docker cp` gives a one-member tar, whose member this extracts. */
+  private copyOut(container: string, file: string): Buffer {
+    const tar = this.docker(['cp', `${container}:${file}`, '-'], { what: `docker cp ${container}:${file}` });
+    return exec('tar', ['-xOf', '-', path.posix.basename(file)], { input: tar, what: `reading ${file} from docker cp output` });
+  }
+
   async readInit(): Promise<Buffer> {
-    const tar = this.docker(['cp', `${this.need('vault-init', 'vault-init')}:/vault/init/init.json`, '-'], { what: 'docker cp vault-init:/vault/init/init.json' });
-    // A one-member tar: extract that member to stdout.
-    return exec('tar', ['-xOf', '-', 'init.json'], { input: tar, what: 'reading init.json from docker cp output' });
+    return this.copyOut(this.need('vault-init', 'vault-init'), '/vault/init/init.json');
   }
 
   async pgDump(destFile: string, snapshot?: string): Promise<void> {
@@ -376,8 +380,9 @@ export class ComposeTarget implements StackTarget {
 
   /**
    * The CLI in the `vault` container, pointed at the active node: the container's VAULT_ADDR (HA:
-   * http://vault-ha:8200) may land on a standby, which answers a snapshot upload with a redirect the CLI would
-   * follow without its body. sys/leader (unauthenticated) names the active node. The token goes in on stdin,
+   * http://vault-ha:8200) may land on a standby, which answers a snapshot upload with a redirect instead of
+   * forwarding it (DirTarget.raftSnapshotRestore follows it by hand); going to the active node does not depend
+   * on how the CLI re-sends a streamed body. sys/leader (unauthenticated) names the active node. The token goes in on stdin,
    * never in argv or the container's environment.
    */
   private vaultCli(script: string, token: string, what: string): void {
@@ -389,10 +394,8 @@ export class ComposeTarget implements StackTarget {
     const tmp = `/tmp/aurora-backup-${process.pid}-${Date.now()}.snap`;
     try {
       this.vaultCli(`umask 077; vault operator raft snapshot save ${tmp}`, token, 'vault operator raft snapshot save (in the vault container)');
-      exec('docker', ['cp', `vault:${tmp}`, '-'], { outFile: `${destFile}.cp.tar`, what: 'docker cp of the snapshot' });
-      exec('tar', ['-xOf', `${destFile}.cp.tar`, path.basename(tmp)], { outFile: destFile, what: 'reading the snapshot from docker cp output' });
+      fs.writeFileSync(destFile, this.copyOut('vault', tmp), { mode: 0o600 });
     } finally {
-      fs.rmSync(`${destFile}.cp.tar`, { force: true });
       spawnSync('docker', ['exec', 'vault', 'rm', '-f', tmp], { stdio: 'ignore' });
     }
   }
