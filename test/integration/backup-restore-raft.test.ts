@@ -28,7 +28,8 @@ describe('make backup / make restore on Raft storage: online, consistent, and in
   let quietArchive = '';
   let busyArchive = '';
   const logs: string[] = [];
-  const log = (m: string) => { logs.push(m); };
+  const allLogs: string[] = [];
+  const log = (m: string) => { logs.push(m); allLogs.push(m); };
   const v = (label: string) => `${label}-${crypto.randomBytes(12).toString('hex')}`;
   const values = { alice1: v('alice1'), alice2: v('alice2'), bob: v('bob'), carol: v('carol') };
 
@@ -64,6 +65,7 @@ describe('make backup / make restore on Raft storage: online, consistent, and in
   });
 
   test('make backup on Raft: one archive with a Raft snapshot, no pause, nothing restarted or sealed', async (t) => {
+    logs.length = 0;
     const pids = a.cluster.nodes.map((n) => n.pid);
     const res = await backup(a.target(), { outDir, log });
     quietArchive = res.file;
@@ -148,6 +150,7 @@ describe('make backup / make restore on Raft storage: online, consistent, and in
   });
 
   test('restore into the same cluster: exactly the backed-up state, every node unsealed, doctor 0/0', async (t) => {
+    logs.length = 0;
     const res = await restore(a.target(), quietArchive, { confirm: true, scratchDir: outDir, log });
     t.diagnostic(`the app was down ${res.downMs} ms`);
     assert.ok(logs.some((l) => /same unseal keys/.test(l)), 'no -force for its own snapshot');
@@ -173,6 +176,7 @@ describe('make backup / make restore on Raft storage: online, consistent, and in
     await a.stopVaultInit();
     await a.cluster.stop();
     b = await HaStack.start({ postgres: a.postgres, vaultInitEnv: { VAULT_REVOKE_ROOT_TOKEN: 'true' } });
+    logs.length = 0;
     const oldKeys = a.initMaterial().keys_base64;
     assert.notDeepEqual(b.initMaterial().keys_base64, oldKeys, 'a new cluster has its own keys');
     const res = await restore(b.target('ha-test-new'), quietArchive, { confirm: true, scratchDir: outDir, log });
@@ -204,5 +208,14 @@ describe('make backup / make restore on Raft storage: online, consistent, and in
     assert.equal(spawnSync('tar', ['-czf', fake, '-C', dir, 'init.json', 'manifest.json', 'postgres.sql', 'vault-data.tar']).status, 0);
     await assert.rejects(restore(target, fake, { confirm: true, scratchDir: outDir, log }),
       (err: unknown) => err instanceof BackupError && /uses Raft/.test(err.message) && /Nothing was changed/.test(err.message));
+  });
+
+  test('no secret value, unseal key or token in any line backup and restore printed', () => {
+    const secrets = [...Object.values(values), ...a.initMaterial().keys_base64, a.initMaterial().root_token,
+      ...(b ? [...b.initMaterial().keys_base64, b.initMaterial().root_token] : [])];
+    const text = allLogs.join('\n');
+    assert.ok(allLogs.length > 10, 'backup and restore said what they did');
+    for (const s of secrets) assert.ok(!text.includes(s), `${s.slice(0, 6)}… in the backup/restore output`);
+    assert.doesNotMatch(text, /\bhv[sbr]\.[A-Za-z0-9_-]{20,}/);
   });
 });
