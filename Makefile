@@ -86,7 +86,8 @@ build: ## compile TypeScript (tsc --build)
 	@[ -d node_modules ] || npm ci --no-audit --no-fund
 	@npx tsc --build
 
-lint: build lint-compose ## eslint and the compose lint
+lint: build lint-compose ## prettier --check, eslint and the compose lint
+	@npx prettier --check --log-level warn . || { echo "lint: run 'npx prettier --write .' to format" >&2; exit 1; }
 	@npx eslint --max-warnings=0 .
 
 lint-compose: ## check docker-compose.yml without an engine (docker-compose v1 `config -q`)

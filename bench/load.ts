@@ -35,24 +35,32 @@ function percentile(sorted: Float64Array, p: number): number {
 
 let counter = 0;
 
-function run(target: Target, connections: number, durationS: number, record?: (status: number, ms: number) => void): Promise<autocannon.Result> {
+function run(
+  target: Target,
+  connections: number,
+  durationS: number,
+  record?: (status: number, ms: number) => void,
+): Promise<autocannon.Result> {
   return new Promise((resolve, reject) => {
     const request: autocannon.Request = { method: target.method };
     if (target.path) {
       const makePath = target.path;
       request.setupRequest = (req) => ({ ...req, path: makePath(counter++) });
     }
-    const instance = autocannon({
-      url: target.url,
-      method: target.method,
-      headers: target.headers,
-      body: target.body,
-      connections,
-      pipelining: 1,
-      duration: durationS,
-      timeout: 10,
-      requests: [request],
-    }, (err, result) => (err ? reject(err) : resolve(result)));
+    const instance = autocannon(
+      {
+        url: target.url,
+        method: target.method,
+        headers: target.headers,
+        body: target.body,
+        connections,
+        pipelining: 1,
+        duration: durationS,
+        timeout: 10,
+        requests: [request],
+      },
+      (err, result) => (err ? reject(err) : resolve(result)),
+    );
     if (record) {
       instance.on('response', (_client: unknown, status: number, _bytes: number, ms: number) => record(status, ms));
     }
@@ -72,7 +80,10 @@ export class Accumulator {
 export async function slice(target: Target, connections: number, seconds: number, acc: Accumulator): Promise<void> {
   const started = process.hrtime.bigint();
   const result = await run(target, connections, seconds, (status, ms) => {
-    if (status >= 200 && status < 300) { acc.ok++; acc.latencies.push(ms); } else acc.non2xx++;
+    if (status >= 200 && status < 300) {
+      acc.ok++;
+      acc.latencies.push(ms);
+    } else acc.non2xx++;
   });
   acc.elapsedS += Number(process.hrtime.bigint() - started) / 1e9;
   acc.errors += result.errors;

@@ -9,21 +9,21 @@ export const NOTES: Record<string, string> = {
   'resolve-miss-p50':
     'with the cache off, one resolve is three round trips one after the other, where the raw read is one: ' +
     'PostgreSQL for the Client row (authentication reads it on every request), PostgreSQL again for the reference row ' +
-    '(CACHE_TTL_SECONDS=0 also turns off the service\'s reference cache), then Vault; plus express routing, two HMAC-SHA256 ' +
+    "(CACHE_TTL_SECONDS=0 also turns off the service's reference cache), then Vault; plus express routing, two HMAC-SHA256 " +
     'for the constant-time compare and a synchronous JSON audit line. At concurrency 1 nothing overlaps, so each adds to the p50. ' +
     'For the owners of services/app: keep the reference cache when only value caching is off, and cache the authenticated ' +
     'Client identity for a second or two (both are invalidated by writes through the app already).',
   'resolve-miss-c':
-    'with both cores busy, throughput is the inverse of the total CPU per request (the table\'s CPU column): a raw read costs ' +
-    'Vault\'s CPU only, a cache-miss resolve costs a Vault read plus the app\'s own work plus PostgreSQL\'s, and the app ' +
+    "with both cores busy, throughput is the inverse of the total CPU per request (the table's CPU column): a raw read costs " +
+    "Vault's CPU only, a cache-miss resolve costs a Vault read plus the app's own work plus PostgreSQL's, and the app " +
     'spends about as much CPU per resolve as Vault spends per read, so the ratio lands near raw / (Vault + app + PostgreSQL). ' +
-    '0.85 × would leave the app and PostgreSQL a few tenths of a millisecond per request. The profile puts the app\'s time in ' +
+    "0.85 × would leave the app and PostgreSQL a few tenths of a millisecond per request. The profile puts the app's time in " +
     'node-vault + axios (per-request config merging, interceptors and promise plumbing around one keep-alive HTTP call), pg ' +
     '(two queries per resolve: the Client row for authentication and the reference row, since CACHE_TTL_SECONDS=0 also turns ' +
     'off the reference cache), express, and the synchronous winston audit line. For the owners: a plain keep-alive ' +
     'http.request for the KV read inside packages/common/vault-client.ts, a short cache of the authenticated Client identity, ' +
     'and keeping the reference cache when only value caching is off would remove most of it. The audit-device experiment ' +
-    'above shows how much of Vault\'s own cost is its audit log.',
+    "above shows how much of Vault's own cost is its audit log.",
   'resolve-hit':
     'a cache hit still authenticates: a PostgreSQL read of the Client row and two HMAC-SHA256 per request, then express and a ' +
     'synchronous JSON audit line; the raw read has no such work. Caching the authenticated identity briefly would remove ' +
@@ -35,7 +35,7 @@ export const NOTES: Record<string, string> = {
     'crash at any step (the fault suites check it: kill -9 of the app leaves orphans that doctor --repair removes, nothing ' +
     'acknowledged is lost) and what let doctor run concurrently. At concurrency 1 the round trips add up; at 8 and 32 the ' +
     'cores are busy and the CPU column tells the rest: per write the app and PostgreSQL together spend about as much CPU as ' +
-    'Vault, which halves the ratio before any waiting. The write profile puts the app\'s own time ' +
+    "Vault, which halves the ratio before any waiting. The write profile puts the app's own time " +
     'in pg and node-vault/axios (socket writes per query and per request) and express. The PG_POOL_SIZE=40 experiment above ' +
     'shows how much of the gap is the pool of 10 (each write holds a connection across its Vault write); the rest is the work per write.',
   'resolver-in-process':
@@ -49,6 +49,6 @@ export const NOTES: Record<string, string> = {
   'app-rss':
     'the idle app is already large (Node itself, express, pg, winston, node-vault with axios and its dependencies); under load ' +
     'V8 grows its young generation (semi-spaces up to 16 MB each on 64-bit Node 20). The semi-space experiment above runs ' +
-    'the same load with NODE_OPTIONS=--max-semi-space-size=4: that setting in the app\'s container is the cheapest fix, ' +
+    "the same load with NODE_OPTIONS=--max-semi-space-size=4: that setting in the app's container is the cheapest fix, " +
     'at the cost of more frequent scavenges.',
 };

@@ -11,7 +11,11 @@ function statOf(pid: number): { ppid: number; ticks: number; childTicks: number 
     const text = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
     // The command name may contain spaces and parentheses: fields start after the last ')'.
     const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
-    return { ppid: Number(fields[1]), ticks: Number(fields[11]) + Number(fields[12]), childTicks: Number(fields[13]) + Number(fields[14]) };
+    return {
+      ppid: Number(fields[1]),
+      ticks: Number(fields[11]) + Number(fields[12]),
+      childTicks: Number(fields[13]) + Number(fields[14]),
+    };
   } catch {
     return undefined;
   }
@@ -24,7 +28,7 @@ function statOf(pid: number): { ppid: number; ticks: number; childTicks: number 
 export function cpuSeconds(pid: number | undefined, children = false): number {
   if (!pid) return 0;
   const own = statOf(pid);
-  let ticks = (own?.ticks ?? 0) + (children ? own?.childTicks ?? 0 : 0);
+  let ticks = (own?.ticks ?? 0) + (children ? (own?.childTicks ?? 0) : 0);
   if (children) {
     for (const entry of fs.readdirSync('/proc')) {
       if (!/^\d+$/.test(entry)) continue;
@@ -53,5 +57,10 @@ export function sampleRss(pid: number | undefined, everyMs = 100): { stop(): num
     const v = rssMb(pid);
     if (Number.isFinite(v) && !(v <= max)) max = v;
   }, everyMs);
-  return { stop() { clearInterval(timer); return max; } };
+  return {
+    stop() {
+      clearInterval(timer);
+      return max;
+    },
+  };
 }

@@ -4,14 +4,33 @@
  */
 import type { ProfileSummary } from './targets.js';
 
-interface ProfileNode { id: number; callFrame: { functionName: string; url: string; lineNumber: number }; hitCount?: number; children?: number[] }
-interface CpuProfile { nodes: ProfileNode[]; startTime: number; endTime: number; samples?: number[] }
+interface ProfileNode {
+  id: number;
+  callFrame: { functionName: string; url: string; lineNumber: number };
+  hitCount?: number;
+  children?: number[];
+}
+interface CpuProfile {
+  nodes: ProfileNode[];
+  startTime: number;
+  endTime: number;
+  samples?: number[];
+}
 
 const AREAS: Array<[string, RegExp]> = [
-  ['logging (winston)', /node_modules\/(winston|logform|triple-beam|@colors|colors|safe-stable-stringify|fecha|one-time|readable-stream|@dabh)/],
-  ['node-vault + axios', /node_modules\/(node-vault|axios|follow-redirects|form-data|proxy-from-env|mustache|tv4|postman-request|combined-stream|mime-)/],
+  [
+    'logging (winston)',
+    /node_modules\/(winston|logform|triple-beam|@colors|colors|safe-stable-stringify|fecha|one-time|readable-stream|@dabh)/,
+  ],
+  [
+    'node-vault + axios',
+    /node_modules\/(node-vault|axios|follow-redirects|form-data|proxy-from-env|mustache|tv4|postman-request|combined-stream|mime-)/,
+  ],
   ['pg', /node_modules\/(pg|pg-protocol|pg-pool|pg-types|pgpass|postgres-)/],
-  ['express', /node_modules\/(express|router|body-parser|raw-body|iconv-lite|content-type|type-is|mime-types|on-finished|finalhandler|send|path-to-regexp|qs|debug|depd|accepts|negotiator|cookie|statuses|http-errors|encodeurl|escape-html|etag|fresh|parseurl|proxy-addr|range-parser|vary|merge-descriptors|media-typer|setprototypeof)/],
+  [
+    'express',
+    /node_modules\/(express|router|body-parser|raw-body|iconv-lite|content-type|type-is|mime-types|on-finished|finalhandler|send|path-to-regexp|qs|debug|depd|accepts|negotiator|cookie|statuses|http-errors|encodeurl|escape-html|etag|fresh|parseurl|proxy-addr|range-parser|vary|merge-descriptors|media-typer|setprototypeof)/,
+  ],
   ['aurora common', /packages\/common\//],
   ['aurora app', /services\/app\//],
   ['other dependencies', /node_modules\//],
@@ -34,7 +53,11 @@ export function summarizeProfile(profile: CpuProfile, cell: string): ProfileSumm
   // HTTP parser on socket reads, timers) stays with Node's core.
   const parent = new Map<number, ProfileNode>();
   const byId = new Map(profile.nodes.map((n) => [n.id, n]));
-  for (const n of profile.nodes) for (const c of n.children ?? []) { const child = byId.get(c); if (child) parent.set(child.id, n); }
+  for (const n of profile.nodes)
+    for (const c of n.children ?? []) {
+      const child = byId.get(c);
+      if (child) parent.set(child.id, n);
+    }
   const isCore = (n: ProfileNode) => n.callFrame.url === '' || n.callFrame.url.startsWith('node:');
   const caller = (node: ProfileNode): ProfileNode | undefined => {
     for (let p = parent.get(node.id); p; p = parent.get(p.id)) if (!isCore(p)) return p;
@@ -47,7 +70,9 @@ export function summarizeProfile(profile: CpuProfile, cell: string): ProfileSumm
     return c ? areaOf(c) : own;
   };
   const total = profile.nodes.reduce((a, n) => a + (n.hitCount ?? 0), 0);
-  const idle = profile.nodes.filter((n) => n.callFrame.functionName === '(idle)').reduce((a, n) => a + (n.hitCount ?? 0), 0);
+  const idle = profile.nodes
+    .filter((n) => n.callFrame.functionName === '(idle)')
+    .reduce((a, n) => a + (n.hitCount ?? 0), 0);
   const busy = Math.max(1, total - idle);
   const areas: Record<string, number> = {};
   const fns = new Map<string, { name: string; where: string; hits: number }>();
@@ -57,9 +82,12 @@ export function summarizeProfile(profile: CpuProfile, cell: string): ProfileSumm
     const area = areaWithCaller(node);
     if (area === 'idle') continue;
     areas[area] = (areas[area] ?? 0) + hits;
-    const short = (n: ProfileNode) => `${n.callFrame.url.replace(/^.*node_modules\//, '').replace(/^file:\/\/.*\/(services|packages)\//, '$1/')}:${n.callFrame.lineNumber + 1}`;
+    const short = (n: ProfileNode) =>
+      `${n.callFrame.url.replace(/^.*node_modules\//, '').replace(/^file:\/\/.*\/(services|packages)\//, '$1/')}:${n.callFrame.lineNumber + 1}`;
     const via = isCore(node) ? caller(node) : undefined;
-    const where = via ? `native, called from ${via.callFrame.functionName || '(anonymous)'} ${short(via)}` : short(node);
+    const where = via
+      ? `native, called from ${via.callFrame.functionName || '(anonymous)'} ${short(via)}`
+      : short(node);
     const key = `${node.callFrame.functionName}@${where}`;
     const f = fns.get(key) ?? { name: node.callFrame.functionName || '(anonymous)', where, hits: 0 };
     f.hits += hits;
@@ -69,7 +97,14 @@ export function summarizeProfile(profile: CpuProfile, cell: string): ProfileSumm
   return {
     cell,
     totalMs: Math.round((profile.endTime - profile.startTime) / 1000),
-    areas: Object.fromEntries(Object.entries(areas).sort((a, b) => b[1] - a[1]).map(([k, v]) => [k, pct(v)])),
-    topFunctions: [...fns.values()].sort((a, b) => b.hits - a.hits).slice(0, 12).map((f) => ({ name: f.name, where: f.where, selfPct: pct(f.hits) })),
+    areas: Object.fromEntries(
+      Object.entries(areas)
+        .sort((a, b) => b[1] - a[1])
+        .map(([k, v]) => [k, pct(v)]),
+    ),
+    topFunctions: [...fns.values()]
+      .sort((a, b) => b.hits - a.hits)
+      .slice(0, 12)
+      .map((f) => ({ name: f.name, where: f.where, selfPct: pct(f.hits) })),
   };
 }

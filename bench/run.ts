@@ -62,14 +62,27 @@ function stepsOf(output: string): Record<string, number> {
 
 /** From Vault's API answering to unsealed + configured: every step but the wait and the banner. */
 function afterApi(steps: Record<string, number>): number {
-  return Object.entries(steps).filter(([k]) => k !== 'wait' && k !== 'banner').reduce((a, [, v]) => a + v, 0);
+  return Object.entries(steps)
+    .filter(([k]) => k !== 'wait' && k !== 'banner')
+    .reduce((a, [, v]) => a + v, 0);
 }
 
-interface CpuCell extends Cell { cpuCores: Record<string, number>; rssMaxMb?: number }
+interface CpuCell extends Cell {
+  cpuCores: Record<string, number>;
+  rssMaxMb?: number;
+}
 
-interface Pids { vault?: number; postgres?: number; app?: number }
+interface Pids {
+  vault?: number;
+  postgres?: number;
+  app?: number;
+}
 
-interface Contender { name: string; target: Target; pids: Pids }
+interface Contender {
+  name: string;
+  target: Target;
+  pids: Pids;
+}
 
 function cpuNow(pids: Pids): Record<string, number> {
   const bench = process.cpuUsage();
@@ -89,7 +102,7 @@ function cpuNow(pids: Pids): Record<string, number> {
 async function group(contenders: Contender[], c: number): Promise<CpuCell[]> {
   for (const k of contenders) await warm(k.target, c, Math.min(1, DURATION_S / 5));
   const accs = contenders.map(() => new Accumulator());
-  const cpu = contenders.map(() => ({} as Record<string, number>));
+  const cpu = contenders.map(() => ({}) as Record<string, number>);
   const rss = contenders.map(() => Number.NaN);
   for (let s = 0; s < SLICES; s++) {
     for (const [i, k] of contenders.entries()) {
@@ -97,29 +110,40 @@ async function group(contenders: Contender[], c: number): Promise<CpuCell[]> {
       const sampler = k.pids.app ? sampleRss(k.pids.app) : undefined;
       await slice(k.target, c, DURATION_S / SLICES, accs[i] as Accumulator);
       const after = cpuNow(k.pids);
-      if (sampler) rss[i] = Math.max(Number.isNaN(rss[i] as number) ? 0 : rss[i] as number, sampler.stop());
-      for (const key of Object.keys(after)) (cpu[i] as Record<string, number>)[key] = ((cpu[i] as Record<string, number>)[key] ?? 0) + (after[key] as number) - (before[key] as number);
+      if (sampler) rss[i] = Math.max(Number.isNaN(rss[i] as number) ? 0 : (rss[i] as number), sampler.stop());
+      for (const key of Object.keys(after))
+        (cpu[i] as Record<string, number>)[key] =
+          ((cpu[i] as Record<string, number>)[key] ?? 0) + (after[key] as number) - (before[key] as number);
     }
   }
   return contenders.map((k, i) => {
     const acc = accs[i] as Accumulator;
     const result = summarize(acc, c);
-    const cpuCores = Object.fromEntries(Object.entries(cpu[i] as Record<string, number>).map(([key, v]) => [key, round(v / acc.elapsedS, 2)]));
+    const cpuCores = Object.fromEntries(
+      Object.entries(cpu[i] as Record<string, number>).map(([key, v]) => [key, round(v / acc.elapsedS, 2)]),
+    );
     const out: CpuCell = { ...result, cpuCores };
     if (!Number.isNaN(rss[i])) out.rssMaxMb = round(rss[i] as number, 1);
-    log(`${k.name.padEnd(14)} c=${String(c).padStart(2)}  ${String(result.rps).padStart(6)} req/s  p50 ${result.p50Ms.toFixed(3)} ms  p99 ${result.p99Ms.toFixed(3)} ms` +
-      `  non2xx ${result.non2xx}  errors ${result.errors}  cpu ${JSON.stringify(cpuCores)}`);
-    if (result.ok === 0) throw new Error(`${k.name} at concurrency ${c}: no 2xx answer (non-2xx ${result.non2xx}, errors ${result.errors})`);
+    log(
+      `${k.name.padEnd(14)} c=${String(c).padStart(2)}  ${String(result.rps).padStart(6)} req/s  p50 ${result.p50Ms.toFixed(3)} ms  p99 ${result.p99Ms.toFixed(3)} ms` +
+        `  non2xx ${result.non2xx}  errors ${result.errors}  cpu ${JSON.stringify(cpuCores)}`,
+    );
+    if (result.ok === 0)
+      throw new Error(
+        `${k.name} at concurrency ${c}: no 2xx answer (non-2xx ${result.non2xx}, errors ${result.errors})`,
+      );
     return out;
   });
 }
 
 /** Every concurrency for a set of contenders; returns one Series per contender, in order. */
 async function compare(contenders: Contender[]): Promise<Series[]> {
-  const out = contenders.map(() => ({} as Series));
+  const out = contenders.map(() => ({}) as Series);
   for (const c of CONCURRENCIES) {
     const cells = await group(contenders, c);
-    cells.forEach((cell, i) => { (out[i] as Series)[String(c)] = cell; });
+    cells.forEach((cell, i) => {
+      (out[i] as Series)[String(c)] = cell;
+    });
   }
   return out;
 }
@@ -143,9 +167,14 @@ async function resolverLookups(resolver: CredentialResolver, refs: string[], sec
 async function resolverMisses(resolver: CredentialResolver, ref: string, seconds: number): Promise<number> {
   let n = 0;
   const started = Date.now();
-  await Promise.all(Array.from({ length: 8 }, async () => {
-    while (Date.now() - started < seconds * 1000) { await resolver.resolve(ref); n++; }
-  }));
+  await Promise.all(
+    Array.from({ length: 8 }, async () => {
+      while (Date.now() - started < seconds * 1000) {
+        await resolver.resolve(ref);
+        n++;
+      }
+    }),
+  );
   return n / ((Date.now() - started) / 1000);
 }
 
@@ -160,14 +189,16 @@ async function main(): Promise<void> {
     // BENCH_COMPOSE=only: add the compose figures to the latest results, without measuring the rest again.
     const composeOnly = process.env.BENCH_COMPOSE === 'only';
     const results = composeOnly
-      ? JSON.parse(fs.readFileSync(path.join(repoRoot(), 'bench', 'results', 'latest.json'), 'utf8')) as BenchResults
+      ? (JSON.parse(fs.readFileSync(path.join(repoRoot(), 'bench', 'results', 'latest.json'), 'utf8')) as BenchResults)
       : await bench();
     if (!composeOnly) save(results);
     if (process.env.BENCH_COMPOSE === '1' || composeOnly) {
       // After the process stack is gone: the compose stack gets the machine to itself.
       try {
         results.compose = await measureCompose(log);
-        log(`compose: healthy after ${results.compose.upToHealthyMs} ms, first round trip after ${results.compose.upToRoundTripMs} ms`);
+        log(
+          `compose: healthy after ${results.compose.upToHealthyMs} ms, first round trip after ${results.compose.upToRoundTripMs} ms`,
+        );
       } catch (err) {
         results.compose = { error: (err as Error).message.slice(0, 500) };
         log(`compose: not measured: ${results.compose.error}`);
@@ -175,7 +206,8 @@ async function main(): Promise<void> {
       save(results, false);
     }
   } finally {
-    if (ownRoot && process.env.BENCH_KEEP !== '1') fs.rmSync(process.env.AURORA_TEST_ROOT as string, { recursive: true, force: true });
+    if (ownRoot && process.env.BENCH_KEEP !== '1')
+      fs.rmSync(process.env.AURORA_TEST_ROOT as string, { recursive: true, force: true });
   }
 }
 
@@ -212,42 +244,69 @@ async function bench(): Promise<BenchResults> {
     // Raw Vault with the app's own identity (its AppRole, its policy): the ceiling the app is held to.
     const approle = path.join(stack.initDirs.approleDir, 'app');
     const login = await new VaultClient({ addr: stack.vault.addr }).approleLogin(
-      fs.readFileSync(path.join(approle, 'role_id'), 'utf8').trim(), fs.readFileSync(path.join(approle, 'secret_id'), 'utf8').trim());
+      fs.readFileSync(path.join(approle, 'role_id'), 'utf8').trim(),
+      fs.readFileSync(path.join(approle, 'secret_id'), 'utf8').trim(),
+    );
     const vaultHeaders = { 'x-vault-token': login.token };
     // Reads rotate over the 64 credentials k0..k63 (same value each): consecutive requests in flight name
     // different secrets, so the resolver's single flight (concurrent misses of one reference share one Vault
     // read) does not merge them, and every cache-miss resolve costs one Vault read, as every raw read does.
     const rawReadAt = (addr: string): Target => ({
-      url: `${addr}/v1/aurora/data/users/${USER}/k0`, method: 'GET', headers: vaultHeaders, path: (n) => `/v1/aurora/data/users/${USER}/k${n % refs.length}`,
+      url: `${addr}/v1/aurora/data/users/${USER}/k0`,
+      method: 'GET',
+      headers: vaultHeaders,
+      path: (n) => `/v1/aurora/data/users/${USER}/k${n % refs.length}`,
     });
     const resolveAt = (url: string): Target => ({
-      url: `${url}/users/${USER}/credentials/k0/resolve`, method: 'POST', headers: { authorization: auth }, path: (n) => `/users/${USER}/credentials/k${n % refs.length}/resolve`,
+      url: `${url}/users/${USER}/credentials/k0/resolve`,
+      method: 'POST',
+      headers: { authorization: auth },
+      path: (n) => `/users/${USER}/credentials/k${n % refs.length}/resolve`,
     });
     const pids = { vault: stack.vault.pid, postgres: stack.postgres.pid };
     const idleMb = round(rssMb(missApp.pid), 1);
 
     log(`measuring, ${DURATION_S} s per cell after 1 s of warm-up`);
     const body = JSON.stringify({ data: VALUE });
-    const [rawRead, resolveMiss, resolveHit] = await compare([
+    const [rawRead, resolveMiss, resolveHit] = (await compare([
       { name: 'raw read', target: rawReadAt(stack.vault.addr), pids },
       { name: 'resolve miss', target: resolveAt(missApp.url), pids: { ...pids, app: missApp.pid } },
       { name: 'resolve hit', target: resolveAt(hitApp.url), pids: { ...pids, app: hitApp.pid } },
-    ]) as [Series, Series, Series];
-    const [rawWrite, appWrite] = await compare([
+    ])) as [Series, Series, Series];
+    const [rawWrite, appWrite] = (await compare([
       {
-        name: 'raw write', pids,
-        target: { url: `${stack.vault.addr}/v1/aurora/data/users/bench-raw/w0`, method: 'POST', headers: { ...vaultHeaders, 'content-type': 'application/json' }, body, path: (n) => `/v1/aurora/data/users/bench-raw/w${n}` },
+        name: 'raw write',
+        pids,
+        target: {
+          url: `${stack.vault.addr}/v1/aurora/data/users/bench-raw/w0`,
+          method: 'POST',
+          headers: { ...vaultHeaders, 'content-type': 'application/json' },
+          body,
+          path: (n) => `/v1/aurora/data/users/bench-raw/w${n}`,
+        },
       },
       {
-        name: 'app write', pids: { ...pids, app: hitApp.pid },
-        target: { url: `${hitApp.url}/users/bench-app/credentials/w0`, method: 'PUT', headers: { authorization: auth, 'content-type': 'application/json' }, body, path: (n) => `/users/bench-app/credentials/w${n}` },
+        name: 'app write',
+        pids: { ...pids, app: hitApp.pid },
+        target: {
+          url: `${hitApp.url}/users/bench-app/credentials/w0`,
+          method: 'PUT',
+          headers: { authorization: auth, 'content-type': 'application/json' },
+          body,
+          path: (n) => `/users/bench-app/credentials/w${n}`,
+        },
       },
-    ]) as [Series, Series];
+    ])) as [Series, Series];
 
     // Two experiments that test the explanations of misses (README), each interleaved with its baseline: a
     // smaller V8 young generation for the RSS, a larger PostgreSQL pool for writes.
     const experiments: NonNullable<BenchResults['experiments']> = {};
-    const sample = (c: CpuCell) => ({ rps: c.rps, p50Ms: c.p50Ms, ...(c.rssMaxMb !== undefined ? { rssMaxMb: c.rssMaxMb } : {}), cpuCores: c.cpuCores });
+    const sample = (c: CpuCell) => ({
+      rps: c.rps,
+      p50Ms: c.p50Ms,
+      ...(c.rssMaxMb !== undefined ? { rssMaxMb: c.rssMaxMb } : {}),
+      cpuCores: c.cpuCores,
+    });
     for (const [name, env, kind] of [
       ['semi-space 4 MB', { NODE_OPTIONS: '--max-semi-space-size=4', CACHE_TTL_SECONDS: '60' }, 'resolve hit'],
       ['PG_POOL_SIZE=40', { PG_POOL_SIZE: '40', CACHE_TTL_SECONDS: '60' }, 'app write'],
@@ -255,52 +314,110 @@ async function bench(): Promise<BenchResults> {
       const app = await AppProcess.start({ ...missApp.env, ...env }, tempDir('bench-app-exp'));
       extraApps.push(app);
       await app.waitReady();
-      const targetOf = (url: string): Target => (kind === 'resolve hit'
-        ? resolveAt(url)
-        : { url: `${url}/users/bench-exp/credentials/w0`, method: 'PUT', headers: { authorization: auth, 'content-type': 'application/json' }, body, path: (n) => `/users/bench-exp/credentials/w${n}` });
-      const [base, variant] = await group([
-        { name: `${kind} (default)`, target: targetOf(hitApp.url), pids: { ...pids, app: hitApp.pid } },
-        { name: `${kind} (${name})`, target: targetOf(app.url), pids: { ...pids, app: app.pid } },
-      ], 32) as [CpuCell, CpuCell];
-      experiments[name] = { what: `${Object.entries(env).filter(([k]) => k !== 'CACHE_TTL_SECONDS').map(([k, v]) => `${k}=${v}`).join(' ')}, ${kind}`, concurrency: 32, samples: { default: sample(base), [name]: sample(variant) } };
+      const targetOf = (url: string): Target =>
+        kind === 'resolve hit'
+          ? resolveAt(url)
+          : {
+              url: `${url}/users/bench-exp/credentials/w0`,
+              method: 'PUT',
+              headers: { authorization: auth, 'content-type': 'application/json' },
+              body,
+              path: (n) => `/users/bench-exp/credentials/w${n}`,
+            };
+      const [base, variant] = (await group(
+        [
+          { name: `${kind} (default)`, target: targetOf(hitApp.url), pids: { ...pids, app: hitApp.pid } },
+          { name: `${kind} (${name})`, target: targetOf(app.url), pids: { ...pids, app: app.pid } },
+        ],
+        32,
+      )) as [CpuCell, CpuCell];
+      experiments[name] = {
+        what: `${Object.entries(env)
+          .filter(([k]) => k !== 'CACHE_TTL_SECONDS')
+          .map(([k, v]) => `${k}=${v}`)
+          .join(' ')}, ${kind}`,
+        concurrency: 32,
+        samples: { default: sample(base), [name]: sample(variant) },
+      };
       await app.stop();
     }
 
     // The resolver module itself, in this process: cache hits, and (cache off) its Vault-bound rate.
     const logger = createLogger('bench', { level: 'error' });
-    const session = new VaultSession({ addr: stack.vault.addr, token: login.token, approleDir: approle, timeoutMs: 3000, logger });
-    const cached = new CredentialResolver(session, { mount: 'aurora', base: 'users', ttlSeconds: 60, maxEntries: 10_000 });
+    const session = new VaultSession({
+      addr: stack.vault.addr,
+      token: login.token,
+      approleDir: approle,
+      timeoutMs: 3000,
+      logger,
+    });
+    const cached = new CredentialResolver(session, {
+      mount: 'aurora',
+      base: 'users',
+      ttlSeconds: 60,
+      maxEntries: 10_000,
+    });
     const lookupsPerSecond = Math.round(await resolverLookups(cached, refs, Math.max(2, DURATION_S / 2)));
-    const uncached = new CredentialResolver(session, { mount: 'aurora', base: 'users', ttlSeconds: 0, maxEntries: 10_000 });
-    const missLookupsPerSecond = Math.round(await resolverMisses(uncached, refs[0] as string, Math.max(2, DURATION_S / 2)));
+    const uncached = new CredentialResolver(session, {
+      mount: 'aurora',
+      base: 'users',
+      ttlSeconds: 0,
+      maxEntries: 10_000,
+    });
+    const missLookupsPerSecond = Math.round(
+      await resolverMisses(uncached, refs[0] as string, Math.max(2, DURATION_S / 2)),
+    );
     session.close();
-    log(`resolver in process: ${lookupsPerSecond} lookups/s (cache hit), ${missLookupsPerSecond}/s (cache off, 8 at a time)`);
+    log(
+      `resolver in process: ${lookupsPerSecond} lookups/s (cache hit), ${missLookupsPerSecond}/s (cache off, 8 at a time)`,
+    );
 
     // Where the app's time goes, on a cache miss and on a write: a CPU profile of a fresh app under each load.
     const profiles: ProfileSummary[] = [];
     if (PROFILE) {
       for (const [label, slug, makeTarget] of [
         ['resolve miss, concurrency 8', 'resolve-miss-c8', resolveAt],
-        ['credential write, concurrency 8', 'write-c8', (url: string): Target => ({
-          url: `${url}/users/bench-prof/credentials/w0`, method: 'PUT', headers: { authorization: auth, 'content-type': 'application/json' }, body, path: (n) => `/users/bench-prof/credentials/w${n}`,
-        })],
+        [
+          'credential write, concurrency 8',
+          'write-c8',
+          (url: string): Target => ({
+            url: `${url}/users/bench-prof/credentials/w0`,
+            method: 'PUT',
+            headers: { authorization: auth, 'content-type': 'application/json' },
+            body,
+            path: (n) => `/users/bench-prof/credentials/w${n}`,
+          }),
+        ],
       ] as Array<[string, string, (url: string) => Target]>) {
         const profDir = tempDir('bench-cpu-prof');
         // --cpu-prof is not allowed in NODE_OPTIONS: the profiled app is started with the flag on its command line.
         const port = await freePort();
         const profUrl = `http://127.0.0.1:${port}`;
         const child = spawnServer(process.execPath, ['--cpu-prof', `--cpu-prof-dir=${profDir}`, appDist()], {
-          logFile: path.join(profDir, 'app.log'), cwd: profDir, env: { ...missApp.fullEnv(), PORT: String(port) },
+          logFile: path.join(profDir, 'app.log'),
+          cwd: profDir,
+          env: { ...missApp.fullEnv(), PORT: String(port) },
         });
-        await waitFor('the profiled app to be ready', async () => {
-          if (child.exitCode !== null) throw new Error(`the profiled app exited ${child.exitCode}: ${fs.readFileSync(path.join(profDir, 'app.log'), 'utf8').slice(-2000)}`);
-          const res = await fetch(`${profUrl}/readyz`).catch(() => undefined);
-          return res?.status === 200 ? true : undefined;
-        }, 30_000, 50);
+        await waitFor(
+          'the profiled app to be ready',
+          async () => {
+            if (child.exitCode !== null)
+              throw new Error(
+                `the profiled app exited ${child.exitCode}: ${fs.readFileSync(path.join(profDir, 'app.log'), 'utf8').slice(-2000)}`,
+              );
+            const res = await fetch(`${profUrl}/readyz`).catch(() => undefined);
+            return res?.status === 200 ? true : undefined;
+          },
+          30_000,
+          50,
+        );
         await measure(makeTarget(profUrl), 8, DURATION_S);
         await stopProcess(child);
         const file = fs.readdirSync(profDir).find((f) => f.endsWith('.cpuprofile'));
-        if (!file) { log(`profile ${label}: the profiled app wrote no .cpuprofile`); continue; }
+        if (!file) {
+          log(`profile ${label}: the profiled app wrote no .cpuprofile`);
+          continue;
+        }
         const summary = summarizeProfile(JSON.parse(fs.readFileSync(path.join(profDir, file), 'utf8')), label);
         profiles.push(summary);
         // Kept outside the repository (a few hundred KB per run); open it in Chrome DevTools.
@@ -321,61 +438,105 @@ async function bench(): Promise<BenchResults> {
     // Re-unseal: vault-init watching, Vault killed -9 and started again, three times.
     const watcher = VaultInitProcess.start(stack.initEnv);
     watchers.push(watcher);
-    await waitFor('vault-init (watch mode) healthy', async () => {
-      const res = await fetch(`http://127.0.0.1:${stack.initEnv.VAULT_INIT_HEALTH_PORT}/health`).catch(() => undefined);
-      return res?.status === 200 ? true : undefined;
-    }, 30_000, 50);
+    await waitFor(
+      'vault-init (watch mode) healthy',
+      async () => {
+        const res = await fetch(`http://127.0.0.1:${stack.initEnv.VAULT_INIT_HEALTH_PORT}/health`).catch(
+          () => undefined,
+        );
+        return res?.status === 200 ? true : undefined;
+      },
+      30_000,
+      50,
+    );
     const reunsealMs: number[] = [];
     const appRecoveryMs: number[] = [];
     for (let i = 0; i < 3; i++) {
       await stack.vault.kill();
       await stack.vault.startProcess(); // resolves once the API answers (sealed)
       const answered = Date.now();
-      await waitFor('Vault unsealed and active again', async () => {
-        const res = await fetch(`${stack.vault.addr}/v1/sys/health`).catch(() => undefined);
-        return res?.status === 200 ? true : undefined;
-      }, 30_000, 10);
+      await waitFor(
+        'Vault unsealed and active again',
+        async () => {
+          const res = await fetch(`${stack.vault.addr}/v1/sys/health`).catch(() => undefined);
+          return res?.status === 200 ? true : undefined;
+        },
+        30_000,
+        10,
+      );
       reunsealMs.push(Date.now() - answered);
-      await waitFor('the app to resolve again', async () => {
-        const res = await fetch(`${missApp.url}/users/${USER}/credentials/api/resolve`, { method: 'POST', headers: { authorization: auth } }).catch(() => undefined);
-        return res?.status === 200 ? true : undefined;
-      }, 30_000, 10);
+      await waitFor(
+        'the app to resolve again',
+        async () => {
+          const res = await fetch(`${missApp.url}/users/${USER}/credentials/api/resolve`, {
+            method: 'POST',
+            headers: { authorization: auth },
+          }).catch(() => undefined);
+          return res?.status === 200 ? true : undefined;
+        },
+        30_000,
+        10,
+      );
       appRecoveryMs.push(Date.now() - answered);
       await sleep(300);
     }
-    log(`vault-init: fresh ${afterApi(freshSteps)} ms, restart ${afterApi(restartSteps)} ms (process ${restartProcessMs} ms), re-unseal ${reunsealMs.join('/')} ms, app back ${appRecoveryMs.join('/')} ms`);
+    log(
+      `vault-init: fresh ${afterApi(freshSteps)} ms, restart ${afterApi(restartSteps)} ms (process ${restartProcessMs} ms), re-unseal ${reunsealMs.join('/')} ms, app back ${appRecoveryMs.join('/')} ms`,
+    );
 
     // Vault's file audit device (vault-init enables it; every request is HMAC'd and appended to the audit
     // log): the raw ceiling and the cache-miss ratio with it, then without it, measured back to back.
-    const rootToken = (JSON.parse(fs.readFileSync(path.join(stack.initDirs.initDir, 'init.json'), 'utf8')) as { root_token: string }).root_token;
+    const rootToken = (
+      JSON.parse(fs.readFileSync(path.join(stack.initDirs.initDir, 'init.json'), 'utf8')) as { root_token: string }
+    ).root_token;
     const pidsNow = { vault: stack.vault.pid, postgres: stack.postgres.pid }; // Vault was restarted: a new pid
     const readers: Contender[] = [
       { name: 'raw read', target: rawReadAt(stack.vault.addr), pids: pidsNow },
       { name: 'resolve miss', target: resolveAt(missApp.url), pids: { ...pidsNow, app: missApp.pid } },
     ];
     const withAudit = await group(readers, 8);
-    const off = await fetch(`${stack.vault.addr}/v1/sys/audit/file`, { method: 'DELETE', headers: { 'x-vault-token': rootToken } });
+    const off = await fetch(`${stack.vault.addr}/v1/sys/audit/file`, {
+      method: 'DELETE',
+      headers: { 'x-vault-token': rootToken },
+    });
     if (!off.ok) throw new Error(`disabling the audit device failed: ${off.status} ${await off.text()}`);
     const withoutAudit = await group(readers, 8);
     const [rawOn, missOn] = withAudit as [CpuCell, CpuCell];
     const [rawOff, missOff] = withoutAudit as [CpuCell, CpuCell];
     experiments['audit device'] = {
-      what: "Vault's file audit device on, then off", concurrency: 8,
-      samples: { 'raw read, audit on': sample(rawOn), 'resolve miss, audit on': sample(missOn), 'raw read, audit off': sample(rawOff), 'resolve miss, audit off': sample(missOff) },
+      what: "Vault's file audit device on, then off",
+      concurrency: 8,
+      samples: {
+        'raw read, audit on': sample(rawOn),
+        'resolve miss, audit on': sample(missOn),
+        'raw read, audit off': sample(rawOff),
+        'resolve miss, audit off': sample(missOff),
+      },
     };
 
     const maxRss = (s: Series) => Math.max(...Object.values(s).map((c) => (c as CpuCell).rssMaxMb ?? 0));
     const results: BenchResults = {
       timestamp: new Date().toISOString(),
-      machine: { cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model ?? 'unknown', node: process.version, vault: pinnedVaultVersion(), loadAvgAtStart, loadAvgAtEnd: os.loadavg().map((x) => round(x, 2)) },
+      machine: {
+        cpus: os.cpus().length,
+        cpuModel: os.cpus()[0]?.model ?? 'unknown',
+        node: process.version,
+        vault: pinnedVaultVersion(),
+        loadAvgAtStart,
+        loadAvgAtEnd: os.loadavg().map((x) => round(x, 2)),
+      },
       durationS: DURATION_S,
       raw: { read: rawRead, write: rawWrite },
       app: { resolveMiss, resolveHit, write: appWrite },
       resolver: { lookupsPerSecond, keys: refs.length, missLookupsPerSecond },
       vaultInit: {
-        freshMs: afterApi(freshSteps), freshSteps,
-        restartMs: afterApi(restartSteps), restartSteps, restartProcessMs,
-        reunsealMs, appRecoveryMs,
+        freshMs: afterApi(freshSteps),
+        freshSteps,
+        restartMs: afterApi(restartSteps),
+        restartSteps,
+        restartProcessMs,
+        reunsealMs,
+        appRecoveryMs,
       },
       rss: { missAppMaxMb: maxRss(resolveMiss), hitAppMaxMb: Math.max(maxRss(resolveHit), maxRss(appWrite)), idleMb },
       experiments,
@@ -413,7 +574,15 @@ function printTable(r: BenchResults): void {
       const cellOf = s[c] as CpuCell | undefined;
       if (!cellOf) continue;
       const b = base?.[c];
-      rows.push([name, c, String(cellOf.rps), cellOf.p50Ms.toFixed(3), cellOf.p99Ms.toFixed(3), b ? `${(cellOf.rps / b.rps).toFixed(2)} ×` : '', JSON.stringify(cellOf.cpuCores).replace(/[{}"]/g, '')]);
+      rows.push([
+        name,
+        c,
+        String(cellOf.rps),
+        cellOf.p50Ms.toFixed(3),
+        cellOf.p99Ms.toFixed(3),
+        b ? `${(cellOf.rps / b.rps).toFixed(2)} ×` : '',
+        JSON.stringify(cellOf.cpuCores).replace(/[{}"]/g, ''),
+      ]);
     }
   };
   add('raw read', r.raw.read);
@@ -423,14 +592,20 @@ function printTable(r: BenchResults): void {
   add('app write', r.app.write, r.raw.write);
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((row) => (row[i] ?? '').length)));
   process.stdout.write('\n');
-  for (const row of rows) process.stdout.write(`${row.map((v, i) => (i < 2 ? v.padEnd(widths[i]!) : v.padStart(widths[i]!))).join('  ')}\n`);
-  process.stdout.write(`\nresolver cache hit in process: ${r.resolver.lookupsPerSecond} lookups/s; RSS: idle ${r.rss.idleMb} MB, under load ${r.rss.missAppMaxMb} / ${r.rss.hitAppMaxMb} MB\n\n`);
+  for (const row of rows)
+    process.stdout.write(`${row.map((v, i) => (i < 2 ? v.padEnd(widths[i]!) : v.padStart(widths[i]!))).join('  ')}\n`);
+  process.stdout.write(
+    `\nresolver cache hit in process: ${r.resolver.lookupsPerSecond} lookups/s; RSS: idle ${r.rss.idleMb} MB, under load ${r.rss.missAppMaxMb} / ${r.rss.hitAppMaxMb} MB\n\n`,
+  );
   const checks = checkTargets(r);
   const w = Math.max(...checks.map((c) => c.what.length));
-  for (const c of checks) process.stdout.write(`${c.met ? 'met   ' : 'MISSED'}  ${c.what.padEnd(w)}  target ${c.target}; measured ${c.measured}\n`);
+  for (const c of checks)
+    process.stdout.write(
+      `${c.met ? 'met   ' : 'MISSED'}  ${c.what.padEnd(w)}  target ${c.target}; measured ${c.measured}\n`,
+    );
 }
 
 main().catch((err: unknown) => {
-  process.stderr.write(`bench: failed: ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`);
+  process.stderr.write(`bench: failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
   process.exit(1);
 });

@@ -10,13 +10,23 @@ export type Series = Record<string, Cell>;
 
 export interface BenchResults {
   timestamp: string;
-  machine: { cpus: number; cpuModel: string; node: string; vault: string; loadAvgAtStart: number[]; loadAvgAtEnd?: number[] };
+  machine: {
+    cpus: number;
+    cpuModel: string;
+    node: string;
+    vault: string;
+    loadAvgAtStart: number[];
+    loadAvgAtEnd?: number[];
+  };
   durationS: number;
   raw: { read: Series; write: Series };
   app: { resolveMiss: Series; resolveHit: Series; write: Series };
   resolver: { lookupsPerSecond: number; keys: number; missLookupsPerSecond: number };
   vaultInit: {
-    /** Fresh Vault: sum of vault-init's own step durations after Vault's API answered (initialize, unseal, verify, configure). */
+    /**
+     * Fresh Vault: sum of vault-init's own step durations after Vault's API answered (initialize, unseal, verify,
+     * configure).
+     */
     freshMs: number;
     freshSteps: Record<string, number>;
     /** Vault restarted (sealed, initialized), vault-init --once: the same sum. */
@@ -38,7 +48,12 @@ export interface BenchResults {
   compose?: { upToHealthyMs: number; upToRoundTripMs: number; warmupMs: number } | { error: string };
 }
 
-export interface Sample { rps: number; p50Ms: number; rssMaxMb?: number; cpuCores: Record<string, number> }
+export interface Sample {
+  rps: number;
+  p50Ms: number;
+  rssMaxMb?: number;
+  cpuCores: Record<string, number>;
+}
 
 /** Contenders measured interleaved at the same concurrency, differing in one setting. */
 export interface Experiment {
@@ -72,8 +87,11 @@ export function checkTargets(r: BenchResults): TargetCheck[] {
   const miss1 = r.app.resolveMiss['1'];
   if (raw1 && miss1) {
     out.push({
-      id: 'resolve-miss-p50-c1', what: 'resolve, cache miss, p50 at concurrency 1', target: `≤ raw p50 + 1 ms (${fmt(raw1.p50Ms + 1, 3)} ms)`,
-      measured: `${fmt(miss1.p50Ms, 3)} ms (raw ${fmt(raw1.p50Ms, 3)} ms)`, met: miss1.p50Ms <= raw1.p50Ms + 1,
+      id: 'resolve-miss-p50-c1',
+      what: 'resolve, cache miss, p50 at concurrency 1',
+      target: `≤ raw p50 + 1 ms (${fmt(raw1.p50Ms + 1, 3)} ms)`,
+      measured: `${fmt(miss1.p50Ms, 3)} ms (raw ${fmt(raw1.p50Ms, 3)} ms)`,
+      met: miss1.p50Ms <= raw1.p50Ms + 1,
     });
   }
   for (const c of ['8', '32']) {
@@ -81,7 +99,13 @@ export function checkTargets(r: BenchResults): TargetCheck[] {
     const miss = r.app.resolveMiss[c];
     if (raw && miss) {
       const ratio = miss.rps / raw.rps;
-      out.push({ id: `resolve-miss-c${c}`, what: `resolve, cache miss, throughput at concurrency ${c}`, target: '≥ 0.85 × raw read', measured: `${fmt(ratio)} × (${miss.rps} vs ${raw.rps} req/s)`, met: ratio >= 0.85 });
+      out.push({
+        id: `resolve-miss-c${c}`,
+        what: `resolve, cache miss, throughput at concurrency ${c}`,
+        target: '≥ 0.85 × raw read',
+        measured: `${fmt(ratio)} × (${miss.rps} vs ${raw.rps} req/s)`,
+        met: ratio >= 0.85,
+      });
     }
   }
   for (const c of CONCURRENCIES.map(String)) {
@@ -89,7 +113,13 @@ export function checkTargets(r: BenchResults): TargetCheck[] {
     const hit = r.app.resolveHit[c];
     if (raw && hit) {
       const ratio = hit.rps / raw.rps;
-      out.push({ id: `resolve-hit-c${c}`, what: `resolve, cache hit, throughput at concurrency ${c}`, target: '≥ 1.0 × raw read', measured: `${fmt(ratio)} × (${hit.rps} vs ${raw.rps} req/s)`, met: ratio >= 1.0 });
+      out.push({
+        id: `resolve-hit-c${c}`,
+        what: `resolve, cache hit, throughput at concurrency ${c}`,
+        target: '≥ 1.0 × raw read',
+        measured: `${fmt(ratio)} × (${hit.rps} vs ${raw.rps} req/s)`,
+        met: ratio >= 1.0,
+      });
     }
   }
   for (const c of CONCURRENCIES.map(String)) {
@@ -97,22 +127,55 @@ export function checkTargets(r: BenchResults): TargetCheck[] {
     const appW = r.app.write[c];
     if (rawW && appW) {
       const ratio = appW.rps / rawW.rps;
-      out.push({ id: `write-c${c}`, what: `credential write (Vault + PostgreSQL), throughput at concurrency ${c}`, target: '≥ 0.7 × raw write', measured: `${fmt(ratio)} × (${appW.rps} vs ${rawW.rps} req/s)`, met: ratio >= 0.7 });
+      out.push({
+        id: `write-c${c}`,
+        what: `credential write (Vault + PostgreSQL), throughput at concurrency ${c}`,
+        target: '≥ 0.7 × raw write',
+        measured: `${fmt(ratio)} × (${appW.rps} vs ${rawW.rps} req/s)`,
+        met: ratio >= 0.7,
+      });
     }
   }
   const raw8 = r.raw.read['8'];
   if (raw8) {
     const ratio = r.resolver.lookupsPerSecond / raw8.rps;
     out.push({
-      id: 'resolver-in-process', what: 'resolver cache hit, in process', target: '≥ 50 × raw read at 8 and ≥ 500 k lookups/s',
-      measured: `${fmt(ratio, 0)} × (${Math.round(r.resolver.lookupsPerSecond / 1000)} k lookups/s)`, met: ratio >= 50 && r.resolver.lookupsPerSecond >= 500_000,
+      id: 'resolver-in-process',
+      what: 'resolver cache hit, in process',
+      target: '≥ 50 × raw read at 8 and ≥ 500 k lookups/s',
+      measured: `${fmt(ratio, 0)} × (${Math.round(r.resolver.lookupsPerSecond / 1000)} k lookups/s)`,
+      met: ratio >= 50 && r.resolver.lookupsPerSecond >= 500_000,
     });
   }
-  out.push({ id: 'vault-init-fresh', what: 'vault-init, fresh: API answering → unsealed + configured', target: '≤ 1 s', measured: `${r.vaultInit.freshMs} ms`, met: r.vaultInit.freshMs <= 1000 });
-  out.push({ id: 'vault-init-restart', what: 'vault-init, restart: API answering → unsealed + configured', target: '≤ 1 s', measured: `${r.vaultInit.restartMs} ms (process ${r.vaultInit.restartProcessMs} ms)`, met: r.vaultInit.restartMs <= 1000 });
+  out.push({
+    id: 'vault-init-fresh',
+    what: 'vault-init, fresh: API answering → unsealed + configured',
+    target: '≤ 1 s',
+    measured: `${r.vaultInit.freshMs} ms`,
+    met: r.vaultInit.freshMs <= 1000,
+  });
+  out.push({
+    id: 'vault-init-restart',
+    what: 'vault-init, restart: API answering → unsealed + configured',
+    target: '≤ 1 s',
+    measured: `${r.vaultInit.restartMs} ms (process ${r.vaultInit.restartProcessMs} ms)`,
+    met: r.vaultInit.restartMs <= 1000,
+  });
   const reunseal = Math.max(...r.vaultInit.reunsealMs);
-  out.push({ id: 're-unseal', what: 're-unseal after a Vault restart (watch mode), worst of runs', target: '≤ 2 s', measured: `${reunseal} ms (runs: ${r.vaultInit.reunsealMs.join(', ')})`, met: reunseal <= 2000 });
+  out.push({
+    id: 're-unseal',
+    what: 're-unseal after a Vault restart (watch mode), worst of runs',
+    target: '≤ 2 s',
+    measured: `${reunseal} ms (runs: ${r.vaultInit.reunsealMs.join(', ')})`,
+    met: reunseal <= 2000,
+  });
   const rss = Math.max(r.rss.missAppMaxMb, r.rss.hitAppMaxMb);
-  out.push({ id: 'app-rss', what: 'app RSS under load (max of both apps)', target: '≤ 120 MB', measured: `${fmt(rss, 1)} MB`, met: rss <= 120 });
+  out.push({
+    id: 'app-rss',
+    what: 'app RSS under load (max of both apps)',
+    target: '≤ 120 MB',
+    measured: `${fmt(rss, 1)} MB`,
+    met: rss <= 120,
+  });
   return out;
 }

@@ -30,7 +30,9 @@ function pidOf(name: string): number | undefined {
     const pid = Number(fs.readFileSync(p('run', `${name}.pid`), 'utf8'));
     process.kill(pid, 0);
     return pid;
-  } catch { return undefined; }
+  } catch {
+    return undefined;
+  }
 }
 
 /** Starts a background process that outlives this command; returns its pid. */
@@ -38,7 +40,12 @@ function daemon(name: string, cmd: string, args: string[], env: NodeJS.ProcessEn
   fs.mkdirSync(p('logs'), { recursive: true });
   fs.mkdirSync(p('run'), { recursive: true });
   const log = fs.openSync(p('logs', `${name}.log`), 'a');
-  const child = spawn(cmd, args, { detached: true, stdio: ['ignore', log, log], env: { ...process.env, ...env }, cwd: root });
+  const child = spawn(cmd, args, {
+    detached: true,
+    stdio: ['ignore', log, log],
+    env: { ...process.env, ...env },
+    cwd: root,
+  });
   fs.closeSync(log);
   child.unref();
   fs.writeFileSync(p('run', `${name}.pid`), String(child.pid));
@@ -50,20 +57,32 @@ async function waitUntil(what: string, probe: () => Promise<boolean>, timeoutMs 
   let lastNote = start;
   for (;;) {
     if (await probe().catch(() => false)) return;
-    if (Date.now() - start > timeoutMs) throw new Error(`${what} did not come up within ${timeoutMs / 1000} s; see ${p('logs')}`);
-    if (Date.now() - lastNote > 5000) { say(`  still waiting for ${what} (${Math.round((Date.now() - start) / 1000)} s)`); lastNote = Date.now(); }
+    if (Date.now() - start > timeoutMs)
+      throw new Error(`${what} did not come up within ${timeoutMs / 1000} s; see ${p('logs')}`);
+    if (Date.now() - lastNote > 5000) {
+      say(`  still waiting for ${what} (${Math.round((Date.now() - start) / 1000)} s)`);
+      lastNote = Date.now();
+    }
     await new Promise((r) => setTimeout(r, 200));
   }
 }
 
 function portFree(port: number): boolean {
-  try { run('bash', ['-c', `! (exec 3<>/dev/tcp/127.0.0.1/${port}) 2>/dev/null`]); return true; } catch { return false; }
+  try {
+    run('bash', ['-c', `! (exec 3<>/dev/tcp/127.0.0.1/${port}) 2>/dev/null`]);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 async function startVault(): Promise<void> {
   const addr = `http://127.0.0.1:${ports.vault}`;
   if (!pidOf('vault')) {
-    if (!portFree(ports.vault)) throw new Error(`port ${ports.vault} is taken (is the compose stack running? make down), or set NATIVE_VAULT_PORT`);
+    if (!portFree(ports.vault))
+      throw new Error(
+        `port ${ports.vault} is taken (is the compose stack running? make down), or set NATIVE_VAULT_PORT`,
+      );
     fs.mkdirSync(p('vault', 'data'), { recursive: true });
     fs.mkdirSync(p('vault', 'logs'), { recursive: true });
     fs.writeFileSync(p('vault', 'vault.hcl'), vaultServerConfig(p('vault', 'data'), ports.vault));
@@ -89,15 +108,43 @@ async function startPostgres(): Promise<void> {
     daemon('postgres', cmd, args);
   }
   const bin = postgresBinDir();
-  await waitUntil('PostgreSQL', async () => { run(path.join(bin, 'pg_isready'), ['-h', '127.0.0.1', '-p', String(ports.postgres), '-q']); return true; });
-  const psql = (db: string, sql: string) => run(path.join(bin, 'psql'), ['-h', '127.0.0.1', '-p', String(ports.postgres), '-U', 'postgres', '-d', db, '-Atc', sql]);
-  if (!psql('postgres', "SELECT 1 FROM pg_database WHERE datname = 'aurora'").trim()) psql('postgres', 'CREATE DATABASE aurora');
+  await waitUntil('PostgreSQL', async () => {
+    run(path.join(bin, 'pg_isready'), ['-h', '127.0.0.1', '-p', String(ports.postgres), '-q']);
+    return true;
+  });
+  const psql = (db: string, sql: string) =>
+    run(path.join(bin, 'psql'), [
+      '-h',
+      '127.0.0.1',
+      '-p',
+      String(ports.postgres),
+      '-U',
+      'postgres',
+      '-d',
+      db,
+      '-Atc',
+      sql,
+    ]);
+  if (!psql('postgres', "SELECT 1 FROM pg_database WHERE datname = 'aurora'").trim())
+    psql('postgres', 'CREATE DATABASE aurora');
 }
 
 /** The directories compose gives vault-init as volumes, under .native/. */
 function initDirs(): VaultInitDirs {
-  const dirs = { root: dir, initDir: p('init'), approleDir: p('approle'), cliDir: p('cli'), auditFile: p('logs', 'audit.log') };
-  for (const d of [dirs.initDir, path.join(dirs.approleDir, 'app'), path.join(dirs.approleDir, 'agent'), dirs.cliDir, path.dirname(dirs.auditFile)]) {
+  const dirs = {
+    root: dir,
+    initDir: p('init'),
+    approleDir: p('approle'),
+    cliDir: p('cli'),
+    auditFile: p('logs', 'audit.log'),
+  };
+  for (const d of [
+    dirs.initDir,
+    path.join(dirs.approleDir, 'app'),
+    path.join(dirs.approleDir, 'agent'),
+    dirs.cliDir,
+    path.dirname(dirs.auditFile),
+  ]) {
     fs.mkdirSync(d, { recursive: true, mode: 0o700 });
   }
   return dirs;
@@ -116,7 +163,8 @@ async function startVaultInit(): Promise<void> {
     daemon('vault-init', process.execPath, [vaultInitMain()], env);
   }
   await waitUntil('vault-init (unsealed + configured)', async () => {
-    if (!pidOf('vault-init')) throw new Error(`vault-init exited; see ${p('logs', 'vault-init.log')}:\n${tail(p('logs', 'vault-init.log'))}`);
+    if (!pidOf('vault-init'))
+      throw new Error(`vault-init exited; see ${p('logs', 'vault-init.log')}:\n${tail(p('logs', 'vault-init.log'))}`);
     return (await fetch(healthUrl)).ok;
   });
 }
@@ -131,7 +179,10 @@ async function startAgent(): Promise<void> {
   }
   // The admin secret always exists (vault-init generates it): once it is rendered, the agent works.
   await waitUntil('vault-agent to render admin-secret', async () => {
-    if (!pidOf('vault-agent')) throw new Error(`vault-agent exited; see ${p('logs', 'vault-agent.log')}:\n${tail(p('logs', 'vault-agent.log'))}`);
+    if (!pidOf('vault-agent'))
+      throw new Error(
+        `vault-agent exited; see ${p('logs', 'vault-agent.log')}:\n${tail(p('logs', 'vault-agent.log'))}`,
+      );
     return fs.statSync(p('secrets', 'admin-secret'), { throwIfNoEntry: false })?.size ? true : false;
   });
 }
@@ -144,18 +195,33 @@ async function startAgent(): Promise<void> {
 async function startApp(): Promise<void> {
   const base = `http://127.0.0.1:${ports.app}`;
   if (!pidOf('app')) {
-    if (!portFree(ports.app)) throw new Error(`port ${ports.app} is taken (the compose app? make down), or set APP_PORT`);
+    if (!portFree(ports.app))
+      throw new Error(`port ${ports.app} is taken (the compose app? make down), or set APP_PORT`);
     const secretsConfig = writeNativeSecretsConfig(dir);
     const env: Record<string, string> = {
-      PORT: String(ports.app), HOST: '127.0.0.1',
-      VAULT_ADDR: `http://127.0.0.1:${ports.vault}`, VAULT_APPROLE_DIR: p('approle', 'app'),
+      PORT: String(ports.app),
+      HOST: '127.0.0.1',
+      VAULT_ADDR: `http://127.0.0.1:${ports.vault}`,
+      VAULT_APPROLE_DIR: p('approle', 'app'),
       SECRETS_CONFIG: secretsConfig,
-      PGHOST: '127.0.0.1', PGPORT: String(ports.postgres), PGUSER: 'postgres', PGPASSWORD: '', PGDATABASE: 'aurora',
+      PGHOST: '127.0.0.1',
+      PGPORT: String(ports.postgres),
+      PGUSER: 'postgres',
+      PGPASSWORD: '',
+      PGDATABASE: 'aurora',
     };
-    fs.writeFileSync(p('app.env'), Object.entries(env).map(([k, v]) => `${k}=${v}`).join('\n') + '\n');
+    fs.writeFileSync(
+      p('app.env'),
+      Object.entries(env)
+        .map(([k, v]) => `${k}=${v}`)
+        .join('\n') + '\n',
+    );
     say(`starting the app on ${base}`);
     // VAULT_TOKEN from the user's shell (e.g. after `source .native/env`) must not replace the app's AppRole.
-    daemon('app', process.execPath, [path.join(root, 'services', 'app', 'dist', 'main.js')], { ...env, VAULT_TOKEN: '' });
+    daemon('app', process.execPath, [path.join(root, 'services', 'app', 'dist', 'main.js')], {
+      ...env,
+      VAULT_TOKEN: '',
+    });
   }
   await waitUntil('the app (/readyz)', async () => {
     if (!pidOf('app')) throw new Error(`the app exited; see ${p('logs', 'app.log')}:\n${tail(p('logs', 'app.log'))}`);
@@ -164,7 +230,11 @@ async function startApp(): Promise<void> {
 }
 
 function tail(file: string, lines = 15): string {
-  try { return fs.readFileSync(file, 'utf8').trimEnd().split('\n').slice(-lines).join('\n'); } catch { return '(no log)'; }
+  try {
+    return fs.readFileSync(file, 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
+  } catch {
+    return '(no log)';
+  }
 }
 
 /** The last banner vault-init printed (its stdout shares the log file with its JSON log lines). */
@@ -183,7 +253,10 @@ function writeEnvFile(): void {
     `export PATH=${path.dirname(vaultBinary())}:$PATH`,
     `export PGHOST=127.0.0.1 PGPORT=${ports.postgres} PGUSER=postgres PGDATABASE=aurora`,
   ];
-  if (fs.existsSync(p('cli', '.vault-token'))) lines.push(`# the operator token vault-init wrote (the compose CLI reads it as ~/.vault-token)\nexport VAULT_TOKEN=$(cat ${p('cli', '.vault-token')})`);
+  if (fs.existsSync(p('cli', '.vault-token')))
+    lines.push(
+      `# the operator token vault-init wrote (the compose CLI reads it as ~/.vault-token)\nexport VAULT_TOKEN=$(cat ${p('cli', '.vault-token')})`,
+    );
   fs.writeFileSync(p('env'), lines.join('\n') + '\n');
 }
 
@@ -212,10 +285,25 @@ async function down(): Promise<void> {
     const pid = pidOf(name);
     if (pid) {
       say(`stopping ${name} (pid ${pid})`);
-      try { process.kill(pid, name === 'postgres' ? 'SIGINT' : 'SIGTERM'); } catch { /* gone */ }
+      try {
+        process.kill(pid, name === 'postgres' ? 'SIGINT' : 'SIGTERM');
+      } catch {
+        /* gone */
+      }
       const deadline = Date.now() + 10_000;
-      while (Date.now() < deadline) { try { process.kill(pid, 0); } catch { break; } await new Promise((r) => setTimeout(r, 100)); }
-      try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ }
+      while (Date.now() < deadline) {
+        try {
+          process.kill(pid, 0);
+        } catch {
+          break;
+        }
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        /* gone */
+      }
     }
     fs.rmSync(p('run', `${name}.pid`), { force: true });
   }
@@ -232,10 +320,20 @@ const commands: Record<string, () => Promise<void>> = {
   up,
   down,
   status,
-  clean: async () => { await down(); fs.rmSync(dir, { recursive: true, force: true }); say(`removed ${dir}: every native secret and row is gone`); },
+  clean: async () => {
+    await down();
+    fs.rmSync(dir, { recursive: true, force: true });
+    say(`removed ${dir}: every native secret and row is gone`);
+  },
 };
 
 const cmd = process.argv[2] ?? 'up';
 const fn = commands[cmd];
-if (!fn) { process.stderr.write(`usage: native.ts ${Object.keys(commands).join('|')}\n`); process.exit(2); }
-fn().catch((err: unknown) => { process.stderr.write(`[native] ${err instanceof Error ? err.message : String(err)}\n`); process.exit(1); });
+if (!fn) {
+  process.stderr.write(`usage: native.ts ${Object.keys(commands).join('|')}\n`);
+  process.exit(2);
+}
+fn().catch((err: unknown) => {
+  process.stderr.write(`[native] ${err instanceof Error ? err.message : String(err)}\n`);
+  process.exit(1);
+});

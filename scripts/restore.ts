@@ -20,7 +20,10 @@ async function main(): Promise<number> {
   const files = args.filter((a) => a && !a.startsWith('-'));
   const unknown = args.filter((a) => a.startsWith('-') && !['--yes', '-y'].includes(a));
   if (unknown.length || files.length !== 1) {
-    throw new BackupError('usage: make restore FILE=backups/aurora-backup-<ts>.tar.gz[.enc] [CONFIRM=1]   (restore.ts FILE [--yes])', 2);
+    throw new BackupError(
+      'usage: make restore FILE=backups/aurora-backup-<ts>.tar.gz[.enc] [CONFIRM=1]   (restore.ts FILE [--yes])',
+      2,
+    );
   }
   const root = repoRoot();
   const file = path.resolve(files[0]!);
@@ -33,7 +36,12 @@ async function main(): Promise<number> {
   return 0;
 }
 
-main().then((code) => { process.exitCode = code; }, (err: unknown) => {
-  say(err instanceof Error ? err.message : String(err));
-  process.exitCode = err instanceof BackupError ? err.exitCode : 1;
-});
+main().then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err: unknown) => {
+    say(err instanceof Error ? err.message : String(err));
+    process.exitCode = err instanceof BackupError ? err.exitCode : 1;
+  },
+);

@@ -43,19 +43,30 @@ async function main(): Promise<number> {
     addr ??= nativeVaultAddr();
   } else if (process.env.BACKUP_TARGET !== 'native' && vaultInitRunning()) {
     // vault-init's own command (dist/root-token.js; older images lack it): the keys never leave the container.
-    if (spawnSync('docker', ['exec', 'vault-init', 'test', '-f', 'dist/root-token.js'], { stdio: 'ignore' }).status === 0) {
+    if (
+      spawnSync('docker', ['exec', 'vault-init', 'test', '-f', 'dist/root-token.js'], { stdio: 'ignore' }).status === 0
+    ) {
       say('compose: running `node dist/root-token.js` inside the vault-init container');
       const res = spawnSync('docker', ['exec', 'vault-init', 'node', 'dist/root-token.js'], { stdio: 'inherit' });
       return res.status ?? 1;
     }
-    const res = spawnSync('docker', ['exec', 'vault-init', 'cat', '/vault/init/init.json'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
-    if (res.status !== 0) throw new Error('cannot read /vault/init/init.json in the vault-init container (docker exec vault-init cat failed)');
+    const res = spawnSync('docker', ['exec', 'vault-init', 'cat', '/vault/init/init.json'], {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    if (res.status !== 0)
+      throw new Error(
+        'cannot read /vault/init/init.json in the vault-init container (docker exec vault-init cat failed)',
+      );
     material = readInitMaterial(res.stdout, 'vault-init:/vault/init/init.json');
     addr = `http://127.0.0.1:${fromDotEnv(root, 'VAULT_PORT') ?? '8200'}`;
     say(`compose: keys read from the vault-init container into memory; Vault at ${addr}`);
   } else {
     initFile = path.join(nativeDir(root), 'init', 'init.json');
-    if (!fs.existsSync(initFile)) throw new Error(`no stack found: the vault-init container is not running and ${initFile} does not exist (start one: make prod-local or make native)`);
+    if (!fs.existsSync(initFile))
+      throw new Error(
+        `no stack found: the vault-init container is not running and ${initFile} does not exist (start one: make prod-local or make native)`,
+      );
     material = readInitMaterial(fs.readFileSync(initFile, 'utf8'), initFile);
     addr ??= nativeVaultAddr();
   }
@@ -68,7 +79,12 @@ async function main(): Promise<number> {
   return 0;
 }
 
-main().then((code) => { process.exitCode = code; }, (err: unknown) => {
-  say(err instanceof Error ? err.message : String(err));
-  process.exitCode = 1;
-});
+main().then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err: unknown) => {
+    say(err instanceof Error ? err.message : String(err));
+    process.exitCode = 1;
+  },
+);

@@ -1,6 +1,7 @@
 /**
  * Rewrites the README's generated figures from what the suites and the bench measured, never by hand:
- *   <!-- reliability:start --> ... <!-- reliability:end -->  from bench/results/reliability.json (test/faults, bad-input corpus)
+ *   <!-- reliability:start --> ... <!-- reliability:end -->  from bench/results/reliability.json (test/faults,
+ *     bad-input corpus)
  *   <!-- bench:start --> ... <!-- bench:end -->              from bench/results/latest.json (make bench)
  * Only the text between each pair of markers changes; a missing pair is appended with its heading.
  *
@@ -32,17 +33,22 @@ const n = (x: number) => x.toLocaleString('en-US');
 
 export function renderPerformance(r: BenchResults): string {
   const lines: string[] = [];
-  lines.push(`Measured by \`make bench\` on ${r.timestamp.slice(0, 16).replace('T', ' ')} UTC: ${r.machine.cpus} cores (${r.machine.cpuModel}), Node ${r.machine.node}, ` +
-    `Vault ${r.machine.vault}; everything (Vault, PostgreSQL, the app, the load generator) on the same cores, over loopback, ` +
-    `${r.durationS} s per cell after 1 s of warm-up. Raw = the same Vault, the same KV v2 secrets, the app's own AppRole token, from autocannon's keep-alive client; ` +
-    'raw and app runs interleaved in slices, so each ratio compares the same moments. Reads (raw and resolve) rotate over 64 ' +
-    'credentials, so every cache-miss resolve is one Vault read; writes create a new secret each (raw) or a new credential each (app).');
+  lines.push(
+    `Measured by \`make bench\` on ${r.timestamp.slice(0, 16).replace('T', ' ')} UTC: ${r.machine.cpus} cores (${r.machine.cpuModel}), Node ${r.machine.node}, ` +
+      `Vault ${r.machine.vault}; everything (Vault, PostgreSQL, the app, the load generator) on the same cores, over loopback, ` +
+      `${r.durationS} s per cell after 1 s of warm-up. Raw = the same Vault, the same KV v2 secrets, the app's own AppRole token, from autocannon's keep-alive client; ` +
+      'raw and app runs interleaved in slices, so each ratio compares the same moments. Reads (raw and resolve) rotate over 64 ' +
+      'credentials, so every cache-miss resolve is one Vault read; writes create a new secret each (raw) or a new credential each (app).',
+  );
   lines.push('');
   lines.push('| | concurrency | req/s | p50 ms | p99 ms | vs raw | CPU ms per request: app / Vault / PostgreSQL |');
   lines.push('| --- | ---: | ---: | ---: | ---: | ---: | ---: |');
   type Row = { rps: number; p50Ms: number; p99Ms: number; cpuCores?: Record<string, number> };
   const perRequest = (cell: Row) => {
-    const ms = (k: string) => (cell.cpuCores?.[k] !== undefined && cell.rps > 0 ? ((cell.cpuCores[k] as number) * 1000 / cell.rps).toFixed(2) : '–');
+    const ms = (k: string) =>
+      cell.cpuCores?.[k] !== undefined && cell.rps > 0
+        ? (((cell.cpuCores[k] as number) * 1000) / cell.rps).toFixed(2)
+        : '–';
     return `${ms('app')} / ${ms('vault')} / ${ms('postgres')}`;
   };
   const add = (name: string, s: Record<string, Row>, base?: Record<string, { rps: number }>) => {
@@ -50,7 +56,9 @@ export function renderPerformance(r: BenchResults): string {
       const cell = s[c];
       if (!cell) continue;
       const b = base?.[c];
-      lines.push(`| ${name} | ${c} | ${n(cell.rps)} | ${cell.p50Ms.toFixed(2)} | ${cell.p99Ms.toFixed(2)} | ${b ? `${(cell.rps / b.rps).toFixed(2)} ×` : ''} | ${perRequest(cell)} |`);
+      lines.push(
+        `| ${name} | ${c} | ${n(cell.rps)} | ${cell.p50Ms.toFixed(2)} | ${cell.p99Ms.toFixed(2)} | ${b ? `${(cell.rps / b.rps).toFixed(2)} ×` : ''} | ${perRequest(cell)} |`,
+      );
     }
   };
   add('raw Vault KV v2 read', r.raw.read);
@@ -59,14 +67,18 @@ export function renderPerformance(r: BenchResults): string {
   add('raw Vault KV v2 write', r.raw.write);
   add('credential write (Vault + PostgreSQL)', r.app.write, r.raw.write);
   lines.push('');
-  lines.push(`Resolver module, cache hit, in process: ${n(r.resolver.lookupsPerSecond)} lookups/s. ` +
-    `vault-init from Vault's API answering to unsealed + configured: ${r.vaultInit.freshMs} ms fresh, ${r.vaultInit.restartMs} ms on a restart; ` +
-    `re-unseal after Vault is killed and restarted: ${r.vaultInit.reunsealMs.join(' / ')} ms (the app resolves again after ${r.vaultInit.appRecoveryMs.join(' / ')} ms, no restart). ` +
-    `App RSS: ${r.rss.idleMb} MB idle, at most ${Math.max(r.rss.missAppMaxMb, r.rss.hitAppMaxMb)} MB under load.`);
+  lines.push(
+    `Resolver module, cache hit, in process: ${n(r.resolver.lookupsPerSecond)} lookups/s. ` +
+      `vault-init from Vault's API answering to unsealed + configured: ${r.vaultInit.freshMs} ms fresh, ${r.vaultInit.restartMs} ms on a restart; ` +
+      `re-unseal after Vault is killed and restarted: ${r.vaultInit.reunsealMs.join(' / ')} ms (the app resolves again after ${r.vaultInit.appRecoveryMs.join(' / ')} ms, no restart). ` +
+      `App RSS: ${r.rss.idleMb} MB idle, at most ${Math.max(r.rss.missAppMaxMb, r.rss.hitAppMaxMb)} MB under load.`,
+  );
   if (r.compose && 'upToHealthyMs' in r.compose) {
     lines.push('');
-    lines.push(`Compose on the offline images, images cached (\`OFFLINE=1 make prod-local\` from a clean state): healthy after ${(r.compose.upToHealthyMs / 1000).toFixed(1)} s, ` +
-      `first credential round trip (PUT, resolve, DELETE as the bootstrap admin) after ${(r.compose.upToRoundTripMs / 1000).toFixed(1)} s.`);
+    lines.push(
+      `Compose on the offline images, images cached (\`OFFLINE=1 make prod-local\` from a clean state): healthy after ${(r.compose.upToHealthyMs / 1000).toFixed(1)} s, ` +
+        `first credential round trip (PUT, resolve, DELETE as the bootstrap admin) after ${(r.compose.upToRoundTripMs / 1000).toFixed(1)} s.`,
+    );
   }
   lines.push('');
   lines.push('| target (issue 8) | target | measured | |');
@@ -77,11 +89,18 @@ export function renderPerformance(r: BenchResults): string {
   const ex = r.experiments ?? {};
   const sentences: string[] = [];
   const audit = ex['audit device']?.samples;
-  const [rOn, mOn, rOff, mOff] = [audit?.['raw read, audit on'], audit?.['resolve miss, audit on'], audit?.['raw read, audit off'], audit?.['resolve miss, audit off']];
+  const [rOn, mOn, rOff, mOff] = [
+    audit?.['raw read, audit on'],
+    audit?.['resolve miss, audit on'],
+    audit?.['raw read, audit off'],
+    audit?.['resolve miss, audit off'],
+  ];
   if (rOn && mOn && rOff && mOff) {
-    sentences.push(`Vault's file audit device (vault-init enables it), concurrency 8: raw read ${n(rOn.rps)} req/s with it, ${n(rOff.rps)} without ` +
-      `(Vault CPU ${rOn.cpuCores.vault ?? '?'} → ${rOff.cpuCores.vault ?? '?'} cores); resolve with the cache off ${n(mOn.rps)} → ${n(mOff.rps)} req/s, ` +
-      `a ratio of ${(mOn.rps / rOn.rps).toFixed(2)} × with the audit device and ${(mOff.rps / rOff.rps).toFixed(2)} × without.`);
+    sentences.push(
+      `Vault's file audit device (vault-init enables it), concurrency 8: raw read ${n(rOn.rps)} req/s with it, ${n(rOff.rps)} without ` +
+        `(Vault CPU ${rOn.cpuCores.vault ?? '?'} → ${rOff.cpuCores.vault ?? '?'} cores); resolve with the cache off ${n(mOn.rps)} → ${n(mOff.rps)} req/s, ` +
+        `a ratio of ${(mOn.rps / rOn.rps).toFixed(2)} × with the audit device and ${(mOff.rps / rOff.rps).toFixed(2)} × without.`,
+    );
   }
   for (const key of ['semi-space 4 MB', 'PG_POOL_SIZE=40']) {
     const e = ex[key];
@@ -89,8 +108,10 @@ export function renderPerformance(r: BenchResults): string {
     const variant = e?.samples[key];
     if (!e || !base || !variant) continue;
     const rss = (x: { rssMaxMb?: number }) => (x.rssMaxMb !== undefined ? `, RSS ≤ ${x.rssMaxMb} MB` : '');
-    sentences.push(`${e.what} at concurrency ${e.concurrency}: default ${n(base.rps)} req/s (p50 ${base.p50Ms.toFixed(1)} ms${rss(base)}), ` +
-      `with ${key} ${n(variant.rps)} req/s (p50 ${variant.p50Ms.toFixed(1)} ms${rss(variant)}).`);
+    sentences.push(
+      `${e.what} at concurrency ${e.concurrency}: default ${n(base.rps)} req/s (p50 ${base.p50Ms.toFixed(1)} ms${rss(base)}), ` +
+        `with ${key} ${n(variant.rps)} req/s (p50 ${variant.p50Ms.toFixed(1)} ms${rss(variant)}).`,
+    );
   }
   if (sentences.length) {
     lines.push('');
@@ -98,12 +119,18 @@ export function renderPerformance(r: BenchResults): string {
   }
   for (const p of r.profiles ?? []) {
     lines.push('');
-    lines.push(`Where the app's CPU goes (\`node --cpu-prof\`, ${p.cell}, share of busy samples; native and Node-core work is charged to the package that called it): ` +
-      `${Object.entries(p.areas).map(([k, v]) => `${k} ${v} %`).join(', ')}.`);
+    lines.push(
+      `Where the app's CPU goes (\`node --cpu-prof\`, ${p.cell}, share of busy samples; native and Node-core work is charged to the package that called it): ` +
+        `${Object.entries(p.areas)
+          .map(([k, v]) => `${k} ${v} %`)
+          .join(', ')}.`,
+    );
   }
   if (missed.length) {
     lines.push('');
-    lines.push('**Why the missed targets are missed** (from the profiles above, the experiments, and the CPU each process used during each cell, in bench/results/latest.json):');
+    lines.push(
+      '**Why the missed targets are missed** (from the profiles above, the experiments, and the CPU each process used during each cell, in bench/results/latest.json):',
+    );
     lines.push('');
     const seen = new Set<string>();
     for (const c of missed) {
@@ -120,18 +147,30 @@ export function renderPerformance(r: BenchResults): string {
 export function renderReliability(rel: Reliability): string {
   const lines: string[] = [];
   const suites = Object.entries(rel.suites).sort(([a], [b]) => a.localeCompare(b));
-  if (suites.length === 0) return 'No reliability run recorded yet: `make test` (test/faults and the bad-input corpus) writes bench/results/reliability.json.';
-  lines.push('Counted by the fault and bad-input suites on their last run (`make test`; real Vault and PostgreSQL, real kill -9, a real TCP proxy that stalls and resets):');
+  if (suites.length === 0)
+    return 'No reliability run recorded yet: `make test` (test/faults and the bad-input corpus) writes bench/results/reliability.json.';
+  lines.push(
+    'Counted by the fault and bad-input suites on their last run (`make test`; real Vault and PostgreSQL, real kill -9, a real TCP proxy that stalls and resets):',
+  );
   lines.push('');
-  const sum = (label: string) => suites.reduce((a, [, s]) => a + s.facts.filter(([k, v]) => k === label && typeof v === 'number').reduce((b, [, v]) => b + (v as number), 0), 0);
+  const sum = (label: string) =>
+    suites.reduce(
+      (a, [, s]) =>
+        a + s.facts.filter(([k, v]) => k === label && typeof v === 'number').reduce((b, [, v]) => b + (v as number), 0),
+      0,
+    );
   const failed = suites.filter(([, s]) => !s.passed).length;
-  lines.push(`In all: ${n(sum('faults') + sum('kills'))} faults injected under a write load, ${n(sum('acknowledged (2xx)'))} writes acknowledged with 2xx and ` +
-    `${n(sum('acknowledged but lost'))} of them lost; ${n(sum('requests'))} bad requests; ${failed === 0 ? 'every suite passed' : `**${failed} suite(s) failed**`}.`);
+  lines.push(
+    `In all: ${n(sum('faults') + sum('kills'))} faults injected under a write load, ${n(sum('acknowledged (2xx)'))} writes acknowledged with 2xx and ` +
+      `${n(sum('acknowledged but lost'))} of them lost; ${n(sum('requests'))} bad requests; ${failed === 0 ? 'every suite passed' : `**${failed} suite(s) failed**`}.`,
+  );
   lines.push('');
   lines.push('| suite | result | counts | last run |');
   lines.push('| --- | --- | --- | --- |');
   for (const [, s] of suites) {
-    lines.push(`| ${s.title} | ${s.passed ? 'passed' : '**failed**'} | ${s.facts.map(([k, v]) => `${k}: ${typeof v === 'number' ? n(v) : String(v)}`).join('; ')} | ${s.updated.slice(0, 16).replace('T', ' ')} |`);
+    lines.push(
+      `| ${s.title} | ${s.passed ? 'passed' : '**failed**'} | ${s.facts.map(([k, v]) => `${k}: ${typeof v === 'number' ? n(v) : String(v)}`).join('; ')} | ${s.updated.slice(0, 16).replace('T', ' ')} |`,
+    );
   }
   return lines.join('\n');
 }
@@ -139,7 +178,8 @@ export function renderReliability(rel: Reliability): string {
 export function updateReadme(input: { performance?: BenchResults; reliability?: Reliability }, file = README): string {
   let text = fs.readFileSync(file, 'utf8');
   if (input.performance) text = replaceSection(text, 'bench', '## Performance', renderPerformance(input.performance));
-  if (input.reliability) text = replaceSection(text, 'reliability', '## Reliability', renderReliability(input.reliability));
+  if (input.reliability)
+    text = replaceSection(text, 'reliability', '## Reliability', renderReliability(input.reliability));
   fs.writeFileSync(file, text);
   return text;
 }
@@ -152,12 +192,18 @@ function main(argv: string[]): number {
     let after = before;
     if (performance) after = replaceSection(after, 'bench', '## Performance', renderPerformance(performance));
     after = replaceSection(after, 'reliability', '## Reliability', renderReliability(reliability));
-    if (after !== before) { process.stderr.write('README.md figures are out of date: node --import tsx scripts/update-readme-figures.ts\n'); return 1; }
+    if (after !== before) {
+      process.stderr.write('README.md figures are out of date: node --import tsx scripts/update-readme-figures.ts\n');
+      return 1;
+    }
     return 0;
   }
   updateReadme({ performance, reliability });
-  process.stdout.write(`README.md: ${performance ? 'performance and ' : ''}reliability sections rewritten${performance ? '' : ' (no bench/results/latest.json yet: run make bench)'}\n`);
+  process.stdout.write(
+    `README.md: ${performance ? 'performance and ' : ''}reliability sections rewritten${performance ? '' : ' (no bench/results/latest.json yet: run make bench)'}\n`,
+  );
   return 0;
 }
 
-if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) process.exitCode = main(process.argv.slice(2));
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href)
+  process.exitCode = main(process.argv.slice(2));

@@ -29,7 +29,10 @@ export function partsFor(storage: Storage): PartName[] {
 }
 const membersFor = (storage: Storage): string[] => ['manifest.json', ...partsFor(storage)].sort();
 
-export interface PartInfo { sha256: string; bytes: number }
+export interface PartInfo {
+  sha256: string;
+  bytes: number;
+}
 
 export interface Manifest {
   format: typeof FORMAT;
@@ -48,11 +51,15 @@ export interface Manifest {
   warning: string;
 }
 
-export const WARNING = 'This archive holds the Vault unseal keys and root token (init.json) next to all secrets: whoever has it has everything. Keep it encrypted (BACKUP_PASSPHRASE) and offline.';
+export const WARNING =
+  'This archive holds the Vault unseal keys and root token (init.json) next to all secrets: whoever has it has everything. Keep it encrypted (BACKUP_PASSPHRASE) and offline.';
 
 /** A backup failure with a message for the user; never carries a secret. */
 export class BackupError extends Error {
-  constructor(message: string, readonly exitCode = 1) {
+  constructor(
+    message: string,
+    readonly exitCode = 1,
+  ) {
     super(message);
     this.name = 'BackupError';
   }
@@ -72,14 +79,27 @@ export function passphraseFromEnv(env: NodeJS.ProcessEnv = process.env): Passphr
   if (value && file) throw new BackupError('Set BACKUP_PASSPHRASE or BACKUP_PASSPHRASE_FILE, not both.', 2);
   if (file) {
     let text: string;
-    try { text = fs.readFileSync(file, 'utf8'); } catch (err) {
-      throw new BackupError(`BACKUP_PASSPHRASE_FILE=${file} cannot be read: ${(err as NodeJS.ErrnoException).code ?? String(err)}.`, 2);
+    try {
+      text = fs.readFileSync(file, 'utf8');
+    } catch (err) {
+      throw new BackupError(
+        `BACKUP_PASSPHRASE_FILE=${file} cannot be read: ${(err as NodeJS.ErrnoException).code ?? String(err)}.`,
+        2,
+      );
     }
-    if (!text.split('\n')[0]) throw new BackupError(`BACKUP_PASSPHRASE_FILE=${file}: its first line is empty (openssl uses the first line as the passphrase).`, 2);
+    if (!text.split('\n')[0])
+      throw new BackupError(
+        `BACKUP_PASSPHRASE_FILE=${file}: its first line is empty (openssl uses the first line as the passphrase).`,
+        2,
+      );
     return { file: path.resolve(file) };
   }
   if (value !== undefined && value.length > 0) {
-    if (value.length < 8) throw new BackupError('BACKUP_PASSPHRASE is shorter than 8 characters; use a long passphrase (e.g. `openssl rand -base64 32`).', 2);
+    if (value.length < 8)
+      throw new BackupError(
+        'BACKUP_PASSPHRASE is shorter than 8 characters; use a long passphrase (e.g. `openssl rand -base64 32`).',
+        2,
+      );
     return { value };
   }
   return undefined;
@@ -97,7 +117,9 @@ export function sha256File(file: string): PartInfo {
       hash.update(buf.subarray(0, n));
       bytes += n;
     }
-  } finally { fs.closeSync(fd); }
+  } finally {
+    fs.closeSync(fd);
+  }
   return { sha256: hash.digest('hex'), bytes };
 }
 
@@ -110,7 +132,10 @@ function tool(cmd: string, args: string[], env?: NodeJS.ProcessEnv): { ok: boole
 
 function opensslPassArgs(pass: Passphrase): { args: string[]; env: NodeJS.ProcessEnv } {
   if (pass.file) return { args: ['-pass', `file:${pass.file}`], env: process.env };
-  return { args: ['-pass', 'env:AURORA_BACKUP_PASSPHRASE'], env: { ...process.env, AURORA_BACKUP_PASSPHRASE: pass.value ?? '' } };
+  return {
+    args: ['-pass', 'env:AURORA_BACKUP_PASSPHRASE'],
+    env: { ...process.env, AURORA_BACKUP_PASSPHRASE: pass.value ?? '' },
+  };
 }
 
 const OPENSSL_ENC = ['enc', '-aes-256-cbc', '-pbkdf2', '-iter', '200000', '-md', 'sha256'];
@@ -124,17 +149,26 @@ export function workDir(near: string, prefix: string): string {
 }
 
 export function timestamp(d = new Date()): string {
-  return d.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
+  return d
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d+Z$/, 'Z');
 }
 
 /**
  * Packs `staging` (which holds the three parts) with a manifest into `<outDir>/aurora-backup-<ts>.tar.gz[.enc]`,
  * written to a .partial file (0600) and renamed into place only when complete.
  */
-export function packArchive(staging: string, outDir: string, meta: Omit<Manifest, 'format' | 'parts' | 'warning'> & { storage: Storage }, pass?: Passphrase): { file: string; manifest: Manifest } {
+export function packArchive(
+  staging: string,
+  outDir: string,
+  meta: Omit<Manifest, 'format' | 'parts' | 'warning'> & { storage: Storage },
+  pass?: Passphrase,
+): { file: string; manifest: Manifest } {
   const parts: Manifest['parts'] = {};
   for (const name of partsFor(meta.storage)) {
-    if (!fs.existsSync(path.join(staging, name))) throw new BackupError(`internal: part ${name} is missing from the staging dir`);
+    if (!fs.existsSync(path.join(staging, name)))
+      throw new BackupError(`internal: part ${name} is missing from the staging dir`);
     parts[name] = sha256File(path.join(staging, name));
   }
   const manifest: Manifest = { format: FORMAT, ...meta, parts, warning: WARNING };
@@ -149,7 +183,16 @@ export function packArchive(staging: string, outDir: string, meta: Omit<Manifest
   // Created first with 0600, so the archive is never readable by others, not even for a moment.
   fs.writeFileSync(tarGz, '', { mode: 0o600 });
   try {
-    const t = tool('tar', ['-czf', tarGz, '-C', staging, '--owner=0', '--group=0', '--numeric-owner', ...membersFor(meta.storage)]);
+    const t = tool('tar', [
+      '-czf',
+      tarGz,
+      '-C',
+      staging,
+      '--owner=0',
+      '--group=0',
+      '--numeric-owner',
+      ...membersFor(meta.storage),
+    ]);
     if (!t.ok) throw new BackupError(`tar failed: ${t.stderr}`);
     if (pass) {
       fs.writeFileSync(partial, '', { mode: 0o600 });
@@ -183,7 +226,11 @@ export interface VerifiedArchive {
 function isEncrypted(file: string): boolean {
   const fd = fs.openSync(file, 'r');
   const head = Buffer.alloc(8);
-  try { fs.readSync(fd, head, 0, 8, 0); } finally { fs.closeSync(fd); }
+  try {
+    fs.readSync(fd, head, 0, 8, 0);
+  } finally {
+    fs.closeSync(fd);
+  }
   return head.toString('latin1') === 'Salted__';
 }
 
@@ -192,9 +239,15 @@ function isEncrypted(file: string): boolean {
  * BackupError that says what is wrong and that nothing was touched; never returns a half-checked archive.
  */
 export function verifyArchive(file: string, scratch: string, pass?: Passphrase): VerifiedArchive {
-  const refuse = (why: string): never => { throw new BackupError(`Refusing ${file}: ${why}. Nothing was changed.`); };
+  const refuse = (why: string): never => {
+    throw new BackupError(`Refusing ${file}: ${why}. Nothing was changed.`);
+  };
   let st: fs.Stats;
-  try { st = fs.statSync(file); } catch { return refuse('no such file'); }
+  try {
+    st = fs.statSync(file);
+  } catch {
+    return refuse('no such file');
+  }
   if (!st.isFile()) refuse('not a regular file');
   if (st.size < 64) refuse(`it is only ${st.size} bytes: truncated or not a backup`);
 
@@ -213,32 +266,61 @@ export function verifyArchive(file: string, scratch: string, pass?: Passphrase):
     // The whole gzip stream, trailer CRC included: tar stops reading at its end-of-archive blocks, so a
     // damaged byte could otherwise slip past gzip and only surface later, or not at all.
     const whole = tool('gzip', ['-t', tarGz]);
-    const list = whole.ok ? spawnSync('tar', ['-tzf', tarGz], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }) : { status: 1, stdout: '' };
-    if (list.status !== 0) refuse(encrypted ? 'it decrypts, but what comes out is not a complete gzip/tar: wrong passphrase, or corrupt or truncated' : 'it is not a complete gzip/tar archive (corrupt or truncated)');
+    const list = whole.ok
+      ? spawnSync('tar', ['-tzf', tarGz], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] })
+      : { status: 1, stdout: '' };
+    if (list.status !== 0)
+      refuse(
+        encrypted
+          ? 'it decrypts, but what comes out is not a complete gzip/tar: wrong passphrase, or corrupt or truncated'
+          : 'it is not a complete gzip/tar archive (corrupt or truncated)',
+      );
     const members = list.stdout.split('\n').filter(Boolean).sort();
     const storage = (['file', 'raft'] as const).find((s) => JSON.stringify(members) === JSON.stringify(membersFor(s)));
-    if (!storage) return refuse(`its contents are not an aurora backup (expected exactly ${membersFor('file').join(', ')}; or ${VAULT_PART.raft} in place of ${VAULT_PART.file})`);
+    if (!storage)
+      return refuse(
+        `its contents are not an aurora backup (expected exactly ${membersFor('file').join(', ')}; or ${VAULT_PART.raft} in place of ${VAULT_PART.file})`,
+      );
     const partsDir = path.join(dir, 'parts');
     fs.mkdirSync(partsDir, { mode: 0o700 });
-    const x = tool('tar', ['-xzf', tarGz, '-C', partsDir, '--no-same-owner', '--no-same-permissions', ...membersFor(storage)]);
+    const x = tool('tar', [
+      '-xzf',
+      tarGz,
+      '-C',
+      partsDir,
+      '--no-same-owner',
+      '--no-same-permissions',
+      ...membersFor(storage),
+    ]);
     if (!x.ok) refuse('it cannot be unpacked (corrupt or truncated)');
     if (encrypted) fs.rmSync(tarGz, { force: true });
 
     let manifest: Manifest;
-    try { manifest = JSON.parse(fs.readFileSync(path.join(partsDir, 'manifest.json'), 'utf8')) as Manifest; } catch { return refuse('its manifest.json is not valid JSON'); }
-    if (manifest?.format !== FORMAT) refuse(`its manifest says format ${JSON.stringify(manifest?.format)}, this tool reads ${FORMAT}`);
-    if ((manifest.storage ?? 'file') !== storage) refuse(`its manifest says ${manifest.storage ?? 'file'} storage, but it holds ${VAULT_PART[storage]}`);
+    try {
+      manifest = JSON.parse(fs.readFileSync(path.join(partsDir, 'manifest.json'), 'utf8')) as Manifest;
+    } catch {
+      return refuse('its manifest.json is not valid JSON');
+    }
+    if (manifest?.format !== FORMAT)
+      refuse(`its manifest says format ${JSON.stringify(manifest?.format)}, this tool reads ${FORMAT}`);
+    if ((manifest.storage ?? 'file') !== storage)
+      refuse(`its manifest says ${manifest.storage ?? 'file'} storage, but it holds ${VAULT_PART[storage]}`);
     for (const name of partsFor(storage)) {
       const want = manifest.parts?.[name];
       if (!want || typeof want.sha256 !== 'string') refuse(`its manifest has no checksum for ${name}`);
       const got = sha256File(path.join(partsDir, name));
-      if (got.bytes !== want!.bytes) refuse(`${name} is ${got.bytes} bytes, the manifest says ${want!.bytes} (truncated or altered)`);
+      if (got.bytes !== want!.bytes)
+        refuse(`${name} is ${got.bytes} bytes, the manifest says ${want!.bytes} (truncated or altered)`);
       if (got.sha256 !== want!.sha256) refuse(`${name} does not match its sha256 in the manifest (corrupt or altered)`);
     }
     if (storage === 'file') {
-      const inner = spawnSync('tar', ['-tf', path.join(partsDir, VAULT_PART.file)], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+      const inner = spawnSync('tar', ['-tf', path.join(partsDir, VAULT_PART.file)], {
+        encoding: 'utf8',
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
       if (inner.status !== 0) refuse(`${VAULT_PART.file} is not a valid tar`);
-      if (inner.stdout.split('\n').some((m) => m.startsWith('/') || m.split('/').includes('..'))) refuse(`${VAULT_PART.file} holds paths outside the storage dir`);
+      if (inner.stdout.split('\n').some((m) => m.startsWith('/') || m.split('/').includes('..')))
+        refuse(`${VAULT_PART.file} holds paths outside the storage dir`);
     }
     // A Raft snapshot is Vault's own gzip'd tar (meta.json, state.bin, SHA256SUMS): Vault checks its sums on restore.
     try {

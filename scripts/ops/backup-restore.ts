@@ -16,10 +16,27 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { BackupError, packArchive, VAULT_PART, verifyArchive, workDir, type Manifest, type Passphrase, type VerifiedArchive } from './archive.js';
+import {
+  BackupError,
+  packArchive,
+  VAULT_PART,
+  verifyArchive,
+  workDir,
+  type Manifest,
+  type Passphrase,
+  type VerifiedArchive,
+} from './archive.js';
 import type { DoctorResult, StackTarget } from './targets.js';
 import { consistentCut } from './write-barrier.js';
-import { readInitMaterial, storageOf, vaultCall, waitFor, withRootToken, type InitMaterial, type SealStatus } from './vault-api.js';
+import {
+  readInitMaterial,
+  storageOf,
+  vaultCall,
+  waitFor,
+  withRootToken,
+  type InitMaterial,
+  type SealStatus,
+} from './vault-api.js';
 
 export type Log = (msg: string) => void;
 
@@ -27,17 +44,24 @@ export type Log = (msg: string) => void;
 async function ensureUnsealed(target: StackTarget, material: InitMaterial, timeoutMs: number, log: Log): Promise<void> {
   await waitFor('Vault to answer', async () => (await target.sealStatus()) && true, timeoutMs);
   if (!(await target.watcherRunning())) {
-    if (!target.unseal) throw new BackupError(`Vault is sealed and vault-init is not running in the ${target.name} stack: start it (docker start vault-init) and it unseals Vault.`);
+    if (!target.unseal)
+      throw new BackupError(
+        `Vault is sealed and vault-init is not running in the ${target.name} stack: start it (docker start vault-init) and it unseals Vault.`,
+      );
     const s = await target.sealStatus();
     if (s.sealed) {
       log('no vault-init is running: unsealing Vault with the keys of init.json');
       await target.unseal(material);
     }
   }
-  await waitFor('Vault to be unsealed (vault-init unseals it)', async () => {
-    const s = await target.sealStatus();
-    return s.initialized && !s.sealed ? true : undefined;
-  }, timeoutMs);
+  await waitFor(
+    'Vault to be unsealed (vault-init unseals it)',
+    async () => {
+      const s = await target.sealStatus();
+      return s.initialized && !s.sealed ? true : undefined;
+    },
+    timeoutMs,
+  );
 }
 
 export interface BackupOptions {
@@ -62,7 +86,8 @@ export async function backup(target: StackTarget, options: BackupOptions): Promi
   const before = await target.sealStatus().catch((err: Error) => {
     throw new BackupError(`Vault of the ${target.name} stack does not answer (${err.message}): start the stack first.`);
   });
-  if (!before.initialized) throw new BackupError(`Vault of the ${target.name} stack is not initialized: there is nothing to back up.`);
+  if (!before.initialized)
+    throw new BackupError(`Vault of the ${target.name} stack is not initialized: there is nothing to back up.`);
   // Read before the pause: a missing or corrupt init.json stops the backup before anything is paused.
   const initBytes = await target.readInit();
   const material = readInitMaterial(initBytes.toString('utf8'), 'init.json');
@@ -71,7 +96,9 @@ export async function backup(target: StackTarget, options: BackupOptions): Promi
   try {
     fs.writeFileSync(path.join(staging, 'init.json'), initBytes, { mode: 0o600 });
     if (storageOf(before) === 'raft') return await backupOnline(target, before, material, staging, options, log);
-    log(`PAUSE: stopping Vault of the ${target.name} stack for a consistent copy (secret reads and writes fail until it is unsealed again)`);
+    log(
+      `PAUSE: stopping Vault of the ${target.name} stack for a consistent copy (secret reads and writes fail until it is unsealed again)`,
+    );
     const t0 = Date.now();
     let stoppedMs = 0;
     await target.stopVault();
@@ -85,14 +112,21 @@ export async function backup(target: StackTarget, options: BackupOptions): Promi
       await ensureUnsealed(target, material, timeout, log);
     }
     const pauseMs = Date.now() - t0;
-    log(`PAUSE over: Vault is unsealed again, ${(pauseMs / 1000).toFixed(1)} s after it was stopped (stopped ${(stoppedMs / 1000).toFixed(1)} s, restart + unseal ${((pauseMs - stoppedMs) / 1000).toFixed(1)} s)`);
-    const { file, manifest } = packArchive(staging, options.outDir, {
-      created_at: new Date(t0).toISOString(),
-      source: target.kind,
-      storage: 'file',
-      vault_version: before.version,
-      pause_ms: pauseMs,
-    }, options.passphrase);
+    log(
+      `PAUSE over: Vault is unsealed again, ${(pauseMs / 1000).toFixed(1)} s after it was stopped (stopped ${(stoppedMs / 1000).toFixed(1)} s, restart + unseal ${((pauseMs - stoppedMs) / 1000).toFixed(1)} s)`,
+    );
+    const { file, manifest } = packArchive(
+      staging,
+      options.outDir,
+      {
+        created_at: new Date(t0).toISOString(),
+        source: target.kind,
+        storage: 'file',
+        vault_version: before.version,
+        pause_ms: pauseMs,
+      },
+      options.passphrase,
+    );
     return { file, manifest, pauseMs };
   } finally {
     fs.rmSync(staging, { recursive: true, force: true });
@@ -100,25 +134,44 @@ export async function backup(target: StackTarget, options: BackupOptions): Promi
 }
 
 /** Raft storage: the snapshot and the dump, cut together under the write barrier; Vault never stops. */
-async function backupOnline(target: StackTarget, before: SealStatus, material: InitMaterial, staging: string, options: BackupOptions, log: Log): Promise<BackupResult> {
-  if (before.sealed) throw new BackupError(`Vault of the ${target.name} stack is sealed: a Raft snapshot needs an unsealed cluster (vault-init unseals it; see docker logs vault-init).`);
+async function backupOnline(
+  target: StackTarget,
+  before: SealStatus,
+  material: InitMaterial,
+  staging: string,
+  options: BackupOptions,
+  log: Log,
+): Promise<BackupResult> {
+  if (before.sealed)
+    throw new BackupError(
+      `Vault of the ${target.name} stack is sealed: a Raft snapshot needs an unsealed cluster (vault-init unseals it; see docker logs vault-init).`,
+    );
   log(`online backup: Raft storage, Vault keeps serving (vault operator raft snapshot save; no pause)`);
   const t0 = Date.now();
   const snapFile = path.join(staging, VAULT_PART.raft);
-  const cut = await withRootToken(target.vaultApiAddr(), material, (token) =>
-    consistentCut(target.psql(), () => target.raftSnapshotSave(snapFile, token), { log }), log);
+  const cut = await withRootToken(
+    target.vaultApiAddr(),
+    material,
+    (token) => consistentCut(target.psql(), () => target.raftSnapshotSave(snapFile, token), { log }),
+    log,
+  );
   try {
     await target.pgDump(path.join(staging, 'postgres.sql'), cut.snapshot);
   } finally {
     await cut.finish();
   }
-  const { file, manifest } = packArchive(staging, options.outDir, {
-    created_at: new Date(t0).toISOString(),
-    source: target.kind,
-    storage: 'raft',
-    vault_version: before.version,
-    writes_held_ms: cut.heldMs,
-  }, options.passphrase);
+  const { file, manifest } = packArchive(
+    staging,
+    options.outDir,
+    {
+      created_at: new Date(t0).toISOString(),
+      source: target.kind,
+      storage: 'raft',
+      vault_version: before.version,
+      writes_held_ms: cut.heldMs,
+    },
+    options.passphrase,
+  );
   return { file, manifest, pauseMs: 0, writesHeldMs: cut.heldMs };
 }
 
@@ -132,7 +185,11 @@ export interface RestoreOptions {
   unsealTimeoutMs?: number;
 }
 
-export interface RestoreResult { manifest: Manifest; doctor: DoctorResult; downMs: number }
+export interface RestoreResult {
+  manifest: Manifest;
+  doctor: DoctorResult;
+  downMs: number;
+}
 
 export async function restore(target: StackTarget, file: string, options: RestoreOptions): Promise<RestoreResult> {
   const log = options.log ?? (() => undefined);
@@ -140,22 +197,29 @@ export async function restore(target: StackTarget, file: string, options: Restor
   const verified = verifyArchive(file, options.scratchDir, options.passphrase);
   try {
     const m = verified.manifest;
-    log(`archive verified: ${path.basename(file)} (${verified.encrypted ? 'encrypted' : 'not encrypted'}), taken ${m.created_at} from the ${m.source} stack (${verified.storage} storage), Vault ${m.vault_version ?? '?'}; every part matches its sha256`);
+    log(
+      `archive verified: ${path.basename(file)} (${verified.encrypted ? 'encrypted' : 'not encrypted'}), taken ${m.created_at} from the ${m.source} stack (${verified.storage} storage), Vault ${m.vault_version ?? '?'}; every part matches its sha256`,
+    );
     const status = await target.sealStatus().catch(() => undefined);
     const targetStorage = status?.initialized ? storageOf(status) : undefined;
     if (targetStorage && targetStorage !== verified.storage) {
-      throw new BackupError(verified.storage === 'raft'
-        ? `Refusing: this archive holds a Raft snapshot (taken from the HA profile, make prod-local-ha), and Vault of the ${target.name} stack uses file storage. Restore it into the HA stack. Nothing was changed.`
-        : `Refusing: this archive holds file storage (make prod-local / make native), and Vault of the ${target.name} stack uses Raft (the HA profile). Restore it into a single-node stack. Nothing was changed.`, 2);
+      throw new BackupError(
+        verified.storage === 'raft'
+          ? `Refusing: this archive holds a Raft snapshot (taken from the HA profile, make prod-local-ha), and Vault of the ${target.name} stack uses file storage. Restore it into the HA stack. Nothing was changed.`
+          : `Refusing: this archive holds file storage (make prod-local / make native), and Vault of the ${target.name} stack uses Raft (the HA profile). Restore it into a single-node stack. Nothing was changed.`,
+        2,
+      );
     }
     const running = await target.running();
     if ((running.length > 0 || (await target.hasData())) && !options.confirm) {
       throw new BackupError(
         `Refusing to overwrite the ${target.name} stack's data${running.length ? ` (running: ${running.join(', ')})` : ''}: ` +
-        'a restore replaces every secret, the unseal keys and the database with the archive\'s. ' +
-        'Rerun with CONFIRM=1 (make restore FILE=... CONFIRM=1) or --yes. Nothing was changed.', 4);
+          "a restore replaces every secret, the unseal keys and the database with the archive's. " +
+          'Rerun with CONFIRM=1 (make restore FILE=... CONFIRM=1) or --yes. Nothing was changed.',
+        4,
+      );
     }
-    const material = readInitMaterial(fs.readFileSync(verified.part('init.json'), 'utf8'), 'the archive\'s init.json');
+    const material = readInitMaterial(fs.readFileSync(verified.part('init.json'), 'utf8'), "the archive's init.json");
     // Raft: the running cluster takes the snapshot; checked, and its own keys read, before anything stops.
     const current = verified.storage === 'raft' ? await raftTargetKeys(target, status) : undefined;
     const t0 = Date.now();
@@ -165,7 +229,7 @@ export async function restore(target: StackTarget, file: string, options: Restor
       } else {
         log(`stopping the ${target.name} stack (all but PostgreSQL)`);
         await target.stopForRestore();
-        log('restoring Vault\'s data, init.json and the database');
+        log("restoring Vault's data, init.json and the database");
         await target.putVaultData(verified.part(VAULT_PART.file));
         await target.putInit(verified.part('init.json'));
         await target.pgRestore(verified.part('postgres.sql'));
@@ -174,20 +238,31 @@ export async function restore(target: StackTarget, file: string, options: Restor
       await target.startAfterRestore();
     } catch (err) {
       const why = err instanceof Error ? err.message : String(err);
-      throw new BackupError(`restore failed after the stack was stopped: ${why}. The stack may be stopped and partly restored; ` +
-        'the archive is fine: fix the cause and rerun the restore with confirmation' +
-        (target.kind === 'compose' || verified.storage === 'raft' ? '.' : ' (the previous Vault data, if any, is kept next to it as data.pre-restore).'));
+      throw new BackupError(
+        `restore failed after the stack was stopped: ${why}. The stack may be stopped and partly restored; ` +
+          'the archive is fine: fix the cause and rerun the restore with confirmation' +
+          (target.kind === 'compose' || verified.storage === 'raft'
+            ? '.'
+            : ' (the previous Vault data, if any, is kept next to it as data.pre-restore).'),
+      );
     }
     await ensureUnsealed(target, material, timeout, log);
     log('Vault is unsealed with the restored init material');
     const doctor = await target.doctor();
     const downMs = Date.now() - t0;
     if (doctor.dangling !== 0 || doctor.orphans !== 0) {
-      throw new BackupError(`restored, but doctor reports ${doctor.dangling} dangling reference(s) and ${doctor.orphans} orphan(s): the archive's parts disagree. Inspect with make doctor.`, 3);
+      throw new BackupError(
+        `restored, but doctor reports ${doctor.dangling} dangling reference(s) and ${doctor.orphans} orphan(s): the archive's parts disagree. Inspect with make doctor.`,
+        3,
+      );
     }
     if (doctor.damaged !== 0) {
-      // The copy holds what a crash left in Vault's storage before the backup (docs/operations.md, "doctor says damaged").
-      throw new BackupError(`restored, but doctor reports ${doctor.damaged} damaged entr${doctor.damaged === 1 ? 'y' : 'ies'} in Vault's storage, copied with it: make doctor names them and how to remove them (docs/operations.md, "doctor says damaged").`, 3);
+      // The copy holds what a crash left in Vault's storage before the backup (docs/operations.md, "doctor says
+      // damaged").
+      throw new BackupError(
+        `restored, but doctor reports ${doctor.damaged} damaged entr${doctor.damaged === 1 ? 'y' : 'ies'} in Vault's storage, copied with it: make doctor names them and how to remove them (docs/operations.md, "doctor says damaged").`,
+        3,
+      );
     }
     log(`doctor: 0 dangling references, 0 orphans, 0 damaged; the stack was down ${(downMs / 1000).toFixed(1)} s`);
     await target.cleanUp?.();
@@ -201,8 +276,16 @@ const MARKER = 'cubbyhole/aurora-restore-marker';
 
 /** A Raft snapshot goes into a running, unsealed cluster, with a root token of that cluster: its keys. */
 async function raftTargetKeys(target: StackTarget, status: SealStatus | undefined): Promise<InitMaterial> {
-  if (!status) throw new BackupError(`Vault of the ${target.name} stack does not answer: a Raft snapshot is restored into a running cluster. Start it (make prod-local-ha; a fresh one is fine), then rerun. Nothing was changed.`, 2);
-  if (!status.initialized || status.sealed) throw new BackupError(`Vault of the ${target.name} stack is ${status.initialized ? 'sealed' : 'not initialized'}: a Raft snapshot is restored into an unsealed cluster (vault-init does that; see its logs), then rerun. Nothing was changed.`, 2);
+  if (!status)
+    throw new BackupError(
+      `Vault of the ${target.name} stack does not answer: a Raft snapshot is restored into a running cluster. Start it (make prod-local-ha; a fresh one is fine), then rerun. Nothing was changed.`,
+      2,
+    );
+  if (!status.initialized || status.sealed)
+    throw new BackupError(
+      `Vault of the ${target.name} stack is ${status.initialized ? 'sealed' : 'not initialized'}: a Raft snapshot is restored into an unsealed cluster (vault-init does that; see its logs), then rerun. Nothing was changed.`,
+      2,
+    );
   return readInitMaterial((await target.readInit()).toString('utf8'), `the ${target.name} stack's init.json`);
 }
 
@@ -214,38 +297,56 @@ async function raftTargetKeys(target: StackTarget, status: SealStatus | undefine
  * the cluster sealed itself. Then init.json and the database go back, with vault-init, the agent and the app
  * stopped (Vault keeps running: the snapshot needs an unsealed cluster).
  */
-async function restoreRaftParts(target: StackTarget, verified: VerifiedArchive, current: InitMaterial, log: Log): Promise<void> {
+async function restoreRaftParts(
+  target: StackTarget,
+  verified: VerifiedArchive,
+  current: InitMaterial,
+  log: Log,
+): Promise<void> {
   const addr = target.vaultApiAddr();
   log(`stopping the app, the agent and vault-init of the ${target.name} stack (Vault keeps running)`);
   await target.stopForRestore({ keepVault: true });
-  await withRootToken(addr, current, async (token) => {
-    await vaultCall(addr, 'POST', MARKER, { at: new Date().toISOString() }, { token });
-    const snap = verified.part(VAULT_PART.raft);
-    try {
-      await target.raftSnapshotRestore(snap, token, false);
-      log('vault operator raft snapshot restore: accepted (the snapshot is of this cluster: same unseal keys)');
-    } catch (err) {
-      if (!/different set of unseal keys|snapshot-force/.test((err as Error).message)) throw err;
-      log('the snapshot is of another cluster (other unseal keys): restoring with -force; the cluster seals and takes the archive\'s keys');
-      await target.raftSnapshotRestore(snap, token, true);
-    }
-    let last = '';
-    await waitFor('Vault to apply the snapshot', async () => {
+  await withRootToken(
+    addr,
+    current,
+    async (token) => {
+      await vaultCall(addr, 'POST', MARKER, { at: new Date().toISOString() }, { token });
+      const snap = verified.part(VAULT_PART.raft);
       try {
-        await vaultCall(addr, 'GET', MARKER, undefined, { token, timeoutMs: 5000 });
-        last = 'the marker is still there';
-        return undefined;
+        await target.raftSnapshotRestore(snap, token, false);
+        log('vault operator raft snapshot restore: accepted (the snapshot is of this cluster: same unseal keys)');
       } catch (err) {
-        last = (err as Error).message;
-        // Any answer but the marker comes after the apply: while Vault applies the snapshot it holds its state
-        // lock and requests wait. 404: the marker is gone; 403: the token is gone with the old storage; 503 or
-        // 500: another cluster's snapshot sealed the nodes (other keys). No answer at all: keep asking.
-        if ((err as { status?: number }).status !== undefined) return true;
-        const s = await target.sealStatus().catch(() => undefined);
-        return s?.sealed ? true : undefined;
+        if (!/different set of unseal keys|snapshot-force/.test((err as Error).message)) throw err;
+        log(
+          "the snapshot is of another cluster (other unseal keys): restoring with -force; the cluster seals and takes the archive's keys",
+        );
+        await target.raftSnapshotRestore(snap, token, true);
       }
-    }, 120_000).catch((err: Error) => { throw new BackupError(`${err.message}; last answer: ${last}`); });
-  }, log);
+      let last = '';
+      await waitFor(
+        'Vault to apply the snapshot',
+        async () => {
+          try {
+            await vaultCall(addr, 'GET', MARKER, undefined, { token, timeoutMs: 5000 });
+            last = 'the marker is still there';
+            return undefined;
+          } catch (err) {
+            last = (err as Error).message;
+            // Any answer but the marker comes after the apply: while Vault applies the snapshot it holds its state
+            // lock and requests wait. 404: the marker is gone; 403: the token is gone with the old storage; 503 or
+            // 500: another cluster's snapshot sealed the nodes (other keys). No answer at all: keep asking.
+            if ((err as { status?: number }).status !== undefined) return true;
+            const s = await target.sealStatus().catch(() => undefined);
+            return s?.sealed ? true : undefined;
+          }
+        },
+        120_000,
+      ).catch((err: Error) => {
+        throw new BackupError(`${err.message}; last answer: ${last}`);
+      });
+    },
+    log,
+  );
   log('snapshot applied; restoring init.json and the database');
   await target.putInit(verified.part('init.json'));
   await target.pgRestore(verified.part('postgres.sql'));

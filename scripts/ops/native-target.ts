@@ -31,33 +31,58 @@ export function nativeTarget(root: string): DirTarget {
       if (!Number.isInteger(pid) || pid <= 0) return undefined;
       process.kill(pid, 0);
       return pid;
-    } catch { return undefined; }
+    } catch {
+      return undefined;
+    }
   };
 
   const stop = async (name: string): Promise<void> => {
     const pid = pidOf(name);
     if (pid) {
       process.stderr.write(`[native] stopping ${name} (pid ${pid})\n`);
-      try { process.kill(pid, name === 'postgres' ? 'SIGINT' : 'SIGTERM'); } catch { /* gone */ }
+      try {
+        process.kill(pid, name === 'postgres' ? 'SIGINT' : 'SIGTERM');
+      } catch {
+        /* gone */
+      }
       const deadline = Date.now() + 15_000;
       while (Date.now() < deadline) {
-        try { process.kill(pid, 0); } catch { break; }
+        try {
+          process.kill(pid, 0);
+        } catch {
+          break;
+        }
         await new Promise((r) => setTimeout(r, 100));
       }
-      try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ }
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        /* gone */
+      }
     }
     fs.rmSync(p('run', `${name}.pid`), { force: true });
   };
 
   // native.ts prints vault-init's banner (which may show the root token): only its own `[native]` lines pass.
   const up = (): void => {
-    const res = spawnSync(process.execPath, ['--import', 'tsx', path.join(root, 'scripts', 'native.ts'), 'up'], { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], env: process.env });
-    const lines = `${res.stdout ?? ''}\n${res.stderr ?? ''}`.split('\n').filter((l) => l.startsWith('[native]') && !/\bhv[sbr]\.[A-Za-z0-9_-]{8,}/.test(l));
+    const res = spawnSync(process.execPath, ['--import', 'tsx', path.join(root, 'scripts', 'native.ts'), 'up'], {
+      cwd: root,
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: process.env,
+    });
+    const lines = `${res.stdout ?? ''}\n${res.stderr ?? ''}`
+      .split('\n')
+      .filter((l) => l.startsWith('[native]') && !/\bhv[sbr]\.[A-Za-z0-9_-]{8,}/.test(l));
     if (lines.length) process.stderr.write(`${lines.join('\n')}\n`);
-    if (res.status !== 0) throw new BackupError(`starting the native stack (scripts/native.ts up) failed with exit ${res.status}; see ${p('logs')}`);
+    if (res.status !== 0)
+      throw new BackupError(
+        `starting the native stack (scripts/native.ts up) failed with exit ${res.status}; see ${p('logs')}`,
+      );
   };
 
-  const running = async (): Promise<string[]> => ['vault', 'postgres', 'vault-init', 'vault-agent', 'app'].filter((n) => pidOf(n));
+  const running = async (): Promise<string[]> =>
+    ['vault', 'postgres', 'vault-init', 'vault-agent', 'app'].filter((n) => pidOf(n));
 
   return new DirTarget({
     name: `native (${path.relative(root, dir) || dir}/)`,
@@ -65,7 +90,13 @@ export function nativeTarget(root: string): DirTarget {
     vaultAddr: nativeVaultAddr(),
     vaultDataDir: p('vault', 'data'),
     initFile: p('init', 'init.json'),
-    pg: { binDir: postgresBinDir(), host: '127.0.0.1', port: Number(process.env.NATIVE_PG_PORT ?? 55432), user: 'postgres', database: 'aurora' },
+    pg: {
+      binDir: postgresBinDir(),
+      host: '127.0.0.1',
+      port: Number(process.env.NATIVE_PG_PORT ?? 55432),
+      user: 'postgres',
+      database: 'aurora',
+    },
     control: {
       running,
       stopVault: () => stop('vault'),
@@ -78,10 +109,17 @@ export function nativeTarget(root: string): DirTarget {
       },
       startAfterRestore: async () => up(),
       doctor: async (): Promise<DoctorResult> => {
-        const res = spawnSync(path.join(root, 'scripts', 'doctor.sh'), ['--json'], { cwd: root, encoding: 'utf8', env: { ...process.env, DOCTOR_TARGET: 'native' } });
+        const res = spawnSync(path.join(root, 'scripts', 'doctor.sh'), ['--json'], {
+          cwd: root,
+          encoding: 'utf8',
+          env: { ...process.env, DOCTOR_TARGET: 'native' },
+        });
         if (res.status !== 0 && res.status !== 1) {
-          throw new BackupError(`restored and unsealed, but doctor could not check the stack (exit ${res.status}): ${(res.stderr ?? '').trim().slice(0, 1000)}. ` +
-            'It needs the app\'s AppRole files in .native/approle/app, which vault-init writes when it runs natively.', 3);
+          throw new BackupError(
+            `restored and unsealed, but doctor could not check the stack (exit ${res.status}): ${(res.stderr ?? '').trim().slice(0, 1000)}. ` +
+              "It needs the app's AppRole files in .native/approle/app, which vault-init writes when it runs natively.",
+            3,
+          );
         }
         return parseDoctor(res.stdout);
       },

@@ -27,7 +27,11 @@ function container(name: string): 'running' | 'stopped' | undefined {
 export function selectTarget(root: string, fallback: 'native' | 'none'): StackTarget {
   const wanted = process.env.BACKUP_TARGET;
   const compose = () => {
-    if (!composeCommand()) throw new BackupError('BACKUP_TARGET=compose, but neither `docker compose` nor `docker-compose` is installed.', 2);
+    if (!composeCommand())
+      throw new BackupError(
+        'BACKUP_TARGET=compose, but neither `docker compose` nor `docker-compose` is installed.',
+        2,
+      );
     return new ComposeTarget(root);
   };
   if (wanted === 'compose') return compose();
@@ -38,5 +42,8 @@ export function selectTarget(root: string, fallback: 'native' | 'none'): StackTa
   if (fs.existsSync(path.join(nativeDir(root), 'vault', 'data'))) return nativeTarget(root);
   if (vault === 'stopped') return compose();
   if (fallback === 'native') return nativeTarget(root);
-  throw new BackupError('No stack found: neither a compose stack (container vault) nor a native one (.native/vault/data). Start one with make prod-local or make native.', 2);
+  throw new BackupError(
+    'No stack found: neither a compose stack (container vault) nor a native one (.native/vault/data). Start one with make prod-local or make native.',
+    2,
+  );
 }

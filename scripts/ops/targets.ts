@@ -17,7 +17,12 @@ import { BackupError, workDir } from './archive.js';
 import { sealStatus, unsealWith, type InitMaterial, type SealStatus } from './vault-api.js';
 import { PsqlSession } from './write-barrier.js';
 
-export interface DoctorResult { dangling: number; orphans: number; damaged: number; remaining: number }
+export interface DoctorResult {
+  dangling: number;
+  orphans: number;
+  damaged: number;
+  remaining: number;
+}
 
 export interface StackTarget {
   /** For messages: "native (.native/)", "compose (project <checkout folder>)". */
@@ -65,7 +70,18 @@ export interface StackTarget {
 }
 
 /** Runs a command; stdout as a Buffer; stderr (trimmed, capped) in the error. Never echoes its input. */
-export function exec(cmd: string, args: string[], options: { input?: Buffer | string; inputFile?: string; outFile?: string; env?: NodeJS.ProcessEnv; cwd?: string; what?: string } = {}): Buffer {
+export function exec(
+  cmd: string,
+  args: string[],
+  options: {
+    input?: Buffer | string;
+    inputFile?: string;
+    outFile?: string;
+    env?: NodeJS.ProcessEnv;
+    cwd?: string;
+    what?: string;
+  } = {},
+): Buffer {
   let inFd: number | undefined;
   let outFd: number | undefined;
   try {
@@ -81,7 +97,9 @@ export function exec(cmd: string, args: string[], options: { input?: Buffer | st
     if (res.error) throw new BackupError(`${options.what ?? cmd} could not run: ${res.error.message}`);
     if (res.status !== 0) {
       const err = (res.stderr?.toString('utf8') ?? '').trim().split('\n').slice(-8).join('\n').slice(0, 2000);
-      throw new BackupError(`${options.what ?? `${cmd} ${args[0] ?? ''}`} failed (exit ${res.status ?? res.signal})${err ? `: ${err}` : ''}`);
+      throw new BackupError(
+        `${options.what ?? `${cmd} ${args[0] ?? ''}`} failed (exit ${res.status ?? res.signal})${err ? `: ${err}` : ''}`,
+      );
     }
     return res.stdout ?? Buffer.alloc(0);
   } finally {
@@ -104,7 +122,14 @@ export function writePrivateFile(file: string, content: Buffer): void {
 
 const IDENT = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
-export interface PgConnection { binDir: string; host: string; port: number; user: string; database: string; password?: string }
+export interface PgConnection {
+  binDir: string;
+  host: string;
+  port: number;
+  user: string;
+  database: string;
+  password?: string;
+}
 
 export interface DirTargetControl {
   running(): Promise<string[]>;
@@ -135,44 +160,75 @@ export class DirTarget implements StackTarget {
   constructor(readonly options: DirTargetOptions) {
     this.name = options.name;
     this.kind = options.kind;
-    if (!IDENT.test(options.pg.database)) throw new BackupError(`database name ${JSON.stringify(options.pg.database)} is not a plain identifier`, 2);
+    if (!IDENT.test(options.pg.database))
+      throw new BackupError(`database name ${JSON.stringify(options.pg.database)} is not a plain identifier`, 2);
   }
 
-  running(): Promise<string[]> { return this.options.control.running(); }
+  running(): Promise<string[]> {
+    return this.options.control.running();
+  }
 
   async hasData(): Promise<boolean> {
     const { vaultDataDir, initFile } = this.options;
     return fs.existsSync(initFile) || (fs.existsSync(vaultDataDir) && fs.readdirSync(vaultDataDir).length > 0);
   }
 
-  sealStatus(): Promise<SealStatus> { return sealStatus(this.options.vaultAddr); }
-  vaultApiAddr(): string { return this.options.vaultAddr; }
-  watcherRunning(): Promise<boolean> { return this.options.control.watcherRunning(); }
-  unseal(material: InitMaterial): Promise<void> { return unsealWith(this.options.vaultAddr, material); }
-  stopVault(): Promise<void> { return this.options.control.stopVault(); }
-  startVault(): Promise<void> { return this.options.control.startVault(); }
+  sealStatus(): Promise<SealStatus> {
+    return sealStatus(this.options.vaultAddr);
+  }
+  vaultApiAddr(): string {
+    return this.options.vaultAddr;
+  }
+  watcherRunning(): Promise<boolean> {
+    return this.options.control.watcherRunning();
+  }
+  unseal(material: InitMaterial): Promise<void> {
+    return unsealWith(this.options.vaultAddr, material);
+  }
+  stopVault(): Promise<void> {
+    return this.options.control.stopVault();
+  }
+  startVault(): Promise<void> {
+    return this.options.control.startVault();
+  }
 
   async copyVaultData(destTar: string): Promise<void> {
     const dir = this.options.vaultDataDir;
-    if (!fs.existsSync(dir)) throw new BackupError(`Vault's storage dir ${dir} does not exist: is this stack initialized?`);
+    if (!fs.existsSync(dir))
+      throw new BackupError(`Vault's storage dir ${dir} does not exist: is this stack initialized?`);
     exec('tar', ['-cf', destTar, '-C', dir, '.'], { what: `tar of ${dir}` });
     fs.chmodSync(destTar, 0o600);
   }
 
   async readInit(): Promise<Buffer> {
-    try { return fs.readFileSync(this.options.initFile); } catch (err) {
-      throw new BackupError(`cannot read the init material ${this.options.initFile}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+    try {
+      return fs.readFileSync(this.options.initFile);
+    } catch (err) {
+      throw new BackupError(
+        `cannot read the init material ${this.options.initFile}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`,
+      );
     }
   }
 
   private pgEnv(): NodeJS.ProcessEnv {
     const { pg } = this.options;
-    return { ...process.env, PGHOST: pg.host, PGPORT: String(pg.port), PGUSER: pg.user, PGPASSWORD: pg.password ?? '', PGCONNECT_TIMEOUT: '10' };
+    return {
+      ...process.env,
+      PGHOST: pg.host,
+      PGPORT: String(pg.port),
+      PGUSER: pg.user,
+      PGPASSWORD: pg.password ?? '',
+      PGCONNECT_TIMEOUT: '10',
+    };
   }
 
   async pgDump(destFile: string, snapshot?: string): Promise<void> {
     const { pg } = this.options;
-    exec(path.join(pg.binDir, 'pg_dump'), ['--no-owner', '--no-acl', ...(snapshot ? [`--snapshot=${snapshot}`] : []), '-d', pg.database], { outFile: destFile, env: this.pgEnv(), what: 'pg_dump' });
+    exec(
+      path.join(pg.binDir, 'pg_dump'),
+      ['--no-owner', '--no-acl', ...(snapshot ? [`--snapshot=${snapshot}`] : []), '-d', pg.database],
+      { outFile: destFile, env: this.pgEnv(), what: 'pg_dump' },
+    );
   }
 
   psql(): PsqlSession {
@@ -182,9 +238,16 @@ export class DirTarget implements StackTarget {
 
   /** The API call the CLI makes (`vault operator raft snapshot save`), streamed to the file. */
   async raftSnapshotSave(destFile: string, token: string): Promise<void> {
-    const res = await fetch(`${this.options.vaultAddr}/v1/sys/storage/raft/snapshot`, { headers: { 'x-vault-token': token }, signal: AbortSignal.timeout(300_000) })
-      .catch((err: Error) => { throw new BackupError(`Vault at ${this.options.vaultAddr} is unreachable for the snapshot: ${err.message}`); });
-    if (!res.ok || !res.body) throw new BackupError(`vault operator raft snapshot save: Vault answered ${res.status}: ${(await res.text()).slice(0, 300)}`);
+    const res = await fetch(`${this.options.vaultAddr}/v1/sys/storage/raft/snapshot`, {
+      headers: { 'x-vault-token': token },
+      signal: AbortSignal.timeout(300_000),
+    }).catch((err: Error) => {
+      throw new BackupError(`Vault at ${this.options.vaultAddr} is unreachable for the snapshot: ${err.message}`);
+    });
+    if (!res.ok || !res.body)
+      throw new BackupError(
+        `vault operator raft snapshot save: Vault answered ${res.status}: ${(await res.text()).slice(0, 300)}`,
+      );
     await pipeline(Readable.fromWeb(res.body as WebReadableStream), fs.createWriteStream(destFile, { mode: 0o600 }));
   }
 
@@ -195,8 +258,16 @@ export class DirTarget implements StackTarget {
     let url = `${this.options.vaultAddr}/v1/sys/storage/raft/snapshot${force ? '-force' : ''}`;
     for (let hop = 0; hop < 3; hop++) {
       const res = await fetch(url, {
-        method: 'POST', headers: { 'x-vault-token': token }, body: fs.readFileSync(file), redirect: 'manual', signal: AbortSignal.timeout(300_000),
-      }).catch((err: Error) => { throw new BackupError(`Vault at ${url} is unreachable for the restore: ${err.message}${err.cause instanceof Error ? ` (${err.cause.message})` : ''}`); });
+        method: 'POST',
+        headers: { 'x-vault-token': token },
+        body: fs.readFileSync(file),
+        redirect: 'manual',
+        signal: AbortSignal.timeout(300_000),
+      }).catch((err: Error) => {
+        throw new BackupError(
+          `Vault at ${url} is unreachable for the restore: ${err.message}${err.cause instanceof Error ? ` (${err.cause.message})` : ''}`,
+        );
+      });
       const location = res.headers.get('location');
       if ([301, 302, 307, 308].includes(res.status) && location) {
         await res.arrayBuffer();
@@ -209,7 +280,9 @@ export class DirTarget implements StackTarget {
     throw new BackupError(`${what}: too many redirects (last: ${url})`);
   }
 
-  stopForRestore(options?: { keepVault?: boolean }): Promise<void> { return this.options.control.stopForRestore(options); }
+  stopForRestore(options?: { keepVault?: boolean }): Promise<void> {
+    return this.options.control.stopForRestore(options);
+  }
 
   async putVaultData(tarFile: string): Promise<void> {
     const dir = this.options.vaultDataDir;
@@ -217,7 +290,7 @@ export class DirTarget implements StackTarget {
     const fresh = `${dir}.restoring`;
     fs.rmSync(fresh, { recursive: true, force: true });
     fs.mkdirSync(fresh, { mode: 0o700 });
-    exec('tar', ['-xf', tarFile, '-C', fresh], { what: 'unpacking Vault\'s data' });
+    exec('tar', ['-xf', tarFile, '-C', fresh], { what: "unpacking Vault's data" });
     fs.chmodSync(fresh, 0o700);
     const previous = `${dir}.pre-restore`;
     if (fs.existsSync(dir)) {
@@ -238,12 +311,34 @@ export class DirTarget implements StackTarget {
     const { pg } = this.options;
     const psql = path.join(pg.binDir, 'psql');
     const db = `"${pg.database}"`;
-    exec(psql, ['-d', 'postgres', '-v', 'ON_ERROR_STOP=1', '-q', '-c', `DROP DATABASE IF EXISTS ${db} WITH (FORCE)`, '-c', `CREATE DATABASE ${db}`], { env: this.pgEnv(), what: 'recreating the database' });
-    exec(psql, ['-d', pg.database, '-v', 'ON_ERROR_STOP=1', '-q', '-o', '/dev/null', '--single-transaction', '-f', sqlFile], { env: this.pgEnv(), what: 'loading the PostgreSQL dump' });
+    exec(
+      psql,
+      [
+        '-d',
+        'postgres',
+        '-v',
+        'ON_ERROR_STOP=1',
+        '-q',
+        '-c',
+        `DROP DATABASE IF EXISTS ${db} WITH (FORCE)`,
+        '-c',
+        `CREATE DATABASE ${db}`,
+      ],
+      { env: this.pgEnv(), what: 'recreating the database' },
+    );
+    exec(
+      psql,
+      ['-d', pg.database, '-v', 'ON_ERROR_STOP=1', '-q', '-o', '/dev/null', '--single-transaction', '-f', sqlFile],
+      { env: this.pgEnv(), what: 'loading the PostgreSQL dump' },
+    );
   }
 
-  startAfterRestore(): Promise<void> { return this.options.control.startAfterRestore(); }
-  doctor(): Promise<DoctorResult> { return this.options.control.doctor(); }
+  startAfterRestore(): Promise<void> {
+    return this.options.control.startAfterRestore();
+  }
+  doctor(): Promise<DoctorResult> {
+    return this.options.control.doctor();
+  }
 
   async cleanUp(): Promise<void> {
     if (this.previousData) fs.rmSync(this.previousData, { recursive: true, force: true });
@@ -254,25 +349,51 @@ export class DirTarget implements StackTarget {
 export function fromDotEnv(root: string, name: string): string | undefined {
   if (process.env[name]) return process.env[name];
   try {
-    const line = fs.readFileSync(path.join(root, '.env'), 'utf8').split('\n').reverse().find((l) => l.trim().startsWith(`${name}=`));
-    return line?.split('=').slice(1).join('=').trim().replace(/^["']|["']$/g, '') || undefined;
-  } catch { return undefined; }
+    const line = fs
+      .readFileSync(path.join(root, '.env'), 'utf8')
+      .split('\n')
+      .reverse()
+      .find((l) => l.trim().startsWith(`${name}=`));
+    return (
+      line
+        ?.split('=')
+        .slice(1)
+        .join('=')
+        .trim()
+        .replace(/^["']|["']$/g, '') || undefined
+    );
+  } catch {
+    return undefined;
+  }
 }
 
 /** The compose project a container belongs to (its label), if the container exists. */
 export function projectOf(container: string): string | undefined {
-  const res = spawnSync('docker', ['inspect', '-f', '{{index .Config.Labels "com.docker.compose.project"}}', container], { encoding: 'utf8' });
+  const res = spawnSync(
+    'docker',
+    ['inspect', '-f', '{{index .Config.Labels "com.docker.compose.project"}}', container],
+    { encoding: 'utf8' },
+  );
   const project = res.status === 0 ? res.stdout.trim() : '';
   return project && project !== '<no value>' ? project : undefined;
 }
 
 /** Parses `doctor --json` output. */
 export function parseDoctor(stdout: string): DoctorResult {
-  const line = stdout.trim().split('\n').reverse().find((l) => l.trim().startsWith('{'));
+  const line = stdout
+    .trim()
+    .split('\n')
+    .reverse()
+    .find((l) => l.trim().startsWith('{'));
   if (!line) throw new BackupError(`doctor printed no JSON report: ${stdout.slice(0, 500)}`);
   const r = JSON.parse(line) as Partial<DoctorResult>;
   // doctor before `damaged` existed printed no such count.
-  return { dangling: Number(r.dangling ?? NaN), orphans: Number(r.orphans ?? NaN), damaged: Number(r.damaged ?? 0), remaining: Number(r.remaining ?? NaN) };
+  return {
+    dangling: Number(r.dangling ?? NaN),
+    orphans: Number(r.orphans ?? NaN),
+    damaged: Number(r.damaged ?? 0),
+    remaining: Number(r.remaining ?? NaN),
+  };
 }
 
 /**
@@ -291,8 +412,14 @@ export class ComposeTarget implements StackTarget {
   constructor(private readonly repoRoot = process.cwd()) {
     // The project of the running (or stopped) stack; else compose's own default (the checkout's folder), as
     // make prod-local and a plain `docker compose` in the checkout use it, unless COMPOSE_PROJECT_NAME says otherwise.
-    this.project = projectOf('vault-init') ?? projectOf('vault')
-      ?? (process.env.COMPOSE_PROJECT_NAME || path.basename(path.resolve(repoRoot)).toLowerCase().replace(/[^a-z0-9_-]/g, ''));
+    this.project =
+      projectOf('vault-init') ??
+      projectOf('vault') ??
+      (process.env.COMPOSE_PROJECT_NAME ||
+        path
+          .basename(path.resolve(repoRoot))
+          .toLowerCase()
+          .replace(/[^a-z0-9_-]/g, ''));
     this.name = `compose (project ${this.project})`;
   }
 
@@ -301,7 +428,18 @@ export class ComposeTarget implements StackTarget {
   }
 
   private serviceId(service: string): string | undefined {
-    const res = spawnSync('docker', ['ps', '-aq', '--filter', `label=com.docker.compose.project=${this.project}`, '--filter', `label=com.docker.compose.service=${service}`], { encoding: 'utf8' });
+    const res = spawnSync(
+      'docker',
+      [
+        'ps',
+        '-aq',
+        '--filter',
+        `label=com.docker.compose.project=${this.project}`,
+        '--filter',
+        `label=com.docker.compose.service=${service}`,
+      ],
+      { encoding: 'utf8' },
+    );
     return res.status === 0 ? res.stdout.trim().split('\n')[0] || undefined : undefined;
   }
 
@@ -315,47 +453,76 @@ export class ComposeTarget implements StackTarget {
   }
 
   private containers(): Record<string, string | undefined> {
-    return { app: this.serviceId('app'), 'vault-agent': 'vault-agent', 'vault-init': 'vault-init', vault: 'vault', postgres: this.serviceId('postgres') };
+    return {
+      app: this.serviceId('app'),
+      'vault-agent': 'vault-agent',
+      'vault-init': 'vault-init',
+      vault: 'vault',
+      postgres: this.serviceId('postgres'),
+    };
   }
 
   private need(container: string | undefined, service: string): string {
     if (!container || !this.exists(container)) {
-      throw new BackupError(`the compose stack has no ${service} container. Create the stack first (make prod-local; a fresh one is fine for a restore), then rerun.`, 2);
+      throw new BackupError(
+        `the compose stack has no ${service} container. Create the stack first (make prod-local; a fresh one is fine for a restore), then rerun.`,
+        2,
+      );
     }
     return container;
   }
 
   async running(): Promise<string[]> {
-    return Object.entries(this.containers()).filter(([, id]) => id && this.isRunning(id)).map(([name]) => name);
+    return Object.entries(this.containers())
+      .filter(([, id]) => id && this.isRunning(id))
+      .map(([name]) => name);
   }
 
-  async hasData(): Promise<boolean> { return this.exists('vault') || this.exists('vault-init'); }
+  async hasData(): Promise<boolean> {
+    return this.exists('vault') || this.exists('vault-init');
+  }
 
   async sealStatus(): Promise<SealStatus> {
-    const out = this.docker(['exec', 'vault', 'wget', '-q', '-O', '-', 'http://127.0.0.1:8200/v1/sys/seal-status'], { what: 'reading the seal status in the vault container' });
+    const out = this.docker(['exec', 'vault', 'wget', '-q', '-O', '-', 'http://127.0.0.1:8200/v1/sys/seal-status'], {
+      what: 'reading the seal status in the vault container',
+    });
     return JSON.parse(out.toString('utf8')) as SealStatus;
   }
 
-  async watcherRunning(): Promise<boolean> { return this.isRunning('vault-init'); }
+  async watcherRunning(): Promise<boolean> {
+    return this.isRunning('vault-init');
+  }
 
-  async stopVault(): Promise<void> { this.docker(['stop', '-t', '30', this.need('vault', 'vault')]); }
-  async startVault(): Promise<void> { this.docker(['start', 'vault']); }
+  async stopVault(): Promise<void> {
+    this.docker(['stop', '-t', '30', this.need('vault', 'vault')]);
+  }
+  async startVault(): Promise<void> {
+    this.docker(['start', 'vault']);
+  }
 
   async copyVaultData(destTar: string): Promise<void> {
     // docker cp's tar has the entries under file/ with the container's owners: repack relative to the root.
     const tmp = workDir(path.dirname(destTar), 'vault-file');
     try {
-      exec('docker', ['cp', 'vault:/vault/file', '-'], { outFile: path.join(tmp, 'cp.tar'), what: 'docker cp vault:/vault/file' });
+      exec('docker', ['cp', 'vault:/vault/file', '-'], {
+        outFile: path.join(tmp, 'cp.tar'),
+        what: 'docker cp vault:/vault/file',
+      });
       exec('tar', ['-xf', path.join(tmp, 'cp.tar'), '-C', tmp], { what: 'unpacking docker cp output' });
-      exec('tar', ['-cf', destTar, '-C', path.join(tmp, 'file'), '.'], { what: 'tar of Vault\'s data' });
+      exec('tar', ['-cf', destTar, '-C', path.join(tmp, 'file'), '.'], { what: "tar of Vault's data" });
       fs.chmodSync(destTar, 0o600);
-    } finally { fs.rmSync(tmp, { recursive: true, force: true }); }
+    } finally {
+      fs.rmSync(tmp, { recursive: true, force: true });
+    }
   }
 
   /** One file of a container (running or stopped): `docker cp` gives a one-member tar, whose member this extracts. */
   private copyOut(container: string, file: string): Buffer {
     const tar = this.docker(['cp', `${container}:${file}`, '-'], { what: `docker cp ${container}:${file}` });
-    return exec('tar', ['-xOf', '-', path.posix.basename(file)], { input: tar, what: `reading ${file} from docker cp output` });
+    return exec('tar', ['-xOf', '-', path.posix.basename(file)], {
+      input: tar,
+      what: `reading ${file} from docker cp output`,
+    });
   }
 
   async readInit(): Promise<Buffer> {
@@ -364,13 +531,28 @@ export class ComposeTarget implements StackTarget {
 
   async pgDump(destFile: string, snapshot?: string): Promise<void> {
     const pg = this.need(this.serviceId('postgres'), 'postgres');
-    if (snapshot !== undefined && !/^[0-9A-F-]+$/i.test(snapshot)) throw new BackupError(`not a snapshot id: ${JSON.stringify(snapshot)}`);
-    this.docker(['exec', pg, 'sh', '-c', `pg_dump -U "$POSTGRES_USER" -d "$POSTGRES_DB" --no-owner --no-acl${snapshot ? ` --snapshot=${snapshot}` : ''}`], { outFile: destFile, what: 'pg_dump in the postgres container' });
+    if (snapshot !== undefined && !/^[0-9A-F-]+$/i.test(snapshot))
+      throw new BackupError(`not a snapshot id: ${JSON.stringify(snapshot)}`);
+    this.docker(
+      [
+        'exec',
+        pg,
+        'sh',
+        '-c',
+        `pg_dump -U "$POSTGRES_USER" -d "$POSTGRES_DB" --no-owner --no-acl${snapshot ? ` --snapshot=${snapshot}` : ''}`,
+      ],
+      { outFile: destFile, what: 'pg_dump in the postgres container' },
+    );
   }
 
   psql(): PsqlSession {
     const pg = this.need(this.serviceId('postgres'), 'postgres');
-    return new PsqlSession('docker', ['exec', '-i', pg, 'sh', '-c', 'exec psql -U "$POSTGRES_USER" -d "$POSTGRES_DB" "$@"', 'psql'], process.env, 'psql in the postgres container');
+    return new PsqlSession(
+      'docker',
+      ['exec', '-i', pg, 'sh', '-c', 'exec psql -U "$POSTGRES_USER" -d "$POSTGRES_DB" "$@"', 'psql'],
+      process.env,
+      'psql in the postgres container',
+    );
   }
 
   /** The API as the user reaches it: the published port (the HA profile's Vault Proxy forwards to the cluster). */
@@ -382,18 +564,35 @@ export class ComposeTarget implements StackTarget {
    * The CLI in the `vault` container, pointed at the active node: the container's VAULT_ADDR (HA:
    * http://vault-ha:8200) may land on a standby, which answers a snapshot upload with a redirect instead of
    * forwarding it (DirTarget.raftSnapshotRestore follows it by hand); going to the active node does not depend
-   * on how the CLI re-sends a streamed body. sys/leader (unauthenticated) names the active node. The token goes in on stdin,
+   * on how the CLI re-sends a streamed body. sys/leader (unauthenticated) names the active node. The token goes in on
+   * stdin,
    * never in argv or the container's environment.
    */
   private vaultCli(script: string, token: string, what: string): void {
-    const leader = 'leader=$(wget -q -O - "$VAULT_ADDR/v1/sys/leader" | sed -n \'s/.*"leader_address":"\\([^"]*\\)".*/\\1/p\'); [ -n "$leader" ] && export VAULT_ADDR="$leader"';
-    exec('docker', ['exec', '-i', this.need('vault', 'vault'), 'sh', '-c', `read -r VAULT_TOKEN; export VAULT_TOKEN; ${leader}; ${script}`], { input: `${token}\n`, what });
+    const leader =
+      'leader=$(wget -q -O - "$VAULT_ADDR/v1/sys/leader" | sed -n \'s/.*"leader_address":"\\([^"]*\\)".*/\\1/p\'); [ -n "$leader" ] && export VAULT_ADDR="$leader"';
+    exec(
+      'docker',
+      [
+        'exec',
+        '-i',
+        this.need('vault', 'vault'),
+        'sh',
+        '-c',
+        `read -r VAULT_TOKEN; export VAULT_TOKEN; ${leader}; ${script}`,
+      ],
+      { input: `${token}\n`, what },
+    );
   }
 
   async raftSnapshotSave(destFile: string, token: string): Promise<void> {
     const tmp = `/tmp/aurora-backup-${process.pid}-${Date.now()}.snap`;
     try {
-      this.vaultCli(`umask 077; vault operator raft snapshot save ${tmp}`, token, 'vault operator raft snapshot save (in the vault container)');
+      this.vaultCli(
+        `umask 077; vault operator raft snapshot save ${tmp}`,
+        token,
+        'vault operator raft snapshot save (in the vault container)',
+      );
       fs.writeFileSync(destFile, this.copyOut('vault', tmp), { mode: 0o600 });
     } finally {
       spawnSync('docker', ['exec', 'vault', 'rm', '-f', tmp], { stdio: 'ignore' });
@@ -404,7 +603,11 @@ export class ComposeTarget implements StackTarget {
     const tmp = `/tmp/aurora-restore-${process.pid}-${Date.now()}.snap`;
     try {
       this.docker(['cp', file, `vault:${tmp}`], { what: 'docker cp of the snapshot into the vault container' });
-      this.vaultCli(`vault operator raft snapshot restore${force ? ' -force' : ''} ${tmp}`, token, `vault operator raft snapshot restore${force ? ' -force' : ''} (in the vault container)`);
+      this.vaultCli(
+        `vault operator raft snapshot restore${force ? ' -force' : ''} ${tmp}`,
+        token,
+        `vault operator raft snapshot restore${force ? ' -force' : ''} (in the vault container)`,
+      );
     } finally {
       spawnSync('docker', ['exec', 'vault', 'rm', '-f', tmp], { stdio: 'ignore' });
     }
@@ -415,13 +618,23 @@ export class ComposeTarget implements StackTarget {
     this.need(c.vault, 'vault');
     this.need(c['vault-init'], 'vault-init');
     const pg = this.need(c.postgres, 'postgres');
-    for (const name of ['app', 'vault-agent', 'vault-init', ...(options.keepVault ? [] : ['vault'] as const)] as const) {
+    for (const name of [
+      'app',
+      'vault-agent',
+      'vault-init',
+      ...(options.keepVault ? [] : (['vault'] as const)),
+    ] as const) {
       const id = c[name];
       if (id && this.isRunning(id)) this.docker(['stop', '-t', '30', id]);
     }
     if (!this.isRunning(pg)) this.docker(['start', pg]);
     for (let i = 0; i < 60; i++) {
-      if (spawnSync('docker', ['exec', pg, 'sh', '-c', 'pg_isready -U "$POSTGRES_USER" -h 127.0.0.1 -q'], { stdio: 'ignore' }).status === 0) return;
+      if (
+        spawnSync('docker', ['exec', pg, 'sh', '-c', 'pg_isready -U "$POSTGRES_USER" -h 127.0.0.1 -q'], {
+          stdio: 'ignore',
+        }).status === 0
+      )
+        return;
       await new Promise((r) => setTimeout(r, 500));
     }
     throw new BackupError('PostgreSQL in the compose stack did not become ready within 30 s');
@@ -430,34 +643,86 @@ export class ComposeTarget implements StackTarget {
   /** A throwaway container of `container`'s image with its volumes, as root, no network, stdin = `inputFile`. */
   private helper(container: string, script: string, inputFile: string, what: string): void {
     const image = this.docker(['inspect', '-f', '{{.Config.Image}}', container]).toString('utf8').trim();
-    exec('docker', ['run', '--rm', '-i', '--network', 'none', '--user', '0', '--volumes-from', container, '--entrypoint', 'sh', image, '-c', script],
-      { inputFile, what });
+    exec(
+      'docker',
+      [
+        'run',
+        '--rm',
+        '-i',
+        '--network',
+        'none',
+        '--user',
+        '0',
+        '--volumes-from',
+        container,
+        '--entrypoint',
+        'sh',
+        image,
+        '-c',
+        script,
+      ],
+      { inputFile, what },
+    );
   }
 
   async putVaultData(tarFile: string): Promise<void> {
     // Empty the volume, unpack, and give everything to the owner of /vault/file (the image's vault user).
-    this.helper('vault', 'set -e; cd /vault/file; rm -rf -- ./* ./.[!.]* ./..?*; tar -xf -; chown -R "$(stat -c %u:%g .)" .',
-      tarFile, 'restoring /vault/file in the vault-data volume');
+    this.helper(
+      'vault',
+      'set -e; cd /vault/file; rm -rf -- ./* ./.[!.]* ./..?*; tar -xf -; chown -R "$(stat -c %u:%g .)" .',
+      tarFile,
+      'restoring /vault/file in the vault-data volume',
+    );
   }
 
   async putInit(file: string): Promise<void> {
-    this.helper('vault-init', 'set -e; cd /vault/init; umask 077; cat > init.json.restoring; chown "$(stat -c %u:%g .)" init.json.restoring; chmod 600 init.json.restoring; rm -f init.json.tmp; mv init.json.restoring init.json',
-      file, 'restoring init.json in the vault-init volume');
+    this.helper(
+      'vault-init',
+      'set -e; cd /vault/init; umask 077; cat > init.json.restoring; chown "$(stat -c %u:%g .)" init.json.restoring; chmod 600 init.json.restoring; rm -f init.json.tmp; mv init.json.restoring init.json',
+      file,
+      'restoring init.json in the vault-init volume',
+    );
   }
 
   async pgRestore(sqlFile: string): Promise<void> {
     const pg = this.need(this.serviceId('postgres'), 'postgres');
-    this.docker(['exec', pg, 'sh', '-c', 'psql -U "$POSTGRES_USER" -d postgres -v ON_ERROR_STOP=1 -q -c "DROP DATABASE IF EXISTS \\"$POSTGRES_DB\\" WITH (FORCE)" -c "CREATE DATABASE \\"$POSTGRES_DB\\""'], { what: 'recreating the database' });
-    this.docker(['exec', '-i', pg, 'sh', '-c', 'psql -U "$POSTGRES_USER" -d "$POSTGRES_DB" -v ON_ERROR_STOP=1 -q -o /dev/null --single-transaction'], { inputFile: sqlFile, what: 'loading the PostgreSQL dump' });
+    this.docker(
+      [
+        'exec',
+        pg,
+        'sh',
+        '-c',
+        'psql -U "$POSTGRES_USER" -d postgres -v ON_ERROR_STOP=1 -q -c "DROP DATABASE IF EXISTS \\"$POSTGRES_DB\\" WITH (FORCE)" -c "CREATE DATABASE \\"$POSTGRES_DB\\""',
+      ],
+      { what: 'recreating the database' },
+    );
+    this.docker(
+      [
+        'exec',
+        '-i',
+        pg,
+        'sh',
+        '-c',
+        'psql -U "$POSTGRES_USER" -d "$POSTGRES_DB" -v ON_ERROR_STOP=1 -q -o /dev/null --single-transaction',
+      ],
+      { inputFile: sqlFile, what: 'loading the PostgreSQL dump' },
+    );
   }
 
   private async waitHealthy(container: string, timeoutMs: number): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
-      const res = spawnSync('docker', ['inspect', '-f', '{{if .State.Health}}{{.State.Health.Status}}{{else}}{{.State.Status}}{{end}}', container], { encoding: 'utf8' });
+      const res = spawnSync(
+        'docker',
+        ['inspect', '-f', '{{if .State.Health}}{{.State.Health.Status}}{{else}}{{.State.Status}}{{end}}', container],
+        { encoding: 'utf8' },
+      );
       const status = res.stdout?.trim();
       if (status === 'healthy' || status === 'running') return;
-      if (Date.now() > deadline) throw new BackupError(`${container} is not healthy after ${timeoutMs / 1000} s (status ${status}); see docker logs ${container}`);
+      if (Date.now() > deadline)
+        throw new BackupError(
+          `${container} is not healthy after ${timeoutMs / 1000} s (status ${status}); see docker logs ${container}`,
+        );
       await new Promise((r) => setTimeout(r, 1000));
     }
   }
@@ -477,8 +742,15 @@ export class ComposeTarget implements StackTarget {
   }
 
   async doctor(): Promise<DoctorResult> {
-    const res = spawnSync(path.join(this.repoRoot, 'scripts', 'doctor.sh'), ['--json'], { cwd: this.repoRoot, encoding: 'utf8', env: { ...process.env, DOCTOR_TARGET: 'compose' } });
-    if (res.status !== 0 && res.status !== 1) throw new BackupError(`doctor could not check the restored stack (exit ${res.status}): ${(res.stderr ?? '').trim().slice(0, 1000)}`);
+    const res = spawnSync(path.join(this.repoRoot, 'scripts', 'doctor.sh'), ['--json'], {
+      cwd: this.repoRoot,
+      encoding: 'utf8',
+      env: { ...process.env, DOCTOR_TARGET: 'compose' },
+    });
+    if (res.status !== 0 && res.status !== 1)
+      throw new BackupError(
+        `doctor could not check the restored stack (exit ${res.status}): ${(res.stderr ?? '').trim().slice(0, 1000)}`,
+      );
     return parseDoctor(res.stdout);
   }
 }

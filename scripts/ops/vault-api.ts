@@ -9,16 +9,35 @@ import { generateRootToken, vaultCall } from '../../services/vault-init/src/gene
 import type { Storage } from './archive.js';
 import { waitFor } from '../../test/harness/processes.js';
 
-export { decodeRootToken, generateRootToken, vaultCall, type GenerateRootResult } from '../../services/vault-init/src/generate-root.js';
+export {
+  decodeRootToken,
+  generateRootToken,
+  vaultCall,
+  type GenerateRootResult,
+} from '../../services/vault-init/src/generate-root.js';
 
-export interface SealStatus { initialized: boolean; sealed: boolean; t: number; n: number; progress: number; version: string; storage_type?: string }
+export interface SealStatus {
+  initialized: boolean;
+  sealed: boolean;
+  t: number;
+  n: number;
+  progress: number;
+  version: string;
+  storage_type?: string;
+}
 
 /** The storage behind Vault, as seal-status reports it: Raft (make prod-local-ha) or file (everything else). */
 export function storageOf(status: SealStatus): Storage {
   return status.storage_type === 'raft' ? 'raft' : 'file';
 }
 
-export interface InitMaterial { keys_base64: string[]; keys?: string[]; root_token?: string; threshold?: number; shares?: number }
+export interface InitMaterial {
+  keys_base64: string[];
+  keys?: string[];
+  root_token?: string;
+  threshold?: number;
+  shares?: number;
+}
 
 function call<T>(addr: string, method: string, path: string, body?: unknown, timeoutMs = 10_000): Promise<T> {
   return vaultCall<T>(addr, method, path, body, { timeoutMs });
@@ -33,16 +52,28 @@ export { waitFor } from '../../test/harness/processes.js';
 
 /** Waits until Vault answers and is unsealed. */
 export function waitUnsealed(addr: string, timeoutMs: number): Promise<SealStatus> {
-  return waitFor(`Vault at ${addr} to be unsealed`, async () => {
-    const s = await sealStatus(addr);
-    return s.initialized && !s.sealed ? s : undefined;
-  }, timeoutMs);
+  return waitFor(
+    `Vault at ${addr} to be unsealed`,
+    async () => {
+      const s = await sealStatus(addr);
+      return s.initialized && !s.sealed ? s : undefined;
+    },
+    timeoutMs,
+  );
 }
 
 export function readInitMaterial(text: string, where: string): InitMaterial {
   let parsed: InitMaterial;
-  try { parsed = JSON.parse(text) as InitMaterial; } catch { throw new Error(`${where} is not valid JSON (${text.length} bytes)`); }
-  if (!Array.isArray(parsed?.keys_base64) || parsed.keys_base64.length === 0 || !parsed.keys_base64.every((k) => typeof k === 'string')) {
+  try {
+    parsed = JSON.parse(text) as InitMaterial;
+  } catch {
+    throw new Error(`${where} is not valid JSON (${text.length} bytes)`);
+  }
+  if (
+    !Array.isArray(parsed?.keys_base64) ||
+    parsed.keys_base64.length === 0 ||
+    !parsed.keys_base64.every((k) => typeof k === 'string')
+  ) {
     throw new Error(`${where} holds no unseal keys ("keys_base64")`);
   }
   return parsed;
@@ -50,7 +81,9 @@ export function readInitMaterial(text: string, where: string): InitMaterial {
 
 export function readInitFile(file: string): InitMaterial {
   let text: string;
-  try { text = fs.readFileSync(file, 'utf8'); } catch (err) {
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (err) {
     throw new Error(`cannot read the init material ${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
   }
   return readInitMaterial(text, file);
@@ -63,7 +96,10 @@ export async function unsealWith(addr: string, material: InitMaterial): Promise<
     if (!status.sealed) return;
     status = await call<SealStatus>(addr, 'POST', 'sys/unseal', { key });
   }
-  if (status.sealed) throw new Error(`Vault at ${addr} is still sealed after all ${material.keys_base64.length} keys of the init material: they do not belong to this Vault`);
+  if (status.sealed)
+    throw new Error(
+      `Vault at ${addr} is still sealed after all ${material.keys_base64.length} keys of the init material: they do not belong to this Vault`,
+    );
 }
 
 /**
@@ -71,10 +107,23 @@ export async function unsealWith(addr: string, material: InitMaterial): Promise<
  * revoked it (VAULT_REVOKE_ROOT_TOKEN), a fresh one from the unseal keys (generate-root, as make root-token
  * does), revoked again right after. `fn` is the only user; the token is never printed.
  */
-export async function withRootToken<T>(addr: string, material: InitMaterial, fn: (token: string) => Promise<T>, log: (msg: string) => void = () => undefined): Promise<T> {
+export async function withRootToken<T>(
+  addr: string,
+  material: InitMaterial,
+  fn: (token: string) => Promise<T>,
+  log: (msg: string) => void = () => undefined,
+): Promise<T> {
   if (material.root_token) {
-    const valid = await vaultCall<{ data?: { policies?: string[] } }>(addr, 'GET', 'auth/token/lookup-self', undefined, { token: material.root_token })
-      .then((r) => r.data?.policies?.includes('root') === true, () => false);
+    const valid = await vaultCall<{ data?: { policies?: string[] } }>(
+      addr,
+      'GET',
+      'auth/token/lookup-self',
+      undefined,
+      { token: material.root_token },
+    ).then(
+      (r) => r.data?.policies?.includes('root') === true,
+      () => false,
+    );
     if (valid) return fn(material.root_token);
   }
   log('the root token of init.json is revoked: generating a temporary one from the unseal keys (revoked after use)');

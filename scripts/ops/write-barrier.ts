@@ -29,12 +29,28 @@ export class PsqlSession {
   private seq = 0;
 
   /** `cmd args` must start psql reading SQL from stdin (the session adds -qAtX and ON_ERROR_STOP). */
-  constructor(cmd: string, args: string[], env: NodeJS.ProcessEnv = process.env, private readonly what = 'psql') {
+  constructor(
+    cmd: string,
+    args: string[],
+    env: NodeJS.ProcessEnv = process.env,
+    private readonly what = 'psql',
+  ) {
     this.child = spawn(cmd, [...args, '-qAtX', '-v', 'ON_ERROR_STOP=1'], { env, stdio: ['pipe', 'pipe', 'pipe'] });
-    this.child.stdout.setEncoding('utf8').on('data', (d: string) => { this.out += d; this.waiter?.(); });
-    this.child.stderr.setEncoding('utf8').on('data', (d: string) => { this.err += d; });
-    this.child.on('error', (e) => { this.exited = e.message; this.waiter?.(); });
-    this.child.on('close', (code, signal) => { this.exited ??= `exit ${code ?? signal}`; this.waiter?.(); });
+    this.child.stdout.setEncoding('utf8').on('data', (d: string) => {
+      this.out += d;
+      this.waiter?.();
+    });
+    this.child.stderr.setEncoding('utf8').on('data', (d: string) => {
+      this.err += d;
+    });
+    this.child.on('error', (e) => {
+      this.exited = e.message;
+      this.waiter?.();
+    });
+    this.child.on('close', (code, signal) => {
+      this.exited ??= `exit ${code ?? signal}`;
+      this.waiter?.();
+    });
     this.child.stdin.on('error', () => undefined);
   }
 
@@ -46,18 +62,29 @@ export class PsqlSession {
     for (;;) {
       const at = this.out.indexOf(`${mark}\n`);
       if (at >= 0) {
-        const lines = this.out.slice(0, at).split('\n').filter((l) => l.length > 0);
+        const lines = this.out
+          .slice(0, at)
+          .split('\n')
+          .filter((l) => l.length > 0);
         this.out = this.out.slice(at + mark.length + 1);
         return lines;
       }
       if (this.exited !== undefined) {
-        throw new BackupError(`${this.what} ended (${this.exited}) during \`${sql.split('\n')[0]!.slice(0, 80)}\`: ${this.err.trim().split('\n').slice(-4).join(' ') || 'no message'}`);
+        throw new BackupError(
+          `${this.what} ended (${this.exited}) during \`${sql.split('\n')[0]!.slice(0, 80)}\`: ${this.err.trim().split('\n').slice(-4).join(' ') || 'no message'}`,
+        );
       }
       const left = deadline - Date.now();
-      if (left <= 0) throw new BackupError(`${this.what} did not finish \`${sql.split('\n')[0]!.slice(0, 80)}\` within ${timeoutMs / 1000} s`);
+      if (left <= 0)
+        throw new BackupError(
+          `${this.what} did not finish \`${sql.split('\n')[0]!.slice(0, 80)}\` within ${timeoutMs / 1000} s`,
+        );
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, Math.min(left, 1000));
-        this.waiter = () => { clearTimeout(timer); resolve(); };
+        this.waiter = () => {
+          clearTimeout(timer);
+          resolve();
+        };
       });
       this.waiter = undefined;
     }
@@ -67,9 +94,18 @@ export class PsqlSession {
     if (this.exited !== undefined) return;
     this.child.stdin.end();
     await new Promise<void>((resolve) => {
-      const timer = setTimeout(() => { this.child.kill('SIGKILL'); resolve(); }, 5000);
-      this.child.once('close', () => { clearTimeout(timer); resolve(); });
-      if (this.exited !== undefined) { clearTimeout(timer); resolve(); }
+      const timer = setTimeout(() => {
+        this.child.kill('SIGKILL');
+        resolve();
+      }, 5000);
+      this.child.once('close', () => {
+        clearTimeout(timer);
+        resolve();
+      });
+      if (this.exited !== undefined) {
+        clearTimeout(timer);
+        resolve();
+      }
     });
   }
 }
@@ -92,7 +128,11 @@ export interface CutOptions {
 }
 
 /** Takes the barrier, exports PostgreSQL's snapshot, runs `vaultCut` (Vault's snapshot), releases the barrier. */
-export async function consistentCut(session: PsqlSession, vaultCut: () => Promise<void>, options: CutOptions = {}): Promise<Cut> {
+export async function consistentCut(
+  session: PsqlSession,
+  vaultCut: () => Promise<void>,
+  options: CutOptions = {},
+): Promise<Cut> {
   const log = options.log ?? (() => undefined);
   const lockTimeoutMs = options.lockTimeoutMs ?? 30_000;
   const { classId, objectId } = WRITE_BARRIER;
@@ -104,7 +144,9 @@ export async function consistentCut(session: PsqlSession, vaultCut: () => Promis
     try {
       if (locked) await session.query(`SELECT pg_advisory_unlock(${classId}, ${objectId})`).catch(() => undefined);
       await session.query('ROLLBACK').catch(() => undefined);
-    } finally { await session.close(); }
+    } finally {
+      await session.close();
+    }
   };
   try {
     const t0 = Date.now();
@@ -112,17 +154,24 @@ export async function consistentCut(session: PsqlSession, vaultCut: () => Promis
     try {
       await session.query(`SELECT pg_advisory_lock(${classId}, ${objectId})`, lockTimeoutMs + 10_000);
     } catch (err) {
-      throw new BackupError(`the app's credential writes in flight did not finish within ${lockTimeoutMs / 1000} s (is Vault reachable for the app?); nothing was backed up. ${(err as Error).message}`);
+      throw new BackupError(
+        `the app's credential writes in flight did not finish within ${lockTimeoutMs / 1000} s (is Vault reachable for the app?); nothing was backed up. ${(err as Error).message}`,
+      );
     }
     locked = true;
     const heldFrom = Date.now();
-    const [snapshot] = await session.query('BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY;\nSELECT pg_export_snapshot()');
-    if (!snapshot || !/^[0-9A-F-]+$/i.test(snapshot)) throw new BackupError(`PostgreSQL exported no usable snapshot (${JSON.stringify(snapshot)})`);
+    const [snapshot] = await session.query(
+      'BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY;\nSELECT pg_export_snapshot()',
+    );
+    if (!snapshot || !/^[0-9A-F-]+$/i.test(snapshot))
+      throw new BackupError(`PostgreSQL exported no usable snapshot (${JSON.stringify(snapshot)})`);
     await vaultCut();
     await session.query(`SELECT pg_advisory_unlock(${classId}, ${objectId})`);
     locked = false;
     const heldMs = Date.now() - heldFrom;
-    log(`cut: Vault's snapshot and PostgreSQL's taken together; credential writes waited at most ${heldMs} ms (after ${heldFrom - t0} ms for the writes in flight)`);
+    log(
+      `cut: Vault's snapshot and PostgreSQL's taken together; credential writes waited at most ${heldMs} ms (after ${heldFrom - t0} ms for the writes in flight)`,
+    );
     return { snapshot, heldMs, waitedMs: heldFrom - t0, finish };
   } catch (err) {
     await finish();

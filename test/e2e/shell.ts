@@ -9,22 +9,49 @@ import { repoRoot } from '../harness/processes.js';
 
 export const MIN = 60_000;
 
-export interface Result { status: number | null; stdout: string; stderr: string; ms: number }
+export interface Result {
+  status: number | null;
+  stdout: string;
+  stderr: string;
+  ms: number;
+}
 
 /** Runs a shell command line exactly as a user would type it; output goes to stderr as it comes (progress). */
 export function sh(line: string, env: NodeJS.ProcessEnv, timeoutMs: number, echo = false): Promise<Result> {
   const t0 = Date.now();
   return new Promise((resolve) => {
-    const child = spawn('bash', ['-c', line], { cwd: repoRoot(), env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    const child = spawn('bash', ['-c', line], {
+      cwd: repoRoot(),
+      env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      detached: true,
+    });
     let stdout = '';
     let stderr = '';
-    child.stdout.on('data', (d: Buffer) => { stdout += d; if (echo) process.stderr.write(d); });
-    child.stderr.on('data', (d: Buffer) => { stderr += d; if (echo) process.stderr.write(d); });
+    child.stdout.on('data', (d: Buffer) => {
+      stdout += d;
+      if (echo) process.stderr.write(d);
+    });
+    child.stderr.on('data', (d: Buffer) => {
+      stderr += d;
+      if (echo) process.stderr.write(d);
+    });
     // The whole process group: make, compose and their children.
-    const timer = setTimeout(() => { try { process.kill(-child.pid!, 'SIGKILL'); } catch { /* gone */ } }, timeoutMs);
+    const timer = setTimeout(() => {
+      try {
+        process.kill(-child.pid!, 'SIGKILL');
+      } catch {
+        /* gone */
+      }
+    }, timeoutMs);
     child.on('close', (status) => {
       clearTimeout(timer);
-      resolve({ status, stdout, stderr: status === null ? `${stderr}\n(killed after ${timeoutMs} ms)` : stderr, ms: Date.now() - t0 });
+      resolve({
+        status,
+        stdout,
+        stderr: status === null ? `${stderr}\n(killed after ${timeoutMs} ms)` : stderr,
+        ms: Date.now() - t0,
+      });
     });
   });
 }
@@ -43,7 +70,11 @@ export function docker(args: string[]): { status: number | null; stdout: string 
 }
 
 export const engineAnswers = (): boolean => docker(['info']).status === 0;
-export const lines = (s: string): string[] => s.split('\n').map((l) => l.trim()).filter(Boolean);
+export const lines = (s: string): string[] =>
+  s
+    .split('\n')
+    .map((l) => l.trim())
+    .filter(Boolean);
 
 /** Containers, volumes and networks labelled with a compose project. */
 export function leftovers(project: string): { containers: string[]; volumes: string[]; networks: string[] } {
@@ -55,7 +86,9 @@ export function leftovers(project: string): { containers: string[]; volumes: str
   };
 }
 
-/** Removes what `leftovers` finds: a compose project's containers (with their anonymous volumes), volumes and networks. */
+/**
+ * Removes what `leftovers` finds: a compose project's containers (with their anonymous volumes), volumes and networks.
+ */
 export function removeProject(project: string): void {
   const l = leftovers(project);
   if (l.containers.length) docker(['rm', '-f', '-v', ...l.containers]);

@@ -22,9 +22,19 @@ describe(`kill -9 of the app during writes, ${KILLS} times`, () => {
 
   before(async () => {
     stack = await CredentialsStack.start({ env: { CACHE_TTL_SECONDS: '0' } });
-    const seed = await stack.request('PUT', '/users/appk9/credentials/seed', { auth: 'writer', body: { data: { value: SEEDED } } });
+    const seed = await stack.request('PUT', '/users/appk9/credentials/seed', {
+      auth: 'writer',
+      body: { data: { value: SEEDED } },
+    });
     assert.equal(seed.status, 201, seed.text);
-    load = new WriteLoad(stack, { userId: 'appk9', tag: 'appk9', writers: 6, resolvers: 0, resolveType: 'seed', resolveValue: SEEDED });
+    load = new WriteLoad(stack, {
+      userId: 'appk9',
+      tag: 'appk9',
+      writers: 6,
+      resolvers: 0,
+      resolveType: 'seed',
+      resolveValue: SEEDED,
+    });
     for (let i = 0; i < KILLS; i++) {
       load.start();
       await sleep(400 + Math.random() * 600);
@@ -41,9 +51,16 @@ describe(`kill -9 of the app during writes, ${KILLS} times`, () => {
       recordReliability('app-kill9', {
         title: 'kill -9 of the app during writes',
         passed: passed.size === 3,
-        facts: [['kills', KILLS], ['writes', c.writes], ['acknowledged (2xx)', c.acknowledged], ['acknowledged but lost', facts.lost ?? 'n/a'],
-          ['left by the kills (doctor)', facts.found ?? 'n/a'], ['doctor --repair fixed', facts.repaired ?? 'n/a'],
-          ['dangling / orphans after', facts.leftover ?? 'n/a'], ['canary hits', facts.leaks ?? 'n/a']],
+        facts: [
+          ['kills', KILLS],
+          ['writes', c.writes],
+          ['acknowledged (2xx)', c.acknowledged],
+          ['acknowledged but lost', facts.lost ?? 'n/a'],
+          ['left by the kills (doctor)', facts.found ?? 'n/a'],
+          ['doctor --repair fixed', facts.repaired ?? 'n/a'],
+          ['dangling / orphans after', facts.leftover ?? 'n/a'],
+          ['canary hits', facts.leaks ?? 'n/a'],
+        ],
       });
     }
     await stack?.stop();

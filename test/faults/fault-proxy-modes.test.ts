@@ -13,7 +13,10 @@ const received: string[] = [];
 before(async () => {
   echo = net.createServer((s) => {
     s.on('error', () => undefined);
-    s.on('data', (d: Buffer) => { received.push(d.toString('utf8')); s.write(d); });
+    s.on('data', (d: Buffer) => {
+      received.push(d.toString('utf8'));
+      s.write(d);
+    });
   });
   await new Promise<void>((r) => echo.listen(0, '127.0.0.1', () => r()));
   proxy = await FaultProxy.start('127.0.0.1', (echo.address() as net.AddressInfo).port);
@@ -33,9 +36,21 @@ function connect(): Promise<net.Socket> {
 /** The next data on `s` within `ms`, or undefined; an error (RST) rejects. */
 function nextData(s: net.Socket, ms: number): Promise<string | undefined> {
   return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => { s.off('data', onData); s.off('error', onError); resolve(undefined); }, ms);
-    const onData = (d: Buffer) => { clearTimeout(timer); s.off('error', onError); resolve(d.toString('utf8')); };
-    const onError = (err: Error) => { clearTimeout(timer); s.off('data', onData); reject(err); };
+    const timer = setTimeout(() => {
+      s.off('data', onData);
+      s.off('error', onError);
+      resolve(undefined);
+    }, ms);
+    const onData = (d: Buffer) => {
+      clearTimeout(timer);
+      s.off('error', onError);
+      resolve(d.toString('utf8'));
+    };
+    const onError = (err: Error) => {
+      clearTimeout(timer);
+      s.off('data', onData);
+      reject(err);
+    };
     s.once('data', onData);
     s.once('error', onError);
   });

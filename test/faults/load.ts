@@ -31,7 +31,11 @@ export interface Attempt {
   text: string;
 }
 
-export interface Window { name: string; from: number; to: number }
+export interface Window {
+  name: string;
+  from: number;
+  to: number;
+}
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -44,23 +48,52 @@ export class WriteLoad {
 
   constructor(
     private readonly stack: CredentialsStack,
-    private readonly options: { userId: string; tag: string; writers?: number; resolvers?: number; resolveType: string; resolveValue: string; clientId?: string },
+    private readonly options: {
+      userId: string;
+      tag: string;
+      writers?: number;
+      resolvers?: number;
+      resolveType: string;
+      resolveValue: string;
+      clientId?: string;
+    },
   ) {}
 
-  get userId(): string { return this.options.userId; }
+  get userId(): string {
+    return this.options.userId;
+  }
 
   private authHeader(): string {
     const [id, secret] = this.stack.auth(this.options.clientId ?? 'writer');
     return `Basic ${Buffer.from(`${id}:${secret}`).toString('base64')}`;
   }
 
-  private async call(kind: Attempt['kind'], method: string, urlPath: string, type: string, value?: string): Promise<Attempt> {
+  private async call(
+    kind: Attempt['kind'],
+    method: string,
+    urlPath: string,
+    type: string,
+    value?: string,
+  ): Promise<Attempt> {
     const started = Date.now();
-    const attempt: Attempt = { kind, userId: this.options.userId, type, value, status: 0, retryAfter: null, started, ended: started, text: '' };
+    const attempt: Attempt = {
+      kind,
+      userId: this.options.userId,
+      type,
+      value,
+      status: 0,
+      retryAfter: null,
+      started,
+      ended: started,
+      text: '',
+    };
     try {
       const res = await fetch(`${this.stack.app.url}${urlPath}`, {
         method,
-        headers: { authorization: this.authHeader(), ...(value !== undefined ? { 'content-type': 'application/json' } : {}) },
+        headers: {
+          authorization: this.authHeader(),
+          ...(value !== undefined ? { 'content-type': 'application/json' } : {}),
+        },
         body: value !== undefined ? JSON.stringify({ data: { value } }) : undefined,
         signal: AbortSignal.timeout(15_000),
       });
@@ -85,22 +118,31 @@ export class WriteLoad {
     this.running = true;
     const { userId, tag } = this.options;
     for (let w = 0; w < (this.options.writers ?? 3); w++) {
-      this.loops.push((async () => {
-        while (this.running) {
-          const n = this.seq++;
-          const value = `canary-${tag}-${n}-${crypto.randomBytes(9).toString('base64url')}`;
-          const a = await this.call('write', 'PUT', `/users/${userId}/credentials/w${n}`, `w${n}`, value);
-          if (a.status < 200 || a.status >= 300) await sleep(25);
-        }
-      })());
+      this.loops.push(
+        (async () => {
+          while (this.running) {
+            const n = this.seq++;
+            const value = `canary-${tag}-${n}-${crypto.randomBytes(9).toString('base64url')}`;
+            const a = await this.call('write', 'PUT', `/users/${userId}/credentials/w${n}`, `w${n}`, value);
+            if (a.status < 200 || a.status >= 300) await sleep(25);
+          }
+        })(),
+      );
     }
     for (let r = 0; r < (this.options.resolvers ?? 1); r++) {
-      this.loops.push((async () => {
-        while (this.running) {
-          const a = await this.call('resolve', 'POST', `/users/${userId}/credentials/${this.options.resolveType}/resolve`, this.options.resolveType);
-          await sleep(a.status === 200 ? 5 : 25);
-        }
-      })());
+      this.loops.push(
+        (async () => {
+          while (this.running) {
+            const a = await this.call(
+              'resolve',
+              'POST',
+              `/users/${userId}/credentials/${this.options.resolveType}/resolve`,
+              this.options.resolveType,
+            );
+            await sleep(a.status === 200 ? 5 : 25);
+          }
+        })(),
+      );
     }
   }
 
@@ -123,9 +165,14 @@ export class WriteLoad {
   async recovered(since: number, timeoutMs = 30_000): Promise<number> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
-      const ok = this.attempts.find((a) => a.kind === 'write' && a.started >= since && a.status >= 200 && a.status < 300);
+      const ok = this.attempts.find(
+        (a) => a.kind === 'write' && a.started >= since && a.status >= 200 && a.status < 300,
+      );
       if (ok) return ok.ended - since;
-      if (Date.now() > deadline) throw new Error(`no write acknowledged within ${timeoutMs} ms after the fault ended; last answers: ${JSON.stringify(this.attempts.slice(-5).map((a) => [a.status, a.error, a.text.slice(0, 120)]))}`);
+      if (Date.now() > deadline)
+        throw new Error(
+          `no write acknowledged within ${timeoutMs} ms after the fault ended; last answers: ${JSON.stringify(this.attempts.slice(-5).map((a) => [a.status, a.error, a.text.slice(0, 120)]))}`,
+        );
       await sleep(50);
     }
   }
@@ -143,8 +190,10 @@ export class WriteLoad {
       const ok2xx = a.status >= 200 && a.status < 300;
       if (a.error) bad.push(`${a.kind} ${a.type}: ${a.error} (status ${a.status})`);
       else if (!ok2xx && a.status !== 503) bad.push(`${a.kind} ${a.type}: status ${a.status} ${a.text.slice(0, 200)}`);
-      else if (a.status === 503 && !/^\d+$/.test(a.retryAfter ?? '')) bad.push(`${a.kind} ${a.type}: 503 without Retry-After`);
-      else if (a.status === 503 && /\bat \w+ \(|node_modules/.test(a.text)) bad.push(`${a.kind} ${a.type}: stack trace in a 503`);
+      else if (a.status === 503 && !/^\d+$/.test(a.retryAfter ?? ''))
+        bad.push(`${a.kind} ${a.type}: 503 without Retry-After`);
+      else if (a.status === 503 && /\bat \w+ \(|node_modules/.test(a.text))
+        bad.push(`${a.kind} ${a.type}: stack trace in a 503`);
     }
     return bad;
   }
@@ -172,18 +221,35 @@ export async function lostWrites(stack: CredentialsStack, load: WriteLoad): Prom
   const acked = load.acknowledged();
   // A few at a time: this is a check, not a load.
   for (let i = 0; i < acked.length; i += 8) {
-    await Promise.all(acked.slice(i, i + 8).map(async (a) => {
-      const res = await stack.request('POST', `/users/${a.userId}/credentials/${a.type}/resolve`, { auth: 'writer' });
-      const viaApp = (res.json as { data?: { value?: string } } | undefined)?.data?.value;
-      if (res.status !== 200 || viaApp !== a.value) lost.push(`${a.userId}/${a.type}: resolve answered ${res.status}${res.status === 200 ? ' with another value' : ''}`);
-      const direct = await stack.operator.kvRead('aurora', `users/${a.userId}/${a.type}`).then((s) => s.data.value, (err: Error) => `error: ${err.message}`);
-      if (direct !== a.value) lost.push(`${a.userId}/${a.type}: Vault holds ${direct?.startsWith('error') ? direct : 'another value'}`);
-    }));
+    await Promise.all(
+      acked.slice(i, i + 8).map(async (a) => {
+        const res = await stack.request('POST', `/users/${a.userId}/credentials/${a.type}/resolve`, { auth: 'writer' });
+        const viaApp = (res.json as { data?: { value?: string } } | undefined)?.data?.value;
+        if (res.status !== 200 || viaApp !== a.value)
+          lost.push(
+            `${a.userId}/${a.type}: resolve answered ${res.status}${res.status === 200 ? ' with another value' : ''}`,
+          );
+        const direct = await stack.operator.kvRead('aurora', `users/${a.userId}/${a.type}`).then(
+          (s) => s.data.value,
+          (err: Error) => `error: ${err.message}`,
+        );
+        if (direct !== a.value)
+          lost.push(`${a.userId}/${a.type}: Vault holds ${direct?.startsWith('error') ? direct : 'another value'}`);
+      }),
+    );
   }
   return lost;
 }
 
-export interface DoctorOutcome { repairCode: number | null; repaired: number; dangling: number; orphans: number; damaged: number; remaining: number; output: string }
+export interface DoctorOutcome {
+  repairCode: number | null;
+  repaired: number;
+  dangling: number;
+  orphans: number;
+  damaged: number;
+  remaining: number;
+  output: string;
+}
 
 /**
  * `doctor --repair`, then `doctor --json` to read what is left. Asynchronously: a fault proxy in this
@@ -210,8 +276,19 @@ export async function doctorRepair(stack: CredentialsStack): Promise<DoctorOutco
  * The leak scan: every value in `canaries` against every response the load kept, the app logs, doctor's
  * output, vault-init's log, Vault's audit and server logs, PostgreSQL's log and a pg_dump.
  */
-export function leakScan(stack: CredentialsStack, load: WriteLoad, canaries: string[], extraLogs: string[] = []): { hits: string[]; haystacks: number; bytes: number } {
-  const read = (f: string) => { try { return fs.readFileSync(f, 'utf8'); } catch { return ''; } };
+export function leakScan(
+  stack: CredentialsStack,
+  load: WriteLoad,
+  canaries: string[],
+  extraLogs: string[] = [],
+): { hits: string[]; haystacks: number; bytes: number } {
+  const read = (f: string) => {
+    try {
+      return fs.readFileSync(f, 'utf8');
+    } catch {
+      return '';
+    }
+  };
   const haystacks: Array<[string, string]> = [
     ['load responses', load.attempts.map((a) => a.text).join('\n')],
     ['Vault audit log', read(stack.initDirs.auditFile)],
@@ -223,14 +300,18 @@ export function leakScan(stack: CredentialsStack, load: WriteLoad, canaries: str
   for (const value of canaries) {
     for (const [where, text] of haystacks) if (text.includes(value)) hits.push(`${value.slice(0, 12)}… in ${where}`);
   }
-  const bytes = haystacks.reduce((a, [, t]) => a + t.length, 0) + stack.app.log().length + stack.postgres.pgDump().length;
+  const bytes =
+    haystacks.reduce((a, [, t]) => a + t.length, 0) + stack.app.log().length + stack.postgres.pgDump().length;
   return { hits, haystacks: haystacks.length + 5, bytes };
 }
 
 /** The checks every fault suite ends with; what they found goes into the suite's `facts` for the README. */
 export type Facts = Record<string, number | string>;
 
-interface DoctorFinding { kind: string; reference: string }
+interface DoctorFinding {
+  kind: string;
+  reference: string;
+}
 
 /** What a kill -9 of Vault left in its storage, and what was done about it. */
 export interface TornAfterKill {
@@ -261,13 +342,30 @@ export async function fixTornAfterVaultKill(stack: CredentialsStack, load: Write
 
   // The load writes new credentials of one user only: the one folder a torn write can damage.
   const folder = `users/${load.userId}`;
-  for (const f of damaged) assert.equal(f.reference, `vault:kv/data/aurora/${folder}/`, `damaged entry outside the load's folder, or a single secret (a kill -9 cannot cut an entry's own file short):\n${output}`);
+  for (const f of damaged)
+    assert.equal(
+      f.reference,
+      `vault:kv/data/aurora/${folder}/`,
+      `damaged entry outside the load's folder, or a single secret (a kill -9 cannot cut an entry's own file short):\n${output}`,
+    );
   const found = findTornFiles(stack.vault.dataDir);
-  assert.equal(found.code, 1, `doctor reports damaged entries, but the documented search finds no torn file:\n${output}\n${found.output}`);
-  for (const t of found.torn) assert.ok(t.kind === 'stray' && t.entry, `a kill -9 leaves only the temporary file of a write, not: ${JSON.stringify(t)}`);
+  assert.equal(
+    found.code,
+    1,
+    `doctor reports damaged entries, but the documented search finds no torn file:\n${output}\n${found.output}`,
+  );
+  for (const t of found.torn)
+    assert.ok(
+      t.kind === 'stray' && t.entry,
+      `a kill -9 leaves only the temporary file of a write, not: ${JSON.stringify(t)}`,
+    );
 
   // The documented fix: remove each torn file (kept in memory for the tracing below).
-  const strays = found.torn.map((t) => ({ ...t, entryPath: path.join(path.dirname(t.path), t.entry!), content: fs.readFileSync(t.path) }));
+  const strays = found.torn.map((t) => ({
+    ...t,
+    entryPath: path.join(path.dirname(t.path), t.entry!),
+    content: fs.readFileSync(t.path),
+  }));
   for (const t of strays) fs.rmSync(t.path);
   const listing = () => stack.operator.kvList('aurora', folder);
   const without = new Set(await listing());
@@ -275,17 +373,33 @@ export async function fixTornAfterVaultKill(stack: CredentialsStack, load: Write
   const kills = load.windows.map((w) => w.from);
   const writes: string[] = [];
   for (const t of strays) {
-    assert.ok(!fs.existsSync(t.entryPath), `the torn file ${t.path} is the update of an existing entry; this load only creates`);
+    assert.ok(
+      !fs.existsSync(t.entryPath),
+      `the torn file ${t.path} is the update of an existing entry; this load only creates`,
+    );
     fs.writeFileSync(t.entryPath, t.content, { mode: 0o600 });
     let keys: string[];
-    try { keys = await listing(); } finally { fs.rmSync(t.entryPath); }
+    try {
+      keys = await listing();
+    } finally {
+      fs.rmSync(t.entryPath);
+    }
     const added = keys.filter((k) => !without.has(k));
-    assert.equal(added.length, 1, `${t.path} as ${path.basename(t.entryPath)} adds ${JSON.stringify(added)} to ${folder}/`);
+    assert.equal(
+      added.length,
+      1,
+      `${t.path} as ${path.basename(t.entryPath)} adds ${JSON.stringify(added)} to ${folder}/`,
+    );
     const type = added[0]!;
     const attempts = load.attempts.filter((a) => a.kind === 'write' && a.type === type);
-    assert.ok(!attempts.some((a) => a.status >= 200 && a.status < 300), `${folder}/${type}: a write acknowledged with ${attempts.map((a) => a.status).join(', ')} is torn in Vault's storage: a lost write`);
-    assert.ok(attempts.some((a) => kills.some((k) => a.started <= k && a.ended >= k)),
-      `${folder}/${type}: the torn write was not in flight at a kill (${JSON.stringify(attempts.map((a) => [a.started, a.ended, a.status]))}, kills ${JSON.stringify(kills)})`);
+    assert.ok(
+      !attempts.some((a) => a.status >= 200 && a.status < 300),
+      `${folder}/${type}: a write acknowledged with ${attempts.map((a) => a.status).join(', ')} is torn in Vault's storage: a lost write`,
+    );
+    assert.ok(
+      attempts.some((a) => kills.some((k) => a.started <= k && a.ended >= k)),
+      `${folder}/${type}: the torn write was not in flight at a kill (${JSON.stringify(attempts.map((a) => [a.started, a.ended, a.status]))}, kills ${JSON.stringify(kills)})`,
+    );
     writes.push(`${load.userId}/${type}`);
   }
   assert.deepEqual(findTornFiles(stack.vault.dataDir).torn, []);
@@ -296,7 +410,11 @@ export async function fixTornAfterVaultKill(stack: CredentialsStack, load: Write
  * doctor --repair leaves 0 dangling references, 0 orphans, 0 damaged entries and nothing remaining. With
  * `load` (a suite that kills Vault -9), damaged entries are first traced and fixed by hand (fixTornAfterVaultKill).
  */
-export async function expectDoctorRepairs(stack: CredentialsStack, facts: Facts, vaultKilled?: WriteLoad): Promise<TornAfterKill> {
+export async function expectDoctorRepairs(
+  stack: CredentialsStack,
+  facts: Facts,
+  vaultKilled?: WriteLoad,
+): Promise<TornAfterKill> {
   const torn = vaultKilled ? await fixTornAfterVaultKill(stack, vaultKilled) : { damaged: 0, writes: [] };
   const d = await doctorRepair(stack);
   facts.repaired = d.repaired;

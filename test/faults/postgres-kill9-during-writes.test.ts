@@ -22,6 +22,11 @@ faultSuite({
   id: 'postgres-kill9',
   title: 'kill -9 of PostgreSQL during writes',
   async scenario({ stack, fault }) {
-    await fault('PostgreSQL killed -9, then restarted', () => stack.postgres.kill(), () => restart(stack.postgres), 2500);
+    await fault(
+      'PostgreSQL killed -9, then restarted',
+      () => stack.postgres.kill(),
+      () => restart(stack.postgres),
+      2500,
+    );
   },
 });

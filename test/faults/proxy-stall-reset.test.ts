@@ -23,16 +23,35 @@ faultSuite({
     const direct = stack.app;
     logs.push(direct.logFile);
     await direct.stop();
-    stack.app = await AppProcess.start({ ...direct.env, VAULT_ADDR: vaultProxy.url, PGPORT: String(pgProxy.port) }, path.join(stack.dir, 'app-via-proxies'));
+    stack.app = await AppProcess.start(
+      { ...direct.env, VAULT_ADDR: vaultProxy.url, PGPORT: String(pgProxy.port) },
+      path.join(stack.dir, 'app-via-proxies'),
+    );
     await stack.app.waitReady();
   },
   async scenario({ fault }) {
     const v = vaultProxy as FaultProxy;
     const p = pgProxy as FaultProxy;
-    await fault('Vault stalled', () => v.setMode('stall'), () => v.setMode('pass'));
-    await fault('Vault connections reset', () => v.setMode('reset'), () => v.setMode('pass'));
-    await fault('PostgreSQL stalled', () => p.setMode('stall'), () => p.setMode('pass'));
-    await fault('PostgreSQL connections reset', () => p.setMode('reset'), () => p.setMode('pass'));
+    await fault(
+      'Vault stalled',
+      () => v.setMode('stall'),
+      () => v.setMode('pass'),
+    );
+    await fault(
+      'Vault connections reset',
+      () => v.setMode('reset'),
+      () => v.setMode('pass'),
+    );
+    await fault(
+      'PostgreSQL stalled',
+      () => p.setMode('stall'),
+      () => p.setMode('pass'),
+    );
+    await fault(
+      'PostgreSQL connections reset',
+      () => p.setMode('reset'),
+      () => p.setMode('pass'),
+    );
   },
   logs: () => logs,
   async cleanup() {

@@ -15,7 +15,9 @@ export interface SuiteRecord {
   facts: Fact[];
 }
 
-export interface Reliability { suites: Record<string, SuiteRecord> }
+export interface Reliability {
+  suites: Record<string, SuiteRecord>;
+}
 
 export const RELIABILITY_FILE = path.resolve(import.meta.dirname, '..', '..', 'bench', 'results', 'reliability.json');
 
@@ -37,10 +39,17 @@ export function recordReliability(id: string, record: Omit<SuiteRecord, 'updated
   fs.mkdirSync(path.dirname(file), { recursive: true });
   const lock = `${file}.lock`;
   for (let i = 0; ; i++) {
-    try { fs.mkdirSync(lock); break; } catch (err) {
+    try {
+      fs.mkdirSync(lock);
+      break;
+    } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
       // A lock older than 30 s belongs to a run that died: take it over.
-      try { if (Date.now() - fs.statSync(lock).mtimeMs > 30_000) fs.rmdirSync(lock); } catch { /* gone meanwhile */ }
+      try {
+        if (Date.now() - fs.statSync(lock).mtimeMs > 30_000) fs.rmdirSync(lock);
+      } catch {
+        /* gone meanwhile */
+      }
       if (i > 500) throw new Error(`could not lock ${lock}`);
       sleepSync(20);
     }
@@ -48,7 +57,9 @@ export function recordReliability(id: string, record: Omit<SuiteRecord, 'updated
   try {
     const current = readReliability(file);
     current.suites[id] = { ...record, updated: new Date().toISOString() };
-    const ordered: Reliability = { suites: Object.fromEntries(Object.entries(current.suites).sort(([a], [b]) => a.localeCompare(b))) };
+    const ordered: Reliability = {
+      suites: Object.fromEntries(Object.entries(current.suites).sort(([a], [b]) => a.localeCompare(b))),
+    };
     fs.writeFileSync(`${file}.tmp`, `${JSON.stringify(ordered, null, 2)}\n`);
     fs.renameSync(`${file}.tmp`, file);
   } finally {

@@ -15,7 +15,12 @@ export interface FaultContext {
   stack: CredentialsStack;
   load: WriteLoad;
   /** Causes a fault, holds it for `holdMs`, heals it, then waits until a write is acknowledged again. */
-  fault(name: string, cause: () => Promise<void> | void, heal: () => Promise<void> | void, holdMs?: number): Promise<void>;
+  fault(
+    name: string,
+    cause: () => Promise<void> | void,
+    heal: () => Promise<void> | void,
+    holdMs?: number,
+  ): Promise<void>;
 }
 
 export interface FaultSuiteOptions {
@@ -49,11 +54,20 @@ export function faultSuite(options: FaultSuiteOptions): void {
 
     before(async () => {
       stack = await CredentialsStack.start({
-        env: { CACHE_TTL_SECONDS: '0', VAULT_TIMEOUT_MS: '1000', PG_CONNECT_TIMEOUT_MS: '1000', PG_STATEMENT_TIMEOUT_MS: '1000', ...options.env },
+        env: {
+          CACHE_TTL_SECONDS: '0',
+          VAULT_TIMEOUT_MS: '1000',
+          PG_CONNECT_TIMEOUT_MS: '1000',
+          PG_STATEMENT_TIMEOUT_MS: '1000',
+          ...options.env,
+        },
       });
       await options.prepare?.(stack);
       appPid = stack.app.pid;
-      const seed = await stack.request('PUT', `/users/${options.id}/credentials/seed`, { auth: 'writer', body: { data: { value: seeded } } });
+      const seed = await stack.request('PUT', `/users/${options.id}/credentials/seed`, {
+        auth: 'writer',
+        body: { data: { value: seeded } },
+      });
       assert.equal(seed.status, 201, seed.text);
       load = new WriteLoad(stack, { userId: options.id, tag: options.id, resolveType: 'seed', resolveValue: seeded });
       load.start();
@@ -110,7 +124,10 @@ export function faultSuite(options: FaultSuiteOptions): void {
       assert.ok(load.windows.length > 0);
       for (const w of load.windows) {
         const during = load.during(w);
-        assert.ok(during.some((a) => a.status === 503), `${w.name}: no 503 during the fault (${during.length} answers: ${JSON.stringify(during.slice(0, 5).map((a) => a.status))})`);
+        assert.ok(
+          during.some((a) => a.status === 503),
+          `${w.name}: no 503 during the fault (${during.length} answers: ${JSON.stringify(during.slice(0, 5).map((a) => a.status))})`,
+        );
       }
       passed.add('answers');
     });
@@ -125,7 +142,9 @@ export function faultSuite(options: FaultSuiteOptions): void {
     test('doctor --repair: 0 dangling references and 0 orphans afterwards', async (t) => {
       const torn = await expectDoctorRepairs(stack, facts, options.vaultKilled ? load : undefined);
       if (options.vaultKilled) {
-        t.diagnostic(`damaged entries after the kill: ${torn.damaged}${torn.writes.length ? ` (torn files of unacknowledged writes in flight at the kill, removed by hand: ${torn.writes.join(', ')})` : ''}`);
+        t.diagnostic(
+          `damaged entries after the kill: ${torn.damaged}${torn.writes.length ? ` (torn files of unacknowledged writes in flight at the kill, removed by hand: ${torn.writes.join(', ')})` : ''}`,
+        );
       }
       passed.add('doctor');
     });

@@ -12,10 +12,15 @@ faultSuite({
   title: 'kill -9 of Vault during writes',
   vaultKilled: true,
   async scenario({ stack, fault }) {
-    await fault('Vault killed -9, restarted sealed, unsealed by vault-init', () => stack.vault.kill(), async () => {
-      await stack.vault.startProcess();
-      await sleep(1000); // answering, sealed: still a fault for the app
-      await stack.runVaultInit();
-    }, 2000);
+    await fault(
+      'Vault killed -9, restarted sealed, unsealed by vault-init',
+      () => stack.vault.kill(),
+      async () => {
+        await stack.vault.startProcess();
+        await sleep(1000); // answering, sealed: still a fault for the app
+        await stack.runVaultInit();
+      },
+      2000,
+    );
   },
 });

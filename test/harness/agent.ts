@@ -42,15 +42,20 @@ export function writeAgentConfig(options: VaultAgentOptions): { dir: string; out
   const outputDir = options.outputDir ?? path.join(dir, 'secrets');
   fs.mkdirSync(outputDir, { recursive: true, mode: 0o700 });
   const configPath = path.join(dir, 'agent.hcl');
-  fs.writeFileSync(configPath, options.committedConfig ? localizedComposeConfig(options, outputDir) : renderAgentConfig(options.objects ?? readObjects(), {
-    vaultAddress: options.vaultAddr,
-    roleIdFile: options.roleIdFile,
-    secretIdFile: options.secretIdFile,
-    outputDir,
-    renderInterval: options.renderInterval ?? '1s',
-    pidFile: path.join(dir, 'agent.pid'),
-    ...(options.retries === undefined ? {} : { retries: options.retries }),
-  }));
+  fs.writeFileSync(
+    configPath,
+    options.committedConfig
+      ? localizedComposeConfig(options, outputDir)
+      : renderAgentConfig(options.objects ?? readObjects(), {
+          vaultAddress: options.vaultAddr,
+          roleIdFile: options.roleIdFile,
+          secretIdFile: options.secretIdFile,
+          outputDir,
+          renderInterval: options.renderInterval ?? '1s',
+          pidFile: path.join(dir, 'agent.pid'),
+          ...(options.retries === undefined ? {} : { retries: options.retries }),
+        }),
+  );
   return { dir, outputDir, configPath };
 }
 
@@ -58,12 +63,23 @@ export function writeAgentConfig(options: VaultAgentOptions): { dir: string; out
  * For a daemon manager such as scripts/native.ts: writes the config and returns the command line and env to
  * start the agent with (it renders into `outputDir`), without starting it.
  */
-export function vaultAgentCommand(options: VaultAgentOptions): { command: string; args: string[]; env: Record<string, string>; configPath: string; outputDir: string } {
+export function vaultAgentCommand(options: VaultAgentOptions): {
+  command: string;
+  args: string[];
+  env: Record<string, string>;
+  configPath: string;
+  outputDir: string;
+} {
   const { outputDir, configPath } = writeAgentConfig(options);
   return {
     command: vaultBinary(),
     args: ['agent', `-config=${configPath}`],
-    env: { VAULT_ADDR: options.vaultAddr, VAULT_LOG_LEVEL: options.logLevel ?? 'info', SKIP_SETCAP: '1', VAULT_TOKEN: '' },
+    env: {
+      VAULT_ADDR: options.vaultAddr,
+      VAULT_LOG_LEVEL: options.logLevel ?? 'info',
+      SKIP_SETCAP: '1',
+      VAULT_TOKEN: '',
+    },
     configPath,
     outputDir,
   };
@@ -76,29 +92,56 @@ export function localizedComposeConfig(options: VaultAgentOptions, outputDir: st
     .replaceAll('"/vault/approle/agent/role_id"', JSON.stringify(options.roleIdFile))
     .replaceAll('"/vault/approle/agent/secret_id"', JSON.stringify(options.secretIdFile))
     .replace(/"\/run\/vault-secrets\/([^"]+)"/g, (_m, name: string) => JSON.stringify(path.join(outputDir, name)))
-    .replace(/static_secret_render_interval = "[^"]+"/, `static_secret_render_interval = ${JSON.stringify(options.renderInterval ?? '1s')}`);
+    .replace(
+      /static_secret_render_interval = "[^"]+"/,
+      `static_secret_render_interval = ${JSON.stringify(options.renderInterval ?? '1s')}`,
+    );
 }
 
 export class VaultAgent {
   private child?: ChildProcess;
 
-  private constructor(readonly dir: string, readonly outputDir: string, readonly configPath: string, readonly logFile: string, private readonly logLevel: string, private readonly vaultAddr: string) {}
+  private constructor(
+    readonly dir: string,
+    readonly outputDir: string,
+    readonly configPath: string,
+    readonly logFile: string,
+    private readonly logLevel: string,
+    private readonly vaultAddr: string,
+  ) {}
 
   /** Writes the config and starts the agent; does not wait for anything to be rendered (see waitForFile). */
   static async start(options: VaultAgentOptions): Promise<VaultAgent> {
     const { dir, outputDir, configPath } = writeAgentConfig(options);
-    const agent = new VaultAgent(dir, outputDir, configPath, path.join(dir, 'agent.log'), options.logLevel ?? 'info', options.vaultAddr);
+    const agent = new VaultAgent(
+      dir,
+      outputDir,
+      configPath,
+      path.join(dir, 'agent.log'),
+      options.logLevel ?? 'info',
+      options.vaultAddr,
+    );
     agent.startProcess();
     return agent;
   }
 
-  get pid(): number | undefined { return this.child?.pid; }
-  get running(): boolean { return !!this.child && this.child.exitCode === null && this.child.signalCode === null; }
+  get pid(): number | undefined {
+    return this.child?.pid;
+  }
+  get running(): boolean {
+    return !!this.child && this.child.exitCode === null && this.child.signalCode === null;
+  }
 
   startProcess(): void {
     this.child = spawnServer(vaultBinary(), ['agent', `-config=${this.configPath}`], {
       logFile: this.logFile,
-      env: { ...process.env, VAULT_ADDR: this.vaultAddr, VAULT_LOG_LEVEL: this.logLevel, SKIP_SETCAP: '1', VAULT_TOKEN: '' },
+      env: {
+        ...process.env,
+        VAULT_ADDR: this.vaultAddr,
+        VAULT_LOG_LEVEL: this.logLevel,
+        SKIP_SETCAP: '1',
+        VAULT_TOKEN: '',
+      },
     });
   }
 
@@ -111,14 +154,30 @@ export class VaultAgent {
   }
 
   /** Waits until `<outputDir>/<objectName>` exists, is non-empty and (optionally) satisfies `accept`. */
-  async waitForFile(objectName: string, accept: (content: string) => boolean = () => true, timeoutMs = 30_000): Promise<string> {
+  async waitForFile(
+    objectName: string,
+    accept: (content: string) => boolean = () => true,
+    timeoutMs = 30_000,
+  ): Promise<string> {
     const file = this.file(objectName);
-    return waitFor(`the agent to render ${objectName} (log: ${this.logFile})`, async () => {
-      if (this.child && !this.running) throw new Error(`vault agent exited ${this.child.exitCode ?? this.child.signalCode}: ${this.log().slice(-2000)}`);
-      let content: string;
-      try { content = fs.readFileSync(file, 'utf8'); } catch { return undefined; }
-      return content !== '' && accept(content) ? content : undefined;
-    }, timeoutMs, 100);
+    return waitFor(
+      `the agent to render ${objectName} (log: ${this.logFile})`,
+      async () => {
+        if (this.child && !this.running)
+          throw new Error(
+            `vault agent exited ${this.child.exitCode ?? this.child.signalCode}: ${this.log().slice(-2000)}`,
+          );
+        let content: string;
+        try {
+          content = fs.readFileSync(file, 'utf8');
+        } catch {
+          return undefined;
+        }
+        return content !== '' && accept(content) ? content : undefined;
+      },
+      timeoutMs,
+      100,
+    );
   }
 
   async stop(): Promise<void> {
@@ -148,7 +207,11 @@ export async function startVaultAgent(options: VaultAgentOptions): Promise<Vault
   return VaultAgent.start(options);
 }
 
-export function nativeVaultAgentOptions(root: string, vaultAddr: string, renderInterval = process.env.AGENT_RENDER_INTERVAL?.trim() || '30s'): VaultAgentOptions {
+export function nativeVaultAgentOptions(
+  root: string,
+  vaultAddr: string,
+  renderInterval = process.env.AGENT_RENDER_INTERVAL?.trim() || '30s',
+): VaultAgentOptions {
   return {
     vaultAddr,
     roleIdFile: path.join(root, 'approle', 'agent', 'role_id'),
@@ -164,9 +227,12 @@ export function nativeVaultAgentOptions(root: string, vaultAddr: string, renderI
  * `<root>/secrets/`, written to `<root>/vault-config.json`; returns that path (the app's SECRETS_CONFIG).
  */
 export function writeNativeSecretsConfig(root: string): string {
-  const source = JSON.parse(fs.readFileSync(path.join(repoRoot(), 'services', 'app', 'config', 'vault-config.json'), 'utf8')) as { secret: Record<string, { path: string }> };
+  const source = JSON.parse(
+    fs.readFileSync(path.join(repoRoot(), 'services', 'app', 'config', 'vault-config.json'), 'utf8'),
+  ) as { secret: Record<string, { path: string }> };
   for (const entry of Object.values(source.secret)) {
-    if (entry.path.startsWith('/run/vault-secrets/')) entry.path = path.join(root, 'secrets', entry.path.slice('/run/vault-secrets/'.length));
+    if (entry.path.startsWith('/run/vault-secrets/'))
+      entry.path = path.join(root, 'secrets', entry.path.slice('/run/vault-secrets/'.length));
   }
   const file = path.join(root, 'vault-config.json');
   fs.mkdirSync(root, { recursive: true });

@@ -26,7 +26,11 @@ export class AppProcess {
   readonly logFile: string;
   private child?: ChildProcess;
 
-  private constructor(readonly env: Record<string, string>, readonly port: number, readonly dir: string) {
+  private constructor(
+    readonly env: Record<string, string>,
+    readonly port: number,
+    readonly dir: string,
+  ) {
     this.url = `http://127.0.0.1:${port}`;
     this.logFile = path.join(dir, 'app.log');
   }
@@ -39,33 +43,56 @@ export class AppProcess {
     return app;
   }
 
-  get pid(): number | undefined { return this.child?.pid; }
-  get running(): boolean { return !!this.child && this.child.exitCode === null && this.child.signalCode === null; }
+  get pid(): number | undefined {
+    return this.child?.pid;
+  }
+  get running(): boolean {
+    return !!this.child && this.child.exitCode === null && this.child.signalCode === null;
+  }
 
   fullEnv(): Record<string, string> {
     return { ...baseEnv(), HOST: '127.0.0.1', ...this.env, PORT: String(this.port) };
   }
 
   async startProcess(): Promise<void> {
-    this.child = spawnServer(process.execPath, [appDist()], { logFile: this.logFile, cwd: this.dir, env: this.fullEnv() });
+    this.child = spawnServer(process.execPath, [appDist()], {
+      logFile: this.logFile,
+      cwd: this.dir,
+      env: this.fullEnv(),
+    });
     const child = this.child;
-    await waitFor(`the app on ${this.url} (log: ${this.logFile})`, async () => {
-      if (child.exitCode !== null || child.signalCode !== null) throw new Error(`app exited (${child.exitCode ?? child.signalCode}): ${this.log().slice(-3000)}`);
-      const res = await fetch(`${this.url}/healthz`, { signal: AbortSignal.timeout(1000) }).catch(() => undefined);
-      return res?.ok ? true : undefined;
-    }, 30_000, 50);
+    await waitFor(
+      `the app on ${this.url} (log: ${this.logFile})`,
+      async () => {
+        if (child.exitCode !== null || child.signalCode !== null)
+          throw new Error(`app exited (${child.exitCode ?? child.signalCode}): ${this.log().slice(-3000)}`);
+        const res = await fetch(`${this.url}/healthz`, { signal: AbortSignal.timeout(1000) }).catch(() => undefined);
+        return res?.ok ? true : undefined;
+      },
+      30_000,
+      50,
+    );
   }
 
   /** Waits for /readyz = 200 (PostgreSQL reachable, Vault unsealed, token valid). */
   async waitReady(timeoutMs = 30_000): Promise<void> {
-    await waitFor(`the app to be ready (${this.url}/readyz)`, async () => {
-      const res = await fetch(`${this.url}/readyz`, { signal: AbortSignal.timeout(2000) }).catch(() => undefined);
-      return res?.status === 200 ? true : undefined;
-    }, timeoutMs, 100);
+    await waitFor(
+      `the app to be ready (${this.url}/readyz)`,
+      async () => {
+        const res = await fetch(`${this.url}/readyz`, { signal: AbortSignal.timeout(2000) }).catch(() => undefined);
+        return res?.status === 200 ? true : undefined;
+      },
+      timeoutMs,
+      100,
+    );
   }
 
   log(): string {
-    try { return fs.readFileSync(this.logFile, 'utf8'); } catch { return ''; }
+    try {
+      return fs.readFileSync(this.logFile, 'utf8');
+    } catch {
+      return '';
+    }
   }
 
   /** SIGTERM, as `docker stop` sends. */
@@ -87,30 +114,49 @@ export class AppProcess {
 
   /** Runs `node services/app/dist/doctor-main.js args` with the app's env, as `make doctor` does. */
   doctor(args: string[] = []): { code: number | null; stdout: string; stderr: string } {
-    const res = spawnSync(process.execPath, [appDist('doctor-main.js'), ...args], { cwd: this.dir, env: this.fullEnv(), encoding: 'utf8', timeout: 60_000 });
+    const res = spawnSync(process.execPath, [appDist('doctor-main.js'), ...args], {
+      cwd: this.dir,
+      env: this.fullEnv(),
+      encoding: 'utf8',
+      timeout: 60_000,
+    });
     fs.appendFileSync(path.join(this.dir, 'doctor.log'), `$ doctor ${args.join(' ')}\n${res.stdout}${res.stderr}`);
     return { code: res.status, stdout: res.stdout, stderr: res.stderr };
   }
 
   /** The same, without blocking the test's event loop (for runs that wait on a lock the test holds). */
   doctorAsync(args: string[] = []): Promise<{ code: number | null; stdout: string; stderr: string }> {
-    const child = spawn(process.execPath, [appDist('doctor-main.js'), ...args], { cwd: this.dir, env: this.fullEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [appDist('doctor-main.js'), ...args], {
+      cwd: this.dir,
+      env: this.fullEnv(),
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let stdout = '';
     let stderr = '';
-    child.stdout.on('data', (d: Buffer) => { stdout += d.toString('utf8'); });
-    child.stderr.on('data', (d: Buffer) => { stderr += d.toString('utf8'); });
+    child.stdout.on('data', (d: Buffer) => {
+      stdout += d.toString('utf8');
+    });
+    child.stderr.on('data', (d: Buffer) => {
+      stderr += d.toString('utf8');
+    });
     const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
-    return new Promise((resolve) => child.once('close', (code) => {
-      clearTimeout(timer);
-      fs.appendFileSync(path.join(this.dir, 'doctor.log'), `$ doctor ${args.join(' ')}\n${stdout}${stderr}`);
-      resolve({ code, stdout, stderr });
-    }));
+    return new Promise((resolve) =>
+      child.once('close', (code) => {
+        clearTimeout(timer);
+        fs.appendFileSync(path.join(this.dir, 'doctor.log'), `$ doctor ${args.join(' ')}\n${stdout}${stderr}`);
+        resolve({ code, stdout, stderr });
+      }),
+    );
   }
 }
 
 /** The JSON report doctor (`--json`) prints as its last line; {} when there is none (the caller asserts on it). */
 export function lastJsonLine<T>(stdout: string): Partial<T> {
-  try { return JSON.parse(stdout.trim().split('\n').pop() ?? '{}') as Partial<T>; } catch { return {}; }
+  try {
+    return JSON.parse(stdout.trim().split('\n').pop() ?? '{}') as Partial<T>;
+  } catch {
+    return {};
+  }
 }
 
 export interface TornFiles {
@@ -129,9 +175,18 @@ export interface TornFiles {
  */
 export function findTornFiles(dataDir: string): TornFiles {
   const res = spawnSync('sh', ['-c', 'find "$1" -type f | scripts/doctor.sh --torn-files --json', 'sh', dataDir], {
-    cwd: repoRoot(), encoding: 'utf8', timeout: 60_000, env: { ...process.env, DOCTOR_TARGET: 'native' },
+    cwd: repoRoot(),
+    encoding: 'utf8',
+    timeout: 60_000,
+    env: { ...process.env, DOCTOR_TARGET: 'native' },
   });
   const output = `${res.stdout}${res.stderr}`;
   const parsed = lastJsonLine<TornFiles>(res.stdout);
-  return { code: res.status, files: parsed.files ?? -1, contentChecked: parsed.contentChecked ?? -1, torn: parsed.torn ?? [], output };
+  return {
+    code: res.status,
+    files: parsed.files ?? -1,
+    contentChecked: parsed.contentChecked ?? -1,
+    torn: parsed.torn ?? [],
+    output,
+  };
 }

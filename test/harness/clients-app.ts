@@ -19,10 +19,16 @@ import { VaultServer } from './vault.js';
 import { runVaultInitOnce, vaultInitDirs, vaultInitEnv } from './vault-init.js';
 import { VaultAgent } from './agent.js';
 
-export interface SecretEntry { path: string; scope: { resource_type: string; id?: string } }
+export interface SecretEntry {
+  path: string;
+  scope: { resource_type: string; id?: string };
+}
 
 export interface ClientsStackOptions {
-  /** SECRETS_CONFIG content; a function gets the secrets directory. Default: client-secret (Client/basic) and admin-secret (Client/admin). */
+  /**
+   * SECRETS_CONFIG content; a function gets the secrets directory. Default: client-secret (Client/basic) and
+   * admin-secret (Client/admin).
+   */
   secretsConfig?: (secretsDir: string) => unknown;
   /** Extra env for the app. */
   env?: Record<string, string>;
@@ -32,7 +38,12 @@ export interface ClientsStackOptions {
   adminFile?: boolean;
 }
 
-export interface HttpResult { status: number; headers: Headers; text: string; json: unknown }
+export interface HttpResult {
+  status: number;
+  headers: Headers;
+  text: string;
+  json: unknown;
+}
 
 export function defaultSecretsConfig(dir: string): unknown {
   return {
@@ -83,7 +94,8 @@ export class ClientsStack {
     const [vault, postgres] = await Promise.all([VaultServer.start(), PostgresServer.start()]);
     const initDirs = vaultInitDirs();
     const init = await runVaultInitOnce(await vaultInitEnv(vault, initDirs));
-    if (init.code !== 0) throw new Error(`vault-init --once exited ${init.code ?? init.signal}:\n${init.output.slice(-3000)}`);
+    if (init.code !== 0)
+      throw new Error(`vault-init --once exited ${init.code ?? init.signal}:\n${init.output.slice(-3000)}`);
     const operatorToken = fs.readFileSync(path.join(initDirs.cliDir, '.vault-token'), 'utf8').trim();
     const operator = new VaultClient({ addr: vault.addr, token: operatorToken });
     const adminSecret = (await operator.kvRead('secret', 'aurora/admin')).data['client-secret'];
@@ -94,7 +106,18 @@ export class ClientsStack {
     fs.mkdirSync(secretsDir, { mode: 0o700 });
     const configFile = path.join(dir, 'vault-config.json');
     fs.writeFileSync(configFile, JSON.stringify((options.secretsConfig ?? defaultSecretsConfig)(secretsDir), null, 2));
-    const stack = new ClientsStack(dir, vault, postgres, operatorToken, adminSecret, secretsDir, configFile, path.join(dir, 'app.log'), approleDir, init.output);
+    const stack = new ClientsStack(
+      dir,
+      vault,
+      postgres,
+      operatorToken,
+      adminSecret,
+      secretsDir,
+      configFile,
+      path.join(dir, 'app.log'),
+      approleDir,
+      init.output,
+    );
 
     if (options.agent) {
       stack.agent = await VaultAgent.start({
@@ -102,7 +125,7 @@ export class ClientsStack {
         roleIdFile: path.join(approleDir, 'agent', 'role_id'),
         secretIdFile: path.join(approleDir, 'agent', 'secret_id'),
         outputDir: secretsDir,
-        renderInterval: typeof options.agent === 'object' ? options.agent.renderInterval ?? '1s' : '1s',
+        renderInterval: typeof options.agent === 'object' ? (options.agent.renderInterval ?? '1s') : '1s',
         committedConfig: typeof options.agent === 'object' && options.agent.committedConfig === true,
       });
       await stack.agent.waitForFile('admin-secret', (c) => c === adminSecret);
@@ -133,17 +156,26 @@ export class ClientsStack {
     this.appUrl = `http://127.0.0.1:${port}`;
     // cwd = the temp dir: dotenv must not pick up a developer's .env.
     this.app = spawnServer(process.execPath, [path.join(repoRoot(), 'services', 'app', 'dist', 'main.js')], {
-      logFile: this.appLog, cwd: this.dir, env: { ...this.appEnv(extra), PORT: String(port) },
+      logFile: this.appLog,
+      cwd: this.dir,
+      env: { ...this.appEnv(extra), PORT: String(port) },
     });
     const child = this.app;
-    await waitFor(`the app on ${this.appUrl} (log: ${this.appLog})`, async () => {
-      if (child.exitCode !== null) throw new Error(`app exited ${child.exitCode}: ${this.log().slice(-3000)}`);
-      const res = await fetch(`${this.appUrl}/healthz`).catch(() => undefined);
-      return res?.ok ? true : undefined;
-    }, 30_000, 100);
+    await waitFor(
+      `the app on ${this.appUrl} (log: ${this.appLog})`,
+      async () => {
+        if (child.exitCode !== null) throw new Error(`app exited ${child.exitCode}: ${this.log().slice(-3000)}`);
+        const res = await fetch(`${this.appUrl}/healthz`).catch(() => undefined);
+        return res?.ok ? true : undefined;
+      },
+      30_000,
+      100,
+    );
   }
 
-  get appPid(): number | undefined { return this.app?.pid; }
+  get appPid(): number | undefined {
+    return this.app?.pid;
+  }
 
   async stopApp(): Promise<void> {
     if (this.app) await stopProcess(this.app);
@@ -154,20 +186,35 @@ export class ClientsStack {
   }
 
   /** One HTTP request to the app; the response is kept for the canary scan. */
-  async request(method: string, urlPath: string, options: { auth?: [string, string]; body?: unknown } = {}): Promise<HttpResult> {
+  async request(
+    method: string,
+    urlPath: string,
+    options: { auth?: [string, string]; body?: unknown } = {},
+  ): Promise<HttpResult> {
     const headers: Record<string, string> = {};
-    if (options.auth) headers.authorization = `Basic ${Buffer.from(`${options.auth[0]}:${options.auth[1]}`).toString('base64')}`;
+    if (options.auth)
+      headers.authorization = `Basic ${Buffer.from(`${options.auth[0]}:${options.auth[1]}`).toString('base64')}`;
     if (options.body !== undefined) headers['content-type'] = 'application/json';
-    const res = await fetch(`${this.appUrl}${urlPath}`, { method, headers, body: options.body === undefined ? undefined : JSON.stringify(options.body) });
+    const res = await fetch(`${this.appUrl}${urlPath}`, {
+      method,
+      headers,
+      body: options.body === undefined ? undefined : JSON.stringify(options.body),
+    });
     const text = await res.text();
     let json: unknown;
-    try { json = text ? JSON.parse(text) : undefined; } catch { json = undefined; }
+    try {
+      json = text ? JSON.parse(text) : undefined;
+    } catch {
+      json = undefined;
+    }
     const result = { status: res.status, headers: res.headers, text, json };
     this.responses.push(result);
     return result;
   }
 
-  admin(): [string, string] { return ['admin', this.adminSecret]; }
+  admin(): [string, string] {
+    return ['admin', this.adminSecret];
+  }
 
   /** The real `vault` CLI with the operator token, as `docker exec vault vault ...` runs in compose. */
   cli(args: string[]): string {
@@ -180,12 +227,17 @@ export class ClientsStack {
   }
 
   /** Writes a secret file the way a test chooses (the agent's own writes are atomic renames). */
-  secretFile(name: string): string { return path.join(this.secretsDir, name); }
+  secretFile(name: string): string {
+    return path.join(this.secretsDir, name);
+  }
 
   /** Every place a secret value must never reach: responses, the app log, the database. */
   leaks(values: string[]): string[] {
     const haystacks: Array<[string, string]> = [
-      ['HTTP responses', this.responses.map((r) => `${[...r.headers].map(([k, v]) => `${k}: ${v}`).join('\n')}\n${r.text}`).join('\n')],
+      [
+        'HTTP responses',
+        this.responses.map((r) => `${[...r.headers].map(([k, v]) => `${k}: ${v}`).join('\n')}\n${r.text}`).join('\n'),
+      ],
       ['app log', this.log()],
       ['vault-init log', this.vaultInitLog],
       ['vault agent log', this.agent?.log() ?? ''],

@@ -11,7 +11,12 @@ import path from 'node:path';
 const LOCK = path.join(os.tmpdir(), 'aurora-e2e-compose.lock');
 
 function alive(pid: number): boolean {
-  try { process.kill(pid, 0); return true; } catch (err) { return (err as NodeJS.ErrnoException).code === 'EPERM'; }
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
 }
 
 /** Waits until this process holds the lock; returns the function that releases it. */
@@ -24,21 +29,40 @@ export async function acquireComposeLock(what: string, timeoutMs: number): Promi
       fs.writeFileSync(path.join(LOCK, 'pid'), String(process.pid));
       return () => {
         try {
-          if (fs.readFileSync(path.join(LOCK, 'pid'), 'utf8').trim() === String(process.pid)) fs.rmSync(LOCK, { recursive: true, force: true });
-        } catch { /* already gone */ }
+          if (fs.readFileSync(path.join(LOCK, 'pid'), 'utf8').trim() === String(process.pid))
+            fs.rmSync(LOCK, { recursive: true, force: true });
+        } catch {
+          /* already gone */
+        }
       };
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
     }
     let owner: number | undefined;
-    try { owner = Number(fs.readFileSync(path.join(LOCK, 'pid'), 'utf8').trim()) || undefined; } catch { owner = undefined; }
-    const age = (() => { try { return Date.now() - fs.statSync(LOCK).mtimeMs; } catch { return 0; } })();
+    try {
+      owner = Number(fs.readFileSync(path.join(LOCK, 'pid'), 'utf8').trim()) || undefined;
+    } catch {
+      owner = undefined;
+    }
+    const age = (() => {
+      try {
+        return Date.now() - fs.statSync(LOCK).mtimeMs;
+      } catch {
+        return 0;
+      }
+    })();
     if ((owner !== undefined && !alive(owner)) || (owner === undefined && age > 60_000)) {
       fs.rmSync(LOCK, { recursive: true, force: true });
       continue;
     }
-    if (Date.now() > deadline) throw new Error(`${what}: another compose e2e (pid ${owner ?? '?'}) still holds ${LOCK} after ${Math.round(timeoutMs / 1000)} s`);
-    if (!announced) { process.stderr.write(`[${what}] waiting for another compose e2e (pid ${owner ?? '?'}) to finish\n`); announced = true; }
+    if (Date.now() > deadline)
+      throw new Error(
+        `${what}: another compose e2e (pid ${owner ?? '?'}) still holds ${LOCK} after ${Math.round(timeoutMs / 1000)} s`,
+      );
+    if (!announced) {
+      process.stderr.write(`[${what}] waiting for another compose e2e (pid ${owner ?? '?'}) to finish\n`);
+      announced = true;
+    }
     await new Promise((r) => setTimeout(r, 1000));
   }
 }

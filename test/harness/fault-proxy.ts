@@ -28,7 +28,12 @@ export class FaultProxy {
   /** Connections accepted, and connections reset by the proxy, since start (for reports). */
   readonly counts = { accepted: 0, reset: 0 };
 
-  private constructor(private readonly server: net.Server, readonly port: number, readonly upstreamHost: string, readonly upstreamPort: number) {}
+  private constructor(
+    private readonly server: net.Server,
+    readonly port: number,
+    readonly upstreamHost: string,
+    readonly upstreamPort: number,
+  ) {}
 
   /** Listens on a free loopback port, forwarding to `upstreamHost:upstreamPort`. */
   static async start(upstreamHost: string, upstreamPort: number): Promise<FaultProxy> {
@@ -43,9 +48,15 @@ export class FaultProxy {
   }
 
   /** `http://127.0.0.1:<port>`, for VAULT_ADDR. */
-  get url(): string { return `http://127.0.0.1:${this.port}`; }
-  get mode(): FaultMode { return this.modeNow; }
-  get open(): number { return this.pairs.size; }
+  get url(): string {
+    return `http://127.0.0.1:${this.port}`;
+  }
+  get mode(): FaultMode {
+    return this.modeNow;
+  }
+  get open(): number {
+    return this.pairs.size;
+  }
 
   setMode(mode: FaultMode): void {
     this.modeNow = mode;
@@ -71,7 +82,11 @@ export class FaultProxy {
     for (const s of [pair.client, pair.upstream]) {
       if (s.destroyed) continue;
       // RST where the socket supports it (connected); a plain destroy otherwise.
-      try { s.resetAndDestroy(); } catch { s.destroy(); }
+      try {
+        s.resetAndDestroy();
+      } catch {
+        s.destroy();
+      }
     }
   }
 
@@ -91,7 +106,10 @@ export class FaultProxy {
     upstream.setNoDelay(true);
     const forward = (from: net.Socket, to: net.Socket, held: Buffer[]) => {
       from.on('data', (chunk: Buffer) => {
-        if (this.modeNow !== 'pass' || held.length) { held.push(chunk); return; }
+        if (this.modeNow !== 'pass' || held.length) {
+          held.push(chunk);
+          return;
+        }
         if (!to.write(chunk)) {
           from.pause();
           to.once('drain', () => from.resume());

@@ -30,13 +30,24 @@ export class HaStack {
   readonly vaultInitLogs: string[] = [];
   private readonly writerSecret = `cs-writer-${crypto.randomBytes(18).toString('base64url')}`;
 
-  private constructor(readonly dir: string, readonly cluster: RaftCluster, readonly postgres: PostgresServer, private readonly ownsPostgres: boolean,
-    readonly initDirs: VaultInitDirs) {}
+  private constructor(
+    readonly dir: string,
+    readonly cluster: RaftCluster,
+    readonly postgres: PostgresServer,
+    private readonly ownsPostgres: boolean,
+    readonly initDirs: VaultInitDirs,
+  ) {}
 
   static async start(options: HaStackOptions = {}): Promise<HaStack> {
-    const [c, p] = await Promise.allSettled([RaftCluster.start(3, { retryJoin: true }), options.postgres ?? PostgresServer.start()]);
+    const [c, p] = await Promise.allSettled([
+      RaftCluster.start(3, { retryJoin: true }),
+      options.postgres ?? PostgresServer.start(),
+    ]);
     if (c.status === 'rejected' || p.status === 'rejected') {
-      await Promise.allSettled([c.status === 'fulfilled' ? c.value.stop() : undefined, p.status === 'fulfilled' && !options.postgres ? p.value.stop() : undefined]);
+      await Promise.allSettled([
+        c.status === 'fulfilled' ? c.value.stop() : undefined,
+        p.status === 'fulfilled' && !options.postgres ? p.value.stop() : undefined,
+      ]);
       throw c.status === 'rejected' ? c.reason : (p as PromiseRejectedResult).reason;
     }
     const stack = new HaStack(tempDir('ha-stack'), c.value, p.value, !options.postgres, vaultInitDirs());
@@ -65,24 +76,40 @@ export class HaStack {
     const secretFile = path.join(this.dir, 'client-writer');
     fs.writeFileSync(secretFile, this.writerSecret, { mode: 0o400 });
     const configFile = path.join(this.dir, 'vault-config.json');
-    fs.writeFileSync(configFile, JSON.stringify({ secret: { 'client-writer': { path: secretFile, scope: { resource_type: 'Client', id: 'writer' } } } }));
-    this.app = await AppProcess.start({
-      VAULT_ADDR: this.standby().addr,
-      VAULT_APPROLE_DIR: path.join(this.initDirs.approleDir, 'app'),
-      SECRETS_CONFIG: configFile,
-      CACHE_TTL_SECONDS: '0',
-      AUTH_MAX_FAILURES: '10000',
-      ...this.postgres.env,
-    }, path.join(this.dir, 'app'));
-    await putClientRow(this.postgres, { id: 'writer', permissions: { credentials: ['read', 'write', 'delete', 'resolve'], users: ['*'] } });
+    fs.writeFileSync(
+      configFile,
+      JSON.stringify({
+        secret: { 'client-writer': { path: secretFile, scope: { resource_type: 'Client', id: 'writer' } } },
+      }),
+    );
+    this.app = await AppProcess.start(
+      {
+        VAULT_ADDR: this.standby().addr,
+        VAULT_APPROLE_DIR: path.join(this.initDirs.approleDir, 'app'),
+        SECRETS_CONFIG: configFile,
+        CACHE_TTL_SECONDS: '0',
+        AUTH_MAX_FAILURES: '10000',
+        ...this.postgres.env,
+      },
+      path.join(this.dir, 'app'),
+    );
+    await putClientRow(this.postgres, {
+      id: 'writer',
+      permissions: { credentials: ['read', 'write', 'delete', 'resolve'], users: ['*'] },
+    });
     await this.app.waitReady(60_000);
   }
 
   /** The node the app talks to: the second one (vault-init initializes the first, which becomes active). */
-  standby(): RaftNode { return this.cluster.nodes[1]!; }
+  standby(): RaftNode {
+    return this.cluster.nodes[1]!;
+  }
 
   initMaterial(): { keys_base64: string[]; root_token: string } {
-    return JSON.parse(fs.readFileSync(path.join(this.initDirs.initDir, 'init.json'), 'utf8')) as { keys_base64: string[]; root_token: string };
+    return JSON.parse(fs.readFileSync(path.join(this.initDirs.initDir, 'init.json'), 'utf8')) as {
+      keys_base64: string[];
+      root_token: string;
+    };
   }
 
   /** vault-init in watch mode; resolves once it watches (initialized or unsealed, joined, configured). */
@@ -104,12 +131,23 @@ export class HaStack {
   }
 
   async request(method: string, urlPath: string, body?: unknown): Promise<HttpResult> {
-    const headers: Record<string, string> = { authorization: `Basic ${Buffer.from(`writer:${this.writerSecret}`).toString('base64')}` };
+    const headers: Record<string, string> = {
+      authorization: `Basic ${Buffer.from(`writer:${this.writerSecret}`).toString('base64')}`,
+    };
     if (body !== undefined) headers['content-type'] = 'application/json';
-    const res = await fetch(`${this.app.url}${urlPath}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), signal: AbortSignal.timeout(30_000) });
+    const res = await fetch(`${this.app.url}${urlPath}`, {
+      method,
+      headers,
+      body: body === undefined ? undefined : JSON.stringify(body),
+      signal: AbortSignal.timeout(30_000),
+    });
     const text = await res.text();
     let json: unknown;
-    try { json = text ? JSON.parse(text) : undefined; } catch { json = undefined; }
+    try {
+      json = text ? JSON.parse(text) : undefined;
+    } catch {
+      json = undefined;
+    }
     return { status: res.status, headers: res.headers, text, json };
   }
 
@@ -130,10 +168,15 @@ export class HaStack {
 
   /** Every node answers, initialized and unsealed. */
   async allUnsealed(timeoutMs = 60_000): Promise<void> {
-    await waitFor('all three nodes unsealed', async () => {
-      const hs = await Promise.all(this.cluster.nodes.map((n) => n.health().catch(() => undefined)));
-      return hs.every((h) => h && h.initialized && !h.sealed) ? true : undefined;
-    }, timeoutMs, 200);
+    await waitFor(
+      'all three nodes unsealed',
+      async () => {
+        const hs = await Promise.all(this.cluster.nodes.map((n) => n.health().catch(() => undefined)));
+        return hs.every((h) => h && h.initialized && !h.sealed) ? true : undefined;
+      },
+      timeoutMs,
+      200,
+    );
   }
 
   /**
@@ -147,11 +190,28 @@ export class HaStack {
       vaultAddr: this.standby().addr,
       vaultDataDir: path.join(this.dir, 'no-file-storage'),
       initFile: path.join(this.initDirs.initDir, 'init.json'),
-      pg: { binDir: postgresBinDir(), host: this.postgres.host, port: this.postgres.port, user: this.postgres.user, database: this.postgres.database },
+      pg: {
+        binDir: postgresBinDir(),
+        host: this.postgres.host,
+        port: this.postgres.port,
+        user: this.postgres.user,
+        database: this.postgres.database,
+      },
       control: {
-        running: async () => ['vault-1', 'vault-2', 'vault-3', 'postgres', ...(this.vaultInitRunning ? ['vault-init'] : []), ...(this.app.running ? ['app'] : [])],
-        stopVault: () => { throw new Error('Raft storage: make backup must not stop Vault'); },
-        startVault: () => { throw new Error('Raft storage: make backup must not stop Vault'); },
+        running: async () => [
+          'vault-1',
+          'vault-2',
+          'vault-3',
+          'postgres',
+          ...(this.vaultInitRunning ? ['vault-init'] : []),
+          ...(this.app.running ? ['app'] : []),
+        ],
+        stopVault: () => {
+          throw new Error('Raft storage: make backup must not stop Vault');
+        },
+        startVault: () => {
+          throw new Error('Raft storage: make backup must not stop Vault');
+        },
         watcherRunning: async () => this.vaultInitRunning,
         stopForRestore: async (options) => {
           if (!options?.keepVault) throw new Error('Raft storage: make restore must keep Vault running');

@@ -20,21 +20,41 @@ const asRoot = process.getuid?.() === 0;
 /** Runs a PostgreSQL binary, as the postgres user when we are root. */
 export function pgCommand(bin: string, args: string[]): [string, string[]] {
   const full = path.join(postgresBinDir(), bin);
-  return asRoot ? ['setpriv', ['--reuid=postgres', '--regid=postgres', '--init-groups', '--', full, ...args]] : [full, args];
+  return asRoot
+    ? ['setpriv', ['--reuid=postgres', '--regid=postgres', '--init-groups', '--', full, ...args]]
+    : [full, args];
 }
 
 /** initdb a loopback-only cluster with trust auth; `owned` is chowned to postgres when we are root. */
 export function initCluster(dataDir: string, owned: string): void {
   fs.mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   if (asRoot) run('chown', ['-R', 'postgres:postgres', owned]);
-  const [cmd, args] = pgCommand('initdb', ['-D', dataDir, '-U', 'postgres', '--auth=trust', '-E', 'UTF8', '--no-instructions']);
+  const [cmd, args] = pgCommand('initdb', [
+    '-D',
+    dataDir,
+    '-U',
+    'postgres',
+    '--auth=trust',
+    '-E',
+    'UTF8',
+    '--no-instructions',
+  ]);
   run(cmd, args);
 }
 
 /** The server command line; fsync is off because these clusters are throwaway (a process crash loses nothing). */
 export function postgresCommand(dataDir: string, port: number, socketDir: string, durable = false): [string, string[]] {
   return pgCommand('postgres', [
-    '-D', dataDir, '-p', String(port), '-k', socketDir, '-c', 'listen_addresses=127.0.0.1', '-c', 'max_connections=200',
+    '-D',
+    dataDir,
+    '-p',
+    String(port),
+    '-k',
+    socketDir,
+    '-c',
+    'listen_addresses=127.0.0.1',
+    '-c',
+    'max_connections=200',
     ...(durable ? [] : ['-c', 'fsync=off', '-c', 'full_page_writes=off']),
   ]);
 }
@@ -52,16 +72,31 @@ export class PostgresServer {
   readonly logFile: string;
   private child?: ChildProcess;
 
-  private constructor(readonly dataDir: string, readonly port: number, readonly database: string, readonly dir: string) {
+  private constructor(
+    readonly dataDir: string,
+    readonly port: number,
+    readonly database: string,
+    readonly dir: string,
+  ) {
     this.logFile = path.join(dir, 'postgres.log');
   }
 
-  get url(): string { return `postgres://${this.user}@${this.host}:${this.port}/${this.database}`; }
-  get pid(): number | undefined { return this.child?.pid; }
+  get url(): string {
+    return `postgres://${this.user}@${this.host}:${this.port}/${this.database}`;
+  }
+  get pid(): number | undefined {
+    return this.child?.pid;
+  }
 
   /** The env names the app reads (same as compose). */
   get env(): Record<string, string> {
-    return { PGHOST: this.host, PGPORT: String(this.port), PGUSER: this.user, PGPASSWORD: this.password, PGDATABASE: this.database };
+    return {
+      PGHOST: this.host,
+      PGPORT: String(this.port),
+      PGUSER: this.user,
+      PGPASSWORD: this.password,
+      PGDATABASE: this.database,
+    };
   }
 
   static async start(options: PostgresOptions = {}): Promise<PostgresServer> {
@@ -82,19 +117,52 @@ export class PostgresServer {
     this.child = spawnServer(cmd, args, { logFile: this.logFile });
     const child = this.child;
     const isReady = path.join(postgresBinDir(), 'pg_isready');
-    await waitFor(`PostgreSQL on port ${this.port} (log: ${this.logFile})`, async () => {
-      if (child.exitCode !== null) throw new Error(`postgres exited ${child.exitCode}: ${fs.readFileSync(this.logFile, 'utf8').slice(-2000)}`);
-      try { run(isReady, ['-h', this.host, '-p', String(this.port), '-q']); return true; } catch { return undefined; }
-    }, 30_000, 100);
+    await waitFor(
+      `PostgreSQL on port ${this.port} (log: ${this.logFile})`,
+      async () => {
+        if (child.exitCode !== null)
+          throw new Error(`postgres exited ${child.exitCode}: ${fs.readFileSync(this.logFile, 'utf8').slice(-2000)}`);
+        try {
+          run(isReady, ['-h', this.host, '-p', String(this.port), '-q']);
+          return true;
+        } catch {
+          return undefined;
+        }
+      },
+      30_000,
+      100,
+    );
   }
 
   /** Runs SQL through the real psql client; returns its unaligned output. */
   async psql(database: string, sql: string): Promise<string> {
-    return run(path.join(postgresBinDir(), 'psql'), ['-h', this.host, '-p', String(this.port), '-U', this.user, '-d', database, '-v', 'ON_ERROR_STOP=1', '-At', '-c', sql]);
+    return run(path.join(postgresBinDir(), 'psql'), [
+      '-h',
+      this.host,
+      '-p',
+      String(this.port),
+      '-U',
+      this.user,
+      '-d',
+      database,
+      '-v',
+      'ON_ERROR_STOP=1',
+      '-At',
+      '-c',
+      sql,
+    ]);
   }
 
   pgDump(): string {
-    return run(path.join(postgresBinDir(), 'pg_dump'), ['-h', this.host, '-p', String(this.port), '-U', this.user, this.database]);
+    return run(path.join(postgresBinDir(), 'pg_dump'), [
+      '-h',
+      this.host,
+      '-p',
+      String(this.port),
+      '-U',
+      this.user,
+      this.database,
+    ]);
   }
 
   async stop(): Promise<void> {

@@ -26,7 +26,11 @@ export function tempDir(prefix: string): string {
 
 function killAll(): void {
   for (const child of live) {
-    try { child.kill('SIGKILL'); } catch { /* already gone */ }
+    try {
+      child.kill('SIGKILL');
+    } catch {
+      /* already gone */
+    }
   }
   live.clear();
 }
@@ -35,13 +39,17 @@ function ensureWatchdog(): void {
   if (watchdogFile) return;
   watchdogFile = path.join(runRoot(), `watchdog-${process.pid}.pids`);
   fs.writeFileSync(watchdogFile, '');
-  const script = `while kill -0 ${process.pid} 2>/dev/null; do sleep 1; done; ` +
+  const script =
+    `while kill -0 ${process.pid} 2>/dev/null; do sleep 1; done; ` +
     `for p in $(cat '${watchdogFile}' 2>/dev/null); do kill -9 "$p" 2>/dev/null; done; rm -f '${watchdogFile}'`;
   const dog = spawn('bash', ['-c', script], { detached: true, stdio: 'ignore' });
   dog.unref();
   process.once('exit', killAll);
   for (const sig of ['SIGINT', 'SIGTERM'] as const) {
-    process.once(sig, () => { killAll(); process.exit(130); });
+    process.once(sig, () => {
+      killAll();
+      process.exit(130);
+    });
   }
 }
 
@@ -63,7 +71,11 @@ export function exited(child: ChildProcess): Promise<void> {
   return new Promise((resolve) => child.once('exit', () => resolve()));
 }
 
-export async function stopProcess(child: ChildProcess, signal: NodeJS.Signals = 'SIGTERM', graceMs = 10_000): Promise<void> {
+export async function stopProcess(
+  child: ChildProcess,
+  signal: NodeJS.Signals = 'SIGTERM',
+  graceMs = 10_000,
+): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return;
   child.kill(signal);
   const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
@@ -83,15 +95,23 @@ export async function freePort(): Promise<number> {
   });
 }
 
-export async function waitFor<T>(what: string, probe: () => T | undefined | Promise<T | undefined>, timeoutMs = 30_000, intervalMs = 100): Promise<T> {
+export async function waitFor<T>(
+  what: string,
+  probe: () => T | undefined | Promise<T | undefined>,
+  timeoutMs = 30_000,
+  intervalMs = 100,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
   for (;;) {
     try {
       const v = await probe();
       if (v !== undefined) return v;
-    } catch (err) { last = err; }
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${String(last)}` : ''}`);
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() > deadline)
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${String(last)}` : ''}`);
     await new Promise((r) => setTimeout(r, intervalMs));
   }
 }
@@ -101,8 +121,19 @@ export function repoRoot(): string {
 }
 
 /** Runs a command synchronously and returns stdout; throws with its stderr when it fails. */
-export function run(cmd: string, args: string[], options: { env?: NodeJS.ProcessEnv; input?: string; cwd?: string } = {}): string {
-  const res = spawnSync(cmd, args, { encoding: 'utf8', env: options.env ?? process.env, input: options.input, cwd: options.cwd, maxBuffer: 64 * 1024 * 1024 });
-  if (res.status !== 0) throw new Error(`${cmd} ${args.join(' ')} exited ${res.status ?? res.signal}: ${res.stderr || res.stdout}`);
+export function run(
+  cmd: string,
+  args: string[],
+  options: { env?: NodeJS.ProcessEnv; input?: string; cwd?: string } = {},
+): string {
+  const res = spawnSync(cmd, args, {
+    encoding: 'utf8',
+    env: options.env ?? process.env,
+    input: options.input,
+    cwd: options.cwd,
+    maxBuffer: 64 * 1024 * 1024,
+  });
+  if (res.status !== 0)
+    throw new Error(`${cmd} ${args.join(' ')} exited ${res.status ?? res.signal}: ${res.stderr || res.stdout}`);
   return res.stdout;
 }

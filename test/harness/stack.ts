@@ -29,7 +29,12 @@ export interface StackOptions {
   env?: Record<string, string>;
 }
 
-export interface HttpResult { status: number; headers: Headers; text: string; json: unknown }
+export interface HttpResult {
+  status: number;
+  headers: Headers;
+  text: string;
+  json: unknown;
+}
 
 export interface RequestOptions {
   auth?: string | [string, string];
@@ -64,13 +69,19 @@ export const DEFAULT_CLIENTS: ClientSpec[] = [
 export async function putClientRow(postgres: PostgresServer, spec: ClientSpec): Promise<void> {
   const json = JSON.stringify(clientResource(spec, `client-${spec.id}`)).replace(/'/g, "''");
   const id = spec.id.replace(/'/g, "''");
-  await postgres.psql(postgres.database,
+  await postgres.psql(
+    postgres.database,
     `INSERT INTO resources (resource_type, id, resource) VALUES ('Client', '${id}', '${json}'::jsonb)
-     ON CONFLICT (resource_type, id) DO UPDATE SET resource = EXCLUDED.resource, updated_at = now()`);
+     ON CONFLICT (resource_type, id) DO UPDATE SET resource = EXCLUDED.resource, updated_at = now()`,
+  );
 }
 
 /** Every secret path below `<mount>/<base>/` (recursive) with its current version, read with `client`. */
-export async function kvVersions(client: VaultClient, mount = 'aurora', base = 'users'): Promise<Record<string, number>> {
+export async function kvVersions(
+  client: VaultClient,
+  mount = 'aurora',
+  base = 'users',
+): Promise<Record<string, number>> {
   const out: Record<string, number> = {};
   const walk = async (prefix: string): Promise<void> => {
     for (const key of await client.kvList(mount, prefix)) {
@@ -84,8 +95,10 @@ export async function kvVersions(client: VaultClient, mount = 'aurora', base = '
 
 /** The credential_references table as text rows (`user|type|reference|version|updated_at`), ordered. */
 export async function credentialRows(postgres: PostgresServer): Promise<string[]> {
-  const out = await postgres.psql(postgres.database,
-    "SELECT user_id || '|' || credential_type || '|' || reference || '|' || version || '|' || updated_at FROM credential_references ORDER BY 1");
+  const out = await postgres.psql(
+    postgres.database,
+    "SELECT user_id || '|' || credential_type || '|' || reference || '|' || version || '|' || updated_at FROM credential_references ORDER BY 1",
+  );
   return out.split('\n').filter(Boolean);
 }
 
@@ -102,21 +115,37 @@ export class CredentialsStack {
   operator!: VaultClient;
   readonly vaultInitLogs: string[] = [];
 
-  private constructor(readonly dir: string, readonly vault: VaultServer, readonly postgres: PostgresServer, readonly initDirs: VaultInitDirs,
-    readonly secretsDir: string, readonly configFile: string) {}
+  private constructor(
+    readonly dir: string,
+    readonly vault: VaultServer,
+    readonly postgres: PostgresServer,
+    readonly initDirs: VaultInitDirs,
+    readonly secretsDir: string,
+    readonly configFile: string,
+  ) {}
 
   static async start(options: StackOptions = {}): Promise<CredentialsStack> {
     const dir = tempDir('credentials-stack');
     const [v, p] = await Promise.allSettled([VaultServer.start(), PostgresServer.start()]);
     if (v.status === 'rejected' || p.status === 'rejected') {
       // Nothing may outlive a failed start: the test's after hook has no stack to stop.
-      await Promise.allSettled([v.status === 'fulfilled' ? v.value.stop() : undefined, p.status === 'fulfilled' ? p.value.stop() : undefined]);
+      await Promise.allSettled([
+        v.status === 'fulfilled' ? v.value.stop() : undefined,
+        p.status === 'fulfilled' ? p.value.stop() : undefined,
+      ]);
       throw v.status === 'rejected' ? v.reason : (p as PromiseRejectedResult).reason;
     }
     const [vault, postgres] = [v.value, p.value];
     const secretsDir = path.join(dir, 'secrets');
     fs.mkdirSync(secretsDir, { mode: 0o700 });
-    const stack = new CredentialsStack(dir, vault, postgres, vaultInitDirs(), secretsDir, path.join(dir, 'vault-config.json'));
+    const stack = new CredentialsStack(
+      dir,
+      vault,
+      postgres,
+      vaultInitDirs(),
+      secretsDir,
+      path.join(dir, 'vault-config.json'),
+    );
     try {
       await stack.setUp(options);
     } catch (err) {
@@ -144,15 +173,18 @@ export class CredentialsStack {
     }
     fs.writeFileSync(this.configFile, JSON.stringify(config, null, 2));
 
-    this.app = await AppProcess.start({
-      VAULT_ADDR: vault.addr,
-      VAULT_APPROLE_DIR: path.join(this.initDirs.approleDir, 'app'),
-      SECRETS_CONFIG: this.configFile,
-      LOG_LEVEL: 'debug',
-      AUTH_MAX_FAILURES: '10000',
-      ...postgres.env,
-      ...options.env,
-    }, path.join(dir, 'app'));
+    this.app = await AppProcess.start(
+      {
+        VAULT_ADDR: vault.addr,
+        VAULT_APPROLE_DIR: path.join(this.initDirs.approleDir, 'app'),
+        SECRETS_CONFIG: this.configFile,
+        LOG_LEVEL: 'debug',
+        AUTH_MAX_FAILURES: '10000',
+        ...postgres.env,
+        ...options.env,
+      },
+      path.join(dir, 'app'),
+    );
     // The app's migrations created the tables; the Clients module reads Client rows on each login.
     for (const c of clients) await this.putClientRow(c);
     await this.app.waitReady();
@@ -162,7 +194,8 @@ export class CredentialsStack {
   async runVaultInit(): Promise<void> {
     const res = await runVaultInitOnce(this.initEnv);
     this.vaultInitLogs.push(res.output);
-    if (res.code !== 0) throw new Error(`vault-init --once exited ${res.code ?? res.signal}:\n${res.output.slice(-3000)}`);
+    if (res.code !== 0)
+      throw new Error(`vault-init --once exited ${res.code ?? res.signal}:\n${res.output.slice(-3000)}`);
   }
 
   async putClientRow(spec: ClientSpec): Promise<void> {
@@ -185,12 +218,24 @@ export class CredentialsStack {
       body = JSON.stringify(options.body);
       headers['content-type'] ??= 'application/json';
     }
-    const res = await fetch(`${this.app.url}${urlPath}`, { method, headers, body, signal: AbortSignal.timeout(20_000) });
+    const res = await fetch(`${this.app.url}${urlPath}`, {
+      method,
+      headers,
+      body,
+      signal: AbortSignal.timeout(20_000),
+    });
     const text = await res.text();
     let json: unknown;
-    try { json = text ? JSON.parse(text) : undefined; } catch { json = undefined; }
+    try {
+      json = text ? JSON.parse(text) : undefined;
+    } catch {
+      json = undefined;
+    }
     const result = { status: res.status, headers: res.headers, text, json };
-    (method === 'POST' && /\/resolve$/.test(urlPath) && res.status === 200 ? this.resolveResponses : this.responses).push(result);
+    (method === 'POST' && /\/resolve$/.test(urlPath) && res.status === 200
+      ? this.resolveResponses
+      : this.responses
+    ).push(result);
     return result;
   }
 
@@ -209,11 +254,22 @@ export class CredentialsStack {
     return credentialRows(this.postgres);
   }
 
-  /** Places a secret value must never reach: responses (except resolve answers), the app log, doctor's output, pg_dump. */
+  /**
+   * Places a secret value must never reach: responses (except resolve answers), the app log, doctor's output, pg_dump.
+   */
   leaks(values: string[]): string[] {
-    const read = (f: string) => { try { return fs.readFileSync(f, 'utf8'); } catch { return ''; } };
+    const read = (f: string) => {
+      try {
+        return fs.readFileSync(f, 'utf8');
+      } catch {
+        return '';
+      }
+    };
     const haystacks: Array<[string, string]> = [
-      ['HTTP responses', this.responses.map((r) => `${[...r.headers].map(([k, v]) => `${k}: ${v}`).join('\n')}\n${r.text}`).join('\n')],
+      [
+        'HTTP responses',
+        this.responses.map((r) => `${[...r.headers].map(([k, v]) => `${k}: ${v}`).join('\n')}\n${r.text}`).join('\n'),
+      ],
       ['app log', this.app.log()],
       ['doctor output', read(path.join(this.app.dir, 'doctor.log'))],
       ['vault-init log', this.vaultInitLogs.join('\n')],

@@ -42,14 +42,24 @@ export function vaultInitDirs(): VaultInitDirs {
     cliDir: path.join(root, 'cli'),
     auditFile: path.join(root, 'logs', 'audit.log'),
   };
-  for (const d of [dirs.initDir, path.join(dirs.approleDir, 'app'), path.join(dirs.approleDir, 'agent'), dirs.cliDir, path.dirname(dirs.auditFile)]) {
+  for (const d of [
+    dirs.initDir,
+    path.join(dirs.approleDir, 'app'),
+    path.join(dirs.approleDir, 'agent'),
+    dirs.cliDir,
+    path.dirname(dirs.auditFile),
+  ]) {
     fs.mkdirSync(d, { recursive: true, mode: 0o700 });
   }
   return dirs;
 }
 
 /** The env compose gives vault-init, pointed at `vault` and `dirs`; `overrides` win. */
-export async function vaultInitEnv(vault: Pick<VaultServer, 'addr'>, dirs: VaultInitDirs, overrides: Record<string, string> = {}): Promise<Record<string, string>> {
+export async function vaultInitEnv(
+  vault: Pick<VaultServer, 'addr'>,
+  dirs: VaultInitDirs,
+  overrides: Record<string, string> = {},
+): Promise<Record<string, string>> {
   return {
     VAULT_ADDR: vault.addr,
     VAULT_INIT_DIR: dirs.initDir,
@@ -74,16 +84,26 @@ function baseEnv(): NodeJS.ProcessEnv {
   return env;
 }
 
-export interface Exit { code: number | null; signal: NodeJS.Signals | null }
+export interface Exit {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+}
 
 export class VaultInitProcess {
   readonly logFile: string;
   readonly child: ChildProcess;
   private readonly done: Promise<Exit>;
 
-  private constructor(readonly env: Record<string, string>, args: string[], dir: string) {
+  private constructor(
+    readonly env: Record<string, string>,
+    args: string[],
+    dir: string,
+  ) {
     this.logFile = path.join(dir, `vault-init-${Date.now()}-${Math.random().toString(36).slice(2, 8)}.log`);
-    this.child = spawnServer(process.execPath, [vaultInitMain(), ...args], { logFile: this.logFile, env: { ...baseEnv(), ...env } });
+    this.child = spawnServer(process.execPath, [vaultInitMain(), ...args], {
+      logFile: this.logFile,
+      env: { ...baseEnv(), ...env },
+    });
     this.done = exited(this.child).then(() => ({ code: this.child.exitCode, signal: this.child.signalCode }));
   }
 
@@ -91,31 +111,54 @@ export class VaultInitProcess {
     return new VaultInitProcess(env, args, dir);
   }
 
-  get pid(): number | undefined { return this.child.pid; }
+  get pid(): number | undefined {
+    return this.child.pid;
+  }
 
   /** Everything it wrote so far, stdout and stderr interleaved. */
   output(): string {
-    try { return fs.readFileSync(this.logFile, 'utf8'); } catch { return ''; }
+    try {
+      return fs.readFileSync(this.logFile, 'utf8');
+    } catch {
+      return '';
+    }
   }
 
-  exited(): Promise<Exit> { return this.done; }
+  exited(): Promise<Exit> {
+    return this.done;
+  }
 
   async waitForOutput(pattern: RegExp, timeoutMs = 30_000): Promise<string> {
-    return waitFor(`vault-init output matching ${pattern} (log: ${this.logFile})`, async () => {
-      const out = this.output();
-      const m = out.match(pattern);
-      if (m) return m[0];
-      if (this.child.exitCode !== null || this.child.signalCode !== null) throw new Error(`vault-init exited (${this.child.exitCode ?? this.child.signalCode}) before printing ${pattern}:\n${out.slice(-3000)}`);
-      return undefined;
-    }, timeoutMs, 20);
+    return waitFor(
+      `vault-init output matching ${pattern} (log: ${this.logFile})`,
+      async () => {
+        const out = this.output();
+        const m = out.match(pattern);
+        if (m) return m[0];
+        if (this.child.exitCode !== null || this.child.signalCode !== null)
+          throw new Error(
+            `vault-init exited (${this.child.exitCode ?? this.child.signalCode}) before printing ${pattern}:\n${out.slice(-3000)}`,
+          );
+        return undefined;
+      },
+      timeoutMs,
+      20,
+    );
   }
 
   async waitExit(timeoutMs = 60_000): Promise<Exit> {
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`vault-init did not exit within ${timeoutMs} ms:\n${this.output().slice(-3000)}`)), timeoutMs);
+      timer = setTimeout(
+        () => reject(new Error(`vault-init did not exit within ${timeoutMs} ms:\n${this.output().slice(-3000)}`)),
+        timeoutMs,
+      );
     });
-    try { return await Promise.race([this.done, timeout]); } finally { clearTimeout(timer); }
+    try {
+      return await Promise.race([this.done, timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   async kill(signal: NodeJS.Signals = 'SIGKILL'): Promise<Exit> {
@@ -124,11 +167,16 @@ export class VaultInitProcess {
   }
 
   /** SIGTERM, as `docker stop` sends. */
-  async stop(): Promise<Exit> { return this.kill('SIGTERM'); }
+  async stop(): Promise<Exit> {
+    return this.kill('SIGTERM');
+  }
 }
 
 /** Runs `vault-init --once` to completion. */
-export async function runVaultInitOnce(env: Record<string, string>, timeoutMs = 60_000): Promise<Exit & { output: string }> {
+export async function runVaultInitOnce(
+  env: Record<string, string>,
+  timeoutMs = 60_000,
+): Promise<Exit & { output: string }> {
   const proc = VaultInitProcess.start(env, ['--once']);
   const exit = await proc.waitExit(timeoutMs);
   return { ...exit, output: proc.output() };
@@ -137,7 +185,13 @@ export async function runVaultInitOnce(env: Record<string, string>, timeoutMs = 
 /** Every key and token vault-init handles, read from the files it wrote: what must never appear in its logs. */
 export function secretsOnDisk(dirs: VaultInitDirs): string[] {
   const out: string[] = [];
-  const read = (f: string) => { try { return fs.readFileSync(f, 'utf8').trim(); } catch { return undefined; } };
+  const read = (f: string) => {
+    try {
+      return fs.readFileSync(f, 'utf8').trim();
+    } catch {
+      return undefined;
+    }
+  };
   const init = read(path.join(dirs.initDir, 'init.json'));
   if (init) {
     const m = JSON.parse(init) as { keys?: string[]; keys_base64?: string[]; root_token?: string };
@@ -145,7 +199,8 @@ export function secretsOnDisk(dirs: VaultInitDirs): string[] {
     if (m.root_token) out.push(m.root_token);
   }
   for (const f of [
-    path.join(dirs.approleDir, 'app', 'secret_id'), path.join(dirs.approleDir, 'agent', 'secret_id'),
+    path.join(dirs.approleDir, 'app', 'secret_id'),
+    path.join(dirs.approleDir, 'agent', 'secret_id'),
     path.join(dirs.cliDir, '.vault-token'),
   ]) {
     const v = read(f);

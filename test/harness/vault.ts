@@ -20,7 +20,10 @@ export function pinnedVaultVersion(): string {
   return fs.readFileSync(path.join(repoRoot(), 'vault', 'VERSION'), 'utf8').trim();
 }
 
-/** The server config tests and `make native` use: file storage, loopback, no TLS (the compose one is vault/config/vault.hcl). */
+/**
+ * The server config tests and `make native` use: file storage, loopback, no TLS (the compose one is
+ * vault/config/vault.hcl).
+ */
 export function vaultServerConfig(dataDir: string, port: number, extraConfig = ''): string {
   return [
     `storage "file" { path = ${JSON.stringify(dataDir)} }`,
@@ -45,7 +48,12 @@ export class VaultServer {
   readonly logFile: string;
   private child?: ChildProcess;
 
-  private constructor(readonly dataDir: string, readonly port: number, readonly dir: string, extraConfig: string) {
+  private constructor(
+    readonly dataDir: string,
+    readonly port: number,
+    readonly dir: string,
+    extraConfig: string,
+  ) {
     this.addr = `http://127.0.0.1:${port}`;
     this.configPath = path.join(dir, 'vault.hcl');
     this.logFile = path.join(dir, 'vault.log');
@@ -75,8 +83,12 @@ export class VaultServer {
     return server;
   }
 
-  get pid(): number | undefined { return this.child?.pid; }
-  get running(): boolean { return !!this.child && this.child.exitCode === null && this.child.signalCode === null; }
+  get pid(): number | undefined {
+    return this.child?.pid;
+  }
+  get running(): boolean {
+    return !!this.child && this.child.exitCode === null && this.child.signalCode === null;
+  }
 
   async startProcess(): Promise<void> {
     this.child = spawnServer(vaultBinary(), ['server', `-config=${this.configPath}`], {
@@ -84,11 +96,17 @@ export class VaultServer {
       env: { ...process.env, VAULT_LOG_LEVEL: 'warn', SKIP_SETCAP: '1' },
     });
     const child = this.child;
-    await waitFor(`Vault to answer on ${this.addr} (log: ${this.logFile})`, async () => {
-      if (child.exitCode !== null) throw new Error(`vault exited ${child.exitCode}: ${fs.readFileSync(this.logFile, 'utf8').slice(-2000)}`);
-      const res = await fetch(`${this.addr}/v1/sys/health?uninitcode=200&sealedcode=200`);
-      return res.ok ? true : undefined;
-    }, 30_000, 50);
+    await waitFor(
+      `Vault to answer on ${this.addr} (log: ${this.logFile})`,
+      async () => {
+        if (child.exitCode !== null)
+          throw new Error(`vault exited ${child.exitCode}: ${fs.readFileSync(this.logFile, 'utf8').slice(-2000)}`);
+        const res = await fetch(`${this.addr}/v1/sys/health?uninitcode=200&sealedcode=200`);
+        return res.ok ? true : undefined;
+      },
+      30_000,
+      50,
+    );
   }
 
   async stop(): Promise<void> {
@@ -115,15 +133,22 @@ export class VaultServer {
 }
 
 /** Initializes and unseals a server the simple way, for tests that are not about vault-init. */
-export async function initAndUnseal(server: VaultServer, shares = 1, threshold = 1): Promise<{ rootToken: string; keys: string[] }> {
-  const init = await (await fetch(`${server.addr}/v1/sys/init`, {
-    method: 'POST', body: JSON.stringify({ secret_shares: shares, secret_threshold: threshold }),
-  })).json() as { keys_base64: string[]; root_token: string };
+export async function initAndUnseal(
+  server: VaultServer,
+  shares = 1,
+  threshold = 1,
+): Promise<{ rootToken: string; keys: string[] }> {
+  const init = (await (
+    await fetch(`${server.addr}/v1/sys/init`, {
+      method: 'POST',
+      body: JSON.stringify({ secret_shares: shares, secret_threshold: threshold }),
+    })
+  ).json()) as { keys_base64: string[]; root_token: string };
   for (const key of init.keys_base64.slice(0, threshold)) {
     await fetch(`${server.addr}/v1/sys/unseal`, { method: 'POST', body: JSON.stringify({ key }) });
   }
   await waitFor('Vault to become active', async () => {
-    const h = await (await fetch(`${server.addr}/v1/sys/health`)).json() as { sealed: boolean; standby: boolean };
+    const h = (await (await fetch(`${server.addr}/v1/sys/health`)).json()) as { sealed: boolean; standby: boolean };
     return !h.sealed && !h.standby ? true : undefined;
   });
   return { rootToken: init.root_token, keys: init.keys_base64 };

@@ -24,7 +24,12 @@ describe('native mode: the agent as a process with the .native layout', () => {
     [vault, postgres] = await Promise.all([VaultServer.start(), PostgresServer.start()]);
     const dirs = vaultInitDirs();
     fs.mkdirSync(path.join(root, 'approle'), { recursive: true });
-    const init = await runVaultInitOnce(await vaultInitEnv(vault, dirs, { VAULT_APPROLE_DIR: path.join(root, 'approle'), VAULT_OPERATOR_TOKEN_DIR: path.join(root, 'cli') }));
+    const init = await runVaultInitOnce(
+      await vaultInitEnv(vault, dirs, {
+        VAULT_APPROLE_DIR: path.join(root, 'approle'),
+        VAULT_OPERATOR_TOKEN_DIR: path.join(root, 'cli'),
+      }),
+    );
     assert.equal(init.code, 0, init.output.slice(-2000));
   });
   after(async () => {
@@ -34,25 +39,39 @@ describe('native mode: the agent as a process with the .native layout', () => {
 
   test('the agent, started from vaultAgentCommand as a daemon would be, renders into <root>/secrets (0400)', async () => {
     const cmd = vaultAgentCommand(nativeVaultAgentOptions(root, vault.addr, '1s'));
-    agent = spawnServer(cmd.command, cmd.args, { env: { ...process.env, ...cmd.env }, logFile: path.join(root, 'agent', 'agent.log') });
+    agent = spawnServer(cmd.command, cmd.args, {
+      env: { ...process.env, ...cmd.env },
+      logFile: path.join(root, 'agent', 'agent.log'),
+    });
     const token = fs.readFileSync(path.join(root, 'cli', '.vault-token'), 'utf8').trim();
-    const expected = (await new VaultClient({ addr: vault.addr, token }).kvRead('secret', 'aurora/admin')).data['client-secret'];
+    const expected = (await new VaultClient({ addr: vault.addr, token }).kvRead('secret', 'aurora/admin')).data[
+      'client-secret'
+    ];
     const file = path.join(root, 'secrets', 'admin-secret');
-    await waitFor('admin-secret rendered', async () => (fs.existsSync(file) && fs.readFileSync(file, 'utf8') === expected ? true : undefined), 30_000);
+    await waitFor(
+      'admin-secret rendered',
+      async () => (fs.existsSync(file) && fs.readFileSync(file, 'utf8') === expected ? true : undefined),
+      30_000,
+    );
     assert.equal(cmd.outputDir, path.join(root, 'secrets'));
     assert.equal(fs.statSync(file).mode & 0o777, 0o400);
     assert.equal(cmd.configPath, path.join(root, 'agent', 'agent.hcl'));
   });
 
-  test("the app with the compose SECRETS_CONFIG pointed at <root>/secrets lets the admin in", async () => {
+  test('the app with the compose SECRETS_CONFIG pointed at <root>/secrets lets the admin in', async () => {
     const config = writeNativeSecretsConfig(root);
     const parsed = JSON.parse(fs.readFileSync(config, 'utf8')) as { secret: Record<string, { path: string }> };
     assert.equal(parsed.secret['admin-secret']?.path, path.join(root, 'secrets', 'admin-secret'));
     app = await AppProcess.start({
-      VAULT_ADDR: vault.addr, VAULT_APPROLE_DIR: path.join(root, 'approle', 'app'), SECRETS_CONFIG: config, ...postgres.env,
+      VAULT_ADDR: vault.addr,
+      VAULT_APPROLE_DIR: path.join(root, 'approle', 'app'),
+      SECRETS_CONFIG: config,
+      ...postgres.env,
     });
     const secret = fs.readFileSync(path.join(root, 'secrets', 'admin-secret'), 'utf8');
-    const res = await fetch(`${app.url}/fhir/Client/admin`, { headers: { authorization: `Basic ${Buffer.from(`admin:${secret}`).toString('base64')}` } });
+    const res = await fetch(`${app.url}/fhir/Client/admin`, {
+      headers: { authorization: `Basic ${Buffer.from(`admin:${secret}`).toString('base64')}` },
+    });
     assert.equal(res.status, 200);
     assert.ok(!app.log().includes(secret));
   });

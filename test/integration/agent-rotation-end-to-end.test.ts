@@ -14,23 +14,44 @@ describe('end to end with the real vault agent', () => {
   let stack: ClientsStack;
   const first = `super-secret-${crypto.randomBytes(12).toString('hex')}`;
   const second = `new-secret-${crypto.randomBytes(12).toString('hex')}`;
-  before(async () => { stack = await ClientsStack.start({ agent: { renderInterval: '1s', committedConfig: true } }); });
-  after(async () => { await stack?.stop(); });
+  before(async () => {
+    stack = await ClientsStack.start({ agent: { renderInterval: '1s', committedConfig: true } });
+  });
+  after(async () => {
+    await stack?.stop();
+  });
 
-  const status = async (secret: string) => (await stack.request('GET', '/fhir/Patient', { auth: ['basic', secret] })).status;
+  const status = async (secret: string) =>
+    (await stack.request('GET', '/fhir/Patient', { auth: ['basic', secret] })).status;
   const kvPut = (value: string) => stack.cli(['kv', 'put', 'secret/aidbox/client', `client-secret=${value}`]);
 
   test('the agent runs although secret/aidbox/client does not exist yet', async () => {
     await new Promise((r) => setTimeout(r, 2500));
     assert.ok(stack.agent!.running, `agent still running: ${stack.agent!.log().slice(-1500)}`);
-    assert.ok(!fs.existsSync(stack.secretFile('client-secret')) || fs.readFileSync(stack.secretFile('client-secret'), 'utf8') === '', 'nothing (or nothing usable) rendered');
+    assert.ok(
+      !fs.existsSync(stack.secretFile('client-secret')) ||
+        fs.readFileSync(stack.secretFile('client-secret'), 'utf8') === '',
+      'nothing (or nothing usable) rendered',
+    );
   });
 
   test('a secret without the listed key renders an empty file, never a guessable "<no value>"', async () => {
     stack.cli(['kv', 'put', 'secret/aidbox/client', 'other-key=x']);
-    await waitFor('the agent to render client-secret', async () => (fs.existsSync(stack.secretFile('client-secret')) ? true : undefined), 15_000);
+    await waitFor(
+      'the agent to render client-secret',
+      async () => (fs.existsSync(stack.secretFile('client-secret')) ? true : undefined),
+      15_000,
+    );
     assert.equal(fs.readFileSync(stack.secretFile('client-secret'), 'utf8'), '');
-    assert.equal((await stack.request('PUT', '/fhir/Client/basic', { auth: stack.admin(), body: userClient('basic', 'client-secret') })).status, 201);
+    assert.equal(
+      (
+        await stack.request('PUT', '/fhir/Client/basic', {
+          auth: stack.admin(),
+          body: userClient('basic', 'client-secret'),
+        })
+      ).status,
+      201,
+    );
     assert.equal(await status('<no value>'), 401);
     assert.equal(await status(''), 401);
   });
@@ -42,9 +63,23 @@ describe('end to end with the real vault agent', () => {
   test("the user's walkthrough: kv put, ls, PUT Client, curl 200/401", async () => {
     kvPut(first);
     await stack.agent!.waitForFile('client-secret', (c) => c === first, 15_000);
-    assert.deepEqual(fs.readdirSync(stack.secretsDir).filter((f) => !f.startsWith('.')).sort(), ['admin-secret', 'client-secret']);
+    assert.deepEqual(
+      fs
+        .readdirSync(stack.secretsDir)
+        .filter((f) => !f.startsWith('.'))
+        .sort(),
+      ['admin-secret', 'client-secret'],
+    );
     assert.equal(fs.statSync(stack.secretFile('client-secret')).mode & 0o777, 0o400);
-    assert.equal((await stack.request('PUT', '/fhir/Client/basic', { auth: stack.admin(), body: userClient('basic', 'client-secret') })).status, 200);
+    assert.equal(
+      (
+        await stack.request('PUT', '/fhir/Client/basic', {
+          auth: stack.admin(),
+          body: userClient('basic', 'client-secret'),
+        })
+      ).status,
+      200,
+    );
     assert.equal(await status(first), 200);
     assert.equal(await status('wrong-password'), 401);
   });
@@ -54,15 +89,24 @@ describe('end to end with the real vault agent', () => {
     const inode = fs.statSync(stack.secretFile('client-secret')).ino;
     kvPut(second);
     const started = Date.now();
-    await waitFor('the new secret to be accepted and the old refused', async () => {
-      const [n, o] = [await status(second), await status(first)];
-      return n === 200 && o === 401 ? true : undefined;
-    }, 15_000, 100);
+    await waitFor(
+      'the new secret to be accepted and the old refused',
+      async () => {
+        const [n, o] = [await status(second), await status(first)];
+        return n === 200 && o === 401 ? true : undefined;
+      },
+      15_000,
+      100,
+    );
     const elapsed = Date.now() - started;
     assert.ok(elapsed < 10_000, `took ${elapsed} ms with a 1 s render interval`);
     assert.equal(await status(first), 401);
     assert.equal(stack.appPid, pid, 'the app was not restarted');
-    assert.notEqual(fs.statSync(stack.secretFile('client-secret')).ino, inode, 'replaced by a rename, not rewritten in place');
+    assert.notEqual(
+      fs.statSync(stack.secretFile('client-secret')).ino,
+      inode,
+      'replaced by a rename, not rewritten in place',
+    );
     assert.ok(stack.agent!.running);
   });
 

@@ -11,7 +11,11 @@ import { freePort, repoRoot, tempDir } from '../harness/processes.js';
 import { AppProcess } from '../harness/app.js';
 import { postgresBinDir } from '../harness/postgres.js';
 
-interface Run { code: number | null; stdout: string; stderr: string }
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
 
 describe('make backup / make restore on the native stack', () => {
   let dir: string;
@@ -26,16 +30,28 @@ describe('make backup / make restore on the native stack', () => {
 
   const script = (name: string, args: string[] = [], extra: Record<string, string> = {}): Run => {
     const res = spawnSync(process.execPath, ['--import', 'tsx', path.join(repoRoot(), 'scripts', name), ...args], {
-      cwd: repoRoot(), encoding: 'utf8', timeout: 300_000, env: { ...process.env, ...env, ...extra },
+      cwd: repoRoot(),
+      encoding: 'utf8',
+      timeout: 300_000,
+      env: { ...process.env, ...env, ...extra },
     });
     return { code: res.status, stdout: res.stdout, stderr: res.stderr };
   };
-  const psql = (sql: string) => spawnSync(path.join(postgresBinDir(), 'psql'), ['-h', '127.0.0.1', '-p', String(pgPort), '-U', 'postgres', '-d', 'aurora', '-v', 'ON_ERROR_STOP=1', '-Atc', sql], { encoding: 'utf8' }).stdout.trim();
+  const psql = (sql: string) =>
+    spawnSync(
+      path.join(postgresBinDir(), 'psql'),
+      ['-h', '127.0.0.1', '-p', String(pgPort), '-U', 'postgres', '-d', 'aurora', '-v', 'ON_ERROR_STOP=1', '-Atc', sql],
+      { encoding: 'utf8' },
+    ).stdout.trim();
   // A kept-alive connection to a Vault that a backup or restore restarted fails once: retry on a fresh one.
   const kv = async (method: string, p: string, body?: unknown): Promise<Response> => {
     for (let attempt = 1; ; attempt++) {
       try {
-        return await fetch(`${vaultAddr}/v1/aurora/data/users/${p}`, { method, headers: { 'x-vault-token': operatorToken }, body: body === undefined ? undefined : JSON.stringify(body) });
+        return await fetch(`${vaultAddr}/v1/aurora/data/users/${p}`, {
+          method,
+          headers: { 'x-vault-token': operatorToken },
+          body: body === undefined ? undefined : JSON.stringify(body),
+        });
       } catch (err) {
         if (attempt >= 3) throw err;
         await new Promise((r) => setTimeout(r, 200));
@@ -44,7 +60,9 @@ describe('make backup / make restore on the native stack', () => {
   };
   const secretOf = async (p: string) => {
     const res = await kv('GET', p);
-    return res.status === 200 ? ((await res.json()) as { data: { data: Record<string, string> } }).data.data : res.status;
+    return res.status === 200
+      ? ((await res.json()) as { data: { data: Record<string, string> } }).data.data
+      : res.status;
   };
 
   before(async () => {
@@ -65,12 +83,34 @@ describe('make backup / make restore on the native stack', () => {
       VAULT_APPROLE_DIR: path.join(dir, 'native', 'approle', 'app'),
       DOCTOR_ENV_FILE: path.join(dir, 'doctor.env'),
     };
-    fs.writeFileSync(env.DOCTOR_ENV_FILE!, [`VAULT_ADDR=${vaultAddr}`, 'PGHOST=127.0.0.1', `PGPORT=${pgPort}`, 'PGUSER=postgres', 'PGPASSWORD=', 'PGDATABASE=aurora', 'VAULT_TOKEN='].join('\n'));
+    fs.writeFileSync(
+      env.DOCTOR_ENV_FILE!,
+      [
+        `VAULT_ADDR=${vaultAddr}`,
+        'PGHOST=127.0.0.1',
+        `PGPORT=${pgPort}`,
+        'PGUSER=postgres',
+        'PGPASSWORD=',
+        'PGDATABASE=aurora',
+        'VAULT_TOKEN=',
+      ].join('\n'),
+    );
     const up = script('native.ts', ['up']);
     assert.equal(up.code, 0, `native.ts up: ${up.stderr.slice(-3000)}`);
     operatorToken = fs.readFileSync(path.join(dir, 'native', 'cli', '.vault-token'), 'utf8').trim();
     // The app creates its tables and writes through its real path: Vault first, then the row.
-    app = await AppProcess.start({ VAULT_ADDR: vaultAddr, VAULT_APPROLE_DIR: env.VAULT_APPROLE_DIR!, PGHOST: '127.0.0.1', PGPORT: String(pgPort), PGUSER: 'postgres', PGPASSWORD: '', PGDATABASE: 'aurora' }, path.join(dir, 'app'));
+    app = await AppProcess.start(
+      {
+        VAULT_ADDR: vaultAddr,
+        VAULT_APPROLE_DIR: env.VAULT_APPROLE_DIR!,
+        PGHOST: '127.0.0.1',
+        PGPORT: String(pgPort),
+        PGUSER: 'postgres',
+        PGPASSWORD: '',
+        PGDATABASE: 'aurora',
+      },
+      path.join(dir, 'app'),
+    );
     await app.waitReady();
   });
 
@@ -81,7 +121,9 @@ describe('make backup / make restore on the native stack', () => {
 
   test('make backup: one 0600 archive, the pause announced and measured, Vault unsealed again by vault-init', async (t) => {
     assert.equal((await kv('POST', 'alice/github', { data: { token: secret1 } })).status, 200);
-    psql("INSERT INTO credential_references (user_id, credential_type, reference, version) VALUES ('alice', 'github', 'vault:kv/data/aurora/users/alice/github', 1)");
+    psql(
+      "INSERT INTO credential_references (user_id, credential_type, reference, version) VALUES ('alice', 'github', 'vault:kv/data/aurora/users/alice/github', 1)",
+    );
     const out = script('backup.ts', [], { BACKUP_PASSPHRASE: 'correct horse battery staple' });
     assert.equal(out.code, 0, out.stderr);
     archive = out.stdout.trim();
@@ -92,7 +134,10 @@ describe('make backup / make restore on the native stack', () => {
     assert.ok(pause, out.stderr);
     t.diagnostic(`native pause: ${pause[1]} s`);
     assert.doesNotMatch(out.stderr, /hvs\.|Root Token/);
-    assert.equal(((await (await fetch(`${vaultAddr}/v1/sys/seal-status`)).json()) as { sealed: boolean }).sealed, false);
+    assert.equal(
+      ((await (await fetch(`${vaultAddr}/v1/sys/seal-status`)).json()) as { sealed: boolean }).sealed,
+      false,
+    );
   });
 
   test('make restore without CONFIRM=1 refuses and changes nothing', async () => {

@@ -29,11 +29,20 @@ describe('make backup / make restore on Raft storage: online, consistent, and in
   let busyArchive = '';
   const logs: string[] = [];
   const allLogs: string[] = [];
-  const log = (m: string) => { logs.push(m); allLogs.push(m); };
+  const log = (m: string) => {
+    logs.push(m);
+    allLogs.push(m);
+  };
   const v = (label: string) => `${label}-${crypto.randomBytes(12).toString('hex')}`;
   const values = { alice1: v('alice1'), alice2: v('alice2'), bob: v('bob'), carol: v('carol') };
 
-  interface State { vault: Record<string, number>; rows: string[]; alice: unknown; bob: unknown; carol: number }
+  interface State {
+    vault: Record<string, number>;
+    rows: string[];
+    alice: unknown;
+    bob: unknown;
+    carol: number;
+  }
   let backedUp: State;
 
   const state = async (stack: HaStack): Promise<State> => {
@@ -53,7 +62,10 @@ describe('make backup / make restore on Raft storage: online, consistent, and in
   before(async () => {
     a = await HaStack.start();
     outDir = tempDir('raft-backups');
-    assert.equal((await a.request('PUT', '/users/alice/credentials/github', { data: { token: values.alice1 } })).status, 201);
+    assert.equal(
+      (await a.request('PUT', '/users/alice/credentials/github', { data: { token: values.alice1 } })).status,
+      201,
+    );
     assert.equal((await a.request('PUT', '/users/bob/credentials/aws', { data: { key: values.bob } })).status, 201);
     backedUp = await state(a);
     assert.deepEqual(backedUp.alice, { token: values.alice1 });
@@ -75,9 +87,16 @@ describe('make backup / make restore on Raft storage: online, consistent, and in
     assert.equal(res.pauseMs, 0);
     assert.ok(res.writesHeldMs !== undefined && res.writesHeldMs < 5000, `writes held ${res.writesHeldMs} ms`);
     t.diagnostic(`credential writes waited at most ${res.writesHeldMs} ms for the cut`);
-    assert.ok(logs.some((l) => /online backup: Raft storage/.test(l)), 'says it is online');
+    assert.ok(
+      logs.some((l) => /online backup: Raft storage/.test(l)),
+      'says it is online',
+    );
     assert.ok(!logs.some((l) => /PAUSE/.test(l)), 'no pause announced');
-    assert.deepEqual(a.cluster.nodes.map((n) => n.pid), pids, 'no node was restarted');
+    assert.deepEqual(
+      a.cluster.nodes.map((n) => n.pid),
+      pids,
+      'no node was restarted',
+    );
     await a.allUnsealed(1000);
     assert.deepEqual(await state(a), backedUp, 'a backup changes nothing');
     // Vault's snapshot is its own gzip'd tar; the archive keeps it as is.
@@ -96,9 +115,10 @@ describe('make backup / make restore on Raft storage: online, consistent, and in
       while (!stop) {
         n++;
         const type = `k${n % 7}`;
-        const r = n % 3 === 0
-          ? await a.request('DELETE', `/users/dave/credentials/${type}`)
-          : await a.request('PUT', `/users/dave/credentials/${type}`, { data: { key: `d-${n}` } });
+        const r =
+          n % 3 === 0
+            ? await a.request('DELETE', `/users/dave/credentials/${type}`)
+            : await a.request('PUT', `/users/dave/credentials/${type}`, { data: { key: `d-${n}` } });
         statuses.set(r.status, (statuses.get(r.status) ?? 0) + 1);
       }
     })();
@@ -108,8 +128,11 @@ describe('make backup / make restore on Raft storage: online, consistent, and in
     await new Promise((r) => setTimeout(r, 300));
     stop = true;
     await load;
-    t.diagnostic(`${n} writes/deletes during the backup, by status ${JSON.stringify(Object.fromEntries(statuses))}; writes held ${res.writesHeldMs} ms`);
-    for (const s of statuses.keys()) assert.ok([200, 201, 204, 404].includes(s), `only 2xx (or 404 for a delete of nothing): got ${s}`);
+    t.diagnostic(
+      `${n} writes/deletes during the backup, by status ${JSON.stringify(Object.fromEntries(statuses))}; writes held ${res.writesHeldMs} ms`,
+    );
+    for (const s of statuses.keys())
+      assert.ok([200, 201, 204, 404].includes(s), `only 2xx (or 404 for a delete of nothing): got ${s}`);
   });
 
   test('the cut: a credential write that starts while it is taken waits for it, then succeeds', async () => {
@@ -117,7 +140,10 @@ describe('make backup / make restore on Raft storage: online, consistent, and in
     let during: Promise<number> | undefined;
     let settledDuringCut = false;
     const cut = await consistentCut(target.psql(), async () => {
-      during = a.request('PUT', '/users/erin/credentials/cut', { data: { key: v('erin') } }).then((r) => { settledDuringCut = true; return r.status; });
+      during = a.request('PUT', '/users/erin/credentials/cut', { data: { key: v('erin') } }).then((r) => {
+        settledDuringCut = true;
+        return r.status;
+      });
       await new Promise((r) => setTimeout(r, 500));
       assert.equal(settledDuringCut, false, 'the write waits while the barrier is held');
     });
@@ -136,7 +162,10 @@ describe('make backup / make restore on Raft storage: online, consistent, and in
   });
 
   test('change and delete secrets and rows after the backup', async () => {
-    assert.equal((await a.request('PUT', '/users/alice/credentials/github', { data: { token: values.alice2 } })).status, 200);
+    assert.equal(
+      (await a.request('PUT', '/users/alice/credentials/github', { data: { token: values.alice2 } })).status,
+      200,
+    );
     assert.equal((await a.request('DELETE', '/users/bob/credentials/aws')).status, 204);
     assert.equal((await a.request('PUT', '/users/carol/credentials/ssh', { data: { key: values.carol } })).status, 201);
     assert.notDeepEqual(await state(a), backedUp);
@@ -144,8 +173,10 @@ describe('make backup / make restore on Raft storage: online, consistent, and in
 
   test('without confirmation a restore over the running cluster is refused and changes nothing', async () => {
     const before = await state(a);
-    await assert.rejects(restore(a.target(), quietArchive, { confirm: false, scratchDir: outDir, log }),
-      (err: unknown) => err instanceof BackupError && err.exitCode === 4 && /CONFIRM=1/.test(err.message));
+    await assert.rejects(
+      restore(a.target(), quietArchive, { confirm: false, scratchDir: outDir, log }),
+      (err: unknown) => err instanceof BackupError && err.exitCode === 4 && /CONFIRM=1/.test(err.message),
+    );
     assert.deepEqual(await state(a), before);
   });
 
@@ -153,7 +184,10 @@ describe('make backup / make restore on Raft storage: online, consistent, and in
     logs.length = 0;
     const res = await restore(a.target(), quietArchive, { confirm: true, scratchDir: outDir, log });
     t.diagnostic(`the app was down ${res.downMs} ms`);
-    assert.ok(logs.some((l) => /same unseal keys/.test(l)), 'no -force for its own snapshot');
+    assert.ok(
+      logs.some((l) => /same unseal keys/.test(l)),
+      'no -force for its own snapshot',
+    );
     await a.allUnsealed();
     assert.deepEqual(await state(a), backedUp);
     assert.deepEqual(res.doctor, { dangling: 0, orphans: 0, damaged: 0, remaining: 0 });
@@ -171,7 +205,7 @@ describe('make backup / make restore on Raft storage: online, consistent, and in
     }
   });
 
-  test('restore into a brand-new cluster (other keys, root token revoked): -force, then unsealed with the archive\'s keys', async (t) => {
+  test("restore into a brand-new cluster (other keys, root token revoked): -force, then unsealed with the archive's keys", async (t) => {
     await a.app.stop();
     await a.stopVaultInit();
     await a.cluster.stop();
@@ -181,9 +215,15 @@ describe('make backup / make restore on Raft storage: online, consistent, and in
     assert.notDeepEqual(b.initMaterial().keys_base64, oldKeys, 'a new cluster has its own keys');
     const res = await restore(b.target('ha-test-new'), quietArchive, { confirm: true, scratchDir: outDir, log });
     t.diagnostic(`restored into a new cluster; the app was down ${res.downMs} ms`);
-    assert.ok(logs.some((l) => /generating a temporary one/.test(l)), 'the new cluster\'s revoked root token was replaced by a temporary one');
-    assert.ok(logs.some((l) => /restoring with -force/.test(l)), '-force for another cluster\'s snapshot');
-    assert.deepEqual(b.initMaterial().keys_base64, oldKeys, 'init.json is the archive\'s');
+    assert.ok(
+      logs.some((l) => /generating a temporary one/.test(l)),
+      "the new cluster's revoked root token was replaced by a temporary one",
+    );
+    assert.ok(
+      logs.some((l) => /restoring with -force/.test(l)),
+      "-force for another cluster's snapshot",
+    );
+    assert.deepEqual(b.initMaterial().keys_base64, oldKeys, "init.json is the archive's");
     await b.allUnsealed();
     assert.deepEqual(await state(b), backedUp);
     assert.deepEqual(res.doctor, { dangling: 0, orphans: 0, damaged: 0, remaining: 0 });
@@ -195,7 +235,10 @@ describe('make backup / make restore on Raft storage: online, consistent, and in
     const dir = tempDir('fake-file-archive');
     assert.equal(spawnSync('tar', ['-xzf', quietArchive, '-C', dir]).status, 0);
     fs.renameSync(path.join(dir, 'vault-raft.snap'), path.join(dir, 'vault-data.tar'));
-    const manifest = JSON.parse(fs.readFileSync(path.join(dir, 'manifest.json'), 'utf8')) as { storage?: string; parts: Record<string, unknown> };
+    const manifest = JSON.parse(fs.readFileSync(path.join(dir, 'manifest.json'), 'utf8')) as {
+      storage?: string;
+      parts: Record<string, unknown>;
+    };
     delete manifest.storage;
     manifest.parts['vault-data.tar'] = manifest.parts['vault-raft.snap'];
     delete manifest.parts['vault-raft.snap'];
@@ -205,14 +248,25 @@ describe('make backup / make restore on Raft storage: online, consistent, and in
     manifest.parts['vault-data.tar'] = sha256File(path.join(dir, 'vault-data.tar'));
     fs.writeFileSync(path.join(dir, 'manifest.json'), JSON.stringify(manifest));
     const fake = path.join(dir, 'file-storage.tar.gz');
-    assert.equal(spawnSync('tar', ['-czf', fake, '-C', dir, 'init.json', 'manifest.json', 'postgres.sql', 'vault-data.tar']).status, 0);
-    await assert.rejects(restore(target, fake, { confirm: true, scratchDir: outDir, log }),
-      (err: unknown) => err instanceof BackupError && /uses Raft/.test(err.message) && /Nothing was changed/.test(err.message));
+    assert.equal(
+      spawnSync('tar', ['-czf', fake, '-C', dir, 'init.json', 'manifest.json', 'postgres.sql', 'vault-data.tar'])
+        .status,
+      0,
+    );
+    await assert.rejects(
+      restore(target, fake, { confirm: true, scratchDir: outDir, log }),
+      (err: unknown) =>
+        err instanceof BackupError && /uses Raft/.test(err.message) && /Nothing was changed/.test(err.message),
+    );
   });
 
   test('no secret value, unseal key or token in any line backup and restore printed', () => {
-    const secrets = [...Object.values(values), ...a.initMaterial().keys_base64, a.initMaterial().root_token,
-      ...(b ? [...b.initMaterial().keys_base64, b.initMaterial().root_token] : [])];
+    const secrets = [
+      ...Object.values(values),
+      ...a.initMaterial().keys_base64,
+      a.initMaterial().root_token,
+      ...(b ? [...b.initMaterial().keys_base64, b.initMaterial().root_token] : []),
+    ];
     const text = allLogs.join('\n');
     assert.ok(allLogs.length > 10, 'backup and restore said what they did');
     for (const s of secrets) assert.ok(!text.includes(s), `${s.slice(0, 6)}… in the backup/restore output`);

@@ -27,14 +27,27 @@ function targetFor(stack: CredentialsStack): DirTarget {
     vaultAddr: stack.vault.addr,
     vaultDataDir: stack.vault.dataDir,
     initFile: path.join(stack.initDirs.initDir, 'init.json'),
-    pg: { binDir: postgresBinDir(), host: stack.postgres.host, port: stack.postgres.port, user: stack.postgres.user, database: stack.postgres.database },
+    pg: {
+      binDir: postgresBinDir(),
+      host: stack.postgres.host,
+      port: stack.postgres.port,
+      user: stack.postgres.user,
+      database: stack.postgres.database,
+    },
     control: {
-      running: async () => [stack.vault.running ? 'vault' : '', stack.app.running ? 'app' : '', 'postgres'].filter(Boolean),
+      running: async () =>
+        [stack.vault.running ? 'vault' : '', stack.app.running ? 'app' : '', 'postgres'].filter(Boolean),
       stopVault: () => stack.vault.stop(),
       // vault-init's watch loop unseals a restarted Vault; here its --once run does the same.
-      startVault: async () => { await stack.vault.startProcess(); await stack.runVaultInit(); },
+      startVault: async () => {
+        await stack.vault.startProcess();
+        await stack.runVaultInit();
+      },
       watcherRunning: async () => true,
-      stopForRestore: async () => { await stack.app.stop(); await stack.vault.stop(); },
+      stopForRestore: async () => {
+        await stack.app.stop();
+        await stack.vault.stop();
+      },
       startAfterRestore: async () => {
         await stack.vault.startProcess();
         await stack.runVaultInit();
@@ -53,42 +66,78 @@ describe('backup and restore bring back exactly the backed-up state', () => {
   let plainArchive = '';
   let encryptedArchive = '';
   const logs: string[] = [];
-  const log = (m: string) => { logs.push(m); };
+  const log = (m: string) => {
+    logs.push(m);
+  };
   const pass: Passphrase = { value: `pp-${crypto.randomBytes(18).toString('base64url')}` };
   const v = (label: string) => `${label}-${crypto.randomBytes(12).toString('hex')}`;
   const values = { alice1: v('alice1'), alice2: v('alice2'), bob: v('bob'), carol: v('carol') };
 
-  interface State { vault: Record<string, number>; rows: string[]; resources: string; alice?: unknown; bob?: unknown; carolStatus: number }
+  interface State {
+    vault: Record<string, number>;
+    rows: string[];
+    resources: string;
+    alice?: unknown;
+    bob?: unknown;
+    carolStatus: number;
+  }
   let backedUp: State;
 
   const state = async (): Promise<State> => {
-    const resolve = async (user: string, type: string) => stack.request('POST', `/users/${user}/credentials/${type}/resolve`, { auth: 'writer' });
+    const resolve = async (user: string, type: string) =>
+      stack.request('POST', `/users/${user}/credentials/${type}/resolve`, { auth: 'writer' });
     const alice = await resolve('alice', 'github');
     const bob = await resolve('bob', 'aws');
     const carol = await resolve('carol', 'ssh');
     return {
       vault: await stack.vaultSnapshot(),
       rows: await stack.rows(),
-      resources: await stack.postgres.psql('aurora', "SELECT resource_type || '/' || id || ' ' || resource::text FROM resources ORDER BY 1"),
+      resources: await stack.postgres.psql(
+        'aurora',
+        "SELECT resource_type || '/' || id || ' ' || resource::text FROM resources ORDER BY 1",
+      ),
       alice: alice.status === 200 ? (alice.json as { data: unknown }).data : alice.status,
       bob: bob.status === 200 ? (bob.json as { data: unknown }).data : bob.status,
       carolStatus: carol.status,
     };
   };
 
-  const restoreOpts = (extra: { confirm?: boolean; passphrase?: Passphrase } = {}) => ({ confirm: false, scratchDir: outDir, log, ...extra });
+  const restoreOpts = (extra: { confirm?: boolean; passphrase?: Passphrase } = {}) => ({
+    confirm: false,
+    scratchDir: outDir,
+    log,
+    ...extra,
+  });
 
   before(async () => {
     stack = await CredentialsStack.start();
     target = targetFor(stack);
     outDir = tempDir('backups');
-    assert.equal((await stack.request('PUT', '/users/alice/credentials/github', { auth: 'writer', body: { data: { token: values.alice1 } } })).status, 201);
-    assert.equal((await stack.request('PUT', '/users/bob/credentials/aws', { auth: 'writer', body: { data: { key: values.bob } } })).status, 201);
+    assert.equal(
+      (
+        await stack.request('PUT', '/users/alice/credentials/github', {
+          auth: 'writer',
+          body: { data: { token: values.alice1 } },
+        })
+      ).status,
+      201,
+    );
+    assert.equal(
+      (
+        await stack.request('PUT', '/users/bob/credentials/aws', {
+          auth: 'writer',
+          body: { data: { key: values.bob } },
+        })
+      ).status,
+      201,
+    );
     backedUp = await state();
     assert.deepEqual(backedUp.alice, { token: values.alice1 });
     assert.equal(backedUp.carolStatus, 404);
   });
-  after(async () => { await stack?.stop(); });
+  after(async () => {
+    await stack?.stop();
+  });
 
   test('backup writes one timestamped 0600 archive during a short pause, and Vault is unsealed again', async (t) => {
     const res = await backup(target, { outDir, log });
@@ -98,7 +147,10 @@ describe('backup and restore bring back exactly the backed-up state', () => {
     assert.deepEqual(Object.keys(res.manifest.parts).sort(), ['init.json', 'postgres.sql', 'vault-data.tar']);
     assert.ok(res.pauseMs > 0 && res.pauseMs < 60_000, `pause ${res.pauseMs} ms`);
     t.diagnostic(`Vault paused ${res.pauseMs} ms (stop, copy, pg_dump, start, unseal)`);
-    assert.ok(logs.some((l) => /^PAUSE: stopping Vault/.test(l)), 'the pause is announced');
+    assert.ok(
+      logs.some((l) => /^PAUSE: stopping Vault/.test(l)),
+      'the pause is announced',
+    );
     assert.equal((await target.sealStatus()).sealed, false);
     assert.deepEqual(await state(), backedUp, 'a backup changes nothing');
     // No leftovers of the staging dir next to the archive.
@@ -115,10 +167,29 @@ describe('backup and restore bring back exactly the backed-up state', () => {
   });
 
   test('change and delete secrets and rows', async () => {
-    assert.equal((await stack.request('PUT', '/users/alice/credentials/github', { auth: 'writer', body: { data: { token: values.alice2 } } })).status, 200);
+    assert.equal(
+      (
+        await stack.request('PUT', '/users/alice/credentials/github', {
+          auth: 'writer',
+          body: { data: { token: values.alice2 } },
+        })
+      ).status,
+      200,
+    );
     assert.equal((await stack.request('DELETE', '/users/bob/credentials/aws', { auth: 'writer' })).status, 204);
-    assert.equal((await stack.request('PUT', '/users/carol/credentials/ssh', { auth: 'writer', body: { data: { key: values.carol } } })).status, 201);
-    await stack.postgres.psql('aurora', "INSERT INTO resources (resource_type, id, resource) VALUES ('Client', 'later', '{\"id\":\"later\"}'::jsonb)");
+    assert.equal(
+      (
+        await stack.request('PUT', '/users/carol/credentials/ssh', {
+          auth: 'writer',
+          body: { data: { key: values.carol } },
+        })
+      ).status,
+      201,
+    );
+    await stack.postgres.psql(
+      'aurora',
+      "INSERT INTO resources (resource_type, id, resource) VALUES ('Client', 'later', '{\"id\":\"later\"}'::jsonb)",
+    );
     const changed = await state();
     assert.deepEqual(changed.alice, { token: values.alice2 });
     assert.equal(changed.bob, 404);
@@ -149,16 +220,23 @@ describe('backup and restore bring back exactly the backed-up state', () => {
 
   test('a truncated archive is refused and touches nothing', async () => {
     const truncated = path.join(outDir, 'truncated.tar.gz');
-    fs.writeFileSync(truncated, fs.readFileSync(plainArchive).subarray(0, Math.floor(fs.statSync(plainArchive).size * 0.6)));
+    fs.writeFileSync(
+      truncated,
+      fs.readFileSync(plainArchive).subarray(0, Math.floor(fs.statSync(plainArchive).size * 0.6)),
+    );
     await assertRefused(truncated, /corrupt or truncated/);
   });
 
   test('a well-formed archive whose part does not match the manifest is refused', async () => {
     const dir = tempDir('tampered');
     assert.equal(spawnSync('tar', ['-xzf', plainArchive, '-C', dir]).status, 0);
-    fs.appendFileSync(path.join(dir, 'postgres.sql'), "\nDELETE FROM credential_references;\n");
+    fs.appendFileSync(path.join(dir, 'postgres.sql'), '\nDELETE FROM credential_references;\n');
     const tampered = path.join(outDir, 'tampered.tar.gz');
-    assert.equal(spawnSync('tar', ['-czf', tampered, '-C', dir, 'init.json', 'manifest.json', 'postgres.sql', 'vault-data.tar']).status, 0);
+    assert.equal(
+      spawnSync('tar', ['-czf', tampered, '-C', dir, 'init.json', 'manifest.json', 'postgres.sql', 'vault-data.tar'])
+        .status,
+      0,
+    );
     await assertRefused(tampered, /postgres\.sql is \d+ bytes, the manifest says \d+/);
   });
 
@@ -168,7 +246,12 @@ describe('backup and restore bring back exactly the backed-up state', () => {
   });
 
   test('without confirmation a restore over the running stack is refused', async () => {
-    await assertRefused(plainArchive, /Refusing to overwrite the test stack's data \(running: vault, app, postgres\).*CONFIRM=1/, undefined, false);
+    await assertRefused(
+      plainArchive,
+      /Refusing to overwrite the test stack's data \(running: vault, app, postgres\).*CONFIRM=1/,
+      undefined,
+      false,
+    );
   });
 
   test('restore with confirmation brings back exactly the backed-up state, unsealed, doctor 0/0', async (t) => {
@@ -177,7 +260,10 @@ describe('backup and restore bring back exactly the backed-up state', () => {
     assert.deepEqual({ dangling: res.doctor.dangling, orphans: res.doctor.orphans }, { dangling: 0, orphans: 0 });
     assert.equal((await target.sealStatus()).sealed, false);
     assert.deepEqual(await state(), backedUp);
-    assert.ok(!fs.existsSync(`${stack.vault.dataDir}.pre-restore`), 'the copy kept for a rollback is removed after a verified restore');
+    assert.ok(
+      !fs.existsSync(`${stack.vault.dataDir}.pre-restore`),
+      'the copy kept for a rollback is removed after a verified restore',
+    );
     assert.ok(!fs.existsSync(`${stack.vault.dataDir}.restoring`));
     assert.equal(fs.statSync(target.options.initFile).mode & 0o777, 0o600);
   });

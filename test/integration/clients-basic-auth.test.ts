@@ -14,14 +14,29 @@ describe('Basic authentication of Clients', () => {
   before(async () => {
     // First, client-secret may serve any Client: Client/other can be stored with it (see the scope story).
     stack = await ClientsStack.start({
-      secretsConfig: (dir) => ({ secret: { ...(defaultSecretsConfig(dir) as { secret: object }).secret, 'client-secret': { path: path.join(dir, 'client-secret'), scope: { resource_type: 'Client' } } } }),
+      secretsConfig: (dir) => ({
+        secret: {
+          ...(defaultSecretsConfig(dir) as { secret: object }).secret,
+          'client-secret': { path: path.join(dir, 'client-secret'), scope: { resource_type: 'Client' } },
+        },
+      }),
     });
     fs.writeFileSync(stack.secretFile('client-secret'), `${value}\n`, { mode: 0o600 });
     for (const id of ['basic', 'other']) {
-      assert.equal((await stack.request('PUT', `/fhir/Client/${id}`, { auth: stack.admin(), body: userClient(id, 'client-secret') })).status, 201);
+      assert.equal(
+        (
+          await stack.request('PUT', `/fhir/Client/${id}`, {
+            auth: stack.admin(),
+            body: userClient(id, 'client-secret'),
+          })
+        ).status,
+        201,
+      );
     }
   });
-  after(async () => { await stack?.stop(); });
+  after(async () => {
+    await stack?.stop();
+  });
 
   test('health needs no auth; everything else does', async () => {
     assert.equal((await stack.request('GET', '/healthz')).status, 200);
@@ -54,7 +69,10 @@ describe('Basic authentication of Clients', () => {
     assert.equal((await stack.request('GET', '/fhir/Patient', { auth: ['basic', value] })).status, 200);
     const res = await stack.request('GET', '/fhir/Patient', { auth: ['other', value] });
     assert.equal(res.status, 401);
-    const warning = stack.log().split('\n').find((l) => l.includes('"client_id":"other"') && l.includes('secret out of scope'));
+    const warning = stack
+      .log()
+      .split('\n')
+      .find((l) => l.includes('"client_id":"other"') && l.includes('secret out of scope'));
     assert.ok(warning, 'a warning for Client/other');
     assert.match(warning, /"level":"warn"/);
     assert.match(warning, /scoped to Client\/basic/);
@@ -65,7 +83,8 @@ describe('Basic authentication of Clients', () => {
   test('repeated failures: 429 with Retry-After, even for the right secret, from that address', async () => {
     await stack.stopApp();
     await stack.startApp({ AUTH_MAX_FAILURES: '3', AUTH_FAILURE_WINDOW_SECONDS: '60' });
-    for (let i = 0; i < 3; i++) assert.equal((await stack.request('GET', '/fhir/Patient', { auth: ['basic', `guess-${i}`] })).status, 401);
+    for (let i = 0; i < 3; i++)
+      assert.equal((await stack.request('GET', '/fhir/Patient', { auth: ['basic', `guess-${i}`] })).status, 401);
     const blocked = await stack.request('GET', '/fhir/Patient', { auth: ['basic', value] });
     assert.equal(blocked.status, 429);
     assert.ok(Number(blocked.headers.get('retry-after')) > 0);

@@ -8,8 +8,12 @@ import { ClientsStack } from '../harness/clients-app.js';
 
 describe('the bootstrap admin Client', () => {
   let stack: ClientsStack;
-  before(async () => { stack = await ClientsStack.start({ agent: { renderInterval: '1s' } }); });
-  after(async () => { await stack?.stop(); });
+  before(async () => {
+    stack = await ClientsStack.start({ agent: { renderInterval: '1s' } });
+  });
+  after(async () => {
+    await stack?.stop();
+  });
 
   test('exists after start and authenticates with the secret the agent rendered', async () => {
     // What an operator would run: docker exec vault vault kv get -field=client-secret secret/aurora/admin
@@ -20,25 +24,39 @@ describe('the bootstrap admin Client', () => {
       resourceType: 'Client',
       id: 'admin',
       grant_types: ['basic'],
-      _secret: { extension: [
-        { url: 'http://hl7.org/fhir/StructureDefinition/data-absent-reason', valueCode: 'masked' },
-        { url: 'http://health-samurai.io/fhir/secret-reference', valueString: 'admin-secret' },
-      ] },
+      _secret: {
+        extension: [
+          { url: 'http://hl7.org/fhir/StructureDefinition/data-absent-reason', valueCode: 'masked' },
+          { url: 'http://health-samurai.io/fhir/secret-reference', valueString: 'admin-secret' },
+        ],
+      },
       permissions: { admin: true },
     });
     assert.match(stack.log(), /created the bootstrap admin Client/);
   });
 
   test('it cannot be demoted (nothing would restore it)', async () => {
-    const current = (await stack.request('GET', '/fhir/Client/admin', { auth: stack.admin() })).json as Record<string, unknown>;
-    const res = await stack.request('PUT', '/fhir/Client/admin', { auth: stack.admin(), body: { ...current, permissions: { admin: false } } });
+    const current = (await stack.request('GET', '/fhir/Client/admin', { auth: stack.admin() })).json as Record<
+      string,
+      unknown
+    >;
+    const res = await stack.request('PUT', '/fhir/Client/admin', {
+      auth: stack.admin(),
+      body: { ...current, permissions: { admin: false } },
+    });
     assert.equal(res.status, 422);
     assert.match((res.json as { message: string }).message, /bootstrap admin/);
   });
 
   test('a restart keeps it as the admin left it', async () => {
-    const changed = { ...(await stack.request('GET', '/fhir/Client/admin', { auth: stack.admin() })).json as object, name: 'ops' };
-    assert.equal((await stack.request('PUT', '/fhir/Client/admin', { auth: stack.admin(), body: changed })).status, 200);
+    const changed = {
+      ...((await stack.request('GET', '/fhir/Client/admin', { auth: stack.admin() })).json as object),
+      name: 'ops',
+    };
+    assert.equal(
+      (await stack.request('PUT', '/fhir/Client/admin', { auth: stack.admin(), body: changed })).status,
+      200,
+    );
     await stack.stopApp();
     await stack.startApp();
     assert.deepEqual((await stack.request('GET', '/fhir/Client/admin', { auth: stack.admin() })).json, changed);

@@ -14,7 +14,9 @@ describe('Client JSON round-trips unchanged, and no secret leaks', () => {
     stack = await ClientsStack.start();
     fs.writeFileSync(stack.secretFile('client-secret'), canary, { mode: 0o600 });
   });
-  after(async () => { await stack?.stop(); });
+  after(async () => {
+    await stack?.stop();
+  });
 
   test("PUT the user's Client, GET it back byte for byte", async () => {
     const client = userClient('basic', 'client-secret');
@@ -31,10 +33,18 @@ describe('Client JSON round-trips unchanged, and no secret leaks', () => {
 
   test('the Client authenticates with the file secret and reads Patients (a Bundle searchset)', async () => {
     const patient = { resourceType: 'Patient', id: 'pt-1', name: [{ family: 'Doe', given: ['Jane'] }] };
-    assert.equal((await stack.request('PUT', '/fhir/Patient/pt-1', { auth: ['basic', canary], body: patient })).status, 201);
+    assert.equal(
+      (await stack.request('PUT', '/fhir/Patient/pt-1', { auth: ['basic', canary], body: patient })).status,
+      201,
+    );
     const list = await stack.request('GET', '/fhir/Patient', { auth: ['basic', canary] });
     assert.equal(list.status, 200, list.text);
-    assert.deepEqual(list.json, { resourceType: 'Bundle', type: 'searchset', total: 1, entry: [{ resource: patient, search: { mode: 'match' } }] });
+    assert.deepEqual(list.json, {
+      resourceType: 'Bundle',
+      type: 'searchset',
+      total: 1,
+      entry: [{ resource: patient, search: { mode: 'match' } }],
+    });
     assert.deepEqual((await stack.request('GET', '/fhir/Patient/pt-1', { auth: ['basic', canary] })).json, patient);
     assert.equal((await stack.request('GET', '/fhir/Patient/nobody', { auth: ['basic', canary] })).status, 404);
   });
@@ -43,7 +53,15 @@ describe('Client JSON round-trips unchanged, and no secret leaks', () => {
     assert.equal((await stack.request('GET', '/fhir/Client/basic', { auth: ['basic', canary] })).status, 200);
     assert.equal((await stack.request('GET', '/fhir/Client/admin', { auth: ['basic', canary] })).status, 403);
     assert.equal((await stack.request('GET', '/fhir/Client', { auth: ['basic', canary] })).status, 403);
-    assert.equal((await stack.request('PUT', '/fhir/Client/basic', { auth: ['basic', canary], body: userClient('basic', 'client-secret') })).status, 403);
+    assert.equal(
+      (
+        await stack.request('PUT', '/fhir/Client/basic', {
+          auth: ['basic', canary],
+          body: userClient('basic', 'client-secret'),
+        })
+      ).status,
+      403,
+    );
   });
 
   test('GET /fhir/Client lists Clients as a Bundle; DELETE removes one', async () => {
@@ -51,16 +69,26 @@ describe('Client JSON round-trips unchanged, and no secret leaks', () => {
     assert.equal(list.status, 200);
     const bundle = list.json as { type: string; total: number; entry: Array<{ resource: { id: string } }> };
     assert.equal(bundle.type, 'searchset');
-    assert.deepEqual(bundle.entry.map((e) => e.resource.id), ['admin', 'basic']);
+    assert.deepEqual(
+      bundle.entry.map((e) => e.resource.id),
+      ['admin', 'basic'],
+    );
     assert.equal((await stack.request('DELETE', '/fhir/Client/basic', { auth: stack.admin() })).status, 204);
     assert.equal((await stack.request('GET', '/fhir/Client/basic', { auth: stack.admin() })).status, 404);
-    assert.equal((await stack.request('GET', '/fhir/Patient', { auth: ['basic', canary] })).status, 401, 'a deleted Client cannot authenticate');
+    assert.equal(
+      (await stack.request('GET', '/fhir/Patient', { auth: ['basic', canary] })).status,
+      401,
+      'a deleted Client cannot authenticate',
+    );
     assert.equal((await stack.request('DELETE', '/fhir/Client/basic', { auth: stack.admin() })).status, 404);
   });
 
   test('canary scan: no secret value in responses, the app log or PostgreSQL', async () => {
     // A wrong guess and a right one, so that both paths have logged something.
-    await stack.request('PUT', '/fhir/Client/basic', { auth: stack.admin(), body: userClient('basic', 'client-secret') });
+    await stack.request('PUT', '/fhir/Client/basic', {
+      auth: stack.admin(),
+      body: userClient('basic', 'client-secret'),
+    });
     await stack.request('GET', '/fhir/Patient', { auth: ['basic', `${canary}-wrong`] });
     assert.equal((await stack.request('GET', '/fhir/Patient', { auth: ['basic', canary] })).status, 200);
     assert.ok(stack.log().includes('authentication failed'), 'the failure was logged');

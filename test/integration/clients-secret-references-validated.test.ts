@@ -21,27 +21,48 @@ describe('Client secret references are checked when stored', () => {
       },
     });
   });
-  after(async () => { await stack?.stop(); });
+  after(async () => {
+    await stack?.stop();
+  });
 
   test('a plain secret value is rejected with 422, and never echoed', async () => {
-    const res = await stack.request('PUT', '/fhir/Client/basic', { auth: stack.admin(), body: { resourceType: 'Client', id: 'basic', secret: plain, grant_types: ['basic'] } });
+    const res = await stack.request('PUT', '/fhir/Client/basic', {
+      auth: stack.admin(),
+      body: { resourceType: 'Client', id: 'basic', secret: plain, grant_types: ['basic'] },
+    });
     assert.equal(res.status, 422);
     assert.match((res.json as { message: string }).message, /secret: a plain secret value is never stored/);
     assert.ok(!res.text.includes(plain));
-    assert.equal((await stack.request('GET', '/fhir/Client/basic', { auth: stack.admin() })).status, 404, 'nothing was stored');
+    assert.equal(
+      (await stack.request('GET', '/fhir/Client/basic', { auth: stack.admin() })).status,
+      404,
+      'nothing was stored',
+    );
   });
 
   test('an unknown secret name is 422, naming the known ones', async () => {
-    const res = await stack.request('PUT', '/fhir/Client/basic', { auth: stack.admin(), body: userClient('basic', 'no-such-secret') });
+    const res = await stack.request('PUT', '/fhir/Client/basic', {
+      auth: stack.admin(),
+      body: userClient('basic', 'no-such-secret'),
+    });
     assert.equal(res.status, 422);
     assert.match((res.json as { message: string }).message, /unknown secret name "no-such-secret".*client-secret/);
   });
 
   test('a secret scoped to another Client is 422 naming the scope', async () => {
-    const res = await stack.request('PUT', '/fhir/Client/other', { auth: stack.admin(), body: userClient('other', 'client-secret') });
+    const res = await stack.request('PUT', '/fhir/Client/other', {
+      auth: stack.admin(),
+      body: userClient('other', 'client-secret'),
+    });
     assert.equal(res.status, 422);
-    assert.match((res.json as { message: string }).message, /secret client-secret is scoped to Client\/basic; Client\/other may not use it/);
-    const wrongType = await stack.request('PUT', '/fhir/Client/basic', { auth: stack.admin(), body: userClient('basic', 'patients-only') });
+    assert.match(
+      (res.json as { message: string }).message,
+      /secret client-secret is scoped to Client\/basic; Client\/other may not use it/,
+    );
+    const wrongType = await stack.request('PUT', '/fhir/Client/basic', {
+      auth: stack.admin(),
+      body: userClient('basic', 'patients-only'),
+    });
     assert.equal(wrongType.status, 422);
     assert.match((wrongType.json as { message: string }).message, /scoped to Patient\/\*/);
   });
@@ -58,7 +79,10 @@ describe('Client secret references are checked when stored', () => {
       assert.equal(res.status, 400, res.text);
       assert.match((res.json as { message: string }).message, message);
     }
-    const perms = await stack.request('PUT', '/fhir/Client/basic', { auth: stack.admin(), body: { ...userClient('basic', 'client-secret'), permissions: { root: true } } });
+    const perms = await stack.request('PUT', '/fhir/Client/basic', {
+      auth: stack.admin(),
+      body: { ...userClient('basic', 'client-secret'), permissions: { root: true } },
+    });
     assert.equal(perms.status, 422);
     assert.match((perms.json as { message: string }).message, /permissions\.root: unknown permission/);
   });
@@ -76,7 +100,10 @@ describe('Client secret references are checked when stored', () => {
     const rotated = `${vaultValue}-2`;
     await root.kvWrite('secret', 'clients/svc', { 'client-secret': rotated });
     assert.equal((await stack.request('GET', '/fhir/Patient', { auth: ['svc', rotated] })).status, 200);
-    const credMount = await stack.request('PUT', '/fhir/Client/svc', { auth: stack.admin(), body: userClient('svc', 'vault:kv/data/aurora/users/alice/github') });
+    const credMount = await stack.request('PUT', '/fhir/Client/svc', {
+      auth: stack.admin(),
+      body: userClient('svc', 'vault:kv/data/aurora/users/alice/github'),
+    });
     assert.equal(credMount.status, 422);
     assert.match((credMount.json as { message: string }).message, /holds users' credentials/);
     assert.deepEqual(stack.leaks([plain, vaultValue, rotated, stack.adminSecret]), []);
@@ -84,6 +111,14 @@ describe('Client secret references are checked when stored', () => {
 
   test('the secret file of a Client being stored need not exist yet', async () => {
     assert.ok(!fs.existsSync(stack.secretFile('client-secret')));
-    assert.equal((await stack.request('PUT', '/fhir/Client/basic', { auth: stack.admin(), body: userClient('basic', 'client-secret') })).status, 201);
+    assert.equal(
+      (
+        await stack.request('PUT', '/fhir/Client/basic', {
+          auth: stack.admin(),
+          body: userClient('basic', 'client-secret'),
+        })
+      ).status,
+      201,
+    );
   });
 });

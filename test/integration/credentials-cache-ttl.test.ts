@@ -15,11 +15,23 @@ describe('the resolver cache: TTL, invalidation, single flight', () => {
     return res;
   };
 
-  before(async () => { stack = await CredentialsStack.start({ env: { CACHE_TTL_SECONDS: String(TTL_SECONDS) } }); });
-  after(async () => { await stack?.stop(); });
+  before(async () => {
+    stack = await CredentialsStack.start({ env: { CACHE_TTL_SECONDS: String(TTL_SECONDS) } });
+  });
+  after(async () => {
+    await stack?.stop();
+  });
 
   test('a `vault kv put` made behind the app is served within the TTL', async () => {
-    assert.equal((await stack.request('PUT', '/users/dave/credentials/api', { auth: 'writer', body: { data: { key: 'canary-ttl-first-81d2' } } })).status, 201);
+    assert.equal(
+      (
+        await stack.request('PUT', '/users/dave/credentials/api', {
+          auth: 'writer',
+          body: { data: { key: 'canary-ttl-first-81d2' } },
+        })
+      ).status,
+      201,
+    );
     const filledAt = Date.now();
     assert.deepEqual(((await resolve('dave', 'api')).json as { data: unknown }).data, { key: 'canary-ttl-first-81d2' });
     stack.cli(['kv', 'put', 'aurora/users/dave/api', 'key=canary-ttl-second-37b0']);
@@ -40,20 +52,47 @@ describe('the resolver cache: TTL, invalidation, single flight', () => {
 
   test('a write through the app invalidates at once, well inside the TTL', async () => {
     assert.equal(((await resolve('dave', 'api')).json as { version: number }).version, 2);
-    assert.equal((await stack.request('PUT', '/users/dave/credentials/api', { auth: 'writer', body: { data: { key: 'canary-ttl-third-c4a9' } } })).status, 200);
+    assert.equal(
+      (
+        await stack.request('PUT', '/users/dave/credentials/api', {
+          auth: 'writer',
+          body: { data: { key: 'canary-ttl-third-c4a9' } },
+        })
+      ).status,
+      200,
+    );
     const res = await resolve('dave', 'api');
-    assert.deepEqual(res.json, { reference: 'vault:kv/data/aurora/users/dave/api', version: 3, data: { key: 'canary-ttl-third-c4a9' } });
+    assert.deepEqual(res.json, {
+      reference: 'vault:kv/data/aurora/users/dave/api',
+      version: 3,
+      data: { key: 'canary-ttl-third-c4a9' },
+    });
   });
 
   test('concurrent resolves of a cold credential make one Vault read (the audit log counts them)', async () => {
-    assert.equal((await stack.request('PUT', '/users/erin/credentials/db', { auth: 'writer', body: { data: { password: 'canary-ttl-burst-55e1' } } })).status, 201);
+    assert.equal(
+      (
+        await stack.request('PUT', '/users/erin/credentials/db', {
+          auth: 'writer',
+          body: { data: { password: 'canary-ttl-burst-55e1' } },
+        })
+      ).status,
+      201,
+    );
     const audit = stack.initDirs.auditFile;
     const offset = fs.statSync(audit).size;
     const answers = await Promise.all(Array.from({ length: 25 }, () => resolve('erin', 'db')));
     assert.deepEqual([...new Set(answers.map((a) => a.status))], [200]);
-    const reads = fs.readFileSync(audit, 'utf8').slice(offset).split('\n').filter(Boolean)
+    const reads = fs
+      .readFileSync(audit, 'utf8')
+      .slice(offset)
+      .split('\n')
+      .filter(Boolean)
       .map((l) => JSON.parse(l) as { type: string; request?: { operation?: string; path?: string } })
-      .filter((e) => e.type === 'request' && e.request?.operation === 'read' && e.request.path === 'aurora/data/users/erin/db');
+      .filter(
+        (e) =>
+          e.type === 'request' && e.request?.operation === 'read' && e.request.path === 'aurora/data/users/erin/db',
+      );
     assert.equal(reads.length, 1, `Vault saw ${reads.length} reads for 25 concurrent resolves`);
   });
 
@@ -64,6 +103,14 @@ describe('the resolver cache: TTL, invalidation, single flight', () => {
   });
 
   test('no value reached a log, a response or the database', () => {
-    assert.deepEqual(stack.leaks(['canary-ttl-first-81d2', 'canary-ttl-second-37b0', 'canary-ttl-third-c4a9', 'canary-ttl-burst-55e1']), []);
+    assert.deepEqual(
+      stack.leaks([
+        'canary-ttl-first-81d2',
+        'canary-ttl-second-37b0',
+        'canary-ttl-third-c4a9',
+        'canary-ttl-burst-55e1',
+      ]),
+      [],
+    );
   });
 });

@@ -7,17 +7,30 @@ import pg from 'pg';
 import { waitFor } from '../harness/processes.js';
 import { CredentialsStack, type HttpResult } from '../harness/stack.js';
 
-interface Report { dangling: number; orphans: number; unmanaged: number; repaired: number; remaining: number; findings: Array<{ kind: string; reference: string }> }
+interface Report {
+  dangling: number;
+  orphans: number;
+  unmanaged: number;
+  repaired: number;
+  remaining: number;
+  findings: Array<{ kind: string; reference: string }>;
+}
 
 describe('consistency between Vault and PostgreSQL, and doctor', () => {
   let stack: CredentialsStack;
   const canaries: string[] = [];
-  const value = (tag: string) => { const v = `canary-consistency-${tag}-${Math.random().toString(36).slice(2, 10)}`; canaries.push(v); return v; };
+  const value = (tag: string) => {
+    const v = `canary-consistency-${tag}-${Math.random().toString(36).slice(2, 10)}`;
+    canaries.push(v);
+    return v;
+  };
 
   /** Holds a SHARE lock on the table: SELECTs pass, the app's INSERT/UPDATE waits (after its Vault write). */
   async function blockRowWrites(): Promise<pg.Client> {
     const db = new pg.Client({ connectionString: stack.postgres.url });
-    db.on('error', () => { /* terminated when PostgreSQL stops: expected */ });
+    db.on('error', () => {
+      /* terminated when PostgreSQL stops: expected */
+    });
     await db.connect();
     await db.query('BEGIN');
     await db.query('LOCK TABLE credential_references IN SHARE MODE');
@@ -29,28 +42,51 @@ describe('consistency between Vault and PostgreSQL, and doctor', () => {
    * upsert would get the lock and commit before its own termination.
    */
   async function stopPostgresUnderBlockedWrite(lock: pg.Client): Promise<void> {
-    await waitFor('the app\'s row write to wait on the lock', async () => {
-      const res = await lock.query("SELECT pg_terminate_backend(pid) AS ok FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND pid <> pg_backend_pid()");
-      return res.rowCount ? true : undefined;
-    }, 10_000, 20);
+    await waitFor(
+      "the app's row write to wait on the lock",
+      async () => {
+        const res = await lock.query(
+          "SELECT pg_terminate_backend(pid) AS ok FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND pid <> pg_backend_pid()",
+        );
+        return res.rowCount ? true : undefined;
+      },
+      10_000,
+      20,
+    );
     await stack.postgres.stop();
   }
-  const release = async (db: pg.Client) => { await db.query('ROLLBACK').catch(() => undefined); await db.end().catch(() => undefined); };
-  const waitForVersion = (path: string, version: number) => waitFor(`Vault to hold version ${version} of ${path}`, async () => {
-    const meta = await stack.operator.kvMetadata('aurora', path).catch(() => undefined);
-    return meta && meta.current_version >= version ? true : undefined;
-  }, 15_000, 20);
+  const release = async (db: pg.Client) => {
+    await db.query('ROLLBACK').catch(() => undefined);
+    await db.end().catch(() => undefined);
+  };
+  const waitForVersion = (path: string, version: number) =>
+    waitFor(
+      `Vault to hold version ${version} of ${path}`,
+      async () => {
+        const meta = await stack.operator.kvMetadata('aurora', path).catch(() => undefined);
+        return meta && meta.current_version >= version ? true : undefined;
+      },
+      15_000,
+      20,
+    );
   const doctor = (args: string[] = []) => {
     const res = stack.app.doctor([...args, '--json']);
     return { code: res.code, report: JSON.parse(res.stdout || '{}') as Report, raw: res.stdout + res.stderr };
   };
 
-  before(async () => { stack = await CredentialsStack.start(); });
-  after(async () => { await stack?.stop(); });
+  before(async () => {
+    stack = await CredentialsStack.start();
+  });
+  after(async () => {
+    await stack?.stop();
+  });
 
   test('PostgreSQL down before a write: 503 + Retry-After, and Vault is not touched', async () => {
     await stack.postgres.stop();
-    const res = await stack.request('PUT', '/users/frank/credentials/early', { auth: 'writer', body: { data: { key: value('pg-down') } } });
+    const res = await stack.request('PUT', '/users/frank/credentials/early', {
+      auth: 'writer',
+      body: { data: { key: value('pg-down') } },
+    });
     assert.equal(res.status, 503, res.text);
     assert.ok(res.headers.get('retry-after'));
     assert.deepEqual(await stack.vaultSnapshot(), {});
@@ -60,7 +96,10 @@ describe('consistency between Vault and PostgreSQL, and doctor', () => {
 
   test('PostgreSQL stopped after the Vault write of a new credential: 503, and the new secret is destroyed at once', async () => {
     const lock = await blockRowWrites();
-    const pending = stack.request('PUT', '/users/frank/credentials/aws', { auth: 'writer', body: { data: { key: value('new') } } });
+    const pending = stack.request('PUT', '/users/frank/credentials/aws', {
+      auth: 'writer',
+      body: { data: { key: value('new') } },
+    });
     await waitForVersion('users/frank/aws', 1);
     await stopPostgresUnderBlockedWrite(lock);
     const res = await pending;
@@ -77,9 +116,16 @@ describe('consistency between Vault and PostgreSQL, and doctor', () => {
 
   test('PostgreSQL stopped after the Vault write of an update: 503, and the previous value is written back', async () => {
     const original = value('original');
-    assert.equal((await stack.request('PUT', '/users/gina/credentials/api', { auth: 'writer', body: { data: { key: original } } })).status, 201);
+    assert.equal(
+      (await stack.request('PUT', '/users/gina/credentials/api', { auth: 'writer', body: { data: { key: original } } }))
+        .status,
+      201,
+    );
     const lock = await blockRowWrites();
-    const pending = stack.request('PUT', '/users/gina/credentials/api', { auth: 'writer', body: { data: { key: value('lost-update') } } });
+    const pending = stack.request('PUT', '/users/gina/credentials/api', {
+      auth: 'writer',
+      body: { data: { key: value('lost-update') } },
+    });
     await waitForVersion('users/gina/api', 2);
     await stopPostgresUnderBlockedWrite(lock);
     const res = await pending;
@@ -96,17 +142,22 @@ describe('consistency between Vault and PostgreSQL, and doctor', () => {
 
   test('the app killed -9 between the Vault write and the row: doctor lists the orphan, --repair destroys it', async () => {
     const lock = await blockRowWrites();
-    const pending = stack.request('PUT', '/users/hank/credentials/aws', { auth: 'writer', body: { data: { key: value('crash') } } }).catch((err: unknown) => err);
+    const pending = stack
+      .request('PUT', '/users/hank/credentials/aws', { auth: 'writer', body: { data: { key: value('crash') } } })
+      .catch((err: unknown) => err);
     await waitForVersion('users/hank/aws', 1);
     await stack.app.kill();
-    assert.ok(!('status' in (await pending as object)), 'the request died with the app');
+    assert.ok(!('status' in ((await pending) as object)), 'the request died with the app');
     await release(lock);
     assert.deepEqual(await stack.rows().then((r) => r.filter((x) => x.startsWith('hank|'))), []);
 
     const listed = doctor();
     assert.equal(listed.code, 1, listed.raw);
     assert.deepEqual([listed.report.orphans, listed.report.dangling], [1, 0]);
-    assert.deepEqual(listed.report.findings.map((f) => [f.kind, f.reference]), [['orphan', 'vault:kv/data/aurora/users/hank/aws']]);
+    assert.deepEqual(
+      listed.report.findings.map((f) => [f.kind, f.reference]),
+      [['orphan', 'vault:kv/data/aurora/users/hank/aws']],
+    );
     const text = stack.app.doctor();
     assert.equal(text.code, 1);
     assert.match(text.stdout, /orphan\s+vault:kv\/data\/aurora\/users\/hank\/aws/);
@@ -123,16 +174,32 @@ describe('consistency between Vault and PostgreSQL, and doctor', () => {
   });
 
   test('a secret destroyed behind the app: resolve is a clear 404, doctor lists the dangling reference, --repair removes it', async () => {
-    assert.equal((await stack.request('PUT', '/users/ivan/credentials/x', { auth: 'writer', body: { data: { key: value('dangling') } } })).status, 201);
+    assert.equal(
+      (
+        await stack.request('PUT', '/users/ivan/credentials/x', {
+          auth: 'writer',
+          body: { data: { key: value('dangling') } },
+        })
+      ).status,
+      201,
+    );
     stack.cli(['kv', 'metadata', 'delete', 'aurora/users/ivan/x']);
     // Cached for the TTL; a write through the app would have invalidated it, this one was behind its back.
-    await waitFor('resolve to notice', async () => {
-      const r = await stack.request('POST', '/users/ivan/credentials/x/resolve', { auth: 'writer' });
-      return r.status === 404 ? r : undefined;
-    }, 40_000, 250).then((r: HttpResult) => assert.match((r.json as { message: string }).message, /dangling|doctor/));
+    await waitFor(
+      'resolve to notice',
+      async () => {
+        const r = await stack.request('POST', '/users/ivan/credentials/x/resolve', { auth: 'writer' });
+        return r.status === 404 ? r : undefined;
+      },
+      40_000,
+      250,
+    ).then((r: HttpResult) => assert.match((r.json as { message: string }).message, /dangling|doctor/));
     const listed = doctor();
     assert.equal(listed.code, 1);
-    assert.deepEqual(listed.report.findings.map((f) => [f.kind, f.reference]), [['dangling', 'vault:kv/data/aurora/users/ivan/x']]);
+    assert.deepEqual(
+      listed.report.findings.map((f) => [f.kind, f.reference]),
+      [['dangling', 'vault:kv/data/aurora/users/ivan/x']],
+    );
     const repaired = doctor(['--repair']);
     assert.equal(repaired.code, 0, repaired.raw);
     assert.deepEqual(await stack.rows().then((r) => r.filter((x) => x.startsWith('ivan|'))), []);
@@ -141,14 +208,25 @@ describe('consistency between Vault and PostgreSQL, and doctor', () => {
   test('doctor --repair during a write in progress never destroys the secret whose row is being committed', async () => {
     const v = value('race');
     const lock = await blockRowWrites();
-    const pending = stack.request('PUT', '/users/judy/credentials/race', { auth: 'writer', body: { data: { key: v } } });
+    const pending = stack.request('PUT', '/users/judy/credentials/race', {
+      auth: 'writer',
+      body: { data: { key: v } },
+    });
     await waitForVersion('users/judy/race', 1);
     const running = stack.app.doctorAsync(['--repair', '--json']);
     // doctor saw the secret without a row and now waits for the app's advisory lock on it.
-    await waitFor('doctor to wait for the credential lock', async () => {
-      const n = await stack.postgres.psql('aurora', "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted");
-      return Number(n) > 0 ? true : undefined;
-    }, 20_000, 50);
+    await waitFor(
+      'doctor to wait for the credential lock',
+      async () => {
+        const n = await stack.postgres.psql(
+          'aurora',
+          "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted",
+        );
+        return Number(n) > 0 ? true : undefined;
+      },
+      20_000,
+      50,
+    );
     await release(lock);
     const res = await pending;
     assert.equal(res.status, 201, res.text);

@@ -19,23 +19,51 @@ describe('Vault stopped, restarted sealed, unsealed: 503 with Retry-After, then 
     // TTL 0: every resolve reaches Vault.
     stack = await CredentialsStack.start({ env: { CACHE_TTL_SECONDS: '0', VAULT_TIMEOUT_MS: '1000' } });
     appPid = stack.app.pid;
-    assert.equal((await stack.request('PUT', '/users/judy/credentials/api', { auth: 'writer', body: { data: { key: 'canary-outage-4b1e' } } })).status, 201);
+    assert.equal(
+      (
+        await stack.request('PUT', '/users/judy/credentials/api', {
+          auth: 'writer',
+          body: { data: { key: 'canary-outage-4b1e' } },
+        })
+      ).status,
+      201,
+    );
     assert.equal((await resolve()).status, 200);
   });
-  after(async () => { await stack?.stop(); });
+  after(async () => {
+    await stack?.stop();
+  });
 
   test('Vault stopped: resolve, write and delete answer 503 + Retry-After; metadata still answers', async () => {
     await stack.vault.stop();
     const started = Date.now();
     assert503(await resolve(), /^vault_unreachable$/);
-    assert503(await stack.request('PUT', '/users/judy/credentials/api', { auth: 'writer', body: { data: { key: 'canary-outage-lost' } } }), /^vault_unreachable$/);
-    assert503(await stack.request('PUT', '/users/judy/credentials/other', { auth: 'writer', body: { data: { key: 'canary-outage-lost' } } }), /^vault_unreachable$/);
+    assert503(
+      await stack.request('PUT', '/users/judy/credentials/api', {
+        auth: 'writer',
+        body: { data: { key: 'canary-outage-lost' } },
+      }),
+      /^vault_unreachable$/,
+    );
+    assert503(
+      await stack.request('PUT', '/users/judy/credentials/other', {
+        auth: 'writer',
+        body: { data: { key: 'canary-outage-lost' } },
+      }),
+      /^vault_unreachable$/,
+    );
     assert503(await stack.request('DELETE', '/users/judy/credentials/api', { auth: 'writer' }), /^vault_unreachable$/);
     assert.ok(Date.now() - started < 10_000, 'answers come quickly, not after long hangs');
     // The references live in PostgreSQL: listing them does not need Vault.
     const list = await stack.request('GET', '/users/judy/credentials', { auth: 'writer' });
     assert.equal(list.status, 200);
-    assert.deepEqual((list.json as { credentials: Array<{ credential_type: string; version: number }> }).credentials.map((c) => [c.credential_type, c.version]), [['api', 1]]);
+    assert.deepEqual(
+      (list.json as { credentials: Array<{ credential_type: string; version: number }> }).credentials.map((c) => [
+        c.credential_type,
+        c.version,
+      ]),
+      [['api', 1]],
+    );
     const ready = await fetch(`${stack.app.url}/readyz`);
     assert.equal(ready.status, 503);
   });
@@ -50,7 +78,10 @@ describe('Vault stopped, restarted sealed, unsealed: 503 with Retry-After, then 
     const res = await resolve();
     assert.equal(res.status, 200, res.text);
     assert.deepEqual((res.json as { data: unknown }).data, { key: 'canary-outage-4b1e' });
-    const put = await stack.request('PUT', '/users/judy/credentials/api', { auth: 'writer', body: { data: { key: 'canary-outage-after' } } });
+    const put = await stack.request('PUT', '/users/judy/credentials/api', {
+      auth: 'writer',
+      body: { data: { key: 'canary-outage-after' } },
+    });
     assert.equal(put.status, 200, put.text);
     assert.equal(stack.app.pid, appPid);
     assert.ok(stack.app.running);

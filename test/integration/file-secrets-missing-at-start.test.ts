@@ -10,8 +10,12 @@ import { ClientsStack, userClient } from '../harness/clients-app.js';
 describe('a secret file missing at start', () => {
   let stack: ClientsStack;
   const value = `late-${crypto.randomBytes(12).toString('hex')}`;
-  before(async () => { stack = await ClientsStack.start(); });
-  after(async () => { await stack?.stop(); });
+  before(async () => {
+    stack = await ClientsStack.start();
+  });
+  after(async () => {
+    await stack?.stop();
+  });
 
   test('the app is up and says which secret is missing', async () => {
     assert.equal((await stack.request('GET', '/healthz')).status, 200);
@@ -19,10 +23,21 @@ describe('a secret file missing at start', () => {
   });
 
   test('using it: 401 for the caller, an error naming the secret in the log', async () => {
-    assert.equal((await stack.request('PUT', '/fhir/Client/basic', { auth: stack.admin(), body: userClient('basic', 'client-secret') })).status, 201);
+    assert.equal(
+      (
+        await stack.request('PUT', '/fhir/Client/basic', {
+          auth: stack.admin(),
+          body: userClient('basic', 'client-secret'),
+        })
+      ).status,
+      201,
+    );
     const res = await stack.request('GET', '/fhir/Patient', { auth: ['basic', value] });
     assert.equal(res.status, 401);
-    const line = stack.log().split('\n').find((l) => l.includes('file secret unavailable'));
+    const line = stack
+      .log()
+      .split('\n')
+      .find((l) => l.includes('file secret unavailable'));
     assert.ok(line, 'logged');
     assert.match(line, /"ref":"client-secret"/);
     assert.match(line, /"code":"ENOENT"/);
@@ -32,7 +47,11 @@ describe('a secret file missing at start', () => {
     for (const content of ['', '\n', '<no value>']) {
       fs.writeFileSync(stack.secretFile('client-secret'), content, { mode: 0o600 });
       await new Promise((r) => setTimeout(r, 100));
-      assert.equal((await stack.request('GET', '/fhir/Patient', { auth: ['basic', content.trim()] })).status, 401, JSON.stringify(content));
+      assert.equal(
+        (await stack.request('GET', '/fhir/Patient', { auth: ['basic', content.trim()] })).status,
+        401,
+        JSON.stringify(content),
+      );
     }
     assert.match(stack.log(), /"code":"NO_VALUE"/);
     assert.match(stack.log(), /"code":"EMPTY"/);

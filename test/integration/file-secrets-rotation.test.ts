@@ -32,18 +32,32 @@ describe('file secret rotation without restart', () => {
         for (const kind of Object.keys(dirs) as Array<keyof typeof dirs>) {
           dirs[kind] = path.join(root, kind);
           fs.mkdirSync(dirs[kind]);
-          base.secret[`${kind}-secret`] = { path: path.join(dirs[kind], `${kind}-secret`), scope: { resource_type: 'Client', id: kind } };
+          base.secret[`${kind}-secret`] = {
+            path: path.join(dirs[kind], `${kind}-secret`),
+            scope: { resource_type: 'Client', id: kind },
+          };
         }
         return base;
       },
     });
     for (const kind of Object.keys(dirs)) {
-      assert.equal((await stack.request('PUT', `/fhir/Client/${kind}`, { auth: stack.admin(), body: userClient(kind, `${kind}-secret`) })).status, 201);
+      assert.equal(
+        (
+          await stack.request('PUT', `/fhir/Client/${kind}`, {
+            auth: stack.admin(),
+            body: userClient(kind, `${kind}-secret`),
+          })
+        ).status,
+        201,
+      );
     }
   });
-  after(async () => { await stack?.stop(); });
+  after(async () => {
+    await stack?.stop();
+  });
 
-  const status = async (id: string, secret: string) => (await stack.request('GET', '/fhir/Patient', { auth: [id, secret] })).status;
+  const status = async (id: string, secret: string) =>
+    (await stack.request('GET', '/fhir/Patient', { auth: [id, secret] })).status;
 
   /** Rotates with `write`, then measures until the new value is accepted and the old refused. */
   async function rotate(id: string, write: (value: string, generation: number) => void): Promise<void> {
@@ -52,7 +66,7 @@ describe('file secret rotation without restart', () => {
     write(values[0]!, 1);
     // The first value: read once, now cached.
     const deadline0 = Date.now() + 1000;
-    while (await status(id, values[0]!) !== 200) assert.ok(Date.now() < deadline0, 'the first value is accepted');
+    while ((await status(id, values[0]!)) !== 200) assert.ok(Date.now() < deadline0, 'the first value is accepted');
     for (let g = 1; g < values.length; g++) {
       const [old, next] = [values[g - 1]!, values[g]!];
       assert.equal(await status(id, old), 200, 'cached and accepted before the rotation');

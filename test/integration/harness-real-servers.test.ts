@@ -17,10 +17,15 @@ describe('a real Vault from empty file storage', () => {
     vault = await VaultServer.start();
     client = new VaultClient({ addr: vault.addr });
   });
-  after(async () => { await vault?.stop(); });
+  after(async () => {
+    await vault?.stop();
+  });
 
   test('is the pinned version', () => {
-    assert.match(run(vaultBinary(), ['version']), new RegExp(`^Vault v${pinnedVaultVersion().replace(/\./g, '\\.')}(?:[ ,]|$)`, 'm'));
+    assert.match(
+      run(vaultBinary(), ['version']),
+      new RegExp(`^Vault v${pinnedVaultVersion().replace(/\./g, '\\.')}(?:[ ,]|$)`, 'm'),
+    );
   });
 
   test('starts uninitialized and sealed, then initializes and unseals', async () => {
@@ -59,8 +64,12 @@ describe('a real Vault from empty file storage', () => {
 
 describe('a real PostgreSQL on a throwaway cluster', () => {
   let postgres: PostgresServer;
-  before(async () => { postgres = await PostgresServer.start(); });
-  after(async () => { await postgres?.stop(); });
+  before(async () => {
+    postgres = await PostgresServer.start();
+  });
+  after(async () => {
+    await postgres?.stop();
+  });
 
   test('is never the default port, and answers a query through pg', async () => {
     assert.notEqual(postgres.port, 5432);

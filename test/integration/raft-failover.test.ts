@@ -15,8 +15,13 @@ describe('a 3-node Raft cluster survives kill -9 of its active node', () => {
   /** One write through any running node (standbys forward to the active one); recorded only if acknowledged. */
   const write = async (key: string, value: string): Promise<boolean> => {
     for (const n of cluster.nodes.filter((x) => x.running)) {
-      const r = await n.api('POST', `aurora/data/ha/${key}`, { data: { value } }, cluster.rootToken).catch(() => undefined);
-      if (r && r.status === 200) { acknowledged.set(key, value); return true; }
+      const r = await n
+        .api('POST', `aurora/data/ha/${key}`, { data: { value } }, cluster.rootToken)
+        .catch(() => undefined);
+      if (r && r.status === 200) {
+        acknowledged.set(key, value);
+        return true;
+      }
     }
     return false;
   };
@@ -24,22 +29,38 @@ describe('a 3-node Raft cluster survives kill -9 of its active node', () => {
   before(async () => {
     cluster = await RaftCluster.start(3);
   });
-  after(async () => { await cluster?.stop(); });
+  after(async () => {
+    await cluster?.stop();
+  });
 
   test('initialize one node, join the other two, unseal all: one active, two voting standbys', async (t) => {
     const [first, second, third] = cluster.nodes as [RaftNode, RaftNode, RaftNode];
     await cluster.initialize(first);
     // Autopilot promotes a joined node to voter once it has been healthy this long (default 10 s).
-    const ap = await first.api('POST', 'sys/storage/raft/autopilot/configuration', { server_stabilization_time: '1s', cleanup_dead_servers: false }, cluster.rootToken);
+    const ap = await first.api(
+      'POST',
+      'sys/storage/raft/autopilot/configuration',
+      { server_stabilization_time: '1s', cleanup_dead_servers: false },
+      cluster.rootToken,
+    );
     assert.equal(ap.status, 204);
-    assert.equal((await first.api('POST', 'sys/mounts/aurora', { type: 'kv', options: { version: '2' } }, cluster.rootToken)).status, 204);
+    assert.equal(
+      (await first.api('POST', 'sys/mounts/aurora', { type: 'kv', options: { version: '2' } }, cluster.rootToken))
+        .status,
+      204,
+    );
     await cluster.join(second, first);
     await cluster.join(third, first);
     const started = Date.now();
-    await waitFor('three voters', async () => {
-      const peers = await cluster.peers();
-      return peers.length === 3 && peers.every((p) => p.voter) ? true : undefined;
-    }, 60_000, 250);
+    await waitFor(
+      'three voters',
+      async () => {
+        const peers = await cluster.peers();
+        return peers.length === 3 && peers.every((p) => p.voter) ? true : undefined;
+      },
+      60_000,
+      250,
+    );
     t.diagnostic(`all three nodes voting ${Date.now() - started} ms after the joins`);
     active = await cluster.waitActive();
     assert.equal(active, first);
@@ -68,11 +89,18 @@ describe('a 3-node Raft cluster survives kill -9 of its active node', () => {
     await new Promise((r) => setTimeout(r, 500));
     stop = true;
     await writer;
-    t.diagnostic(`${active.id} took over ${electionMs} ms after kill -9 of ${killed.id}; ${acknowledged.size} writes acknowledged of ${attempted + 20} attempted`);
+    t.diagnostic(
+      `${active.id} took over ${electionMs} ms after kill -9 of ${killed.id}; ${acknowledged.size} writes acknowledged of ${attempted + 20} attempted`,
+    );
     assert.notEqual(active, killed);
     assert.ok(await write('after', 'a'), 'the new active node takes writes');
     for (const [key, value] of acknowledged) {
-      const r = await active.api<{ data: { data: { value: string } } }>('GET', `aurora/data/ha/${key}`, undefined, cluster.rootToken);
+      const r = await active.api<{ data: { data: { value: string } } }>(
+        'GET',
+        `aurora/data/ha/${key}`,
+        undefined,
+        cluster.rootToken,
+      );
       assert.equal(r.status, 200, `acknowledged write ${key} is readable`);
       assert.equal(r.json.data.data.value, value, `acknowledged write ${key} kept its value`);
     }
@@ -83,36 +111,69 @@ describe('a 3-node Raft cluster survives kill -9 of its active node', () => {
     await killed.start();
     assert.equal((await killed.health()).sealed, true);
     await killed.unseal(cluster.keys);
-    await waitFor(`${killed.id} to be an unsealed standby`, async () => {
-      const h = await killed.health().catch(() => undefined);
-      return h && !h.sealed && h.standby ? true : undefined;
-    }, 60_000, 100);
+    await waitFor(
+      `${killed.id} to be an unsealed standby`,
+      async () => {
+        const h = await killed.health().catch(() => undefined);
+        return h && !h.sealed && h.standby ? true : undefined;
+      },
+      60_000,
+      100,
+    );
     // Reads through the restarted standby are forwarded to the active node (once it has found it: a moment).
-    const value = await waitFor(`a read through ${killed.id}`, async () => {
-      const r = await killed.api<{ data: { data: { value: string } } }>('GET', 'aurora/data/ha/after', undefined, cluster.rootToken);
-      return r.status === 200 ? r.json.data.data.value : undefined;
-    }, 30_000, 200);
+    const value = await waitFor(
+      `a read through ${killed.id}`,
+      async () => {
+        const r = await killed.api<{ data: { data: { value: string } } }>(
+          'GET',
+          'aurora/data/ha/after',
+          undefined,
+          cluster.rootToken,
+        );
+        return r.status === 200 ? r.json.data.data.value : undefined;
+      },
+      30_000,
+      200,
+    );
     assert.equal(value, 'a');
     assert.equal((await cluster.peers()).length, 3);
   });
 
   test('online backup on Raft: a snapshot needs no pause, and restoring it brings back exactly that state', async () => {
     active = await cluster.waitActive();
-    const snap = await fetch(`${active.addr}/v1/sys/storage/raft/snapshot`, { headers: { 'x-vault-token': cluster.rootToken } });
+    const snap = await fetch(`${active.addr}/v1/sys/storage/raft/snapshot`, {
+      headers: { 'x-vault-token': cluster.rootToken },
+    });
     assert.equal(snap.status, 200);
     const bytes = Buffer.from(await snap.arrayBuffer());
     assert.ok(bytes.length > 0);
     assert.ok(await write('after-snapshot', 'x'), 'writes went on while the snapshot was taken');
-    const restored = await fetch(`${active.addr}/v1/sys/storage/raft/snapshot`, { method: 'POST', headers: { 'x-vault-token': cluster.rootToken }, body: bytes });
+    const restored = await fetch(`${active.addr}/v1/sys/storage/raft/snapshot`, {
+      method: 'POST',
+      headers: { 'x-vault-token': cluster.rootToken },
+      body: bytes,
+    });
     assert.equal(restored.status, 204);
-    const gone = await waitFor('the snapshot state', async () => {
-      const a = await cluster.waitActive();
-      const r = await a.api('GET', 'aurora/data/ha/after-snapshot', undefined, cluster.rootToken).catch(() => undefined);
-      return r?.status === 404 ? true : undefined;
-    }, 30_000, 200);
+    const gone = await waitFor(
+      'the snapshot state',
+      async () => {
+        const a = await cluster.waitActive();
+        const r = await a
+          .api('GET', 'aurora/data/ha/after-snapshot', undefined, cluster.rootToken)
+          .catch(() => undefined);
+        return r?.status === 404 ? true : undefined;
+      },
+      30_000,
+      200,
+    );
     assert.ok(gone);
     const a = await cluster.waitActive();
-    const r = await a.api<{ data: { data: { value: string } } }>('GET', 'aurora/data/ha/after', undefined, cluster.rootToken);
+    const r = await a.api<{ data: { data: { value: string } } }>(
+      'GET',
+      'aurora/data/ha/after',
+      undefined,
+      cluster.rootToken,
+    );
     assert.equal(r.json.data.data.value, 'a');
   });
 });

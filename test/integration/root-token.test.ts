@@ -12,15 +12,24 @@ import { decodeRootToken } from '../../scripts/ops/vault-api.js';
 
 async function lookupSelf(addr: string, token: string): Promise<{ status: number; policies?: string[] }> {
   const res = await fetch(`${addr}/v1/auth/token/lookup-self`, { headers: { 'x-vault-token': token } });
-  const body = await res.json().catch(() => ({})) as { data?: { policies?: string[] } };
+  const body = (await res.json().catch(() => ({}))) as { data?: { policies?: string[] } };
   return { status: res.status, policies: body.data?.policies };
 }
 
-function rootTokenScript(env: Record<string, string>, args: string[] = []): { code: number | null; stdout: string; stderr: string } {
-  const res = spawnSync(process.execPath, ['--import', 'tsx', path.join(repoRoot(), 'scripts', 'root-token.ts'), ...args], {
-    cwd: repoRoot(), encoding: 'utf8', timeout: 60_000,
-    env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/root', ...env },
-  });
+function rootTokenScript(
+  env: Record<string, string>,
+  args: string[] = [],
+): { code: number | null; stdout: string; stderr: string } {
+  const res = spawnSync(
+    process.execPath,
+    ['--import', 'tsx', path.join(repoRoot(), 'scripts', 'root-token.ts'), ...args],
+    {
+      cwd: repoRoot(),
+      encoding: 'utf8',
+      timeout: 60_000,
+      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/root', ...env },
+    },
+  );
   return { code: res.status, stdout: res.stdout, stderr: res.stderr };
 }
 
@@ -35,21 +44,38 @@ describe('make root-token generates a working root token after the original was 
     // init.json as vault-init writes it (mode 0600).
     const dir = tempDir('root-token-init');
     initFile = path.join(dir, 'init.json');
-    fs.writeFileSync(initFile, JSON.stringify({ keys_base64: init.keys, root_token: init.rootToken, shares: 5, threshold: 3, initialized_at: new Date().toISOString() }), { mode: 0o600 });
+    fs.writeFileSync(
+      initFile,
+      JSON.stringify({
+        keys_base64: init.keys,
+        root_token: init.rootToken,
+        shares: 5,
+        threshold: 3,
+        initialized_at: new Date().toISOString(),
+      }),
+      { mode: 0o600 },
+    );
   });
-  after(async () => { await vault?.stop(); });
+  after(async () => {
+    await vault?.stop();
+  });
 
-  test('the decoding is Vault\'s: base64 (no padding) of token XOR otp', () => {
+  test("the decoding is Vault's: base64 (no padding) of token XOR otp", () => {
     const token = 'hvs.ABCDEFGHIJKLMNOPQRSTUVWX';
     const otp = 'abcdefghijklmnopqrstuvwxyz01';
     assert.equal(token.length, otp.length);
-    const encoded = Buffer.from([...Buffer.from(token)].map((b, i) => b ^ otp.charCodeAt(i))).toString('base64').replace(/=+$/, '');
+    const encoded = Buffer.from([...Buffer.from(token)].map((b, i) => b ^ otp.charCodeAt(i)))
+      .toString('base64')
+      .replace(/=+$/, '');
     assert.equal(decodeRootToken(encoded, otp), token);
     assert.throws(() => decodeRootToken(encoded, otp.slice(1)), /must be equal/);
   });
 
   test('with the root token revoked, the script prints one new root token that works', async () => {
-    const revoke = await fetch(`${vault.addr}/v1/auth/token/revoke-self`, { method: 'POST', headers: { 'x-vault-token': init.rootToken } });
+    const revoke = await fetch(`${vault.addr}/v1/auth/token/revoke-self`, {
+      method: 'POST',
+      headers: { 'x-vault-token': init.rootToken },
+    });
     assert.equal(revoke.status, 204);
     assert.equal((await lookupSelf(vault.addr, init.rootToken)).status, 403, 'the old root token is refused');
 
@@ -64,23 +90,35 @@ describe('make root-token generates a working root token after the original was 
     assert.equal(me.status, 200);
     assert.deepEqual(me.policies, ['root']);
     // Root can do what only root can: e.g. write a policy.
-    const put = await fetch(`${vault.addr}/v1/sys/policies/acl/root-token-test`, { method: 'PUT', headers: { 'x-vault-token': token }, body: JSON.stringify({ policy: 'path "x" { capabilities = ["read"] }' }) });
+    const put = await fetch(`${vault.addr}/v1/sys/policies/acl/root-token-test`, {
+      method: 'PUT',
+      headers: { 'x-vault-token': token },
+      body: JSON.stringify({ policy: 'path "x" { capabilities = ["read"] }' }),
+    });
     assert.equal(put.status, 204);
     // stderr explains, never leaks.
-    for (const s of [token, init.rootToken, ...init.keys]) assert.ok(!out.stderr.includes(s), 'stderr holds no key or token');
+    for (const s of [token, init.rootToken, ...init.keys])
+      assert.ok(!out.stderr.includes(s), 'stderr holds no key or token');
     assert.match(out.stderr, /revoke/);
     // No attempt is left behind.
-    const status = await (await fetch(`${vault.addr}/v1/sys/generate-root/attempt`)).json() as { started: boolean };
+    const status = (await (await fetch(`${vault.addr}/v1/sys/generate-root/attempt`)).json()) as { started: boolean };
     assert.equal(status.started, false);
   });
 
   test('an unfinished attempt left by someone else is cancelled, and init.json on stdin works too', async () => {
     const started = await fetch(`${vault.addr}/v1/sys/generate-root/attempt`, { method: 'PUT', body: '{}' });
     assert.equal(started.status, 200);
-    const res = spawnSync(process.execPath, ['--import', 'tsx', path.join(repoRoot(), 'scripts', 'root-token.ts'), '--init-stdin'], {
-      cwd: repoRoot(), encoding: 'utf8', timeout: 60_000, input: fs.readFileSync(initFile, 'utf8'),
-      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/root', VAULT_ADDR: vault.addr },
-    });
+    const res = spawnSync(
+      process.execPath,
+      ['--import', 'tsx', path.join(repoRoot(), 'scripts', 'root-token.ts'), '--init-stdin'],
+      {
+        cwd: repoRoot(),
+        encoding: 'utf8',
+        timeout: 60_000,
+        input: fs.readFileSync(initFile, 'utf8'),
+        env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/root', VAULT_ADDR: vault.addr },
+      },
+    );
     assert.equal(res.status, 0, res.stderr);
     assert.match(res.stderr, /cancelled it/);
     assert.equal((await lookupSelf(vault.addr, res.stdout.trim())).status, 200);
@@ -88,12 +126,16 @@ describe('make root-token generates a working root token after the original was 
 
   test('keys of another Vault are refused with a clear message, and the attempt is cancelled', async () => {
     const other = path.join(tempDir('root-token-other'), 'init.json');
-    fs.writeFileSync(other, JSON.stringify({ keys_base64: ['AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA'], root_token: 'x' }), { mode: 0o600 });
+    fs.writeFileSync(
+      other,
+      JSON.stringify({ keys_base64: ['AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA'], root_token: 'x' }),
+      { mode: 0o600 },
+    );
     const out = rootTokenScript({ ROOT_TOKEN_INIT_FILE: other, VAULT_ADDR: vault.addr });
     assert.equal(out.code, 1);
     assert.equal(out.stdout, '');
     assert.match(out.stderr, /the init material holds 1 unseal key\(s\), this Vault needs 3/);
-    const status = await (await fetch(`${vault.addr}/v1/sys/generate-root/attempt`)).json() as { started: boolean };
+    const status = (await (await fetch(`${vault.addr}/v1/sys/generate-root/attempt`)).json()) as { started: boolean };
     assert.equal(status.started, false);
   });
 });

@@ -8,7 +8,15 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { VaultClient } from '@aurora/common';
 import { VaultServer, initAndUnseal } from '../harness/vault.js';
-import { leakedLines, runVaultInitOnce, secretsOnDisk, startVault, vaultInitDirs, vaultInitEnv, type VaultInitDirs } from '../harness/vault-init.js';
+import {
+  leakedLines,
+  runVaultInitOnce,
+  secretsOnDisk,
+  startVault,
+  vaultInitDirs,
+  vaultInitEnv,
+  type VaultInitDirs,
+} from '../harness/vault-init.js';
 
 const EXIT_INIT_MATERIAL = 4;
 
@@ -54,7 +62,9 @@ describe('vault-init with a missing, corrupt or foreign init file', () => {
     good = fs.readFileSync(initFile, 'utf8');
     client = new VaultClient({ addr: vault.addr });
   });
-  after(async () => { await vault?.stop(); });
+  after(async () => {
+    await vault?.stop();
+  });
 
   /** Restarts Vault (sealed), runs vault-init, checks the refusal and that storage is byte-for-byte unchanged. */
   async function refuses(pattern: RegExp): Promise<string> {
@@ -107,8 +117,14 @@ describe('vault-init with a missing, corrupt or foreign init file', () => {
     const other = await startVault();
     try {
       const foreign = await initAndUnseal(other, 5, 3);
-      fs.writeFileSync(initFile, JSON.stringify({ keys_base64: foreign.keys, root_token: foreign.rootToken, shares: 5, threshold: 3 }), { mode: 0o600 });
-    } finally { await other.stop(); }
+      fs.writeFileSync(
+        initFile,
+        JSON.stringify({ keys_base64: foreign.keys, root_token: foreign.rootToken, shares: 5, threshold: 3 }),
+        { mode: 0o600 },
+      );
+    } finally {
+      await other.stop();
+    }
     await refuses(/rejected the unseal keys in .*init\.json .*belongs to another Vault/);
   });
 
@@ -116,14 +132,24 @@ describe('vault-init with a missing, corrupt or foreign init file', () => {
     const other = await startVault();
     try {
       const foreign = await initAndUnseal(other, 1, 1);
-      fs.writeFileSync(initFile, JSON.stringify({ keys_base64: foreign.keys, root_token: foreign.rootToken, shares: 1, threshold: 1 }), { mode: 0o600 });
-    } finally { await other.stop(); }
+      fs.writeFileSync(
+        initFile,
+        JSON.stringify({ keys_base64: foreign.keys, root_token: foreign.rootToken, shares: 1, threshold: 1 }),
+        { mode: 0o600 },
+      );
+    } finally {
+      await other.stop();
+    }
     await refuses(/holds 1 unseal key\(s\) but Vault .* needs 3/);
   });
 
   test('the right keys but a root token Vault does not know: exit 4', async () => {
     const m = JSON.parse(good) as { root_token: string };
-    fs.writeFileSync(initFile, JSON.stringify({ ...m, root_token: 'hvs.CAESIDoesNotExistInThisVaultAtAllxxxxxxxxxxxx' }), { mode: 0o600 });
+    fs.writeFileSync(
+      initFile,
+      JSON.stringify({ ...m, root_token: 'hvs.CAESIDoesNotExistInThisVaultAtAllxxxxxxxxxxxx' }),
+      { mode: 0o600 },
+    );
     await vault.restart();
     const run = await runVaultInitOnce(env);
     outputs.push(run.output);
@@ -152,7 +178,9 @@ describe('vault-init with a missing, corrupt or foreign init file', () => {
       assertWaysOut(run.output);
       assert.equal(fs.readFileSync(initFile, 'utf8'), good);
       assert.equal((await new VaultClient({ addr: fresh.addr }).health()).initialized, false);
-    } finally { await fresh.stop(); }
+    } finally {
+      await fresh.stop();
+    }
   });
 
   test('an init directory vault-init cannot write: exit 6 BEFORE Vault is initialized (keys that cannot be saved are never asked for)', async () => {
@@ -160,13 +188,19 @@ describe('vault-init with a missing, corrupt or foreign init file', () => {
     try {
       const blocker = path.join(dirs.root, 'not-a-dir');
       fs.writeFileSync(blocker, '');
-      const run = await runVaultInitOnce({ ...env, VAULT_ADDR: fresh.addr, VAULT_INIT_DIR: path.join(blocker, 'init') });
+      const run = await runVaultInitOnce({
+        ...env,
+        VAULT_ADDR: fresh.addr,
+        VAULT_INIT_DIR: path.join(blocker, 'init'),
+      });
       outputs.push(run.output);
       assert.equal(run.code, 6, run.output);
       assert.match(run.output, /cannot write the init file into .*not-a-dir\/init: .*Vault was NOT initialized/);
       assert.doesNotMatch(run.output, /initializing Vault/);
       assert.equal((await new VaultClient({ addr: fresh.addr }).health()).initialized, false);
-    } finally { await fresh.stop(); }
+    } finally {
+      await fresh.stop();
+    }
   });
 
   test('no run printed a key or a token outside the banner line', () => {

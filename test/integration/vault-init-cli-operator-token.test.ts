@@ -10,7 +10,14 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { VaultClient } from '@aurora/common';
 import { VaultServer } from '../harness/vault.js';
-import { runVaultInitOnce, startVault, vaultInitDirs, vaultInitEnv, VaultInitProcess, type VaultInitDirs } from '../harness/vault-init.js';
+import {
+  runVaultInitOnce,
+  startVault,
+  vaultInitDirs,
+  vaultInitEnv,
+  VaultInitProcess,
+  type VaultInitDirs,
+} from '../harness/vault-init.js';
 import { waitFor } from '../harness/processes.js';
 
 describe("the user's CLI walkthrough with the operator token helper", () => {
@@ -26,18 +33,23 @@ describe("the user's CLI walkthrough with the operator token helper", () => {
     env = await vaultInitEnv(vault, dirs, { VAULT_SECRET_SHARES: '1', VAULT_SECRET_THRESHOLD: '1' });
     const run = await runVaultInitOnce(env);
     assert.equal(run.code, 0, run.output);
-    rootToken = (JSON.parse(fs.readFileSync(path.join(dirs.initDir, 'init.json'), 'utf8')) as { root_token: string }).root_token;
+    rootToken = (JSON.parse(fs.readFileSync(path.join(dirs.initDir, 'init.json'), 'utf8')) as { root_token: string })
+      .root_token;
     // As in the container: HOME holds .vault-token, VAULT_TOKEN is set but empty (compose: ${VAULT_TOKEN:-}).
     cliEnv = { HOME: dirs.cliDir, VAULT_TOKEN: '' };
   });
-  after(async () => { await vault?.stop(); });
+  after(async () => {
+    await vault?.stop();
+  });
 
   test('.vault-token is 0600 and holds a periodic token with aurora-operator + default, not the root token', async () => {
     const file = path.join(dirs.cliDir, '.vault-token');
     assert.equal(fs.statSync(file).mode & 0o777, 0o600);
     const token = fs.readFileSync(file, 'utf8');
     assert.notEqual(token, rootToken);
-    const info = await new VaultClient({ addr: vault.addr, token }).read<{ data: { policies: string[]; period: number; orphan: boolean } }>('auth/token/lookup-self');
+    const info = await new VaultClient({ addr: vault.addr, token }).read<{
+      data: { policies: string[]; period: number; orphan: boolean };
+    }>('auth/token/lookup-self');
     assert.deepEqual(info.data.policies, ['aurora-operator', 'default']);
     assert.ok(info.data.period > 0);
     assert.equal(info.data.orphan, true);
@@ -60,7 +72,10 @@ describe("the user's CLI walkthrough with the operator token helper", () => {
 
   test('the Client secret: vault kv put secret/aidbox/client client-secret=...', () => {
     vault.cli(['kv', 'put', 'secret/aidbox/client', 'client-secret=canary-cli-3b9e'], cliEnv);
-    assert.match(vault.cli(['kv', 'get', '-field=client-secret', 'secret/aidbox/client'], cliEnv), /^canary-cli-3b9e\s*$/);
+    assert.match(
+      vault.cli(['kv', 'get', '-field=client-secret', 'secret/aidbox/client'], cliEnv),
+      /^canary-cli-3b9e\s*$/,
+    );
   });
 
   test('read-only views work; seal, policy, auth, mount and audit changes are denied', () => {
@@ -80,7 +95,13 @@ describe("the user's CLI walkthrough with the operator token helper", () => {
   });
 
   test('the old habit: VAULT_TOKEN set to the root token still works', () => {
-    assert.match(vault.cli(['kv', 'get', '-field=value', 'aurora/users/test-secret'], { HOME: dirs.cliDir, VAULT_TOKEN: rootToken }), /^hello\s*$/);
+    assert.match(
+      vault.cli(['kv', 'get', '-field=value', 'aurora/users/test-secret'], {
+        HOME: dirs.cliDir,
+        VAULT_TOKEN: rootToken,
+      }),
+      /^hello\s*$/,
+    );
   });
 
   test('after a Vault restart and a vault-init restart the same token file keeps working', async () => {
@@ -89,7 +110,9 @@ describe("the user's CLI walkthrough with the operator token helper", () => {
     const proc = VaultInitProcess.start(env);
     try {
       await proc.waitForOutput(/watching the seal status/);
-      await waitFor('unsealed', async () => ((await new VaultClient({ addr: vault.addr }).sealStatus()).sealed ? undefined : true));
+      await waitFor('unsealed', async () =>
+        (await new VaultClient({ addr: vault.addr }).sealStatus()).sealed ? undefined : true,
+      );
       assert.equal(fs.readFileSync(path.join(dirs.cliDir, '.vault-token'), 'utf8'), before, 'reused, not replaced');
       assert.match(vault.cli(['kv', 'list', 'aurora/users/'], cliEnv), /test-secret/);
     } finally {

@@ -7,7 +7,15 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { VaultClient, VaultForbiddenError } from '@aurora/common';
 import { VaultServer } from '../harness/vault.js';
-import { leakedLines, runVaultInitOnce, secretsOnDisk, startVault, vaultInitDirs, vaultInitEnv, type VaultInitDirs } from '../harness/vault-init.js';
+import {
+  leakedLines,
+  runVaultInitOnce,
+  secretsOnDisk,
+  startVault,
+  vaultInitDirs,
+  vaultInitEnv,
+  type VaultInitDirs,
+} from '../harness/vault-init.js';
 import { desiredPolicies } from '../../services/vault-init/src/configure/policies.js';
 import { loadConfig } from '../../services/vault-init/src/config.js';
 
@@ -27,13 +35,21 @@ describe('vault-init on a fresh Vault (default 5 shares, threshold 3)', () => {
     env = await vaultInitEnv(vault, dirs);
     run = await runVaultInitOnce(env);
   });
-  after(async () => { await vault?.stop(); });
+  after(async () => {
+    await vault?.stop();
+  });
 
   test('exits 0 and logs one line per step with its duration', () => {
     assert.equal(run.code, 0, run.output);
-    const steps = run.output.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as { step?: string; durationMs?: number })
+    const steps = run.output
+      .split('\n')
+      .filter((l) => l.startsWith('{'))
+      .map((l) => JSON.parse(l) as { step?: string; durationMs?: number })
       .filter((e) => e.step !== undefined);
-    assert.deepEqual(steps.map((s) => s.step), ['wait', 'initialize', 'unseal', 'verify-root-token', 'configure', 'banner']);
+    assert.deepEqual(
+      steps.map((s) => s.step),
+      ['wait', 'initialize', 'unseal', 'verify-root-token', 'configure', 'banner'],
+    );
     for (const s of steps) assert.equal(typeof s.durationMs, 'number');
   });
 
@@ -82,7 +98,10 @@ describe('vault-init on a fresh Vault (default 5 shares, threshold 3)', () => {
     const secretId = path.join(dirs.approleDir, 'app', 'secret_id');
     assert.equal(mode(roleId), 0o600);
     assert.equal(mode(secretId), 0o600);
-    const login = await new VaultClient({ addr: vault.addr }).approleLogin(fs.readFileSync(roleId, 'utf8'), fs.readFileSync(secretId, 'utf8'));
+    const login = await new VaultClient({ addr: vault.addr }).approleLogin(
+      fs.readFileSync(roleId, 'utf8'),
+      fs.readFileSync(secretId, 'utf8'),
+    );
     assert.deepEqual(login.policies, ['aurora-app', 'default']);
     assert.equal(login.leaseDuration, 3600);
     const app = new VaultClient({ addr: vault.addr, token: login.token });
@@ -101,11 +120,18 @@ describe('vault-init on a fresh Vault (default 5 shares, threshold 3)', () => {
   test("the agent's AppRole reads exactly the listed secrets", async () => {
     const dir = path.join(dirs.approleDir, 'agent');
     assert.equal(mode(path.join(dir, 'secret_id')), 0o600);
-    const login = await new VaultClient({ addr: vault.addr }).approleLogin(fs.readFileSync(path.join(dir, 'role_id'), 'utf8'), fs.readFileSync(path.join(dir, 'secret_id'), 'utf8'));
+    const login = await new VaultClient({ addr: vault.addr }).approleLogin(
+      fs.readFileSync(path.join(dir, 'role_id'), 'utf8'),
+      fs.readFileSync(path.join(dir, 'secret_id'), 'utf8'),
+    );
     assert.deepEqual(login.policies, ['aurora-agent', 'default']);
     const agent = new VaultClient({ addr: vault.addr, token: login.token });
     const admin = await agent.kvRead('secret', 'aurora/admin');
-    assert.match(admin.data['client-secret']!, /^[A-Za-z0-9_-]{43}$/, 'the bootstrap admin secret: 32 random bytes, base64url');
+    assert.match(
+      admin.data['client-secret']!,
+      /^[A-Za-z0-9_-]{43}$/,
+      'the bootstrap admin secret: 32 random bytes, base64url',
+    );
     await assert.rejects(agent.kvRead('aurora', 'users/alice/github'), VaultForbiddenError);
     await assert.rejects(agent.kvRead('secret', 'aurora/other'), VaultForbiddenError);
     await assert.rejects(agent.kvWrite('secret', 'aidbox/client', { 'client-secret': 'x' }), VaultForbiddenError);

@@ -15,18 +15,38 @@ import { spawnSync } from 'node:child_process';
 import { VaultClient } from '@aurora/common';
 import { RaftCluster, type RaftNode } from '../harness/raft.js';
 import { repoRoot, waitFor } from '../harness/processes.js';
-import { leakedLines, runVaultInitOnce, secretsOnDisk, vaultInitDirs, vaultInitEnv, VaultInitProcess, type VaultInitDirs } from '../harness/vault-init.js';
+import {
+  leakedLines,
+  runVaultInitOnce,
+  secretsOnDisk,
+  vaultInitDirs,
+  vaultInitEnv,
+  VaultInitProcess,
+  type VaultInitDirs,
+} from '../harness/vault-init.js';
 
-interface Step { step: string; which?: string; result?: string; valid?: boolean; changed?: string[] }
+interface Step {
+  step: string;
+  which?: string;
+  result?: string;
+  valid?: boolean;
+  changed?: string[];
+}
 
 function steps(output: string): Step[] {
-  return output.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as { step?: string })
+  return output
+    .split('\n')
+    .filter((l) => l.startsWith('{'))
+    .map((l) => JSON.parse(l) as { step?: string })
     .filter((e): e is Step => e.step !== undefined);
 }
 
 async function lookupSelf(addr: string, token: string): Promise<{ status: number; policies?: string[] }> {
-  const res = await fetch(`${addr}/v1/auth/token/lookup-self`, { headers: { 'x-vault-token': token }, signal: AbortSignal.timeout(10_000) });
-  const body = await res.json().catch(() => ({})) as { data?: { policies?: string[] } };
+  const res = await fetch(`${addr}/v1/auth/token/lookup-self`, {
+    headers: { 'x-vault-token': token },
+    signal: AbortSignal.timeout(10_000),
+  });
+  const body = (await res.json().catch(() => ({}))) as { data?: { policies?: string[] } };
   return { status: res.status, policies: body.data?.policies };
 }
 
@@ -34,13 +54,24 @@ async function generateRootAttemptStarted(addr: string): Promise<boolean> {
   return ((await (await fetch(`${addr}/v1/sys/generate-root/attempt`)).json()) as { started: boolean }).started;
 }
 
-interface ScriptRun { code: number | null; stdout: string; stderr: string }
+interface ScriptRun {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
 
 /** `make root-token` as a user runs it on any stack: ROOT_TOKEN_INIT_FILE and VAULT_ADDR. */
 function rootTokenScript(initFile: string, addr: string): ScriptRun {
   const res = spawnSync(process.execPath, ['--import', 'tsx', path.join(repoRoot(), 'scripts', 'root-token.ts')], {
-    cwd: repoRoot(), encoding: 'utf8', timeout: 90_000,
-    env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/root', ROOT_TOKEN_INIT_FILE: initFile, VAULT_ADDR: addr },
+    cwd: repoRoot(),
+    encoding: 'utf8',
+    timeout: 90_000,
+    env: {
+      PATH: process.env.PATH ?? '/usr/bin:/bin',
+      HOME: process.env.HOME ?? '/root',
+      ROOT_TOKEN_INIT_FILE: initFile,
+      VAULT_ADDR: addr,
+    },
   });
   return { code: res.status, stdout: res.stdout, stderr: res.stderr };
 }
@@ -48,7 +79,8 @@ function rootTokenScript(initFile: string, addr: string): ScriptRun {
 /** vault-init's container command (`docker exec vault-init node dist/root-token.js`) with the given env. */
 function containerRootToken(env: Record<string, string>): ScriptRun {
   const res = spawnSync(process.execPath, [path.join(repoRoot(), 'services', 'vault-init', 'dist', 'root-token.js')], {
-    encoding: 'utf8', timeout: 90_000,
+    encoding: 'utf8',
+    timeout: 90_000,
     env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/root', ...env },
   });
   return { code: res.status, stdout: res.stdout, stderr: res.stderr };
@@ -95,8 +127,16 @@ describe('VAULT_REVOKE_ROOT_TOKEN and make root-token on a 3-node Raft cluster',
     for (const node of up()) {
       const h = await node.health();
       assert.equal(h.sealed, false, `${node.id} unsealed`);
-      assert.equal((await lookupSelf(node.addr, init.root_token)).status, 403, `${node.id} (${h.standby ? 'standby' : 'active'}) refuses init.json's root token`);
-      assert.deepEqual((await lookupSelf(node.addr, operator)).policies, ['aurora-operator', 'default'], `${node.id}: the CLI's operator token works`);
+      assert.equal(
+        (await lookupSelf(node.addr, init.root_token)).status,
+        403,
+        `${node.id} (${h.standby ? 'standby' : 'active'}) refuses init.json's root token`,
+      );
+      assert.deepEqual(
+        (await lookupSelf(node.addr, operator)).policies,
+        ['aurora-operator', 'default'],
+        `${node.id}: the CLI's operator token works`,
+      );
       const login = await new VaultClient({ addr: node.addr }).approleLogin(roleId, secretId);
       assert.deepEqual(login.policies, ['aurora-app', 'default'], `${node.id}: the app's AppRole login works`);
       assert.equal(await generateRootAttemptStarted(node.addr), false, 'no generate-root attempt left behind');
@@ -111,15 +151,31 @@ describe('VAULT_REVOKE_ROOT_TOKEN and make root-token on a 3-node Raft cluster',
     const token = lines[0]!;
     assert.match(token, /^hvs\.[A-Za-z0-9_-]{20,}$/);
     printed.push(token);
-    for (const s of [...printed, ...init.keys_base64, init.root_token]) assert.ok(!run.stderr.includes(s), 'stderr holds no key or token');
+    for (const s of [...printed, ...init.keys_base64, init.root_token])
+      assert.ok(!run.stderr.includes(s), 'stderr holds no key or token');
     assert.deepEqual(leakedLines(run.stderr, []), []);
     assert.match(run.stderr, /revoke/);
-    for (const node of up()) assert.deepEqual((await lookupSelf(node.addr, token)).policies, ['root'], `${node.id}: lookup-self shows policy root`);
+    for (const node of up())
+      assert.deepEqual(
+        (await lookupSelf(node.addr, token)).policies,
+        ['root'],
+        `${node.id}: lookup-self shows policy root`,
+      );
     // Root-only work through the node the token was made on: the Raft configuration, and a policy write.
-    const raft = await via.api<{ data?: { config: { servers: unknown[] } } }>('GET', 'sys/storage/raft/configuration', undefined, token);
+    const raft = await via.api<{ data?: { config: { servers: unknown[] } } }>(
+      'GET',
+      'sys/storage/raft/configuration',
+      undefined,
+      token,
+    );
     assert.equal(raft.status, 200);
     assert.equal(raft.json.data?.config.servers.length, 3);
-    const policy = await via.api('PUT', 'sys/policies/acl/ha-root-token-test', { policy: 'path "x" { capabilities = ["read"] }' }, token);
+    const policy = await via.api(
+      'PUT',
+      'sys/policies/acl/ha-root-token-test',
+      { policy: 'path "x" { capabilities = ["read"] }' },
+      token,
+    );
     assert.equal(policy.status, 204);
     assert.equal(await generateRootAttemptStarted(via.addr), false, 'no generate-root attempt left behind');
     return token;
@@ -127,14 +183,18 @@ describe('VAULT_REVOKE_ROOT_TOKEN and make root-token on a 3-node Raft cluster',
 
   async function revokeThrough(node: RaftNode, token: string): Promise<void> {
     assert.equal((await node.api('POST', 'auth/token/revoke-self', {}, token)).status, 204);
-    for (const n of up()) assert.equal((await lookupSelf(n.addr, token)).status, 403, `${n.id} refuses the revoked token`);
+    for (const n of up())
+      assert.equal((await lookupSelf(n.addr, token)).status, 403, `${n.id} refuses the revoked token`);
   }
 
   test('first run (--once): forms the cluster, configures, revokes the root token of init.json; no node accepts it', async () => {
     const run = await runVaultInitOnce(env, 180_000);
     outputs.push(run.output);
     assert.equal(run.code, 0, run.output.slice(-3000));
-    assert.deepEqual(steps(run.output).map((s) => s.step), ['wait', 'initialize', 'form-cluster', 'unseal', 'verify-root-token', 'configure', 'revoke-root-token', 'banner']);
+    assert.deepEqual(
+      steps(run.output).map((s) => s.step),
+      ['wait', 'initialize', 'form-cluster', 'unseal', 'verify-root-token', 'configure', 'revoke-root-token', 'banner'],
+    );
     const revoke = steps(run.output).find((s) => s.step === 'revoke-root-token');
     assert.deepEqual([revoke?.which, revoke?.result], ['init-file', 'revoked']);
     assert.match(run.output, /^Root Token: revoked after setup \(VAULT_REVOKE_ROOT_TOKEN=true\)\. .*make root-token$/m);
@@ -150,7 +210,20 @@ describe('VAULT_REVOKE_ROOT_TOKEN and make root-token on a 3-node Raft cluster',
     outputs.push(run.output);
     assert.equal(run.code, 0, run.output.slice(-3000));
     const s = steps(run.output);
-    assert.deepEqual(s.map((x) => x.step), ['wait', 'load-init-file', 'form-cluster', 'unseal', 'verify-root-token', 'generate-root', 'configure', 'revoke-root-token', 'banner']);
+    assert.deepEqual(
+      s.map((x) => x.step),
+      [
+        'wait',
+        'load-init-file',
+        'form-cluster',
+        'unseal',
+        'verify-root-token',
+        'generate-root',
+        'configure',
+        'revoke-root-token',
+        'banner',
+      ],
+    );
     assert.equal(s.find((x) => x.step === 'verify-root-token')?.valid, false);
     assert.deepEqual(s.find((x) => x.step === 'configure')?.changed, []);
     const revoke = s.find((x) => x.step === 'revoke-root-token');
@@ -162,7 +235,10 @@ describe('VAULT_REVOKE_ROOT_TOKEN and make root-token on a 3-node Raft cluster',
     watcher = VaultInitProcess.start(env);
     await watcher.waitForOutput(/watching the seal status/, 120_000);
     const s = steps(watcher.output());
-    assert.ok(s.some((x) => x.step === 'generate-root'), 'root access from the unseal keys');
+    assert.ok(
+      s.some((x) => x.step === 'generate-root'),
+      'root access from the unseal keys',
+    );
     const revoke = s.find((x) => x.step === 'revoke-root-token');
     assert.deepEqual([revoke?.which, revoke?.result], ['generated', 'revoked']);
     assert.equal((await fetch(`http://127.0.0.1:${env.VAULT_INIT_HEALTH_PORT}/health`)).status, 200);
@@ -170,13 +246,22 @@ describe('VAULT_REVOKE_ROOT_TOKEN and make root-token on a 3-node Raft cluster',
   });
 
   test('scripts/root-token.ts with VAULT_ADDR at a standby prints one working root token; it is the only root token Vault knows; it can be revoked', async () => {
-    const standby = (await Promise.all(cluster.nodes.map(async (n) => ((await n.health()).standby ? n : undefined)))).find(Boolean)!;
+    const standby = (
+      await Promise.all(cluster.nodes.map(async (n) => ((await n.health()).standby ? n : undefined)))
+    ).find(Boolean)!;
     const token = await assertPrintedRootToken(rootTokenScript(initFile, standby.addr), standby);
     // Every root token vault-init generated on its runs was revoked: the one just printed is the only one.
-    const accessors = (await standby.api<{ data: { keys: string[] } }>('LIST', 'auth/token/accessors', undefined, token)).json.data.keys;
+    const accessors = (
+      await standby.api<{ data: { keys: string[] } }>('LIST', 'auth/token/accessors', undefined, token)
+    ).json.data.keys;
     let roots = 0;
     for (const accessor of accessors) {
-      const info = await standby.api<{ data: { policies?: string[] } }>('POST', 'auth/token/lookup-accessor', { accessor }, token);
+      const info = await standby.api<{ data: { policies?: string[] } }>(
+        'POST',
+        'auth/token/lookup-accessor',
+        { accessor },
+        token,
+      );
       if (info.json.data.policies?.includes('root')) roots += 1;
     }
     assert.equal(roots, 1, `root tokens known to Vault: ${roots}`);
@@ -187,10 +272,22 @@ describe('VAULT_REVOKE_ROOT_TOKEN and make root-token on a 3-node Raft cluster',
     const active = await cluster.waitActive();
     const token = await assertPrintedRootToken(rootTokenScript(initFile, active.addr), active);
     // Autopilot makes the joined nodes voters after a while: the next test needs a quorum without the leader.
-    await waitFor('three voters', async () => {
-      const r = await active.api<{ data: { config: { servers: Array<{ voter: boolean }> } } }>('GET', 'sys/storage/raft/configuration', undefined, token);
-      return r.json.data.config.servers.length === 3 && r.json.data.config.servers.every((p) => p.voter) ? true : undefined;
-    }, 60_000, 250);
+    await waitFor(
+      'three voters',
+      async () => {
+        const r = await active.api<{ data: { config: { servers: Array<{ voter: boolean }> } } }>(
+          'GET',
+          'sys/storage/raft/configuration',
+          undefined,
+          token,
+        );
+        return r.json.data.config.servers.length === 3 && r.json.data.config.servers.every((p) => p.voter)
+          ? true
+          : undefined;
+      },
+      60_000,
+      250,
+    );
     await revokeThrough(active, token);
   });
 
@@ -207,27 +304,47 @@ describe('VAULT_REVOKE_ROOT_TOKEN and make root-token on a 3-node Raft cluster',
 
     // vault-init's container command with the compose HA settings: VAULT_ADDR the alias (here: the node that is
     // gone), VAULT_HA_ADDRS every node. It must find a node that works by itself.
-    const run = containerRootToken({ VAULT_ADDR: killed.addr, VAULT_HA_ADDRS: env.VAULT_HA_ADDRS!, VAULT_INIT_DIR: dirs.initDir });
+    const run = containerRootToken({
+      VAULT_ADDR: killed.addr,
+      VAULT_HA_ADDRS: env.VAULT_HA_ADDRS!,
+      VAULT_INIT_DIR: dirs.initDir,
+    });
     await revokeThrough(active, await assertPrintedRootToken(run, active));
   });
 
   test('the killed node comes back sealed, vault-init (watch mode) unseals it; it refuses the old root token too; vault-init never failed', async (t) => {
     const killed = cluster.nodes.find((n) => !n.running)!;
     await killed.start();
-    await waitFor(`${killed.id} unsealed by vault-init and a standby`, async () => {
-      const h = await killed.health().catch(() => undefined);
-      return h && !h.sealed && h.standby ? true : undefined;
-    }, 60_000, 100);
+    await waitFor(
+      `${killed.id} unsealed by vault-init and a standby`,
+      async () => {
+        const h = await killed.health().catch(() => undefined);
+        return h && !h.sealed && h.standby ? true : undefined;
+      },
+      60_000,
+      100,
+    );
     // Right after its unseal a standby answers 500 for a moment, until it knows the active node to forward to.
     const operator = fs.readFileSync(path.join(dirs.cliDir, '.vault-token'), 'utf8').trim();
     const t0 = Date.now();
     let last = 0;
-    await waitFor(`${killed.id} to forward requests`, async () => {
-      last = (await lookupSelf(killed.addr, operator).catch(() => ({ status: 0 }))).status;
-      return last === 200 ? true : undefined;
-    }, 30_000, 100);
+    await waitFor(
+      `${killed.id} to forward requests`,
+      async () => {
+        last = (await lookupSelf(killed.addr, operator).catch(() => ({ status: 0 }))).status;
+        return last === 200 ? true : undefined;
+      },
+      30_000,
+      100,
+    );
     t.diagnostic(`${killed.id} forwards ${Date.now() - t0} ms after its unseal`);
-    await waitFor('vault-init healthy', async () => ((await fetch(`http://127.0.0.1:${env.VAULT_INIT_HEALTH_PORT}/health`)).status === 200 ? true : undefined), 10_000, 100);
+    await waitFor(
+      'vault-init healthy',
+      async () =>
+        (await fetch(`http://127.0.0.1:${env.VAULT_INIT_HEALTH_PORT}/health`)).status === 200 ? true : undefined,
+      10_000,
+      100,
+    );
     await assertRevokedAndConfigured();
     const out = watcher!.output();
     // The killed node was reported unreachable while it was down; configuration itself never failed.
@@ -246,14 +363,39 @@ describe('VAULT_REVOKE_ROOT_TOKEN and make root-token on a 3-node Raft cluster',
     outputs.push(run.output);
     assert.equal(run.code, 0, run.output.slice(-3000));
     const s = steps(run.output);
-    assert.deepEqual(s.map((x) => x.step), ['wait', 'load-init-file', 'form-cluster', 'unseal', 'verify-root-token', 'generate-root', 'configure', 'revoke-root-token', 'banner']);
+    assert.deepEqual(
+      s.map((x) => x.step),
+      [
+        'wait',
+        'load-init-file',
+        'form-cluster',
+        'unseal',
+        'verify-root-token',
+        'generate-root',
+        'configure',
+        'revoke-root-token',
+        'banner',
+      ],
+    );
     const revoke = s.find((x) => x.step === 'revoke-root-token');
     assert.deepEqual([revoke?.which, revoke?.result], ['generated', 'revoked']);
-    await waitFor('every node unsealed and serving', async () => {
-      const operator = fs.readFileSync(path.join(dirs.cliDir, '.vault-token'), 'utf8').trim();
-      const codes = await Promise.all(cluster.nodes.map((n) => lookupSelf(n.addr, operator).then((r) => r.status, () => 0)));
-      return codes.every((c) => c === 200) ? true : undefined;
-    }, 30_000, 100);
+    await waitFor(
+      'every node unsealed and serving',
+      async () => {
+        const operator = fs.readFileSync(path.join(dirs.cliDir, '.vault-token'), 'utf8').trim();
+        const codes = await Promise.all(
+          cluster.nodes.map((n) =>
+            lookupSelf(n.addr, operator).then(
+              (r) => r.status,
+              () => 0,
+            ),
+          ),
+        );
+        return codes.every((c) => c === 200) ? true : undefined;
+      },
+      30_000,
+      100,
+    );
     await assertRevokedAndConfigured();
   });
 

@@ -14,12 +14,24 @@ import { PostgresServer } from '../harness/postgres.js';
 import { AppProcess } from '../harness/app.js';
 import { clientResource } from '../harness/stack.js';
 import { tempDir, waitFor } from '../harness/processes.js';
-import { leakedLines, secretsOnDisk, vaultInitDirs, vaultInitEnv, VaultInitProcess, type VaultInitDirs } from '../harness/vault-init.js';
+import {
+  leakedLines,
+  secretsOnDisk,
+  vaultInitDirs,
+  vaultInitEnv,
+  VaultInitProcess,
+  type VaultInitDirs,
+} from '../harness/vault-init.js';
 import { loadConfig } from '../../services/vault-init/src/config.js';
 
 const REUNSEAL_BOUND_MS = 2000;
 
-interface Answer { status: number; retryAfter: string | null; text: string; ms: number }
+interface Answer {
+  status: number;
+  retryAfter: string | null;
+  text: string;
+  ms: number;
+}
 
 describe('vault-init with VAULT_HA_ADDRS: a 3-node Raft cluster, kill -9 of the active node', () => {
   let cluster: RaftCluster;
@@ -33,7 +45,7 @@ describe('vault-init with VAULT_HA_ADDRS: a 3-node Raft cluster, kill -9 of the 
 
   const health = async () => {
     const res = await fetch(`http://127.0.0.1:${env.VAULT_INIT_HEALTH_PORT}/health`);
-    return { status: res.status, body: await res.json() as unknown };
+    return { status: res.status, body: (await res.json()) as unknown };
   };
 
   const call = async (method: string, urlPath: string, body?: unknown): Promise<Answer> => {
@@ -44,14 +56,22 @@ describe('vault-init with VAULT_HA_ADDRS: a 3-node Raft cluster, kill -9 of the 
       body: body === undefined ? undefined : JSON.stringify(body),
       signal: AbortSignal.timeout(30_000),
     });
-    return { status: res.status, retryAfter: res.headers.get('retry-after'), text: await res.text(), ms: Date.now() - started };
+    return {
+      status: res.status,
+      retryAfter: res.headers.get('retry-after'),
+      text: await res.text(),
+      ms: Date.now() - started,
+    };
   };
 
   before(async () => {
     // retry_join blocks, as in compose's vault/config-ha/node-*.hcl; vault-init still joins explicitly.
     const [c, p] = await Promise.allSettled([RaftCluster.start(3, { retryJoin: true }), PostgresServer.start()]);
     if (c.status === 'rejected' || p.status === 'rejected') {
-      await Promise.allSettled([c.status === 'fulfilled' ? c.value.stop() : undefined, p.status === 'fulfilled' ? p.value.stop() : undefined]);
+      await Promise.allSettled([
+        c.status === 'fulfilled' ? c.value.stop() : undefined,
+        p.status === 'fulfilled' ? p.value.stop() : undefined,
+      ]);
       throw c.status === 'rejected' ? c.reason : (p as PromiseRejectedResult).reason;
     }
     [cluster, postgres] = [c.value, p.value];
@@ -74,8 +94,11 @@ describe('vault-init with VAULT_HA_ADDRS: a 3-node Raft cluster, kill -9 of the 
     const started = Date.now();
     await proc.waitForOutput(/watching the seal status/, 120_000);
     t.diagnostic(`cluster formed and configured in ${Date.now() - started} ms`);
-    const init = JSON.parse(fs.readFileSync(path.join(dirs.initDir, 'init.json'), 'utf8')) as { keys_base64: string[]; root_token: string };
-    assert.equal((fs.statSync(path.join(dirs.initDir, 'init.json')).mode & 0o777), 0o600);
+    const init = JSON.parse(fs.readFileSync(path.join(dirs.initDir, 'init.json'), 'utf8')) as {
+      keys_base64: string[];
+      root_token: string;
+    };
+    assert.equal(fs.statSync(path.join(dirs.initDir, 'init.json')).mode & 0o777, 0o600);
     cluster.keys = init.keys_base64;
     cluster.rootToken = init.root_token;
     const out = proc.output();
@@ -95,10 +118,15 @@ describe('vault-init with VAULT_HA_ADDRS: a 3-node Raft cluster, kill -9 of the 
     assert.ok(fs.existsSync(path.join(dirs.approleDir, 'app', 'secret_id')));
     // Autopilot promotes the joined nodes to voters once they have been healthy for a while (default 10 s):
     // before that, losing the leader would leave no quorum.
-    await waitFor('three voters', async () => {
-      const peers = await cluster.peers();
-      return peers.length === 3 && peers.every((p) => p.voter) ? true : undefined;
-    }, 60_000, 250);
+    await waitFor(
+      'three voters',
+      async () => {
+        const peers = await cluster.peers();
+        return peers.length === 3 && peers.every((p) => p.voter) ? true : undefined;
+      },
+      60_000,
+      250,
+    );
   });
 
   test('the app, on a standby, answers through kill -9 of the active node: 503 + Retry-After at most, then 2xx; nothing acknowledged is lost', async (t) => {
@@ -108,19 +136,30 @@ describe('vault-init with VAULT_HA_ADDRS: a 3-node Raft cluster, kill -9 of the 
     const secretFile = path.join(dir, 'client-writer');
     fs.writeFileSync(secretFile, secret, { mode: 0o400 });
     const configFile = path.join(dir, 'vault-config.json');
-    fs.writeFileSync(configFile, JSON.stringify({ secret: { 'client-writer': { path: secretFile, scope: { resource_type: 'Client', id: 'writer' } } } }));
-    app = await AppProcess.start({
-      VAULT_ADDR: standby.addr,
-      VAULT_APPROLE_DIR: path.join(dirs.approleDir, 'app'),
-      SECRETS_CONFIG: configFile,
-      CACHE_TTL_SECONDS: '0',
-      VAULT_TIMEOUT_MS: '3000',
-      AUTH_MAX_FAILURES: '10000',
-      ...postgres.env,
-    }, path.join(dir, 'app'));
+    fs.writeFileSync(
+      configFile,
+      JSON.stringify({
+        secret: { 'client-writer': { path: secretFile, scope: { resource_type: 'Client', id: 'writer' } } },
+      }),
+    );
+    app = await AppProcess.start(
+      {
+        VAULT_ADDR: standby.addr,
+        VAULT_APPROLE_DIR: path.join(dirs.approleDir, 'app'),
+        SECRETS_CONFIG: configFile,
+        CACHE_TTL_SECONDS: '0',
+        VAULT_TIMEOUT_MS: '3000',
+        AUTH_MAX_FAILURES: '10000',
+        ...postgres.env,
+      },
+      path.join(dir, 'app'),
+    );
     const spec = { id: 'writer', permissions: { credentials: ['read', 'write', 'delete', 'resolve'], users: ['*'] } };
     const json = JSON.stringify(clientResource(spec, 'client-writer')).replace(/'/g, "''");
-    await postgres.psql(postgres.database, `INSERT INTO resources (resource_type, id, resource) VALUES ('Client', 'writer', '${json}'::jsonb)`);
+    await postgres.psql(
+      postgres.database,
+      `INSERT INTO resources (resource_type, id, resource) VALUES ('Client', 'writer', '${json}'::jsonb)`,
+    );
     writerAuth = `Basic ${Buffer.from(`writer:${secret}`).toString('base64')}`;
     await app.waitReady(30_000);
 
@@ -153,18 +192,28 @@ describe('vault-init with VAULT_HA_ADDRS: a 3-node Raft cluster, kill -9 of the 
     active = await cluster.waitActive(survivors, 60_000);
     const electionMs = Date.now() - t0;
     // Writes succeed again through the app.
-    const recoveredAfter = await waitFor('a 2xx write through the app after the failover', async () => {
-      const a = await writeOne();
-      return a.status === 201 ? Date.now() - t0 : undefined;
-    }, 60_000, 100);
+    const recoveredAfter = await waitFor(
+      'a 2xx write through the app after the failover',
+      async () => {
+        const a = await writeOne();
+        return a.status === 201 ? Date.now() - t0 : undefined;
+      },
+      60_000,
+      100,
+    );
     stop = true;
     await writer;
     const by = new Map<number, number>();
     for (const a of answers) by.set(a.status, (by.get(a.status) ?? 0) + 1);
-    t.diagnostic(`${active.id} active ${electionMs} ms after kill -9 of ${killed.id}; app writes 2xx again after ${recoveredAfter} ms; ` +
-      `answers by status: ${JSON.stringify(Object.fromEntries(by))}; slowest ${Math.max(...answers.map((a) => a.ms))} ms`);
+    t.diagnostic(
+      `${active.id} active ${electionMs} ms after kill -9 of ${killed.id}; app writes 2xx again after ${recoveredAfter} ms; ` +
+        `answers by status: ${JSON.stringify(Object.fromEntries(by))}; slowest ${Math.max(...answers.map((a) => a.ms))} ms`,
+    );
     for (const a of answers) {
-      assert.ok(a.status === 201 || a.status === 503, `only 201 or 503 during the failover, got ${a.status}: ${a.text}`);
+      assert.ok(
+        a.status === 201 || a.status === 503,
+        `only 201 or 503 during the failover, got ${a.status}: ${a.text}`,
+      );
       if (a.status === 503) assert.match(a.retryAfter ?? '', /^\d+$/, `a 503 carries Retry-After: ${a.text}`);
     }
     // No acknowledged write lost: each resolves to its value, through the app (cache TTL 0: Vault answers).
@@ -179,14 +228,24 @@ describe('vault-init with VAULT_HA_ADDRS: a 3-node Raft cluster, kill -9 of the 
     const killed = cluster.nodes.find((x) => !x.running)!;
     await killed.start();
     const t0 = Date.now();
-    await waitFor(`${killed.id} unsealed by vault-init`, async () => {
-      const h = await killed.health().catch(() => undefined);
-      return h && !h.sealed ? true : undefined;
-    }, 10_000, 20);
+    await waitFor(
+      `${killed.id} unsealed by vault-init`,
+      async () => {
+        const h = await killed.health().catch(() => undefined);
+        return h && !h.sealed ? true : undefined;
+      },
+      10_000,
+      20,
+    );
     const ms = Date.now() - t0;
     t.diagnostic(`${killed.id} unsealed ${ms} ms after it answered again`);
     assert.ok(ms <= REUNSEAL_BOUND_MS, `unsealed after ${ms} ms (bound ${REUNSEAL_BOUND_MS} ms)`);
-    await waitFor(`${killed.id} to be a standby`, async () => ((await killed.health().catch(() => undefined))?.standby ? true : undefined), 30_000, 100);
+    await waitFor(
+      `${killed.id} to be a standby`,
+      async () => ((await killed.health().catch(() => undefined))?.standby ? true : undefined),
+      30_000,
+      100,
+    );
     await waitFor('vault-init healthy', async () => ((await health()).status === 200 ? true : undefined), 10_000, 100);
     assert.equal((await cluster.peers()).length, 3);
   });
@@ -197,10 +256,15 @@ describe('vault-init with VAULT_HA_ADDRS: a 3-node Raft cluster, kill -9 of the 
     const t0 = Date.now();
     await cluster.waitActive(cluster.nodes, 30_000);
     t.diagnostic(`an active node again ${Date.now() - t0} ms after all three answered`);
-    await waitFor('all three unsealed', async () => {
-      const hs = await Promise.all(cluster.nodes.map((n) => n.health().catch(() => undefined)));
-      return hs.every((h) => h && !h.sealed) ? true : undefined;
-    }, 30_000, 100);
+    await waitFor(
+      'all three unsealed',
+      async () => {
+        const hs = await Promise.all(cluster.nodes.map((n) => n.health().catch(() => undefined)));
+        return hs.every((h) => h && !h.sealed) ? true : undefined;
+      },
+      30_000,
+      100,
+    );
     // setup's own path after a full restart (no watch loop): every node sealed, none active until a quorum is unsealed.
     await proc.stop();
     for (const n of cluster.nodes) await n.kill();
@@ -224,12 +288,20 @@ describe('VAULT_HA_ADDRS is parsed once, at start', () => {
     assert.deepEqual(loadConfig({ VAULT_HA_ADDRS: ' ' }, []).haAddrs, []);
   });
   test('a list of node addresses, trailing slashes and blanks dropped', () => {
-    assert.deepEqual(loadConfig({ VAULT_HA_ADDRS: 'http://vault-1:8200/, http://vault-2:8200,http://vault-3:8200' }, []).haAddrs,
-      ['http://vault-1:8200', 'http://vault-2:8200', 'http://vault-3:8200']);
+    assert.deepEqual(
+      loadConfig({ VAULT_HA_ADDRS: 'http://vault-1:8200/, http://vault-2:8200,http://vault-3:8200' }, []).haAddrs,
+      ['http://vault-1:8200', 'http://vault-2:8200', 'http://vault-3:8200'],
+    );
   });
   test('a bad value stops vault-init with the variable, the problem and an example', () => {
-    assert.throws(() => loadConfig({ VAULT_HA_ADDRS: 'vault-1:8200,vault-2:8200' }, []), /VAULT_HA_ADDRS holds "vault-1:8200", which is not an http\(s\) URL; example: VAULT_HA_ADDRS=http/);
-    assert.throws(() => loadConfig({ VAULT_HA_ADDRS: 'http://a:8200,http://a:8200' }, []), /VAULT_HA_ADDRS names a node twice/);
+    assert.throws(
+      () => loadConfig({ VAULT_HA_ADDRS: 'vault-1:8200,vault-2:8200' }, []),
+      /VAULT_HA_ADDRS holds "vault-1:8200", which is not an http\(s\) URL; example: VAULT_HA_ADDRS=http/,
+    );
+    assert.throws(
+      () => loadConfig({ VAULT_HA_ADDRS: 'http://a:8200,http://a:8200' }, []),
+      /VAULT_HA_ADDRS names a node twice/,
+    );
     assert.throws(() => loadConfig({ VAULT_HA_ADDRS: 'http://a:8200' }, []), /VAULT_HA_ADDRS names one node only/);
   });
 });

@@ -21,7 +21,9 @@ describe('another engine at the KV mount', () => {
     await root.write('legacy/users/alice', { token: 'canary-kv1' });
     await root.enableSecretsEngine('transit', 'transit');
   });
-  after(async () => { await vault?.stop(); });
+  after(async () => {
+    await vault?.stop();
+  });
 
   test('KV v1: a ConflictError that names the fix; the data stays', async () => {
     await assert.rejects(ensureKvV2(root, 'legacy'), (err: Error) => {
@@ -47,11 +49,16 @@ describe('another engine at the KV mount', () => {
     const own = await startVault();
     try {
       const dirs = vaultInitDirs();
-      const env = await vaultInitEnv(own, dirs, { VAULT_SECRET_SHARES: '1', VAULT_SECRET_THRESHOLD: '1', VAULT_KV_MOUNT: 'legacy' });
+      const env = await vaultInitEnv(own, dirs, {
+        VAULT_SECRET_SHARES: '1',
+        VAULT_SECRET_THRESHOLD: '1',
+        VAULT_KV_MOUNT: 'legacy',
+      });
       // First run sets everything up at "legacy" as KV v2; replace it by a v1 engine, as a user might.
       assert.equal((await runVaultInitOnce(env)).code, 0);
       const fs = await import('node:fs');
-      const token = (JSON.parse(fs.readFileSync(`${dirs.initDir}/init.json`, 'utf8')) as { root_token: string }).root_token;
+      const token = (JSON.parse(fs.readFileSync(`${dirs.initDir}/init.json`, 'utf8')) as { root_token: string })
+        .root_token;
       const c = new VaultClient({ addr: own.addr, token });
       await c.delete('sys/mounts/legacy');
       await c.enableSecretsEngine('legacy', 'kv', { version: '1' });

@@ -8,12 +8,28 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { VaultClient } from '@aurora/common';
 import { VaultServer } from '../harness/vault.js';
-import { leakedLines, runVaultInitOnce, vaultInitMain, secretsOnDisk, startVault, vaultInitDirs, vaultInitEnv, type VaultInitDirs } from '../harness/vault-init.js';
+import {
+  leakedLines,
+  runVaultInitOnce,
+  vaultInitMain,
+  secretsOnDisk,
+  startVault,
+  vaultInitDirs,
+  vaultInitEnv,
+  type VaultInitDirs,
+} from '../harness/vault-init.js';
 import { loadConfig } from '../../services/vault-init/src/config.js';
 import { configureVault } from '../../services/vault-init/src/configure/index.js';
 
 function snapshot(dirs: VaultInitDirs): Record<string, string> {
-  const files = ['init/init.json', 'approle/app/role_id', 'approle/app/secret_id', 'approle/agent/role_id', 'approle/agent/secret_id', 'cli/.vault-token'];
+  const files = [
+    'init/init.json',
+    'approle/app/role_id',
+    'approle/app/secret_id',
+    'approle/agent/role_id',
+    'approle/agent/secret_id',
+    'cli/.vault-token',
+  ];
   return Object.fromEntries(files.map((f) => [f, fs.readFileSync(path.join(dirs.root, f), 'utf8')]));
 }
 
@@ -40,9 +56,14 @@ describe('vault-init run again on an initialized Vault', () => {
     outputs.push(run.output);
     assert.equal(run.code, 0, run.output);
     first = snapshot(dirs);
-    root = new VaultClient({ addr: vault.addr, token: (JSON.parse(first['init/init.json']!) as { root_token: string }).root_token });
+    root = new VaultClient({
+      addr: vault.addr,
+      token: (JSON.parse(first['init/init.json']!) as { root_token: string }).root_token,
+    });
   });
-  after(async () => { await vault?.stop(); });
+  after(async () => {
+    await vault?.stop();
+  });
 
   test('the second run exits 0, does not initialize, changes nothing in Vault or on disk', async () => {
     const run = await runVaultInitOnce(env);
@@ -61,8 +82,14 @@ describe('vault-init run again on an initialized Vault', () => {
     const config = loadConfig(env, []);
     const a = await configureVault(root, config);
     const b = await configureVault(root, config);
-    assert.ok(Object.values(a.changes).every((c) => c === 'unchanged'), JSON.stringify(a.changes));
-    assert.ok(Object.values(b.changes).every((c) => c === 'unchanged'), JSON.stringify(b.changes));
+    assert.ok(
+      Object.values(a.changes).every((c) => c === 'unchanged'),
+      JSON.stringify(a.changes),
+    );
+    assert.ok(
+      Object.values(b.changes).every((c) => c === 'unchanged'),
+      JSON.stringify(b.changes),
+    );
   });
 
   test('drift is repaired: a policy edited by hand, a role changed, a revoked secret_id, a missing operator token', async () => {
@@ -76,7 +103,10 @@ describe('vault-init run again on an initialized Vault', () => {
     outputs.push(run.output);
     assert.equal(run.code, 0, run.output);
     assert.deepEqual(configureLine(run.output).changed.sort(), [
-      'policy:aurora-app=updated', 'role:aurora-agent=updated', 'secret_id:aurora-app=updated', 'token:operator=created',
+      'policy:aurora-app=updated',
+      'role:aurora-agent=updated',
+      'secret_id:aurora-app=updated',
+      'token:operator=created',
     ]);
     assert.equal(await root.readPolicy('aurora-app'), appPolicy);
     const now = snapshot(dirs);
@@ -88,7 +118,7 @@ describe('vault-init run again on an initialized Vault', () => {
   });
 
   test('the bootstrap admin secret is generated once and kept', async () => {
-    const before = (await root.kvRead('secret', 'aurora/admin'));
+    const before = await root.kvRead('secret', 'aurora/admin');
     const run = await runVaultInitOnce(env);
     outputs.push(run.output);
     const afterwards = await root.kvRead('secret', 'aurora/admin');
@@ -97,7 +127,11 @@ describe('vault-init run again on an initialized Vault', () => {
   });
 
   test('the banner alone is on stdout (what users grep); every log line is on stderr', () => {
-    const res = spawnSync(process.execPath, [vaultInitMain(), '--once'], { env: { PATH: process.env.PATH, ...env }, encoding: 'utf8', timeout: 60_000 });
+    const res = spawnSync(process.execPath, [vaultInitMain(), '--once'], {
+      env: { PATH: process.env.PATH, ...env },
+      encoding: 'utf8',
+      timeout: 60_000,
+    });
     outputs.push(res.stdout + res.stderr);
     assert.equal(res.status, 0, res.stderr);
     const lines = res.stdout.trimEnd().split('\n');
@@ -106,7 +140,13 @@ describe('vault-init run again on an initialized Vault', () => {
     assert.equal(lines.filter((l) => l.startsWith('Root Token: hvs.')).length, 1);
     assert.ok(!lines.some((l) => l.startsWith('{')), 'no log line on stdout');
     assert.doesNotMatch(res.stderr, /Root Token:/);
-    assert.ok(res.stderr.split('\n').filter(Boolean).every((l) => l.startsWith('{')), 'stderr holds JSON log lines only');
+    assert.ok(
+      res.stderr
+        .split('\n')
+        .filter(Boolean)
+        .every((l) => l.startsWith('{')),
+      'stderr holds JSON log lines only',
+    );
   });
 
   test('VAULT_PRINT_ROOT_TOKEN=false: the banner points at init.json and no line holds the token', async () => {

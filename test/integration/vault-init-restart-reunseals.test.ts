@@ -6,7 +6,16 @@ import { spawnSync } from 'node:child_process';
 import { VaultClient } from '@aurora/common';
 import { VaultServer } from '../harness/vault.js';
 import { waitFor } from '../harness/processes.js';
-import { leakedLines, secretsOnDisk, startVault, vaultInitDirs, vaultInitEnv, vaultInitHealthcheck, VaultInitProcess, type VaultInitDirs } from '../harness/vault-init.js';
+import {
+  leakedLines,
+  secretsOnDisk,
+  startVault,
+  vaultInitDirs,
+  vaultInitEnv,
+  vaultInitHealthcheck,
+  VaultInitProcess,
+  type VaultInitDirs,
+} from '../harness/vault-init.js';
 
 const REUNSEAL_BOUND_MS = 2000;
 
@@ -16,14 +25,22 @@ async function health(port: string): Promise<{ status: number; body: unknown }> 
 }
 
 function healthcheckExit(port: string): number | null {
-  return spawnSync(process.execPath, [vaultInitHealthcheck()], { env: { ...process.env, VAULT_INIT_HEALTH_PORT: port }, timeout: 10_000 }).status;
+  return spawnSync(process.execPath, [vaultInitHealthcheck()], {
+    env: { ...process.env, VAULT_INIT_HEALTH_PORT: port },
+    timeout: 10_000,
+  }).status;
 }
 
 /** Time from "Vault answers again" to "Vault reports unsealed", as a client polling every 20 ms sees it. */
 async function timeToUnsealed(client: VaultClient, proc: VaultInitProcess): Promise<number> {
   const t0 = Date.now();
   try {
-    await waitFor('Vault to be unsealed by vault-init', async () => ((await client.sealStatus()).sealed ? undefined : true), 10_000, 20);
+    await waitFor(
+      'Vault to be unsealed by vault-init',
+      async () => ((await client.sealStatus()).sealed ? undefined : true),
+      10_000,
+      20,
+    );
   } catch (err) {
     throw new Error(`${(err as Error).message}\nvault-init output:\n${proc.output().slice(-4000)}`);
   }
@@ -51,7 +68,10 @@ describe('vault-init watch mode across Vault restarts (5 shares, threshold 3)', 
   });
 
   test('health: 200 {unsealed, configured}; the healthcheck script exits 0', async () => {
-    assert.deepEqual(await health(env.VAULT_INIT_HEALTH_PORT!), { status: 200, body: { unsealed: true, configured: true } });
+    assert.deepEqual(await health(env.VAULT_INIT_HEALTH_PORT!), {
+      status: 200,
+      body: { unsealed: true, configured: true },
+    });
     assert.equal(healthcheckExit(env.VAULT_INIT_HEALTH_PORT!), 0);
   });
 
@@ -60,34 +80,60 @@ describe('vault-init watch mode across Vault restarts (5 shares, threshold 3)', 
     const ms = await timeToUnsealed(client, proc);
     console.log(`# re-unseal after restart: ${ms} ms`);
     assert.ok(ms < REUNSEAL_BOUND_MS, `took ${ms} ms`);
-    await waitFor('health 200 again', async () => ((await health(env.VAULT_INIT_HEALTH_PORT!)).status === 200 ? true : undefined), 10_000, 50);
+    await waitFor(
+      'health 200 again',
+      async () => ((await health(env.VAULT_INIT_HEALTH_PORT!)).status === 200 ? true : undefined),
+      10_000,
+      50,
+    );
   });
 
   test('Vault killed -9 and started again: unsealed again within 2 s, and the health endpoint said 503 meanwhile', async () => {
     await vault.kill();
     // vault-init notices within one interval (1 s) and reports unhealthy.
-    await waitFor('health 503 while Vault is down', async () => ((await health(env.VAULT_INIT_HEALTH_PORT!)).status === 503 ? true : undefined), 5000, 50);
+    await waitFor(
+      'health 503 while Vault is down',
+      async () => ((await health(env.VAULT_INIT_HEALTH_PORT!)).status === 503 ? true : undefined),
+      5000,
+      50,
+    );
     assert.equal(healthcheckExit(env.VAULT_INIT_HEALTH_PORT!), 1);
     await vault.startProcess();
     const ms = await timeToUnsealed(client, proc);
     console.log(`# re-unseal after kill -9: ${ms} ms`);
     assert.ok(ms < REUNSEAL_BOUND_MS, `took ${ms} ms`);
-    await waitFor('health 200 again', async () => ((await health(env.VAULT_INIT_HEALTH_PORT!)).status === 200 ? true : undefined), 10_000, 50);
+    await waitFor(
+      'health 200 again',
+      async () => ((await health(env.VAULT_INIT_HEALTH_PORT!)).status === 200 ? true : undefined),
+      10_000,
+      50,
+    );
   });
 
   test('five restarts in a row: each one unsealed within 2 s', async () => {
     for (let i = 0; i < 5; i++) {
       if (i % 2) await vault.restart();
-      else { await vault.kill(); await vault.startProcess(); }
+      else {
+        await vault.kill();
+        await vault.startProcess();
+      }
       const ms = await timeToUnsealed(client, proc);
       assert.ok(ms < REUNSEAL_BOUND_MS, `restart ${i}: took ${ms} ms`);
     }
   });
 
   test('the data survived and the app credentials still work', async () => {
-    await waitFor('health 200', async () => ((await health(env.VAULT_INIT_HEALTH_PORT!)).status === 200 ? true : undefined), 10_000, 50);
+    await waitFor(
+      'health 200',
+      async () => ((await health(env.VAULT_INIT_HEALTH_PORT!)).status === 200 ? true : undefined),
+      10_000,
+      50,
+    );
     const fs = await import('node:fs');
-    const login = await client.approleLogin(fs.readFileSync(`${dirs.approleDir}/app/role_id`, 'utf8'), fs.readFileSync(`${dirs.approleDir}/app/secret_id`, 'utf8'));
+    const login = await client.approleLogin(
+      fs.readFileSync(`${dirs.approleDir}/app/role_id`, 'utf8'),
+      fs.readFileSync(`${dirs.approleDir}/app/secret_id`, 'utf8'),
+    );
     assert.deepEqual(login.policies, ['aurora-app', 'default']);
   });
 
@@ -97,7 +143,10 @@ describe('vault-init watch mode across Vault restarts (5 shares, threshold 3)', 
     assert.equal(healthcheckExit(env.VAULT_INIT_HEALTH_PORT!), 1);
     assert.deepEqual(leakedLines(proc.output(), secretsOnDisk(dirs)), []);
     // Logged when the problem started and when it ended, not once per tick.
-    const errors = proc.output().split('\n').filter((l) => l.includes('"level":"error"'));
+    const errors = proc
+      .output()
+      .split('\n')
+      .filter((l) => l.includes('"level":"error"'));
     assert.ok(errors.length <= 20, `${errors.length} error lines`);
   });
 });

@@ -10,18 +10,30 @@ import { spawnSync } from 'node:child_process';
 import { VaultClient } from '@aurora/common';
 import { VaultServer, initAndUnseal } from '../harness/vault.js';
 import { repoRoot, waitFor } from '../harness/processes.js';
-import { leakedLines, runVaultInitOnce, secretsOnDisk, startVault, vaultInitDirs, vaultInitEnv, VaultInitProcess, type VaultInitDirs } from '../harness/vault-init.js';
+import {
+  leakedLines,
+  runVaultInitOnce,
+  secretsOnDisk,
+  startVault,
+  vaultInitDirs,
+  vaultInitEnv,
+  VaultInitProcess,
+  type VaultInitDirs,
+} from '../harness/vault-init.js';
 
 const EXIT_INIT_MATERIAL = 4;
 
 async function lookupSelf(addr: string, token: string): Promise<{ status: number; policies?: string[] }> {
   const res = await fetch(`${addr}/v1/auth/token/lookup-self`, { headers: { 'x-vault-token': token } });
-  const body = await res.json().catch(() => ({})) as { data?: { policies?: string[] } };
+  const body = (await res.json().catch(() => ({}))) as { data?: { policies?: string[] } };
   return { status: res.status, policies: body.data?.policies };
 }
 
 function steps(output: string): Array<{ step: string; which?: string; result?: string; valid?: boolean }> {
-  return output.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as { step?: string })
+  return output
+    .split('\n')
+    .filter((l) => l.startsWith('{'))
+    .map((l) => JSON.parse(l) as { step?: string })
     .filter((e): e is { step: string } => e.step !== undefined);
 }
 
@@ -46,17 +58,28 @@ describe('VAULT_REVOKE_ROOT_TOKEN=true: the root token is revoked after setup, a
     env = await vaultInitEnv(vault, dirs, { VAULT_REVOKE_ROOT_TOKEN: 'true' });
     client = new VaultClient({ addr: vault.addr });
   });
-  after(async () => { await vault?.stop(); });
+  after(async () => {
+    await vault?.stop();
+  });
 
   async function assertUnsealedAndConfigured(): Promise<void> {
     const h = await client.health();
     assert.equal(h.sealed, false);
     assert.equal(h.standby, false);
     const app = path.join(dirs.approleDir, 'app');
-    const login = await client.withToken('').approleLogin(fs.readFileSync(path.join(app, 'role_id'), 'utf8'), fs.readFileSync(path.join(app, 'secret_id'), 'utf8'));
+    const login = await client
+      .withToken('')
+      .approleLogin(
+        fs.readFileSync(path.join(app, 'role_id'), 'utf8'),
+        fs.readFileSync(path.join(app, 'secret_id'), 'utf8'),
+      );
     assert.deepEqual(login.policies, ['aurora-app', 'default']);
     const operator = fs.readFileSync(path.join(dirs.cliDir, '.vault-token'), 'utf8').trim();
-    assert.deepEqual((await lookupSelf(vault.addr, operator)).policies, ['aurora-operator', 'default'], 'the CLI keeps a limited operator token');
+    assert.deepEqual(
+      (await lookupSelf(vault.addr, operator)).policies,
+      ['aurora-operator', 'default'],
+      'the CLI keeps a limited operator token',
+    );
     assert.equal(await generateRootAttemptStarted(vault.addr), false, 'no generate-root attempt left behind');
   }
 
@@ -64,11 +87,15 @@ describe('VAULT_REVOKE_ROOT_TOKEN=true: the root token is revoked after setup, a
     const run = await runVaultInitOnce(env);
     outputs.push(run.output);
     assert.equal(run.code, 0, run.output);
-    assert.deepEqual(steps(run.output).map((s) => s.step), ['wait', 'initialize', 'unseal', 'verify-root-token', 'configure', 'revoke-root-token', 'banner']);
+    assert.deepEqual(
+      steps(run.output).map((s) => s.step),
+      ['wait', 'initialize', 'unseal', 'verify-root-token', 'configure', 'revoke-root-token', 'banner'],
+    );
     const revoke = steps(run.output).find((s) => s.step === 'revoke-root-token');
     assert.deepEqual([revoke?.which, revoke?.result], ['init-file', 'revoked']);
 
-    originalRoot = (JSON.parse(fs.readFileSync(path.join(dirs.initDir, 'init.json'), 'utf8')) as { root_token: string }).root_token;
+    originalRoot = (JSON.parse(fs.readFileSync(path.join(dirs.initDir, 'init.json'), 'utf8')) as { root_token: string })
+      .root_token;
     assert.match(originalRoot, /^hvs\./);
     assert.equal((await lookupSelf(vault.addr, originalRoot)).status, 403, 'the old root token is refused');
 
@@ -84,7 +111,19 @@ describe('VAULT_REVOKE_ROOT_TOKEN=true: the root token is revoked after setup, a
     outputs.push(run.output);
     assert.equal(run.code, 0, run.output);
     const s = steps(run.output);
-    assert.deepEqual(s.map((x) => x.step), ['wait', 'load-init-file', 'unseal', 'verify-root-token', 'generate-root', 'configure', 'revoke-root-token', 'banner']);
+    assert.deepEqual(
+      s.map((x) => x.step),
+      [
+        'wait',
+        'load-init-file',
+        'unseal',
+        'verify-root-token',
+        'generate-root',
+        'configure',
+        'revoke-root-token',
+        'banner',
+      ],
+    );
     assert.equal(s.find((x) => x.step === 'verify-root-token')?.valid, false);
     const revoke = s.find((x) => x.step === 'revoke-root-token');
     assert.deepEqual([revoke?.which, revoke?.result], ['generated', 'revoked']);
@@ -110,10 +149,15 @@ describe('VAULT_REVOKE_ROOT_TOKEN=true: the root token is revoked after setup, a
       for (let i = 0; i < 2; i++) {
         const before = (proc.output().match(/"step":"revoke-root-token"/g) ?? []).length;
         await vault.restart();
-        await waitFor('vault-init to unseal and configure again', async () => {
-          if ((proc.output().match(/"step":"revoke-root-token"/g) ?? []).length <= before) return undefined;
-          return (await health()) === 200 ? true : undefined;
-        }, 30_000, 50);
+        await waitFor(
+          'vault-init to unseal and configure again',
+          async () => {
+            if ((proc.output().match(/"step":"revoke-root-token"/g) ?? []).length <= before) return undefined;
+            return (await health()) === 200 ? true : undefined;
+          },
+          30_000,
+          50,
+        );
       }
       await assertUnsealedAndConfigured();
       assert.equal((await lookupSelf(vault.addr, originalRoot)).status, 403);
@@ -125,10 +169,20 @@ describe('VAULT_REVOKE_ROOT_TOKEN=true: the root token is revoked after setup, a
   });
 
   test('node services/vault-init/dist/root-token.js prints one fresh root token; it is the only root token Vault knows', async () => {
-    const res = spawnSync(process.execPath, [path.join(repoRoot(), 'services', 'vault-init', 'dist', 'root-token.js')], {
-      encoding: 'utf8', timeout: 60_000,
-      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/root', VAULT_ADDR: vault.addr, VAULT_INIT_DIR: dirs.initDir },
-    });
+    const res = spawnSync(
+      process.execPath,
+      [path.join(repoRoot(), 'services', 'vault-init', 'dist', 'root-token.js')],
+      {
+        encoding: 'utf8',
+        timeout: 60_000,
+        env: {
+          PATH: process.env.PATH ?? '/usr/bin:/bin',
+          HOME: process.env.HOME ?? '/root',
+          VAULT_ADDR: vault.addr,
+          VAULT_INIT_DIR: dirs.initDir,
+        },
+      },
+    );
     outputs.push(res.stderr);
     assert.equal(res.status, 0, res.stderr);
     const lines = res.stdout.split('\n').filter(Boolean);
@@ -145,17 +199,28 @@ describe('VAULT_REVOKE_ROOT_TOKEN=true: the root token is revoked after setup, a
     const accessors = await root.list('auth/token/accessors');
     const rootPolicy: string[] = [];
     for (const accessor of accessors) {
-      const info = await root.write<{ data: { policies?: string[]; accessor: string } }>('auth/token/lookup-accessor', { accessor });
+      const info = await root.write<{ data: { policies?: string[]; accessor: string } }>('auth/token/lookup-accessor', {
+        accessor,
+      });
       if (info.data.policies?.includes('root')) rootPolicy.push(info.data.accessor);
     }
     assert.equal(rootPolicy.length, 1, `root tokens known to Vault: ${rootPolicy.length}`);
   });
 
   test('root-token.js without init material: exit 4 with the ways out, nothing on stdout', () => {
-    const res = spawnSync(process.execPath, [path.join(repoRoot(), 'services', 'vault-init', 'dist', 'root-token.js')], {
-      encoding: 'utf8', timeout: 60_000,
-      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', VAULT_ADDR: vault.addr, VAULT_INIT_DIR: path.join(dirs.root, 'nowhere') },
-    });
+    const res = spawnSync(
+      process.execPath,
+      [path.join(repoRoot(), 'services', 'vault-init', 'dist', 'root-token.js')],
+      {
+        encoding: 'utf8',
+        timeout: 60_000,
+        env: {
+          PATH: process.env.PATH ?? '/usr/bin:/bin',
+          VAULT_ADDR: vault.addr,
+          VAULT_INIT_DIR: path.join(dirs.root, 'nowhere'),
+        },
+      },
+    );
     outputs.push(res.stderr);
     assert.equal(res.status, EXIT_INIT_MATERIAL, res.stderr);
     assert.equal(res.stdout, '');
@@ -168,13 +233,22 @@ describe('VAULT_REVOKE_ROOT_TOKEN=true: the root token is revoked after setup, a
     const other = await startVault();
     try {
       const foreign = await initAndUnseal(other, 5, 3);
-      fs.writeFileSync(initFile, JSON.stringify({ keys_base64: foreign.keys, root_token: foreign.rootToken, shares: 5, threshold: 3 }), { mode: 0o600 });
-    } finally { await other.stop(); }
+      fs.writeFileSync(
+        initFile,
+        JSON.stringify({ keys_base64: foreign.keys, root_token: foreign.rootToken, shares: 5, threshold: 3 }),
+        { mode: 0o600 },
+      );
+    } finally {
+      await other.stop();
+    }
     try {
       const run = await runVaultInitOnce(env);
       outputs.push(run.output);
       assert.equal(run.code, EXIT_INIT_MATERIAL, run.output);
-      assert.match(run.output, /rejects the root token in .*init\.json .*its unseal keys cannot generate a new one: .*do not belong to this Vault/);
+      assert.match(
+        run.output,
+        /rejects the root token in .*init\.json .*its unseal keys cannot generate a new one: .*do not belong to this Vault/,
+      );
       assert.match(run.output, /Two ways out:/);
       assert.equal(await generateRootAttemptStarted(vault.addr), false);
     } finally {

@@ -11,15 +11,24 @@ import { runVaultInitOnce, startVault, vaultInitDirs, vaultInitEnv } from '../ha
 import { loadConfig, shamirProblem } from '../../services/vault-init/src/config.js';
 
 describe('key shares and threshold', () => {
-  for (const [shares, threshold] of [[1, 1], [5, 3]] as const) {
+  for (const [shares, threshold] of [
+    [1, 1],
+    [5, 3],
+  ] as const) {
     test(`${shares}/${threshold}: initialized with ${shares} key(s), unsealed with ${threshold}`, async () => {
       const vault = await startVault();
       try {
         const dirs = vaultInitDirs();
-        const env = await vaultInitEnv(vault, dirs, { VAULT_SECRET_SHARES: String(shares), VAULT_SECRET_THRESHOLD: String(threshold) });
+        const env = await vaultInitEnv(vault, dirs, {
+          VAULT_SECRET_SHARES: String(shares),
+          VAULT_SECRET_THRESHOLD: String(threshold),
+        });
         const run = await runVaultInitOnce(env);
         assert.equal(run.code, 0, run.output);
-        const m = JSON.parse(fs.readFileSync(path.join(dirs.initDir, 'init.json'), 'utf8')) as { keys_base64: string[]; threshold: number };
+        const m = JSON.parse(fs.readFileSync(path.join(dirs.initDir, 'init.json'), 'utf8')) as {
+          keys_base64: string[];
+          threshold: number;
+        };
         assert.equal(m.keys_base64.length, shares);
         assert.equal(m.threshold, threshold);
         const status = await new VaultClient({ addr: vault.addr }).sealStatus();
@@ -45,10 +54,17 @@ describe('key shares and threshold', () => {
   test('a bad combination stops vault-init with exit 2, naming both variables, before it touches Vault', async () => {
     const vault = await startVault();
     try {
-      const env = await vaultInitEnv(vault, vaultInitDirs(), { VAULT_SECRET_SHARES: '3', VAULT_SECRET_THRESHOLD: '1', VAULT_WATCH_INTERVAL_MS: 'soon' });
+      const env = await vaultInitEnv(vault, vaultInitDirs(), {
+        VAULT_SECRET_SHARES: '3',
+        VAULT_SECRET_THRESHOLD: '1',
+        VAULT_WATCH_INTERVAL_MS: 'soon',
+      });
       const run = await runVaultInitOnce(env);
       assert.equal(run.code, 2, run.output);
-      assert.match(run.output, /VAULT_SECRET_SHARES=3 with VAULT_SECRET_THRESHOLD=1: secret threshold must be greater than one for multiple shares/);
+      assert.match(
+        run.output,
+        /VAULT_SECRET_SHARES=3 with VAULT_SECRET_THRESHOLD=1: secret threshold must be greater than one for multiple shares/,
+      );
       assert.match(run.output, /VAULT_WATCH_INTERVAL_MS="soon" must be a whole number/);
       assert.equal((await new VaultClient({ addr: vault.addr }).health()).initialized, false);
       assert.throws(() => loadConfig({ VAULT_KV_MOUNT: 'sys' }, []), /VAULT_KV_MOUNT="sys" is reserved/);
@@ -72,10 +88,13 @@ describe('partial unseal progress left by another client', () => {
     env = await vaultInitEnv(vault, dirs);
     const run = await runVaultInitOnce(env);
     assert.equal(run.code, 0, run.output);
-    keys = (JSON.parse(fs.readFileSync(path.join(dirs.initDir, 'init.json'), 'utf8')) as { keys_base64: string[] }).keys_base64;
+    keys = (JSON.parse(fs.readFileSync(path.join(dirs.initDir, 'init.json'), 'utf8')) as { keys_base64: string[] })
+      .keys_base64;
     client = new VaultClient({ addr: vault.addr });
   });
-  after(async () => { await vault?.stop(); });
+  after(async () => {
+    await vault?.stop();
+  });
 
   test('one valid key submitted by someone else: discarded, then unsealed with ours', async () => {
     await vault.restart();

@@ -19,14 +19,20 @@ describe('waiting for Vault', () => {
     assert.ok(Date.now() - t0 < 15_000);
     assert.match(run.output, new RegExp(`"message":"waiting for Vault at http://127\\.0\\.0\\.1:${port}"`));
     assert.match(run.output, new RegExp(`"message":"still waiting for Vault at http://127\\.0\\.0\\.1:${port}"`));
-    assert.match(run.output, new RegExp(`Vault at http://127\\.0\\.0\\.1:${port} did not answer within 6 s \\(last error: ECONNREFUSED\\)`));
+    assert.match(
+      run.output,
+      new RegExp(`Vault at http://127\\.0\\.0\\.1:${port} did not answer within 6 s \\(last error: ECONNREFUSED\\)`),
+    );
   });
 
   test('answers late: vault-init carries on and finishes', async () => {
     const port = await freePort();
     const dirs = vaultInitDirs();
     // The real Vault starts on this port 1.5 s after vault-init does.
-    const env = await vaultInitEnv({ addr: `http://127.0.0.1:${port}` }, dirs, { VAULT_SECRET_SHARES: '1', VAULT_SECRET_THRESHOLD: '1' });
+    const env = await vaultInitEnv({ addr: `http://127.0.0.1:${port}` }, dirs, {
+      VAULT_SECRET_SHARES: '1',
+      VAULT_SECRET_THRESHOLD: '1',
+    });
     const proc = VaultInitProcess.start(env, ['--once']);
     await new Promise((r) => setTimeout(r, 1500));
     const vault = await VaultServer.start({ port });

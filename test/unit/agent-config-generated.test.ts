@@ -4,7 +4,12 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import {
-  AGENT_HCL_FILE, COMPOSE_AGENT_OPTIONS, composeAgentConfig, parseObjects, readObjects, renderAgentConfig,
+  AGENT_HCL_FILE,
+  COMPOSE_AGENT_OPTIONS,
+  composeAgentConfig,
+  parseObjects,
+  readObjects,
+  renderAgentConfig,
 } from '../../scripts/gen-agent-config.js';
 
 describe('vault/agent/agent.hcl', () => {
@@ -14,8 +19,14 @@ describe('vault/agent/agent.hcl', () => {
 
   test('lists the documented objects', () => {
     const objects = readObjects();
-    assert.deepEqual(objects.find((o) => o.objectName === 'client-secret'), { objectName: 'client-secret', secretPath: 'secret/data/aidbox/client', secretKey: 'client-secret' });
-    assert.deepEqual(objects.find((o) => o.objectName === 'admin-secret'), { objectName: 'admin-secret', secretPath: 'secret/data/aurora/admin', secretKey: 'client-secret' });
+    assert.deepEqual(
+      objects.find((o) => o.objectName === 'client-secret'),
+      { objectName: 'client-secret', secretPath: 'secret/data/aidbox/client', secretKey: 'client-secret' },
+    );
+    assert.deepEqual(
+      objects.find((o) => o.objectName === 'admin-secret'),
+      { objectName: 'admin-secret', secretPath: 'secret/data/aurora/admin', secretKey: 'client-secret' },
+    );
   });
 
   test('AppRole auto-auth with the files vault-init writes, the secret_id kept, one 0400 template per object', () => {
@@ -26,23 +37,50 @@ describe('vault/agent/agent.hcl', () => {
     assert.match(hcl, /static_secret_render_interval = "30s"/);
     assert.match(hcl, /exit_on_retry_failure = false/);
     assert.match(hcl, /destination = "\/run\/vault-secrets\/client-secret"/);
-    assert.match(hcl, /contents\s+= "\{\{ with secret \\"secret\/data\/aidbox\/client\\" \}\}\{\{ with index \.Data\.data \\"client-secret\\" \}\}/);
+    assert.match(
+      hcl,
+      /contents\s+= "\{\{ with secret \\"secret\/data\/aidbox\/client\\" \}\}\{\{ with index \.Data\.data \\"client-secret\\" \}\}/,
+    );
     assert.equal(hcl.match(/perms\s+= "0400"/g)?.length, readObjects().length);
   });
 
   test('paths, address and interval are parameters (native mode, tests)', () => {
-    const hcl = renderAgentConfig(readObjects(), { ...COMPOSE_AGENT_OPTIONS, outputDir: '/tmp/x', renderInterval: '1s', vaultAddress: 'http://127.0.0.1:1234' });
+    const hcl = renderAgentConfig(readObjects(), {
+      ...COMPOSE_AGENT_OPTIONS,
+      outputDir: '/tmp/x',
+      renderInterval: '1s',
+      vaultAddress: 'http://127.0.0.1:1234',
+    });
     assert.match(hcl, /address = "http:\/\/127\.0\.0\.1:1234"/);
     assert.match(hcl, /destination = "\/tmp\/x\/admin-secret"/);
     assert.match(hcl, /static_secret_render_interval = "1s"/);
-    assert.throws(() => renderAgentConfig([], { ...COMPOSE_AGENT_OPTIONS, renderInterval: 'soon' }), /render interval "soon"/);
+    assert.throws(
+      () => renderAgentConfig([], { ...COMPOSE_AGENT_OPTIONS, renderInterval: 'soon' }),
+      /render interval "soon"/,
+    );
   });
 
   test('a malformed objects list names the entry and the field', () => {
     assert.throws(() => parseObjects({}), /must be a JSON array/);
-    assert.throws(() => parseObjects([{ objectName: '../x', secretPath: 'secret/data/a', secretKey: 'k' }]), /\[0\]\.objectName: must be a file name/);
-    assert.throws(() => parseObjects([{ objectName: 'x', secretPath: 'secret/aidbox/client', secretKey: 'k' }]), /\[0\]\.secretPath: must be a KV v2 API path/);
-    assert.throws(() => parseObjects([{ objectName: 'x', secretPath: 'secret/data/a', secretKey: '' }]), /\[0\]\.secretKey/);
-    assert.throws(() => parseObjects([{ objectName: 'x', secretPath: 'secret/data/a', secretKey: 'k' }, { objectName: 'x', secretPath: 'secret/data/b', secretKey: 'k' }]), /\[1\]\.objectName: x is listed twice/);
+    assert.throws(
+      () => parseObjects([{ objectName: '../x', secretPath: 'secret/data/a', secretKey: 'k' }]),
+      /\[0\]\.objectName: must be a file name/,
+    );
+    assert.throws(
+      () => parseObjects([{ objectName: 'x', secretPath: 'secret/aidbox/client', secretKey: 'k' }]),
+      /\[0\]\.secretPath: must be a KV v2 API path/,
+    );
+    assert.throws(
+      () => parseObjects([{ objectName: 'x', secretPath: 'secret/data/a', secretKey: '' }]),
+      /\[0\]\.secretKey/,
+    );
+    assert.throws(
+      () =>
+        parseObjects([
+          { objectName: 'x', secretPath: 'secret/data/a', secretKey: 'k' },
+          { objectName: 'x', secretPath: 'secret/data/b', secretKey: 'k' },
+        ]),
+      /\[1\]\.objectName: x is listed twice/,
+    );
   });
 });

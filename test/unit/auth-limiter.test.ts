@@ -10,7 +10,10 @@ describe('the failure limiter', () => {
     let now = 1_000_000;
     const limiter = new FailureLimiter({ maxFailures: 3, windowSeconds: 60, now: () => now });
     const keys = ['addr:1.2.3.4', 'client:basic'];
-    for (let i = 0; i < 3; i++) { assert.equal(limiter.blockedFor(keys), 0); limiter.fail(keys); }
+    for (let i = 0; i < 3; i++) {
+      assert.equal(limiter.blockedFor(keys), 0);
+      limiter.fail(keys);
+    }
     assert.equal(limiter.blockedFor(keys), 60);
     assert.equal(limiter.firstRefusal(keys), true, 'the first refusal is logged');
     assert.equal(limiter.firstRefusal(keys), false, 'later ones are not');

@@ -8,7 +8,9 @@ import path from 'node:path';
 import { parse } from 'yaml';
 import { repoRoot } from '../harness/processes.js';
 
-interface Healthcheck { test?: string[] | string }
+interface Healthcheck {
+  test?: string[] | string;
+}
 interface Service {
   image?: string;
   build?: { context?: string; dockerfile?: string; args?: Record<string, string> };
@@ -35,7 +37,10 @@ type Family = 'vault' | 'postgres' | 'node';
 
 const root = repoRoot();
 const read = (p: string): string => fs.readFileSync(path.join(root, p), 'utf8');
-const compose = parse(read('docker-compose.yml')) as { services: Record<string, Service>; volumes: Record<string, unknown> };
+const compose = parse(read('docker-compose.yml')) as {
+  services: Record<string, Service>;
+  volumes: Record<string, unknown>;
+};
 const services = compose.services;
 const contract = JSON.parse(read('vault/offline/contract.json')) as Record<Family, ImageContract>;
 const envExample = read('.env.example');
@@ -45,7 +50,12 @@ const vaultVersion = read('vault/VERSION').trim();
 function env(s: Service): Record<string, string> {
   if (!s.environment) return {};
   if (Array.isArray(s.environment)) {
-    return Object.fromEntries(s.environment.map((e) => { const i = e.indexOf('='); return [e.slice(0, i), e.slice(i + 1)]; }));
+    return Object.fromEntries(
+      s.environment.map((e) => {
+        const i = e.indexOf('=');
+        return [e.slice(0, i), e.slice(i + 1)];
+      }),
+    );
   }
   return Object.fromEntries(Object.entries(s.environment).map(([k, v]) => [k, v === null ? '' : String(v)]));
 }
@@ -58,7 +68,9 @@ function variableWithDefault(value: string | undefined): [string, string] | unde
 
 /** Named-volume mounts of a service as {volume, target}; bind mounts (./...) are left out. */
 function namedMounts(s: Service): { volume: string; target: string }[] {
-  return (s.volumes ?? []).map((v) => v.split(':')).filter(([src]) => !src!.startsWith('.') && !src!.startsWith('/'))
+  return (s.volumes ?? [])
+    .map((v) => v.split(':'))
+    .filter(([src]) => !src!.startsWith('.') && !src!.startsWith('/'))
     .map(([volume, target]) => ({ volume: volume!, target: target! }));
 }
 const targets = (s: Service): string[] => (s.volumes ?? []).map((v) => v.split(':')[1]!);
@@ -136,7 +148,10 @@ describe('docker-compose.yml: the services and how they start', () => {
 describe('docker-compose.yml: images default to the official ones, pinned in one place', () => {
   test('image variables default to the official images', () => {
     assert.deepEqual(variableWithDefault(services.vault!.image), ['VAULT_IMAGE', `hashicorp/vault:${vaultVersion}`]);
-    assert.deepEqual(variableWithDefault(services['vault-agent']!.image), ['VAULT_IMAGE', `hashicorp/vault:${vaultVersion}`]);
+    assert.deepEqual(variableWithDefault(services['vault-agent']!.image), [
+      'VAULT_IMAGE',
+      `hashicorp/vault:${vaultVersion}`,
+    ]);
     const pg = variableWithDefault(services.postgres!.image);
     assert.equal(pg?.[0], 'POSTGRES_IMAGE');
     assert.match(pg![1], /^postgres:15(\.\d+)?(-bookworm)?$/);
@@ -168,8 +183,14 @@ describe('docker-compose.yml: images default to the official ones, pinned in one
     assert.match(images, /^PG_MAJOR=15$/m);
     const prodLocal = read('scripts/prod-local.sh');
     assert.ok(prodLocal.includes(`OFFICIAL_NODE=${nodeDefault}`), 'prod-local.sh OFFICIAL_NODE differs from compose');
-    assert.ok(prodLocal.includes(`OFFICIAL_POSTGRES=${variableWithDefault(services.postgres!.image)![1]}`), 'prod-local.sh OFFICIAL_POSTGRES differs');
-    assert.ok(prodLocal.includes(`OFFLINE_NODE=aurora-offline/node:${nodeVersion}`), 'prod-local.sh OFFLINE_NODE differs');
+    assert.ok(
+      prodLocal.includes(`OFFICIAL_POSTGRES=${variableWithDefault(services.postgres!.image)![1]}`),
+      'prod-local.sh OFFICIAL_POSTGRES differs',
+    );
+    assert.ok(
+      prodLocal.includes(`OFFLINE_NODE=aurora-offline/node:${nodeVersion}`),
+      'prod-local.sh OFFLINE_NODE differs',
+    );
   });
 
   test('local builds never carry an official image name', () => {
@@ -186,14 +207,21 @@ describe('docker-compose.yml: volumes and paths agree with docs/architecture.md 
   test('the vault-init volume (unseal keys, root token) is mounted into vault-init only', () => {
     for (const [name, s] of Object.entries(services)) {
       const mounted = namedMounts(s).some((m) => m.volume === 'vault-init');
-      assert.equal(mounted, name === 'vault-init', `vault-init volume ${mounted ? 'mounted into' : 'missing from'} ${name}`);
+      assert.equal(
+        mounted,
+        name === 'vault-init',
+        `vault-init volume ${mounted ? 'mounted into' : 'missing from'} ${name}`,
+      );
     }
   });
 
   test("vault-init's directories are the documented defaults, and each is a volume mount", () => {
     const e = env(services['vault-init']!);
     const mounts = Object.fromEntries(namedMounts(services['vault-init']!).map((m) => [m.target, m.volume]));
-    for (const [name, volume] of [['VAULT_INIT_DIR', 'vault-init'], ['VAULT_OPERATOR_TOKEN_DIR', 'vault-cli']] as const) {
+    for (const [name, volume] of [
+      ['VAULT_INIT_DIR', 'vault-init'],
+      ['VAULT_OPERATOR_TOKEN_DIR', 'vault-cli'],
+    ] as const) {
       assert.equal(e[name], envExampleDefault(name), `${name} differs from .env.example`);
       assert.equal(mounts[e[name]!], volume, `${name}=${e[name]} is not the ${volume} volume`);
     }
@@ -216,8 +244,10 @@ describe('docker-compose.yml: volumes and paths agree with docs/architecture.md 
     // docker exec runs as root with the container's HOME (root's /root unless compose sets HOME); the token
     // helper reads $HOME/.vault-token, which vault-init writes as $VAULT_OPERATOR_TOKEN_DIR/.vault-token.
     const home = env(services.vault!).HOME ?? '/root';
-    assert.ok(namedMounts(services.vault!).some((m) => m.volume === 'vault-cli' && m.target === home),
-      `the vault-cli volume is not mounted at the CLI's HOME (${home}) in vault`);
+    assert.ok(
+      namedMounts(services.vault!).some((m) => m.volume === 'vault-cli' && m.target === home),
+      `the vault-cli volume is not mounted at the CLI's HOME (${home}) in vault`,
+    );
     const tokenDir = env(services['vault-init']!).VAULT_OPERATOR_TOKEN_DIR!;
     assert.ok(namedMounts(services['vault-init']!).some((m) => m.volume === 'vault-cli' && m.target === tokenDir));
   });
@@ -230,8 +260,16 @@ describe('docker-compose.yml: volumes and paths agree with docs/architecture.md 
   test('the app and the agent read the AppRole directories vault-init writes', () => {
     const app = env(services.app!);
     assert.ok(namedMounts(services.app!).some((m) => m.volume === 'app-approle' && m.target === app.VAULT_APPROLE_DIR));
-    assert.ok(namedMounts(services['vault-agent']!).some((m) => m.volume === 'agent-approle' && m.target === '/vault/approle/agent'));
-    assert.ok(namedMounts(services['vault-agent']!).some((m) => m.volume === 'vault-secrets' && m.target === '/run/vault-secrets'));
+    assert.ok(
+      namedMounts(services['vault-agent']!).some(
+        (m) => m.volume === 'agent-approle' && m.target === '/vault/approle/agent',
+      ),
+    );
+    assert.ok(
+      namedMounts(services['vault-agent']!).some(
+        (m) => m.volume === 'vault-secrets' && m.target === '/run/vault-secrets',
+      ),
+    );
     assert.ok(architecture.includes('/run/vault-secrets/'));
     assert.equal(app.SECRETS_CONFIG, envExampleDefault('SECRETS_CONFIG'));
     assert.ok(targets(services.app!).includes(app.SECRETS_CONFIG!));
@@ -247,9 +285,16 @@ describe('docker-compose.yml relies on its images for nothing beyond vault/offli
   for (const [name, s] of Object.entries(services)) {
     test(`${name}: command, environment, healthcheck tool and mount points are in the ${family(s)} image contract`, () => {
       const c = contract[family(s)];
-      assert.ok(c.tools.includes(healthTool(s.healthcheck)!), `${name}'s healthcheck runs ${healthTool(s.healthcheck)}, not in ${c.tools}`);
+      assert.ok(
+        c.tools.includes(healthTool(s.healthcheck)!),
+        `${name}'s healthcheck runs ${healthTool(s.healthcheck)}, not in ${c.tools}`,
+      );
       if (family(s) === 'node') {
-        assert.deepEqual(Object.keys(s.build!.args ?? {}), ['NODE_IMAGE'], `${name} passes build args the node contract does not know`);
+        assert.deepEqual(
+          Object.keys(s.build!.args ?? {}),
+          ['NODE_IMAGE'],
+          `${name} passes build args the node contract does not know`,
+        );
         return;
       }
       const cmd = Array.isArray(s.command) ? s.command[0] : s.command?.split(/\s+/)[0];
@@ -261,8 +306,7 @@ describe('docker-compose.yml relies on its images for nothing beyond vault/offli
       for (const t of targets(s)) {
         // A target is either a path the image gives meaning to, or a new mount point that Docker creates.
         const inside = known.find((k) => t !== k && t.startsWith(`${k}/`));
-        assert.ok(known.includes(t) || !inside,
-          `${name} mounts ${t} inside ${inside}, which the image owns`);
+        assert.ok(known.includes(t) || !inside, `${name} mounts ${t} inside ${inside}, which the image owns`);
       }
     });
   }
@@ -284,17 +328,33 @@ describe('docker-compose.yml relies on its images for nothing beyond vault/offli
   });
 
   test('no file of the offline build names a registry host', () => {
-    const files = ['scripts/images-offline.sh', 'scripts/prod-local.sh', 'scripts/ensure-docker.sh',
-      ...['vault', 'postgres', 'node'].flatMap((f) => fs.readdirSync(path.join(root, 'vault/offline', f)).map((n) => `vault/offline/${f}/${n}`))];
+    const files = [
+      'scripts/images-offline.sh',
+      'scripts/prod-local.sh',
+      'scripts/ensure-docker.sh',
+      ...['vault', 'postgres', 'node'].flatMap((f) =>
+        fs.readdirSync(path.join(root, 'vault/offline', f)).map((n) => `vault/offline/${f}/${n}`),
+      ),
+    ];
     for (const f of files) {
-      assert.doesNotMatch(read(f), /\b(registry[.-]|docker\.io\/|deb\.debian\.org|npmjs\.(org|com))/, `${f} names a registry host`);
+      assert.doesNotMatch(
+        read(f),
+        /\b(registry[.-]|docker\.io\/|deb\.debian\.org|npmjs\.(org|com))/,
+        `${f} names a registry host`,
+      );
     }
   });
 });
 
 describe('docker-compose.ha.yml: the HA profile (make prod-local-ha) on top of docker-compose.yml', () => {
-  interface HaService extends Service { profiles?: string[]; networks?: Record<string, { aliases?: string[] }> }
-  const ha = parse(read('docker-compose.ha.yml')) as { services: Record<string, HaService>; volumes: Record<string, unknown> };
+  interface HaService extends Service {
+    profiles?: string[];
+    networks?: Record<string, { aliases?: string[] }>;
+  }
+  const ha = parse(read('docker-compose.ha.yml')) as {
+    services: Record<string, HaService>;
+    volumes: Record<string, unknown>;
+  };
   const nodes = ['vault-1', 'vault-2', 'vault-3'];
   const nodeAddr = (n: string) => `http://${n}:8200`;
 
@@ -311,7 +371,10 @@ describe('docker-compose.ha.yml: the HA profile (make prod-local-ha) on top of d
       const data = namedMounts(s).find((m) => m.target === '/vault/file');
       assert.ok(data, `${name} has no named volume at /vault/file`);
       dataVolumes.add(data.volume);
-      assert.ok(namedMounts(s).some((m) => m.target === '/vault/logs'), `${name} has no named volume for its audit log`);
+      assert.ok(
+        namedMounts(s).some((m) => m.target === '/vault/logs'),
+        `${name} has no named volume for its audit log`,
+      );
       assert.deepEqual(s.networks?.default?.aliases, ['vault-ha'], `${name} lacks the vault-ha alias`);
       assert.ok(healthTool(s.healthcheck), `${name} has no CMD healthcheck`);
       assert.ok(!(name in services), `${name} must not exist in the single-node file`);
@@ -366,11 +429,13 @@ describe('docker-compose.ha.yml: the HA profile (make prod-local-ha) on top of d
     }
   });
 
-  test('every HA volume used is declared in one of the two files, the nodes\' only in the HA file; no top-level name', () => {
+  test("every HA volume used is declared in one of the two files, the nodes' only in the HA file; no top-level name", () => {
     const used = new Set(Object.values(ha.services).flatMap((s) => namedMounts(s).map((m) => m.volume)));
     const haOnly = [...used].filter((v) => !(v in compose.volumes));
     assert.deepEqual(haOnly.sort(), Object.keys(ha.volumes).sort());
-    for (const n of nodes) for (const m of namedMounts(ha.services[n]!)) assert.ok(!(m.volume in compose.volumes), `${n} shares ${m.volume}`);
+    for (const n of nodes)
+      for (const m of namedMounts(ha.services[n]!))
+        assert.ok(!(m.volume in compose.volumes), `${n} shares ${m.volume}`);
     assert.equal((ha as Record<string, unknown>).name, undefined);
   });
 

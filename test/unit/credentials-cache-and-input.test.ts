@@ -46,10 +46,16 @@ describe('TtlLruCache', () => {
 });
 
 describe('credential body and If-Match', () => {
-  const rejects = (body: unknown, field: RegExp) => assert.throws(() => parseCredentialBody(body), (err: unknown) => err instanceof ValidationError && field.test(err.message));
+  const rejects = (body: unknown, field: RegExp) =>
+    assert.throws(
+      () => parseCredentialBody(body),
+      (err: unknown) => err instanceof ValidationError && field.test(err.message),
+    );
 
   test('accepts string fields, multi-line values and field names with . _ -', () => {
-    const data = parseCredentialBody({ data: { token: 'x', 'client.id_2-b': '-----BEGIN KEY-----\nabc\n-----END KEY-----' } });
+    const data = parseCredentialBody({
+      data: { token: 'x', 'client.id_2-b': '-----BEGIN KEY-----\nabc\n-----END KEY-----' },
+    });
     assert.deepEqual({ ...data }, { token: 'x', 'client.id_2-b': '-----BEGIN KEY-----\nabc\n-----END KEY-----' });
     assert.equal(Object.getPrototypeOf(data), null);
   });
@@ -60,12 +66,18 @@ describe('credential body and If-Match', () => {
     rejects({ data: { a: 'v' }, other: 'secret-value' }, /^body: unknown field "other"/);
     rejects({}, /^data: is required/);
     rejects({ data: {} }, /^data: must have at least one field/);
-    rejects({ data: Object.fromEntries(Array.from({ length: MAX_FIELDS + 1 }, (_, i) => [`k${i}`, 'v'])) }, /^data: has 65 fields/);
+    rejects(
+      { data: Object.fromEntries(Array.from({ length: MAX_FIELDS + 1 }, (_, i) => [`k${i}`, 'v'])) },
+      /^data: has 65 fields/,
+    );
     rejects({ data: { 'a/b': 'secret-value' } }, /^data: field name "a\/b"/);
     rejects({ data: { k: 5 } }, /^data\.k: must be a string, not number/);
     rejects({ data: { k: 'x'.repeat(8193) } }, /^data\.k: is 8193 bytes/);
     rejects({ data: { k: '\ud800' } }, /^data\.k: is not valid Unicode/);
-    assert.throws(() => parseCredentialBody({ data: { 'bad key': 'secret-value' } }), (err: Error) => !err.message.includes('secret-value'));
+    assert.throws(
+      () => parseCredentialBody({ data: { 'bad key': 'secret-value' } }),
+      (err: Error) => !err.message.includes('secret-value'),
+    );
   });
 
   test('If-Match: a version number, bare or quoted; anything else is a 400', () => {
@@ -73,6 +85,7 @@ describe('credential body and If-Match', () => {
     assert.equal(parseIfMatch('3'), 3);
     assert.equal(parseIfMatch('"3"'), 3);
     assert.equal(parseIfMatch('0'), 0);
-    for (const bad of ['', '*', '-1', '1.5', 'abc', '1, 2', '9999999999']) assert.throws(() => parseIfMatch(bad), /^ValidationError|If-Match/);
+    for (const bad of ['', '*', '-1', '1.5', 'abc', '1, 2', '9999999999'])
+      assert.throws(() => parseIfMatch(bad), /^ValidationError|If-Match/);
   });
 });

@@ -5,8 +5,21 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { VaultForbiddenError, VaultNotFoundError, VaultRequestError, VaultSealedError, VaultUnreachableError } from '@aurora/common';
-import { base62Bytes, isEncryptedKeyName, isWholeEntry, storagePaths, strayOwner, tornFile } from '../../services/app/src/torn-files.js';
+import {
+  VaultForbiddenError,
+  VaultNotFoundError,
+  VaultRequestError,
+  VaultSealedError,
+  VaultUnreachableError,
+} from '@aurora/common';
+import {
+  base62Bytes,
+  isEncryptedKeyName,
+  isWholeEntry,
+  storagePaths,
+  strayOwner,
+  tornFile,
+} from '../../services/app/src/torn-files.js';
 import { damagedDetail, damagedEntryError, formatReport, type DoctorReport } from '../../services/app/src/doctor.js';
 
 const BASE62 = '0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ';
@@ -14,11 +27,16 @@ const BASE62 = '0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ';
 function base62(bytes: Buffer): string {
   let n = BigInt(`0x${bytes.toString('hex') || '0'}`);
   let out = '';
-  while (n > 0n) { out = BASE62[Number(n % 62n)]! + out; n /= 62n; }
+  while (n > 0n) {
+    out = BASE62[Number(n % 62n)]! + out;
+    n /= 62n;
+  }
   return out || '0';
 }
 /** An encrypted key segment as keysutil writes it: `1:` + base64(12-byte nonce, the segment, 16-byte tag). */
-const encryptedName = fc.uint8Array({ minLength: 29, maxLength: 120 }).map((b) => base62(Buffer.from(`1:${Buffer.from(b).toString('base64')}`, 'latin1')));
+const encryptedName = fc
+  .uint8Array({ minLength: 29, maxLength: 120 })
+  .map((b) => base62(Buffer.from(`1:${Buffer.from(b).toString('base64')}`, 'latin1')));
 const tempDigits = fc.integer({ min: 0, max: 0xffffffff }).map(String); // os.CreateTemp: uint32 in decimal
 
 // Names from a real Vault 1.21.4 data dir: a folder, a credential's entry, and the stray a kill -9 left there.
@@ -28,7 +46,7 @@ const ENTRY = '_5kKSfKN25uHLZc9MrCabdZjiorU9n9QgWbQBIFOFihJPZxQxMXsrpQkI6AEjMx';
 const STRAY = `${ENTRY}2358448399`;
 const WHOLE = Buffer.from(`{"Value":"${Buffer.alloc(300, 7).toString('base64')}"}\n`);
 
-describe('torn files in Vault\'s file storage', () => {
+describe("torn files in Vault's file storage", () => {
   test('real KV v2 names decode to <key version>:<base64>; the stray a kill -9 left does not', () => {
     assert.equal(base62Bytes(ENTRY.slice(1))?.toString('latin1').slice(0, 2), '1:');
     assert.ok(isEncryptedKeyName(ENTRY.slice(1)));
@@ -38,21 +56,29 @@ describe('torn files in Vault\'s file storage', () => {
     assert.equal(strayOwner(ENTRY), undefined);
   });
 
-  test('base62Bytes is the inverse of Go\'s Text(62); anything outside 0-9a-zA-Z is no name at all', () => {
-    fc.assert(fc.property(fc.uint8Array({ minLength: 1, maxLength: 80 }).filter((b) => b[0] !== 0), (b) => {
-      assert.deepEqual(base62Bytes(base62(Buffer.from(b))), Buffer.from(b));
-    }));
+  test("base62Bytes is the inverse of Go's Text(62); anything outside 0-9a-zA-Z is no name at all", () => {
+    fc.assert(
+      fc.property(
+        fc.uint8Array({ minLength: 1, maxLength: 80 }).filter((b) => b[0] !== 0),
+        (b) => {
+          assert.deepEqual(base62Bytes(base62(Buffer.from(b))), Buffer.from(b));
+        },
+      ),
+    );
     for (const bad of ['', 'abc-def', 'abc_def', 'ab/c', 'é']) assert.equal(base62Bytes(bad), undefined, bad);
   });
 
-  test('every encrypted name is whole; the same name plus the temp file\'s digits never is, and points back at it', () => {
-    fc.assert(fc.property(encryptedName, tempDigits, (name, digits) => {
-      assert.ok(isEncryptedKeyName(name));
-      assert.ok(!isEncryptedKeyName(name + digits));
-      assert.equal(strayOwner(`_${name}${digits}`), `_${name}`);
-      assert.equal(tornFile(`/vault/file/${FOLDER}/_${name}`), undefined);
-      assert.equal(tornFile(`/vault/file/${FOLDER}/_${name}${digits}`)?.kind, 'stray');
-    }), { numRuns: 300 });
+  test("every encrypted name is whole; the same name plus the temp file's digits never is, and points back at it", () => {
+    fc.assert(
+      fc.property(encryptedName, tempDigits, (name, digits) => {
+        assert.ok(isEncryptedKeyName(name));
+        assert.ok(!isEncryptedKeyName(name + digits));
+        assert.equal(strayOwner(`_${name}${digits}`), `_${name}`);
+        assert.equal(tornFile(`/vault/file/${FOLDER}/_${name}`), undefined);
+        assert.equal(tornFile(`/vault/file/${FOLDER}/_${name}${digits}`)?.kind, 'stray');
+      }),
+      { numRuns: 300 },
+    );
   });
 
   test('a stray is found empty or complete, by name, with or without its content', () => {
@@ -71,13 +97,20 @@ describe('torn files in Vault\'s file storage', () => {
       `/vault/file/${MOUNT}/policy/_metadata`,
       '/vault/file/core/_keyring1234',
       '/vault/file/logical/0b1c2d3e-aaaa-bbbb-cccc-0123456789ab/4a7d0f3c9e/metadata/_plain-name',
-    ]) assert.equal(tornFile(p), undefined, p);
+    ])
+      assert.equal(tornFile(p), undefined, p);
   });
 
   test('content: a whole entry passes; cut short, garbled or without Value is truncated; an empty file is Vault\'s "absent"', () => {
     assert.ok(isWholeEntry(WHOLE));
     assert.ok(isWholeEntry(Buffer.from(WHOLE.toString().trimEnd())));
-    for (const cut of [WHOLE.subarray(0, 150), WHOLE.subarray(0, WHOLE.length - 3), Buffer.from('{"value":"AAAA"}'), Buffer.from('{"Value":"not base64!"}'), Buffer.from('\0\0\0')]) {
+    for (const cut of [
+      WHOLE.subarray(0, 150),
+      WHOLE.subarray(0, WHOLE.length - 3),
+      Buffer.from('{"value":"AAAA"}'),
+      Buffer.from('{"Value":"not base64!"}'),
+      Buffer.from('\0\0\0'),
+    ]) {
       assert.ok(!isWholeEntry(cut));
       assert.equal(tornFile(`/data/${MOUNT}/versions/53b/_abc`, cut)?.kind, 'truncated');
       assert.equal(tornFile(`/data/${FOLDER}/${ENTRY}`, cut)?.kind, 'truncated');
@@ -92,17 +125,41 @@ describe('torn files in Vault\'s file storage', () => {
 });
 
 describe('doctor: which Vault failures are a damaged entry', () => {
-  const listError = new VaultRequestError('aurora/metadata/users/vault-kill9', 500, '1 error occurred:\n\t* invalid ciphertext: wrong number of fields\n\n');
+  const listError = new VaultRequestError(
+    'aurora/metadata/users/vault-kill9',
+    500,
+    '1 error occurred:\n\t* invalid ciphertext: wrong number of fields\n\n',
+  );
 
-  test('a 500 that says Vault cannot decode its storage is damaged, with Vault\'s own words; other 500s, 403, 404, sealed, other 503s, no answer are not', () => {
+  test("a 500 that says Vault cannot decode its storage is damaged, with Vault's own words; other 500s, 403, 404, sealed, other 503s, no answer are not", () => {
     assert.equal(damagedEntryError(listError), 'invalid ciphertext: wrong number of fields');
-    assert.equal(damagedEntryError(new VaultRequestError('p', 500, '2 errors occurred:\n\t* invalid ciphertext: version number could not be decoded\n\t* b\n\n')),
-      'invalid ciphertext: version number could not be decoded; b');
+    assert.equal(
+      damagedEntryError(
+        new VaultRequestError(
+          'p',
+          500,
+          '2 errors occurred:\n\t* invalid ciphertext: version number could not be decoded\n\t* b\n\n',
+        ),
+      ),
+      'invalid ciphertext: version number could not be decoded; b',
+    );
     for (const err of [
       // A standby right after a failover (seen in the compose HA e2e): about the cluster, not about an entry.
-      new VaultRequestError('p', 500, '1 error occurred:\n\t* local node not active but active cluster node not found\n\n'),
-      new VaultRequestError('p', 500, 'status 500'),new VaultForbiddenError('p'), new VaultNotFoundError('p'), new VaultSealedError(), new VaultUnreachableError('http://x'),
-      new VaultRequestError('p', 503, 'Vault is sealed'), new VaultRequestError('p', 502, 'bad gateway'), new VaultRequestError('p', 400, 'no'), new Error('ECONNRESET')]) {
+      new VaultRequestError(
+        'p',
+        500,
+        '1 error occurred:\n\t* local node not active but active cluster node not found\n\n',
+      ),
+      new VaultRequestError('p', 500, 'status 500'),
+      new VaultForbiddenError('p'),
+      new VaultNotFoundError('p'),
+      new VaultSealedError(),
+      new VaultUnreachableError('http://x'),
+      new VaultRequestError('p', 503, 'Vault is sealed'),
+      new VaultRequestError('p', 502, 'bad gateway'),
+      new VaultRequestError('p', 400, 'no'),
+      new Error('ECONNRESET'),
+    ]) {
       assert.equal(damagedEntryError(err), undefined, err.message);
     }
   });
@@ -110,17 +167,44 @@ describe('doctor: which Vault failures are a damaged entry', () => {
   test('the detail names the problem and the manual fix on both stacks, and the text report counts it as remaining', () => {
     for (const what of ['folder', 'secret'] as const) {
       const d = damagedDetail(what, 'invalid ciphertext: wrong number of fields');
-      for (const part of ['cannot decrypt', 'crash', '.native/vault/data', 'docker exec vault find /vault/file', 'docker exec vault rm', 'make doctor REPAIR=1', 'make restore']) {
+      for (const part of [
+        'cannot decrypt',
+        'crash',
+        '.native/vault/data',
+        'docker exec vault find /vault/file',
+        'docker exec vault rm',
+        'make doctor REPAIR=1',
+        'make restore',
+      ]) {
         assert.ok(d.includes(part), `${what}: ${part}`);
       }
     }
     assert.match(damagedDetail('folder', 'x'), /scripts\/doctor\.sh --torn-files/);
     const report: DoctorReport = {
-      mount: 'aurora', base: 'users', references: 3, secrets: 2, dangling: 0, orphans: 0, damaged: 1, foreign: 0, unmanaged: 0, repaired: 0, remaining: 1,
-      findings: [{ kind: 'damaged', reference: 'vault:kv/data/aurora/users/vault-kill9/', detail: damagedDetail('folder', 'invalid ciphertext: wrong number of fields') }],
+      mount: 'aurora',
+      base: 'users',
+      references: 3,
+      secrets: 2,
+      dangling: 0,
+      orphans: 0,
+      damaged: 1,
+      foreign: 0,
+      unmanaged: 0,
+      repaired: 0,
+      remaining: 1,
+      findings: [
+        {
+          kind: 'damaged',
+          reference: 'vault:kv/data/aurora/users/vault-kill9/',
+          detail: damagedDetail('folder', 'invalid ciphertext: wrong number of fields'),
+        },
+      ],
     };
     const text = formatReport(report, true);
-    assert.match(text, /^ {2}damaged {2}vault:kv\/data\/aurora\/users\/vault-kill9\/ {2}\(Vault answers 500 listing this folder/m);
+    assert.match(
+      text,
+      /^ {2}damaged {2}vault:kv\/data\/aurora\/users\/vault-kill9\/ {2}\(Vault answers 500 listing this folder/m,
+    );
     assert.match(text, /left alone: fix it by hand/);
     assert.match(text, /0 dangling, 0 orphaned, 1 damaged, .*1 remaining/);
     assert.match(text, /never repaired automatically/);

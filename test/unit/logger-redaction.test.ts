@@ -9,7 +9,16 @@ function capture(): { logger: winston.Logger; lines: string[] } {
   const lines: string[] = [];
   const logger = createLogger('test', { json: true });
   logger.clear();
-  logger.add(new winston.transports.Stream({ stream: new Writable({ write(chunk, _enc, cb) { lines.push(String(chunk)); cb(); } }) }));
+  logger.add(
+    new winston.transports.Stream({
+      stream: new Writable({
+        write(chunk, _enc, cb) {
+          lines.push(String(chunk));
+          cb();
+        },
+      }),
+    }),
+  );
   return { logger, lines };
 }
 
@@ -21,7 +30,13 @@ describe('log redaction', () => {
   });
 
   test('values under secret-named keys are masked, deep and in arrays', () => {
-    const out = redact({ user: 'alice', data: { token: 'canary-1' }, nested: [{ secret_id: 'canary-2', password: 'canary-3' }], keys_base64: ['k1'], ok: true }) as Record<string, unknown>;
+    const out = redact({
+      user: 'alice',
+      data: { token: 'canary-1' },
+      nested: [{ secret_id: 'canary-2', password: 'canary-3' }],
+      keys_base64: ['k1'],
+      ok: true,
+    }) as Record<string, unknown>;
     const text = JSON.stringify(out);
     for (const c of ['canary-1', 'canary-2', 'canary-3', 'k1']) assert.ok(!text.includes(c), `${c} leaked: ${text}`);
     assert.match(text, /alice/);
@@ -30,7 +45,9 @@ describe('log redaction', () => {
   test('registered secrets are masked in messages, metadata and error causes', async () => {
     const { logger, lines } = capture();
     registerSecret('unseal-key-canary-0123456789');
-    const err = new Error('failed with unseal-key-canary-0123456789', { cause: new Error('inner unseal-key-canary-0123456789') });
+    const err = new Error('failed with unseal-key-canary-0123456789', {
+      cause: new Error('inner unseal-key-canary-0123456789'),
+    });
     logger.warn('about unseal-key-canary-0123456789', { err, note: 'x unseal-key-canary-0123456789' });
     await new Promise((r) => setImmediate(r));
     assert.equal(lines.length, 1);

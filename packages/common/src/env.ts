@@ -5,7 +5,9 @@
 export class ConfigError extends Error {
   readonly problems: string[];
   constructor(problems: string[]) {
-    super(`invalid configuration:\n  - ${problems.join('\n  - ')}\nSee .env.example for every variable, its default and why it exists.`);
+    super(
+      `invalid configuration:\n  - ${problems.join('\n  - ')}\nSee .env.example for every variable, its default and why it exists.`,
+    );
     this.name = 'ConfigError';
     this.problems = problems;
   }
@@ -22,7 +24,8 @@ export class EnvReader {
 
   string(name: string, fallback: string, check?: { pattern: RegExp; example: string }): string {
     const v = this.raw(name) ?? fallback;
-    if (check && !check.pattern.test(v)) this.problems.push(`${name}=${JSON.stringify(v)} is not valid; example: ${name}=${check.example}`);
+    if (check && !check.pattern.test(v))
+      this.problems.push(`${name}=${JSON.stringify(v)} is not valid; example: ${name}=${check.example}`);
     return v;
   }
 
@@ -35,7 +38,9 @@ export class EnvReader {
     if (v === undefined) return fallback;
     const n = Number(v);
     if (!/^-?\d+$/.test(v) || !Number.isSafeInteger(n) || n < range.min || n > range.max) {
-      this.problems.push(`${name}=${JSON.stringify(v)} must be a whole number from ${range.min} to ${range.max}; example: ${name}=${fallback}`);
+      this.problems.push(
+        `${name}=${JSON.stringify(v)} must be a whole number from ${range.min} to ${range.max}; example: ${name}=${fallback}`,
+      );
       return fallback;
     }
     return n;

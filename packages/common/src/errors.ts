@@ -27,43 +27,61 @@ export class ValidationError extends AuroraError {
 }
 
 export class UnprocessableError extends AuroraError {
-  constructor(message: string) { super('unprocessable', 422, message); }
+  constructor(message: string) {
+    super('unprocessable', 422, message);
+  }
 }
 
 export class NotFoundError extends AuroraError {
-  constructor(message: string) { super('not_found', 404, message); }
+  constructor(message: string) {
+    super('not_found', 404, message);
+  }
 }
 
 export class ConflictError extends AuroraError {
-  constructor(message: string) { super('conflict', 409, message); }
+  constructor(message: string) {
+    super('conflict', 409, message);
+  }
 }
 
 export class ForbiddenError extends AuroraError {
-  constructor(message: string) { super('forbidden', 403, message); }
+  constructor(message: string) {
+    super('forbidden', 403, message);
+  }
 }
 
 export class UnauthorizedError extends AuroraError {
-  constructor(message = 'authentication required') { super('unauthorized', 401, message); }
+  constructor(message = 'authentication required') {
+    super('unauthorized', 401, message);
+  }
 }
 
 /** Vault answered 503 "sealed": transient while vault-init re-unseals it. */
 export class VaultSealedError extends AuroraError {
   constructor(cause?: unknown) {
-    super('vault_sealed', 503, 'Vault is sealed; vault-init unseals it within seconds. Retry shortly.', { cause, retryAfter: 2 });
+    super('vault_sealed', 503, 'Vault is sealed; vault-init unseals it within seconds. Retry shortly.', {
+      cause,
+      retryAfter: 2,
+    });
   }
 }
 
 /** No answer from Vault (refused, reset, timed out). */
 export class VaultUnreachableError extends AuroraError {
   constructor(addr: string, cause?: unknown) {
-    super('vault_unreachable', 503, `Vault at ${addr} did not answer. Is it running? (make ps / docker logs vault)`, { cause, retryAfter: 2 });
+    super('vault_unreachable', 503, `Vault at ${addr} did not answer. Is it running? (make ps / docker logs vault)`, {
+      cause,
+      retryAfter: 2,
+    });
   }
 }
 
 /** Vault refused the token for this path: a policy or login problem, not the caller's fault. */
 export class VaultForbiddenError extends AuroraError {
   constructor(path: string, cause?: unknown) {
-    super('vault_forbidden', 502, `Vault denied access to ${path}: check the policy (vault/policies) and the token`, { cause });
+    super('vault_forbidden', 502, `Vault denied access to ${path}: check the policy (vault/policies) and the token`, {
+      cause,
+    });
   }
 }
 
@@ -84,7 +102,10 @@ export class VaultConflictError extends AuroraError {
 export class VaultRequestError extends AuroraError {
   readonly vaultStatus: number;
   constructor(path: string, vaultStatus: number, vaultMessage: string, cause?: unknown) {
-    super('vault_error', vaultStatus >= 500 ? 503 : 502, `Vault answered ${vaultStatus} for ${path}: ${vaultMessage}`, { cause, retryAfter: vaultStatus >= 500 ? 2 : undefined });
+    super('vault_error', vaultStatus >= 500 ? 503 : 502, `Vault answered ${vaultStatus} for ${path}: ${vaultMessage}`, {
+      cause,
+      retryAfter: vaultStatus >= 500 ? 2 : undefined,
+    });
     this.vaultStatus = vaultStatus;
   }
 }

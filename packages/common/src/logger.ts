@@ -8,7 +8,8 @@
  */
 import winston from 'winston';
 
-const SECRET_KEY = /^(?:.*token.*|.*secret.*|.*password.*|passphrase|keys|keys_base64|unseal_?keys?.*|key|recovery_keys.*|data|value|values|authorization|cookie|x-vault-token|credentials?|hmac_key)$/i;
+const SECRET_KEY =
+  /^(?:.*token.*|.*secret.*|.*password.*|passphrase|keys|keys_base64|unseal_?keys?.*|key|recovery_keys.*|data|value|values|authorization|cookie|x-vault-token|credentials?|hmac_key)$/i;
 const TOKEN_SHAPE = /\b(?:hv[sbr]\.[A-Za-z0-9_-]{20,}|s\.[A-Za-z0-9]{24})\b/g;
 const REDACTED = '[REDACTED]';
 
@@ -16,7 +17,9 @@ const REDACTED = '[REDACTED]';
 const MAX_REGISTERED = 256;
 const registered = new Set<string>();
 
-/** Masks `value` wherever it would appear in a log entry from now on. Short values are ignored (too many false hits). */
+/**
+ * Masks `value` wherever it would appear in a log entry from now on. Short values are ignored (too many false hits).
+ */
 export function registerSecret(value: string | undefined | null): void {
   if (!value || value.length < 8) return;
   if (registered.size >= MAX_REGISTERED) {
@@ -52,7 +55,10 @@ export function redact(value: unknown, depth = 0, seen = new WeakSet<object>()):
   if (Array.isArray(value)) return value.map((v) => redact(v, depth + 1, seen));
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(value)) {
-    out[k] = SECRET_KEY.test(k) && v !== undefined && v !== null && typeof v !== 'boolean' && typeof v !== 'number' ? REDACTED : redact(v, depth + 1, seen);
+    out[k] =
+      SECRET_KEY.test(k) && v !== undefined && v !== null && typeof v !== 'boolean' && typeof v !== 'number'
+        ? REDACTED
+        : redact(v, depth + 1, seen);
   }
   return out;
 }
@@ -92,6 +98,8 @@ export function createLogger(service: string, options: LoggerOptions = {}): Logg
     defaultMeta: { service },
     format,
     // stderr keeps stdout for what users grep (the banner); `docker logs 2>&1` shows both.
-    transports: [new winston.transports.Console({ stderrLevels: ['error', 'warn', 'info', 'http', 'verbose', 'debug', 'silly'] })],
+    transports: [
+      new winston.transports.Console({ stderrLevels: ['error', 'warn', 'info', 'http', 'verbose', 'debug', 'silly'] }),
+    ],
   });
 }

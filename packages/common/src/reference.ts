@@ -27,7 +27,8 @@ export function isSafeSegment(value: unknown): value is string {
 export function assertSegment(field: string, value: unknown): string {
   if (typeof value !== 'string') throw new ValidationError(field, 'must be a string');
   if (value.length === 0) throw new ValidationError(field, 'must not be empty');
-  if (value.length > 128) throw new ValidationError(field, `is ${value.length} characters long; at most 128 are allowed`);
+  if (value.length > 128)
+    throw new ValidationError(field, `is ${value.length} characters long; at most 128 are allowed`);
   if (!isSafeSegment(value)) throw new ValidationError(field, `must be ${SEGMENT_RULE}`);
   return value;
 }
@@ -79,7 +80,9 @@ export function formatCredentialReference(ref: CredentialReference): string {
   return formatVaultReference({ mount: ref.mount, path: `${ref.base}/${ref.userId}/${ref.credentialType}` });
 }
 
-/** Parses a credential reference; the last two segments are user id and type, the ones between mount and them the base. */
+/**
+ * Parses a credential reference; the last two segments are user id and type, the ones between mount and them the base.
+ */
 export function parseCredentialReference(text: unknown): CredentialReference {
   const { mount, path } = parseVaultReference(text);
   const parts = path.split('/');

@@ -95,7 +95,11 @@ export interface TokenInfo {
 
 const SAFE_PATH = /^[A-Za-z0-9._@\-/]+(?:\?[A-Za-z0-9._=&-]*)?$/;
 
-interface ApiError { response?: { statusCode?: number; body?: { errors?: unknown[] } }; code?: string; message?: string }
+interface ApiError {
+  response?: { statusCode?: number; body?: { errors?: unknown[] } };
+  code?: string;
+  message?: string;
+}
 
 export class VaultClient {
   readonly addr: string;
@@ -112,8 +116,12 @@ export class VaultClient {
     this.raw.token = options.token ?? '';
   }
 
-  get token(): string { return this.raw.token; }
-  set token(value: string) { this.raw.token = value; }
+  get token(): string {
+    return this.raw.token;
+  }
+  set token(value: string) {
+    this.raw.token = value;
+  }
 
   /** A client for the same Vault with another token (shares nothing mutable with this one). */
   withToken(token: string, timeoutMs?: number): VaultClient {
@@ -173,7 +181,9 @@ export class VaultClient {
 
   /** Liveness and state; answers 200 whatever the state, so sealed and uninitialized are data, not errors. */
   async health(): Promise<HealthStatus> {
-    const body = await this.read<HealthStatus>('sys/health?uninitcode=200&sealedcode=200&standbycode=200&perfstandbycode=200');
+    const body = await this.read<HealthStatus>(
+      'sys/health?uninitcode=200&sealedcode=200&standbycode=200&perfstandbycode=200',
+    );
     return { initialized: body.initialized, sealed: body.sealed, standby: body.standby, version: body.version };
   }
 
@@ -199,7 +209,12 @@ export class VaultClient {
     return (res.data ?? res) as Record<string, MountInfo>;
   }
 
-  async enableSecretsEngine(path: string, type: string, options: Record<string, string> = {}, description = ''): Promise<void> {
+  async enableSecretsEngine(
+    path: string,
+    type: string,
+    options: Record<string, string> = {},
+    description = '',
+  ): Promise<void> {
     await this.write(`sys/mounts/${path}`, { type, options, description });
   }
 
@@ -231,7 +246,9 @@ export class VaultClient {
   }
 
   async auditDevices(): Promise<Record<string, { type: string; options: Record<string, string> }>> {
-    const res = await this.read<{ data?: Record<string, { type: string; options: Record<string, string> }> } & Record<string, unknown>>('sys/audit');
+    const res = await this.read<
+      { data?: Record<string, { type: string; options: Record<string, string> }> } & Record<string, unknown>
+    >('sys/audit');
     return (res.data ?? res) as Record<string, { type: string; options: Record<string, string> }>;
   }
 
@@ -243,9 +260,15 @@ export class VaultClient {
 
   /** AppRole login; returns the token and leaves this client's own token alone. */
   async approleLogin(roleId: string, secretId: string, mount = 'approle'): Promise<LoginResult> {
-    const res = await this.write<{ auth: { client_token: string; lease_duration: number; renewable: boolean; policies: string[] } }>(
-      `auth/${mount}/login`, { role_id: roleId, secret_id: secretId });
-    return { token: res.auth.client_token, leaseDuration: res.auth.lease_duration, renewable: res.auth.renewable, policies: res.auth.policies };
+    const res = await this.write<{
+      auth: { client_token: string; lease_duration: number; renewable: boolean; policies: string[] };
+    }>(`auth/${mount}/login`, { role_id: roleId, secret_id: secretId });
+    return {
+      token: res.auth.client_token,
+      leaseDuration: res.auth.lease_duration,
+      renewable: res.auth.renewable,
+      policies: res.auth.policies,
+    };
   }
 
   async lookupSelf(): Promise<TokenInfo> {
@@ -254,15 +277,23 @@ export class VaultClient {
   }
 
   async renewSelf(increment?: string): Promise<LoginResult> {
-    const res = await this.write<{ auth: { client_token: string; lease_duration: number; renewable: boolean; policies: string[] } }>(
-      'auth/token/renew-self', increment ? { increment } : {});
-    return { token: res.auth.client_token, leaseDuration: res.auth.lease_duration, renewable: res.auth.renewable, policies: res.auth.policies };
+    const res = await this.write<{
+      auth: { client_token: string; lease_duration: number; renewable: boolean; policies: string[] };
+    }>('auth/token/renew-self', increment ? { increment } : {});
+    return {
+      token: res.auth.client_token,
+      leaseDuration: res.auth.lease_duration,
+      renewable: res.auth.renewable,
+      policies: res.auth.policies,
+    };
   }
 
   // ---- KV v2 (node-vault has no helpers for it) -----------------------------------------------------
 
   async kvRead(mount: string, path: string): Promise<KvSecret> {
-    const res = await this.read<{ data: { data: Record<string, string> | null; metadata: KvMetadata } }>(`${mount}/data/${path}`);
+    const res = await this.read<{ data: { data: Record<string, string> | null; metadata: KvMetadata } }>(
+      `${mount}/data/${path}`,
+    );
     if (!res?.data?.data) throw new VaultNotFoundError(`${mount}/${path}`);
     return { data: res.data.data, ...res.data.metadata };
   }
@@ -291,7 +322,13 @@ export class VaultClient {
 }
 
 function checkPath(path: string): string {
-  if (!SAFE_PATH.test(path) || path.split('?')[0]!.split('/').some((s) => s === '..' || s === '.')) {
+  if (
+    !SAFE_PATH.test(path) ||
+    path
+      .split('?')[0]!
+      .split('/')
+      .some((s) => s === '..' || s === '.')
+  ) {
     // A programming error: callers validate user input before it gets here.
     throw new Error(`refusing unsafe Vault path ${JSON.stringify(path.slice(0, 200))}`);
   }

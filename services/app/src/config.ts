@@ -18,7 +18,16 @@ export interface AppConfig {
   };
   cache: { ttlSeconds: number; maxEntries: number };
   secretsConfigPath: string;
-  postgres: { host: string; port: number; user: string; password: string; database: string; poolSize: number; connectTimeoutMs: number; statementTimeoutMs: number };
+  postgres: {
+    host: string;
+    port: number;
+    user: string;
+    password: string;
+    database: string;
+    poolSize: number;
+    connectTimeoutMs: number;
+    statementTimeoutMs: number;
+  };
   auth: { maxFailures: number; windowSeconds: number };
   /** Clients and file secrets (issue 6); optional so that hand-built test configs need not spell it out. */
   clients?: {
@@ -38,11 +47,22 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<AppCo
   const r = new EnvReader(env);
   const kvMount = r.string('VAULT_KV_MOUNT', 'aurora');
   const kvBasePath = r.string('VAULT_KV_BASE_PATH', 'users');
-  try { assertSegment('VAULT_KV_MOUNT', kvMount); } catch (e) { r.problem(`${(e as Error).message}; example: VAULT_KV_MOUNT=aurora`); }
-  try { assertPath('VAULT_KV_BASE_PATH', kvBasePath); } catch (e) { r.problem(`${(e as Error).message}; example: VAULT_KV_BASE_PATH=users`); }
+  try {
+    assertSegment('VAULT_KV_MOUNT', kvMount);
+  } catch (e) {
+    r.problem(`${(e as Error).message}; example: VAULT_KV_MOUNT=aurora`);
+  }
+  try {
+    assertPath('VAULT_KV_BASE_PATH', kvBasePath);
+  } catch (e) {
+    r.problem(`${(e as Error).message}; example: VAULT_KV_BASE_PATH=users`);
+  }
   const token = r.optional('VAULT_TOKEN');
   const adminClientId = r.string('ADMIN_CLIENT_ID', 'admin', { pattern: /^[A-Za-z0-9\-.]{1,64}$/, example: 'admin' });
-  const adminSecretName = r.string('ADMIN_SECRET_NAME', 'admin-secret', { pattern: /^[A-Za-z0-9][A-Za-z0-9._@-]{0,127}$/, example: 'admin-secret' });
+  const adminSecretName = r.string('ADMIN_SECRET_NAME', 'admin-secret', {
+    pattern: /^[A-Za-z0-9][A-Za-z0-9._@-]{0,127}$/,
+    example: 'admin-secret',
+  });
   return r.done<AppConfig>({
     port: r.int('PORT', 8080, { min: 0, max: 65535 }),
     host: r.string('HOST', '0.0.0.0'),
@@ -80,6 +100,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<AppCo
       fileRevalidateMs: r.int('FILE_SECRET_REVALIDATE_MS', 500, { min: 50, max: 60_000 }),
     },
     bodyLimit: r.string('BODY_LIMIT', '64kb', { pattern: /^\d+(?:b|kb|mb)$/, example: '64kb' }),
-    logLevel: r.string('LOG_LEVEL', 'info', { pattern: /^(error|warn|info|http|verbose|debug|silly)$/, example: 'info' }),
+    logLevel: r.string('LOG_LEVEL', 'info', {
+      pattern: /^(error|warn|info|http|verbose|debug|silly)$/,
+      example: 'info',
+    }),
   });
 }

@@ -1,5 +1,6 @@
 /**
- * `npm run doctor -w services/app [-- --repair] [--json]` (compose: `docker compose exec app node dist/doctor-main.js`).
+ * `npm run doctor -w services/app [-- --repair] [--json]` (compose: `docker compose exec app node
+ * dist/doctor-main.js`).
  * Same configuration as the app (env, .env). Exit codes: 0 no problems left, 1 problems remain,
  * 2 invalid configuration or usage, 3 Vault or PostgreSQL could not be checked.
  *
@@ -16,14 +17,17 @@ import { VaultSession } from './vault/session.js';
 import { formatReport, runDoctor } from './doctor.js';
 import { storagePaths, tornFile, type TornFile } from './torn-files.js';
 
-const USAGE = 'usage: doctor [--repair] [--json]\n  lists dangling references, orphaned secrets and damaged entries; --repair fixes the first two; --json prints the report as JSON\n' +
-  '       find <Vault storage dir> -type f | doctor --torn-files [--json]\n  lists the files of Vault\'s storage that a crash left half written (the fix for a damaged entry: remove them)';
+const USAGE =
+  'usage: doctor [--repair] [--json]\n  lists dangling references, orphaned secrets and damaged entries; --repair fixes the first two; --json prints the report as JSON\n' +
+  "       find <Vault storage dir> -type f | doctor --torn-files [--json]\n  lists the files of Vault's storage that a crash left half written (the fix for a damaged entry: remove them)";
 
 /** `--torn-files`: the storage paths on stdin, checked by name, and by content where this process can read the file. */
 async function tornFiles(json: boolean): Promise<number> {
   if (process.stdin.isTTY) {
-    process.stderr.write('doctor: --torn-files reads paths on stdin, e.g. find .native/vault/data -type f | scripts/doctor.sh --torn-files\n' +
-      '        (compose: docker exec vault find /vault/file -type f | scripts/doctor.sh --torn-files)\n');
+    process.stderr.write(
+      'doctor: --torn-files reads paths on stdin, e.g. find .native/vault/data -type f | scripts/doctor.sh --torn-files\n' +
+        '        (compose: docker exec vault find /vault/file -type f | scripts/doctor.sh --torn-files)\n',
+    );
     return 2;
   }
   const chunks: Buffer[] = [];
@@ -31,23 +35,33 @@ async function tornFiles(json: boolean): Promise<number> {
   const paths = storagePaths(Buffer.concat(chunks).toString('utf8'));
   if (!paths.length) {
     // An empty list is a mistake upstream (a wrong directory, find failing), never "nothing torn".
-    process.stderr.write('doctor: --torn-files got no paths on stdin: is the storage directory right? (native: .native/vault/data, compose: /vault/file in the vault container)\n');
+    process.stderr.write(
+      'doctor: --torn-files got no paths on stdin: is the storage directory right? (native: .native/vault/data, compose: /vault/file in the vault container)\n',
+    );
     return 2;
   }
   const found: TornFile[] = [];
   let readable = 0;
   for (const p of paths) {
     let content: Buffer | undefined;
-    try { content = fs.readFileSync(p); readable++; } catch { content = undefined; }
+    try {
+      content = fs.readFileSync(p);
+      readable++;
+    } catch {
+      content = undefined;
+    }
     const torn = tornFile(p, content);
     if (torn) found.push(torn);
   }
   if (json) {
     process.stdout.write(`${JSON.stringify({ files: paths.length, contentChecked: readable, torn: found })}\n`);
   } else {
-    const lines = [`torn-files: ${paths.length} storage files checked by name${readable ? `, ${readable} by content` : ' (contents not readable from here: names only; a cut entry is found by content, see docs/operations.md)'}; ${found.length} to remove`];
+    const lines = [
+      `torn-files: ${paths.length} storage files checked by name${readable ? `, ${readable} by content` : ' (contents not readable from here: names only; a cut entry is found by content, see docs/operations.md)'}; ${found.length} to remove`,
+    ];
     for (const f of found) lines.push(`  ${f.path}`, `      ${f.kind}: ${f.detail}`);
-    if (found.length) lines.push('fix: remove each (rm <file>; compose: docker exec vault rm <file>), then make doctor REPAIR=1');
+    if (found.length)
+      lines.push('fix: remove each (rm <file>; compose: docker exec vault rm <file>), then make doctor REPAIR=1');
     process.stdout.write(`${lines.join('\n')}\n`);
   }
   return found.length ? 1 : 0;
@@ -58,15 +72,27 @@ async function main(argv: string[]): Promise<number> {
   const json = argv.includes('--json');
   const torn = argv.includes('--torn-files');
   const unknown = argv.filter((a) => a !== '--repair' && a !== '--json' && a !== '--torn-files');
-  if (argv.includes('--help') || argv.includes('-h')) { process.stdout.write(`${USAGE}\n`); return 0; }
-  if (unknown.length) { process.stderr.write(`doctor: unknown argument ${unknown[0]}\n${USAGE}\n`); return 2; }
-  if (torn && repair) { process.stderr.write(`doctor: --torn-files only lists files; it does not take --repair\n${USAGE}\n`); return 2; }
+  if (argv.includes('--help') || argv.includes('-h')) {
+    process.stdout.write(`${USAGE}\n`);
+    return 0;
+  }
+  if (unknown.length) {
+    process.stderr.write(`doctor: unknown argument ${unknown[0]}\n${USAGE}\n`);
+    return 2;
+  }
+  if (torn && repair) {
+    process.stderr.write(`doctor: --torn-files only lists files; it does not take --repair\n${USAGE}\n`);
+    return 2;
+  }
   if (torn) return tornFiles(json);
   let config;
   try {
     config = loadConfig();
   } catch (err) {
-    if (err instanceof ConfigError) { process.stderr.write(`doctor: ${err.message}\n`); return 2; }
+    if (err instanceof ConfigError) {
+      process.stderr.write(`doctor: ${err.message}\n`);
+      return 2;
+    }
     throw err;
   }
   const logger = createLogger('doctor', { level: process.env.LOG_LEVEL ?? 'warn' });
@@ -77,8 +103,12 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(`${json ? JSON.stringify(report) : formatReport(report, repair)}\n`);
     return report.remaining > 0 ? 1 : 0;
   } catch (err) {
-    const hint = err instanceof AuroraError ? '' : isConnectionError(err)
-      ? ` (PostgreSQL at ${config.postgres.host}:${config.postgres.port}: is the stack running? make ps / make native)` : '';
+    const hint =
+      err instanceof AuroraError
+        ? ''
+        : isConnectionError(err)
+          ? ` (PostgreSQL at ${config.postgres.host}:${config.postgres.port}: is the stack running? make ps / make native)`
+          : '';
     process.stderr.write(`doctor: could not check: ${(err as Error).message}${hint}\n`);
     return 3;
   } finally {
@@ -87,7 +117,12 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
-main(process.argv.slice(2)).then((code) => { process.exitCode = code; }, (err: unknown) => {
-  process.stderr.write(`doctor: ${err instanceof Error ? err.message : String(err)}\n`);
-  process.exitCode = 3;
-});
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err: unknown) => {
+    process.stderr.write(`doctor: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.exitCode = 3;
+  },
+);

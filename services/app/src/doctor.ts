@@ -20,7 +20,15 @@
  */
 import type pg from 'pg';
 import {
-  VaultNotFoundError, VaultRequestError, VaultSealedError, VaultUnreachableError, formatCredentialReference, isSafeSegment, parseCredentialReference, type KvVersionInfo, type VaultClient,
+  VaultNotFoundError,
+  VaultRequestError,
+  VaultSealedError,
+  VaultUnreachableError,
+  formatCredentialReference,
+  isSafeSegment,
+  parseCredentialReference,
+  type KvVersionInfo,
+  type VaultClient,
 } from '@aurora/common';
 import type { VaultSession } from './vault/session.js';
 import { CredentialStore } from './credentials/store.js';
@@ -87,14 +95,20 @@ async function metadata(vault: VaultSession, mount: string, path: string): Promi
  * entry ("local node not active but active cluster node not found" from a standby that has not yet found a
  * new active node), and so is everything else (403, sealed or other 503s, no answer).
  */
-const STORAGE_DAMAGE = /ciphertext|decrypt|could not be decoded|message authentication failed|invalid character|unexpected end of JSON|unexpected EOF|cannot unmarshal|failed to decode/i;
+const STORAGE_DAMAGE =
+  /ciphertext|decrypt|could not be decoded|message authentication failed|invalid character|unexpected end of JSON|unexpected EOF|cannot unmarshal|failed to decode/i;
 
 export function damagedEntryError(err: unknown): string | undefined {
-  if (!(err instanceof VaultRequestError) || err.vaultStatus !== 500 || !STORAGE_DAMAGE.test(err.message)) return undefined;
+  if (!(err instanceof VaultRequestError) || err.vaultStatus !== 500 || !STORAGE_DAMAGE.test(err.message))
+    return undefined;
   // Vault's own words, without the "Vault answered 500 for <path>: " prefix and the "1 error occurred:\n\t* …"
   // wrapping of its multierror; Vault's messages name storage problems, never a value.
-  const said = err.message.replace(/^Vault answered \d+ for [^:]*: /, '').split('\n')
-    .map((l) => l.replace(/^\s*\*\s*/, '').trim()).filter((l) => l && !/^\d+ errors? occurred:$/.test(l)).join('; ');
+  const said = err.message
+    .replace(/^Vault answered \d+ for [^:]*: /, '')
+    .split('\n')
+    .map((l) => l.replace(/^\s*\*\s*/, '').trim())
+    .filter((l) => l && !/^\d+ errors? occurred:$/.test(l))
+    .join('; ');
   return said.slice(0, 200) || 'status 500';
 }
 
@@ -110,7 +124,10 @@ async function steady<T>(fn: () => Promise<T>): Promise<T> {
       return await fn();
     } catch (err) {
       const damaged = damagedEntryError(err) !== undefined;
-      const passing = err instanceof VaultSealedError || err instanceof VaultUnreachableError || (err instanceof VaultRequestError && err.vaultStatus >= 500);
+      const passing =
+        err instanceof VaultSealedError ||
+        err instanceof VaultUnreachableError ||
+        (err instanceof VaultRequestError && err.vaultStatus >= 500);
       if (!passing || attempt >= (damaged ? 2 : 6)) throw err;
       await new Promise((r) => setTimeout(r, 250 * 2 ** (attempt - 1)));
     }
@@ -121,27 +138,41 @@ async function steady<T>(fn: () => Promise<T>): Promise<T> {
 const TORN_FILES_NATIVE = 'find .native/vault/data -type f | scripts/doctor.sh --torn-files';
 const TORN_FILES_COMPOSE = 'docker exec vault find /vault/file -type f | scripts/doctor.sh --torn-files';
 const CUT_FILES_COMPOSE = `docker exec vault find /vault/file -type f ! -empty -exec grep -L '"}$' {} +`;
-const RESTORE = 'or restore a backup (make restore FILE=<archive> CONFIRM=1); docs/operations.md, "doctor says damaged"';
+const RESTORE =
+  'or restore a backup (make restore FILE=<archive> CONFIRM=1); docs/operations.md, "doctor says damaged"';
 
 /** The detail of a `damaged` finding: the problem and the manual fix, never a value. */
 export function damagedDetail(what: 'folder' | 'secret', vaultSaid: string): string {
   if (what === 'folder') {
-    return `Vault answers 500 listing this folder (${vaultSaid}): it cannot decrypt the name of one entry of its storage. ` +
-      'A crash (kill -9, power loss) cut a storage write short and left the write\'s temporary file next to the entries; ' +
+    return (
+      `Vault answers 500 listing this folder (${vaultSaid}): it cannot decrypt the name of one entry of its storage. ` +
+      "A crash (kill -9, power loss) cut a storage write short and left the write's temporary file next to the entries; " +
       'until it is removed nothing in this folder can be listed (its rows are still checked one by one, its orphans go unseen). ' +
       'It is a write Vault never answered: nothing acknowledged is in it. ' +
       `Fix, file storage: list the file with \`${TORN_FILES_NATIVE}\` (compose: \`${TORN_FILES_COMPOSE}\`), ` +
-      'remove it (rm <file>; compose: docker exec vault rm <file>), then make doctor REPAIR=1; ' + RESTORE;
+      'remove it (rm <file>; compose: docker exec vault rm <file>), then make doctor REPAIR=1; ' +
+      RESTORE
+    );
   }
-  return `Vault answers 500 reading this secret's metadata (${vaultSaid}): it cannot decrypt this entry of its storage. ` +
+  return (
+    `Vault answers 500 reading this secret's metadata (${vaultSaid}): it cannot decrypt this entry of its storage. ` +
     'A crash cut the write of its file short (with file storage: a file system that lost the tail of a write). ' +
     `Fix, file storage: find the file with \`${TORN_FILES_NATIVE}\` (compose: \`${CUT_FILES_COMPOSE}\`), ` +
     'remove it (rm <file>; compose: docker exec vault rm <file>), then make doctor REPAIR=1, which deletes the row that then points at nothing ' +
-    '(the credential is lost); ' + RESTORE;
+    '(the credential is lost); ' +
+    RESTORE
+  );
 }
 
-/** Every secret path below `<mount>/<base>/`, recursively (KV v2 lists folders with a trailing `/`), and the folders Vault could not list. */
-async function listSecrets(vault: VaultSession, mount: string, base: string): Promise<{ secrets: string[]; damaged: Array<{ folder: string; said: string }> }> {
+/**
+ * Every secret path below `<mount>/<base>/`, recursively (KV v2 lists folders with a trailing `/`), and the folders
+ * Vault could not list.
+ */
+async function listSecrets(
+  vault: VaultSession,
+  mount: string,
+  base: string,
+): Promise<{ secrets: string[]; damaged: Array<{ folder: string; said: string }> }> {
   const out: string[] = [];
   const damaged: Array<{ folder: string; said: string }> = [];
   const walk = async (prefix: string, depth: number): Promise<void> => {
@@ -157,7 +188,10 @@ async function listSecrets(vault: VaultSession, mount: string, base: string): Pr
     for (const key of keys) {
       const name = key.endsWith('/') ? key.slice(0, -1) : key;
       // A name node-vault could not safely put into a URL: report it, do not follow it.
-      if (!isSafeSegment(name)) { out.push(`${prefix}/${name}${key.endsWith('/') ? '/' : ''}`); continue; }
+      if (!isSafeSegment(name)) {
+        out.push(`${prefix}/${name}${key.endsWith('/') ? '/' : ''}`);
+        continue;
+      }
       if (key.endsWith('/') && depth < 8) await walk(`${prefix}/${name}`, depth + 1);
       else out.push(`${prefix}/${name}`);
     }
@@ -177,10 +211,20 @@ export async function scan(options: DoctorOptions): Promise<DoctorReport> {
     let ours = false;
     try {
       const ref = parseCredentialReference(row.reference);
-      ours = ref.mount === mount && ref.base === base && ref.userId === row.userId && ref.credentialType === row.credentialType;
-    } catch { ours = false; }
+      ours =
+        ref.mount === mount &&
+        ref.base === base &&
+        ref.userId === row.userId &&
+        ref.credentialType === row.credentialType;
+    } catch {
+      ours = false;
+    }
     if (!ours) {
-      findings.push({ kind: 'foreign', reference: row.reference, detail: `row (${row.userId}, ${row.credentialType}) does not point at ${mount}/${base}/${row.userId}/${row.credentialType}` });
+      findings.push({
+        kind: 'foreign',
+        reference: row.reference,
+        detail: `row (${row.userId}, ${row.credentialType}) does not point at ${mount}/${base}/${row.userId}/${row.credentialType}`,
+      });
       continue;
     }
     const path = `${base}/${row.userId}/${row.credentialType}`;
@@ -195,36 +239,74 @@ export async function scan(options: DoctorOptions): Promise<DoctorReport> {
       continue;
     }
     if (!alive(meta)) {
-      findings.push({ kind: 'dangling', reference: row.reference, detail: meta ? 'the current version in Vault is deleted or destroyed' : 'no secret in Vault' });
+      findings.push({
+        kind: 'dangling',
+        reference: row.reference,
+        detail: meta ? 'the current version in Vault is deleted or destroyed' : 'no secret in Vault',
+      });
     }
   }
   const { secrets, damaged } = await listSecrets(vault, mount, base);
   for (const { folder, said } of damaged) {
-    findings.push({ kind: 'damaged', reference: `vault:kv/data/${mount}/${folder}`, detail: damagedDetail('folder', said) });
+    findings.push({
+      kind: 'damaged',
+      reference: `vault:kv/data/${mount}/${folder}`,
+      detail: damagedDetail('folder', said),
+    });
   }
   for (const path of secrets) {
     if (referenced.has(path)) continue;
     const rel = path.slice(base.length + 1).split('/');
     const credentialShaped = rel.length === 2 && rel.every((seg) => isSafeSegment(seg));
-    findings.push(credentialShaped
-      ? { kind: 'orphan', reference: `vault:kv/data/${mount}/${path}`, detail: 'secret in Vault without a reference row' }
-      : { kind: 'unmanaged', reference: `vault:kv/data/${mount}/${path}`, detail: `not a credential path (${base}/<user_id>/<credential_type>); left alone` });
+    findings.push(
+      credentialShaped
+        ? {
+            kind: 'orphan',
+            reference: `vault:kv/data/${mount}/${path}`,
+            detail: 'secret in Vault without a reference row',
+          }
+        : {
+            kind: 'unmanaged',
+            reference: `vault:kv/data/${mount}/${path}`,
+            detail: `not a credential path (${base}/<user_id>/<credential_type>); left alone`,
+          },
+    );
   }
   return summarize(mount, base, references, secrets.length, findings);
 }
 
-function summarize(mount: string, base: string, references: number, secrets: number, findings: Finding[]): DoctorReport {
+function summarize(
+  mount: string,
+  base: string,
+  references: number,
+  secrets: number,
+  findings: Finding[],
+): DoctorReport {
   const count = (k: FindingKind) => findings.filter((f) => f.kind === k).length;
   const repaired = findings.filter((f) => f.repaired).length;
   return {
-    mount, base, references, secrets, findings,
-    dangling: count('dangling'), orphans: count('orphan'), damaged: count('damaged'), foreign: count('foreign'), unmanaged: count('unmanaged'),
-    repaired, remaining: findings.filter((f) => !f.repaired && f.kind !== 'unmanaged').length,
+    mount,
+    base,
+    references,
+    secrets,
+    findings,
+    dangling: count('dangling'),
+    orphans: count('orphan'),
+    damaged: count('damaged'),
+    foreign: count('foreign'),
+    unmanaged: count('unmanaged'),
+    repaired,
+    remaining: findings.filter((f) => !f.repaired && f.kind !== 'unmanaged').length,
   };
 }
 
 /** Runs `fn` in a transaction holding the credential's advisory lock (the app's write lock). */
-async function underLock<T>(pool: pg.Pool, userId: string, type: string, fn: (db: pg.PoolClient) => Promise<T>): Promise<T> {
+async function underLock<T>(
+  pool: pg.Pool,
+  userId: string,
+  type: string,
+  fn: (db: pg.PoolClient) => Promise<T>,
+): Promise<T> {
   const db = await pool.connect();
   const release = guardClient(db);
   try {
@@ -249,13 +331,17 @@ async function repairOne(options: DoctorOptions, finding: Finding): Promise<void
   if (finding.kind === 'orphan') {
     if (!wellFormed) {
       // Not a credential path at all: nothing the app writes can race with it.
-      if (!path.split('/').every((p) => isSafeSegment(p))) throw new Error('name is not a safe path segment; remove it with the vault CLI');
+      if (!path.split('/').every((p) => isSafeSegment(p)))
+        throw new Error('name is not a safe path segment; remove it with the vault CLI');
       await vault.run((c) => c.kvDestroyAll(mount, path));
       return;
     }
     const [userId, type] = parts as [string, string];
     await underLock(pool, userId, type, async (db) => {
-      const row = await db.query('SELECT 1 FROM credential_references WHERE user_id = $1 AND credential_type = $2', [userId, type]);
+      const row = await db.query('SELECT 1 FROM credential_references WHERE user_id = $1 AND credential_type = $2', [
+        userId,
+        type,
+      ]);
       if (row.rowCount) throw new Error('a reference row appeared meanwhile; not an orphan any more');
       await vault.run((c) => c.kvDestroyAll(mount, path));
     });
@@ -264,9 +350,12 @@ async function repairOne(options: DoctorOptions, finding: Finding): Promise<void
   if (finding.kind === 'dangling' && wellFormed) {
     const [userId, type] = parts as [string, string];
     await underLock(pool, userId, type, async (db) => {
-      if (alive(await metadata(vault, mount, path))) throw new Error('the secret is back in Vault; not dangling any more');
-      await db.query('DELETE FROM credential_references WHERE user_id = $1 AND credential_type = $2 AND reference = $3',
-        [userId, type, formatCredentialReference({ mount, base, userId, credentialType: type })]);
+      if (alive(await metadata(vault, mount, path)))
+        throw new Error('the secret is back in Vault; not dangling any more');
+      await db.query(
+        'DELETE FROM credential_references WHERE user_id = $1 AND credential_type = $2 AND reference = $3',
+        [userId, type, formatCredentialReference({ mount, base, userId, credentialType: type })],
+      );
       // Deleted or destroyed versions left behind would become an orphan: remove them too.
       await vault.run((c) => c.kvDestroyAll(mount, path));
     });
@@ -296,15 +385,33 @@ export async function runDoctor(options: DoctorOptions): Promise<DoctorReport> {
 }
 
 export function formatReport(report: DoctorReport, repair: boolean): string {
-  const lines = [`doctor: vault:kv/data/${report.mount}/${report.base}/ in Vault against table credential_references in PostgreSQL`];
+  const lines = [
+    `doctor: vault:kv/data/${report.mount}/${report.base}/ in Vault against table credential_references in PostgreSQL`,
+  ];
   for (const f of report.findings) {
-    const state = f.repaired ? 'repaired' : f.error ? `NOT repaired: ${f.error}` : repair && (f.kind === 'dangling' || f.kind === 'orphan') ? 'NOT repaired'
-      : repair && f.kind === 'damaged' ? 'left alone: fix it by hand' : '';
+    const state = f.repaired
+      ? 'repaired'
+      : f.error
+        ? `NOT repaired: ${f.error}`
+        : repair && (f.kind === 'dangling' || f.kind === 'orphan')
+          ? 'NOT repaired'
+          : repair && f.kind === 'damaged'
+            ? 'left alone: fix it by hand'
+            : '';
     lines.push(`  ${f.kind.padEnd(8)} ${f.reference}  (${f.detail})${state ? `  [${state}]` : ''}`);
   }
-  lines.push(`summary: ${report.references} references, ${report.secrets} secrets; ${report.dangling} dangling, ${report.orphans} orphaned, ${report.damaged} damaged, ${report.foreign} foreign, ${report.unmanaged} unmanaged; ${report.repaired} repaired, ${report.remaining} remaining`);
-  if (report.remaining > 0 && !repair && report.dangling + report.orphans > 0) lines.push('fix: make doctor REPAIR=1 (or npm run doctor -w services/app -- --repair)');
-  if (report.damaged > 0) lines.push('damaged entries are never repaired automatically: find and remove the file as their line says (docs/operations.md, "doctor says damaged"), then make doctor REPAIR=1');
-  if (report.foreign > 0) lines.push('foreign references are not repaired automatically: check VAULT_KV_MOUNT / VAULT_KV_BASE_PATH, or delete those rows by hand');
+  lines.push(
+    `summary: ${report.references} references, ${report.secrets} secrets; ${report.dangling} dangling, ${report.orphans} orphaned, ${report.damaged} damaged, ${report.foreign} foreign, ${report.unmanaged} unmanaged; ${report.repaired} repaired, ${report.remaining} remaining`,
+  );
+  if (report.remaining > 0 && !repair && report.dangling + report.orphans > 0)
+    lines.push('fix: make doctor REPAIR=1 (or npm run doctor -w services/app -- --repair)');
+  if (report.damaged > 0)
+    lines.push(
+      'damaged entries are never repaired automatically: find and remove the file as their line says (docs/operations.md, "doctor says damaged"), then make doctor REPAIR=1',
+    );
+  if (report.foreign > 0)
+    lines.push(
+      'foreign references are not repaired automatically: check VAULT_KV_MOUNT / VAULT_KV_BASE_PATH, or delete those rows by hand',
+    );
   return lines.join('\n');
 }

@@ -15,7 +15,10 @@ async function main(): Promise<void> {
   try {
     config = loadConfig();
   } catch (err) {
-    if (err instanceof ConfigError) { process.stderr.write(`app: ${err.message}\n`); process.exit(2); }
+    if (err instanceof ConfigError) {
+      process.stderr.write(`app: ${err.message}\n`);
+      process.exit(2);
+    }
     throw err;
   }
   const logger = createLogger('app', { level: config.logLevel });
@@ -23,14 +26,19 @@ async function main(): Promise<void> {
   await retry('PostgreSQL migrations', () => migrate(pool, logger), logger);
   const vault = new VaultSession({ ...config.vault, logger });
   // Not fatal: Vault may be sealed for a moment; requests answer 503 until the login succeeds.
-  await vault.login().catch((err: unknown) => logger.warn('Vault login failed at start; will retry on first use', { err }));
+  await vault
+    .login()
+    .catch((err: unknown) => logger.warn('Vault login failed at start; will retry on first use', { err }));
 
   let built;
   try {
     built = await buildApp({ config, logger, pool, vault });
   } catch (err) {
     // An invalid SECRETS_CONFIG is a configuration error like a bad variable: same exit code.
-    if (err instanceof ConfigError) { process.stderr.write(`app: ${err.message}\n`); process.exit(2); }
+    if (err instanceof ConfigError) {
+      process.stderr.write(`app: ${err.message}\n`);
+      process.exit(2);
+    }
     throw err;
   }
   const server = http.createServer(built.app);
@@ -38,13 +46,20 @@ async function main(): Promise<void> {
   // Requests Node's parser refuses before express runs (headers over 16 KB, a malformed request line) get the
   // same JSON shape as every other error, instead of a bare status line.
   server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
-    if (!socket.writable) { socket.destroy(); return; }
+    if (!socket.writable) {
+      socket.destroy();
+      return;
+    }
     const tooLarge = err.code === 'HPE_HEADER_OVERFLOW';
-    const body = JSON.stringify(tooLarge
-      ? { error: 'headers_too_large', message: 'request headers are larger than 16 KB' }
-      : { error: 'bad_request', message: 'malformed HTTP request' });
-    socket.end(`HTTP/1.1 ${tooLarge ? '431 Request Header Fields Too Large' : '400 Bad Request'}\r\n` +
-      `Content-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+    const body = JSON.stringify(
+      tooLarge
+        ? { error: 'headers_too_large', message: 'request headers are larger than 16 KB' }
+        : { error: 'bad_request', message: 'malformed HTTP request' },
+    );
+    socket.end(
+      `HTTP/1.1 ${tooLarge ? '431 Request Header Fields Too Large' : '400 Bad Request'}\r\n` +
+        `Content-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+    );
   });
   server.listen(config.port, config.host, () => logger.info('app listening', { port: config.port }));
 
@@ -52,16 +67,26 @@ async function main(): Promise<void> {
     logger.info('shutting down', { signal });
     server.close();
     server.closeIdleConnections();
-    void Promise.allSettled([built.close(), pool.end()]).then(() => { vault.close(); process.exit(0); });
+    void Promise.allSettled([built.close(), pool.end()]).then(() => {
+      vault.close();
+      process.exit(0);
+    });
     setTimeout(() => process.exit(0), 5000).unref();
   };
   process.once('SIGTERM', () => shutdown('SIGTERM'));
   process.once('SIGINT', () => shutdown('SIGINT'));
 }
 
-async function retry(what: string, fn: () => Promise<void>, logger: ReturnType<typeof createLogger>, attempts = 30): Promise<void> {
+async function retry(
+  what: string,
+  fn: () => Promise<void>,
+  logger: ReturnType<typeof createLogger>,
+  attempts = 30,
+): Promise<void> {
   for (let i = 1; ; i++) {
-    try { return await fn(); } catch (err) {
+    try {
+      return await fn();
+    } catch (err) {
       if (i >= attempts) throw err;
       logger.warn(`${what} failed; retrying in 1 s (${i}/${attempts})`, { err });
       await new Promise((r) => setTimeout(r, 1000));

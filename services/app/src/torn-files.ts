@@ -53,12 +53,20 @@ export function isEncryptedKeyName(name: string): boolean {
   return !!m && m[1]!.length % 4 === 0 && Buffer.from(m[1]!, 'base64').length >= 29;
 }
 
-/** Is `content` a whole file-backend entry: one JSON object with a non-empty base64 `Value`? (Empty files are not checked: Vault treats them as absent.) */
+/**
+ * Is `content` a whole file-backend entry: one JSON object with a non-empty base64 `Value`? (Empty files are not
+ * checked: Vault treats them as absent.)
+ */
 export function isWholeEntry(content: Buffer): boolean {
   try {
     const parsed = JSON.parse(content.toString('utf8')) as { Value?: unknown };
-    return typeof parsed === 'object' && parsed !== null && typeof parsed.Value === 'string' && parsed.Value.length > 0
-      && /^[A-Za-z0-9+/]+={0,2}$/.test(parsed.Value);
+    return (
+      typeof parsed === 'object' &&
+      parsed !== null &&
+      typeof parsed.Value === 'string' &&
+      parsed.Value.length > 0 &&
+      /^[A-Za-z0-9+/]+={0,2}$/.test(parsed.Value)
+    );
   } catch {
     return false;
   }
@@ -99,19 +107,29 @@ export function tornFile(path: string, content?: Buffer): TornFile | undefined {
     if (!isEncryptedKeyName(name)) {
       const entry = strayOwner(file);
       return {
-        path, kind: 'stray', ...(entry ? { entry } : {}),
-        detail: `not an encrypted KV key name: ${entry ? `the temporary file of a write of ${entry} that Vault never finished` : 'a file Vault did not write as an entry'}` +
+        path,
+        kind: 'stray',
+        ...(entry ? { entry } : {}),
+        detail:
+          `not an encrypted KV key name: ${entry ? `the temporary file of a write of ${entry} that Vault never finished` : 'a file Vault did not write as an entry'}` +
           `${content ? ` (${content.length} bytes)` : ''}; Vault cannot list this folder while it is there`,
       };
     }
   }
   if (content && content.length > 0 && !isWholeEntry(content)) {
-    return { path, kind: 'truncated', detail: `the entry's content is cut short or garbled (${content.length} bytes): Vault cannot read it` };
+    return {
+      path,
+      kind: 'truncated',
+      detail: `the entry's content is cut short or garbled (${content.length} bytes): Vault cannot read it`,
+    };
   }
   return undefined;
 }
 
 /** Splits `find` output into paths (one a line; blank lines and a trailing CR ignored). */
 export function storagePaths(text: string): string[] {
-  return text.split('\n').map((l) => l.replace(/\r$/, '')).filter((l) => l.trim() !== '');
+  return text
+    .split('\n')
+    .map((l) => l.replace(/\r$/, ''))
+    .filter((l) => l.trim() !== '');
 }

@@ -23,7 +23,9 @@ const RULE = '===================================================';
 export function renderBanner(b: BannerInput): string {
   const lines = [
     RULE,
-    b.fresh ? 'Vault initialization complete!' : 'Vault initialization complete! (initialized earlier; unsealed and configured now)',
+    b.fresh
+      ? 'Vault initialization complete!'
+      : 'Vault initialization complete! (initialized earlier; unsealed and configured now)',
     b.rootTokenRevoked
       ? 'Root Token: revoked after setup (VAULT_REVOKE_ROOT_TOKEN=true). When a job needs root, get a fresh one: make root-token'
       : b.printRootToken

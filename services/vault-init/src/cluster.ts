@@ -10,7 +10,14 @@
  * has not succeeded yet.
  */
 import { performance } from 'node:perf_hooks';
-import { VaultClient, VaultForbiddenError, VaultRequestError, VaultUnreachableError, type HealthStatus, type Logger } from '@aurora/common';
+import {
+  VaultClient,
+  VaultForbiddenError,
+  VaultRequestError,
+  VaultUnreachableError,
+  type HealthStatus,
+  type Logger,
+} from '@aurora/common';
 import type { VaultInitConfig } from './config.js';
 import type { ConfigureResult } from './configure/index.js';
 import { renewOperatorToken } from './configure/operator-token.js';
@@ -41,8 +48,10 @@ export async function findActive(nodes: readonly VaultClient[], timeoutMs = 30_0
     const i = healths.findIndex((h) => h && h.initialized && !h.sealed && !h.standby);
     if (i >= 0) return nodes[i]!;
     if (Date.now() > deadline) {
-      throw new Error(`no active Vault node among ${nodes.map((n) => n.addr).join(', ')} within ${timeoutMs} ms ` +
-        `(states: ${healths.map((h, j) => `${nodes[j]!.addr}=${h ? (h.sealed ? 'sealed' : h.standby ? 'standby' : 'uninitialized') : 'unreachable'}`).join(' ')})`);
+      throw new Error(
+        `no active Vault node among ${nodes.map((n) => n.addr).join(', ')} within ${timeoutMs} ms ` +
+          `(states: ${healths.map((h, j) => `${nodes[j]!.addr}=${h ? (h.sealed ? 'sealed' : h.standby ? 'standby' : 'uninitialized') : 'unreachable'}`).join(' ')})`,
+      );
     }
     await sleep(100);
   }
@@ -52,7 +61,13 @@ export async function findActive(nodes: readonly VaultClient[], timeoutMs = 30_0
  * Brings one node into the cluster and unseals it: join `leader` first when the node is not initialized (a new
  * node, or one whose storage was wiped). True when the node was joined or unsealed by this call.
  */
-export async function ensureMember(node: VaultClient, leader: VaultClient | undefined, material: InitMaterial, initFile: string, logger: Logger): Promise<{ joined: boolean; unsealed: boolean }> {
+export async function ensureMember(
+  node: VaultClient,
+  leader: VaultClient | undefined,
+  material: InitMaterial,
+  initFile: string,
+  logger: Logger,
+): Promise<{ joined: boolean; unsealed: boolean }> {
   const status = await node.sealStatus();
   let joined = false;
   if (!status.initialized) {
@@ -60,7 +75,8 @@ export async function ensureMember(node: VaultClient, leader: VaultClient | unde
     if (node.addr === leader.addr) throw new Error(`${node.addr} is both the leader and not initialized`);
     logger.info('joining the Raft cluster', { node: node.addr, leader: leader.addr });
     const answer = await node.write<{ joined?: boolean }>('sys/storage/raft/join', { leader_api_addr: leader.addr });
-    if (!answer?.joined) throw new Error(`${node.addr} did not join the Raft cluster of ${leader.addr} (it answered joined=false)`);
+    if (!answer?.joined)
+      throw new Error(`${node.addr} did not join the Raft cluster of ${leader.addr} (it answered joined=false)`);
     joined = true;
   } else if (!status.sealed) {
     return { joined: false, unsealed: false };
@@ -75,15 +91,28 @@ export async function ensureMember(node: VaultClient, leader: VaultClient | unde
  * answer the leader's challenge, then fetches the data and unseals by itself a moment later. So: submit exactly
  * the threshold, then wait.
  */
-async function unsealMember(node: VaultClient, material: InitMaterial, initFile: string, logger: Logger, timeoutMs = 60_000): Promise<void> {
+async function unsealMember(
+  node: VaultClient,
+  material: InitMaterial,
+  initFile: string,
+  logger: Logger,
+  timeoutMs = 60_000,
+): Promise<void> {
   let status = await node.sealStatus();
   if (status.progress > 0) {
-    logger.warn('discarding partial unseal progress left by another client', { node: node.addr, progress: status.progress, threshold: status.t });
+    logger.warn('discarding partial unseal progress left by another client', {
+      node: node.addr,
+      progress: status.progress,
+      threshold: status.t,
+    });
     status = await node.unsealReset();
   }
   const needed = status.t > 0 ? status.t : material.threshold;
   if (material.keys_base64.length < needed) {
-    throw new InitMaterialError(`${initFile} holds ${material.keys_base64.length} unseal key(s) but Vault at ${node.addr} needs ${needed}: the file belongs to another Vault.`, initFile);
+    throw new InitMaterialError(
+      `${initFile} holds ${material.keys_base64.length} unseal key(s) but Vault at ${node.addr} needs ${needed}: the file belongs to another Vault.`,
+      initFile,
+    );
   }
   for (const key of material.keys_base64.slice(0, needed)) {
     try {
@@ -91,8 +120,12 @@ async function unsealMember(node: VaultClient, material: InitMaterial, initFile:
     } catch (err) {
       if (err instanceof VaultRequestError && err.vaultStatus < 500) {
         await node.unsealReset().catch(() => undefined);
-        throw new InitMaterialError(`Vault node ${node.addr} rejected the unseal keys in ${initFile} (Vault said: ${err.message.replace(/^.*?: /, '').replace(/\s+/g, ' ')}): ` +
-          'the file belongs to another Vault, or was altered.', initFile, { cause: err });
+        throw new InitMaterialError(
+          `Vault node ${node.addr} rejected the unseal keys in ${initFile} (Vault said: ${err.message.replace(/^.*?: /, '').replace(/\s+/g, ' ')}): ` +
+            'the file belongs to another Vault, or was altered.',
+          initFile,
+          { cause: err },
+        );
       }
       throw err;
     }
@@ -100,13 +133,22 @@ async function unsealMember(node: VaultClient, material: InitMaterial, initFile:
   }
   const deadline = Date.now() + timeoutMs;
   while ((await node.sealStatus()).sealed) {
-    if (Date.now() > deadline) throw new Error(`Vault node ${node.addr} joined the cluster but was still sealed ${timeoutMs} ms after the unseal keys (see its log)`);
+    if (Date.now() > deadline)
+      throw new Error(
+        `Vault node ${node.addr} joined the cluster but was still sealed ${timeoutMs} ms after the unseal keys (see its log)`,
+      );
     await sleep(100);
   }
 }
 
 /** Unseals every initialized node and joins the others to the active one; returns the active node. */
-async function formCluster(nodes: readonly VaultClient[], seed: VaultClient, material: InitMaterial, store: InitStore, logger: Logger): Promise<VaultClient> {
+async function formCluster(
+  nodes: readonly VaultClient[],
+  seed: VaultClient,
+  material: InitMaterial,
+  store: InitStore,
+  logger: Logger,
+): Promise<VaultClient> {
   // Every initialized node first, the seed first of all: after a restart of the whole cluster no node can become
   // active before a quorum of them is unsealed. (ensureMember leaves uninitialized nodes alone without a leader.)
   for (const node of [seed, ...nodes.filter((n) => n !== seed)]) {
@@ -124,15 +166,41 @@ async function formCluster(nodes: readonly VaultClient[], seed: VaultClient, mat
 export async function setupCluster(config: Readonly<VaultInitConfig>, logger: Logger): Promise<ClusterSetupResult> {
   const nodes = config.haAddrs.map((addr) => new VaultClient({ addr, timeoutMs: 10_000 }));
   const store = new FileInitStore(config.initDir);
-  const healths = await step(logger, 'wait', () => Promise.all(nodes.map((n) => waitForVault(n, { timeoutMs: config.waitTimeoutMs, logger }))),
-    (hs) => ({ nodes: hs.map((h, i) => ({ addr: nodes[i]!.addr, initialized: h.initialized, sealed: h.sealed, standby: h.standby })), version: hs[0]?.version }));
+  const healths = await step(
+    logger,
+    'wait',
+    () => Promise.all(nodes.map((n) => waitForVault(n, { timeoutMs: config.waitTimeoutMs, logger }))),
+    (hs) => ({
+      nodes: hs.map((h, i) => ({
+        addr: nodes[i]!.addr,
+        initialized: h.initialized,
+        sealed: h.sealed,
+        standby: h.standby,
+      })),
+      version: hs[0]?.version,
+    }),
+  );
   // An initialized node holds the cluster's keyring: it is the seed. None initialized: the first listed one.
   const initializedAt = healths.findIndex((h: HealthStatus) => h.initialized);
   const seed = nodes[Math.max(0, initializedAt)]!;
-  const init = await step(logger, initializedAt >= 0 ? 'load-init-file' : 'initialize',
-    () => ensureInitialized(seed, store, { initialized: initializedAt >= 0, shares: config.secretShares, threshold: config.secretThreshold, logger }),
-    (o) => ({ fresh: o.fresh, file: store.location, node: seed.addr }));
-  const active = await step(logger, 'form-cluster', () => formCluster(nodes, seed, init.material, store, logger), (a) => ({ active: a.addr, nodes: nodes.length }));
+  const init = await step(
+    logger,
+    initializedAt >= 0 ? 'load-init-file' : 'initialize',
+    () =>
+      ensureInitialized(seed, store, {
+        initialized: initializedAt >= 0,
+        shares: config.secretShares,
+        threshold: config.secretThreshold,
+        logger,
+      }),
+    (o) => ({ fresh: o.fresh, file: store.location, node: seed.addr }),
+  );
+  const active = await step(
+    logger,
+    'form-cluster',
+    () => formCluster(nodes, seed, init.material, store, logger),
+    (a) => ({ active: a.addr, nodes: nodes.length }),
+  );
   const configured = await unsealAndConfigure(active, init.material, store, config, logger);
   announce(config, init.material, store, init.fresh, logger);
   return { nodes, store, material: init.material, fresh: init.fresh, configured, active };
@@ -173,7 +241,9 @@ export class ClusterWatcher {
     this.operatorToken = o.operatorToken;
   }
 
-  start(): void { this.schedule(this.o.config.watchIntervalMs); }
+  start(): void {
+    this.schedule(this.o.config.watchIntervalMs);
+  }
 
   async stop(): Promise<void> {
     this.stopped = true;
@@ -241,7 +311,11 @@ export class ClusterWatcher {
         return 'sealed';
       }
       const r = await ensureMember(node, leader, material, store.location, logger);
-      logger.info('Vault node unsealed', { node: node.addr, joined: r.joined, durationMs: Math.round(performance.now() - started) });
+      logger.info('Vault node unsealed', {
+        node: node.addr,
+        joined: r.joined,
+        durationMs: Math.round(performance.now() - started),
+      });
       this.recovered(node.addr);
       return 'unsealed';
     } catch (err) {
@@ -256,7 +330,10 @@ export class ClusterWatcher {
     if (state.configured) {
       // renew-self with the operator token itself (forwarded by a standby): no root token needed.
       const node = (await this.activeNode()) ?? nodes[0]!;
-      if (await renewOperatorToken(node, this.operatorToken)) { this.lastRenew = Date.now(); return; }
+      if (await renewOperatorToken(node, this.operatorToken)) {
+        this.lastRenew = Date.now();
+        return;
+      }
       state.configured = false;
     }
     const started = performance.now();
@@ -265,7 +342,10 @@ export class ClusterWatcher {
     this.operatorToken = result.operatorToken;
     this.lastRenew = Date.now();
     state.configured = true;
-    logger.info('Vault cluster configured', { active: active.addr, durationMs: Math.round(performance.now() - started) });
+    logger.info('Vault cluster configured', {
+      active: active.addr,
+      durationMs: Math.round(performance.now() - started),
+    });
   }
 
   private report(key: string, message: string, err?: unknown): void {
@@ -284,5 +364,9 @@ export class ClusterWatcher {
 
 /** Problems that only a human can fix, as opposed to a node being down, sealed or restarting. */
 function needsHuman(err: unknown): boolean {
-  return err instanceof VaultInitError || err instanceof VaultForbiddenError || (err instanceof VaultRequestError && err.vaultStatus < 500);
+  return (
+    err instanceof VaultInitError ||
+    err instanceof VaultForbiddenError ||
+    (err instanceof VaultRequestError && err.vaultStatus < 500)
+  );
 }

@@ -56,22 +56,40 @@ export function shamirProblem(shares: number, threshold: number): string | undef
   return undefined;
 }
 
-export function loadConfig(env: NodeJS.ProcessEnv = process.env, argv: readonly string[] = process.argv.slice(2)): Readonly<VaultInitConfig> {
+export function loadConfig(
+  env: NodeJS.ProcessEnv = process.env,
+  argv: readonly string[] = process.argv.slice(2),
+): Readonly<VaultInitConfig> {
   const r = new EnvReader(env);
   const unknownArgs = argv.filter((a) => a !== '--once');
-  if (unknownArgs.length) r.problem(`unknown argument(s) ${unknownArgs.map((a) => JSON.stringify(a)).join(' ')}; the only one is --once (exit after setup)`);
+  if (unknownArgs.length)
+    r.problem(
+      `unknown argument(s) ${unknownArgs.map((a) => JSON.stringify(a)).join(' ')}; the only one is --once (exit after setup)`,
+    );
 
   const secretShares = r.int('VAULT_SECRET_SHARES', 5, { min: 1, max: 255 });
   const secretThreshold = r.int('VAULT_SECRET_THRESHOLD', 3, { min: 1, max: 255 });
   const shamir = shamirProblem(secretShares, secretThreshold);
-  if (shamir) r.problem(`VAULT_SECRET_SHARES=${secretShares} with VAULT_SECRET_THRESHOLD=${secretThreshold}: ${shamir}; example: VAULT_SECRET_SHARES=5 VAULT_SECRET_THRESHOLD=3 (or 1 and 1)`);
+  if (shamir)
+    r.problem(
+      `VAULT_SECRET_SHARES=${secretShares} with VAULT_SECRET_THRESHOLD=${secretThreshold}: ${shamir}; example: VAULT_SECRET_SHARES=5 VAULT_SECRET_THRESHOLD=3 (or 1 and 1)`,
+    );
 
   const kvMount = r.string('VAULT_KV_MOUNT', 'aurora', { pattern: SEGMENT_PATTERN, example: 'aurora' });
-  if (RESERVED_MOUNTS.has(kvMount.toLowerCase())) r.problem(`VAULT_KV_MOUNT=${JSON.stringify(kvMount)} is reserved (Vault's own mounts, or the separate "secret" mount); example: VAULT_KV_MOUNT=aurora`);
+  if (RESERVED_MOUNTS.has(kvMount.toLowerCase()))
+    r.problem(
+      `VAULT_KV_MOUNT=${JSON.stringify(kvMount)} is reserved (Vault's own mounts, or the separate "secret" mount); example: VAULT_KV_MOUNT=aurora`,
+    );
   const kvBasePath = r.string('VAULT_KV_BASE_PATH', 'users');
-  if (!kvBasePath.split('/').every(isSafeSegment)) r.problem(`VAULT_KV_BASE_PATH=${JSON.stringify(kvBasePath)} must be one or more path segments of letters, digits, . _ - @ joined by "/"; example: VAULT_KV_BASE_PATH=users`);
+  if (!kvBasePath.split('/').every(isSafeSegment))
+    r.problem(
+      `VAULT_KV_BASE_PATH=${JSON.stringify(kvBasePath)} must be one or more path segments of letters, digits, . _ - @ joined by "/"; example: VAULT_KV_BASE_PATH=users`,
+    );
   const appPolicy = r.string('VAULT_APP_POLICY', 'aurora-app', { pattern: POLICY_NAME, example: 'aurora-app' });
-  if (RESERVED_POLICIES.has(appPolicy)) r.problem(`VAULT_APP_POLICY=${JSON.stringify(appPolicy)} is taken by Vault or by another aurora policy; example: VAULT_APP_POLICY=aurora-app`);
+  if (RESERVED_POLICIES.has(appPolicy))
+    r.problem(
+      `VAULT_APP_POLICY=${JSON.stringify(appPolicy)} is taken by Vault or by another aurora policy; example: VAULT_APP_POLICY=aurora-app`,
+    );
 
   const haAddrs = parseHaAddrs(r.optional('VAULT_HA_ADDRS'), r);
 
@@ -87,7 +105,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, argv: readonly 
     approleDir: path.resolve(r.string('VAULT_APPROLE_DIR', '/vault/approle')),
     operatorTokenDir: path.resolve(r.string('VAULT_OPERATOR_TOKEN_DIR', '/vault/cli')),
     // A path on the Vault server's file system, not ours: kept as given.
-    auditFile: r.string('VAULT_AUDIT_FILE', '/vault/logs/audit.log', { pattern: /^\/[^\0\n]*[^/]$/, example: '/vault/logs/audit.log' }),
+    auditFile: r.string('VAULT_AUDIT_FILE', '/vault/logs/audit.log', {
+      pattern: /^\/[^\0\n]*[^/]$/,
+      example: '/vault/logs/audit.log',
+    }),
     watchIntervalMs: r.int('VAULT_WATCH_INTERVAL_MS', 1000, { min: 100, max: 60_000 }),
     waitTimeoutMs: r.int('VAULT_WAIT_TIMEOUT_MS', 120_000, { min: 1000, max: 3_600_000 }),
     printRootToken: r.bool('VAULT_PRINT_ROOT_TOKEN', true),
@@ -107,13 +128,24 @@ const HA_EXAMPLE = 'VAULT_HA_ADDRS=http://vault-1:8200,http://vault-2:8200,http:
 /** VAULT_HA_ADDRS: unset or empty = [] (single node); else at least two distinct http(s) URLs. */
 export function parseHaAddrs(value: string | undefined, r: EnvReader): string[] {
   if (value === undefined) return [];
-  const addrs = value.split(',').map((a) => a.trim().replace(/\/+$/, '')).filter((a) => a !== '');
+  const addrs = value
+    .split(',')
+    .map((a) => a.trim().replace(/\/+$/, ''))
+    .filter((a) => a !== '');
   for (const a of addrs) {
     let ok = false;
-    try { ok = ['http:', 'https:'].includes(new URL(a).protocol); } catch { ok = false; }
-    if (!ok) r.problem(`VAULT_HA_ADDRS holds ${JSON.stringify(a)}, which is not an http(s) URL; example: ${HA_EXAMPLE}`);
+    try {
+      ok = ['http:', 'https:'].includes(new URL(a).protocol);
+    } catch {
+      ok = false;
+    }
+    if (!ok)
+      r.problem(`VAULT_HA_ADDRS holds ${JSON.stringify(a)}, which is not an http(s) URL; example: ${HA_EXAMPLE}`);
   }
   if (new Set(addrs).size !== addrs.length) r.problem(`VAULT_HA_ADDRS names a node twice; example: ${HA_EXAMPLE}`);
-  if (addrs.length === 1) r.problem(`VAULT_HA_ADDRS names one node only: leave it empty for a single Vault (VAULT_ADDR), or list every node; example: ${HA_EXAMPLE}`);
+  if (addrs.length === 1)
+    r.problem(
+      `VAULT_HA_ADDRS names one node only: leave it empty for a single Vault (VAULT_ADDR), or list every node; example: ${HA_EXAMPLE}`,
+    );
   return addrs;
 }

@@ -42,17 +42,22 @@ export class InitMaterialError extends VaultInitError {
 
 /** Vault holds an object vault-init would have to overwrite (e.g. a KV v1 engine at the KV mount). */
 export class ConflictError extends VaultInitError {
-  constructor(message: string) { super(EXIT.conflict, message); }
+  constructor(message: string) {
+    super(EXIT.conflict, message);
+  }
 }
 
 export class FilesystemError extends VaultInitError {
-  constructor(message: string, cause?: unknown) { super(EXIT.filesystem, message, { cause }); }
+  constructor(message: string, cause?: unknown) {
+    super(EXIT.filesystem, message, { cause });
+  }
 }
 
 /** Describes a Node file-system error without its stack: code and path are what the user needs. */
 export function fsReason(err: unknown): string {
   const e = err as NodeJS.ErrnoException;
-  if (e?.code === 'EACCES' || e?.code === 'EPERM') return `permission denied (${e.code}; vault-init runs as uid ${process.getuid?.() ?? '?'})`;
+  if (e?.code === 'EACCES' || e?.code === 'EPERM')
+    return `permission denied (${e.code}; vault-init runs as uid ${process.getuid?.() ?? '?'})`;
   if (e?.code) return e.message.startsWith(e.code) ? e.message : `${e.code}: ${e.message}`;
   return String((err as Error)?.message ?? err);
 }

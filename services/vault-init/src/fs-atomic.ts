@@ -7,7 +7,11 @@ import path from 'node:path';
 
 export async function fsyncDir(dir: string): Promise<void> {
   const handle = await fs.open(dir, 'r');
-  try { await handle.sync(); } finally { await handle.close(); }
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
 }
 
 export async function ensureDir(dir: string): Promise<void> {
@@ -15,7 +19,11 @@ export async function ensureDir(dir: string): Promise<void> {
 }
 
 /** Writes `content` to `file` atomically with `mode`; `tmpFile` defaults to a per-process name next to it. */
-export async function writeFileAtomic(file: string, content: string, options: { mode?: number; tmpFile?: string } = {}): Promise<void> {
+export async function writeFileAtomic(
+  file: string,
+  content: string,
+  options: { mode?: number; tmpFile?: string } = {},
+): Promise<void> {
   const mode = options.mode ?? 0o600;
   const dir = path.dirname(file);
   const tmp = options.tmpFile ?? path.join(dir, `.${path.basename(file)}.tmp-${process.pid}`);

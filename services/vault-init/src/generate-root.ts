@@ -8,11 +8,16 @@
  */
 
 /** What the flow needs from the init material. */
-export interface UnsealKeys { keys_base64: string[] }
+export interface UnsealKeys {
+  keys_base64: string[];
+}
 
 /** Vault answered with an error status (`status`), or did not answer (`status` undefined). */
 export class VaultHttpError extends Error {
-  constructor(message: string, readonly status?: number) {
+  constructor(
+    message: string,
+    readonly status?: number,
+  ) {
     super(message);
     this.name = 'VaultHttpError';
   }
@@ -27,7 +32,13 @@ export class GenerateRootKeysError extends Error {
 }
 
 /** One unauthenticated (or `token`-authenticated) call to Vault's HTTP API. */
-export async function vaultCall<T>(addr: string, method: string, path: string, body?: unknown, options: { timeoutMs?: number; token?: string } = {}): Promise<T> {
+export async function vaultCall<T>(
+  addr: string,
+  method: string,
+  path: string,
+  body?: unknown,
+  options: { timeoutMs?: number; token?: string } = {},
+): Promise<T> {
   let res: Response;
   const headers: Record<string, string> = {};
   if (body !== undefined) headers['content-type'] = 'application/json';
@@ -45,8 +56,15 @@ export async function vaultCall<T>(addr: string, method: string, path: string, b
   const text = await res.text();
   if (!res.ok) {
     let errors = '';
-    try { errors = ((JSON.parse(text) as { errors?: string[] }).errors ?? []).join('; '); } catch { /* not JSON */ }
-    throw new VaultHttpError(`Vault answered ${res.status} to ${method} ${path}${errors ? `: ${errors}` : ''}`, res.status);
+    try {
+      errors = ((JSON.parse(text) as { errors?: string[] }).errors ?? []).join('; ');
+    } catch {
+      /* not JSON */
+    }
+    throw new VaultHttpError(
+      `Vault answered ${res.status} to ${method} ${path}${errors ? `: ${errors}` : ''}`,
+      res.status,
+    );
   }
   return (text ? JSON.parse(text) : {}) as T;
 }
@@ -70,13 +88,20 @@ interface GenerateRootStatus {
 export function decodeRootToken(encoded: string, otp: string): string {
   const bytes = Buffer.from(encoded.replace(/=+$/, ''), 'base64');
   const pad = Buffer.from(otp, 'utf8');
-  if (bytes.length !== pad.length) throw new Error(`generate-root: the encoded token is ${bytes.length} bytes, the OTP ${pad.length}: they must be equal`);
+  if (bytes.length !== pad.length)
+    throw new Error(
+      `generate-root: the encoded token is ${bytes.length} bytes, the OTP ${pad.length}: they must be equal`,
+    );
   const out = Buffer.alloc(bytes.length);
   for (let i = 0; i < bytes.length; i++) out[i] = bytes[i]! ^ pad[i]!;
   return out.toString('utf8');
 }
 
-export interface GenerateRootResult { token: string; cancelledPrevious: boolean; keysUsed: number }
+export interface GenerateRootResult {
+  token: string;
+  cancelledPrevious: boolean;
+  keysUsed: number;
+}
 
 /**
  * Start an attempt (Vault makes the OTP), give unseal keys until the threshold is reached, decode the encoded
@@ -84,7 +109,9 @@ export interface GenerateRootResult { token: string; cancelledPrevious: boolean;
  * OTP anyway); ours is cancelled if anything fails. The token is a root token without a TTL: revoke it after use.
  */
 export async function generateRootToken(addr: string, material: UnsealKeys): Promise<GenerateRootResult> {
-  const seal = await vaultCall<{ initialized: boolean; sealed: boolean }>(addr, 'GET', 'sys/seal-status', undefined, { timeoutMs: 3000 });
+  const seal = await vaultCall<{ initialized: boolean; sealed: boolean }>(addr, 'GET', 'sys/seal-status', undefined, {
+    timeoutMs: 3000,
+  });
   if (!seal.initialized) throw new Error(`Vault at ${addr} is not initialized`);
   if (seal.sealed) throw new Error(`Vault at ${addr} is sealed: unseal it first (vault-init does that in the stack)`);
   let cancelledPrevious = false;
@@ -95,17 +122,23 @@ export async function generateRootToken(addr: string, material: UnsealKeys): Pro
   }
   const attempt = await vaultCall<GenerateRootStatus>(addr, 'PUT', 'sys/generate-root/attempt', {});
   try {
-    if (!attempt.otp || !attempt.nonce) throw new Error('generate-root: Vault did not return an OTP and a nonce for the attempt');
+    if (!attempt.otp || !attempt.nonce)
+      throw new Error('generate-root: Vault did not return an OTP and a nonce for the attempt');
     let status = attempt;
     let keysUsed = 0;
     for (const key of material.keys_base64) {
       if (status.complete) break;
       try {
-        status = await vaultCall<GenerateRootStatus>(addr, 'PUT', 'sys/generate-root/update', { key, nonce: attempt.nonce });
+        status = await vaultCall<GenerateRootStatus>(addr, 'PUT', 'sys/generate-root/update', {
+          key,
+          nonce: attempt.nonce,
+        });
       } catch (err) {
         // 4xx: Vault refused the key itself (malformed, or the combined keys are not its root key).
         if (err instanceof VaultHttpError && err.status !== undefined && err.status >= 400 && err.status < 500) {
-          throw new GenerateRootKeysError(`generate-root: Vault refused the unseal keys of the init material (${err.message.replace(/\s+/g, ' ')}): they do not belong to this Vault`);
+          throw new GenerateRootKeysError(
+            `generate-root: Vault refused the unseal keys of the init material (${err.message.replace(/\s+/g, ' ')}): they do not belong to this Vault`,
+          );
         }
         throw err;
       }
@@ -113,9 +146,11 @@ export async function generateRootToken(addr: string, material: UnsealKeys): Pro
     }
     const encoded = status.encoded_token || status.encoded_root_token;
     if (!status.complete || !encoded) {
-      throw new GenerateRootKeysError(keysUsed < status.required
-        ? `generate-root: the init material holds ${keysUsed} unseal key(s), this Vault needs ${status.required}: it is incomplete, or from another Vault`
-        : `generate-root: the ${keysUsed} unseal key(s) of the init material did not complete the attempt: they do not belong to this Vault`);
+      throw new GenerateRootKeysError(
+        keysUsed < status.required
+          ? `generate-root: the init material holds ${keysUsed} unseal key(s), this Vault needs ${status.required}: it is incomplete, or from another Vault`
+          : `generate-root: the ${keysUsed} unseal key(s) of the init material did not complete the attempt: they do not belong to this Vault`,
+      );
     }
     return { token: decodeRootToken(encoded, attempt.otp), cancelledPrevious, keysUsed };
   } catch (err) {

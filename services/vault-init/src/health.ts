@@ -5,8 +5,12 @@ import type { Logger } from '@aurora/common';
 export class HealthState {
   unsealed = false;
   configured = false;
-  get healthy(): boolean { return this.unsealed && this.configured; }
-  toJSON(): { unsealed: boolean; configured: boolean } { return { unsealed: this.unsealed, configured: this.configured }; }
+  get healthy(): boolean {
+    return this.unsealed && this.configured;
+  }
+  toJSON(): { unsealed: boolean; configured: boolean } {
+    return { unsealed: this.unsealed, configured: this.configured };
+  }
 }
 
 export const HEALTH_HOST = '127.0.0.1';
@@ -17,12 +21,16 @@ export async function startHealthServer(port: number, state: HealthState, logger
       res.writeHead(404, { 'content-type': 'application/json' }).end('{"error":"not found"}');
       return;
     }
-    res.writeHead(state.healthy ? 200 : 503, { 'content-type': 'application/json', 'cache-control': 'no-store' })
+    res
+      .writeHead(state.healthy ? 200 : 503, { 'content-type': 'application/json', 'cache-control': 'no-store' })
       .end(JSON.stringify(state));
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(port, HEALTH_HOST, () => { server.off('error', reject); resolve(); });
+    server.listen(port, HEALTH_HOST, () => {
+      server.off('error', reject);
+      resolve();
+    });
   });
   server.on('error', (err) => logger.error('health endpoint failed', { err }));
   return server;

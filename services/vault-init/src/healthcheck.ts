@@ -11,5 +11,8 @@ const req = http.get({ host: '127.0.0.1', port, path: '/health', timeout: 2000 }
   res.resume();
   process.exit(res.statusCode === 200 ? 0 : 1);
 });
-req.on('timeout', () => { req.destroy(); process.exit(1); });
+req.on('timeout', () => {
+  req.destroy();
+  process.exit(1);
+});
 req.on('error', () => process.exit(1));

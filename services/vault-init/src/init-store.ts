@@ -44,7 +44,9 @@ export class FileInitStore implements InitStore {
     this.tmpFile = path.join(dir, 'init.json.tmp');
   }
 
-  get location(): string { return this.file; }
+  get location(): string {
+    return this.file;
+  }
 
   async exists(): Promise<boolean> {
     try {
@@ -63,7 +65,9 @@ export class FileInitStore implements InitStore {
     } catch (err) {
       throw new FilesystemError(
         `cannot write the init file into ${this.dir}: ${fsReason(err)}. Vault was NOT initialized. ` +
-        `Make the directory writable for vault-init (uid ${process.getuid?.() ?? '?'}), or point VAULT_INIT_DIR elsewhere.`, err);
+          `Make the directory writable for vault-init (uid ${process.getuid?.() ?? '?'}), or point VAULT_INIT_DIR elsewhere.`,
+        err,
+      );
     }
   }
 
@@ -72,26 +76,39 @@ export class FileInitStore implements InitStore {
     try {
       text = await readIfExists(this.file);
     } catch (err) {
-      throw new InitMaterialError(`Vault is initialized, but its init file ${this.file} cannot be read: ${fsReason(err)}.`, this.file, { cause: err });
+      throw new InitMaterialError(
+        `Vault is initialized, but its init file ${this.file} cannot be read: ${fsReason(err)}.`,
+        this.file,
+        { cause: err },
+      );
     }
     if (text === undefined) {
       const partial = await readIfExists(this.tmpFile).catch(() => undefined);
-      const hint = partial !== undefined
-        ? ` A leftover ${this.tmpFile} exists: vault-init was stopped while saving the keys. If it holds complete JSON, rename it to init.json (that is the restore).`
-        : '';
+      const hint =
+        partial !== undefined
+          ? ` A leftover ${this.tmpFile} exists: vault-init was stopped while saving the keys. If it holds complete JSON, rename it to init.json (that is the restore).`
+          : '';
       throw new InitMaterialError(
         `Vault is initialized, but its init file ${this.file} is missing: without the unseal keys in it this Vault cannot be unsealed.${hint}`,
-        this.file);
+        this.file,
+      );
     }
     let parsed: unknown;
     try {
       parsed = JSON.parse(text);
     } catch {
       // The parser's message quotes the content: never let it out.
-      throw new InitMaterialError(`Vault is initialized, but its init file ${this.file} is corrupt (not valid JSON, ${text.length} bytes).`, this.file);
+      throw new InitMaterialError(
+        `Vault is initialized, but its init file ${this.file} is corrupt (not valid JSON, ${text.length} bytes).`,
+        this.file,
+      );
     }
     const problem = invalidMaterial(parsed);
-    if (problem) throw new InitMaterialError(`Vault is initialized, but its init file ${this.file} is corrupt: ${problem}.`, this.file);
+    if (problem)
+      throw new InitMaterialError(
+        `Vault is initialized, but its init file ${this.file} is corrupt: ${problem}.`,
+        this.file,
+      );
     const material = parsed as InitMaterial;
     registerInitMaterial(material);
     return material;
@@ -101,12 +118,17 @@ export class FileInitStore implements InitStore {
     registerInitMaterial(material);
     try {
       await ensureDir(this.dir);
-      await writeFileAtomic(this.file, `${JSON.stringify(material, null, 2)}\n`, { mode: 0o600, tmpFile: this.tmpFile });
+      await writeFileAtomic(this.file, `${JSON.stringify(material, null, 2)}\n`, {
+        mode: 0o600,
+        tmpFile: this.tmpFile,
+      });
     } catch (err) {
       throw new FilesystemError(
         `Vault was just initialized but its keys could not be saved to ${this.file}: ${fsReason(err)}. ` +
-        'They exist nowhere else: fix the directory (it must be writable by vault-init) and keep this process output; ' +
-        'otherwise `make prod-local-clean` is the only way out.', err);
+          'They exist nowhere else: fix the directory (it must be writable by vault-init) and keep this process output; ' +
+          'otherwise `make prod-local-clean` is the only way out.',
+        err,
+      );
     }
   }
 }
@@ -115,11 +137,15 @@ export class FileInitStore implements InitStore {
 export function invalidMaterial(value: unknown): string | undefined {
   if (!value || typeof value !== 'object' || Array.isArray(value)) return 'not a JSON object';
   const m = value as Partial<Record<keyof InitMaterial, unknown>>;
-  const isStringArray = (v: unknown): v is string[] => Array.isArray(v) && v.length > 0 && v.every((x) => typeof x === 'string' && x.length > 0);
+  const isStringArray = (v: unknown): v is string[] =>
+    Array.isArray(v) && v.length > 0 && v.every((x) => typeof x === 'string' && x.length > 0);
   if (!isStringArray(m.keys_base64)) return '"keys_base64" is missing or not a list of keys';
   if (m.keys !== undefined && !isStringArray(m.keys)) return '"keys" is not a list of keys';
   if (typeof m.root_token !== 'string' || m.root_token.length === 0) return '"root_token" is missing';
-  if (m.threshold !== undefined && (typeof m.threshold !== 'number' || m.threshold < 1 || m.threshold > m.keys_base64.length)) {
+  if (
+    m.threshold !== undefined &&
+    (typeof m.threshold !== 'number' || m.threshold < 1 || m.threshold > m.keys_base64.length)
+  ) {
     return `"threshold" must be a number from 1 to the number of keys (${m.keys_base64.length})`;
   }
   return undefined;

@@ -31,10 +31,11 @@ export async function ensureInitialized(
   if (await store.exists()) {
     throw new InitMaterialError(
       `Vault at ${client.addr} is NOT initialized, but ${store.location} exists: it belongs to a Vault whose storage is gone ` +
-      '(or Vault now points at other storage). vault-init will not overwrite it, since it may be the only copy of those keys. ' +
-      'If you want the old secrets, restore the Vault data (volume vault-data) that goes with this file; ' +
-      `to start a new Vault instead, move ${store.location} somewhere safe first.`,
-      store.location);
+        '(or Vault now points at other storage). vault-init will not overwrite it, since it may be the only copy of those keys. ' +
+        'If you want the old secrets, restore the Vault data (volume vault-data) that goes with this file; ' +
+        `to start a new Vault instead, move ${store.location} somewhere safe first.`,
+      store.location,
+    );
   }
 
   logger.info('initializing Vault', { shares: options.shares, threshold: options.threshold });
@@ -63,6 +64,10 @@ export async function ensureInitialized(
   await store.write(material);
   const persisted = performance.now();
   const unprotectedWindowMs = Math.round((persisted - answered) * 1000) / 1000;
-  logger.info('init material persisted', { file: store.location, unprotectedWindowMs, initRequestMs: Math.round(answered - requested) });
+  logger.info('init material persisted', {
+    file: store.location,
+    unprotectedWindowMs,
+    initRequestMs: Math.round(answered - requested),
+  });
   return { material, fresh: true, unprotectedWindowMs };
 }

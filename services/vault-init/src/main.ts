@@ -40,7 +40,12 @@ async function main(): Promise<void> {
   } catch (err) {
     fail(err);
   }
-  logger.info('starting', { mode: config.once ? 'once' : 'watch', ...(config.haAddrs.length ? { nodes: config.haAddrs } : { addr: config.vaultAddr }), initDir: config.initDir, pid: process.pid });
+  logger.info('starting', {
+    mode: config.once ? 'once' : 'watch',
+    ...(config.haAddrs.length ? { nodes: config.haAddrs } : { addr: config.vaultAddr }),
+    initDir: config.initDir,
+    pid: process.pid,
+  });
 
   const state = new HealthState();
   const running: { server?: http.Server; watcher?: Watcher | ClusterWatcher } = {};
@@ -58,7 +63,12 @@ async function main(): Promise<void> {
     try {
       running.server = await startHealthServer(config.healthPort, state, logger);
     } catch (err) {
-      fail(new VaultInitError(EXIT.config, `cannot serve health on 127.0.0.1:${config.healthPort}: ${(err as Error).message}; set VAULT_INIT_HEALTH_PORT to a free port`));
+      fail(
+        new VaultInitError(
+          EXIT.config,
+          `cannot serve health on 127.0.0.1:${config.healthPort}: ${(err as Error).message}; set VAULT_INIT_HEALTH_PORT to a free port`,
+        ),
+      );
     }
   }
 
@@ -71,9 +81,19 @@ async function main(): Promise<void> {
       logger.info('done (--once)');
       process.exit(EXIT.ok);
     }
-    running.watcher = new ClusterWatcher({ ...result, config, logger, state, operatorToken: result.configured.operatorToken });
+    running.watcher = new ClusterWatcher({
+      ...result,
+      config,
+      logger,
+      state,
+      operatorToken: result.configured.operatorToken,
+    });
     running.watcher.start();
-    logger.info('watching the seal status', { intervalMs: config.watchIntervalMs, healthPort: config.healthPort, nodes: config.haAddrs.length });
+    logger.info('watching the seal status', {
+      intervalMs: config.watchIntervalMs,
+      healthPort: config.healthPort,
+      nodes: config.haAddrs.length,
+    });
     return;
   }
   const result = await setup(config, logger);

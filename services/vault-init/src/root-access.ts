@@ -26,10 +26,19 @@ export async function revokeToken(client: VaultClient, token: string): Promise<R
   }
 }
 
-export interface RootSession { token: string; keysUsed: number; cancelledPrevious: boolean }
+export interface RootSession {
+  token: string;
+  keysUsed: number;
+  cancelledPrevious: boolean;
+}
 
 /** A short-lived root token made with the unseal keys of `material`. Revoke it when done (revokeToken). */
-export async function generateRootSession(client: VaultClient, material: InitMaterial, initFile: string, logger: Logger): Promise<RootSession> {
+export async function generateRootSession(
+  client: VaultClient,
+  material: InitMaterial,
+  initFile: string,
+  logger: Logger,
+): Promise<RootSession> {
   let generated;
   try {
     generated = await generateRootToken(client.addr, material);
@@ -37,25 +46,37 @@ export async function generateRootSession(client: VaultClient, material: InitMat
     if (err instanceof GenerateRootKeysError) {
       throw new InitMaterialError(
         `Vault at ${client.addr} rejects the root token in ${initFile} (VAULT_REVOKE_ROOT_TOKEN=true revoked it, or it was never this Vault's), ` +
-        `and its unseal keys cannot generate a new one: ${err.message}.`, initFile, { cause: err });
+          `and its unseal keys cannot generate a new one: ${err.message}.`,
+        initFile,
+        { cause: err },
+      );
     }
     throw err;
   }
   registerSecret(generated.token);
-  if (generated.cancelledPrevious) logger.warn('generate-root: cancelled an unfinished attempt someone else had left (it cannot be finished without its OTP)');
+  if (generated.cancelledPrevious)
+    logger.warn(
+      'generate-root: cancelled an unfinished attempt someone else had left (it cannot be finished without its OTP)',
+    );
   try {
-    const created = await client.withToken(generated.token, 10_000).write<{ auth: { client_token: string } }>('auth/token/create', {
-      policies: ['root'],
-      ttl: ROOT_SESSION_TTL,
-      explicit_max_ttl: ROOT_SESSION_TTL,
-      renewable: false,
-      // Orphan: it must outlive the revocation of the generated token, right below.
-      no_parent: true,
-      display_name: 'vault-init-root-session',
-      meta: { created_by: 'vault-init' },
-    });
+    const created = await client
+      .withToken(generated.token, 10_000)
+      .write<{ auth: { client_token: string } }>('auth/token/create', {
+        policies: ['root'],
+        ttl: ROOT_SESSION_TTL,
+        explicit_max_ttl: ROOT_SESSION_TTL,
+        renewable: false,
+        // Orphan: it must outlive the revocation of the generated token, right below.
+        no_parent: true,
+        display_name: 'vault-init-root-session',
+        meta: { created_by: 'vault-init' },
+      });
     registerSecret(created.auth.client_token);
-    return { token: created.auth.client_token, keysUsed: generated.keysUsed, cancelledPrevious: generated.cancelledPrevious };
+    return {
+      token: created.auth.client_token,
+      keysUsed: generated.keysUsed,
+      cancelledPrevious: generated.cancelledPrevious,
+    };
   } finally {
     await revokeToken(client, generated.token);
   }

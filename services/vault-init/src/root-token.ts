@@ -29,19 +29,28 @@ async function main(): Promise<number> {
   // still sealed after a restart included, and a standby cannot forward while the leader is gone (it redirects
   // to the dead node). Every generate-root call is served by the active node anyway (standbys forward them), so
   // go there directly, found the way vault-init finds it (waiting out an election).
-  const addr = config.haAddrs.length > 0
-    ? (await findActive(config.haAddrs.map((a) => new VaultClient({ addr: a, timeoutMs: 3000 })))).addr
-    : config.vaultAddr;
+  const addr =
+    config.haAddrs.length > 0
+      ? (await findActive(config.haAddrs.map((a) => new VaultClient({ addr: a, timeoutMs: 3000 })))).addr
+      : config.vaultAddr;
   const { token, cancelledPrevious, keysUsed } = await generateRootToken(addr, material);
   registerSecret(token);
   if (cancelledPrevious) say('an unfinished generate-root attempt was in progress: cancelled it');
-  say(`generated a new root token with ${keysUsed} unseal key(s) from ${store.location} at ${addr}. It is printed once, below; it does not expire.`);
+  say(
+    `generated a new root token with ${keysUsed} unseal key(s) from ${store.location} at ${addr}. It is printed once, below; it does not expire.`,
+  );
   say('Use it for the job only root may do, then revoke it: VAULT_TOKEN=<token> vault token revoke -self');
   process.stdout.write(`${token}\n`);
   return EXIT.ok;
 }
 
-main().then((code) => { process.exitCode = code; }, (err: unknown) => {
-  say(err instanceof Error ? err.message : String(err));
-  process.exitCode = err instanceof VaultInitError ? err.exitCode : err instanceof ConfigError ? EXIT.config : EXIT.unexpected;
-});
+main().then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err: unknown) => {
+    say(err instanceof Error ? err.message : String(err));
+    process.exitCode =
+      err instanceof VaultInitError ? err.exitCode : err instanceof ConfigError ? EXIT.config : EXIT.unexpected;
+  },
+);

@@ -22,45 +22,90 @@ export interface SetupResult {
 }
 
 /** Runs `fn`, then logs one line with the step's name and duration (and what `fields` says about the result). */
-export async function step<T>(logger: Logger, name: string, fn: () => Promise<T>, fields?: (r: T) => Record<string, unknown>): Promise<T> {
+export async function step<T>(
+  logger: Logger,
+  name: string,
+  fn: () => Promise<T>,
+  fields?: (r: T) => Record<string, unknown>,
+): Promise<T> {
   const started = performance.now();
   const result = await fn();
-  logger.info(`step ${name} done`, { step: name, durationMs: Math.round(performance.now() - started), ...(fields?.(result) ?? {}) });
+  logger.info(`step ${name} done`, {
+    step: name,
+    durationMs: Math.round(performance.now() - started),
+    ...(fields?.(result) ?? {}),
+  });
   return result;
 }
 
-export async function unsealAndConfigure(client: VaultClient, material: InitMaterial, store: InitStore, config: Readonly<VaultInitConfig>, logger: Logger): Promise<ConfigureResult> {
-  await step(logger, 'unseal', async () => {
-    const outcome = await unseal(client, material, { initFile: store.location, logger });
-    await waitActive(client);
-    return outcome;
-  }, (o) => ({ keysSubmitted: o.keysSubmitted, alreadyUnsealed: !o.unsealed, discardedProgress: o.discardedProgress }));
-  const rootTokenValid = await step(logger, 'verify-root-token',
+export async function unsealAndConfigure(
+  client: VaultClient,
+  material: InitMaterial,
+  store: InitStore,
+  config: Readonly<VaultInitConfig>,
+  logger: Logger,
+): Promise<ConfigureResult> {
+  await step(
+    logger,
+    'unseal',
+    async () => {
+      const outcome = await unseal(client, material, { initFile: store.location, logger });
+      await waitActive(client);
+      return outcome;
+    },
+    (o) => ({ keysSubmitted: o.keysSubmitted, alreadyUnsealed: !o.unsealed, discardedProgress: o.discardedProgress }),
+  );
+  const rootTokenValid = await step(
+    logger,
+    'verify-root-token',
     () => verifyRootToken(client, material, store.location, { allowRevoked: config.revokeRootToken }),
-    (valid) => (config.revokeRootToken ? { valid } : {}));
+    (valid) => (config.revokeRootToken ? { valid } : {}),
+  );
   // With VAULT_REVOKE_ROOT_TOKEN, a revoked root token is the normal case: root access comes from the keys.
-  const session = rootTokenValid ? undefined : await step(logger, 'generate-root',
-    () => generateRootSession(client, material, store.location, logger),
-    (s) => ({ keysUsed: s.keysUsed, ttl: ROOT_SESSION_TTL, cancelledPrevious: s.cancelledPrevious }));
+  const session = rootTokenValid
+    ? undefined
+    : await step(
+        logger,
+        'generate-root',
+        () => generateRootSession(client, material, store.location, logger),
+        (s) => ({ keysUsed: s.keysUsed, ttl: ROOT_SESSION_TTL, cancelledPrevious: s.cancelledPrevious }),
+      );
   const root = client.withToken(session?.token ?? material.root_token, 10_000);
   let configured: ConfigureResult;
   try {
-    configured = await step(logger, 'configure', () => configureVault(root, config), (r) => ({
-      changed: Object.entries(r.changes).filter(([, c]) => c !== 'unchanged').map(([k, c]) => `${k}=${c}`),
-    }));
+    configured = await step(
+      logger,
+      'configure',
+      () => configureVault(root, config),
+      (r) => ({
+        changed: Object.entries(r.changes)
+          .filter(([, c]) => c !== 'unchanged')
+          .map(([k, c]) => `${k}=${c}`),
+      }),
+    );
   } catch (err) {
     if (session) await revokeToken(client, session.token).catch(() => undefined);
     throw err;
   }
   if (config.revokeRootToken) {
-    await step(logger, 'revoke-root-token', () => revokeToken(client, session?.token ?? material.root_token),
-      (result) => ({ which: session ? 'generated' : 'init-file', result }));
+    await step(
+      logger,
+      'revoke-root-token',
+      () => revokeToken(client, session?.token ?? material.root_token),
+      (result) => ({ which: session ? 'generated' : 'init-file', result }),
+    );
   }
   return configured;
 }
 
 /** Step 7, the banner, for one node or a cluster: stdout only, never through the logger. */
-export function announce(config: Readonly<VaultInitConfig>, material: InitMaterial, store: InitStore, fresh: boolean, logger: Logger): void {
+export function announce(
+  config: Readonly<VaultInitConfig>,
+  material: InitMaterial,
+  store: InitStore,
+  fresh: boolean,
+  logger: Logger,
+): void {
   printBanner({
     rootToken: material.root_token,
     printRootToken: config.printRootToken,
@@ -72,17 +117,35 @@ export function announce(config: Readonly<VaultInitConfig>, material: InitMateri
     cliCommand: config.cliCommand,
     fresh,
   });
-  logger.info('step banner done', { step: 'banner', durationMs: 0, rootTokenPrinted: config.printRootToken && !config.revokeRootToken, rootTokenRevoked: config.revokeRootToken });
+  logger.info('step banner done', {
+    step: 'banner',
+    durationMs: 0,
+    rootTokenPrinted: config.printRootToken && !config.revokeRootToken,
+    rootTokenRevoked: config.revokeRootToken,
+  });
 }
 
 export async function setup(config: Readonly<VaultInitConfig>, logger: Logger): Promise<SetupResult> {
   const client = new VaultClient({ addr: config.vaultAddr, timeoutMs: 10_000 });
   const store = new FileInitStore(config.initDir);
-  const health = await step(logger, 'wait', () => waitForVault(client, { timeoutMs: config.waitTimeoutMs, logger }),
-    (h) => ({ addr: client.addr, initialized: h.initialized, sealed: h.sealed, version: h.version }));
-  const init = await step(logger, health.initialized ? 'load-init-file' : 'initialize',
-    () => ensureInitialized(client, store, { initialized: health.initialized, shares: config.secretShares, threshold: config.secretThreshold, logger }),
-    (o) => ({ fresh: o.fresh, file: store.location }));
+  const health = await step(
+    logger,
+    'wait',
+    () => waitForVault(client, { timeoutMs: config.waitTimeoutMs, logger }),
+    (h) => ({ addr: client.addr, initialized: h.initialized, sealed: h.sealed, version: h.version }),
+  );
+  const init = await step(
+    logger,
+    health.initialized ? 'load-init-file' : 'initialize',
+    () =>
+      ensureInitialized(client, store, {
+        initialized: health.initialized,
+        shares: config.secretShares,
+        threshold: config.secretThreshold,
+        logger,
+      }),
+    (o) => ({ fresh: o.fresh, file: store.location }),
+  );
   const configured = await unsealAndConfigure(client, init.material, store, config, logger);
   announce(config, init.material, store, init.fresh, logger);
   return { client, store, material: init.material, fresh: init.fresh, configured };

@@ -12,14 +12,21 @@ export interface UnsealOutcome {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-export async function unseal(client: VaultClient, material: InitMaterial, options: { initFile: string; logger: Logger }): Promise<UnsealOutcome> {
+export async function unseal(
+  client: VaultClient,
+  material: InitMaterial,
+  options: { initFile: string; logger: Logger },
+): Promise<UnsealOutcome> {
   let status: SealStatus = await client.sealStatus();
   if (!status.sealed) return { unsealed: false, keysSubmitted: 0, discardedProgress: 0 };
 
   const discardedProgress = status.progress;
   if (status.progress > 0) {
     // Progress from another client would be mixed with our keys: a wrong key there fails our attempt too.
-    options.logger.warn('discarding partial unseal progress left by another client', { progress: status.progress, threshold: status.t });
+    options.logger.warn('discarding partial unseal progress left by another client', {
+      progress: status.progress,
+      threshold: status.t,
+    });
     status = await client.unsealReset();
   }
 
@@ -27,7 +34,8 @@ export async function unseal(client: VaultClient, material: InitMaterial, option
   if (keys.length < status.t) {
     throw new InitMaterialError(
       `${options.initFile} holds ${keys.length} unseal key(s) but Vault at ${client.addr} needs ${status.t}: the file belongs to another Vault.`,
-      options.initFile);
+      options.initFile,
+    );
   }
 
   let submitted = 0;
@@ -35,11 +43,17 @@ export async function unseal(client: VaultClient, material: InitMaterial, option
     try {
       status = await client.unseal(key);
     } catch (err) {
-      if (err instanceof VaultRequestError && (err.vaultStatus < 500 || /authentication failed|invalid key|unseal/i.test(err.message))) {
+      if (
+        err instanceof VaultRequestError &&
+        (err.vaultStatus < 500 || /authentication failed|invalid key|unseal/i.test(err.message))
+      ) {
         await client.unsealReset().catch(() => undefined);
         throw new InitMaterialError(
           `Vault at ${client.addr} rejected the unseal keys in ${options.initFile} (Vault said: ${err.message.replace(/^.*?: /, '').replace(/\s+/g, ' ')}): ` +
-          'the file belongs to another Vault, or was altered.', options.initFile, { cause: err });
+            'the file belongs to another Vault, or was altered.',
+          options.initFile,
+          { cause: err },
+        );
       }
       throw err;
     }
@@ -50,10 +64,14 @@ export async function unseal(client: VaultClient, material: InitMaterial, option
     await client.unsealReset().catch(() => undefined);
     throw new InitMaterialError(
       `Vault at ${client.addr} is still sealed after all ${submitted} key(s) from ${options.initFile}: the file belongs to another Vault.`,
-      options.initFile);
+      options.initFile,
+    );
   }
   const check = await client.sealStatus();
-  if (check.sealed) throw new Error(`Vault at ${client.addr} reported sealed right after a successful unseal (sealed again by someone else?)`);
+  if (check.sealed)
+    throw new Error(
+      `Vault at ${client.addr} reported sealed right after a successful unseal (sealed again by someone else?)`,
+    );
   return { unsealed: true, keysSubmitted: submitted, discardedProgress };
 }
 
@@ -65,7 +83,8 @@ export async function waitActive(client: VaultClient, timeoutMs = 15_000): Promi
     if (h && h.initialized && !h.sealed && !h.standby) return;
     // Sealed again right after our unseal: Vault restarted meanwhile. Waiting would not help; unsealing again will.
     if (h?.sealed) throw new Error(`Vault at ${client.addr} was sealed again while becoming active (restarted?)`);
-    if (Date.now() > deadline) throw new Error(`Vault at ${client.addr} did not become active within ${timeoutMs} ms after unsealing`);
+    if (Date.now() > deadline)
+      throw new Error(`Vault at ${client.addr} did not become active within ${timeoutMs} ms after unsealing`);
     await sleep(50);
   }
 }
@@ -75,7 +94,12 @@ export async function waitActive(client: VaultClient, timeoutMs = 15_000): Promi
  * With `allowRevoked` (VAULT_REVOKE_ROOT_TOKEN=true) a refused token is expected: the answer is false and the
  * caller generates a short-lived one from the unseal keys instead. True when the token works.
  */
-export async function verifyRootToken(client: VaultClient, material: InitMaterial, initFile: string, options: { allowRevoked?: boolean } = {}): Promise<boolean> {
+export async function verifyRootToken(
+  client: VaultClient,
+  material: InitMaterial,
+  initFile: string,
+  options: { allowRevoked?: boolean } = {},
+): Promise<boolean> {
   try {
     await client.withToken(material.root_token).lookupSelf();
     return true;
@@ -84,9 +108,11 @@ export async function verifyRootToken(client: VaultClient, material: InitMateria
       if (options.allowRevoked) return false;
       throw new InitMaterialError(
         `Vault at ${client.addr} rejects the root token in ${initFile}: the file belongs to another Vault, or the root token was revoked ` +
-        '(if vault-init revoked it because VAULT_REVOKE_ROOT_TOKEN was true, set it to true again; otherwise, to keep going with a ' +
-        'revoked root token, generate a new one with `make root-token` and put it into the file).',
-        initFile, { cause: err });
+          '(if vault-init revoked it because VAULT_REVOKE_ROOT_TOKEN was true, set it to true again; otherwise, to keep going with a ' +
+          'revoked root token, generate a new one with `make root-token` and put it into the file).',
+        initFile,
+        { cause: err },
+      );
     }
     throw err;
   }

@@ -28,17 +28,24 @@ export async function waitForVault(client: VaultClient, options: WaitOptions): P
     }
     const elapsed = Date.now() - started;
     if (elapsed >= options.timeoutMs) {
-      const reason = (lastError as { cause?: { code?: string; message?: string } })?.cause?.code ?? (lastError as Error)?.message;
-      throw new VaultInitError(EXIT.unreachable,
+      const reason =
+        (lastError as { cause?: { code?: string; message?: string } })?.cause?.code ?? (lastError as Error)?.message;
+      throw new VaultInitError(
+        EXIT.unreachable,
         `Vault at ${client.addr} did not answer within ${Math.round(elapsed / 1000)} s (last error: ${reason}). ` +
-        'Is it running and is VAULT_ADDR right? Check `docker logs vault` (native: .native/logs/vault.log).', { cause: lastError });
+          'Is it running and is VAULT_ADDR right? Check `docker logs vault` (native: .native/logs/vault.log).',
+        { cause: lastError },
+      );
     }
     if (lastProgress === undefined) {
       lastProgress = Date.now();
       options.logger.info(`waiting for Vault at ${client.addr}`, { timeoutMs: options.timeoutMs });
     } else if (Date.now() - lastProgress >= progressEvery) {
       lastProgress = Date.now();
-      options.logger.info(`still waiting for Vault at ${client.addr}`, { elapsedMs: elapsed, timeoutMs: options.timeoutMs });
+      options.logger.info(`still waiting for Vault at ${client.addr}`, {
+        elapsedMs: elapsed,
+        timeoutMs: options.timeoutMs,
+      });
     }
     // Bounded exponential backoff: quick when Vault is a moment away, gentle when it is down for long;
     // never sleeping past the deadline or the next progress line.

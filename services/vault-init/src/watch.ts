@@ -4,7 +4,13 @@
  * Problems are logged when they start and when they end, not on every tick.
  */
 import { performance } from 'node:perf_hooks';
-import { VaultForbiddenError, VaultRequestError, VaultUnreachableError, type Logger, type VaultClient } from '@aurora/common';
+import {
+  VaultForbiddenError,
+  VaultRequestError,
+  VaultUnreachableError,
+  type Logger,
+  type VaultClient,
+} from '@aurora/common';
 import { VaultInitError } from './errors.js';
 import type { VaultInitConfig } from './config.js';
 import { renewOperatorToken } from './configure/operator-token.js';
@@ -22,7 +28,11 @@ type TickResult = 'ok' | 'transient' | 'failed';
 
 /** Problems that only a human can fix, as opposed to Vault being down, sealed or restarting. */
 function needsHuman(err: unknown): boolean {
-  return err instanceof VaultInitError || err instanceof VaultForbiddenError || (err instanceof VaultRequestError && err.vaultStatus < 500);
+  return (
+    err instanceof VaultInitError ||
+    err instanceof VaultForbiddenError ||
+    (err instanceof VaultRequestError && err.vaultStatus < 500)
+  );
 }
 
 export interface WatchOptions {
@@ -67,8 +77,14 @@ export class Watcher {
 
   private nextDelay(result: TickResult): number {
     const interval = this.o.config.watchIntervalMs;
-    if (result === 'ok') { this.failures = 0; return interval; }
-    if (result === 'transient') { this.failures = 0; return Math.min(RETRY_TRANSIENT_MS, interval); }
+    if (result === 'ok') {
+      this.failures = 0;
+      return interval;
+    }
+    if (result === 'transient') {
+      this.failures = 0;
+      return Math.min(RETRY_TRANSIENT_MS, interval);
+    }
     this.failures += 1;
     return Math.min(MAX_BACKOFF_MS, interval * 2 ** (this.failures - 1));
   }
@@ -81,8 +97,10 @@ export class Watcher {
       if (!status.initialized) {
         state.unsealed = false;
         state.configured = false;
-        this.report(`Vault at ${client.addr} is no longer initialized (its storage was replaced?). vault-init will not initialize it again ` +
-          `while ${this.o.store.location} exists; restore Vault's data, or run \`make prod-local-clean\` to start over (destroys all secrets).`);
+        this.report(
+          `Vault at ${client.addr} is no longer initialized (its storage was replaced?). vault-init will not initialize it again ` +
+            `while ${this.o.store.location} exists; restore Vault's data, or run \`make prod-local-clean\` to start over (destroys all secrets).`,
+        );
         return 'failed';
       }
       if (status.sealed || !state.configured) {

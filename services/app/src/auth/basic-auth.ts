@@ -19,7 +19,10 @@ import type { FailureLimiter } from './limiter.js';
 export const REALM = 'aurora';
 const CLIENT_ID = /^[A-Za-z0-9\-.]{1,64}$/;
 
-export interface Credentials { clientId: string; secret: string }
+export interface Credentials {
+  clientId: string;
+  secret: string;
+}
 
 /** Parses the header; undefined when absent or not Basic. */
 export function parseBasic(header: string | undefined): Credentials | undefined {
@@ -42,11 +45,13 @@ export function constantTimeEqual(a: string, b: string): boolean {
 }
 
 export type Outcome =
-  | { ok: true; caller: CallerIdentity }
-  | { ok: false; reason: string; details?: Record<string, unknown> };
+  { ok: true; caller: CallerIdentity } | { ok: false; reason: string; details?: Record<string, unknown> };
 
 export class Authenticator {
-  constructor(private readonly store: ResourceStore, private readonly secrets: ClientSecrets) {}
+  constructor(
+    private readonly store: ResourceStore,
+    private readonly secrets: ClientSecrets,
+  ) {}
 
   async verify(creds: Credentials): Promise<Outcome> {
     if (!CLIENT_ID.test(creds.clientId)) {
@@ -60,7 +65,11 @@ export class Authenticator {
       return { ok: false, reason: 'unknown client' };
     }
     let text: string | undefined;
-    try { text = secretReferenceText(resource); } catch { text = undefined; }
+    try {
+      text = secretReferenceText(resource);
+    } catch {
+      text = undefined;
+    }
     if (text === undefined) return { ok: false, reason: 'Client has no usable _secret reference' };
     const expected = await this.expected(creds.clientId, text);
     if (!expected.ok) return expected;
@@ -77,16 +86,22 @@ export class Authenticator {
   }
 
   /** The value to compare with, or why there is none. Vault sealed/unreachable is thrown: a 503, not a 401. */
-  private async expected(clientId: string, text: string): Promise<{ ok: true; value: string } | { ok: false; reason: string; details?: Record<string, unknown> }> {
+  private async expected(
+    clientId: string,
+    text: string,
+  ): Promise<{ ok: true; value: string } | { ok: false; reason: string; details?: Record<string, unknown> }> {
     try {
       return { ok: true, value: await this.secrets.valueFor('Client', clientId, text) };
     } catch (err) {
-      if (err instanceof SecretScopeError) return { ok: false, reason: 'secret out of scope', details: { ref: err.secretName, scope: err.scope } };
-      if (err instanceof FileSecretUnavailableError) return { ok: false, reason: 'secret file unavailable', details: { ref: err.secretName } };
+      if (err instanceof SecretScopeError)
+        return { ok: false, reason: 'secret out of scope', details: { ref: err.secretName, scope: err.scope } };
+      if (err instanceof FileSecretUnavailableError)
+        return { ok: false, reason: 'secret file unavailable', details: { ref: err.secretName } };
       if (err instanceof AuroraError && (err.code === 'vault_forbidden' || err.code === 'vault_not_found')) {
         return { ok: false, reason: `secret unavailable in Vault (${err.code})`, details: { ref: text } };
       }
-      if (err instanceof AuroraError && err.status < 500) return { ok: false, reason: `secret reference unusable (${err.code})`, details: { ref: text } };
+      if (err instanceof AuroraError && err.status < 500)
+        return { ok: false, reason: `secret reference unusable (${err.code})`, details: { ref: text } };
       throw err;
     }
   }
@@ -113,10 +128,16 @@ export function basicAuth(authenticator: Authenticator, limiter: FailureLimiter,
     const wait = limiter.blockedFor(keys);
     if (wait > 0) {
       if (limiter.firstRefusal(keys)) {
-        logger.warn('authentication refused: too many failures (logged once per window)', { client_id: creds.clientId, address: addr, retry_after_seconds: wait });
+        logger.warn('authentication refused: too many failures (logged once per window)', {
+          client_id: creds.clientId,
+          address: addr,
+          retry_after_seconds: wait,
+        });
       }
       res.set('Retry-After', String(wait));
-      res.status(429).json({ error: 'too_many_failures', message: `too many failed authentications; retry in ${wait} s` });
+      res
+        .status(429)
+        .json({ error: 'too_many_failures', message: `too many failed authentications; retry in ${wait} s` });
       return;
     }
     let outcome: Outcome;
@@ -128,9 +149,10 @@ export function basicAuth(authenticator: Authenticator, limiter: FailureLimiter,
     }
     if (!outcome.ok) {
       limiter.fail(keys);
-      const message = outcome.reason === 'secret out of scope'
-        ? `authentication failed: secret ${String(outcome.details?.ref)} is scoped to ${String(outcome.details?.scope)}, not Client/${creds.clientId}`
-        : 'authentication failed';
+      const message =
+        outcome.reason === 'secret out of scope'
+          ? `authentication failed: secret ${String(outcome.details?.ref)} is scoped to ${String(outcome.details?.scope)}, not Client/${creds.clientId}`
+          : 'authentication failed';
       logger.warn(message, { client_id: creds.clientId, address: addr, reason: outcome.reason, ...outcome.details });
       unauthorized(res, 'invalid client id or secret');
       return;

@@ -25,18 +25,33 @@ export function adminClient(id: string, secretName: string): Resource {
   };
 }
 
-export async function ensureAdminClient(store: ResourceStore, fileSecrets: FileSecrets, logger: Logger, id: string, secretName: string): Promise<void> {
+export async function ensureAdminClient(
+  store: ResourceStore,
+  fileSecrets: FileSecrets,
+  logger: Logger,
+  id: string,
+  secretName: string,
+): Promise<void> {
   const entry = fileSecrets.entry(secretName);
   if (!entry) {
-    logger.warn('no bootstrap admin Client: SECRETS_CONFIG has no secret of that name', { admin_client: id, ref: secretName });
+    logger.warn('no bootstrap admin Client: SECRETS_CONFIG has no secret of that name', {
+      admin_client: id,
+      ref: secretName,
+    });
     return;
   }
   if (!scopeIncludes(entry.scope, 'Client', id)) {
-    logger.warn('no bootstrap admin Client: the secret is scoped elsewhere', { admin_client: id, ref: secretName, scope: formatScope(entry.scope) });
+    logger.warn('no bootstrap admin Client: the secret is scoped elsewhere', {
+      admin_client: id,
+      ref: secretName,
+      scope: formatScope(entry.scope),
+    });
     return;
   }
   const created = await store.create('Client', id, adminClient(id, secretName));
   logger.info(created ? 'created the bootstrap admin Client' : 'bootstrap admin Client already exists', {
-    admin_client: id, ref: secretName, file: entry.path,
+    admin_client: id,
+    ref: secretName,
+    file: entry.path,
   });
 }

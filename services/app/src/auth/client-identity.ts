@@ -30,7 +30,9 @@ export function callerOf(res: Response): CallerIdentity {
 export function assertCredentialAccess(caller: CallerIdentity, action: CredentialAction, userId: string): void {
   if (caller.admin) return;
   if (!caller.credentialActions.has(action)) {
-    throw new ForbiddenError(`Client ${caller.clientId} may not ${action} credentials (permissions.credentials lacks "${action}")`);
+    throw new ForbiddenError(
+      `Client ${caller.clientId} may not ${action} credentials (permissions.credentials lacks "${action}")`,
+    );
   }
   if (!caller.users.has('*') && !caller.users.has(userId)) {
     throw new ForbiddenError(`Client ${caller.clientId} may not access credentials of user ${userId}`);
@@ -38,7 +40,8 @@ export function assertCredentialAccess(caller: CallerIdentity, action: Credentia
 }
 
 export function assertAdmin(caller: CallerIdentity): void {
-  if (!caller.admin) throw new ForbiddenError(`Client ${caller.clientId} may not manage Clients (permissions.admin is not true)`);
+  if (!caller.admin)
+    throw new ForbiddenError(`Client ${caller.clientId} may not manage Clients (permissions.admin is not true)`);
 }
 
 const ACTIONS: readonly CredentialAction[] = ['read', 'write', 'delete', 'resolve'];
@@ -49,15 +52,18 @@ const ACTIONS: readonly CredentialAction[] = ['read', 'write', 'delete', 'resolv
  */
 export function permissionProblems(value: unknown): string[] {
   if (value === undefined) return [];
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) return ['permissions: must be an object like {"admin": true} or {"credentials": ["read"], "users": ["alice"]}'];
+  if (typeof value !== 'object' || value === null || Array.isArray(value))
+    return ['permissions: must be an object like {"admin": true} or {"credentials": ["read"], "users": ["alice"]}'];
   const problems: string[] = [];
   for (const [key, v] of Object.entries(value)) {
     if (key === 'admin') {
       if (typeof v !== 'boolean') problems.push('permissions.admin: must be true or false');
     } else if (key === 'credentials') {
-      if (!Array.isArray(v) || v.some((a) => !ACTIONS.includes(a as CredentialAction))) problems.push(`permissions.credentials: must be a list of ${ACTIONS.map((a) => `"${a}"`).join(', ')}`);
+      if (!Array.isArray(v) || v.some((a) => !ACTIONS.includes(a as CredentialAction)))
+        problems.push(`permissions.credentials: must be a list of ${ACTIONS.map((a) => `"${a}"`).join(', ')}`);
     } else if (key === 'users') {
-      if (!Array.isArray(v) || v.some((u) => typeof u !== 'string' || u.length === 0 || u.length > 128)) problems.push('permissions.users: must be a list of user ids, or ["*"] for every user');
+      if (!Array.isArray(v) || v.some((u) => typeof u !== 'string' || u.length === 0 || u.length > 128))
+        problems.push('permissions.users: must be a list of user ids, or ["*"] for every user');
     } else {
       problems.push(`permissions.${key}: unknown permission; known: admin, credentials, users`);
     }
@@ -67,8 +73,19 @@ export function permissionProblems(value: unknown): string[] {
 
 /** The identity of an authenticated Client, from its resource's `permissions` (validated when stored). */
 export function identityOf(clientId: string, permissions: unknown): CallerIdentity {
-  const p = (typeof permissions === 'object' && permissions !== null ? permissions : {}) as { admin?: unknown; credentials?: unknown; users?: unknown };
-  const actions = Array.isArray(p.credentials) ? p.credentials.filter((a): a is CredentialAction => ACTIONS.includes(a as CredentialAction)) : [];
+  const p = (typeof permissions === 'object' && permissions !== null ? permissions : {}) as {
+    admin?: unknown;
+    credentials?: unknown;
+    users?: unknown;
+  };
+  const actions = Array.isArray(p.credentials)
+    ? p.credentials.filter((a): a is CredentialAction => ACTIONS.includes(a as CredentialAction))
+    : [];
   const users = Array.isArray(p.users) ? p.users.filter((u): u is string => typeof u === 'string') : [];
-  return Object.freeze({ clientId, admin: p.admin === true, credentialActions: new Set(actions), users: new Set(users) });
+  return Object.freeze({
+    clientId,
+    admin: p.admin === true,
+    credentialActions: new Set(actions),
+    users: new Set(users),
+  });
 }

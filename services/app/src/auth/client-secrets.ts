@@ -12,8 +12,16 @@ import { parseSecretRef, type SecretRef } from '../fhir/secret-reference.js';
 /** A file secret named by a resource that its scope does not include. */
 export class SecretScopeError extends AuroraError {
   readonly scope: string;
-  constructor(readonly secretName: string, scope: string, resource: string) {
-    super('secret_out_of_scope', 422, `secret ${secretName} is scoped to ${scope}; ${resource} may not use it (change the scope in SECRETS_CONFIG or reference another secret)`);
+  constructor(
+    readonly secretName: string,
+    scope: string,
+    resource: string,
+  ) {
+    super(
+      'secret_out_of_scope',
+      422,
+      `secret ${secretName} is scoped to ${scope}; ${resource} may not use it (change the scope in SECRETS_CONFIG or reference another secret)`,
+    );
     this.scope = scope;
   }
 }
@@ -21,7 +29,11 @@ export class SecretScopeError extends AuroraError {
 /** The Vault secret exists but has no usable key. */
 export class SecretKeyMissingError extends AuroraError {
   constructor(reference: string) {
-    super('secret_key_missing', 422, `${reference} has no key "client-secret" and more than one other key: name one with #<key>`);
+    super(
+      'secret_key_missing',
+      422,
+      `${reference} has no key "client-secret" and more than one other key: name one with #<key>`,
+    );
   }
 }
 
@@ -34,7 +46,10 @@ export interface ClientSecretsOptions {
   ttlMs: number;
 }
 
-interface Cached { value: string; expires: number }
+interface Cached {
+  value: string;
+  expires: number;
+}
 
 export class ClientSecrets {
   private readonly cache = new Map<string, Cached>();
@@ -58,11 +73,16 @@ export class ClientSecrets {
       const entry = this.options.fileSecrets.entry(ref.name);
       if (!entry) {
         const known = [...this.options.fileSecrets.config.secrets.keys()];
-        throw new UnprocessableError(`_secret: unknown secret name ${JSON.stringify(ref.name)}: SECRETS_CONFIG defines ${known.length ? known.join(', ') : 'no secrets'}; or use a vault:kv/data/<mount>/<path> reference`);
+        throw new UnprocessableError(
+          `_secret: unknown secret name ${JSON.stringify(ref.name)}: SECRETS_CONFIG defines ${known.length ? known.join(', ') : 'no secrets'}; or use a vault:kv/data/<mount>/<path> reference`,
+        );
       }
-      if (!scopeIncludes(entry.scope, resourceType, id)) throw new SecretScopeError(entry.name, formatScope(entry.scope), `${resourceType}/${id}`);
+      if (!scopeIncludes(entry.scope, resourceType, id))
+        throw new SecretScopeError(entry.name, formatScope(entry.scope), `${resourceType}/${id}`);
     } else if (ref.mount === this.options.credentialsMount) {
-      throw new UnprocessableError(`_secret: ${ref.mount}/ holds users' credentials; a Client secret must live elsewhere, e.g. vault:kv/data/secret/clients/${id}`);
+      throw new UnprocessableError(
+        `_secret: ${ref.mount}/ holds users' credentials; a Client secret must live elsewhere, e.g. vault:kv/data/secret/clients/${id}`,
+      );
     }
     return ref;
   }

@@ -11,7 +11,11 @@ export interface LimiterOptions {
   now?: () => number;
 }
 
-interface Window { start: number; failures: number; reported?: boolean }
+interface Window {
+  start: number;
+  failures: number;
+  reported?: boolean;
+}
 
 export class FailureLimiter {
   private readonly windows = new Map<string, Window>();
@@ -27,7 +31,10 @@ export class FailureLimiter {
 
   private current(key: string, now: number): Window | undefined {
     const w = this.windows.get(key);
-    if (w && now - w.start >= this.windowMs) { this.windows.delete(key); return undefined; }
+    if (w && now - w.start >= this.windowMs) {
+      this.windows.delete(key);
+      return undefined;
+    }
     return w;
   }
 
@@ -37,7 +44,8 @@ export class FailureLimiter {
     let wait = 0;
     for (const key of keys) {
       const w = this.current(key, now);
-      if (w && w.failures >= this.options.maxFailures) wait = Math.max(wait, Math.ceil((w.start + this.windowMs - now) / 1000));
+      if (w && w.failures >= this.options.maxFailures)
+        wait = Math.max(wait, Math.ceil((w.start + this.windowMs - now) / 1000));
     }
     return wait;
   }
@@ -48,7 +56,10 @@ export class FailureLimiter {
     let first = false;
     for (const key of keys) {
       const w = this.current(key, now);
-      if (w && w.failures >= this.options.maxFailures && !w.reported) { w.reported = true; first = true; }
+      if (w && w.failures >= this.options.maxFailures && !w.reported) {
+        w.reported = true;
+        first = true;
+      }
     }
     return first;
   }
@@ -57,7 +68,10 @@ export class FailureLimiter {
     const now = this.now();
     for (const key of keys) {
       const w = this.current(key, now);
-      if (w) { w.failures++; continue; }
+      if (w) {
+        w.failures++;
+        continue;
+      }
       if (this.windows.size >= this.maxKeys) this.evict(now);
       this.windows.set(key, { start: now, failures: 1 });
     }
@@ -75,5 +89,7 @@ export class FailureLimiter {
     }
   }
 
-  get size(): number { return this.windows.size; }
+  get size(): number {
+    return this.windows.size;
+  }
 }

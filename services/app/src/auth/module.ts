@@ -25,7 +25,12 @@ export interface ClientsModule extends AppModule {
 
 export async function createClientsModule(ctx: AppContext): Promise<ClientsModule> {
   const { config, logger } = ctx;
-  const clients = config.clients ?? { secretsConfigRequired: false, adminClientId: 'admin', adminSecretName: 'admin-secret', fileRevalidateMs: 500 };
+  const clients = config.clients ?? {
+    secretsConfigRequired: false,
+    adminClientId: 'admin',
+    adminSecretName: 'admin-secret',
+    fileRevalidateMs: 500,
+  };
   const secretsConfig = loadSecretsConfig(config.secretsConfigPath, clients.secretsConfigRequired);
   logger.info('file secrets configured', {
     config: config.secretsConfigPath,
@@ -43,11 +48,16 @@ export async function createClientsModule(ctx: AppContext): Promise<ClientsModul
   });
   await ensureAdminClient(store, fileSecrets, logger, clients.adminClientId, clients.adminSecretName);
 
-  const limiter = new FailureLimiter({ maxFailures: config.auth.maxFailures, windowSeconds: config.auth.windowSeconds });
+  const limiter = new FailureLimiter({
+    maxFailures: config.auth.maxFailures,
+    windowSeconds: config.auth.windowSeconds,
+  });
   const authenticator = new Authenticator(store, secrets);
   return {
     authenticate: basicAuth(authenticator, limiter, logger),
     router: fhirRoutes({ store, secrets, bootstrapAdminId: clients.adminClientId }),
-    close() { fileSecrets.close(); },
+    close() {
+      fileSecrets.close();
+    },
   };
 }

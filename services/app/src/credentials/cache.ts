@@ -16,9 +16,13 @@ export class TtlLruCache<K, V> {
   }
 
   /** False when the TTL is 0: nothing is ever stored. */
-  get enabled(): boolean { return this.ttlMs > 0; }
+  get enabled(): boolean {
+    return this.ttlMs > 0;
+  }
 
-  get size(): number { return this.entries.size; }
+  get size(): number {
+    return this.entries.size;
+  }
 
   get(key: K): V | undefined {
     const entry = this.entries.get(key);

@@ -17,11 +17,18 @@ export async function createCredentialsModule(ctx: AppContext): Promise<Credenti
   const { kvMount: mount, kvBasePath: base } = ctx.config.vault;
   const { ttlSeconds, maxEntries } = ctx.config.cache;
   const resolver = new CredentialResolver(ctx.vault, { mount, base, ttlSeconds, maxEntries });
-  const service = new CredentialsService(new CredentialStore(ctx.pool), ctx.vault, resolver, ctx.logger, { mount, base, ttlSeconds, maxEntries });
+  const service = new CredentialsService(new CredentialStore(ctx.pool), ctx.vault, resolver, ctx.logger, {
+    mount,
+    base,
+    ttlSeconds,
+    maxEntries,
+  });
   return {
     router: credentialRoutes(service, ctx.logger),
     resolver,
     service,
-    close() { service.close(); },
+    close() {
+      service.close();
+    },
   };
 }

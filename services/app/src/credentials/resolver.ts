@@ -29,7 +29,10 @@ export interface ResolverOptions {
 /** Delays between attempts while Vault answers "sealed". */
 const SEALED_RETRY_DELAYS_MS = [100, 300];
 
-export async function retrySealed<T>(fn: () => Promise<T>, delays: readonly number[] = SEALED_RETRY_DELAYS_MS): Promise<T> {
+export async function retrySealed<T>(
+  fn: () => Promise<T>,
+  delays: readonly number[] = SEALED_RETRY_DELAYS_MS,
+): Promise<T> {
   for (let attempt = 0; ; attempt++) {
     try {
       return await fn();
@@ -45,7 +48,10 @@ export class CredentialResolver {
   private readonly cache: TtlLruCache<string, ResolvedCredential>;
   private readonly inflight = new Map<string, Promise<ResolvedCredential>>();
 
-  constructor(private readonly vault: VaultSession, private readonly options: ResolverOptions) {
+  constructor(
+    private readonly vault: VaultSession,
+    private readonly options: ResolverOptions,
+  ) {
     this.cache = new TtlLruCache(options.maxEntries, options.ttlSeconds * 1000);
   }
 
@@ -58,11 +64,15 @@ export class CredentialResolver {
     try {
       parsed = parseCredentialReference(reference);
     } catch {
-      throw new ForbiddenError('the stored reference is not a credential reference; the resolver refuses it (run `make doctor`)');
+      throw new ForbiddenError(
+        'the stored reference is not a credential reference; the resolver refuses it (run `make doctor`)',
+      );
     }
     const { mount, base } = this.options;
     if (parsed.mount !== mount || parsed.base !== base) {
-      throw new ForbiddenError(`the stored reference points outside vault:kv/data/${mount}/${base}/; the resolver follows only references under the configured VAULT_KV_MOUNT and VAULT_KV_BASE_PATH`);
+      throw new ForbiddenError(
+        `the stored reference points outside vault:kv/data/${mount}/${base}/; the resolver follows only references under the configured VAULT_KV_MOUNT and VAULT_KV_BASE_PATH`,
+      );
     }
     return parsed;
   }
@@ -83,12 +93,20 @@ export class CredentialResolver {
   /** Resolves bypassing the cache for the read itself (still single-flight and still refilling it). */
   private fetch(reference: string): Promise<ResolvedCredential> {
     let ref: CredentialReference;
-    try { ref = this.ownReference(reference); } catch (err) { return Promise.reject(err); }
+    try {
+      ref = this.ownReference(reference);
+    } catch (err) {
+      return Promise.reject(err);
+    }
     const path = this.pathOf(ref);
     const mount = ref.mount;
     const promise: Promise<ResolvedCredential> = retrySealed(() => this.vault.run((c) => c.kvRead(mount, path)))
       .then((secret) => {
-        const resolved: ResolvedCredential = Object.freeze({ reference, version: secret.version, data: Object.freeze({ ...secret.data }) });
+        const resolved: ResolvedCredential = Object.freeze({
+          reference,
+          version: secret.version,
+          data: Object.freeze({ ...secret.data }),
+        });
         // Only the read still registered may fill the cache: an invalidation in between detached it.
         if (this.inflight.get(reference) === promise) this.cache.set(reference, resolved);
         return resolved;
@@ -111,5 +129,7 @@ export class CredentialResolver {
     this.inflight.clear();
   }
 
-  get cacheSize(): number { return this.cache.size; }
+  get cacheSize(): number {
+    return this.cache.size;
+  }
 }

@@ -33,7 +33,11 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
 
 /** `{"data": {<name>: <string>}}`, nothing more: returns a null-prototype copy of `data`. */
 export function parseCredentialBody(body: unknown): Record<string, string> {
-  if (!isPlainObject(body)) throw new ValidationError('body', 'must be a JSON object {"data": {"<field>": "<string value>"}} sent with content-type: application/json');
+  if (!isPlainObject(body))
+    throw new ValidationError(
+      'body',
+      'must be a JSON object {"data": {"<field>": "<string value>"}} sent with content-type: application/json',
+    );
   for (const key of Object.keys(body)) {
     if (key !== 'data') throw new ValidationError('body', `unknown field ${shown(key)}; only "data" is accepted`);
   }
@@ -42,17 +46,26 @@ export function parseCredentialBody(body: unknown): Record<string, string> {
   if (!isPlainObject(data)) throw new ValidationError('data', 'must be an object of string fields');
   const keys = Object.keys(data);
   if (keys.length === 0) throw new ValidationError('data', 'must have at least one field');
-  if (keys.length > MAX_FIELDS) throw new ValidationError('data', `has ${keys.length} fields; at most ${MAX_FIELDS} are allowed`);
+  if (keys.length > MAX_FIELDS)
+    throw new ValidationError('data', `has ${keys.length} fields; at most ${MAX_FIELDS} are allowed`);
   const out: Record<string, string> = Object.create(null) as Record<string, string>;
   for (const key of keys) {
     if (!FIELD_PATTERN.test(key) || key.includes('..')) {
-      throw new ValidationError('data', `field name ${shown(key)} must be 1-128 characters from A-Z a-z 0-9 . _ -, starting with a letter or digit`);
+      throw new ValidationError(
+        'data',
+        `field name ${shown(key)} must be 1-128 characters from A-Z a-z 0-9 . _ -, starting with a letter or digit`,
+      );
     }
     const value = data[key];
     const field = `data.${key}`;
-    if (typeof value !== 'string') throw new ValidationError(field, `must be a string, not ${value === null ? 'null' : Array.isArray(value) ? 'an array' : typeof value}`);
+    if (typeof value !== 'string')
+      throw new ValidationError(
+        field,
+        `must be a string, not ${value === null ? 'null' : Array.isArray(value) ? 'an array' : typeof value}`,
+      );
     const bytes = Buffer.byteLength(value, 'utf8');
-    if (bytes > MAX_VALUE_BYTES) throw new ValidationError(field, `is ${bytes} bytes; at most ${MAX_VALUE_BYTES} are allowed`);
+    if (bytes > MAX_VALUE_BYTES)
+      throw new ValidationError(field, `is ${bytes} bytes; at most ${MAX_VALUE_BYTES} are allowed`);
     if (LONE_SURROGATE.test(value)) throw new ValidationError(field, 'is not valid Unicode (lone surrogate)');
     out[key] = value;
   }
@@ -67,10 +80,18 @@ export function parseIfMatch(header: string | undefined): number | undefined {
   return Number(m[1]);
 }
 
-interface Target { userId: string; type: string }
+interface Target {
+  userId: string;
+  type: string;
+}
 
 /** Path parameters first (400 naming the part), then the caller's permission (403). */
-function target(req: Request, res: Parameters<typeof callerOf>[0], action: CredentialAction, withType: boolean): Target & { clientId: string } {
+function target(
+  req: Request,
+  res: Parameters<typeof callerOf>[0],
+  action: CredentialAction,
+  withType: boolean,
+): Target & { clientId: string } {
   const params = req.params as Record<string, string | undefined>;
   const userId = assertSegment('user_id', params.userId);
   const type = withType ? assertSegment('credential_type', params.type) : '';
@@ -87,7 +108,10 @@ export function credentialRoutes(service: CredentialsService, logger: Logger): R
     const ifMatch = parseIfMatch(req.get('if-match'));
     const data = parseCredentialBody(req.body);
     const { credential, created } = await service.put(userId, type, data, ifMatch);
-    res.status(created ? 201 : 200).set('ETag', `"${credential.version}"`).json(credential);
+    res
+      .status(created ? 201 : 200)
+      .set('ETag', `"${credential.version}"`)
+      .json(credential);
   });
 
   router.get('/users/:userId/credentials', async (req, res) => {
@@ -104,15 +128,29 @@ export function credentialRoutes(service: CredentialsService, logger: Logger): R
   router.post('/users/:userId/credentials/:type/resolve', async (req, res) => {
     const { userId, type, clientId } = target(req, res, 'resolve', true);
     const resolved = await service.resolve(userId, type);
-    res.set('Cache-Control', 'no-store').json({ reference: resolved.reference, version: resolved.version, data: resolved.data });
+    res
+      .set('Cache-Control', 'no-store')
+      .json({ reference: resolved.reference, version: resolved.version, data: resolved.data });
     // The audit line (who resolved what, never the value), written once the answer is on its way.
-    logger.info('credential resolved', { audit: 'credential.resolve', client_id: clientId, user_id: userId, credential_type: type, reference: resolved.reference, version: resolved.version });
+    logger.info('credential resolved', {
+      audit: 'credential.resolve',
+      client_id: clientId,
+      user_id: userId,
+      credential_type: type,
+      reference: resolved.reference,
+      version: resolved.version,
+    });
   });
 
   router.delete('/users/:userId/credentials/:type', async (req, res) => {
     const { userId, type, clientId } = target(req, res, 'delete', true);
     await service.delete(userId, type);
-    logger.info('credential deleted', { audit: 'credential.delete', client_id: clientId, user_id: userId, credential_type: type });
+    logger.info('credential deleted', {
+      audit: 'credential.delete',
+      client_id: clientId,
+      user_id: userId,
+      credential_type: type,
+    });
     res.status(204).end();
   });
 

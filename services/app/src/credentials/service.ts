@@ -42,7 +42,10 @@ export interface CredentialView {
   updated_at: string;
 }
 
-export interface PutResult { credential: CredentialView; created: boolean }
+export interface PutResult {
+  credential: CredentialView;
+  created: boolean;
+}
 
 export interface CredentialsServiceOptions {
   mount: string;
@@ -90,7 +93,12 @@ export class CredentialsService {
     return viewOf(row);
   }
 
-  async put(userId: string, credentialType: string, data: Record<string, string>, ifMatch?: number): Promise<PutResult> {
+  async put(
+    userId: string,
+    credentialType: string,
+    data: Record<string, string>,
+    ifMatch?: number,
+  ): Promise<PutResult> {
     const lock = await this.store.lock(userId, credentialType);
     let vaultWritten = false;
     let previous: Record<string, string> | undefined;
@@ -102,11 +110,18 @@ export class CredentialsService {
       const ref = this.resolver.ownReference(reference);
       const path = this.resolver.pathOf(ref);
       if (ifMatch !== undefined && ifMatch > 0 && !existing) {
-        throw new ConflictError(`If-Match: ${ifMatch} but user ${userId} has no ${credentialType} credential; send If-Match: 0 to create it only if absent`);
+        throw new ConflictError(
+          `If-Match: ${ifMatch} but user ${userId} has no ${credentialType} credential; send If-Match: 0 to create it only if absent`,
+        );
       }
       if (existing) {
-        previous = await retrySealed(() => this.vault.run((c) => c.kvRead(ref.mount, path)))
-          .then((s) => s.data, (err: unknown) => { if (err instanceof VaultNotFoundError) return undefined; throw err; });
+        previous = await retrySealed(() => this.vault.run((c) => c.kvRead(ref.mount, path))).then(
+          (s) => s.data,
+          (err: unknown) => {
+            if (err instanceof VaultNotFoundError) return undefined;
+            throw err;
+          },
+        );
       }
       const meta = await retrySealed(() => this.vault.run((c) => c.kvWrite(ref.mount, path, data, ifMatch)));
       vaultWritten = true;
@@ -123,20 +138,33 @@ export class CredentialsService {
   }
 
   /** Undoes a Vault write whose row did not commit; on failure, says what doctor will find. */
-  private async compensatePut(lock: CredentialLock, reference: string, previous: Record<string, string> | undefined): Promise<void> {
+  private async compensatePut(
+    lock: CredentialLock,
+    reference: string,
+    previous: Record<string, string> | undefined,
+  ): Promise<void> {
     this.forget(lock.userId, lock.credentialType, reference);
     const ref = this.resolver.ownReference(reference);
     const path = this.resolver.pathOf(ref);
     try {
       if (lock.existing && previous) {
         await retrySealed(() => this.vault.run((c) => c.kvWrite(ref.mount, path, previous)));
-        this.logger.warn('credential write undone: the reference row could not be saved, the previous value was written back', { reference });
+        this.logger.warn(
+          'credential write undone: the reference row could not be saved, the previous value was written back',
+          { reference },
+        );
       } else {
         await retrySealed(() => this.vault.run((c) => c.kvDestroyAll(ref.mount, path)));
-        this.logger.warn('credential write undone: the reference row could not be saved, the new secret was destroyed', { reference });
+        this.logger.warn(
+          'credential write undone: the reference row could not be saved, the new secret was destroyed',
+          { reference },
+        );
       }
     } catch (err) {
-      this.logger.error('could not undo a credential write; `make doctor` will list it and `make doctor REPAIR=1` repairs it', { reference, err });
+      this.logger.error(
+        'could not undo a credential write; `make doctor` will list it and `make doctor REPAIR=1` repairs it',
+        { reference, err },
+      );
     } finally {
       this.forget(lock.userId, lock.credentialType, reference);
     }
@@ -175,7 +203,9 @@ export class CredentialsService {
       return await this.resolver.resolve(reference);
     } catch (err) {
       if (err instanceof VaultNotFoundError) {
-        throw new NotFoundError(`the ${credentialType} credential of user ${userId} has a reference but no secret in Vault (a dangling reference); run \`make doctor\``);
+        throw new NotFoundError(
+          `the ${credentialType} credential of user ${userId} has a reference but no secret in Vault (a dangling reference); run \`make doctor\``,
+        );
       }
       throw err;
     }

@@ -44,7 +44,14 @@ const LOCK_CLASS = 7261002;
 export const WRITE_BARRIER = { classId: 7261003, objectId: 0 } as const;
 
 function toRow(r: DbRow): CredentialRow {
-  return { userId: r.user_id, credentialType: r.credential_type, reference: r.reference, version: r.version, createdAt: r.created_at, updatedAt: r.updated_at };
+  return {
+    userId: r.user_id,
+    credentialType: r.credential_type,
+    reference: r.reference,
+    version: r.version,
+    createdAt: r.created_at,
+    updatedAt: r.updated_at,
+  };
 }
 
 /** The key both the app and doctor lock on: the credential's own path below the base. */
@@ -79,7 +86,8 @@ export class CredentialStore {
     for (;;) {
       const res = await this.pool.query<DbRow>(
         `SELECT ${COLUMNS} FROM credential_references WHERE (user_id, credential_type) > ($1, $2) ORDER BY user_id, credential_type LIMIT $3`,
-        [after[0], after[1], pageSize]);
+        [after[0], after[1], pageSize],
+      );
       for (const r of res.rows) yield toRow(r);
       const last = res.rows[res.rows.length - 1];
       if (!last || res.rows.length < pageSize) return;
@@ -97,7 +105,9 @@ export class CredentialStore {
         name: 'credential_lock_get',
         // One round trip; PostgreSQL evaluates the target list left to right: the barrier before the key, as
         // every writer does, so no writer ever waits for the barrier while holding a key another one needs.
-        text: `SELECT ${COLUMNS.split(', ').map((c) => `r.${c}`).join(', ')}
+        text: `SELECT ${COLUMNS.split(', ')
+          .map((c) => `r.${c}`)
+          .join(', ')}
                  FROM (SELECT pg_advisory_xact_lock_shared(${WRITE_BARRIER.classId}, ${WRITE_BARRIER.objectId}),
                               pg_advisory_xact_lock(${LOCK_CLASS}, hashtext($1))) AS l
                  LEFT JOIN credential_references r ON r.user_id = $2 AND r.credential_type = $3`,
@@ -113,13 +123,16 @@ export class CredentialStore {
   }
 }
 
-
 export class CredentialLock {
   existing: CredentialRow | undefined;
   private released = false;
   private readonly releaseClient: (err?: unknown) => void;
 
-  constructor(private readonly client: pg.PoolClient, readonly userId: string, readonly credentialType: string) {
+  constructor(
+    private readonly client: pg.PoolClient,
+    readonly userId: string,
+    readonly credentialType: string,
+  ) {
     this.releaseClient = guardClient(client);
   }
 

@@ -18,13 +18,15 @@ export const FHIR_ID = /^[A-Za-z0-9\-.]{1,64}$/;
 
 function idParam(req: Request): string {
   const id = req.params.id;
-  if (typeof id !== 'string' || !FHIR_ID.test(id)) throw new ValidationError('id', 'must be 1-64 characters from A-Z a-z 0-9 - .');
+  if (typeof id !== 'string' || !FHIR_ID.test(id))
+    throw new ValidationError('id', 'must be 1-64 characters from A-Z a-z 0-9 - .');
   return id;
 }
 
 function bodyOf(req: Request, type: string, id: string): Resource {
   const body: unknown = req.body;
-  if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new ValidationError('body', `must be a ${type} resource (a JSON object)`);
+  if (typeof body !== 'object' || body === null || Array.isArray(body))
+    throw new ValidationError('body', `must be a ${type} resource (a JSON object)`);
   const resource = body as Resource;
   if (resource.resourceType !== type) throw new ValidationError('resourceType', `must be "${type}"`);
   if (resource.id !== id) throw new ValidationError('id', `must be present and equal the id in the URL ("${id}")`);
@@ -35,12 +37,18 @@ function countParam(req: Request): number {
   const raw = req.query._count;
   if (raw === undefined) return 100;
   const n = Number(raw);
-  if (typeof raw !== 'string' || !/^\d+$/.test(raw) || n < 1 || n > 1000) throw new ValidationError('_count', 'must be a whole number from 1 to 1000');
+  if (typeof raw !== 'string' || !/^\d+$/.test(raw) || n < 1 || n > 1000)
+    throw new ValidationError('_count', 'must be a whole number from 1 to 1000');
   return n;
 }
 
 export function bundle(resources: Resource[], total: number): Resource {
-  return { resourceType: 'Bundle', type: 'searchset', total, entry: resources.map((resource) => ({ resource, search: { mode: 'match' } })) };
+  return {
+    resourceType: 'Bundle',
+    type: 'searchset',
+    total,
+    entry: resources.map((resource) => ({ resource, search: { mode: 'match' } })),
+  };
 }
 
 function send(res: import('express').Response, status: number, body: unknown): void {
@@ -59,8 +67,10 @@ export interface FhirRoutesOptions {
 /** Validates a Client for storage; throws the 400/422 the route answers with. Never echoes a secret value. */
 export function validateClient(resource: Resource, id: string, secrets: ClientSecrets): void {
   if ('secret' in resource) {
-    throw new UnprocessableError('secret: a plain secret value is never stored. Put the value in Vault (docker exec vault vault kv put secret/aidbox/client client-secret=...) '
-      + 'and reference it in _secret.extension with url http://health-samurai.io/fhir/secret-reference: valueString = a SECRETS_CONFIG name (e.g. client-secret) or vault:kv/data/secret/<path>');
+    throw new UnprocessableError(
+      'secret: a plain secret value is never stored. Put the value in Vault (docker exec vault vault kv put secret/aidbox/client client-secret=...) ' +
+        'and reference it in _secret.extension with url http://health-samurai.io/fhir/secret-reference: valueString = a SECRETS_CONFIG name (e.g. client-secret) or vault:kv/data/secret/<path>',
+    );
   }
   const problems = permissionProblems(resource.permissions);
   if (problems.length) throw new UnprocessableError(problems.join('; '));
@@ -93,8 +103,10 @@ export function fhirRoutes(options: FhirRoutesOptions): Router {
     const resource = bodyOf(req, 'Client', id);
     validateClient(resource, id, secrets);
     if (id === options.bootstrapAdminId && (resource.permissions as { admin?: unknown } | undefined)?.admin !== true) {
-      throw new UnprocessableError(`permissions.admin: Client ${id} is the bootstrap admin and must keep "permissions": {"admin": true} (nothing would restore it); `
-        + 'delete it instead to have the app recreate it at its next start');
+      throw new UnprocessableError(
+        `permissions.admin: Client ${id} is the bootstrap admin and must keep "permissions": {"admin": true} (nothing would restore it); ` +
+          'delete it instead to have the app recreate it at its next start',
+      );
     }
     const created = await store.put('Client', id, resource);
     options.onClientChange?.(id);

@@ -14,8 +14,7 @@ export const DATA_ABSENT_REASON_URL = 'http://hl7.org/fhir/StructureDefinition/d
 export const SECRET_REFERENCE_URL = 'http://health-samurai.io/fhir/secret-reference';
 
 export type SecretRef =
-  | { kind: 'file'; name: string }
-  | { kind: 'vault'; mount: string; path: string; key?: string; text: string };
+  { kind: 'file'; name: string } | { kind: 'vault'; mount: string; path: string; key?: string; text: string };
 
 /** Parses a reference's text; throws ValidationError naming what is wrong (the text itself is not secret). */
 export function parseSecretRef(text: string): SecretRef {
@@ -23,12 +22,24 @@ export function parseSecretRef(text: string): SecretRef {
     const hash = text.indexOf('#');
     const base = hash === -1 ? text : text.slice(0, hash);
     const key = hash === -1 ? undefined : text.slice(hash + 1);
-    if (!base.startsWith(REFERENCE_PREFIX)) throw new ValidationError('secret-reference', `a Vault reference must look like ${REFERENCE_PREFIX}<mount>/<path>[#<key>]`);
+    if (!base.startsWith(REFERENCE_PREFIX))
+      throw new ValidationError(
+        'secret-reference',
+        `a Vault reference must look like ${REFERENCE_PREFIX}<mount>/<path>[#<key>]`,
+      );
     const { mount, path } = parseVaultReference(base);
-    if (key !== undefined && !isSafeSegment(key)) throw new ValidationError('secret-reference', 'the key after # must be 1-128 characters from A-Z a-z 0-9 . _ - @');
+    if (key !== undefined && !isSafeSegment(key))
+      throw new ValidationError(
+        'secret-reference',
+        'the key after # must be 1-128 characters from A-Z a-z 0-9 . _ - @',
+      );
     return { kind: 'vault', mount, path, ...(key === undefined ? {} : { key }), text };
   }
-  if (!isSafeSegment(text)) throw new ValidationError('secret-reference', `must be the name of a secret in SECRETS_CONFIG or ${REFERENCE_PREFIX}<mount>/<path>`);
+  if (!isSafeSegment(text))
+    throw new ValidationError(
+      'secret-reference',
+      `must be the name of a secret in SECRETS_CONFIG or ${REFERENCE_PREFIX}<mount>/<path>`,
+    );
   return { kind: 'file', name: text };
 }
 
@@ -48,15 +59,26 @@ export function secretReferenceText(resource: Record<string, unknown>): string |
   }
   let reference: string | undefined;
   for (const [i, ext] of holder.extension.entries()) {
-    if (!isObject(ext) || typeof ext.url !== 'string') throw new ValidationError(`_secret.extension[${i}]`, 'must be an object with a "url"');
+    if (!isObject(ext) || typeof ext.url !== 'string')
+      throw new ValidationError(`_secret.extension[${i}]`, 'must be an object with a "url"');
     if (ext.url === SECRET_REFERENCE_URL) {
-      if (typeof ext.valueString !== 'string' || ext.valueString === '') throw new ValidationError(`_secret.extension[${i}].valueString`, 'must be the secret name or vault: reference');
-      if (reference !== undefined) throw new ValidationError(`_secret.extension[${i}]`, `only one ${SECRET_REFERENCE_URL} extension is allowed`);
+      if (typeof ext.valueString !== 'string' || ext.valueString === '')
+        throw new ValidationError(`_secret.extension[${i}].valueString`, 'must be the secret name or vault: reference');
+      if (reference !== undefined)
+        throw new ValidationError(`_secret.extension[${i}]`, `only one ${SECRET_REFERENCE_URL} extension is allowed`);
       reference = ext.valueString;
     } else if (ext.url === DATA_ABSENT_REASON_URL) {
-      if (ext.valueCode !== 'masked') throw new ValidationError(`_secret.extension[${i}].valueCode`, 'must be "masked": the value is never stored here');
+      if (ext.valueCode !== 'masked')
+        throw new ValidationError(
+          `_secret.extension[${i}].valueCode`,
+          'must be "masked": the value is never stored here',
+        );
     }
   }
-  if (reference === undefined) throw new ValidationError('_secret.extension', `needs an extension with url ${SECRET_REFERENCE_URL} and a valueString naming the secret`);
+  if (reference === undefined)
+    throw new ValidationError(
+      '_secret.extension',
+      `needs an extension with url ${SECRET_REFERENCE_URL} and a valueString naming the secret`,
+    );
   return reference;
 }

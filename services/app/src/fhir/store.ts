@@ -11,7 +11,10 @@ export class ResourceStore {
   constructor(private readonly pool: pg.Pool) {}
 
   async get(type: string, id: string): Promise<Resource | undefined> {
-    const res = await this.pool.query<{ resource: Resource }>('SELECT resource FROM resources WHERE resource_type = $1 AND id = $2', [type, id]);
+    const res = await this.pool.query<{ resource: Resource }>(
+      'SELECT resource FROM resources WHERE resource_type = $1 AND id = $2',
+      [type, id],
+    );
     return res.rows[0]?.resource;
   }
 
@@ -21,7 +24,8 @@ export class ResourceStore {
       `INSERT INTO resources (resource_type, id, resource) VALUES ($1, $2, $3::json)
        ON CONFLICT (resource_type, id) DO UPDATE SET resource = EXCLUDED.resource, updated_at = now()
        RETURNING (xmax = 0) AS created`,
-      [type, id, JSON.stringify(resource)]);
+      [type, id, JSON.stringify(resource)],
+    );
     return res.rows[0]?.created ?? false;
   }
 
@@ -29,7 +33,8 @@ export class ResourceStore {
   async create(type: string, id: string, resource: Resource): Promise<boolean> {
     const res = await this.pool.query(
       'INSERT INTO resources (resource_type, id, resource) VALUES ($1, $2, $3::json) ON CONFLICT (resource_type, id) DO NOTHING',
-      [type, id, JSON.stringify(resource)]);
+      [type, id, JSON.stringify(resource)],
+    );
     return (res.rowCount ?? 0) > 0;
   }
 
@@ -42,7 +47,10 @@ export class ResourceStore {
   async list(type: string, limit: number, offset = 0): Promise<{ total: number; resources: Resource[] }> {
     const [count, rows] = await Promise.all([
       this.pool.query<{ n: string }>('SELECT count(*) AS n FROM resources WHERE resource_type = $1', [type]),
-      this.pool.query<{ resource: Resource }>('SELECT resource FROM resources WHERE resource_type = $1 ORDER BY id LIMIT $2 OFFSET $3', [type, limit, offset]),
+      this.pool.query<{ resource: Resource }>(
+        'SELECT resource FROM resources WHERE resource_type = $1 ORDER BY id LIMIT $2 OFFSET $3',
+        [type, limit, offset],
+      ),
     ]);
     return { total: Number(count.rows[0]?.n ?? 0), resources: rows.rows.map((r) => r.resource) };
   }

@@ -31,7 +31,8 @@ export interface SecretsConfig {
   secrets: ReadonlyMap<string, FileSecretEntry>;
 }
 
-const EXAMPLE = '{"secret": {"client-secret": {"path": "/run/vault-secrets/client-secret", "scope": {"resource_type": "Client", "id": "basic"}}}}';
+const EXAMPLE =
+  '{"secret": {"client-secret": {"path": "/run/vault-secrets/client-secret", "scope": {"resource_type": "Client", "id": "basic"}}}}';
 const RESOURCE_TYPE = /^[A-Z][A-Za-z]{0,63}$/;
 const RESOURCE_ID = /^[A-Za-z0-9\-.]{1,64}$/;
 
@@ -73,44 +74,72 @@ export function parseSecretsConfig(value: unknown, source = 'SECRETS_CONFIG'): S
   }
   const section = value.secret;
   if (section === undefined) at('secret', `missing; example: ${EXAMPLE}`);
-  else if (!isObject(section)) at('secret', `must be an object mapping secret names to {"path", "scope"}, got ${kind(section)}`);
+  else if (!isObject(section))
+    at('secret', `must be an object mapping secret names to {"path", "scope"}, got ${kind(section)}`);
   else {
     for (const [name, raw] of Object.entries(section)) {
       const entry = `secret[${JSON.stringify(name)}]`;
       if (!isSafeSegment(name)) at(entry, `the name must be ${SEGMENT_RULE}`);
-      if (!isObject(raw)) { at(entry, `must be an object with "path" and "scope", got ${kind(raw)}`); continue; }
+      if (!isObject(raw)) {
+        at(entry, `must be an object with "path" and "scope", got ${kind(raw)}`);
+        continue;
+      }
       for (const key of Object.keys(raw)) {
-        if (key !== 'path' && key !== 'scope') at(`${entry}.${key}`, 'unknown field; an entry has only "path" and "scope"');
+        if (key !== 'path' && key !== 'scope')
+          at(`${entry}.${key}`, 'unknown field; an entry has only "path" and "scope"');
       }
       const file = raw.path;
       let okPath = false;
-      if (file === undefined) at(`${entry}.path`, `missing; the absolute path of the file, e.g. "/run/vault-secrets/${name}"`);
-      else if (typeof file !== 'string' || file.trim() === '') at(`${entry}.path`, `must be a non-empty string, got ${kind(file)}`);
-      else if (!path.isAbsolute(file)) at(`${entry}.path`, `must be an absolute path, got ${JSON.stringify(file)}; e.g. "/run/vault-secrets/${name}"`);
+      if (file === undefined)
+        at(`${entry}.path`, `missing; the absolute path of the file, e.g. "/run/vault-secrets/${name}"`);
+      else if (typeof file !== 'string' || file.trim() === '')
+        at(`${entry}.path`, `must be a non-empty string, got ${kind(file)}`);
+      else if (!path.isAbsolute(file))
+        at(`${entry}.path`, `must be an absolute path, got ${JSON.stringify(file)}; e.g. "/run/vault-secrets/${name}"`);
       else if (file.endsWith('/')) at(`${entry}.path`, `must name a file, not a directory: ${JSON.stringify(file)}`);
       else okPath = true;
 
       const scope = raw.scope;
       let parsedScope: SecretScope | undefined;
-      if (scope === undefined) at(`${entry}.scope`, 'missing; which resources may use this secret, e.g. {"resource_type": "Client", "id": "basic"}');
-      else if (!isObject(scope)) at(`${entry}.scope`, `must be an object like {"resource_type": "Client", "id": "basic"}, got ${kind(scope)}`);
+      if (scope === undefined)
+        at(
+          `${entry}.scope`,
+          'missing; which resources may use this secret, e.g. {"resource_type": "Client", "id": "basic"}',
+        );
+      else if (!isObject(scope))
+        at(`${entry}.scope`, `must be an object like {"resource_type": "Client", "id": "basic"}, got ${kind(scope)}`);
       else {
         for (const key of Object.keys(scope)) {
-          if (key !== 'resource_type' && key !== 'id') at(`${entry}.scope.${key}`, 'unknown field; a scope has "resource_type" and, optionally, "id"');
+          if (key !== 'resource_type' && key !== 'id')
+            at(`${entry}.scope.${key}`, 'unknown field; a scope has "resource_type" and, optionally, "id"');
         }
         const type = scope.resource_type;
         const id = scope.id;
         let okScope = true;
-        if (type === undefined) { okScope = false; at(`${entry}.scope.resource_type`, 'missing; required, e.g. "Client"'); }
-        else if (typeof type !== 'string' || !RESOURCE_TYPE.test(type)) { okScope = false; at(`${entry}.scope.resource_type`, `must be a resource type name such as "Client", got ${typeof type === 'string' ? JSON.stringify(type) : kind(type)}`); }
+        if (type === undefined) {
+          okScope = false;
+          at(`${entry}.scope.resource_type`, 'missing; required, e.g. "Client"');
+        } else if (typeof type !== 'string' || !RESOURCE_TYPE.test(type)) {
+          okScope = false;
+          at(
+            `${entry}.scope.resource_type`,
+            `must be a resource type name such as "Client", got ${typeof type === 'string' ? JSON.stringify(type) : kind(type)}`,
+          );
+        }
         if (id !== undefined && (typeof id !== 'string' || !RESOURCE_ID.test(id))) {
           okScope = false;
-          at(`${entry}.scope.id`, `must be a resource id (1-64 characters from A-Z a-z 0-9 - .), or left out to allow every ${typeof type === 'string' ? type : 'resource'}; got ${typeof id === 'string' ? JSON.stringify(id) : kind(id)}`);
+          at(
+            `${entry}.scope.id`,
+            `must be a resource id (1-64 characters from A-Z a-z 0-9 - .), or left out to allow every ${typeof type === 'string' ? type : 'resource'}; got ${typeof id === 'string' ? JSON.stringify(id) : kind(id)}`,
+          );
         }
         if (okScope) parsedScope = { resourceType: type as string, ...(id === undefined ? {} : { id: id as string }) };
       }
       if (okPath && parsedScope && isSafeSegment(name)) {
-        secrets.set(name, Object.freeze({ name, path: path.normalize(file as string), scope: Object.freeze(parsedScope) }));
+        secrets.set(
+          name,
+          Object.freeze({ name, path: path.normalize(file as string), scope: Object.freeze(parsedScope) }),
+        );
       }
     }
   }
@@ -130,7 +159,9 @@ export function loadSecretsConfig(file: string, required: boolean): SecretsConfi
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
     if (!required && code === 'ENOENT') return Object.freeze({ secrets: new Map() });
-    throw new ConfigError([`${source}: cannot read the file (${code}); point SECRETS_CONFIG at a JSON file like ${EXAMPLE}`]);
+    throw new ConfigError([
+      `${source}: cannot read the file (${code}); point SECRETS_CONFIG at a JSON file like ${EXAMPLE}`,
+    ]);
   }
   let value: unknown;
   try {

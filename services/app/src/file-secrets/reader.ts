@@ -22,12 +22,22 @@ import type { FileSecretEntry, SecretsConfig } from './config.js';
 export class FileSecretUnavailableError extends AuroraError {
   readonly secretName: string;
   constructor(name: string, file: string, reason: string, cause?: unknown) {
-    super('file_secret_unavailable', 503, `file secret ${name} is unavailable (${file}: ${reason}); the Vault agent renders it: is vault-agent running and does the secret exist in Vault?`, { cause, retryAfter: 2 });
+    super(
+      'file_secret_unavailable',
+      503,
+      `file secret ${name} is unavailable (${file}: ${reason}); the Vault agent renders it: is vault-agent running and does the secret exist in Vault?`,
+      { cause, retryAfter: 2 },
+    );
     this.secretName = name;
   }
 }
 
-interface Signature { mtimeNs: bigint; ino: bigint; size: bigint; dev: bigint }
+interface Signature {
+  mtimeNs: bigint;
+  ino: bigint;
+  size: bigint;
+  dev: bigint;
+}
 
 interface CacheEntry {
   value: string;
@@ -63,7 +73,10 @@ export class FileSecrets {
   private readonly rewatchMs: number;
   private closed = false;
 
-  constructor(readonly config: SecretsConfig, private readonly options: FileSecretsOptions) {
+  constructor(
+    readonly config: SecretsConfig,
+    private readonly options: FileSecretsOptions,
+  ) {
     this.revalidateMs = options.revalidateMs ?? 500;
     this.rewatchMs = options.rewatchMs ?? 1000;
     for (const entry of config.secrets.values()) {
@@ -80,7 +93,9 @@ export class FileSecrets {
     for (const entry of this.config.secrets.values()) {
       await fsp.access(entry.path, fs.constants.R_OK).catch((err: NodeJS.ErrnoException) => {
         this.options.logger.warn('file secret not readable yet; requests that need it fail until it appears', {
-          ref: entry.name, file: entry.path, code: err.code,
+          ref: entry.name,
+          file: entry.path,
+          code: err.code,
         });
       });
     }
@@ -121,7 +136,14 @@ export class FileSecrets {
       text = await fsp.readFile(entry.path, 'utf8');
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code ?? 'error';
-      const reason = code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : code === 'EISDIR' ? 'is a directory' : code;
+      const reason =
+        code === 'ENOENT'
+          ? 'no such file'
+          : code === 'EACCES'
+            ? 'permission denied'
+            : code === 'EISDIR'
+              ? 'is a directory'
+              : code;
       this.options.logger.error('file secret unavailable', { ref: entry.name, file: entry.path, code });
       throw new FileSecretUnavailableError(entry.name, entry.path, reason, err);
     }
@@ -134,7 +156,11 @@ export class FileSecrets {
     // What a Go template prints for a missing key (`{{ index .Data.data "k" }}`): a guessable, public string.
     if (value === '<no value>') {
       this.options.logger.error('file secret unavailable', { ref: entry.name, file: entry.path, code: 'NO_VALUE' });
-      throw new FileSecretUnavailableError(entry.name, entry.path, 'the template rendered "<no value>": the key is missing in Vault');
+      throw new FileSecretUnavailableError(
+        entry.name,
+        entry.path,
+        'the template rendered "<no value>": the key is missing in Vault',
+      );
     }
     registerSecret(value);
     // Cache only if nothing changed while we were reading; otherwise the next read loads it again.
@@ -153,10 +179,15 @@ export class FileSecrets {
     if (this.closed || this.watchers.has(dir)) return;
     let watcher: fs.FSWatcher;
     try {
-      watcher = fs.watch(dir, { persistent: false }, (_event, filename) => this.onEvent(dir, filename?.toString() ?? null));
+      watcher = fs.watch(dir, { persistent: false }, (_event, filename) =>
+        this.onEvent(dir, filename?.toString() ?? null),
+      );
     } catch (err) {
       // Not there yet (the agent has not rendered anything): retry, and meanwhile rely on revalidation.
-      this.options.logger.debug('cannot watch secrets directory yet', { dir, code: (err as NodeJS.ErrnoException).code });
+      this.options.logger.debug('cannot watch secrets directory yet', {
+        dir,
+        code: (err as NodeJS.ErrnoException).code,
+      });
       this.retryWatch(dir);
       return;
     }
@@ -174,7 +205,10 @@ export class FileSecrets {
 
   private retryWatch(dir: string): void {
     if (this.closed) return;
-    const timer = setTimeout(() => { this.retryTimers.delete(timer); this.watch(dir); }, this.rewatchMs);
+    const timer = setTimeout(() => {
+      this.retryTimers.delete(timer);
+      this.watch(dir);
+    }, this.rewatchMs);
     timer.unref();
     this.retryTimers.add(timer);
   }
@@ -182,15 +216,23 @@ export class FileSecrets {
   private onEvent(dir: string, filename: string | null): void {
     const entries = this.byDir.get(dir) ?? [];
     const direct = filename === null ? undefined : entries.find((e) => path.basename(e.path) === filename);
-    if (direct) { this.invalidate(direct.name); return; }
+    if (direct) {
+      this.invalidate(direct.name);
+      return;
+    }
     // `..data` swapped, a temp file renamed, or an event without a name: compare what stat sees now.
     for (const entry of entries) {
       const cached = this.cache.get(entry.name);
       if (!cached) continue;
       const gen = this.generation.get(entry.name) ?? 0;
       void signatureOf(entry.path).then(
-        (sig) => { if (!sameSignature(sig, cached.signature) && (this.generation.get(entry.name) ?? 0) === gen) this.invalidate(entry.name); },
-        () => { if ((this.generation.get(entry.name) ?? 0) === gen) this.invalidate(entry.name); },
+        (sig) => {
+          if (!sameSignature(sig, cached.signature) && (this.generation.get(entry.name) ?? 0) === gen)
+            this.invalidate(entry.name);
+        },
+        () => {
+          if ((this.generation.get(entry.name) ?? 0) === gen) this.invalidate(entry.name);
+        },
       );
     }
   }

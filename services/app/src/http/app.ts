@@ -28,7 +28,9 @@ export async function buildApp(ctx: AppContext): Promise<BuiltApp> {
   // Authenticate before parsing a body: an unauthenticated caller costs us a header check, no more.
   app.use(clients.authenticate);
   app.use(requireJson);
-  app.use(express.json({ limit: ctx.config.bodyLimit, type: ['application/json', 'application/fhir+json'], strict: true }));
+  app.use(
+    express.json({ limit: ctx.config.bodyLimit, type: ['application/json', 'application/fhir+json'], strict: true }),
+  );
   app.use(clients.router);
   app.use(credentials.router);
   app.use(notFound);

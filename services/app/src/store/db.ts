@@ -10,7 +10,11 @@ import type { AppConfig } from '../config.js';
 
 export function createPool(config: AppConfig['postgres']): pg.Pool {
   const pool = new pg.Pool({
-    host: config.host, port: config.port, user: config.user, password: config.password, database: config.database,
+    host: config.host,
+    port: config.port,
+    user: config.user,
+    password: config.password,
+    database: config.database,
     max: config.poolSize,
     connectionTimeoutMillis: config.connectTimeoutMs,
     statement_timeout: config.statementTimeoutMs,
@@ -18,7 +22,9 @@ export function createPool(config: AppConfig['postgres']): pg.Pool {
     keepAlive: true,
   });
   // An idle client losing its connection (PostgreSQL restarted) must not crash the process.
-  pool.on('error', () => { /* the next query reconnects */ });
+  pool.on('error', () => {
+    /* the next query reconnects */
+  });
   return pool;
 }
 
@@ -26,8 +32,12 @@ export function createPool(config: AppConfig['postgres']): pg.Pool {
 export function isConnectionError(err: unknown): boolean {
   const code = (err as { code?: string })?.code ?? '';
   const message = (err as Error)?.message ?? '';
-  return /^(ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|ENOTFOUND|EAI_AGAIN|57P0[123]|08\d\d\d|53300)$/.test(code) ||
-    /Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error|Query read timeout|connection timeout/i.test(message);
+  return (
+    /^(ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|ENOTFOUND|EAI_AGAIN|57P0[123]|08\d\d\d|53300)$/.test(code) ||
+    /Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error|Query read timeout|connection timeout/i.test(
+      message,
+    )
+  );
 }
 
 export function translateDbError(err: unknown): unknown {
@@ -40,7 +50,9 @@ export function translateDbError(err: unknown): unknown {
  * The query in progress is rejected anyway; this listener only keeps the event from being fatal.
  */
 export function guardClient(client: pg.PoolClient): (err?: unknown) => void {
-  const onError = () => { /* the pending query rejects; the client is discarded on release */ };
+  const onError = () => {
+    /* the pending query rejects; the client is discarded on release */
+  };
   client.on('error', onError);
   return (err?: unknown) => {
     // A client released with an error is destroyed: leave the guard on it for any late event.
@@ -57,8 +69,12 @@ export async function migrate(pool: pg.Pool, logger: Logger, dir = MIGRATIONS_DI
   const release = guardClient(client);
   try {
     await client.query('SELECT pg_advisory_lock(7261001)');
-    await client.query('CREATE TABLE IF NOT EXISTS schema_migrations (name text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())');
-    const done = new Set((await client.query<{ name: string }>('SELECT name FROM schema_migrations')).rows.map((r) => r.name));
+    await client.query(
+      'CREATE TABLE IF NOT EXISTS schema_migrations (name text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())',
+    );
+    const done = new Set(
+      (await client.query<{ name: string }>('SELECT name FROM schema_migrations')).rows.map((r) => r.name),
+    );
     for (const file of files) {
       if (done.has(file)) continue;
       const sql = await fs.readFile(path.join(dir, file), 'utf8');

@@ -29,7 +29,9 @@ export class VaultSession {
   /** Logs in (AppRole) unless a static token was given. Safe to call again: concurrent callers share one login. */
   async login(): Promise<void> {
     if (this.options.token) return;
-    this.loggingIn ??= this.doLogin().finally(() => { this.loggingIn = undefined; });
+    this.loggingIn ??= this.doLogin().finally(() => {
+      this.loggingIn = undefined;
+    });
     return this.loggingIn;
   }
 
@@ -43,14 +45,22 @@ export class VaultSession {
     registerSecret(login.token);
     this.client.token = login.token;
     this.scheduleRenewal(login.leaseDuration);
-    this.options.logger.info('logged in to Vault with AppRole', { policies: login.policies, ttl_seconds: login.leaseDuration });
+    this.options.logger.info('logged in to Vault with AppRole', {
+      policies: login.policies,
+      ttl_seconds: login.leaseDuration,
+    });
   }
 
   private scheduleRenewal(ttlSeconds: number): void {
     clearTimeout(this.renewTimer);
     if (this.closed || ttlSeconds <= 0) return;
     // Renew at two thirds of the TTL; a failed renewal falls back to a fresh login.
-    this.renewTimer = setTimeout(() => { void this.renew(); }, Math.max(1, ttlSeconds * 2 / 3) * 1000);
+    this.renewTimer = setTimeout(
+      () => {
+        void this.renew();
+      },
+      Math.max(1, (ttlSeconds * 2) / 3) * 1000,
+    );
     this.renewTimer.unref();
   }
 
@@ -60,7 +70,9 @@ export class VaultSession {
       this.scheduleRenewal(res.leaseDuration);
     } catch (err) {
       this.options.logger.warn('token renewal failed; logging in again', { err });
-      try { await this.login(); } catch (loginErr) {
+      try {
+        await this.login();
+      } catch (loginErr) {
         this.options.logger.error('Vault login failed; retrying in 5 s', { err: loginErr });
         this.scheduleRenewal(7.5);
       }
@@ -77,7 +89,10 @@ export class VaultSession {
       return await fn(this.client);
     } catch (err) {
       if (!(err instanceof VaultForbiddenError) || this.options.token) throw err;
-      const valid = await this.client.lookupSelf().then(() => true, () => false);
+      const valid = await this.client.lookupSelf().then(
+        () => true,
+        () => false,
+      );
       if (valid) throw err; // the token is fine: the policy really denies this path
       await this.login();
       return fn(this.client);
@@ -96,6 +111,8 @@ async function readCredential(file: string): Promise<string> {
     if (!value) throw new Error('empty');
     return value;
   } catch (err) {
-    throw new Error(`cannot read ${file} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}): vault-init writes it; is vault-init healthy? Or set VAULT_TOKEN.`);
+    throw new Error(
+      `cannot read ${file} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}): vault-init writes it; is vault-init healthy? Or set VAULT_TOKEN.`,
+    );
   }
 }

@@ -28,7 +28,9 @@ export async function ensureApproleAuth(client: VaultClient): Promise<Change> {
     return 'created';
   }
   if (actual.type !== 'approle') {
-    throw new ConflictError(`auth/${APPROLE_MOUNT}/ in Vault at ${client.addr} is a "${actual.type}" auth method, not AppRole; vault-init will not replace it. Disable or move it, then restart vault-init.`);
+    throw new ConflictError(
+      `auth/${APPROLE_MOUNT}/ in Vault at ${client.addr} is a "${actual.type}" auth method, not AppRole; vault-init will not replace it. Disable or move it, then restart vault-init.`,
+    );
   }
   return 'unchanged';
 }
@@ -50,9 +52,10 @@ export async function ensureRole(client: VaultClient, role: string, policy: stri
     if (!(err instanceof VaultNotFoundError)) throw err;
   }
   const desired = { ...ROLE_SETTINGS, token_policies: [policy] };
-  const same = actual
-    && JSON.stringify([...(actual.token_policies ?? [])].sort()) === JSON.stringify(desired.token_policies)
-    && (Object.keys(ROLE_SETTINGS) as (keyof typeof ROLE_SETTINGS)[]).every((k) => actual[k] === desired[k]);
+  const same =
+    actual &&
+    JSON.stringify([...(actual.token_policies ?? [])].sort()) === JSON.stringify(desired.token_policies) &&
+    (Object.keys(ROLE_SETTINGS) as (keyof typeof ROLE_SETTINGS)[]).every((k) => actual[k] === desired[k]);
   if (same) return 'unchanged';
   await client.write(`auth/${APPROLE_MOUNT}/role/${role}`, desired);
   return actual ? 'updated' : 'created';
@@ -69,7 +72,8 @@ export interface CredentialFiles {
 export async function ensureRoleCredentials(client: VaultClient, role: string, dir: string): Promise<CredentialFiles> {
   const roleIdFile = path.join(dir, 'role_id');
   const secretIdFile = path.join(dir, 'secret_id');
-  const roleId = (await client.read<{ data: { role_id: string } }>(`auth/${APPROLE_MOUNT}/role/${role}/role-id`)).data.role_id;
+  const roleId = (await client.read<{ data: { role_id: string } }>(`auth/${APPROLE_MOUNT}/role/${role}/role-id`)).data
+    .role_id;
 
   let existingRoleId: string | undefined;
   let existingSecretId: string | undefined;
@@ -91,17 +95,21 @@ export async function ensureRoleCredentials(client: VaultClient, role: string, d
     } else {
       await fs.chmod(roleIdFile, 0o600);
     }
-    if (existingSecretId && await secretIdValid(client, role, existingSecretId)) {
+    if (existingSecretId && (await secretIdValid(client, role, existingSecretId))) {
       await fs.chmod(secretIdFile, 0o600);
     } else {
-      const created = await client.write<{ data: { secret_id: string } }>(`auth/${APPROLE_MOUNT}/role/${role}/secret-id`, { metadata: JSON.stringify({ created_by: 'vault-init' }) });
+      const created = await client.write<{ data: { secret_id: string } }>(
+        `auth/${APPROLE_MOUNT}/role/${role}/secret-id`,
+        { metadata: JSON.stringify({ created_by: 'vault-init' }) },
+      );
       registerSecret(created.data.secret_id);
       await writeFileAtomic(secretIdFile, created.data.secret_id, { mode: 0o600 });
       secretIdChange = existingSecretId === undefined ? 'created' : 'updated';
     }
   } catch (err) {
     // Only file-system errors carry a syscall; Vault errors pass through as they are.
-    if (typeof (err as NodeJS.ErrnoException)?.syscall === 'string') throw new FilesystemError(`cannot write the AppRole credentials of ${role} to ${dir}: ${fsReason(err)}`, err);
+    if (typeof (err as NodeJS.ErrnoException)?.syscall === 'string')
+      throw new FilesystemError(`cannot write the AppRole credentials of ${role} to ${dir}: ${fsReason(err)}`, err);
     throw err;
   }
   return { roleIdFile, secretIdFile, roleId: roleIdChange, secretId: secretIdChange };
@@ -110,10 +118,13 @@ export async function ensureRoleCredentials(client: VaultClient, role: string, d
 async function secretIdValid(client: VaultClient, role: string, secretId: string): Promise<boolean> {
   try {
     // Vault answers 204 (no body) for a secret_id it does not know.
-    const res = await client.write<{ data?: unknown } | undefined>(`auth/${APPROLE_MOUNT}/role/${role}/secret-id/lookup`, { secret_id: secretId });
+    const res = await client.write<{ data?: unknown } | undefined>(
+      `auth/${APPROLE_MOUNT}/role/${role}/secret-id/lookup`,
+      { secret_id: secretId },
+    );
     return !!res?.data;
   } catch (err) {
-    if (err instanceof VaultNotFoundError || err instanceof VaultRequestError && err.vaultStatus < 500) return false;
+    if (err instanceof VaultNotFoundError || (err instanceof VaultRequestError && err.vaultStatus < 500)) return false;
     throw err;
   }
 }

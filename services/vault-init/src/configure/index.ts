@@ -39,7 +39,10 @@ export async function configureVault(client: VaultClient, config: Readonly<Vault
   for (const [name, text] of policies) changes[`policy:${name}`] = await ensurePolicy(client, name, text);
 
   changes['auth:approle'] = await ensureApproleAuth(client);
-  for (const [role, policy, sub] of [[APP_ROLE, config.appPolicy, 'app'], [AGENT_ROLE, AGENT_POLICY, 'agent']] as const) {
+  for (const [role, policy, sub] of [
+    [APP_ROLE, config.appPolicy, 'app'],
+    [AGENT_ROLE, AGENT_POLICY, 'agent'],
+  ] as const) {
     changes[`role:${role}`] = await ensureRole(client, role, policy);
     const files = await ensureRoleCredentials(client, role, path.join(config.approleDir, sub));
     changes[`role_id:${role}`] = files.roleId;

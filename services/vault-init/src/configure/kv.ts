@@ -14,7 +14,8 @@ export async function ensureKvV2(client: VaultClient, mount: string): Promise<Ch
   const what = actual.type === 'kv' ? 'a KV version 1 engine' : `a "${actual.type}" secrets engine`;
   throw new ConflictError(
     `${mount}/ in Vault at ${client.addr} is ${what}, not KV version 2. vault-init will not reuse or replace it. ` +
-    (actual.type === 'kv'
-      ? `Upgrade it in place with \`vault kv enable-versioning ${mount}/\` (keeps the data), or set VAULT_KV_MOUNT to another name.`
-      : `Move it (\`vault secrets move ${mount}/ <other>/\`), or set VAULT_KV_MOUNT to another name.`));
+      (actual.type === 'kv'
+        ? `Upgrade it in place with \`vault kv enable-versioning ${mount}/\` (keeps the data), or set VAULT_KV_MOUNT to another name.`
+        : `Move it (\`vault secrets move ${mount}/ <other>/\`), or set VAULT_KV_MOUNT to another name.`),
+  );
 }

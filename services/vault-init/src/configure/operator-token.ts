@@ -20,7 +20,12 @@ export interface OperatorToken {
   change: Change;
 }
 
-interface LookupData { policies?: string[]; period?: number; ttl?: number; meta?: Record<string, string> | null }
+interface LookupData {
+  policies?: string[];
+  period?: number;
+  ttl?: number;
+  meta?: Record<string, string> | null;
+}
 
 /** The token's lookup data when it still works and is ours; undefined otherwise. */
 async function lookup(client: VaultClient, token: string): Promise<LookupData | undefined> {
@@ -63,7 +68,10 @@ export async function ensureOperatorToken(client: VaultClient, dir: string): Pro
     await ensureDir(dir);
     await writeFileAtomic(file, token, { mode: 0o600 });
   } catch (err) {
-    throw new FilesystemError(`cannot write the operator token to ${file}: ${fsReason(err)}. In compose this is the vault-cli volume; it must be writable by uid ${process.getuid?.() ?? 1000}.`, err);
+    throw new FilesystemError(
+      `cannot write the operator token to ${file}: ${fsReason(err)}. In compose this is the vault-cli volume; it must be writable by uid ${process.getuid?.() ?? 1000}.`,
+      err,
+    );
   }
   return { file, token, change: existing ? 'updated' : 'created' };
 }

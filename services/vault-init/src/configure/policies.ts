@@ -24,7 +24,13 @@ const SECRET_PATH = /^[A-Za-z0-9][A-Za-z0-9._@-]*\/data\/[A-Za-z0-9._@/-]+$/;
 export function renderTemplate(text: string, values: Record<string, string>, source: string): string {
   return text.replace(/\{\{\s*([A-Za-z_]+)\s*\}\}/g, (_m, name: string) => {
     const v = values[name];
-    if (v === undefined) throw new VaultInitError(EXIT.config, `${source}: unknown placeholder {{${name}}}; known: ${Object.keys(values).map((k) => `{{${k}}}`).join(', ')}`);
+    if (v === undefined)
+      throw new VaultInitError(
+        EXIT.config,
+        `${source}: unknown placeholder {{${name}}}; known: ${Object.keys(values)
+          .map((k) => `{{${k}}}`)
+          .join(', ')}`,
+      );
     return v;
   });
 }
@@ -33,7 +39,11 @@ async function readText(file: string, what: string): Promise<string> {
   try {
     return await fs.readFile(file, 'utf8');
   } catch (err) {
-    throw new VaultInitError(EXIT.config, `cannot read ${what} ${file}: ${fsReason(err)} (VAULT_POLICY_DIR / VAULT_AGENT_OBJECTS point at it)`, { cause: err });
+    throw new VaultInitError(
+      EXIT.config,
+      `cannot read ${what} ${file}: ${fsReason(err)} (VAULT_POLICY_DIR / VAULT_AGENT_OBJECTS point at it)`,
+      { cause: err },
+    );
   }
 }
 
@@ -41,30 +51,57 @@ async function readText(file: string, what: string): Promise<string> {
 export async function readAgentObjects(file: string): Promise<AgentObject[]> {
   const text = await readText(file, 'the agent objects file');
   let parsed: unknown;
-  try { parsed = JSON.parse(text); } catch (err) {
+  try {
+    parsed = JSON.parse(text);
+  } catch (err) {
     throw new VaultInitError(EXIT.config, `${file} is not valid JSON: ${(err as Error).message}`);
   }
-  if (!Array.isArray(parsed)) throw new VaultInitError(EXIT.config, `${file} must be a JSON list of {"objectName", "secretPath", "secretKey"}`);
+  if (!Array.isArray(parsed))
+    throw new VaultInitError(EXIT.config, `${file} must be a JSON list of {"objectName", "secretPath", "secretKey"}`);
   return parsed.map((o: Partial<AgentObject>, i) => {
     const where = `${file} entry ${i}`;
     if (!o || typeof o !== 'object') throw new VaultInitError(EXIT.config, `${where} must be an object`);
-    if (!isSafeSegment(o.objectName)) throw new VaultInitError(EXIT.config, `${where}: "objectName" must be a file name of letters, digits, . _ - @; example: "client-secret"`);
-    if (typeof o.secretPath !== 'string' || !SECRET_PATH.test(o.secretPath) || o.secretPath.split('/').some((s) => s === '..' || s === '.' || s === '')) {
-      throw new VaultInitError(EXIT.config, `${where}: "secretPath" must be a KV v2 data path <mount>/data/<path>; example: "secret/data/aidbox/client"`);
+    if (!isSafeSegment(o.objectName))
+      throw new VaultInitError(
+        EXIT.config,
+        `${where}: "objectName" must be a file name of letters, digits, . _ - @; example: "client-secret"`,
+      );
+    if (
+      typeof o.secretPath !== 'string' ||
+      !SECRET_PATH.test(o.secretPath) ||
+      o.secretPath.split('/').some((s) => s === '..' || s === '.' || s === '')
+    ) {
+      throw new VaultInitError(
+        EXIT.config,
+        `${where}: "secretPath" must be a KV v2 data path <mount>/data/<path>; example: "secret/data/aidbox/client"`,
+      );
     }
-    if (typeof o.secretKey !== 'string' || o.secretKey.length === 0) throw new VaultInitError(EXIT.config, `${where}: "secretKey" must be the key inside the secret; example: "client-secret"`);
+    if (typeof o.secretKey !== 'string' || o.secretKey.length === 0)
+      throw new VaultInitError(
+        EXIT.config,
+        `${where}: "secretKey" must be the key inside the secret; example: "client-secret"`,
+      );
     return { objectName: o.objectName, secretPath: o.secretPath, secretKey: o.secretKey };
   });
 }
 
 /** The three policies as Vault should hold them, by name. */
-export async function desiredPolicies(config: Pick<VaultInitConfig, 'policyDir' | 'agentObjectsFile' | 'kvMount' | 'kvBasePath' | 'appPolicy'>): Promise<Map<string, string>> {
+export async function desiredPolicies(
+  config: Pick<VaultInitConfig, 'policyDir' | 'agentObjectsFile' | 'kvMount' | 'kvBasePath' | 'appPolicy'>,
+): Promise<Map<string, string>> {
   const objects = await readAgentObjects(config.agentObjectsFile);
-  const agentPaths = [...new Set(objects.map((o) => o.secretPath))].sort()
-    .map((p) => `path "${p}" {\n  capabilities = ["read"]\n}`).join('\n\n') || '# (no objects listed)';
+  const agentPaths =
+    [...new Set(objects.map((o) => o.secretPath))]
+      .sort()
+      .map((p) => `path "${p}" {\n  capabilities = ["read"]\n}`)
+      .join('\n\n') || '# (no objects listed)';
   const values = { mount: config.kvMount, base: config.kvBasePath, agent_paths: agentPaths };
   const out = new Map<string, string>();
-  for (const [name, file] of [[config.appPolicy, 'aurora-app.hcl'], [AGENT_POLICY, 'aurora-agent.hcl'], [OPERATOR_POLICY, 'aurora-operator.hcl']] as const) {
+  for (const [name, file] of [
+    [config.appPolicy, 'aurora-app.hcl'],
+    [AGENT_POLICY, 'aurora-agent.hcl'],
+    [OPERATOR_POLICY, 'aurora-operator.hcl'],
+  ] as const) {
     const source = path.join(config.policyDir, file);
     out.set(name, renderTemplate(await readText(source, 'the policy'), values, source));
   }
