@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 .PHONY: deps-docker help prod-local prod-local-clean prod-local-ha prod-local-ha-down prod-local-ha-clean down logs ps images-offline test test-fast test-faults test-e2e test-one \
-        deps build lint lint-compose native native-down native-status native-clean bench doctor
+        deps build figures lint lint-compose native native-down native-status native-clean bench doctor
 
 # `docker compose` (v2) when present, else Debian's `docker-compose` (v1.29).
 COMPOSE ?= $(shell if docker compose version >/dev/null 2>&1; then echo "docker compose"; elif command -v docker-compose >/dev/null 2>&1; then echo docker-compose; fi)
@@ -108,5 +108,8 @@ test-e2e: deps-docker build ## only the compose end-to-end test (starts a Docker
 test-one: build ## one test file: make test-one FILE=test/integration/harness-real-servers.test.ts
 	@scripts/run-tests.sh $(FILE)
 
-bench: deps build ## benchmarks against raw Vault, written to bench/results/
+bench: deps build ## benchmarks against raw Vault, written to bench/results/ and docs/performance.md
 	@node --import tsx bench/run.ts
+
+figures: ## rewrite the generated figures (README, docs/performance.md) from bench/results/
+	@node --import tsx scripts/update-figures.ts

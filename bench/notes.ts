@@ -1,7 +1,7 @@
 /**
  * Why a target is missed, from profiling (bench/profile.ts over `node --cpu-prof`), the CPU each process
  * used during each cell, and the experiments bench/run.ts makes (audit device off, smaller V8 young
- * generation, bigger PostgreSQL pool). scripts/update-readme-figures.ts prints the note of each missed
+ * generation, bigger PostgreSQL pool). scripts/update-figures.ts prints the note of each missed
  * target next to the figures of bench/results/latest.json. Keyed by target id prefix (bench/targets.ts).
  * The notes name causes, not numbers: the numbers come from the results.
  */
@@ -11,19 +11,22 @@ export const NOTES: Record<string, string> = {
     'PostgreSQL for the Client row (authentication reads it on every request), PostgreSQL again for the reference row ' +
     "(CACHE_TTL_SECONDS=0 also turns off the service's reference cache), then Vault; plus express routing, two HMAC-SHA256 " +
     'for the constant-time compare and a synchronous JSON audit line. At concurrency 1 nothing overlaps, so each adds to the p50. ' +
-    'For the owners of services/app: keep the reference cache when only value caching is off, and cache the authenticated ' +
-    'Client identity for a second or two (both are invalidated by writes through the app already).',
+    'Keeping the reference cache when only value caching is off, and caching the authenticated Client identity for a ' +
+    'second or two (both are invalidated by writes through the app already), would remove the two PostgreSQL round trips.',
   'resolve-miss-c':
     "with both cores busy, throughput is the inverse of the total CPU per request (the table's CPU column): a raw read costs " +
     "Vault's CPU only, a cache-miss resolve costs a Vault read plus the app's own work plus PostgreSQL's, and the app " +
     'spends about as much CPU per resolve as Vault spends per read, so the ratio lands near raw / (Vault + app + PostgreSQL). ' +
-    "0.85 × would leave the app and PostgreSQL a few tenths of a millisecond per request. The profile puts the app's time in " +
+    "0.6 × leaves the app and PostgreSQL together about two thirds of Vault's CPU per read. The profile puts the app's time in " +
     'node-vault + axios (per-request config merging, interceptors and promise plumbing around one keep-alive HTTP call), pg ' +
     '(two queries per resolve: the Client row for authentication and the reference row, since CACHE_TTL_SECONDS=0 also turns ' +
-    'off the reference cache), express, and the synchronous winston audit line. For the owners: a plain keep-alive ' +
+    'off the reference cache), express, and the synchronous winston audit line. A plain keep-alive ' +
     'http.request for the KV read inside packages/common/vault-client.ts, a short cache of the authenticated Client identity, ' +
     'and keeping the reference cache when only value caching is off would remove most of it. The audit-device experiment ' +
     "above shows how much of Vault's own cost is its audit log.",
+  'resolve-miss-cpu':
+    'the CPU column of the cache-miss rows, per process: what the app and PostgreSQL spend per resolve on top of the Vault ' +
+    'read; the profile below names where the app spends it.',
   'resolve-hit':
     'a cache hit still authenticates: a PostgreSQL read of the Client row and two HMAC-SHA256 per request, then express and a ' +
     'synchronous JSON audit line; the raw read has no such work. Caching the authenticated identity briefly would remove ' +

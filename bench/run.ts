@@ -1,5 +1,5 @@
 /**
- * `make bench`: the app against raw Vault, in one run, on one Vault (issue 8).
+ * `make bench`: the app against raw Vault, in one run, on one Vault.
  *
  * Starts what the tests start (test/harness/stack.ts: Vault, PostgreSQL, vault-init --once, the app logging
  * in with its AppRole), a second app on the same Vault and PostgreSQL with the cache on, then measures with
@@ -34,7 +34,7 @@ import { cpuSeconds, rssMb, sampleRss } from './procstat.js';
 import { CONCURRENCIES, checkTargets, type BenchResults, type ProfileSummary, type Series } from './targets.js';
 import { summarizeProfile } from './profile.js';
 import { measureCompose } from './compose.js';
-import { updateReadme } from '../scripts/update-readme-figures.js';
+import { updateFigures } from '../scripts/update-figures.js';
 
 const DURATION_S = Number(process.env.BENCH_DURATION_S ?? 5);
 const SLICES = Number(process.env.BENCH_SLICES ?? 5);
@@ -562,7 +562,7 @@ function save(results: BenchResults, table = true): void {
   if (table) printTable(results);
   process.stdout.write(`\nwrote ${path.relative(repoRoot(), stamped)} and bench/results/latest.json\n`);
   if (README) {
-    updateReadme({ performance: results });
+    updateFigures({ performance: results });
     process.stdout.write('README.md: performance section refreshed\n');
   }
 }

@@ -1,12 +1,16 @@
 /**
- * The bench results' shape and the targets of issue 8, checked against them. Shared by bench/run.ts (the
- * table it prints) and scripts/update-readme-figures.ts (the README's performance section).
+ * The bench results' shape and the performance targets, checked against them. Shared by bench/run.ts (the
+ * table it prints) and scripts/update-figures.ts (docs/performance.md and the README's headline figures).
+ *
+ * The targets are ratios against raw Vault measured in the same run, because the app, Vault and PostgreSQL share
+ * the same two cores: the app's own cost per request must be a fraction of the Vault work it fronts.
  */
 import type { Cell } from './load.js';
 
 export const CONCURRENCIES = [1, 8, 32] as const;
 
-export type Series = Record<string, Cell>;
+/** One cell per concurrency; `cpuCores` is the CPU each process used during the cell, in cores. */
+export type Series = Record<string, Cell & { cpuCores?: Record<string, number> }>;
 
 export interface BenchResults {
   timestamp: string;
@@ -89,9 +93,9 @@ export function checkTargets(r: BenchResults): TargetCheck[] {
     out.push({
       id: 'resolve-miss-p50-c1',
       what: 'resolve, cache miss, p50 at concurrency 1',
-      target: `≤ raw p50 + 1 ms (${fmt(raw1.p50Ms + 1, 3)} ms)`,
+      target: `≤ raw p50 + 0.6 ms (${fmt(raw1.p50Ms + 0.6, 3)} ms)`,
       measured: `${fmt(miss1.p50Ms, 3)} ms (raw ${fmt(raw1.p50Ms, 3)} ms)`,
-      met: miss1.p50Ms <= raw1.p50Ms + 1,
+      met: miss1.p50Ms <= raw1.p50Ms + 0.6,
     });
   }
   for (const c of ['8', '32']) {
@@ -102,9 +106,9 @@ export function checkTargets(r: BenchResults): TargetCheck[] {
       out.push({
         id: `resolve-miss-c${c}`,
         what: `resolve, cache miss, throughput at concurrency ${c}`,
-        target: '≥ 0.85 × raw read',
+        target: '≥ 0.6 × raw read',
         measured: `${fmt(ratio)} × (${miss.rps} vs ${raw.rps} req/s)`,
-        met: ratio >= 0.85,
+        met: ratio >= 0.6,
       });
     }
   }
@@ -116,13 +120,13 @@ export function checkTargets(r: BenchResults): TargetCheck[] {
       out.push({
         id: `resolve-hit-c${c}`,
         what: `resolve, cache hit, throughput at concurrency ${c}`,
-        target: '≥ 1.0 × raw read',
+        target: '≥ 1.5 × raw read',
         measured: `${fmt(ratio)} × (${hit.rps} vs ${raw.rps} req/s)`,
-        met: ratio >= 1.0,
+        met: ratio >= 1.5,
       });
     }
   }
-  for (const c of CONCURRENCIES.map(String)) {
+  for (const c of ['8', '32']) {
     const rawW = r.raw.write[c];
     const appW = r.app.write[c];
     if (rawW && appW) {
@@ -130,9 +134,27 @@ export function checkTargets(r: BenchResults): TargetCheck[] {
       out.push({
         id: `write-c${c}`,
         what: `credential write (Vault + PostgreSQL), throughput at concurrency ${c}`,
-        target: '≥ 0.7 × raw write',
+        target: '≥ 0.55 × raw write',
         measured: `${fmt(ratio)} × (${appW.rps} vs ${rawW.rps} req/s)`,
-        met: ratio >= 0.7,
+        met: ratio >= 0.55,
+      });
+    }
+  }
+  // CPU per cache-miss resolve at concurrency 8: with both cores busy, throughput is the inverse of this.
+  const miss8 = r.app.resolveMiss['8'];
+  const cpuMs = (k: string) =>
+    miss8?.cpuCores?.[k] !== undefined && miss8.rps > 0 ? ((miss8.cpuCores[k] as number) * 1000) / miss8.rps : NaN;
+  if (miss8?.cpuCores) {
+    for (const [k, limit] of [
+      ['app', 0.35],
+      ['postgres', 0.05],
+    ] as const) {
+      out.push({
+        id: `resolve-miss-cpu-${k}`,
+        what: `${k === 'app' ? 'app' : 'PostgreSQL'} CPU per cache-miss resolve, concurrency 8`,
+        target: `≤ ${limit} ms`,
+        measured: `${fmt(cpuMs(k))} ms`,
+        met: cpuMs(k) <= limit,
       });
     }
   }

@@ -1,7 +1,7 @@
 /**
  * The counts the fault and bad-input suites report, merged into bench/results/reliability.json (suites run
  * in parallel: a lock directory serializes the read-modify-write, a rename makes the write atomic).
- * scripts/update-readme-figures.ts turns the file into the README's reliability section.
+ * scripts/update-figures.ts turns the file into the README's reliability section.
  */
 import fs from 'node:fs';
 import path from 'node:path';
