@@ -34,7 +34,17 @@ export default tseslint.config(
       ],
       'no-restricted-imports': [
         'error',
-        { paths: [{ name: 'node-vault', message: 'use VaultClient from @aurora/common' }] },
+        {
+          paths: [{ name: 'node-vault', message: 'use VaultClient from @aurora/common' }],
+          // A package is reached by its name (@aurora/common, @aurora/app/<module>, @aurora/vault-init/<module>),
+          // never by a relative path into its folder: the `aurora-source` export condition serves the source.
+          patterns: [
+            {
+              regex: '^(\\.\\./)+(packages|services)/',
+              message: 'import the workspace package by its name (@aurora/...), not by a relative path into it',
+            },
+          ],
+        },
       ],
     },
   },

@@ -3,7 +3,7 @@
  * state under .native/ (NATIVE_DIR) so it survives a restart; processes run in the background with
  * their logs in .native/logs/ and their pids in .native/run/.
  *
- *   node --import tsx scripts/native.ts up | down | clean | status
+ *   node --conditions=aurora-source --import tsx scripts/native.ts up | down | clean | status
  */
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';

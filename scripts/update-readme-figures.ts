@@ -5,8 +5,8 @@
  *   <!-- bench:start --> ... <!-- bench:end -->              from bench/results/latest.json (make bench)
  * Only the text between each pair of markers changes; a missing pair is appended with its heading.
  *
- *   node --import tsx scripts/update-readme-figures.ts            both sections
- *   node --import tsx scripts/update-readme-figures.ts --check    exit 1 if the README is not up to date
+ *   npm run bench:figures               both sections
+ *   npm run bench:figures -- --check    exit 1 if the README is not up to date
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -193,7 +193,9 @@ function main(argv: string[]): number {
     if (performance) after = replaceSection(after, 'bench', '## Performance', renderPerformance(performance));
     after = replaceSection(after, 'reliability', '## Reliability', renderReliability(reliability));
     if (after !== before) {
-      process.stderr.write('README.md figures are out of date: node --import tsx scripts/update-readme-figures.ts\n');
+      process.stderr.write(
+        'README.md figures are out of date: node --conditions=aurora-source --import tsx scripts/update-readme-figures.ts\n',
+      );
       return 1;
     }
     return 0;

@@ -5,7 +5,7 @@
  * Errors name the endpoint and the status, never a key, a nonce's use or a token.
  */
 import fs from 'node:fs';
-import { generateRootToken, vaultCall } from '../../services/vault-init/src/generate-root.js';
+import { generateRootToken, vaultCall } from '@aurora/vault-init/generate-root';
 import type { Storage } from './archive.js';
 import { waitFor } from '../../test/harness/processes.js';
 
@@ -14,7 +14,7 @@ export {
   generateRootToken,
   vaultCall,
   type GenerateRootResult,
-} from '../../services/vault-init/src/generate-root.js';
+} from '@aurora/vault-init/generate-root';
 
 export interface SealStatus {
   initialized: boolean;

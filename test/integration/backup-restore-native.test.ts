@@ -7,7 +7,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { freePort, repoRoot, tempDir } from '../harness/processes.js';
+import { freePort, repoRoot, tempDir, TSX_NODE_ARGS } from '../harness/processes.js';
 import { AppProcess } from '../harness/app.js';
 import { postgresBinDir } from '../harness/postgres.js';
 
@@ -29,7 +29,7 @@ describe('make backup / make restore on the native stack', () => {
   const secret2 = `s2-${crypto.randomBytes(12).toString('hex')}`;
 
   const script = (name: string, args: string[] = [], extra: Record<string, string> = {}): Run => {
-    const res = spawnSync(process.execPath, ['--import', 'tsx', path.join(repoRoot(), 'scripts', name), ...args], {
+    const res = spawnSync(process.execPath, [...TSX_NODE_ARGS, path.join(repoRoot(), 'scripts', name), ...args], {
       cwd: repoRoot(),
       encoding: 'utf8',
       timeout: 300_000,

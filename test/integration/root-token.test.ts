@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { repoRoot, tempDir } from '../harness/processes.js';
+import { repoRoot, tempDir, TSX_NODE_ARGS } from '../harness/processes.js';
 import { initAndUnseal, type VaultServer } from '../harness/vault.js';
 import { startVault } from '../harness/vault-init.js';
 import { decodeRootToken } from '../../scripts/ops/vault-api.js';
@@ -22,7 +22,7 @@ function rootTokenScript(
 ): { code: number | null; stdout: string; stderr: string } {
   const res = spawnSync(
     process.execPath,
-    ['--import', 'tsx', path.join(repoRoot(), 'scripts', 'root-token.ts'), ...args],
+    [...TSX_NODE_ARGS, path.join(repoRoot(), 'scripts', 'root-token.ts'), ...args],
     {
       cwd: repoRoot(),
       encoding: 'utf8',
@@ -110,7 +110,7 @@ describe('make root-token generates a working root token after the original was 
     assert.equal(started.status, 200);
     const res = spawnSync(
       process.execPath,
-      ['--import', 'tsx', path.join(repoRoot(), 'scripts', 'root-token.ts'), '--init-stdin'],
+      [...TSX_NODE_ARGS, path.join(repoRoot(), 'scripts', 'root-token.ts'), '--init-stdin'],
       {
         cwd: repoRoot(),
         encoding: 'utf8',

@@ -14,7 +14,7 @@ import path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { VaultClient } from '@aurora/common';
 import { RaftCluster, type RaftNode } from '../harness/raft.js';
-import { repoRoot, waitFor } from '../harness/processes.js';
+import { repoRoot, waitFor, TSX_NODE_ARGS } from '../harness/processes.js';
 import {
   leakedLines,
   runVaultInitOnce,
@@ -62,7 +62,7 @@ interface ScriptRun {
 
 /** `make root-token` as a user runs it on any stack: ROOT_TOKEN_INIT_FILE and VAULT_ADDR. */
 function rootTokenScript(initFile: string, addr: string): ScriptRun {
-  const res = spawnSync(process.execPath, ['--import', 'tsx', path.join(repoRoot(), 'scripts', 'root-token.ts')], {
+  const res = spawnSync(process.execPath, [...TSX_NODE_ARGS, path.join(repoRoot(), 'scripts', 'root-token.ts')], {
     cwd: repoRoot(),
     encoding: 'utf8',
     timeout: 90_000,

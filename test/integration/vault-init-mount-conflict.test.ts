@@ -6,8 +6,8 @@ import assert from 'node:assert/strict';
 import { VaultClient } from '@aurora/common';
 import { VaultServer, initAndUnseal } from '../harness/vault.js';
 import { runVaultInitOnce, startVault, vaultInitDirs, vaultInitEnv } from '../harness/vault-init.js';
-import { ensureKvV2 } from '../../services/vault-init/src/configure/kv.js';
-import { ConflictError } from '../../services/vault-init/src/errors.js';
+import { ensureKvV2 } from '@aurora/vault-init/configure/kv';
+import { ConflictError } from '@aurora/vault-init/errors';
 
 describe('another engine at the KV mount', () => {
   let vault: VaultServer;
