@@ -32,6 +32,19 @@ export default tseslint.config(
         'error',
         { code: 120, ignoreStrings: true, ignoreTemplateLiterals: true, ignoreRegExpLiterals: true, ignoreUrls: true },
       ],
+      // Vault's HTTP API is spoken by the one client in packages/common only: no fetch, node:http, wget or curl to
+      // a /v1/ path anywhere else (a URL or a template holding a Vault API path is the tell).
+      'no-restricted-syntax': [
+        'error',
+        {
+          selector: 'TemplateElement[value.raw=/\\/v1\\//]',
+          message: 'speak to Vault through VaultClient (@aurora/common), not by hand',
+        },
+        {
+          selector: 'Literal[value=/(:\\/\\/|VAULT_ADDR)\\S*\\/v1\\//]',
+          message: 'speak to Vault through VaultClient (@aurora/common), not by hand',
+        },
+      ],
       'no-restricted-imports': [
         'error',
         {
@@ -49,7 +62,8 @@ export default tseslint.config(
     },
   },
   {
-    files: ['packages/common/src/vault-client.ts'],
-    rules: { 'no-restricted-imports': 'off' },
+    // The one Vault client: it alone imports node-vault and builds Vault URLs (vault/binary.ts for snapshots).
+    files: ['packages/common/src/vault-client.ts', 'packages/common/src/vault/**'],
+    rules: { 'no-restricted-imports': 'off', 'no-restricted-syntax': 'off' },
   },
 );

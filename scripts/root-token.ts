@@ -18,7 +18,7 @@ import { spawnSync } from 'node:child_process';
 import { repoRoot } from '../test/harness/processes.js';
 import { nativeDir, nativeVaultAddr } from './ops/native-target.js';
 import { fromDotEnv } from './ops/targets.js';
-import { generateRootToken, readInitMaterial, type InitMaterial } from './ops/vault-api.js';
+import { opsClient, readInitMaterial, type InitFileKeys } from './ops/vault-api.js';
 
 const say = (msg: string) => process.stderr.write(`[root-token] ${msg}\n`);
 
@@ -33,7 +33,7 @@ async function main(): Promise<number> {
   const fileArg = args.indexOf('--init-file');
   let initFile = fileArg >= 0 ? args[fileArg + 1] : process.env.ROOT_TOKEN_INIT_FILE;
   let addr = process.env.VAULT_ADDR || undefined;
-  let material: InitMaterial;
+  let material: InitFileKeys;
 
   if (args.includes('--init-stdin')) {
     material = readInitMaterial(fs.readFileSync(0, 'utf8'), 'init.json on stdin');
@@ -71,7 +71,7 @@ async function main(): Promise<number> {
     addr ??= nativeVaultAddr();
   }
 
-  const { token, cancelledPrevious, keysUsed } = await generateRootToken(addr.replace(/\/+$/, ''), material);
+  const { token, cancelledPrevious, keysUsed } = await opsClient(addr).generateRoot.rootToken(material.keys_base64);
   if (cancelledPrevious) say('an unfinished generate-root attempt was in progress: cancelled it');
   say(`generated a new root token with ${keysUsed} unseal key(s). It is printed once, below; it does not expire.`);
   say('Use it for the job only root may do, then revoke it: VAULT_TOKEN=<token> vault token revoke -self');

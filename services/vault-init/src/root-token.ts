@@ -7,11 +7,10 @@
  * Exit codes: 0 printed · 2 bad configuration · 4 init material problem · 1 anything else.
  */
 import path from 'node:path';
-import { ConfigError, EnvReader, VaultClient, redactString, registerSecret } from '@aurora/common';
+import { ConfigError, EnvReader, VaultClient, redactString } from '@aurora/common';
 import { findActive } from './cluster.js';
 import { parseHaAddrs } from './config.js';
 import { EXIT, VaultInitError } from './errors.js';
-import { generateRootToken } from './generate-root.js';
 import { FileInitStore } from './init-store.js';
 
 const say = (msg: string) => process.stderr.write(`[root-token] ${redactString(msg)}\n`);
@@ -33,8 +32,8 @@ async function main(): Promise<number> {
     config.haAddrs.length > 0
       ? (await findActive(config.haAddrs.map((a) => new VaultClient({ addr: a, timeoutMs: 3000 })))).addr
       : config.vaultAddr;
-  const { token, cancelledPrevious, keysUsed } = await generateRootToken(addr, material);
-  registerSecret(token);
+  const vault = new VaultClient({ addr, timeoutMs: 10_000 });
+  const { token, cancelledPrevious, keysUsed } = await vault.generateRoot.rootToken(material.keys_base64);
   if (cancelledPrevious) say('an unfinished generate-root attempt was in progress: cancelled it');
   say(
     `generated a new root token with ${keysUsed} unseal key(s) from ${store.location} at ${addr}. It is printed once, below; it does not expire.`,
