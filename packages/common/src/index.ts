@@ -10,3 +10,4 @@ export {
 } from './vault/generate-root.js';
 export type { AutopilotState, RaftServer } from './vault/raft.js';
 export * from './env.js';
+export * from './settings.js';

@@ -9,7 +9,7 @@
 import path from 'node:path';
 import { ConfigError, EnvReader, VaultClient, redactString } from '@aurora/common';
 import { findActive } from './cluster.js';
-import { parseHaAddrs } from './config.js';
+import { VAULT_INIT_SETTINGS, parseHaAddrs } from './config.js';
 import { EXIT, VaultInitError } from './errors.js';
 import { FileInitStore } from './init-store.js';
 
@@ -18,9 +18,9 @@ const say = (msg: string) => process.stderr.write(`[root-token] ${redactString(m
 async function main(): Promise<number> {
   const r = new EnvReader(process.env);
   const config = r.done({
-    vaultAddr: r.url('VAULT_ADDR', 'http://127.0.0.1:8200'),
-    initDir: path.resolve(r.string('VAULT_INIT_DIR', '/vault/init')),
-    haAddrs: parseHaAddrs(r.optional('VAULT_HA_ADDRS'), r),
+    vaultAddr: VAULT_INIT_SETTINGS.vaultAddr.read(r),
+    initDir: path.resolve(VAULT_INIT_SETTINGS.initDir.read(r)),
+    haAddrs: parseHaAddrs(VAULT_INIT_SETTINGS.haAddrs.read(r), r),
   });
   const store = new FileInitStore(config.initDir);
   const material = await store.read();
