@@ -1,5 +1,5 @@
 /**
- * `make bench`: the app against raw Vault, in one run, on one Vault (issue 8).
+ * `make bench`: the app against raw Vault, in one run, on one Vault.
  *
  * Starts what the tests start (test/harness/stack.ts: Vault, PostgreSQL, vault-init --once, the app logging
  * in with its AppRole), a second app on the same Vault and PostgreSQL with the cache on, then measures with

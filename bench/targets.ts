@@ -1,5 +1,5 @@
 /**
- * The bench results' shape and the targets of issue 8, checked against them. Shared by bench/run.ts (the
+ * The bench results' shape and the performance targets, checked against them. Shared by bench/run.ts (the
  * table it prints) and scripts/update-readme-figures.ts (the README's performance section).
  */
 import type { Cell } from './load.js';

@@ -81,7 +81,7 @@ export function renderPerformance(r: BenchResults): string {
     );
   }
   lines.push('');
-  lines.push('| target (issue 8) | target | measured | |');
+  lines.push('| target | target | measured | |');
   lines.push('| --- | --- | --- | --- |');
   const checks = checkTargets(r);
   for (const c of checks) lines.push(`| ${c.what} | ${c.target} | ${c.measured} | ${c.met ? 'met' : '**missed**'} |`);

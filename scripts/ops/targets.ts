@@ -350,11 +350,10 @@ export function parseDoctor(stdout: string): DoctorResult {
     .find((l) => l.trim().startsWith('{'));
   if (!line) throw new BackupError(`doctor printed no JSON report: ${stdout.slice(0, 500)}`);
   const r = JSON.parse(line) as Partial<DoctorResult>;
-  // doctor before `damaged` existed printed no such count.
   return {
     dangling: Number(r.dangling ?? NaN),
     orphans: Number(r.orphans ?? NaN),
-    damaged: Number(r.damaged ?? 0),
+    damaged: Number(r.damaged ?? NaN),
     remaining: Number(r.remaining ?? NaN),
   };
 }

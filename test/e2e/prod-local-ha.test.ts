@@ -297,7 +297,7 @@ else
       assert.ok(['healthy', 'starting'].includes(health), `vault-init is ${health}`);
     });
 
-    // ---- issue 9: operations on the HA stack ----
+    // ---- operations on the HA stack ----
     step(
       'make doctor, make backup (online: no node stops), change, make restore CONFIRM=1 → exactly that state; make root-token',
       10 * MIN,

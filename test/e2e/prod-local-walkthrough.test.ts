@@ -269,7 +269,7 @@ else
       },
     );
 
-    // ---- issue 6: the user's Clients walkthrough, adapted from kubectl to compose (docs/file-secrets.md) ----
+    // ---- the Clients walkthrough of docs/file-secrets.md, adapted from kubectl to compose ----
     let admin = '';
     const APP = 'http://localhost:8080';
     const status = async (line: string): Promise<string> =>
@@ -380,7 +380,7 @@ else
       },
     );
 
-    // ---- issue 7: the credential round trip ----
+    // ---- the credential round trip ----
     step(
       'credential round trip: PUT → the row holds only the reference → resolve → vault kv get → DELETE',
       3 * MIN,
@@ -450,7 +450,7 @@ else
       },
     );
 
-    // ---- issue 9: operations on the compose stack ----
+    // ---- operations on the compose stack ----
     step(
       'operations: make backup (encrypted) → change → make restore CONFIRM=1 brings back exactly that state; make root-token',
       6 * MIN,

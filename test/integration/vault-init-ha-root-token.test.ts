@@ -5,7 +5,7 @@
 // vault-init (--once rerun, watch mode) configures again with a short-lived token from the unseal keys. When a
 // job needs root, `make root-token` pointed at any node, a standby or the active one, prints exactly one working
 // root token that I can revoke afterwards; after kill -9 of the active node it still works through a survivor
-// once a new leader is elected, and so does vault-init's own `node dist/root-token.js` with the compose HA
+// once a new leader is elected, and so does vault-init's own `node dist/print-root-token.js` with the compose HA
 // settings (VAULT_HA_ADDRS set, VAULT_ADDR an alias that may name a node that is gone).
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -64,13 +64,17 @@ function rootTokenScript(initFile: string, addr: string): ScriptRun {
   return { code: res.status, stdout: res.stdout, stderr: res.stderr };
 }
 
-/** vault-init's container command (`docker exec vault-init node dist/root-token.js`) with the given env. */
+/** vault-init's container command (`docker exec vault-init node dist/print-root-token.js`) with the given env. */
 function containerRootToken(env: Record<string, string>): ScriptRun {
-  const res = spawnSync(process.execPath, [path.join(repoRoot(), 'services', 'vault-init', 'dist', 'root-token.js')], {
-    encoding: 'utf8',
-    timeout: 90_000,
-    env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/root', ...env },
-  });
+  const res = spawnSync(
+    process.execPath,
+    [path.join(repoRoot(), 'services', 'vault-init', 'dist', 'print-root-token.js')],
+    {
+      encoding: 'utf8',
+      timeout: 90_000,
+      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/root', ...env },
+    },
+  );
   return { code: res.status, stdout: res.stdout, stderr: res.stderr };
 }
 

@@ -1,7 +1,7 @@
 // User story: I set VAULT_REVOKE_ROOT_TOKEN=true. vault-init configures Vault, then revokes the root token in
 // init.json, so no long-lived root token exists; restarts (of vault-init or of Vault) still unseal and
 // configure, with a short-lived root token made from the unseal keys and revoked right after. When a job
-// needs root, `node dist/root-token.js` (what `make root-token` runs in the container) prints a fresh one.
+// needs root, `node dist/print-root-token.js` (what `make root-token` runs in the container) prints a fresh one.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -39,7 +39,7 @@ describe('VAULT_REVOKE_ROOT_TOKEN=true: the root token is revoked after setup, a
   let originalRoot: string;
   /** Everything any process printed, to scan for tokens at the end. */
   const outputs: string[] = [];
-  /** The one token that may be printed: root-token.js's stdout. */
+  /** The one token that may be printed: print-root-token.js's stdout. */
   let printedToken: string | undefined;
 
   before(async () => {
@@ -158,10 +158,10 @@ describe('VAULT_REVOKE_ROOT_TOKEN=true: the root token is revoked after setup, a
     }
   });
 
-  test('node services/vault-init/dist/root-token.js prints one fresh root token; it is the only root token Vault knows', async () => {
+  test('node services/vault-init/dist/print-root-token.js prints one fresh root token; it is the only root token Vault knows', async () => {
     const res = spawnSync(
       process.execPath,
-      [path.join(repoRoot(), 'services', 'vault-init', 'dist', 'root-token.js')],
+      [path.join(repoRoot(), 'services', 'vault-init', 'dist', 'print-root-token.js')],
       {
         encoding: 'utf8',
         timeout: 60_000,
@@ -197,10 +197,10 @@ describe('VAULT_REVOKE_ROOT_TOKEN=true: the root token is revoked after setup, a
     assert.equal(rootPolicy.length, 1, `root tokens known to Vault: ${rootPolicy.length}`);
   });
 
-  test('root-token.js without init material: exit 4 with the ways out, nothing on stdout', () => {
+  test('print-root-token.js without init material: exit 4 with the ways out, nothing on stdout', () => {
     const res = spawnSync(
       process.execPath,
-      [path.join(repoRoot(), 'services', 'vault-init', 'dist', 'root-token.js')],
+      [path.join(repoRoot(), 'services', 'vault-init', 'dist', 'print-root-token.js')],
       {
         encoding: 'utf8',
         timeout: 60_000,
@@ -260,7 +260,7 @@ describe('VAULT_REVOKE_ROOT_TOKEN=true: the root token is revoked after setup, a
     await assertUnsealedAndConfigured();
   });
 
-  test('no output of any run holds a key or a token (the token root-token.js printed appears only on its stdout)', () => {
+  test('no output of any run holds a key or a token (the token print-root-token.js printed appears only on its stdout)', () => {
     const secrets = [...secretsOnDisk(dirs), ...(printedToken ? [printedToken] : [])];
     for (const out of outputs) assert.deepEqual(leakedLines(out, secrets), []);
   });

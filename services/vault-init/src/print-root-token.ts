@@ -1,5 +1,5 @@
 /**
- * `node dist/root-token.js` (what `make root-token` runs in the vault-init container): a fresh root token from
+ * `node dist/print-root-token.js` (what `make root-token` runs in the vault-init container): a fresh root token from
  * the unseal keys in init.json (read through the init store at VAULT_INIT_DIR), made with Vault's generate-root
  * flow at VAULT_ADDR (with VAULT_HA_ADDRS: at the cluster's active node instead), printed once on stdout and
  * nothing else. Notes go to stderr and never hold a key or a token. The token does not expire: revoke it after
