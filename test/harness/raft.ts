@@ -15,7 +15,7 @@ import {
   VaultClient,
 } from '@aurora/common';
 import { exited, freePort, spawnServer, stopProcess, tempDir, waitFor } from './processes.js';
-import { vaultBinary } from './vault.js';
+import { vaultBinary, waitVaultAnswers } from './vault.js';
 
 export interface RaftHealth {
   initialized: boolean;
@@ -74,20 +74,7 @@ export class RaftNode {
       env: { ...process.env, VAULT_LOG_LEVEL: 'info', SKIP_SETCAP: '1' },
     });
     const child = this.child;
-    await waitFor(
-      `raft node ${this.id} to answer on ${this.addr} (log: ${this.logFile})`,
-      async () => {
-        if (child.exitCode !== null)
-          throw new Error(`vault exited ${child.exitCode}: ${fs.readFileSync(this.logFile, 'utf8').slice(-2000)}`);
-        return (await this.vault(2000)
-          .health()
-          .catch(() => undefined))
-          ? true
-          : undefined;
-      },
-      30_000,
-      50,
-    );
+    await waitVaultAnswers(child, this.addr, this.logFile, `raft node ${this.id} to answer on ${this.addr}`);
   }
 
   async stop(): Promise<void> {

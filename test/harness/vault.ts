@@ -97,18 +97,7 @@ export class VaultServer {
       env: { ...process.env, VAULT_LOG_LEVEL: 'warn', SKIP_SETCAP: '1' },
     });
     const child = this.child;
-    await waitFor(
-      `Vault to answer on ${this.addr} (log: ${this.logFile})`,
-      async () => {
-        if (child.exitCode !== null)
-          throw new Error(`vault exited ${child.exitCode}: ${fs.readFileSync(this.logFile, 'utf8').slice(-2000)}`);
-        return (await new VaultClient({ addr: this.addr, timeoutMs: 2000 }).health().catch(() => undefined))
-          ? true
-          : undefined;
-      },
-      30_000,
-      50,
-    );
+    await waitVaultAnswers(child, this.addr, this.logFile, `Vault to answer on ${this.addr}`);
   }
 
   async stop(): Promise<void> {
@@ -132,6 +121,25 @@ export class VaultServer {
   cli(args: string[], env: NodeJS.ProcessEnv = {}): string {
     return run(vaultBinary(), args, { env: { ...process.env, VAULT_ADDR: this.addr, ...env } });
   }
+}
+
+/** Waits until the Vault process `child` answers sys/health at `addr`, in any state; fails with its log if it exits. */
+export async function waitVaultAnswers(
+  child: ChildProcess,
+  addr: string,
+  logFile: string,
+  what: string,
+): Promise<void> {
+  await waitFor(
+    `${what} (log: ${logFile})`,
+    async () => {
+      if (child.exitCode !== null)
+        throw new Error(`vault exited ${child.exitCode}: ${fs.readFileSync(logFile, 'utf8').slice(-2000)}`);
+      return (await new VaultClient({ addr, timeoutMs: 2000 }).health().catch(() => undefined)) ? true : undefined;
+    },
+    30_000,
+    50,
+  );
 }
 
 /** Initializes and unseals a server the simple way, for tests that are not about vault-init. */
