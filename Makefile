@@ -13,7 +13,10 @@ ifndef AURORA_DOCKER_SESSION
 AURORA_DOCKER_SESSION := make-$(shell date +%s%N)
 endif
 export AURORA_DOCKER_SESSION
-NODE_TEST := node --import tsx --test --test-reporter=spec
+# Scripts and tests run from TypeScript source: the `aurora-source` export condition makes the workspace
+# packages (@aurora/common, @aurora/app/*, @aurora/vault-init/*) resolve to their src/ through tsx, no build needed.
+TSX := node --conditions=aurora-source --import tsx
+NODE_TEST := $(TSX) --test --test-reporter=spec
 TEST_ROOT ?= $(or $(TMPDIR),/tmp)/aurora-test-run
 
 help: ## list the targets
@@ -54,26 +57,26 @@ doctor: ## list dangling references and orphaned secrets (REPAIR=1 fixes them)
 # ---- operations (docs/operations.md) -------------------------------------------------------------
 .PHONY: backup restore root-token
 backup: ## one archive (0600) of Vault's data, the unseal keys and the database; BACKUP_DIR, BACKUP_PASSPHRASE(_FILE)
-	@node --import tsx scripts/backup.ts
+	@$(TSX) scripts/backup.ts
 
 restore: ## restore an archive: make restore FILE=backups/aurora-backup-<ts>.tar.gz[.enc] CONFIRM=1
-	@CONFIRM="$(CONFIRM)" node --import tsx scripts/restore.ts "$(FILE)"
+	@CONFIRM="$(CONFIRM)" $(TSX) scripts/restore.ts "$(FILE)"
 
 root-token: ## a fresh root token from the unseal keys (generate-root), printed once: revoke it after use
-	@node --import tsx scripts/root-token.ts
+	@$(TSX) scripts/root-token.ts
 
 # ---- without Docker ---------------------------------------------------------------------------------
 native: deps build ## run the stack as local processes (Vault, PostgreSQL, vault-init, agent, app); state in .native/
-	@node --import tsx scripts/native.ts up
+	@$(TSX) scripts/native.ts up
 
 native-down: ## stop the native stack, keep its state
-	@node --import tsx scripts/native.ts down
+	@$(TSX) scripts/native.ts down
 
 native-status: ## which native processes are running
-	@node --import tsx scripts/native.ts status
+	@$(TSX) scripts/native.ts status
 
 native-clean: ## stop the native stack and delete its state (.native/)
-	@node --import tsx scripts/native.ts clean
+	@$(TSX) scripts/native.ts clean
 
 # ---- development ------------------------------------------------------------------------------------
 deps: ## install what the process tests and `make native` need (npm packages, PostgreSQL, the Vault build)
@@ -109,7 +112,7 @@ test-one: build ## one test file: make test-one FILE=test/integration/harness-re
 	@scripts/run-tests.sh $(FILE)
 
 bench: deps build ## benchmarks against raw Vault, written to bench/results/ and docs/performance.md
-	@node --import tsx bench/run.ts
+	@$(TSX) bench/run.ts
 
 figures: ## rewrite the generated figures (README, docs/performance.md) from bench/results/
-	@node --import tsx scripts/update-figures.ts
+	@$(TSX) scripts/update-figures.ts

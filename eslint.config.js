@@ -32,14 +32,38 @@ export default tseslint.config(
         'error',
         { code: 120, ignoreStrings: true, ignoreTemplateLiterals: true, ignoreRegExpLiterals: true, ignoreUrls: true },
       ],
+      // Vault's HTTP API is spoken by the one client in packages/common only: no fetch, node:http, wget or curl to
+      // a /v1/ path anywhere else (a URL or a template holding a Vault API path is the tell).
+      'no-restricted-syntax': [
+        'error',
+        {
+          selector: 'TemplateElement[value.raw=/\\/v1\\//]',
+          message: 'speak to Vault through VaultClient (@aurora/common), not by hand',
+        },
+        {
+          selector: 'Literal[value=/(:\\/\\/|VAULT_ADDR)\\S*\\/v1\\//]',
+          message: 'speak to Vault through VaultClient (@aurora/common), not by hand',
+        },
+      ],
       'no-restricted-imports': [
         'error',
-        { paths: [{ name: 'node-vault', message: 'use VaultClient from @aurora/common' }] },
+        {
+          paths: [{ name: 'node-vault', message: 'use VaultClient from @aurora/common' }],
+          // A package is reached by its name (@aurora/common, @aurora/app/<module>, @aurora/vault-init/<module>),
+          // never by a relative path into its folder: the `aurora-source` export condition serves the source.
+          patterns: [
+            {
+              regex: '^(\\.\\./)+(packages|services)/',
+              message: 'import the workspace package by its name (@aurora/...), not by a relative path into it',
+            },
+          ],
+        },
       ],
     },
   },
   {
-    files: ['packages/common/src/vault-client.ts'],
-    rules: { 'no-restricted-imports': 'off' },
+    // The one Vault client: it alone imports node-vault and builds Vault URLs (vault/binary.ts for snapshots).
+    files: ['packages/common/src/vault-client.ts', 'packages/common/src/vault/**'],
+    rules: { 'no-restricted-imports': 'off', 'no-restricted-syntax': 'off' },
   },
 );

@@ -27,8 +27,8 @@ import { AppProcess, appDist } from '../test/harness/app.js';
 import { freePort, repoRoot, spawnServer, stopProcess, tempDir, waitFor } from '../test/harness/processes.js';
 import { pinnedVaultVersion } from '../test/harness/vault.js';
 import { VaultInitProcess } from '../test/harness/vault-init.js';
-import { CredentialResolver } from '../services/app/src/credentials/resolver.js';
-import { VaultSession } from '../services/app/src/vault/session.js';
+import { CredentialResolver } from '@aurora/app/credentials/resolver';
+import { VaultSession } from '@aurora/app/vault/session';
 import { Accumulator, measure, round, slice, summarize, warm, type Cell, type Target } from './load.js';
 import { cpuSeconds, rssMb, sampleRss } from './procstat.js';
 import { CONCURRENCIES, checkTargets, type BenchResults, type ProfileSummary, type Series } from './targets.js';
@@ -248,6 +248,7 @@ async function bench(): Promise<BenchResults> {
       fs.readFileSync(path.join(approle, 'secret_id'), 'utf8').trim(),
     );
     const vaultHeaders = { 'x-vault-token': login.token };
+    /* eslint-disable no-restricted-syntax -- the raw-Vault load generator measures Vault without our client */
     // Reads rotate over the 64 credentials k0..k63 (same value each): consecutive requests in flight name
     // different secrets, so the resolver's single flight (concurrent misses of one reference share one Vault
     // read) does not merge them, and every cache-miss resolve costs one Vault read, as every raw read does.
@@ -285,6 +286,7 @@ async function bench(): Promise<BenchResults> {
           path: (n) => `/v1/aurora/data/users/bench-raw/w${n}`,
         },
       },
+      /* eslint-enable no-restricted-syntax */
       {
         name: 'app write',
         pids: { ...pids, app: hitApp.pid },
@@ -458,8 +460,8 @@ async function bench(): Promise<BenchResults> {
       await waitFor(
         'Vault unsealed and active again',
         async () => {
-          const res = await fetch(`${stack.vault.addr}/v1/sys/health`).catch(() => undefined);
-          return res?.status === 200 ? true : undefined;
+          const h = await new VaultClient({ addr: stack.vault.addr, timeoutMs: 2000 }).health().catch(() => undefined);
+          return h && h.initialized && !h.sealed && !h.standby ? true : undefined;
         },
         30_000,
         10,
@@ -495,11 +497,7 @@ async function bench(): Promise<BenchResults> {
       { name: 'resolve miss', target: resolveAt(missApp.url), pids: { ...pidsNow, app: missApp.pid } },
     ];
     const withAudit = await group(readers, 8);
-    const off = await fetch(`${stack.vault.addr}/v1/sys/audit/file`, {
-      method: 'DELETE',
-      headers: { 'x-vault-token': rootToken },
-    });
-    if (!off.ok) throw new Error(`disabling the audit device failed: ${off.status} ${await off.text()}`);
+    await new VaultClient({ addr: stack.vault.addr, token: rootToken }).delete('sys/audit/file');
     const withoutAudit = await group(readers, 8);
     const [rawOn, missOn] = withAudit as [CpuCell, CpuCell];
     const [rawOff, missOff] = withoutAudit as [CpuCell, CpuCell];

@@ -3,11 +3,12 @@
  * state under .native/ (NATIVE_DIR) so it survives a restart; processes run in the background with
  * their logs in .native/logs/ and their pids in .native/run/.
  *
- *   node --import tsx scripts/native.ts up | down | clean | status
+ *   node --conditions=aurora-source --import tsx scripts/native.ts up | down | clean | status
  */
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
+import { VaultClient } from '@aurora/common';
 import { repoRoot, run } from '../test/harness/processes.js';
 import { vaultBinary, vaultServerConfig } from '../test/harness/vault.js';
 import { initCluster, postgresBinDir, postgresCommand } from '../test/harness/postgres.js';
@@ -89,7 +90,7 @@ async function startVault(): Promise<void> {
     say(`starting Vault on ${addr}`);
     daemon('vault', vaultBinary(), ['server', `-config=${p('vault', 'vault.hcl')}`], { VAULT_LOG_LEVEL: 'info' });
   }
-  await waitUntil('Vault', async () => (await fetch(`${addr}/v1/sys/health?uninitcode=200&sealedcode=200`)).ok);
+  await waitUntil('Vault', async () => Boolean(await new VaultClient({ addr, timeoutMs: 2000 }).health()));
 }
 
 async function startPostgres(): Promise<void> {

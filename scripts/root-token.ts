@@ -6,9 +6,8 @@
  * Where the keys come from:
  *   ROOT_TOKEN_INIT_FILE=…  (or --init-file FILE)  that file, with VAULT_ADDR (default the native Vault);
  *   --init-stdin                                    init.json on stdin;
- *   otherwise: the compose stack when the vault-init container runs — inside it with `node dist/root-token.js`
- *   when its image has one, else init.json read with `docker exec vault-init cat` into this process's memory
- *   only (never a file on the host) and Vault at http://127.0.0.1:$VAULT_PORT; else the native stack
+ *   otherwise: the compose stack when the vault-init container runs — inside it with
+ *   `node dist/print-root-token.js` (the keys never leave the container); else the native stack
  *   (.native/init/init.json, http://127.0.0.1:$NATIVE_VAULT_PORT).
  * Nothing but the token is printed on stdout; notes go to stderr and never hold a key or a token.
  */
@@ -17,8 +16,7 @@ import path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { repoRoot } from '../test/harness/processes.js';
 import { nativeDir, nativeVaultAddr } from './ops/native-target.js';
-import { fromDotEnv } from './ops/targets.js';
-import { generateRootToken, readInitMaterial, type InitMaterial } from './ops/vault-api.js';
+import { opsClient, readInitMaterial, type InitFileKeys } from './ops/vault-api.js';
 
 const say = (msg: string) => process.stderr.write(`[root-token] ${msg}\n`);
 
@@ -33,7 +31,7 @@ async function main(): Promise<number> {
   const fileArg = args.indexOf('--init-file');
   let initFile = fileArg >= 0 ? args[fileArg + 1] : process.env.ROOT_TOKEN_INIT_FILE;
   let addr = process.env.VAULT_ADDR || undefined;
-  let material: InitMaterial;
+  let material: InitFileKeys;
 
   if (args.includes('--init-stdin')) {
     material = readInitMaterial(fs.readFileSync(0, 'utf8'), 'init.json on stdin');
@@ -42,25 +40,10 @@ async function main(): Promise<number> {
     material = readInitMaterial(fs.readFileSync(initFile, 'utf8'), initFile);
     addr ??= nativeVaultAddr();
   } else if (process.env.BACKUP_TARGET !== 'native' && vaultInitRunning()) {
-    // vault-init's own command (dist/root-token.js; older images lack it): the keys never leave the container.
-    if (
-      spawnSync('docker', ['exec', 'vault-init', 'test', '-f', 'dist/root-token.js'], { stdio: 'ignore' }).status === 0
-    ) {
-      say('compose: running `node dist/root-token.js` inside the vault-init container');
-      const res = spawnSync('docker', ['exec', 'vault-init', 'node', 'dist/root-token.js'], { stdio: 'inherit' });
-      return res.status ?? 1;
-    }
-    const res = spawnSync('docker', ['exec', 'vault-init', 'cat', '/vault/init/init.json'], {
-      encoding: 'utf8',
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    if (res.status !== 0)
-      throw new Error(
-        'cannot read /vault/init/init.json in the vault-init container (docker exec vault-init cat failed)',
-      );
-    material = readInitMaterial(res.stdout, 'vault-init:/vault/init/init.json');
-    addr = `http://127.0.0.1:${fromDotEnv(root, 'VAULT_PORT') ?? '8200'}`;
-    say(`compose: keys read from the vault-init container into memory; Vault at ${addr}`);
+    // vault-init's own command: the keys never leave the container.
+    say('compose: running `node dist/print-root-token.js` inside the vault-init container');
+    const res = spawnSync('docker', ['exec', 'vault-init', 'node', 'dist/print-root-token.js'], { stdio: 'inherit' });
+    return res.status ?? 1;
   } else {
     initFile = path.join(nativeDir(root), 'init', 'init.json');
     if (!fs.existsSync(initFile))
@@ -71,7 +54,7 @@ async function main(): Promise<number> {
     addr ??= nativeVaultAddr();
   }
 
-  const { token, cancelledPrevious, keysUsed } = await generateRootToken(addr.replace(/\/+$/, ''), material);
+  const { token, cancelledPrevious, keysUsed } = await opsClient(addr).generateRoot.rootToken(material.keys_base64);
   if (cancelledPrevious) say('an unfinished generate-root attempt was in progress: cancelled it');
   say(`generated a new root token with ${keysUsed} unseal key(s). It is printed once, below; it does not expire.`);
   say('Use it for the job only root may do, then revoke it: VAULT_TOKEN=<token> vault token revoke -self');

@@ -24,4 +24,4 @@ sweep() {
 trap sweep EXIT
 trap 'exit 130' INT TERM
 
-node --import tsx --test --test-concurrency="${TEST_CONCURRENCY:-2}" --test-timeout="${TEST_TIMEOUT_MS:-600000}" "${files[@]}"
+node --conditions=aurora-source --import tsx --test --test-concurrency="${TEST_CONCURRENCY:-2}" --test-timeout="${TEST_TIMEOUT_MS:-600000}" "${files[@]}"

@@ -6,8 +6,8 @@
  *   docs/performance.md <!-- bench:start --> … <!-- bench:end -->  every table, from bench/results/latest.json
  * Only the text between each pair of markers changes; a missing pair is appended with its heading.
  *
- *   node --import tsx scripts/update-figures.ts            every section
- *   node --import tsx scripts/update-figures.ts --check    exit 1 if a file is not up to date
+ *   make figures                                                                     every section
+ *   node --conditions=aurora-source --import tsx scripts/update-figures.ts --check   exit 1 if a file is stale
  */
 import fs from 'node:fs';
 import path from 'node:path';

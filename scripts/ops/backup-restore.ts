@@ -16,6 +16,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import { VaultUnreachableError } from '@aurora/common';
 import {
   BackupError,
   packArchive,
@@ -31,17 +32,17 @@ import { consistentCut } from './write-barrier.js';
 import {
   readInitMaterial,
   storageOf,
-  vaultCall,
+  opsClient,
   waitFor,
   withRootToken,
-  type InitMaterial,
+  type InitFileKeys,
   type SealStatus,
 } from './vault-api.js';
 
 export type Log = (msg: string) => void;
 
 /** Vault sealed and nothing watching it: unseal with the init material. Then wait until it is unsealed. */
-async function ensureUnsealed(target: StackTarget, material: InitMaterial, timeoutMs: number, log: Log): Promise<void> {
+async function ensureUnsealed(target: StackTarget, material: InitFileKeys, timeoutMs: number, log: Log): Promise<void> {
   await waitFor('Vault to answer', async () => (await target.sealStatus()) && true, timeoutMs);
   if (!(await target.watcherRunning())) {
     if (!target.unseal)
@@ -137,7 +138,7 @@ export async function backup(target: StackTarget, options: BackupOptions): Promi
 async function backupOnline(
   target: StackTarget,
   before: SealStatus,
-  material: InitMaterial,
+  material: InitFileKeys,
   staging: string,
   options: BackupOptions,
   log: Log,
@@ -275,7 +276,7 @@ export async function restore(target: StackTarget, file: string, options: Restor
 const MARKER = 'cubbyhole/aurora-restore-marker';
 
 /** A Raft snapshot goes into a running, unsealed cluster, with a root token of that cluster: its keys. */
-async function raftTargetKeys(target: StackTarget, status: SealStatus | undefined): Promise<InitMaterial> {
+async function raftTargetKeys(target: StackTarget, status: SealStatus | undefined): Promise<InitFileKeys> {
   if (!status)
     throw new BackupError(
       `Vault of the ${target.name} stack does not answer: a Raft snapshot is restored into a running cluster. Start it (make prod-local-ha; a fresh one is fine), then rerun. Nothing was changed.`,
@@ -300,7 +301,7 @@ async function raftTargetKeys(target: StackTarget, status: SealStatus | undefine
 async function restoreRaftParts(
   target: StackTarget,
   verified: VerifiedArchive,
-  current: InitMaterial,
+  current: InitFileKeys,
   log: Log,
 ): Promise<void> {
   const addr = target.vaultApiAddr();
@@ -310,7 +311,7 @@ async function restoreRaftParts(
     addr,
     current,
     async (token) => {
-      await vaultCall(addr, 'POST', MARKER, { at: new Date().toISOString() }, { token });
+      await opsClient(addr, token).write(MARKER, { at: new Date().toISOString() });
       const snap = verified.part(VAULT_PART.raft);
       try {
         await target.raftSnapshotRestore(snap, token, false);
@@ -327,7 +328,7 @@ async function restoreRaftParts(
         'Vault to apply the snapshot',
         async () => {
           try {
-            await vaultCall(addr, 'GET', MARKER, undefined, { token, timeoutMs: 5000 });
+            await opsClient(addr, token, 5000).read(MARKER);
             last = 'the marker is still there';
             return undefined;
           } catch (err) {
@@ -335,7 +336,7 @@ async function restoreRaftParts(
             // Any answer but the marker comes after the apply: while Vault applies the snapshot it holds its state
             // lock and requests wait. 404: the marker is gone; 403: the token is gone with the old storage; 503 or
             // 500: another cluster's snapshot sealed the nodes (other keys). No answer at all: keep asking.
-            if ((err as { status?: number }).status !== undefined) return true;
+            if (!(err instanceof VaultUnreachableError)) return true;
             const s = await target.sealStatus().catch(() => undefined);
             return s?.sealed ? true : undefined;
           }

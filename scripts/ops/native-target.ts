@@ -8,6 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { postgresBinDir } from '../../test/harness/postgres.js';
+import { TSX_NODE_ARGS } from '../../test/harness/processes.js';
 import { BackupError } from './archive.js';
 import { DirTarget, parseDoctor, type DoctorResult } from './targets.js';
 
@@ -65,7 +66,7 @@ export function nativeTarget(root: string): DirTarget {
 
   // native.ts prints vault-init's banner (which may show the root token): only its own `[native]` lines pass.
   const up = (): void => {
-    const res = spawnSync(process.execPath, ['--import', 'tsx', path.join(root, 'scripts', 'native.ts'), 'up'], {
+    const res = spawnSync(process.execPath, [...TSX_NODE_ARGS, path.join(root, 'scripts', 'native.ts'), 'up'], {
       cwd: root,
       encoding: 'utf8',
       stdio: ['ignore', 'pipe', 'pipe'],

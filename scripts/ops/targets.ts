@@ -10,11 +10,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
-import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import { BackupError, workDir } from './archive.js';
-import { sealStatus, unsealWith, type InitMaterial, type SealStatus } from './vault-api.js';
+import { opsClient, sealStatus, unsealWith, type InitFileKeys, type SealStatus } from './vault-api.js';
 import { PsqlSession } from './write-barrier.js';
 
 export interface DoctorResult {
@@ -36,7 +33,7 @@ export interface StackTarget {
   /** Is something (vault-init's watch loop) keeping Vault unsealed? If not, the tools unseal with init.json. */
   watcherRunning(): Promise<boolean>;
   /** Unseals directly with the init material (only where no vault-init watches). */
-  unseal?(material: InitMaterial): Promise<void>;
+  unseal?(material: InitFileKeys): Promise<void>;
   /** Where this machine reaches Vault's API (token checks, generate-root on Raft storage). */
   vaultApiAddr(): string;
 
@@ -182,7 +179,7 @@ export class DirTarget implements StackTarget {
   watcherRunning(): Promise<boolean> {
     return this.options.control.watcherRunning();
   }
-  unseal(material: InitMaterial): Promise<void> {
+  unseal(material: InitFileKeys): Promise<void> {
     return unsealWith(this.options.vaultAddr, material);
   }
   stopVault(): Promise<void> {
@@ -238,46 +235,12 @@ export class DirTarget implements StackTarget {
 
   /** The API call the CLI makes (`vault operator raft snapshot save`), streamed to the file. */
   async raftSnapshotSave(destFile: string, token: string): Promise<void> {
-    const res = await fetch(`${this.options.vaultAddr}/v1/sys/storage/raft/snapshot`, {
-      headers: { 'x-vault-token': token },
-      signal: AbortSignal.timeout(300_000),
-    }).catch((err: Error) => {
-      throw new BackupError(`Vault at ${this.options.vaultAddr} is unreachable for the snapshot: ${err.message}`);
-    });
-    if (!res.ok || !res.body)
-      throw new BackupError(
-        `vault operator raft snapshot save: Vault answered ${res.status}: ${(await res.text()).slice(0, 300)}`,
-      );
-    await pipeline(Readable.fromWeb(res.body as WebReadableStream), fs.createWriteStream(destFile, { mode: 0o600 }));
+    await opsClient(this.options.vaultAddr, token).raft.snapshotSave(destFile);
   }
 
+  /** `vault operator raft snapshot restore [-force]`; a standby's redirect to the active node is followed. */
   async raftSnapshotRestore(file: string, token: string, force: boolean): Promise<void> {
-    const what = `vault operator raft snapshot restore${force ? ' -force' : ''}`;
-    // A standby answers a snapshot upload with 307 to the active node (it does not forward the body); the CLI
-    // follows it, and so does this, with the body sent again.
-    let url = `${this.options.vaultAddr}/v1/sys/storage/raft/snapshot${force ? '-force' : ''}`;
-    for (let hop = 0; hop < 3; hop++) {
-      const res = await fetch(url, {
-        method: 'POST',
-        headers: { 'x-vault-token': token },
-        body: fs.readFileSync(file),
-        redirect: 'manual',
-        signal: AbortSignal.timeout(300_000),
-      }).catch((err: Error) => {
-        throw new BackupError(
-          `Vault at ${url} is unreachable for the restore: ${err.message}${err.cause instanceof Error ? ` (${err.cause.message})` : ''}`,
-        );
-      });
-      const location = res.headers.get('location');
-      if ([301, 302, 307, 308].includes(res.status) && location) {
-        await res.arrayBuffer();
-        url = new URL(location, url).toString();
-        continue;
-      }
-      if (!res.ok) throw new BackupError(`${what}: Vault answered ${res.status}: ${(await res.text()).slice(0, 300)}`);
-      return;
-    }
-    throw new BackupError(`${what}: too many redirects (last: ${url})`);
+    await opsClient(this.options.vaultAddr, token).raft.snapshotRestore(file, { force });
   }
 
   stopForRestore(options?: { keepVault?: boolean }): Promise<void> {
@@ -387,11 +350,10 @@ export function parseDoctor(stdout: string): DoctorResult {
     .find((l) => l.trim().startsWith('{'));
   if (!line) throw new BackupError(`doctor printed no JSON report: ${stdout.slice(0, 500)}`);
   const r = JSON.parse(line) as Partial<DoctorResult>;
-  // doctor before `damaged` existed printed no such count.
   return {
     dangling: Number(r.dangling ?? NaN),
     orphans: Number(r.orphans ?? NaN),
-    damaged: Number(r.damaged ?? 0),
+    damaged: Number(r.damaged ?? NaN),
     remaining: Number(r.remaining ?? NaN),
   };
 }
@@ -482,11 +444,9 @@ export class ComposeTarget implements StackTarget {
     return this.exists('vault') || this.exists('vault-init');
   }
 
+  /** Through the published port, as every other API call of the tools (the HA profile's proxy forwards it). */
   async sealStatus(): Promise<SealStatus> {
-    const out = this.docker(['exec', 'vault', 'wget', '-q', '-O', '-', 'http://127.0.0.1:8200/v1/sys/seal-status'], {
-      what: 'reading the seal status in the vault container',
-    });
-    return JSON.parse(out.toString('utf8')) as SealStatus;
+    return sealStatus(this.vaultApiAddr());
   }
 
   async watcherRunning(): Promise<boolean> {
@@ -569,7 +529,10 @@ export class ComposeTarget implements StackTarget {
    * never in argv or the container's environment.
    */
   private vaultCli(script: string, token: string, what: string): void {
+    // Vault's own CLI in its container, on the container network: the nodes' addresses are not reachable from
+    // this machine, so our client cannot follow the active node there. The one Vault call outside our client.
     const leader =
+      // eslint-disable-next-line no-restricted-syntax
       'leader=$(wget -q -O - "$VAULT_ADDR/v1/sys/leader" | sed -n \'s/.*"leader_address":"\\([^"]*\\)".*/\\1/p\'); [ -n "$leader" ] && export VAULT_ADDR="$leader"';
     exec(
       'docker',

@@ -1,29 +1,17 @@
 /**
- * The few unauthenticated Vault calls operations need (seal status, unseal, generate-root), over fetch,
- * with no dependency. The generate-root flow and the HTTP call are vault-init's own module (its in-container
- * `dist/root-token.js` runs the same code), imported from its source: no build needed for the scripts.
- * Errors name the endpoint and the status, never a key, a nonce's use or a token.
+ * What operations need of Vault beyond the stack's own services (seal status, unseal where no vault-init
+ * watches, a root token for the job), over the one Vault client of @aurora/common.
+ * Errors name the endpoint and the status, never a key or a token.
  */
-import fs from 'node:fs';
-import { generateRootToken, vaultCall } from '../../services/vault-init/src/generate-root.js';
+import { VaultClient, type SealStatus } from '@aurora/common';
 import type { Storage } from './archive.js';
 import { waitFor } from '../../test/harness/processes.js';
 
-export {
-  decodeRootToken,
-  generateRootToken,
-  vaultCall,
-  type GenerateRootResult,
-} from '../../services/vault-init/src/generate-root.js';
+export type { SealStatus } from '@aurora/common';
 
-export interface SealStatus {
-  initialized: boolean;
-  sealed: boolean;
-  t: number;
-  n: number;
-  progress: number;
-  version: string;
-  storage_type?: string;
+/** A client for the operations scripts: one Vault, optionally a token, a generous per-call timeout. */
+export function opsClient(addr: string, token?: string, timeoutMs = 10_000): VaultClient {
+  return new VaultClient({ addr, token, timeoutMs });
 }
 
 /** The storage behind Vault, as seal-status reports it: Raft (make prod-local-ha) or file (everything else). */
@@ -31,7 +19,8 @@ export function storageOf(status: SealStatus): Storage {
   return status.storage_type === 'raft' ? 'raft' : 'file';
 }
 
-export interface InitMaterial {
+/** What the operations scripts need of an init.json (a backup's may come from an older vault-init). */
+export interface InitFileKeys {
   keys_base64: string[];
   keys?: string[];
   root_token?: string;
@@ -39,12 +28,8 @@ export interface InitMaterial {
   shares?: number;
 }
 
-function call<T>(addr: string, method: string, path: string, body?: unknown, timeoutMs = 10_000): Promise<T> {
-  return vaultCall<T>(addr, method, path, body, { timeoutMs });
-}
-
 export function sealStatus(addr: string): Promise<SealStatus> {
-  return call<SealStatus>(addr, 'GET', 'sys/seal-status', undefined, 3000);
+  return opsClient(addr, undefined, 3000).sealStatus();
 }
 
 // The harness's poller: ops scripts and tests wait the same way.
@@ -62,10 +47,10 @@ export function waitUnsealed(addr: string, timeoutMs: number): Promise<SealStatu
   );
 }
 
-export function readInitMaterial(text: string, where: string): InitMaterial {
-  let parsed: InitMaterial;
+export function readInitMaterial(text: string, where: string): InitFileKeys {
+  let parsed: InitFileKeys;
   try {
-    parsed = JSON.parse(text) as InitMaterial;
+    parsed = JSON.parse(text) as InitFileKeys;
   } catch {
     throw new Error(`${where} is not valid JSON (${text.length} bytes)`);
   }
@@ -79,22 +64,13 @@ export function readInitMaterial(text: string, where: string): InitMaterial {
   return parsed;
 }
 
-export function readInitFile(file: string): InitMaterial {
-  let text: string;
-  try {
-    text = fs.readFileSync(file, 'utf8');
-  } catch (err) {
-    throw new Error(`cannot read the init material ${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
-  }
-  return readInitMaterial(text, file);
-}
-
 /** Unseals with the keys of `material` (what vault-init does; used where no vault-init watches). */
-export async function unsealWith(addr: string, material: InitMaterial): Promise<void> {
-  let status = await sealStatus(addr);
+export async function unsealWith(addr: string, material: InitFileKeys): Promise<void> {
+  const vault = opsClient(addr);
+  let status = await vault.sealStatus();
   for (const key of material.keys_base64) {
     if (!status.sealed) return;
-    status = await call<SealStatus>(addr, 'POST', 'sys/unseal', { key });
+    status = await vault.unseal(key);
   }
   if (status.sealed)
     throw new Error(
@@ -109,29 +85,27 @@ export async function unsealWith(addr: string, material: InitMaterial): Promise<
  */
 export async function withRootToken<T>(
   addr: string,
-  material: InitMaterial,
+  material: InitFileKeys,
   fn: (token: string) => Promise<T>,
   log: (msg: string) => void = () => undefined,
 ): Promise<T> {
   if (material.root_token) {
-    const valid = await vaultCall<{ data?: { policies?: string[] } }>(
-      addr,
-      'GET',
-      'auth/token/lookup-self',
-      undefined,
-      { token: material.root_token },
-    ).then(
-      (r) => r.data?.policies?.includes('root') === true,
-      () => false,
-    );
+    const valid = await opsClient(addr, material.root_token)
+      .lookupSelf()
+      .then(
+        (info) => info.policies.includes('root'),
+        () => false,
+      );
     if (valid) return fn(material.root_token);
   }
   log('the root token of init.json is revoked: generating a temporary one from the unseal keys (revoked after use)');
-  const { token } = await generateRootToken(addr, material);
+  const { token } = await opsClient(addr).generateRoot.rootToken(material.keys_base64);
   try {
     return await fn(token);
   } finally {
     // After a restore the token may be gone with the old storage: nothing left to revoke then.
-    await vaultCall(addr, 'POST', 'auth/token/revoke-self', {}, { token }).catch(() => undefined);
+    await opsClient(addr, token)
+      .write('auth/token/revoke-self', {})
+      .catch(() => undefined);
   }
 }

@@ -17,7 +17,7 @@
  * session whose queries are fed over stdin, each followed by an \echo marker to know when it is done.
  */
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { WRITE_BARRIER } from '../../services/app/src/credentials/store.js';
+import { WRITE_BARRIER } from '@aurora/app/credentials/store';
 import { BackupError } from './archive.js';
 
 export class PsqlSession {

@@ -13,6 +13,8 @@ import path from 'node:path';
 import { acquireComposeLock } from '../harness/compose-lock.js';
 import { MIN, docker, engineAnswers, leftovers as projectLeftovers, removeProject, lines, must, sh } from './shell.js';
 import { repoRoot, tempDir } from '../harness/processes.js';
+import { lookupToken } from '../harness/vault.js';
+import { VaultClient } from '@aurora/common';
 
 const root = repoRoot();
 // Compose's default project name for this checkout: what `make prod-local` and a plain `docker compose` use.
@@ -43,25 +45,15 @@ function userEnv(wrapperDir: string | undefined): NodeJS.ProcessEnv {
   return env;
 }
 
-async function vaultFetch(p: string, token?: string): Promise<{ status: number; body: string }> {
-  try {
-    const res = await fetch(`${VAULT}${p}`, {
-      headers: token ? { 'X-Vault-Token': token } : {},
-      signal: AbortSignal.timeout(3000),
-    });
-    return { status: res.status, body: await res.text() };
-  } catch {
-    return { status: 0, body: '' };
-  }
-}
-
 async function waitUnsealed(timeoutMs: number): Promise<number> {
   const t0 = Date.now();
   for (;;) {
-    const h = await vaultFetch('/v1/sys/health');
-    if (h.status === 200) return Date.now() - t0;
+    const h = await new VaultClient({ addr: VAULT, timeoutMs: 3000 }).health().catch((err: Error) => err);
+    if (!(h instanceof Error) && h.initialized && !h.sealed && !h.standby) return Date.now() - t0;
     if (Date.now() - t0 > timeoutMs)
-      assert.fail(`Vault not unsealed ${timeoutMs} ms after the restart (last /v1/sys/health: ${h.status} ${h.body})`);
+      assert.fail(
+        `Vault not unsealed ${timeoutMs} ms after the restart (last sys/health: ${h instanceof Error ? h.message : JSON.stringify(h)})`,
+      );
     await new Promise((r) => setTimeout(r, 250));
   }
 }
@@ -218,9 +210,7 @@ else
       const found = rootTokenLines(r.stdout);
       assert.equal(found.length, 1, `expected one "Root Token:" line, got:\n${r.stdout}`);
       rootToken = tokenOf(found[0]!);
-      const self = await vaultFetch('/v1/auth/token/lookup-self', rootToken);
-      assert.equal(self.status, 200, self.body);
-      assert.deepEqual((JSON.parse(self.body) as { data: { policies: string[] } }).data.policies, ['root']);
+      assert.deepEqual(await lookupToken(VAULT, rootToken), { status: 200, policies: ['root'] });
     });
 
     step('2. docker exec vault vault kv put / get / list, with nothing exported', 2 * MIN, async () => {
@@ -239,6 +229,8 @@ else
       assert.match(r.stdout.trim(), /^(root|deny|[a-z]+(, [a-z]+)*)$/, r.stdout);
     });
 
+    // The walkthrough's own commands, verbatim as the user types them.
+    /* eslint-disable no-restricted-syntax */
     step('4. curl http://localhost:8200/v1/sys/health → 200, initialized, unsealed; /ui/ answers', MIN, async () => {
       const r = must(
         await sh('curl -sS -w "\\n%{http_code}" http://localhost:8200/v1/sys/health', env, MIN),
@@ -258,6 +250,7 @@ else
       );
       assert.equal(ui.stdout, '200');
     });
+    /* eslint-enable no-restricted-syntax */
 
     step(
       '5. docker restart vault → vault-init re-unseals it within seconds; the secret is still there',
@@ -276,7 +269,7 @@ else
       },
     );
 
-    // ---- issue 6: the user's Clients walkthrough, adapted from kubectl to compose (docs/file-secrets.md) ----
+    // ---- the Clients walkthrough of docs/file-secrets.md, adapted from kubectl to compose ----
     let admin = '';
     const APP = 'http://localhost:8080';
     const status = async (line: string): Promise<string> =>
@@ -387,7 +380,7 @@ else
       },
     );
 
-    // ---- issue 7: the credential round trip ----
+    // ---- the credential round trip ----
     step(
       'credential round trip: PUT → the row holds only the reference → resolve → vault kv get → DELETE',
       3 * MIN,
@@ -457,7 +450,7 @@ else
       },
     );
 
-    // ---- issue 9: operations on the compose stack ----
+    // ---- operations on the compose stack ----
     step(
       'operations: make backup (encrypted) → change → make restore CONFIRM=1 brings back exactly that state; make root-token',
       6 * MIN,
@@ -512,10 +505,8 @@ else
 
         const token = must(await run('make -s root-token', MIN), 'make root-token').stdout.trim();
         assert.equal(token.split('\n').length, 1, 'make root-token prints the token alone on stdout');
-        const self = await vaultFetch('/v1/auth/token/lookup-self', token);
-        assert.equal(self.status, 200, self.body);
-        assert.deepEqual((JSON.parse(self.body) as { data: { policies: string[] } }).data.policies, ['root']);
-        await fetch(`${VAULT}/v1/auth/token/revoke-self`, { method: 'POST', headers: { 'X-Vault-Token': token } });
+        assert.deepEqual(await lookupToken(VAULT, token), { status: 200, policies: ['root'] });
+        await new VaultClient({ addr: VAULT, token }).write('auth/token/revoke-self', {});
         assert.equal(await status(`curl -u admin:${admin} -X DELETE ${APP}/users/bob/credentials/aws`), '204');
       },
     );
@@ -534,8 +525,8 @@ else
         );
         const up = must(await sh('make prod-local', env, 10 * MIN, true), 'make prod-local after make down');
         timings['prod-local after down'] = up.ms;
-        const self = await vaultFetch('/v1/auth/token/lookup-self', rootToken);
-        assert.equal(self.status, 200, `the root token of the first start no longer works: ${self.body}`);
+        const self = await lookupToken(VAULT, rootToken);
+        assert.equal(self.status, 200, 'the root token of the first start no longer works');
         const logs = must(
           await sh('docker logs vault-init 2>&1 | grep "Root Token:"', env, MIN),
           'the root token grep',
@@ -580,12 +571,8 @@ else
           rootToken,
           'the same root token after prod-local-clean: Vault was not re-initialized',
         );
-        assert.equal(
-          (await vaultFetch('/v1/auth/token/lookup-self', rootToken)).status,
-          403,
-          'the old root token still works',
-        );
-        assert.equal((await vaultFetch('/v1/auth/token/lookup-self', newToken)).status, 200);
+        assert.equal((await lookupToken(VAULT, rootToken)).status, 403, 'the old root token still works');
+        assert.equal((await lookupToken(VAULT, newToken)).status, 200);
         const gone = await sh('docker exec vault vault kv get aurora/users/test-secret', env, MIN);
         assert.notEqual(gone.status, 0, 'the secret of the destroyed Vault is still there');
       },

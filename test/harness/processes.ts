@@ -116,6 +116,12 @@ export async function waitFor<T>(
   }
 }
 
+/**
+ * Node's arguments for running a repository script from source (what the Makefile's TSX does): tsx compiles
+ * TypeScript on the fly, and the `aurora-source` export condition points the workspace packages at their src/.
+ */
+export const TSX_NODE_ARGS: readonly string[] = ['--conditions=aurora-source', '--import', 'tsx'];
+
 export function repoRoot(): string {
   return path.resolve(import.meta.dirname, '..', '..');
 }

@@ -7,8 +7,15 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { ChildProcess } from 'node:child_process';
+import {
+  VaultForbiddenError,
+  VaultNotFoundError,
+  VaultRequestError,
+  VaultSealedError,
+  VaultClient,
+} from '@aurora/common';
 import { exited, freePort, spawnServer, stopProcess, tempDir, waitFor } from './processes.js';
-import { vaultBinary } from './vault.js';
+import { vaultBinary, waitVaultAnswers } from './vault.js';
 
 export interface RaftHealth {
   initialized: boolean;
@@ -67,17 +74,7 @@ export class RaftNode {
       env: { ...process.env, VAULT_LOG_LEVEL: 'info', SKIP_SETCAP: '1' },
     });
     const child = this.child;
-    await waitFor(
-      `raft node ${this.id} to answer on ${this.addr} (log: ${this.logFile})`,
-      async () => {
-        if (child.exitCode !== null)
-          throw new Error(`vault exited ${child.exitCode}: ${fs.readFileSync(this.logFile, 'utf8').slice(-2000)}`);
-        const res = await fetch(`${this.addr}/v1/sys/health?uninitcode=200&sealedcode=200&standbycode=200`);
-        return res.ok ? true : undefined;
-      },
-      30_000,
-      50,
-    );
+    await waitVaultAnswers(child, this.addr, this.logFile, `raft node ${this.id} to answer on ${this.addr}`);
   }
 
   async stop(): Promise<void> {
@@ -91,36 +88,61 @@ export class RaftNode {
     await exited(this.child);
   }
 
-  async health(): Promise<RaftHealth> {
-    const res = await fetch(`${this.addr}/v1/sys/health`, { signal: AbortSignal.timeout(2000) });
-    const body = (await res.json()) as Omit<RaftHealth, 'status'>;
-    return { ...body, status: res.status };
+  /** This node through the one Vault client. */
+  vault(timeoutMs = 10_000, token?: string): VaultClient {
+    return new VaultClient({ addr: this.addr, token, timeoutMs });
   }
 
+  /** sys/health, with the status code Vault would answer without overrides (200 active, 429 standby, ...). */
+  async health(): Promise<RaftHealth> {
+    const h = await this.vault(2000).health();
+    const status = !h.initialized ? 501 : h.sealed ? 503 : h.standby ? 429 : 200;
+    return { initialized: h.initialized, sealed: h.sealed, standby: h.standby, status };
+  }
+
+  /**
+   * One call through the client, answered as Vault's status and body: 200 with a body, 204 without, the error's
+   * status (403, 404, 503 sealed, any other) with an empty body. No answer at all throws.
+   */
   async api<T = unknown>(
-    method: string,
+    method: 'GET' | 'POST' | 'PUT' | 'LIST' | 'DELETE',
     p: string,
     body?: unknown,
     token?: string,
   ): Promise<{ status: number; json: T }> {
-    const res = await fetch(`${this.addr}/v1/${p}`, {
-      method,
-      headers: token ? { 'x-vault-token': token } : {},
-      body: body === undefined ? undefined : JSON.stringify(body),
-      signal: AbortSignal.timeout(10_000),
-    });
-    const text = await res.text();
-    return { status: res.status, json: (text ? JSON.parse(text) : {}) as T };
+    const vault = this.vault(10_000, token);
+    try {
+      const res =
+        method === 'GET'
+          ? await vault.read<T>(p)
+          : method === 'POST' || method === 'PUT'
+            ? await vault.write<T>(p, body ?? {})
+            : method === 'LIST'
+              ? ({ data: { keys: await vault.list(p) } } as T)
+              : await vault.delete(p);
+      return res === undefined || res === null || (res as unknown) === ''
+        ? { status: 204, json: {} as T }
+        : { status: 200, json: res as T };
+    } catch (err) {
+      const status =
+        err instanceof VaultForbiddenError
+          ? 403
+          : err instanceof VaultNotFoundError
+            ? 404
+            : err instanceof VaultSealedError
+              ? 503
+              : err instanceof VaultRequestError
+                ? err.vaultStatus
+                : undefined;
+      if (status === undefined) throw err;
+      return { status, json: {} as T };
+    }
   }
 
   /** Unseals with `keys` (threshold of them), as vault-init does. */
   async unseal(keys: string[]): Promise<void> {
-    for (const key of keys) {
-      const r = await this.api<{ sealed: boolean; errors?: string[] }>('POST', 'sys/unseal', { key });
-      if (r.status !== 200)
-        throw new Error(`unseal of ${this.id} answered ${r.status}: ${(r.json.errors ?? []).join('; ')}`);
-      if (!r.json.sealed) return;
-    }
+    const vault = this.vault();
+    for (const key of keys) if (!(await vault.unseal(key)).sealed) return;
   }
 }
 
@@ -164,13 +186,9 @@ export class RaftCluster {
 
   /** sys/init on `first`, unseal it, wait until it is the active node. */
   async initialize(first: RaftNode, shares = 3, threshold = 2): Promise<void> {
-    const r = await first.api<{ keys_base64: string[]; root_token: string }>('POST', 'sys/init', {
-      secret_shares: shares,
-      secret_threshold: threshold,
-    });
-    if (r.status !== 200) throw new Error(`sys/init on ${first.id} answered ${r.status}`);
-    this.keys = r.json.keys_base64;
-    this.rootToken = r.json.root_token;
+    const init = await first.vault().initialize(shares, threshold);
+    this.keys = init.keys_base64;
+    this.rootToken = init.root_token;
     await first.unseal(this.keys);
     await this.waitActive([first]);
   }
@@ -194,11 +212,7 @@ export class RaftCluster {
 
   /** POST sys/storage/raft/join on `node` (unauthenticated on an uninitialized node), then unseal it. */
   async join(node: RaftNode, leader: RaftNode): Promise<void> {
-    const r = await node.api<{ joined: boolean; errors?: string[] }>('POST', 'sys/storage/raft/join', {
-      leader_api_addr: leader.addr,
-    });
-    if (r.status !== 200 || !r.json.joined)
-      throw new Error(`raft join of ${node.id} answered ${r.status}: ${(r.json.errors ?? []).join('; ')}`);
+    if (!(await node.vault().raft.join(leader.addr))) throw new Error(`raft join of ${node.id}: Vault says not joined`);
     await node.unseal(this.keys);
     await waitFor(
       `${node.id} to be an unsealed standby`,
@@ -214,10 +228,7 @@ export class RaftCluster {
   /** The raft peers and whether each votes, as the active node sees them. */
   async peers(): Promise<Array<{ node_id: string; voter: boolean; leader: boolean }>> {
     const active = await this.waitActive();
-    const r = await active.api<{
-      data: { config: { servers: Array<{ node_id: string; voter: boolean; leader: boolean }> } };
-    }>('GET', 'sys/storage/raft/configuration', undefined, this.rootToken);
-    return r.json.data.config.servers;
+    return active.vault(10_000, this.rootToken).raft.configuration();
   }
 
   async stop(): Promise<void> {

@@ -4,6 +4,7 @@
  * same data dir and port, which is what the re-unseal tests need.
  */
 import fs from 'node:fs';
+import { VaultClient, VaultForbiddenError, VaultRequestError } from '@aurora/common';
 import path from 'node:path';
 import type { ChildProcess } from 'node:child_process';
 import { exited, freePort, repoRoot, run, spawnServer, stopProcess, tempDir, waitFor } from './processes.js';
@@ -96,17 +97,7 @@ export class VaultServer {
       env: { ...process.env, VAULT_LOG_LEVEL: 'warn', SKIP_SETCAP: '1' },
     });
     const child = this.child;
-    await waitFor(
-      `Vault to answer on ${this.addr} (log: ${this.logFile})`,
-      async () => {
-        if (child.exitCode !== null)
-          throw new Error(`vault exited ${child.exitCode}: ${fs.readFileSync(this.logFile, 'utf8').slice(-2000)}`);
-        const res = await fetch(`${this.addr}/v1/sys/health?uninitcode=200&sealedcode=200`);
-        return res.ok ? true : undefined;
-      },
-      30_000,
-      50,
-    );
+    await waitVaultAnswers(child, this.addr, this.logFile, `Vault to answer on ${this.addr}`);
   }
 
   async stop(): Promise<void> {
@@ -132,24 +123,54 @@ export class VaultServer {
   }
 }
 
+/** Waits until the Vault process `child` answers sys/health at `addr`, in any state; fails with its log if it exits. */
+export async function waitVaultAnswers(
+  child: ChildProcess,
+  addr: string,
+  logFile: string,
+  what: string,
+): Promise<void> {
+  await waitFor(
+    `${what} (log: ${logFile})`,
+    async () => {
+      if (child.exitCode !== null)
+        throw new Error(`vault exited ${child.exitCode}: ${fs.readFileSync(logFile, 'utf8').slice(-2000)}`);
+      return (await new VaultClient({ addr, timeoutMs: 2000 }).health().catch(() => undefined)) ? true : undefined;
+    },
+    30_000,
+    50,
+  );
+}
+
 /** Initializes and unseals a server the simple way, for tests that are not about vault-init. */
 export async function initAndUnseal(
   server: VaultServer,
   shares = 1,
   threshold = 1,
 ): Promise<{ rootToken: string; keys: string[] }> {
-  const init = (await (
-    await fetch(`${server.addr}/v1/sys/init`, {
-      method: 'POST',
-      body: JSON.stringify({ secret_shares: shares, secret_threshold: threshold }),
-    })
-  ).json()) as { keys_base64: string[]; root_token: string };
-  for (const key of init.keys_base64.slice(0, threshold)) {
-    await fetch(`${server.addr}/v1/sys/unseal`, { method: 'POST', body: JSON.stringify({ key }) });
-  }
+  const vault = new VaultClient({ addr: server.addr, timeoutMs: 10_000 });
+  const init = await vault.initialize(shares, threshold);
+  for (const key of init.keys_base64.slice(0, threshold)) await vault.unseal(key);
   await waitFor('Vault to become active', async () => {
-    const h = (await (await fetch(`${server.addr}/v1/sys/health`)).json()) as { sealed: boolean; standby: boolean };
+    const h = await vault.health();
     return !h.sealed && !h.standby ? true : undefined;
   });
   return { rootToken: init.root_token, keys: init.keys_base64 };
+}
+
+/** auth/token/lookup-self with `token`: 200 and its policies, or Vault's refusal (403 when it does not know it). */
+export async function lookupToken(addr: string, token: string): Promise<{ status: number; policies?: string[] }> {
+  try {
+    const info = await new VaultClient({ addr, token, timeoutMs: 10_000 }).lookupSelf();
+    return { status: 200, policies: info.policies };
+  } catch (err) {
+    if (err instanceof VaultForbiddenError) return { status: 403 };
+    if (err instanceof VaultRequestError) return { status: err.vaultStatus };
+    throw err;
+  }
+}
+
+/** Whether a generate-root attempt is in progress (someone's, or one left behind). */
+export async function generateRootStarted(addr: string): Promise<boolean> {
+  return (await new VaultClient({ addr, timeoutMs: 10_000 }).generateRoot.status()).started;
 }

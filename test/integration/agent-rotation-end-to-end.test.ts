@@ -60,7 +60,7 @@ describe('end to end with the real vault agent', () => {
     assert.equal(fs.statSync(stack.secretFile('admin-secret')).mode & 0o777, 0o400);
   });
 
-  test("the user's walkthrough: kv put, ls, PUT Client, curl 200/401", async () => {
+  test('the walkthrough: kv put, ls, PUT Client, curl 200/401', async () => {
     kvPut(first);
     await stack.agent!.waitForFile('client-secret', (c) => c === first, 15_000);
     assert.deepEqual(

@@ -7,9 +7,11 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { freePort, repoRoot, tempDir } from '../harness/processes.js';
+import { freePort, repoRoot, tempDir, TSX_NODE_ARGS } from '../harness/processes.js';
 import { AppProcess } from '../harness/app.js';
 import { postgresBinDir } from '../harness/postgres.js';
+import { lookupToken } from '../harness/vault.js';
+import { VaultClient } from '@aurora/common';
 
 interface Run {
   code: number | null;
@@ -29,7 +31,7 @@ describe('make backup / make restore on the native stack', () => {
   const secret2 = `s2-${crypto.randomBytes(12).toString('hex')}`;
 
   const script = (name: string, args: string[] = [], extra: Record<string, string> = {}): Run => {
-    const res = spawnSync(process.execPath, ['--import', 'tsx', path.join(repoRoot(), 'scripts', name), ...args], {
+    const res = spawnSync(process.execPath, [...TSX_NODE_ARGS, path.join(repoRoot(), 'scripts', name), ...args], {
       cwd: repoRoot(),
       encoding: 'utf8',
       timeout: 300_000,
@@ -43,27 +45,10 @@ describe('make backup / make restore on the native stack', () => {
       ['-h', '127.0.0.1', '-p', String(pgPort), '-U', 'postgres', '-d', 'aurora', '-v', 'ON_ERROR_STOP=1', '-Atc', sql],
       { encoding: 'utf8' },
     ).stdout.trim();
-  // A kept-alive connection to a Vault that a backup or restore restarted fails once: retry on a fresh one.
-  const kv = async (method: string, p: string, body?: unknown): Promise<Response> => {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        return await fetch(`${vaultAddr}/v1/aurora/data/users/${p}`, {
-          method,
-          headers: { 'x-vault-token': operatorToken },
-          body: body === undefined ? undefined : JSON.stringify(body),
-        });
-      } catch (err) {
-        if (attempt >= 3) throw err;
-        await new Promise((r) => setTimeout(r, 200));
-      }
-    }
-  };
-  const secretOf = async (p: string) => {
-    const res = await kv('GET', p);
-    return res.status === 200
-      ? ((await res.json()) as { data: { data: Record<string, string> } }).data.data
-      : res.status;
-  };
+  // A fresh client per call: a kept-alive connection to a Vault that a backup or restore restarted fails once.
+  const vault = () => new VaultClient({ addr: vaultAddr, token: operatorToken, timeoutMs: 10_000 });
+  const putSecret = (p: string, data: Record<string, string>) => vault().kvWrite('aurora', `users/${p}`, data);
+  const secretOf = async (p: string) => (await vault().kvRead('aurora', `users/${p}`)).data;
 
   before(async () => {
     dir = tempDir('native-ops');
@@ -120,7 +105,7 @@ describe('make backup / make restore on the native stack', () => {
   });
 
   test('make backup: one 0600 archive, the pause announced and measured, Vault unsealed again by vault-init', async (t) => {
-    assert.equal((await kv('POST', 'alice/github', { data: { token: secret1 } })).status, 200);
+    await putSecret('alice/github', { token: secret1 });
     psql(
       "INSERT INTO credential_references (user_id, credential_type, reference, version) VALUES ('alice', 'github', 'vault:kv/data/aurora/users/alice/github', 1)",
     );
@@ -134,14 +119,11 @@ describe('make backup / make restore on the native stack', () => {
     assert.ok(pause, out.stderr);
     t.diagnostic(`native pause: ${pause[1]} s`);
     assert.doesNotMatch(out.stderr, /hvs\.|Root Token/);
-    assert.equal(
-      ((await (await fetch(`${vaultAddr}/v1/sys/seal-status`)).json()) as { sealed: boolean }).sealed,
-      false,
-    );
+    assert.equal((await vault().sealStatus()).sealed, false);
   });
 
   test('make restore without CONFIRM=1 refuses and changes nothing', async () => {
-    assert.equal((await kv('POST', 'alice/github', { data: { token: secret2 } })).status, 200);
+    await putSecret('alice/github', { token: secret2 });
     psql("UPDATE credential_references SET version = 2 WHERE user_id = 'alice'");
     const out = script('restore.ts', [archive], { BACKUP_PASSPHRASE: 'correct horse battery staple', CONFIRM: '' });
     assert.equal(out.code, 4, out.stderr);
@@ -167,9 +149,7 @@ describe('make backup / make restore on the native stack', () => {
     const out = script('root-token.ts', [], { VAULT_ADDR: '' });
     assert.equal(out.code, 0, out.stderr);
     const token = out.stdout.trim();
-    const res = await fetch(`${vaultAddr}/v1/auth/token/lookup-self`, { headers: { 'x-vault-token': token } });
-    assert.equal(res.status, 200);
-    assert.deepEqual(((await res.json()) as { data: { policies: string[] } }).data.policies, ['root']);
+    assert.deepEqual(await lookupToken(vaultAddr, token), { status: 200, policies: ['root'] });
     assert.ok(!out.stderr.includes(token));
   });
 });

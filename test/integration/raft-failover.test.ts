@@ -3,6 +3,8 @@
 // killed -9, a standby takes over, and no write that Vault acknowledged is lost. The killed node comes back
 // sealed; unsealing it (vault-init's job) makes it a standby again.
 import { after, before, describe, test } from 'node:test';
+import fs from 'node:fs';
+import path from 'node:path';
 import assert from 'node:assert/strict';
 import { RaftCluster, type RaftNode } from '../harness/raft.js';
 import { waitFor } from '../harness/processes.js';
@@ -141,19 +143,11 @@ describe('a 3-node Raft cluster survives kill -9 of its active node', () => {
 
   test('online backup on Raft: a snapshot needs no pause, and restoring it brings back exactly that state', async () => {
     active = await cluster.waitActive();
-    const snap = await fetch(`${active.addr}/v1/sys/storage/raft/snapshot`, {
-      headers: { 'x-vault-token': cluster.rootToken },
-    });
-    assert.equal(snap.status, 200);
-    const bytes = Buffer.from(await snap.arrayBuffer());
-    assert.ok(bytes.length > 0);
+    const snapFile = path.join(cluster.dir, 'online.snap');
+    await active.vault(60_000, cluster.rootToken).raft.snapshotSave(snapFile);
+    assert.ok(fs.statSync(snapFile).size > 0);
     assert.ok(await write('after-snapshot', 'x'), 'writes went on while the snapshot was taken');
-    const restored = await fetch(`${active.addr}/v1/sys/storage/raft/snapshot`, {
-      method: 'POST',
-      headers: { 'x-vault-token': cluster.rootToken },
-      body: bytes,
-    });
-    assert.equal(restored.status, 204);
+    await active.vault(60_000, cluster.rootToken).raft.snapshotRestore(snapFile);
     const gone = await waitFor(
       'the snapshot state',
       async () => {

@@ -5,16 +5,10 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { repoRoot, tempDir } from '../harness/processes.js';
-import { initAndUnseal, type VaultServer } from '../harness/vault.js';
+import { repoRoot, tempDir, TSX_NODE_ARGS } from '../harness/processes.js';
+import { initAndUnseal, type VaultServer, lookupToken, generateRootStarted } from '../harness/vault.js';
 import { startVault } from '../harness/vault-init.js';
-import { decodeRootToken } from '../../scripts/ops/vault-api.js';
-
-async function lookupSelf(addr: string, token: string): Promise<{ status: number; policies?: string[] }> {
-  const res = await fetch(`${addr}/v1/auth/token/lookup-self`, { headers: { 'x-vault-token': token } });
-  const body = (await res.json().catch(() => ({}))) as { data?: { policies?: string[] } };
-  return { status: res.status, policies: body.data?.policies };
-}
+import { VaultClient, decodeRootToken } from '@aurora/common';
 
 function rootTokenScript(
   env: Record<string, string>,
@@ -22,7 +16,7 @@ function rootTokenScript(
 ): { code: number | null; stdout: string; stderr: string } {
   const res = spawnSync(
     process.execPath,
-    ['--import', 'tsx', path.join(repoRoot(), 'scripts', 'root-token.ts'), ...args],
+    [...TSX_NODE_ARGS, path.join(repoRoot(), 'scripts', 'root-token.ts'), ...args],
     {
       cwd: repoRoot(),
       encoding: 'utf8',
@@ -72,12 +66,8 @@ describe('make root-token generates a working root token after the original was 
   });
 
   test('with the root token revoked, the script prints one new root token that works', async () => {
-    const revoke = await fetch(`${vault.addr}/v1/auth/token/revoke-self`, {
-      method: 'POST',
-      headers: { 'x-vault-token': init.rootToken },
-    });
-    assert.equal(revoke.status, 204);
-    assert.equal((await lookupSelf(vault.addr, init.rootToken)).status, 403, 'the old root token is refused');
+    await new VaultClient({ addr: vault.addr, token: init.rootToken }).write('auth/token/revoke-self', {});
+    assert.equal((await lookupToken(vault.addr, init.rootToken)).status, 403, 'the old root token is refused');
 
     const out = rootTokenScript({ ROOT_TOKEN_INIT_FILE: initFile, VAULT_ADDR: vault.addr });
     assert.equal(out.code, 0, out.stderr);
@@ -86,31 +76,27 @@ describe('make root-token generates a working root token after the original was 
     const token = lines[0]!;
     assert.match(token, /^hvs\.[A-Za-z0-9_-]{20,}$/);
     assert.notEqual(token, init.rootToken);
-    const me = await lookupSelf(vault.addr, token);
+    const me = await lookupToken(vault.addr, token);
     assert.equal(me.status, 200);
     assert.deepEqual(me.policies, ['root']);
     // Root can do what only root can: e.g. write a policy.
-    const put = await fetch(`${vault.addr}/v1/sys/policies/acl/root-token-test`, {
-      method: 'PUT',
-      headers: { 'x-vault-token': token },
-      body: JSON.stringify({ policy: 'path "x" { capabilities = ["read"] }' }),
-    });
-    assert.equal(put.status, 204);
+    await new VaultClient({ addr: vault.addr, token }).writePolicy(
+      'root-token-test',
+      'path "x" { capabilities = ["read"] }',
+    );
     // stderr explains, never leaks.
     for (const s of [token, init.rootToken, ...init.keys])
       assert.ok(!out.stderr.includes(s), 'stderr holds no key or token');
     assert.match(out.stderr, /revoke/);
     // No attempt is left behind.
-    const status = (await (await fetch(`${vault.addr}/v1/sys/generate-root/attempt`)).json()) as { started: boolean };
-    assert.equal(status.started, false);
+    assert.equal(await generateRootStarted(vault.addr), false);
   });
 
   test('an unfinished attempt left by someone else is cancelled, and init.json on stdin works too', async () => {
-    const started = await fetch(`${vault.addr}/v1/sys/generate-root/attempt`, { method: 'PUT', body: '{}' });
-    assert.equal(started.status, 200);
+    assert.equal((await new VaultClient({ addr: vault.addr }).generateRoot.start()).started, true);
     const res = spawnSync(
       process.execPath,
-      ['--import', 'tsx', path.join(repoRoot(), 'scripts', 'root-token.ts'), '--init-stdin'],
+      [...TSX_NODE_ARGS, path.join(repoRoot(), 'scripts', 'root-token.ts'), '--init-stdin'],
       {
         cwd: repoRoot(),
         encoding: 'utf8',
@@ -121,7 +107,7 @@ describe('make root-token generates a working root token after the original was 
     );
     assert.equal(res.status, 0, res.stderr);
     assert.match(res.stderr, /cancelled it/);
-    assert.equal((await lookupSelf(vault.addr, res.stdout.trim())).status, 200);
+    assert.equal((await lookupToken(vault.addr, res.stdout.trim())).status, 200);
   });
 
   test('keys of another Vault are refused with a clear message, and the attempt is cancelled', async () => {
@@ -135,7 +121,6 @@ describe('make root-token generates a working root token after the original was 
     assert.equal(out.code, 1);
     assert.equal(out.stdout, '');
     assert.match(out.stderr, /the init material holds 1 unseal key\(s\), this Vault needs 3/);
-    const status = (await (await fetch(`${vault.addr}/v1/sys/generate-root/attempt`)).json()) as { started: boolean };
-    assert.equal(status.started, false);
+    assert.equal(await generateRootStarted(vault.addr), false);
   });
 });

@@ -16,8 +16,8 @@ import {
   vaultInitEnv,
   type VaultInitDirs,
 } from '../harness/vault-init.js';
-import { desiredPolicies } from '../../services/vault-init/src/configure/policies.js';
-import { loadConfig } from '../../services/vault-init/src/config.js';
+import { desiredPolicies } from '@aurora/vault-init/configure/policies';
+import { loadConfig } from '@aurora/vault-init/config';
 
 const mode = (f: string) => fs.statSync(f).mode & 0o777;
 

@@ -5,16 +5,17 @@
 // vault-init (--once rerun, watch mode) configures again with a short-lived token from the unseal keys. When a
 // job needs root, `make root-token` pointed at any node, a standby or the active one, prints exactly one working
 // root token that I can revoke afterwards; after kill -9 of the active node it still works through a survivor
-// once a new leader is elected, and so does vault-init's own `node dist/root-token.js` with the compose HA
+// once a new leader is elected, and so does vault-init's own `node dist/print-root-token.js` with the compose HA
 // settings (VAULT_HA_ADDRS set, VAULT_ADDR an alias that may name a node that is gone).
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { lookupToken, generateRootStarted } from '../harness/vault.js';
 import fs from 'node:fs';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { VaultClient } from '@aurora/common';
 import { RaftCluster, type RaftNode } from '../harness/raft.js';
-import { repoRoot, waitFor } from '../harness/processes.js';
+import { repoRoot, waitFor, TSX_NODE_ARGS } from '../harness/processes.js';
 import {
   leakedLines,
   runVaultInitOnce,
@@ -41,19 +42,6 @@ function steps(output: string): Step[] {
     .filter((e): e is Step => e.step !== undefined);
 }
 
-async function lookupSelf(addr: string, token: string): Promise<{ status: number; policies?: string[] }> {
-  const res = await fetch(`${addr}/v1/auth/token/lookup-self`, {
-    headers: { 'x-vault-token': token },
-    signal: AbortSignal.timeout(10_000),
-  });
-  const body = (await res.json().catch(() => ({}))) as { data?: { policies?: string[] } };
-  return { status: res.status, policies: body.data?.policies };
-}
-
-async function generateRootAttemptStarted(addr: string): Promise<boolean> {
-  return ((await (await fetch(`${addr}/v1/sys/generate-root/attempt`)).json()) as { started: boolean }).started;
-}
-
 interface ScriptRun {
   code: number | null;
   stdout: string;
@@ -62,7 +50,7 @@ interface ScriptRun {
 
 /** `make root-token` as a user runs it on any stack: ROOT_TOKEN_INIT_FILE and VAULT_ADDR. */
 function rootTokenScript(initFile: string, addr: string): ScriptRun {
-  const res = spawnSync(process.execPath, ['--import', 'tsx', path.join(repoRoot(), 'scripts', 'root-token.ts')], {
+  const res = spawnSync(process.execPath, [...TSX_NODE_ARGS, path.join(repoRoot(), 'scripts', 'root-token.ts')], {
     cwd: repoRoot(),
     encoding: 'utf8',
     timeout: 90_000,
@@ -76,13 +64,17 @@ function rootTokenScript(initFile: string, addr: string): ScriptRun {
   return { code: res.status, stdout: res.stdout, stderr: res.stderr };
 }
 
-/** vault-init's container command (`docker exec vault-init node dist/root-token.js`) with the given env. */
+/** vault-init's container command (`docker exec vault-init node dist/print-root-token.js`) with the given env. */
 function containerRootToken(env: Record<string, string>): ScriptRun {
-  const res = spawnSync(process.execPath, [path.join(repoRoot(), 'services', 'vault-init', 'dist', 'root-token.js')], {
-    encoding: 'utf8',
-    timeout: 90_000,
-    env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/root', ...env },
-  });
+  const res = spawnSync(
+    process.execPath,
+    [path.join(repoRoot(), 'services', 'vault-init', 'dist', 'print-root-token.js')],
+    {
+      encoding: 'utf8',
+      timeout: 90_000,
+      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/root', ...env },
+    },
+  );
   return { code: res.status, stdout: res.stdout, stderr: res.stderr };
 }
 
@@ -128,18 +120,18 @@ describe('VAULT_REVOKE_ROOT_TOKEN and make root-token on a 3-node Raft cluster',
       const h = await node.health();
       assert.equal(h.sealed, false, `${node.id} unsealed`);
       assert.equal(
-        (await lookupSelf(node.addr, init.root_token)).status,
+        (await lookupToken(node.addr, init.root_token)).status,
         403,
         `${node.id} (${h.standby ? 'standby' : 'active'}) refuses init.json's root token`,
       );
       assert.deepEqual(
-        (await lookupSelf(node.addr, operator)).policies,
+        (await lookupToken(node.addr, operator)).policies,
         ['aurora-operator', 'default'],
         `${node.id}: the CLI's operator token works`,
       );
       const login = await new VaultClient({ addr: node.addr }).approleLogin(roleId, secretId);
       assert.deepEqual(login.policies, ['aurora-app', 'default'], `${node.id}: the app's AppRole login works`);
-      assert.equal(await generateRootAttemptStarted(node.addr), false, 'no generate-root attempt left behind');
+      assert.equal(await generateRootStarted(node.addr), false, 'no generate-root attempt left behind');
     }
   }
 
@@ -157,7 +149,7 @@ describe('VAULT_REVOKE_ROOT_TOKEN and make root-token on a 3-node Raft cluster',
     assert.match(run.stderr, /revoke/);
     for (const node of up())
       assert.deepEqual(
-        (await lookupSelf(node.addr, token)).policies,
+        (await lookupToken(node.addr, token)).policies,
         ['root'],
         `${node.id}: lookup-self shows policy root`,
       );
@@ -177,14 +169,14 @@ describe('VAULT_REVOKE_ROOT_TOKEN and make root-token on a 3-node Raft cluster',
       token,
     );
     assert.equal(policy.status, 204);
-    assert.equal(await generateRootAttemptStarted(via.addr), false, 'no generate-root attempt left behind');
+    assert.equal(await generateRootStarted(via.addr), false, 'no generate-root attempt left behind');
     return token;
   }
 
   async function revokeThrough(node: RaftNode, token: string): Promise<void> {
     assert.equal((await node.api('POST', 'auth/token/revoke-self', {}, token)).status, 204);
     for (const n of up())
-      assert.equal((await lookupSelf(n.addr, token)).status, 403, `${n.id} refuses the revoked token`);
+      assert.equal((await lookupToken(n.addr, token)).status, 403, `${n.id} refuses the revoked token`);
   }
 
   test('first run (--once): forms the cluster, configures, revokes the root token of init.json; no node accepts it', async () => {
@@ -331,7 +323,7 @@ describe('VAULT_REVOKE_ROOT_TOKEN and make root-token on a 3-node Raft cluster',
     await waitFor(
       `${killed.id} to forward requests`,
       async () => {
-        last = (await lookupSelf(killed.addr, operator).catch(() => ({ status: 0 }))).status;
+        last = (await lookupToken(killed.addr, operator).catch(() => ({ status: 0 }))).status;
         return last === 200 ? true : undefined;
       },
       30_000,
@@ -385,7 +377,7 @@ describe('VAULT_REVOKE_ROOT_TOKEN and make root-token on a 3-node Raft cluster',
         const operator = fs.readFileSync(path.join(dirs.cliDir, '.vault-token'), 'utf8').trim();
         const codes = await Promise.all(
           cluster.nodes.map((n) =>
-            lookupSelf(n.addr, operator).then(
+            lookupToken(n.addr, operator).then(
               (r) => r.status,
               () => 0,
             ),

@@ -22,7 +22,7 @@ import {
   VaultInitProcess,
   type VaultInitDirs,
 } from '../harness/vault-init.js';
-import { loadConfig } from '../../services/vault-init/src/config.js';
+import { loadConfig } from '@aurora/vault-init/config';
 
 const REUNSEAL_BOUND_MS = 2000;
 

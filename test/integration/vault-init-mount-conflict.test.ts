@@ -6,8 +6,8 @@ import assert from 'node:assert/strict';
 import { VaultClient } from '@aurora/common';
 import { VaultServer, initAndUnseal } from '../harness/vault.js';
 import { runVaultInitOnce, startVault, vaultInitDirs, vaultInitEnv } from '../harness/vault-init.js';
-import { ensureKvV2 } from '../../services/vault-init/src/configure/kv.js';
-import { ConflictError } from '../../services/vault-init/src/errors.js';
+import { ensureKvV2 } from '@aurora/vault-init/configure/kv';
+import { VaultObjectConflictError } from '@aurora/vault-init/errors';
 
 describe('another engine at the KV mount', () => {
   let vault: VaultServer;
@@ -25,9 +25,9 @@ describe('another engine at the KV mount', () => {
     await vault?.stop();
   });
 
-  test('KV v1: a ConflictError that names the fix; the data stays', async () => {
+  test('KV v1: a VaultObjectConflictError that names the fix; the data stays', async () => {
     await assert.rejects(ensureKvV2(root, 'legacy'), (err: Error) => {
-      assert.ok(err instanceof ConflictError);
+      assert.ok(err instanceof VaultObjectConflictError);
       assert.match(err.message, /legacy\/ .* is a KV version 1 engine, not KV version 2/);
       assert.match(err.message, /vault kv enable-versioning legacy\//);
       return true;
@@ -35,7 +35,7 @@ describe('another engine at the KV mount', () => {
     assert.deepEqual((await root.read<{ data: unknown }>('legacy/users/alice')).data, { token: 'canary-kv1' });
   });
 
-  test('another engine type: a ConflictError naming the type', async () => {
+  test('another engine type: a VaultObjectConflictError naming the type', async () => {
     await assert.rejects(ensureKvV2(root, 'transit'), /transit\/ .* is a "transit" secrets engine/);
   });
 

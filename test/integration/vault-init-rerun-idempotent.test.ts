@@ -18,8 +18,8 @@ import {
   vaultInitEnv,
   type VaultInitDirs,
 } from '../harness/vault-init.js';
-import { loadConfig } from '../../services/vault-init/src/config.js';
-import { configureVault } from '../../services/vault-init/src/configure/index.js';
+import { loadConfig } from '@aurora/vault-init/config';
+import { configureVault } from '@aurora/vault-init/configure/index';
 
 function snapshot(dirs: VaultInitDirs): Record<string, string> {
   const files = [

@@ -1,14 +1,14 @@
 // User story: I set VAULT_REVOKE_ROOT_TOKEN=true. vault-init configures Vault, then revokes the root token in
 // init.json, so no long-lived root token exists; restarts (of vault-init or of Vault) still unseal and
 // configure, with a short-lived root token made from the unseal keys and revoked right after. When a job
-// needs root, `node dist/root-token.js` (what `make root-token` runs in the container) prints a fresh one.
+// needs root, `node dist/print-root-token.js` (what `make root-token` runs in the container) prints a fresh one.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { VaultClient } from '@aurora/common';
-import { VaultServer, initAndUnseal } from '../harness/vault.js';
+import { VaultServer, initAndUnseal, lookupToken, generateRootStarted } from '../harness/vault.js';
 import { repoRoot, waitFor } from '../harness/processes.js';
 import {
   leakedLines,
@@ -23,22 +23,12 @@ import {
 
 const EXIT_INIT_MATERIAL = 4;
 
-async function lookupSelf(addr: string, token: string): Promise<{ status: number; policies?: string[] }> {
-  const res = await fetch(`${addr}/v1/auth/token/lookup-self`, { headers: { 'x-vault-token': token } });
-  const body = (await res.json().catch(() => ({}))) as { data?: { policies?: string[] } };
-  return { status: res.status, policies: body.data?.policies };
-}
-
 function steps(output: string): Array<{ step: string; which?: string; result?: string; valid?: boolean }> {
   return output
     .split('\n')
     .filter((l) => l.startsWith('{'))
     .map((l) => JSON.parse(l) as { step?: string })
     .filter((e): e is { step: string } => e.step !== undefined);
-}
-
-async function generateRootAttemptStarted(addr: string): Promise<boolean> {
-  return ((await (await fetch(`${addr}/v1/sys/generate-root/attempt`)).json()) as { started: boolean }).started;
 }
 
 describe('VAULT_REVOKE_ROOT_TOKEN=true: the root token is revoked after setup, and every later start still works', () => {
@@ -49,7 +39,7 @@ describe('VAULT_REVOKE_ROOT_TOKEN=true: the root token is revoked after setup, a
   let originalRoot: string;
   /** Everything any process printed, to scan for tokens at the end. */
   const outputs: string[] = [];
-  /** The one token that may be printed: root-token.js's stdout. */
+  /** The one token that may be printed: print-root-token.js's stdout. */
   let printedToken: string | undefined;
 
   before(async () => {
@@ -76,11 +66,11 @@ describe('VAULT_REVOKE_ROOT_TOKEN=true: the root token is revoked after setup, a
     assert.deepEqual(login.policies, ['aurora-app', 'default']);
     const operator = fs.readFileSync(path.join(dirs.cliDir, '.vault-token'), 'utf8').trim();
     assert.deepEqual(
-      (await lookupSelf(vault.addr, operator)).policies,
+      (await lookupToken(vault.addr, operator)).policies,
       ['aurora-operator', 'default'],
       'the CLI keeps a limited operator token',
     );
-    assert.equal(await generateRootAttemptStarted(vault.addr), false, 'no generate-root attempt left behind');
+    assert.equal(await generateRootStarted(vault.addr), false, 'no generate-root attempt left behind');
   }
 
   test('first run (--once): configures, then revokes the root token of init.json; the banner says so and prints no token', async () => {
@@ -97,7 +87,7 @@ describe('VAULT_REVOKE_ROOT_TOKEN=true: the root token is revoked after setup, a
     originalRoot = (JSON.parse(fs.readFileSync(path.join(dirs.initDir, 'init.json'), 'utf8')) as { root_token: string })
       .root_token;
     assert.match(originalRoot, /^hvs\./);
-    assert.equal((await lookupSelf(vault.addr, originalRoot)).status, 403, 'the old root token is refused');
+    assert.equal((await lookupToken(vault.addr, originalRoot)).status, 403, 'the old root token is refused');
 
     assert.match(run.output, /^Root Token: revoked after setup \(VAULT_REVOKE_ROOT_TOKEN=true\)\. .*make root-token$/m);
     assert.doesNotMatch(run.output, /Root Token: hvs\./);
@@ -160,7 +150,7 @@ describe('VAULT_REVOKE_ROOT_TOKEN=true: the root token is revoked after setup, a
         );
       }
       await assertUnsealedAndConfigured();
-      assert.equal((await lookupSelf(vault.addr, originalRoot)).status, 403);
+      assert.equal((await lookupToken(vault.addr, originalRoot)).status, 403);
     } finally {
       const exit = await proc.stop();
       outputs.push(proc.output());
@@ -168,10 +158,10 @@ describe('VAULT_REVOKE_ROOT_TOKEN=true: the root token is revoked after setup, a
     }
   });
 
-  test('node services/vault-init/dist/root-token.js prints one fresh root token; it is the only root token Vault knows', async () => {
+  test('node services/vault-init/dist/print-root-token.js prints one fresh root token; it is the only root token Vault knows', async () => {
     const res = spawnSync(
       process.execPath,
-      [path.join(repoRoot(), 'services', 'vault-init', 'dist', 'root-token.js')],
+      [path.join(repoRoot(), 'services', 'vault-init', 'dist', 'print-root-token.js')],
       {
         encoding: 'utf8',
         timeout: 60_000,
@@ -190,9 +180,9 @@ describe('VAULT_REVOKE_ROOT_TOKEN=true: the root token is revoked after setup, a
     printedToken = lines[0]!;
     assert.match(printedToken, /^hvs\.[A-Za-z0-9_-]{20,}$/);
     assert.notEqual(printedToken, originalRoot);
-    assert.deepEqual((await lookupSelf(vault.addr, printedToken)).policies, ['root']);
+    assert.deepEqual((await lookupToken(vault.addr, printedToken)).policies, ['root']);
     assert.match(res.stderr, /revoke/);
-    assert.equal(await generateRootAttemptStarted(vault.addr), false);
+    assert.equal(await generateRootStarted(vault.addr), false);
 
     // Every root token vault-init generated was revoked: the only one left is the one just printed.
     const root = client.withToken(printedToken);
@@ -207,10 +197,10 @@ describe('VAULT_REVOKE_ROOT_TOKEN=true: the root token is revoked after setup, a
     assert.equal(rootPolicy.length, 1, `root tokens known to Vault: ${rootPolicy.length}`);
   });
 
-  test('root-token.js without init material: exit 4 with the ways out, nothing on stdout', () => {
+  test('print-root-token.js without init material: exit 4 with the ways out, nothing on stdout', () => {
     const res = spawnSync(
       process.execPath,
-      [path.join(repoRoot(), 'services', 'vault-init', 'dist', 'root-token.js')],
+      [path.join(repoRoot(), 'services', 'vault-init', 'dist', 'print-root-token.js')],
       {
         encoding: 'utf8',
         timeout: 60_000,
@@ -250,7 +240,7 @@ describe('VAULT_REVOKE_ROOT_TOKEN=true: the root token is revoked after setup, a
         /rejects the root token in .*init\.json .*its unseal keys cannot generate a new one: .*do not belong to this Vault/,
       );
       assert.match(run.output, /Two ways out:/);
-      assert.equal(await generateRootAttemptStarted(vault.addr), false);
+      assert.equal(await generateRootStarted(vault.addr), false);
     } finally {
       fs.writeFileSync(initFile, good, { mode: 0o600 });
     }
@@ -270,7 +260,7 @@ describe('VAULT_REVOKE_ROOT_TOKEN=true: the root token is revoked after setup, a
     await assertUnsealedAndConfigured();
   });
 
-  test('no output of any run holds a key or a token (the token root-token.js printed appears only on its stdout)', () => {
+  test('no output of any run holds a key or a token (the token print-root-token.js printed appears only on its stdout)', () => {
     const secrets = [...secretsOnDisk(dirs), ...(printedToken ? [printedToken] : [])];
     for (const out of outputs) assert.deepEqual(leakedLines(out, secrets), []);
   });

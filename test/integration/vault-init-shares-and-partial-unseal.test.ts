@@ -8,7 +8,7 @@ import path from 'node:path';
 import { VaultClient } from '@aurora/common';
 import { VaultServer } from '../harness/vault.js';
 import { runVaultInitOnce, startVault, vaultInitDirs, vaultInitEnv } from '../harness/vault-init.js';
-import { loadConfig, shamirProblem } from '../../services/vault-init/src/config.js';
+import { loadConfig, shamirProblem } from '@aurora/vault-init/config';
 
 describe('key shares and threshold', () => {
   for (const [shares, threshold] of [

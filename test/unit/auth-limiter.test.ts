@@ -2,8 +2,8 @@
 // window ends, and the limiter's memory stays bounded.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { FailureLimiter } from '../../services/app/src/auth/limiter.js';
-import { constantTimeEqual, parseBasic } from '../../services/app/src/auth/basic-auth.js';
+import { FailureLimiter } from '@aurora/app/auth/limiter';
+import { constantTimeEqual, parseBasic } from '@aurora/app/auth/basic-auth';
 
 describe('the failure limiter', () => {
   test('blocks after maxFailures within the window, then lets the next window through', () => {

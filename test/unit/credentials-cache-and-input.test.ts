@@ -3,8 +3,8 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ValidationError } from '@aurora/common';
-import { TtlLruCache } from '../../services/app/src/credentials/cache.js';
-import { MAX_FIELDS, parseCredentialBody, parseIfMatch } from '../../services/app/src/credentials/routes.js';
+import { TtlLruCache } from '@aurora/app/credentials/cache';
+import { MAX_FIELDS, parseCredentialBody, parseIfMatch } from '@aurora/app/credentials/routes';
 
 describe('TtlLruCache', () => {
   test('evicts the least recently used entry when full', () => {

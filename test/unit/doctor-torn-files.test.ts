@@ -19,8 +19,8 @@ import {
   storagePaths,
   strayOwner,
   tornFile,
-} from '../../services/app/src/torn-files.js';
-import { damagedDetail, damagedEntryError, formatReport, type DoctorReport } from '../../services/app/src/doctor.js';
+} from '@aurora/app/torn-files';
+import { damagedDetail, damagedEntryError, formatReport, type DoctorReport } from '@aurora/app/doctor';
 
 const BASE62 = '0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ';
 /** Go's big.Int SetBytes(b).Text(62): what KV v2 names a metadata file after (keysutil EncryptedKeyStorage). */

@@ -6,12 +6,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { ConfigError } from '@aurora/common';
-import {
-  formatScope,
-  loadSecretsConfig,
-  parseSecretsConfig,
-  scopeIncludes,
-} from '../../services/app/src/file-secrets/config.js';
+import { formatScope, loadSecretsConfig, parseSecretsConfig, scopeIncludes } from '@aurora/app/file-secrets/config';
 
 function problemsOf(value: unknown): string[] {
   try {

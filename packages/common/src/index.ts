@@ -2,4 +2,12 @@ export * from './errors.js';
 export * from './reference.js';
 export * from './logger.js';
 export * from './vault-client.js';
+export {
+  GenerateRootKeysError,
+  decodeRootToken,
+  type GenerateRootResult,
+  type GenerateRootStatus,
+} from './vault/generate-root.js';
+export type { AutopilotState, RaftServer } from './vault/raft.js';
 export * from './env.js';
+export * from './settings.js';

@@ -5,23 +5,21 @@
  *   they do not know, and its login helpers replace `client.token` as a side effect.
  * - Every path is checked against a safe character set before it reaches node-vault, which puts paths
  *   into URLs without encoding them.
- * - Errors become our types (sealed, unreachable, forbidden, not found, conflict), so the HTTP layer maps
- *   each to one status in one place. Vault's messages never carry secret values; request bodies are
- *   never included.
- * - One keep-alive agent per client: no per-request connection setup.
+ * - Errors become our types (sealed, unreachable, forbidden, not found, conflict) in one place
+ *   (vault/error-map.ts), so the HTTP layer maps each to one status in one place.
+ * - One keep-alive agent per client: no per-request connection setup. Binary bodies (Raft snapshots), which
+ *   node-vault cannot stream, go over node:http with the same agent (vault/binary.ts).
+ * - Endpoint families beyond the everyday calls are views over this one client: `vault.generateRoot`
+ *   (vault/generate-root.ts) and `vault.raft` (vault/raft.ts).
  */
 import http from 'node:http';
 import https from 'node:https';
 import nodeVault from 'node-vault';
-import {
-  AuroraError,
-  VaultConflictError,
-  VaultForbiddenError,
-  VaultNotFoundError,
-  VaultRequestError,
-  VaultSealedError,
-  VaultUnreachableError,
-} from './errors.js';
+import { VaultNotFoundError } from './errors.js';
+import type { BinaryEndpoint } from './vault/binary.js';
+import { firstVaultMessage, vaultError } from './vault/error-map.js';
+import { GenerateRootApi } from './vault/generate-root.js';
+import { RaftApi } from './vault/raft.js';
 
 export interface VaultClientOptions {
   addr: string;
@@ -39,6 +37,7 @@ export interface HealthStatus {
   version: string;
 }
 
+/** sys/seal-status. */
 export interface SealStatus {
   initialized: boolean;
   sealed: boolean;
@@ -46,6 +45,8 @@ export interface SealStatus {
   n: number;
   progress: number;
   version: string;
+  /** The storage backend: `raft` or `file` here. */
+  storage_type?: string;
 }
 
 export interface InitResponse {
@@ -97,23 +98,33 @@ const SAFE_PATH = /^[A-Za-z0-9._@\-/]+(?:\?[A-Za-z0-9._=&-]*)?$/;
 
 interface ApiError {
   response?: { statusCode?: number; body?: { errors?: unknown[] } };
-  code?: string;
-  message?: string;
 }
 
 export class VaultClient {
   readonly addr: string;
+  /** sys/generate-root: a fresh root token from the unseal keys. */
+  readonly generateRoot: GenerateRootApi;
+  /** sys/storage/raft: snapshots, peers, autopilot, join. */
+  readonly raft: RaftApi;
   private readonly raw: nodeVault.client;
+  private readonly agent: http.Agent;
 
   constructor(options: VaultClientOptions) {
     this.addr = options.addr.replace(/\/+$/, '');
     const agentOptions = { keepAlive: true, maxSockets: options.maxSockets ?? 64 };
-    const agent = this.addr.startsWith('https:') ? new https.Agent(agentOptions) : new http.Agent(agentOptions);
+    this.agent = this.addr.startsWith('https:') ? new https.Agent(agentOptions) : new http.Agent(agentOptions);
     const requestOptions: Record<string, unknown> = { timeout: options.timeoutMs ?? 5000 };
-    requestOptions[this.addr.startsWith('https:') ? 'httpsAgent' : 'httpAgent'] = agent;
+    requestOptions[this.addr.startsWith('https:') ? 'httpsAgent' : 'httpAgent'] = this.agent;
     this.raw = nodeVault({ endpoint: this.addr, token: options.token, requestOptions });
     // node-vault falls back to VAULT_TOKEN from the environment; we decide about tokens explicitly.
     this.raw.token = options.token ?? '';
+    this.generateRoot = new GenerateRootApi(this);
+    this.raft = new RaftApi(this);
+  }
+
+  /** What the binary transfers (vault/binary.ts) need: address, token, this client's keep-alive agent. */
+  binaryEndpoint(): BinaryEndpoint {
+    return { addr: this.addr, token: this.raw.token, agent: this.agent };
   }
 
   get token(): string {
@@ -161,20 +172,10 @@ export class VaultClient {
   }
 
   private translate(path: string, err: unknown): Error {
-    if (err instanceof AuroraError) return err;
-    const e = err as ApiError;
-    const status = e?.response?.statusCode;
-    if (typeof status === 'number') {
-      const first = e.response?.body?.errors?.[0];
-      const message = typeof first === 'string' ? first : `status ${status}`;
-      if (status === 503 && /sealed/i.test(message)) return new VaultSealedError(err);
-      if (status === 403) return new VaultForbiddenError(path, err);
-      if (status === 404) return new VaultNotFoundError(path, err);
-      if (/check-and-set/i.test(message)) return new VaultConflictError(path, err);
-      return new VaultRequestError(path, status, message, err);
-    }
-    // Network errors arrive as raw axios / Node errors.
-    return new VaultUnreachableError(this.addr, err);
+    // node-vault puts Vault's answer in err.response; network errors arrive as raw axios / Node errors.
+    const response = (err as ApiError)?.response;
+    const status = typeof response?.statusCode === 'number' ? response.statusCode : undefined;
+    return vaultError(this.addr, path, status, firstVaultMessage(response?.body), err);
   }
 
   // ---- sys --------------------------------------------------------------------------------------------
@@ -216,10 +217,6 @@ export class VaultClient {
     description = '',
   ): Promise<void> {
     await this.write(`sys/mounts/${path}`, { type, options, description });
-  }
-
-  async tuneMount(path: string, options: Record<string, string>): Promise<void> {
-    await this.write(`sys/mounts/${path}/tune`, { options });
   }
 
   async readPolicy(name: string): Promise<string | null> {

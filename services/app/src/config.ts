@@ -1,8 +1,8 @@
 /**
- * The app's configuration: env parsed once at start, validated, frozen. Names follow the user's docs
- * (VAULT_ADDR, VAULT_TOKEN, VAULT_KV_MOUNT, VAULT_KV_BASE_PATH) and libpq's (PGHOST, ...).
+ * The app's configuration: env parsed once at start, validated, frozen. Names follow Vault's CLI (VAULT_ADDR,
+ * VAULT_TOKEN), the stack's (VAULT_KV_MOUNT, VAULT_KV_BASE_PATH) and libpq's (PGHOST, ...).
  */
-import { EnvReader, assertPath, assertSegment } from '@aurora/common';
+import { EnvReader, KV_SETTINGS, readSettings, setting } from '@aurora/common';
 
 export interface AppConfig {
   port: number;
@@ -29,7 +29,7 @@ export interface AppConfig {
     statementTimeoutMs: number;
   };
   auth: { maxFailures: number; windowSeconds: number };
-  /** Clients and file secrets (issue 6); optional so that hand-built test configs need not spell it out. */
+  /** Clients and file secrets; optional so that hand-built test configs need not spell it out. */
   clients?: {
     /** SECRETS_CONFIG was set explicitly: then a missing file is an error, not "no file secrets". */
     secretsConfigRequired: boolean;
@@ -43,66 +43,107 @@ export interface AppConfig {
   logLevel: string;
 }
 
+/** Every variable the app reads: the loader below, .env.example and the compose files all follow this. */
+export const APP_SETTINGS = {
+  ...KV_SETTINGS,
+  adminClientId: setting.string('ADMIN_CLIENT_ID', 'admin', 'the bootstrap admin Client the app creates at start', {
+    pattern: /^[A-Za-z0-9\-.]{1,64}$/,
+    example: 'admin',
+  }),
+  adminSecretName: setting.string(
+    'ADMIN_SECRET_NAME',
+    'admin-secret',
+    'the SECRETS_CONFIG file secret the admin Client authenticates with',
+    { pattern: /^[A-Za-z0-9][A-Za-z0-9._@-]{0,127}$/, example: 'admin-secret' },
+  ),
+  vaultToken: setting.optional('VAULT_TOKEN', 'a Vault token instead of the AppRole login (tests, debugging)'),
+  port: setting.int('PORT', 8080, { min: 0, max: 65535 }, 'the HTTP port'),
+  host: setting.string('HOST', '0.0.0.0', 'the address the HTTP server binds'),
+  vaultAddr: setting.url('VAULT_ADDR', 'http://127.0.0.1:8200', "Vault's address (compose: http://vault:8200)"),
+  approleDir: setting.string(
+    'VAULT_APPROLE_DIR',
+    '/vault/approle/app',
+    'where the app reads its AppRole role_id/secret_id',
+  ),
+  vaultTimeoutMs: setting.int('VAULT_TIMEOUT_MS', 3000, { min: 100, max: 60_000 }, 'per-request timeout to Vault, ms'),
+  cacheTtlSeconds: setting.int('CACHE_TTL_SECONDS', 30, { min: 0, max: 60 }, 'resolver cache TTL, s (0: no cache)'),
+  cacheMaxEntries: setting.int('CACHE_MAX_ENTRIES', 10_000, { min: 1, max: 1_000_000 }, 'resolver cache entries'),
+  secretsConfig: setting.string('SECRETS_CONFIG', '/etc/aurora/vault-config.json', 'file-mounted named secrets'),
+  pgHost: setting.string('PGHOST', '127.0.0.1', "PostgreSQL's host"),
+  pgPort: setting.int('PGPORT', 5432, { min: 1, max: 65535 }, "PostgreSQL's port"),
+  pgUser: setting.string('PGUSER', 'aurora', 'PostgreSQL user'),
+  pgPassword: setting.optional('PGPASSWORD', 'PostgreSQL password'),
+  pgDatabase: setting.string('PGDATABASE', 'aurora', 'PostgreSQL database'),
+  pgPoolSize: setting.int('PG_POOL_SIZE', 10, { min: 1, max: 200 }, 'PostgreSQL connections in the pool'),
+  pgConnectTimeoutMs: setting.int(
+    'PG_CONNECT_TIMEOUT_MS',
+    2000,
+    { min: 100, max: 60_000 },
+    'PostgreSQL connect timeout, ms',
+  ),
+  pgStatementTimeoutMs: setting.int(
+    'PG_STATEMENT_TIMEOUT_MS',
+    5000,
+    { min: 100, max: 600_000 },
+    'PostgreSQL statement timeout, ms',
+  ),
+  authMaxFailures: setting.int('AUTH_MAX_FAILURES', 10, { min: 1, max: 10_000 }, 'failed Basic logins before 429'),
+  authWindowSeconds: setting.int(
+    'AUTH_FAILURE_WINDOW_SECONDS',
+    60,
+    { min: 1, max: 86_400 },
+    'the window of AUTH_MAX_FAILURES, s',
+  ),
+  fileRevalidateMs: setting.int(
+    'FILE_SECRET_REVALIDATE_MS',
+    500,
+    { min: 50, max: 60_000 },
+    'a cached file secret older than this is re-checked with stat, ms',
+  ),
+  bodyLimit: setting.string('BODY_LIMIT', '64kb', 'the largest request body', {
+    pattern: /^\d+(?:b|kb|mb)$/,
+    example: '64kb',
+  }),
+  logLevel: setting.string('LOG_LEVEL', 'info', 'the log level', {
+    pattern: /^(error|warn|info|http|verbose|debug|silly)$/,
+    example: 'info',
+  }),
+};
+
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<AppConfig> {
   const r = new EnvReader(env);
-  const kvMount = r.string('VAULT_KV_MOUNT', 'aurora');
-  const kvBasePath = r.string('VAULT_KV_BASE_PATH', 'users');
-  try {
-    assertSegment('VAULT_KV_MOUNT', kvMount);
-  } catch (e) {
-    r.problem(`${(e as Error).message}; example: VAULT_KV_MOUNT=aurora`);
-  }
-  try {
-    assertPath('VAULT_KV_BASE_PATH', kvBasePath);
-  } catch (e) {
-    r.problem(`${(e as Error).message}; example: VAULT_KV_BASE_PATH=users`);
-  }
-  const token = r.optional('VAULT_TOKEN');
-  const adminClientId = r.string('ADMIN_CLIENT_ID', 'admin', { pattern: /^[A-Za-z0-9\-.]{1,64}$/, example: 'admin' });
-  const adminSecretName = r.string('ADMIN_SECRET_NAME', 'admin-secret', {
-    pattern: /^[A-Za-z0-9][A-Za-z0-9._@-]{0,127}$/,
-    example: 'admin-secret',
-  });
+  const s = readSettings(APP_SETTINGS, r);
   return r.done<AppConfig>({
-    port: r.int('PORT', 8080, { min: 0, max: 65535 }),
-    host: r.string('HOST', '0.0.0.0'),
+    port: s.port,
+    host: s.host,
     vault: {
-      addr: r.url('VAULT_ADDR', 'http://127.0.0.1:8200'),
-      ...(token ? { token } : {}),
-      approleDir: r.string('VAULT_APPROLE_DIR', '/vault/approle/app'),
-      kvMount,
-      kvBasePath,
-      timeoutMs: r.int('VAULT_TIMEOUT_MS', 3000, { min: 100, max: 60_000 }),
+      addr: s.vaultAddr,
+      ...(s.vaultToken ? { token: s.vaultToken } : {}),
+      approleDir: s.approleDir,
+      kvMount: s.kvMount,
+      kvBasePath: s.kvBasePath,
+      timeoutMs: s.vaultTimeoutMs,
     },
-    cache: {
-      ttlSeconds: r.int('CACHE_TTL_SECONDS', 30, { min: 0, max: 60 }),
-      maxEntries: r.int('CACHE_MAX_ENTRIES', 10_000, { min: 1, max: 1_000_000 }),
-    },
-    secretsConfigPath: r.string('SECRETS_CONFIG', '/etc/aurora/vault-config.json'),
+    cache: { ttlSeconds: s.cacheTtlSeconds, maxEntries: s.cacheMaxEntries },
+    secretsConfigPath: s.secretsConfig,
     postgres: {
-      host: r.string('PGHOST', '127.0.0.1'),
-      port: r.int('PGPORT', 5432, { min: 1, max: 65535 }),
-      user: r.string('PGUSER', 'aurora'),
-      password: r.optional('PGPASSWORD') ?? '',
-      database: r.string('PGDATABASE', 'aurora'),
-      poolSize: r.int('PG_POOL_SIZE', 10, { min: 1, max: 200 }),
-      connectTimeoutMs: r.int('PG_CONNECT_TIMEOUT_MS', 2000, { min: 100, max: 60_000 }),
-      statementTimeoutMs: r.int('PG_STATEMENT_TIMEOUT_MS', 5000, { min: 100, max: 600_000 }),
+      host: s.pgHost,
+      port: s.pgPort,
+      user: s.pgUser,
+      password: s.pgPassword ?? '',
+      database: s.pgDatabase,
+      poolSize: s.pgPoolSize,
+      connectTimeoutMs: s.pgConnectTimeoutMs,
+      statementTimeoutMs: s.pgStatementTimeoutMs,
     },
-    auth: {
-      maxFailures: r.int('AUTH_MAX_FAILURES', 10, { min: 1, max: 10_000 }),
-      windowSeconds: r.int('AUTH_FAILURE_WINDOW_SECONDS', 60, { min: 1, max: 86_400 }),
-    },
+    auth: { maxFailures: s.authMaxFailures, windowSeconds: s.authWindowSeconds },
     clients: {
       secretsConfigRequired: r.optional('SECRETS_CONFIG') !== undefined,
-      adminClientId,
-      adminSecretName,
-      fileRevalidateMs: r.int('FILE_SECRET_REVALIDATE_MS', 500, { min: 50, max: 60_000 }),
+      adminClientId: s.adminClientId,
+      adminSecretName: s.adminSecretName,
+      fileRevalidateMs: s.fileRevalidateMs,
     },
-    bodyLimit: r.string('BODY_LIMIT', '64kb', { pattern: /^\d+(?:b|kb|mb)$/, example: '64kb' }),
-    logLevel: r.string('LOG_LEVEL', 'info', {
-      pattern: /^(error|warn|info|http|verbose|debug|silly)$/,
-      example: 'info',
-    }),
+    bodyLimit: s.bodyLimit,
+    logLevel: s.logLevel,
   });
 }

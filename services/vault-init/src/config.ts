@@ -3,7 +3,7 @@
  * process (exit 2) with its name, what was wrong and an example of a good value.
  */
 import path from 'node:path';
-import { EnvReader, SEGMENT_PATTERN, isSafeSegment } from '@aurora/common';
+import { EnvReader, KV_SETTINGS, readSettings, setting } from '@aurora/common';
 
 export interface VaultInitConfig {
   vaultAddr: string;
@@ -56,6 +56,46 @@ export function shamirProblem(shares: number, threshold: number): string | undef
   return undefined;
 }
 
+/** Every variable vault-init reads: the loader below, .env.example and the compose files all follow this. */
+export const VAULT_INIT_SETTINGS = {
+  secretShares: setting.int('VAULT_SECRET_SHARES', 5, { min: 1, max: 255 }, 'key shares of a new Vault'),
+  secretThreshold: setting.int('VAULT_SECRET_THRESHOLD', 3, { min: 1, max: 255 }, 'shares needed to unseal'),
+  ...KV_SETTINGS,
+  appPolicy: setting.string('VAULT_APP_POLICY', 'aurora-app', "the app's least-privilege policy", {
+    pattern: POLICY_NAME,
+    example: 'aurora-app',
+  }),
+  haAddrs: setting.optional('VAULT_HA_ADDRS', "a Raft cluster: every node's API address, comma-separated"),
+  vaultAddr: setting.url('VAULT_ADDR', 'http://127.0.0.1:8200', "Vault's address (compose: http://vault:8200)"),
+  initDir: setting.string('VAULT_INIT_DIR', '/vault/init', 'where init.json (unseal keys + root token) lives'),
+  approleDir: setting.string('VAULT_APPROLE_DIR', '/vault/approle', "where each consumer's AppRole files go"),
+  operatorTokenDir: setting.string('VAULT_OPERATOR_TOKEN_DIR', '/vault/cli', "where the CLI's operator token goes"),
+  // A path on the Vault server's file system, not ours: kept as given.
+  auditFile: setting.string('VAULT_AUDIT_FILE', '/vault/logs/audit.log', 'the audit log, as the Vault server sees it', {
+    pattern: /^\/[^\0\n]*[^/]$/,
+    example: '/vault/logs/audit.log',
+  }),
+  watchIntervalMs: setting.int(
+    'VAULT_WATCH_INTERVAL_MS',
+    1000,
+    { min: 100, max: 60_000 },
+    'how often the seal status is checked, ms',
+  ),
+  waitTimeoutMs: setting.int(
+    'VAULT_WAIT_TIMEOUT_MS',
+    120_000,
+    { min: 1000, max: 3_600_000 },
+    "how long to wait for Vault's API, ms",
+  ),
+  printRootToken: setting.bool('VAULT_PRINT_ROOT_TOKEN', true, 'print the root token in the banner'),
+  revokeRootToken: setting.bool('VAULT_REVOKE_ROOT_TOKEN', false, "revoke init.json's root token after setup"),
+  uiUrl: setting.url('VAULT_UI_URL', 'http://localhost:8200/ui', 'the Vault UI address the banner shows'),
+  cliCommand: setting.string('VAULT_BANNER_CLI', 'docker exec -it vault vault', 'the CLI invocation the banner shows'),
+  healthPort: setting.int('VAULT_INIT_HEALTH_PORT', 8201, { min: 1, max: 65_535 }, "vault-init's health endpoint"),
+  policyDir: setting.string('VAULT_POLICY_DIR', '/vault/policies', 'the policy templates vault-init applies'),
+  agentObjectsFile: setting.string('VAULT_AGENT_OBJECTS', '/vault/agent/secrets.json', 'the files the agent renders'),
+};
+
 export function loadConfig(
   env: NodeJS.ProcessEnv = process.env,
   argv: readonly string[] = process.argv.slice(2),
@@ -66,61 +106,32 @@ export function loadConfig(
     r.problem(
       `unknown argument(s) ${unknownArgs.map((a) => JSON.stringify(a)).join(' ')}; the only one is --once (exit after setup)`,
     );
+  const s = readSettings(VAULT_INIT_SETTINGS, r);
 
-  const secretShares = r.int('VAULT_SECRET_SHARES', 5, { min: 1, max: 255 });
-  const secretThreshold = r.int('VAULT_SECRET_THRESHOLD', 3, { min: 1, max: 255 });
-  const shamir = shamirProblem(secretShares, secretThreshold);
+  const shamir = shamirProblem(s.secretShares, s.secretThreshold);
   if (shamir)
     r.problem(
-      `VAULT_SECRET_SHARES=${secretShares} with VAULT_SECRET_THRESHOLD=${secretThreshold}: ${shamir}; example: VAULT_SECRET_SHARES=5 VAULT_SECRET_THRESHOLD=3 (or 1 and 1)`,
+      `VAULT_SECRET_SHARES=${s.secretShares} with VAULT_SECRET_THRESHOLD=${s.secretThreshold}: ${shamir}; example: VAULT_SECRET_SHARES=5 VAULT_SECRET_THRESHOLD=3 (or 1 and 1)`,
+    );
+  if (RESERVED_MOUNTS.has(s.kvMount.toLowerCase()))
+    r.problem(
+      `VAULT_KV_MOUNT=${JSON.stringify(s.kvMount)} is reserved (Vault's own mounts, or the separate "secret" mount); example: VAULT_KV_MOUNT=aurora`,
+    );
+  if (RESERVED_POLICIES.has(s.appPolicy))
+    r.problem(
+      `VAULT_APP_POLICY=${JSON.stringify(s.appPolicy)} is taken by Vault or by another aurora policy; example: VAULT_APP_POLICY=aurora-app`,
     );
 
-  const kvMount = r.string('VAULT_KV_MOUNT', 'aurora', { pattern: SEGMENT_PATTERN, example: 'aurora' });
-  if (RESERVED_MOUNTS.has(kvMount.toLowerCase()))
-    r.problem(
-      `VAULT_KV_MOUNT=${JSON.stringify(kvMount)} is reserved (Vault's own mounts, or the separate "secret" mount); example: VAULT_KV_MOUNT=aurora`,
-    );
-  const kvBasePath = r.string('VAULT_KV_BASE_PATH', 'users');
-  if (!kvBasePath.split('/').every(isSafeSegment))
-    r.problem(
-      `VAULT_KV_BASE_PATH=${JSON.stringify(kvBasePath)} must be one or more path segments of letters, digits, . _ - @ joined by "/"; example: VAULT_KV_BASE_PATH=users`,
-    );
-  const appPolicy = r.string('VAULT_APP_POLICY', 'aurora-app', { pattern: POLICY_NAME, example: 'aurora-app' });
-  if (RESERVED_POLICIES.has(appPolicy))
-    r.problem(
-      `VAULT_APP_POLICY=${JSON.stringify(appPolicy)} is taken by Vault or by another aurora policy; example: VAULT_APP_POLICY=aurora-app`,
-    );
-
-  const haAddrs = parseHaAddrs(r.optional('VAULT_HA_ADDRS'), r);
-
-  const config: VaultInitConfig = {
-    vaultAddr: r.url('VAULT_ADDR', 'http://127.0.0.1:8200'),
-    haAddrs,
-    initDir: path.resolve(r.string('VAULT_INIT_DIR', '/vault/init')),
-    secretShares,
-    secretThreshold,
-    kvMount,
-    kvBasePath,
-    appPolicy,
-    approleDir: path.resolve(r.string('VAULT_APPROLE_DIR', '/vault/approle')),
-    operatorTokenDir: path.resolve(r.string('VAULT_OPERATOR_TOKEN_DIR', '/vault/cli')),
-    // A path on the Vault server's file system, not ours: kept as given.
-    auditFile: r.string('VAULT_AUDIT_FILE', '/vault/logs/audit.log', {
-      pattern: /^\/[^\0\n]*[^/]$/,
-      example: '/vault/logs/audit.log',
-    }),
-    watchIntervalMs: r.int('VAULT_WATCH_INTERVAL_MS', 1000, { min: 100, max: 60_000 }),
-    waitTimeoutMs: r.int('VAULT_WAIT_TIMEOUT_MS', 120_000, { min: 1000, max: 3_600_000 }),
-    printRootToken: r.bool('VAULT_PRINT_ROOT_TOKEN', true),
-    revokeRootToken: r.bool('VAULT_REVOKE_ROOT_TOKEN', false),
-    uiUrl: r.url('VAULT_UI_URL', 'http://localhost:8200/ui'),
-    cliCommand: r.string('VAULT_BANNER_CLI', 'docker exec -it vault vault'),
-    healthPort: r.int('VAULT_INIT_HEALTH_PORT', 8201, { min: 1, max: 65_535 }),
-    policyDir: path.resolve(r.string('VAULT_POLICY_DIR', '/vault/policies')),
-    agentObjectsFile: path.resolve(r.string('VAULT_AGENT_OBJECTS', '/vault/agent/secrets.json')),
+  return r.done<VaultInitConfig>({
+    ...s,
+    haAddrs: parseHaAddrs(s.haAddrs, r),
+    initDir: path.resolve(s.initDir),
+    approleDir: path.resolve(s.approleDir),
+    operatorTokenDir: path.resolve(s.operatorTokenDir),
+    policyDir: path.resolve(s.policyDir),
+    agentObjectsFile: path.resolve(s.agentObjectsFile),
     once: argv.includes('--once'),
-  };
-  return r.done(config);
+  });
 }
 
 const HA_EXAMPLE = 'VAULT_HA_ADDRS=http://vault-1:8200,http://vault-2:8200,http://vault-3:8200';

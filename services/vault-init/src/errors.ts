@@ -41,7 +41,7 @@ export class InitMaterialError extends VaultInitError {
 }
 
 /** Vault holds an object vault-init would have to overwrite (e.g. a KV v1 engine at the KV mount). */
-export class ConflictError extends VaultInitError {
+export class VaultObjectConflictError extends VaultInitError {
   constructor(message: string) {
     super(EXIT.conflict, message);
   }

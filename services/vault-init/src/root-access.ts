@@ -5,9 +5,14 @@
  * revoked as soon as configure is done. A crash in between leaves nothing usable for long.
  * No token is ever logged; each one is registered with the redacting logger the moment it exists.
  */
-import { VaultForbiddenError, registerSecret, type Logger, type VaultClient } from '@aurora/common';
+import {
+  GenerateRootKeysError,
+  VaultForbiddenError,
+  registerSecret,
+  type Logger,
+  type VaultClient,
+} from '@aurora/common';
 import { InitMaterialError } from './errors.js';
-import { GenerateRootKeysError, generateRootToken } from './generate-root.js';
 import type { InitMaterial } from './init-store.js';
 
 /** Long enough for a configure on a slow machine, short enough that a leftover token does not matter. */
@@ -41,7 +46,7 @@ export async function generateRootSession(
 ): Promise<RootSession> {
   let generated;
   try {
-    generated = await generateRootToken(client.addr, material);
+    generated = await client.withToken('', 10_000).generateRoot.rootToken(material.keys_base64);
   } catch (err) {
     if (err instanceof GenerateRootKeysError) {
       throw new InitMaterialError(
@@ -53,7 +58,6 @@ export async function generateRootSession(
     }
     throw err;
   }
-  registerSecret(generated.token);
   if (generated.cancelledPrevious)
     logger.warn(
       'generate-root: cancelled an unfinished attempt someone else had left (it cannot be finished without its OTP)',

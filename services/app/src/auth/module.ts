@@ -1,5 +1,5 @@
 /**
- * Clients, file-mounted secrets and authentication (issue 6), wired together:
+ * Clients, file-mounted secrets and authentication, wired together:
  * SECRETS_CONFIG → FileSecrets (watched, cached) ┐
  * PostgreSQL resources (Client, Patient) ────────┼→ Authenticator → basicAuth middleware (+ failure limiter)
  * Vault (vault: references) → ClientSecrets ─────┘

@@ -1,4 +1,4 @@
-/** User credentials (issue 7): `vault:` references in PostgreSQL, values in Vault, resolved at runtime. */
+/** User credentials: `vault:` references in PostgreSQL, values in Vault, resolved at runtime. */
 import type { Router } from 'express';
 import type { AppContext, AppModule } from '../context.js';
 import { CredentialResolver } from './resolver.js';

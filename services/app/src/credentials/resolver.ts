@@ -128,8 +128,4 @@ export class CredentialResolver {
     this.cache.clear();
     this.inflight.clear();
   }
-
-  get cacheSize(): number {
-    return this.cache.size;
-  }
 }

@@ -58,8 +58,6 @@ function send(res: import('express').Response, status: number, body: unknown): v
 export interface FhirRoutesOptions {
   store: ResourceStore;
   secrets: ClientSecrets;
-  /** Called after a Client changed or was deleted. */
-  onClientChange?: (id: string) => void;
   /** The bootstrap admin Client: it may be changed or deleted (it is recreated at start), but not demoted. */
   bootstrapAdminId?: string;
 }
@@ -109,7 +107,6 @@ export function fhirRoutes(options: FhirRoutesOptions): Router {
       );
     }
     const created = await store.put('Client', id, resource);
-    options.onClientChange?.(id);
     send(res, created ? 201 : 200, resource);
   });
 
@@ -117,7 +114,6 @@ export function fhirRoutes(options: FhirRoutesOptions): Router {
     assertAdmin(callerOf(res));
     const id = idParam(req);
     if (!(await store.delete('Client', id))) throw new NotFoundError(`no Client ${id}`);
-    options.onClientChange?.(id);
     res.status(204).end();
   });
 

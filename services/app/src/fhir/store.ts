@@ -44,12 +44,12 @@ export class ResourceStore {
     return (res.rowCount ?? 0) > 0;
   }
 
-  async list(type: string, limit: number, offset = 0): Promise<{ total: number; resources: Resource[] }> {
+  async list(type: string, limit: number): Promise<{ total: number; resources: Resource[] }> {
     const [count, rows] = await Promise.all([
       this.pool.query<{ n: string }>('SELECT count(*) AS n FROM resources WHERE resource_type = $1', [type]),
       this.pool.query<{ resource: Resource }>(
-        'SELECT resource FROM resources WHERE resource_type = $1 ORDER BY id LIMIT $2 OFFSET $3',
-        [type, limit, offset],
+        'SELECT resource FROM resources WHERE resource_type = $1 ORDER BY id LIMIT $2',
+        [type, limit],
       ),
     ]);
     return { total: Number(count.rows[0]?.n ?? 0), resources: rows.rows.map((r) => r.resource) };

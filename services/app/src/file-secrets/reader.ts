@@ -101,10 +101,6 @@ export class FileSecrets {
     }
   }
 
-  has(name: string): boolean {
-    return this.config.secrets.has(name);
-  }
-
   entry(name: string): FileSecretEntry | undefined {
     return this.config.secrets.get(name);
   }

@@ -5,7 +5,7 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { VaultNotFoundError, VaultRequestError, registerSecret, type VaultClient } from '@aurora/common';
-import { ConflictError, FilesystemError, fsReason } from '../errors.js';
+import { VaultObjectConflictError, FilesystemError, fsReason } from '../errors.js';
 import { ensureDir, readIfExists, writeFileAtomic } from '../fs-atomic.js';
 import type { Change } from './types.js';
 
@@ -28,7 +28,7 @@ export async function ensureApproleAuth(client: VaultClient): Promise<Change> {
     return 'created';
   }
   if (actual.type !== 'approle') {
-    throw new ConflictError(
+    throw new VaultObjectConflictError(
       `auth/${APPROLE_MOUNT}/ in Vault at ${client.addr} is a "${actual.type}" auth method, not AppRole; vault-init will not replace it. Disable or move it, then restart vault-init.`,
     );
   }

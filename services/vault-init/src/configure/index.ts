@@ -17,7 +17,7 @@ export type { Change } from './types.js';
 
 export const APP_ROLE = 'aurora-app';
 export const AGENT_ROLE = 'aurora-agent';
-/** The kv mount of the user's docs (secret/aidbox/client) and of the bootstrap admin secret. */
+/** The `secret` KV mount, as in Vault's dev mode: the walkthrough's Client secret and the bootstrap admin secret. */
 export const SECRET_MOUNT = 'secret';
 
 export interface ConfigureResult {

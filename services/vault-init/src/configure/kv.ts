@@ -1,6 +1,6 @@
 /** KV v2 mounts. A KV v1 or any other engine at the path is an error: silently reusing it would lose versions. */
 import type { VaultClient } from '@aurora/common';
-import { ConflictError } from '../errors.js';
+import { VaultObjectConflictError } from '../errors.js';
 import type { Change } from './types.js';
 
 export async function ensureKvV2(client: VaultClient, mount: string): Promise<Change> {
@@ -12,7 +12,7 @@ export async function ensureKvV2(client: VaultClient, mount: string): Promise<Ch
   }
   if (actual.type === 'kv' && actual.options?.version === '2') return 'unchanged';
   const what = actual.type === 'kv' ? 'a KV version 1 engine' : `a "${actual.type}" secrets engine`;
-  throw new ConflictError(
+  throw new VaultObjectConflictError(
     `${mount}/ in Vault at ${client.addr} is ${what}, not KV version 2. vault-init will not reuse or replace it. ` +
       (actual.type === 'kv'
         ? `Upgrade it in place with \`vault kv enable-versioning ${mount}/\` (keeps the data), or set VAULT_KV_MOUNT to another name.`

@@ -1,5 +1,5 @@
 /**
- * `node dist/root-token.js` (what `make root-token` runs in the vault-init container): a fresh root token from
+ * `node dist/print-root-token.js` (what `make root-token` runs in the vault-init container): a fresh root token from
  * the unseal keys in init.json (read through the init store at VAULT_INIT_DIR), made with Vault's generate-root
  * flow at VAULT_ADDR (with VAULT_HA_ADDRS: at the cluster's active node instead), printed once on stdout and
  * nothing else. Notes go to stderr and never hold a key or a token. The token does not expire: revoke it after
@@ -7,11 +7,10 @@
  * Exit codes: 0 printed · 2 bad configuration · 4 init material problem · 1 anything else.
  */
 import path from 'node:path';
-import { ConfigError, EnvReader, VaultClient, redactString, registerSecret } from '@aurora/common';
+import { ConfigError, EnvReader, VaultClient, redactString } from '@aurora/common';
 import { findActive } from './cluster.js';
-import { parseHaAddrs } from './config.js';
+import { VAULT_INIT_SETTINGS, parseHaAddrs } from './config.js';
 import { EXIT, VaultInitError } from './errors.js';
-import { generateRootToken } from './generate-root.js';
 import { FileInitStore } from './init-store.js';
 
 const say = (msg: string) => process.stderr.write(`[root-token] ${redactString(msg)}\n`);
@@ -19,9 +18,9 @@ const say = (msg: string) => process.stderr.write(`[root-token] ${redactString(m
 async function main(): Promise<number> {
   const r = new EnvReader(process.env);
   const config = r.done({
-    vaultAddr: r.url('VAULT_ADDR', 'http://127.0.0.1:8200'),
-    initDir: path.resolve(r.string('VAULT_INIT_DIR', '/vault/init')),
-    haAddrs: parseHaAddrs(r.optional('VAULT_HA_ADDRS'), r),
+    vaultAddr: VAULT_INIT_SETTINGS.vaultAddr.read(r),
+    initDir: path.resolve(VAULT_INIT_SETTINGS.initDir.read(r)),
+    haAddrs: parseHaAddrs(VAULT_INIT_SETTINGS.haAddrs.read(r), r),
   });
   const store = new FileInitStore(config.initDir);
   const material = await store.read();
@@ -33,8 +32,8 @@ async function main(): Promise<number> {
     config.haAddrs.length > 0
       ? (await findActive(config.haAddrs.map((a) => new VaultClient({ addr: a, timeoutMs: 3000 })))).addr
       : config.vaultAddr;
-  const { token, cancelledPrevious, keysUsed } = await generateRootToken(addr, material);
-  registerSecret(token);
+  const vault = new VaultClient({ addr, timeoutMs: 10_000 });
+  const { token, cancelledPrevious, keysUsed } = await vault.generateRoot.rootToken(material.keys_base64);
   if (cancelledPrevious) say('an unfinished generate-root attempt was in progress: cancelled it');
   say(
     `generated a new root token with ${keysUsed} unseal key(s) from ${store.location} at ${addr}. It is printed once, below; it does not expire.`,
