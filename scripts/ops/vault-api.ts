@@ -1,10 +1,11 @@
 /**
- * The few unauthenticated Vault calls operations need (seal status, unseal, generate-root), over fetch,
- * with no dependency. The generate-root flow and the HTTP call are vault-init's own module (its in-container
- * `dist/root-token.js` runs the same code), imported from its source: no build needed for the scripts.
+ * The few unauthenticated Vault calls operations need (seal status, unseal, generate-root). The generate-root
+ * flow and the HTTP call are vault-init's own module (its in-container `dist/root-token.js` runs the same code),
+ * imported from its source; unsealing is the routine of @aurora/common that vault-init uses too.
  * Errors name the endpoint and the status, never a key, a nonce's use or a token.
  */
 import fs from 'node:fs';
+import { UnsealKeysError, VaultClient, unsealVault } from '@aurora/common';
 import { generateRootToken, vaultCall } from '../../services/vault-init/src/generate-root.js';
 import type { Storage } from './archive.js';
 import { waitFor } from '../../test/harness/processes.js';
@@ -89,17 +90,19 @@ export function readInitFile(file: string): InitMaterial {
   return readInitMaterial(text, file);
 }
 
-/** Unseals with the keys of `material` (what vault-init does; used where no vault-init watches). */
+/**
+ * Unseals the Vault at `addr` with the keys of `material` (where no vault-init watches it), through the same
+ * routine vault-init uses. Keys that cannot do it: an error saying they do not belong to this Vault.
+ */
 export async function unsealWith(addr: string, material: InitMaterial): Promise<void> {
-  let status = await sealStatus(addr);
-  for (const key of material.keys_base64) {
-    if (!status.sealed) return;
-    status = await call<SealStatus>(addr, 'POST', 'sys/unseal', { key });
+  try {
+    await unsealVault(new VaultClient({ addr, timeoutMs: 10_000 }), material.keys_base64, {
+      threshold: material.threshold,
+    });
+  } catch (err) {
+    if (!(err instanceof UnsealKeysError)) throw err;
+    throw new Error(`${err.message}: the keys of the init material do not belong to this Vault`, { cause: err });
   }
-  if (status.sealed)
-    throw new Error(
-      `Vault at ${addr} is still sealed after all ${material.keys_base64.length} keys of the init material: they do not belong to this Vault`,
-    );
 }
 
 /**

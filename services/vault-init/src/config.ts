@@ -13,6 +13,11 @@ export interface VaultInitConfig {
    * configures through the active node and keeps every node unsealed (cluster.ts).
    */
   haAddrs: string[];
+  /**
+   * VAULT_RAFT_SERVER_STABILIZATION_TIME: on Raft storage, how long autopilot watches a joined node before it
+   * makes it a voter (a Vault duration; empty = Vault's default, 10s). The local HA profile shortens it.
+   */
+  raftServerStabilizationTime: string;
   initDir: string;
   secretShares: number;
   secretThreshold: number;
@@ -96,6 +101,10 @@ export function loadConfig(
   const config: VaultInitConfig = {
     vaultAddr: r.url('VAULT_ADDR', 'http://127.0.0.1:8200'),
     haAddrs,
+    raftServerStabilizationTime: r.string('VAULT_RAFT_SERVER_STABILIZATION_TIME', '', {
+      pattern: /^(?:|(?:\d+(?:h|m|s|ms))+)$/,
+      example: '2s',
+    }),
     initDir: path.resolve(r.string('VAULT_INIT_DIR', '/vault/init')),
     secretShares,
     secretThreshold,
