@@ -262,7 +262,10 @@ export class HaStack {
           await this.stopVaultInit();
         },
         startAfterRestore: async () => {
+          // As compose's target does (scripts/ops/targets.ts): the app starts once vault-init is healthy, i.e.
+          // every node unsealed with the restored keys, serving the restored data, and voting again.
           await this.startVaultInit();
+          await this.waitHealthy();
           await this.app.startProcess();
           await this.app.waitReady(60_000);
         },
