@@ -119,7 +119,10 @@ export class Watcher {
         return [...states, needsHuman(err) ? 'failed' : 'sealed'];
       }
     }
-    await this.checkRaft(checks.find((c) => c.storage)?.storage);
+    await this.checkRaft(
+      checks.find((c) => c.storage)?.storage,
+      nodes.filter((_, i) => states[i] !== 'unsealed').map((n) => n.addr),
+    );
     return states;
   }
 
@@ -197,10 +200,11 @@ export class Watcher {
   }
 
   /**
-   * Raft storage: autopilot's verdict, with every configured node a voter (autopilot.ts). Read with the operator
-   * token through the active node (any node would forward it). Other storage: nothing to wait for.
+   * Raft storage: autopilot's verdict, with every configured node a voter (autopilot.ts), and every configured
+   * node answering unsealed (`notServing` lists those that do not). Read with the operator token through the
+   * active node (any node would forward it). Other storage: nothing to wait for.
    */
-  private async checkRaft(storage: string | undefined): Promise<void> {
+  private async checkRaft(storage: string | undefined, notServing: string[]): Promise<void> {
     const { state, nodes, logger } = this.o;
     if (storage !== 'raft') {
       if (storage !== undefined) state.raft = null;
@@ -223,6 +227,13 @@ export class Watcher {
         };
       }
     }
+    // Autopilot notices a dead voter only after its last-contact threshold (10 s); vault-init knows at once.
+    if (notServing.length > 0)
+      raft = {
+        ...raft,
+        ready: false,
+        waitingFor: `${notServing.join(', ')} to answer unsealed; ${raft.waitingFor ?? `${raft.voters} of ${raft.nodes} nodes vote`}`,
+      };
     state.raft = raft;
     const said = raft.ready ? 'ready' : raft.waitingFor;
     if (said === this.lastRaft) return;
