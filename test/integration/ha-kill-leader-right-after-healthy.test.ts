@@ -102,6 +102,6 @@ describe('kill -9 of the leader right after the HA stack reports healthy', () =>
       30_000,
       200,
     );
-    assert.match(h.body.waitingFor!, /to be healthy again|unsealed/);
+    assert.match(h.body.waitingFor!, /to be healthy|unsealed/);
   });
 });

@@ -70,7 +70,7 @@ describe('Raft readiness from autopilot state', () => {
       3,
     );
     assert.equal(r.ready, false);
-    assert.match(r.waitingFor!, /vault-1 \(failed, last contact 1s\) to be healthy again/);
+    assert.match(r.waitingFor!, /vault-1 \(failed, last contact 1s\) to be healthy/);
   });
 
   test('fewer members than configured nodes: not ready', () => {

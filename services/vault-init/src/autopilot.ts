@@ -72,7 +72,7 @@ export function judge(state: AutopilotState, nodes: number): RaftReadiness {
   if (unhealthy.length > 0)
     missing.push(
       `${unhealthy.map((s) => `${name(s)} (${s.node_status ?? 'unknown'}, last contact ${s.last_contact ?? '?'})`).join(', ')} ` +
-        'to be healthy again',
+        'to be healthy',
     );
   if (missing.length === 0 && !state.healthy) missing.push('autopilot to report the cluster healthy');
   if (missing.length === 0 && failureTolerance < wanted)
