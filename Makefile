@@ -56,6 +56,8 @@ doctor: ## list dangling references and orphaned secrets (REPAIR=1 fixes them)
 
 # ---- operations (docs/operations.md) -------------------------------------------------------------
 .PHONY: backup restore root-token
+# The scripts import the workspace packages (@aurora/common), which resolve to their compiled dist/.
+backup restore root-token: build
 backup: ## one archive (0600) of Vault's data, the unseal keys and the database; BACKUP_DIR, BACKUP_PASSPHRASE(_FILE)
 	@$(TSX) scripts/backup.ts
 

@@ -111,6 +111,12 @@ container_states() {
   docker inspect -f '{{.Name}} {{.State.Status}} {{if .State.Health}}{{.State.Health.Status}}{{else}}none{{end}} {{.RestartCount}} {{index .Config.Labels "com.docker.compose.service"}}' $ids 2>/dev/null | sed 's#^/##'
 }
 
+# What vault-init's healthcheck last said it waits for (e.g. how many Raft nodes vote yet); empty once healthy.
+vault_init_waits_for() {
+  docker inspect -f '{{if .State.Health}}{{if ne .State.Health.Status "healthy"}}{{range .State.Health.Log}}{{.Output}}{{end}}{{end}}{{end}}' vault-init 2>/dev/null |
+    grep -v '^[[:space:]]*$' | tail -n 1 || true
+}
+
 explain_failure() {
   local services=$1
   for s in $services; do
@@ -155,7 +161,7 @@ up() {
   local uplog timeout_s=${PROD_LOCAL_TIMEOUT:-240}
   uplog=$(mktemp "${TMPDIR:-/tmp}/aurora-up.XXXXXX")
   $COMPOSE up -d --remove-orphans >"$uplog" 2>&1 &
-  local up_pid=$! up_rc="" next=$SECONDS states bad unhealthy waiting
+  local up_pid=$! up_rc="" next=$SECONDS states bad unhealthy waiting says
   t0=$SECONDS
   while :; do
     if [ -z "$up_rc" ] && ! kill -0 "$up_pid" 2>/dev/null; then
@@ -187,7 +193,10 @@ up() {
     fi
     if [ "$SECONDS" -ge "$next" ]; then
       if [ -z "$states" ]; then log "waiting for health ($((SECONDS - t0))s): creating containers..."
-      else log "waiting for health ($((SECONDS - t0))s): $(awk '{printf "%s=%s ", $5, ($3 == "none" ? $2 : $3)}' <<<"$states")"; fi
+      else
+        says=$(vault_init_waits_for)
+        log "waiting for health ($((SECONDS - t0))s): $(awk '{printf "%s=%s ", $5, ($3 == "none" ? $2 : $3)}' <<<"$states")${says:+ | vault-init: $says}"
+      fi
       next=$((SECONDS + 3))
     fi
     sleep 1

@@ -3,7 +3,7 @@
  * watches, a root token for the job), over the one Vault client of @aurora/common.
  * Errors name the endpoint and the status, never a key or a token.
  */
-import { VaultClient, type SealStatus } from '@aurora/common';
+import { UnsealKeysError, VaultClient, unsealVault, type SealStatus } from '@aurora/common';
 import type { Storage } from './archive.js';
 import { waitFor } from '../../test/harness/processes.js';
 
@@ -64,18 +64,17 @@ export function readInitMaterial(text: string, where: string): InitFileKeys {
   return parsed;
 }
 
-/** Unseals with the keys of `material` (what vault-init does; used where no vault-init watches). */
+/**
+ * Unseals the Vault at `addr` with the keys of `material` (where no vault-init watches it), through the same
+ * routine vault-init uses. Keys that cannot do it: an error saying they do not belong to this Vault.
+ */
 export async function unsealWith(addr: string, material: InitFileKeys): Promise<void> {
-  const vault = opsClient(addr);
-  let status = await vault.sealStatus();
-  for (const key of material.keys_base64) {
-    if (!status.sealed) return;
-    status = await vault.unseal(key);
+  try {
+    await unsealVault(opsClient(addr), material.keys_base64, { threshold: material.threshold });
+  } catch (err) {
+    if (!(err instanceof UnsealKeysError)) throw err;
+    throw new Error(`${err.message}: the keys of the init material do not belong to this Vault`, { cause: err });
   }
-  if (status.sealed)
-    throw new Error(
-      `Vault at ${addr} is still sealed after all ${material.keys_base64.length} keys of the init material: they do not belong to this Vault`,
-    );
 }
 
 /**

@@ -74,12 +74,19 @@ export class AppProcess {
     );
   }
 
-  /** Waits for /readyz = 200 (PostgreSQL reachable, Vault unsealed, token valid). */
+  /**
+   * Waits for /readyz = 200 (PostgreSQL reachable, Vault unsealed, token valid). Each probe may take until the
+   * deadline: on a busy machine /readyz (a Vault login and lookup, forwarded by a standby) can take seconds, and a
+   * shorter per-probe limit would turn "ready, but slow to say so" into "never ready".
+   */
   async waitReady(timeoutMs = 30_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
     await waitFor(
       `the app to be ready (${this.url}/readyz)`,
       async () => {
-        const res = await fetch(`${this.url}/readyz`, { signal: AbortSignal.timeout(2000) }).catch(() => undefined);
+        const res = await fetch(`${this.url}/readyz`, {
+          signal: AbortSignal.timeout(Math.max(1000, deadline - Date.now())),
+        }).catch(() => undefined);
         return res?.status === 200 ? true : undefined;
       },
       timeoutMs,

@@ -21,6 +21,8 @@ export interface HaStackOptions {
   postgres?: PostgresServer;
   /** Extra vault-init settings (e.g. VAULT_REVOKE_ROOT_TOKEN). */
   vaultInitEnv?: Record<string, string>;
+  /** Told each new thing vault-init's health waits for while it is not healthy (e.g. "1 of 3 nodes vote; …"). */
+  onWaiting?: (what: string) => void;
 }
 
 export class HaStack {
@@ -28,6 +30,7 @@ export class HaStack {
   app!: AppProcess;
   initEnv!: Record<string, string>;
   readonly vaultInitLogs: string[] = [];
+  private stopping = false;
   private readonly writerSecret = `cs-writer-${crypto.randomBytes(18).toString('base64url')}`;
 
   private constructor(
@@ -66,9 +69,15 @@ export class HaStack {
       VAULT_SECRET_SHARES: '3',
       VAULT_SECRET_THRESHOLD: '2',
       VAULT_WAIT_TIMEOUT_MS: '60000',
+      // As in compose's local HA profile: autopilot makes a joined node a voter after 2 s instead of 10 s.
+      VAULT_RAFT_SERVER_STABILIZATION_TIME: '2s',
       ...options.vaultInitEnv,
     });
     await this.startVaultInit();
+    // Health is watched from here on (the app needs only the configuration, not the voters): start() returns the
+    // moment vault-init reports healthy, or once the app is ready, whichever is later.
+    const healthy = this.waitHealthy(180_000, options.onWaiting);
+    healthy.catch(() => undefined); // awaited below; an app failure first must not leave it unhandled
     const init = this.initMaterial();
     this.cluster.keys = init.keys_base64;
     this.cluster.rootToken = init.root_token;
@@ -98,6 +107,7 @@ export class HaStack {
       permissions: { credentials: ['read', 'write', 'delete', 'resolve'], users: ['*'] },
     });
     await this.app.waitReady(60_000);
+    await healthy;
   }
 
   /** The node the app talks to: the second one (vault-init initializes the first, which becomes active). */
@@ -116,6 +126,39 @@ export class HaStack {
   async startVaultInit(): Promise<void> {
     this.vaultInit = VaultInitProcess.start(this.initEnv);
     await this.vaultInit.waitForOutput(/watching the seal status/, 180_000);
+  }
+
+  /** vault-init's health: 200 only once autopilot says healthy with all three nodes voting (vault-init/health.ts). */
+  async health(): Promise<{
+    status: number;
+    body: { waitingFor?: string; raft?: { ready: boolean; voters: number; nodes: number; failureTolerance: number } };
+  }> {
+    const res = await fetch(`http://127.0.0.1:${this.initEnv.VAULT_INIT_HEALTH_PORT}/health`, {
+      signal: AbortSignal.timeout(5000),
+    });
+    return { status: res.status, body: (await res.json()) as { waitingFor?: string } };
+  }
+
+  /**
+   * Waits for vault-init's health 200, printing what it waits for (how many nodes vote, which ones it waits for)
+   * each time that changes. Gives up when the stack is stopped.
+   */
+  async waitHealthy(timeoutMs = 120_000, onWaiting?: (what: string) => void): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    let said = '';
+    for (;;) {
+      if (this.stopping) throw new Error('the HA stack was stopped while waiting for vault-init to be healthy');
+      const h = await this.health().catch((err: Error) => ({ status: 0, body: { waitingFor: err.message } }));
+      if (h.status === 200) return;
+      if (h.body.waitingFor && h.body.waitingFor !== said) {
+        said = h.body.waitingFor;
+        onWaiting?.(said);
+        process.stderr.write(`# ha-stack: vault-init waits for ${said}\n`);
+      }
+      if (Date.now() > deadline)
+        throw new Error(`timed out after ${timeoutMs} ms waiting for vault-init to be healthy; it waits for ${said}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
   }
 
   async stopVaultInit(): Promise<void> {
@@ -219,7 +262,10 @@ export class HaStack {
           await this.stopVaultInit();
         },
         startAfterRestore: async () => {
+          // As compose's target does (scripts/ops/targets.ts): the app starts once vault-init is healthy, i.e.
+          // every node unsealed with the restored keys, serving the restored data, and voting again.
           await this.startVaultInit();
+          await this.waitHealthy();
           await this.app.startProcess();
           await this.app.waitReady(60_000);
         },
@@ -229,6 +275,7 @@ export class HaStack {
   }
 
   async stop(): Promise<void> {
+    this.stopping = true;
     await this.app?.stop().catch(() => undefined);
     await this.stopVaultInit().catch(() => undefined);
     await Promise.allSettled([this.cluster.stop(), this.ownsPostgres ? this.postgres.stop() : undefined]);

@@ -233,7 +233,14 @@ describe('VAULT_REVOKE_ROOT_TOKEN and make root-token on a 3-node Raft cluster',
     );
     const revoke = s.find((x) => x.step === 'revoke-root-token');
     assert.deepEqual([revoke?.which, revoke?.result], ['generated', 'revoked']);
-    assert.equal((await fetch(`http://127.0.0.1:${env.VAULT_INIT_HEALTH_PORT}/health`)).status, 200);
+    // Healthy once its first check has read autopilot (every node a voter already): right after it watches.
+    await waitFor(
+      'vault-init healthy',
+      async () =>
+        (await fetch(`http://127.0.0.1:${env.VAULT_INIT_HEALTH_PORT}/health`)).status === 200 ? true : undefined,
+      30_000,
+      100,
+    );
     await assertRevokedAndConfigured();
   });
 
@@ -334,7 +341,7 @@ describe('VAULT_REVOKE_ROOT_TOKEN and make root-token on a 3-node Raft cluster',
       'vault-init healthy',
       async () =>
         (await fetch(`http://127.0.0.1:${env.VAULT_INIT_HEALTH_PORT}/health`)).status === 200 ? true : undefined,
-      10_000,
+      30_000,
       100,
     );
     await assertRevokedAndConfigured();

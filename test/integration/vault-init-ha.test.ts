@@ -113,19 +113,38 @@ describe('vault-init with VAULT_HA_ADDRS: a 3-node Raft cluster, kill -9 of the 
     }
     active = await cluster.waitActive();
     assert.equal(active, cluster.nodes[0], 'the first listed node was initialized and is active');
-    assert.deepEqual(await health(), { status: 200, body: { unsealed: true, configured: true } });
     // Configured through the active node, replicated to all: the app's AppRole files exist and the mount is there.
     assert.ok(fs.existsSync(path.join(dirs.approleDir, 'app', 'secret_id')));
-    // Autopilot promotes the joined nodes to voters once they have been healthy for a while (default 10 s):
-    // before that, losing the leader would leave no quorum.
-    await waitFor(
-      'three voters',
+    // Autopilot promotes the joined nodes to voters once they have been healthy for a while (Vault's default
+    // 10 s): before that, losing the leader would leave no quorum, so health waits for it and says so.
+    const waited: string[] = [];
+    const healthyAt = await waitFor(
+      'vault-init healthy',
       async () => {
-        const peers = await cluster.peers();
-        return peers.length === 3 && peers.every((p) => p.voter) ? true : undefined;
+        const h = await health();
+        const said = (h.body as { waitingFor?: string }).waitingFor;
+        if (said && said !== waited.at(-1)) waited.push(said);
+        return h.status === 200 ? h : undefined;
       },
-      60_000,
-      250,
+      120_000,
+      100,
+    );
+    t.diagnostic(
+      `healthy (every node a voter) ${Date.now() - started} ms after start; it waited for: ${waited.join(' | ')}`,
+    );
+    assert.deepEqual(healthyAt.body, {
+      unsealed: true,
+      configured: true,
+      raft: { ready: true, voters: 3, nodes: 3, failureTolerance: 1 },
+    });
+    const peers = await cluster.peers();
+    assert.ok(peers.length === 3 && peers.every((p) => p.voter), `three voters once healthy: ${JSON.stringify(peers)}`);
+    const autopilot = await cluster.autopilot();
+    assert.equal(autopilot.healthy, true);
+    assert.equal(autopilot.failure_tolerance, 1);
+    assert.ok(
+      waited.some((w) => /Raft: \d of 3 nodes vote; waiting for/.test(w)),
+      `health named the voters while it waited: ${JSON.stringify(waited)}`,
     );
   });
 
@@ -246,7 +265,8 @@ describe('vault-init with VAULT_HA_ADDRS: a 3-node Raft cluster, kill -9 of the 
       30_000,
       100,
     );
-    await waitFor('vault-init healthy', async () => ((await health()).status === 200 ? true : undefined), 10_000, 100);
+    // Healthy again once autopilot counts the restarted node healthy: it is a voter already.
+    await waitFor('vault-init healthy', async () => ((await health()).status === 200 ? true : undefined), 30_000, 100);
     assert.equal((await cluster.peers()).length, 3);
   });
 

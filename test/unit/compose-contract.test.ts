@@ -114,10 +114,17 @@ describe('docker-compose.yml: the services and how they start', () => {
   });
 
   test('depends_on waits for health where the design says so', () => {
-    assert.equal(dependsOn(services['vault-init']!).vault, 'service_healthy');
+    // Vault is healthy only once vault-init has unsealed it: vault-init waits for its API by itself.
+    assert.equal(dependsOn(services['vault-init']!).vault, 'service_started');
     assert.equal(dependsOn(services.app!).postgres, 'service_healthy');
     assert.equal(dependsOn(services.app!)['vault-init'], 'service_healthy');
     assert.equal(dependsOn(services['vault-agent']!)['vault-init'], 'service_healthy');
+  });
+
+  test("vault's healthcheck means it serves: sealed (503) and uninitialized (501) are not healthy", () => {
+    const url = (services.vault!.healthcheck!.test as string[]).find((a) => a.includes('/v1/sys/health'));
+    assert.ok(url, 'the healthcheck asks sys/health');
+    assert.doesNotMatch(url, /sealedcode|uninitcode/, `${url} would call a sealed Vault healthy`);
   });
 
   test('container names vault and vault-init are fixed (the user runs `docker exec vault`, `docker logs vault-init`)', () => {
@@ -377,6 +384,8 @@ describe('docker-compose.ha.yml: the HA profile (make prod-local-ha) on top of d
       );
       assert.deepEqual(s.networks?.default?.aliases, ['vault-ha'], `${name} lacks the vault-ha alias`);
       assert.ok(healthTool(s.healthcheck), `${name} has no CMD healthcheck`);
+      const url = (s.healthcheck!.test as string[]).find((a) => a.includes('/v1/sys/health'));
+      assert.ok(url && !/sealedcode|uninitcode/.test(url), `${name}'s healthcheck would call a sealed node healthy`);
       assert.ok(!(name in services), `${name} must not exist in the single-node file`);
     }
     assert.equal(dataVolumes.size, 3, 'every node has its own data volume');
@@ -400,7 +409,8 @@ describe('docker-compose.ha.yml: the HA profile (make prod-local-ha) on top of d
   test('vault-init gets every node (VAULT_HA_ADDRS) and waits for each; the app and the agent use the vault-ha alias', () => {
     const init = ha.services['vault-init']!;
     assert.equal(env(init).VAULT_HA_ADDRS, nodes.map(nodeAddr).join(','));
-    for (const n of nodes) assert.equal(dependsOn(init)[n], 'service_healthy', `vault-init does not wait for ${n}`);
+    // A node is healthy only once vault-init has joined and unsealed it: vault-init waits for the API by itself.
+    for (const n of nodes) assert.equal(dependsOn(init)[n], 'service_started', `vault-init does not wait for ${n}`);
     for (const s of ['app', 'vault-agent', 'vault-init', 'vault']) {
       assert.equal(env(ha.services[s]!).VAULT_ADDR, 'http://vault-ha:8200', `${s} does not use http://vault-ha:8200`);
     }
@@ -412,7 +422,7 @@ describe('docker-compose.ha.yml: the HA profile (make prod-local-ha) on top of d
     assert.deepEqual(v.command, ['vault', 'proxy', '-config=/vault/config-ha/proxy.hcl']);
     assert.ok(contract.vault.commands.includes('vault'));
     assert.match(read('vault/config-ha/proxy.hcl'), /address\s*=\s*"http:\/\/vault-ha:8200"/);
-    for (const n of nodes) assert.equal(dependsOn(v)[n], 'service_healthy');
+    for (const n of nodes) assert.equal(dependsOn(v)[n], 'service_started');
   });
 
   test('only names, variables and mount points the vault image contract allows', () => {

@@ -65,3 +65,10 @@ path "sys/internal/ui/mounts/*" {
 path "sys/capabilities-self" {
   capabilities = ["update"]
 }
+
+# Raft autopilot's view of the cluster (`vault operator raft autopilot state`): vault-init's watch loop reads it
+# with this token, and its health is green only when autopilot is healthy with every node a voter. Read-only;
+# an error on file storage, where there is no autopilot.
+path "sys/storage/raft/autopilot/state" {
+  capabilities = ["read"]
+}

@@ -13,6 +13,11 @@ export interface VaultInitConfig {
    * configures through the active node and keeps every node unsealed (cluster.ts).
    */
   haAddrs: string[];
+  /**
+   * VAULT_RAFT_SERVER_STABILIZATION_TIME: on Raft storage, how long autopilot watches a joined node before it
+   * makes it a voter (a Vault duration; empty = Vault's default, 10s). The local HA profile shortens it.
+   */
+  raftServerStabilizationTime: string;
   initDir: string;
   secretShares: number;
   secretThreshold: number;
@@ -66,6 +71,12 @@ export const VAULT_INIT_SETTINGS = {
     example: 'aurora-app',
   }),
   haAddrs: setting.optional('VAULT_HA_ADDRS', "a Raft cluster: every node's API address, comma-separated"),
+  raftServerStabilizationTime: setting.string(
+    'VAULT_RAFT_SERVER_STABILIZATION_TIME',
+    '',
+    "Raft autopilot's wait before a new node votes (empty: Vault's 10s)",
+    { pattern: /^(?:|(?:\d+(?:h|m|s|ms))+)$/, example: '2s' },
+  ),
   vaultAddr: setting.url('VAULT_ADDR', 'http://127.0.0.1:8200', "Vault's address (compose: http://vault:8200)"),
   initDir: setting.string('VAULT_INIT_DIR', '/vault/init', 'where init.json (unseal keys + root token) lives'),
   approleDir: setting.string('VAULT_APPROLE_DIR', '/vault/approle', "where each consumer's AppRole files go"),

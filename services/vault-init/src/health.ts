@@ -1,15 +1,35 @@
-/** vault-init's health, for the compose healthcheck: 200 once Vault is unsealed AND configured. */
+/**
+ * vault-init's health, for the compose healthcheck and the harness: 200 once Vault is unsealed AND configured
+ * AND, on Raft storage, autopilot reports the cluster healthy with every configured node a voter (so that it
+ * survives the loss of any one node of three); 503 otherwise, with what it waits for.
+ */
 import http from 'node:http';
 import type { Logger } from '@aurora/common';
+import type { RaftReadiness } from './autopilot.js';
 
 export class HealthState {
   unsealed = false;
   configured = false;
+  /** Raft storage: autopilot's verdict (autopilot.ts); null on other storage; undefined until the first check. */
+  raft: RaftReadiness | null | undefined = undefined;
   get healthy(): boolean {
-    return this.unsealed && this.configured;
+    return this.unsealed && this.configured && (this.raft === null || this.raft?.ready === true);
   }
-  toJSON(): { unsealed: boolean; configured: boolean } {
-    return { unsealed: this.unsealed, configured: this.configured };
+  /** What health waits for, in words; undefined when healthy. */
+  get waitingFor(): string | undefined {
+    if (!this.unsealed) return 'Vault to be unsealed (every node that answers)';
+    if (!this.configured) return 'configuration (mounts, policies, AppRole, operator token)';
+    if (this.raft === undefined) return 'the first check of the storage';
+    return this.raft?.ready === false ? `Raft: ${this.raft.waitingFor}` : undefined;
+  }
+  toJSON(): { unsealed: boolean; configured: boolean; raft?: RaftReadiness; waitingFor?: string } {
+    const waitingFor = this.waitingFor;
+    return {
+      unsealed: this.unsealed,
+      configured: this.configured,
+      ...(this.raft ? { raft: this.raft } : {}),
+      ...(waitingFor ? { waitingFor } : {}),
+    };
   }
 }
 

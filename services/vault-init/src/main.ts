@@ -7,7 +7,7 @@ import { ConfigError, createLogger, redactString } from '@aurora/common';
 import { loadConfig, type VaultInitConfig } from './config.js';
 import { EXIT, VaultInitError } from './errors.js';
 import { HealthState, startHealthServer } from './health.js';
-import { ClusterWatcher, setupCluster } from './cluster.js';
+import { setupCluster } from './cluster.js';
 import { setup } from './setup.js';
 import { Watcher } from './watch.js';
 
@@ -48,7 +48,7 @@ async function main(): Promise<void> {
   });
 
   const state = new HealthState();
-  const running: { server?: http.Server; watcher?: Watcher | ClusterWatcher } = {};
+  const running: { server?: http.Server; watcher?: Watcher } = {};
   const shutdown = async (signal: string) => {
     logger.info('stopping', { signal });
     await running.watcher?.stop();
@@ -72,40 +72,32 @@ async function main(): Promise<void> {
     }
   }
 
-  if (config.haAddrs.length > 0) {
-    // VAULT_HA_ADDRS: a Raft cluster (cluster.ts); the single-node flow below is untouched.
-    const result = await setupCluster(config, logger);
-    state.unsealed = true;
-    state.configured = true;
-    if (config.once) {
-      logger.info('done (--once)');
-      process.exit(EXIT.ok);
-    }
-    running.watcher = new ClusterWatcher({
-      ...result,
-      config,
-      logger,
-      state,
-      operatorToken: result.configured.operatorToken,
-    });
-    running.watcher.start();
-    logger.info('watching the seal status', {
-      intervalMs: config.watchIntervalMs,
-      healthPort: config.healthPort,
-      nodes: config.haAddrs.length,
-    });
-    return;
-  }
-  const result = await setup(config, logger);
+  // VAULT_HA_ADDRS: a Raft cluster (cluster.ts); otherwise one Vault at VAULT_ADDR (setup.ts). One watcher for both.
+  const result =
+    config.haAddrs.length > 0
+      ? await setupCluster(config, logger)
+      : await setup(config, logger).then((r) => ({ ...r, nodes: [r.client] }));
   state.unsealed = true;
   state.configured = true;
   if (config.once) {
     logger.info('done (--once)');
     process.exit(EXIT.ok);
   }
-  running.watcher = new Watcher({ ...result, config, logger, state, operatorToken: result.configured.operatorToken });
-  running.watcher.start();
-  logger.info('watching the seal status', { intervalMs: config.watchIntervalMs, healthPort: config.healthPort });
+  running.watcher = new Watcher({
+    nodes: result.nodes,
+    material: result.material,
+    store: result.store,
+    config,
+    logger,
+    state,
+    operatorToken: result.configured.operatorToken,
+  });
+  await running.watcher.start();
+  logger.info('watching the seal status', {
+    intervalMs: config.watchIntervalMs,
+    healthPort: config.healthPort,
+    nodes: result.nodes.length,
+  });
 }
 
 main().catch(fail);

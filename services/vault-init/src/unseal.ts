@@ -1,78 +1,53 @@
-/** Step 4: unseal with threshold keys, after discarding partial progress someone else left behind. */
-import { VaultForbiddenError, VaultRequestError, type Logger, type SealStatus, type VaultClient } from '@aurora/common';
+/**
+ * Step 4: unseal with the threshold of keys from init.json (the shared routine of @aurora/common), after
+ * discarding partial progress someone else left behind. Used for a single Vault and for every Raft node.
+ */
+import {
+  UnsealKeysError,
+  VaultForbiddenError,
+  unsealVault,
+  type Logger,
+  type UnsealOutcome,
+  type VaultClient,
+} from '@aurora/common';
 import { InitMaterialError } from './errors.js';
 import type { InitMaterial } from './init-store.js';
 
-export interface UnsealOutcome {
-  /** False when Vault was already unsealed (nothing was submitted). */
-  unsealed: boolean;
-  keysSubmitted: number;
-  discardedProgress: number;
-}
+export type { UnsealOutcome } from '@aurora/common';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/**
+ * Unseals `client` with `material`'s keys. Keys that cannot unseal it become an InitMaterialError naming
+ * `initFile` (exit 4): the file belongs to another Vault, or was altered.
+ */
 export async function unseal(
   client: VaultClient,
   material: InitMaterial,
   options: { initFile: string; logger: Logger },
 ): Promise<UnsealOutcome> {
-  let status: SealStatus = await client.sealStatus();
-  if (!status.sealed) return { unsealed: false, keysSubmitted: 0, discardedProgress: 0 };
-
-  const discardedProgress = status.progress;
-  if (status.progress > 0) {
-    // Progress from another client would be mixed with our keys: a wrong key there fails our attempt too.
-    options.logger.warn('discarding partial unseal progress left by another client', {
-      progress: status.progress,
-      threshold: status.t,
+  try {
+    return await unsealVault(client, material.keys_base64, {
+      threshold: material.threshold,
+      onDiscardProgress: (progress, threshold) =>
+        // Progress from another client would be mixed with our keys: a wrong key there fails our attempt too.
+        options.logger.warn('discarding partial unseal progress left by another client', {
+          node: client.addr,
+          progress,
+          threshold,
+        }),
     });
-    status = await client.unsealReset();
-  }
-
-  const keys = material.keys_base64;
-  if (keys.length < status.t) {
+  } catch (err) {
+    if (!(err instanceof UnsealKeysError)) throw err;
     throw new InitMaterialError(
-      `${options.initFile} holds ${keys.length} unseal key(s) but Vault at ${client.addr} needs ${status.t}: the file belongs to another Vault.`,
-      options.initFile,
-    );
-  }
-
-  let submitted = 0;
-  for (const key of keys) {
-    try {
-      status = await client.unseal(key);
-    } catch (err) {
-      if (
-        err instanceof VaultRequestError &&
-        (err.vaultStatus < 500 || /authentication failed|invalid key|unseal/i.test(err.message))
-      ) {
-        await client.unsealReset().catch(() => undefined);
-        throw new InitMaterialError(
-          `Vault at ${client.addr} rejected the unseal keys in ${options.initFile} (Vault said: ${err.message.replace(/^.*?: /, '').replace(/\s+/g, ' ')}): ` +
+      err.vaultSaid === undefined
+        ? `${options.initFile} holds ${err.have} unseal key(s) but Vault at ${client.addr} needs ${err.needed}: the file belongs to another Vault.`
+        : `Vault at ${client.addr} rejected the unseal keys in ${options.initFile} (Vault said: ${err.vaultSaid}): ` +
             'the file belongs to another Vault, or was altered.',
-          options.initFile,
-          { cause: err },
-        );
-      }
-      throw err;
-    }
-    submitted += 1;
-    if (!status.sealed) break;
-  }
-  if (status.sealed) {
-    await client.unsealReset().catch(() => undefined);
-    throw new InitMaterialError(
-      `Vault at ${client.addr} is still sealed after all ${submitted} key(s) from ${options.initFile}: the file belongs to another Vault.`,
       options.initFile,
+      { cause: err },
     );
   }
-  const check = await client.sealStatus();
-  if (check.sealed)
-    throw new Error(
-      `Vault at ${client.addr} reported sealed right after a successful unseal (sealed again by someone else?)`,
-    );
-  return { unsealed: true, keysSubmitted: submitted, discardedProgress };
 }
 
 /** An unsealed Vault takes a moment to become active; requests before that fail with 5xx. */

@@ -5,6 +5,7 @@
 import path from 'node:path';
 import type { VaultClient } from '@aurora/common';
 import type { VaultInitConfig } from '../config.js';
+import { ensureAutopilotConfig } from '../autopilot.js';
 import { ensureAdminSecret } from './admin-secret.js';
 import { ensureApproleAuth, ensureRole, ensureRoleCredentials } from './approle.js';
 import { ensureFileAudit } from './audit.js';
@@ -52,5 +53,6 @@ export async function configureVault(client: VaultClient, config: Readonly<Vault
   const operator = await ensureOperatorToken(client, config.operatorTokenDir);
   changes['token:operator'] = operator.change;
   changes['secret:aurora/admin'] = await ensureAdminSecret(client);
+  changes['raft:autopilot'] = await ensureAutopilotConfig(client, config.raftServerStabilizationTime);
   return { changes, operatorToken: operator.token };
 }
