@@ -76,12 +76,18 @@ export class SupervisedChild {
       this.child.once('error', (err: NodeJS.ErrnoException) => reject(new SpawnError(options.command, err.code)));
     });
     this.started.catch(() => undefined);
-    this.exited = new Promise<ChildExit>((resolve) => {
+    const closed = new Promise<ChildExit>((resolve) => {
       this.child.once('close', (code, signal) => resolve({ code, signal }));
     }).then(async (exit) => {
       await Promise.all(flushed);
       return exit;
     });
+    // A command that never started has no output to wait for: it ends as a shell's "not found" does.
+    const notStarted = this.started.then(
+      () => new Promise<never>(() => undefined),
+      () => ({ code: 127, signal: null }),
+    );
+    this.exited = Promise.race([closed, notStarted]);
   }
 
   get pid(): number | undefined {

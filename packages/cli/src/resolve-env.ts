@@ -151,6 +151,7 @@ export async function resolveReference(
     throw err;
   }
   const keys = Object.keys(secret.data);
+  const secretName = shown(formatVaultReference({ mount, path }));
   let key = ref.key;
   if (key === undefined) {
     if (keys.length !== 1)
@@ -159,7 +160,7 @@ export async function resolveReference(
         ...where,
         message:
           keys.length === 0
-            ? `${name}: the secret at ${shown(text)} (version ${secret.version}) has no keys: write one, or fix the reference`
+            ? `${name}: the secret ${secretName} (version ${secret.version}) has no keys: write one, or fix the reference`
             : `${name}: ${shown(text)} names no key and the secret has ${keys.length} (${keys.join(', ')}): ` +
               `add the one you mean, e.g. ${formatVaultReference({ mount, path })}#${keys[0]}`,
       };
@@ -169,7 +170,7 @@ export async function resolveReference(
       status: 'not-found',
       ...where,
       message:
-        `${name}: the secret at ${shown(text)} (version ${secret.version}) has no key "${key}"` +
+        `${name}: the secret ${secretName} (version ${secret.version}) has no key "${key}"` +
         (keys.length ? ` (its keys: ${keys.join(', ')})` : '') +
         ': fix the #key or add the key to the secret',
     };

@@ -3,6 +3,7 @@
  * values in its output, pass signals and the exit code through, and with --watch re-run it (or signal it)
  * when a secret it uses gets a new version. Nothing starts when a reference cannot be resolved.
  */
+import os from 'node:os';
 import { CliError, EXIT_NOT_STARTED } from './cli-error.js';
 import { SupervisedChild, exitCodeOf, forwardSignals, type ChildExit } from './child.js';
 import type { CliVaultSettings } from './config.js';
@@ -33,8 +34,11 @@ export interface RunOptions {
   stopTimeoutMs: number;
 }
 
-/** Signals after which the run ends with the child instead of starting another one. */
-const ENDING_SIGNALS = new Set<NodeJS.Signals>(['SIGTERM', 'SIGINT', 'SIGQUIT', 'SIGHUP']);
+/**
+ * Signals after which the run ends with the child instead of starting another one. Not SIGHUP: many servers
+ * take it as "reload", and a child that dies of it ends the run anyway.
+ */
+const ENDING_SIGNALS = new Set<NodeJS.Signals>(['SIGTERM', 'SIGINT', 'SIGQUIT']);
 
 /** Runs the command; resolves with the exit code for the CLI. Throws CliError before anything is started. */
 export async function runCommand(
@@ -49,7 +53,7 @@ export async function runCommand(
   const needsVault = referenceNames(env).length > 0;
   const session = needsVault ? await VaultSession.open(settings) : undefined;
   try {
-    return await supervise(options, env, session, report);
+    return await new Supervisor(options, env, session, report).run();
   } finally {
     session?.stop();
   }
@@ -73,103 +77,127 @@ async function resolveOrFail(
   return resolveEnvironment(session, env, { allowMissing });
 }
 
-async function supervise(
-  options: RunOptions,
-  env: Record<string, string>,
-  session: VaultSession | undefined,
-  report: Reporter,
-): Promise<number> {
-  const first = await resolveOrFail(session, env, options.allowMissing);
-  if (first.problems.length) notStarted(first.problems, report);
-  for (const s of first.skipped) report.warn(`${s.message}; starting without ${s.name} (--allow-missing)`);
+/** One run: the child of the moment, the watcher, and what a signal or a rotation does to them. */
+class Supervisor {
+  private current?: SupervisedChild;
+  /** Set by SIGTERM/SIGINT/SIGQUIT: no child is started after it. */
+  private ending?: NodeJS.Signals;
+  /** A restart in progress; the child it stops must not end the run. */
+  private restarting?: Promise<void>;
+  private watcher?: SecretWatcher;
+  private readonly masks?: MaskSet;
 
-  const masks = options.mask ? new MaskSet() : undefined;
-  const addMasks = (resolution: EnvironmentResolution) => {
+  constructor(
+    private readonly options: RunOptions,
+    private readonly env: Record<string, string>,
+    private readonly session: VaultSession | undefined,
+    private readonly report: Reporter,
+  ) {
+    if (options.mask) this.masks = new MaskSet();
+  }
+
+  async run(): Promise<number> {
+    // Installed before anything starts, so that a SIGTERM during resolution or spawning is never lost: the
+    // run then ends (after the child, if one is already there) instead of the CLI dying and leaving it behind.
+    const unforward = forwardSignals(
+      () => this.current,
+      (signal) => {
+        if (ENDING_SIGNALS.has(signal)) this.ending ??= signal;
+      },
+    );
+    try {
+      return await this.supervise();
+    } finally {
+      this.watcher?.stop();
+      unforward();
+    }
+  }
+
+  private async supervise(): Promise<number> {
+    const { options, report } = this;
+    const first = await resolveOrFail(this.session, this.env, options.allowMissing);
+    if (first.problems.length) notStarted(first.problems, report);
+    for (const s of first.skipped) report.warn(`${s.message}; starting without ${s.name} (--allow-missing)`);
+    this.addMasks(first);
+    if (this.ending) return 128 + (os.constants.signals[this.ending] ?? 0);
+    let child = await this.start(first.env);
+    if (options.watch && this.session && first.resolved.length) this.watch(first, options.watch, this.session);
+
+    // The run ends when the current child ends on its own (or after a forwarded signal), not when a restart
+    // stops it on purpose.
+    for (;;) {
+      const exit: ChildExit = await child.exited;
+      if (this.restarting) await this.restarting.catch(() => undefined);
+      const now = this.current!;
+      if (now === child || this.ending) {
+        if (now !== child) await now.stop(options.stopTimeoutMs);
+        return exitCodeOf(exit);
+      }
+      child = now;
+    }
+  }
+
+  private addMasks(resolution: EnvironmentResolution): void {
+    if (!this.masks) return;
     for (const r of resolution.resolved)
-      if (masks && !masks.add(r.name, r.value))
-        report.warn(`${r.name}'s value is too short to be masked in the output`);
-  };
-  addMasks(first);
+      if (!this.masks.add(r.name, r.value))
+        this.report.warn(`${r.name}'s value is too short to be masked in the output`);
+  }
 
-  const start = async (childEnv: Record<string, string>): Promise<SupervisedChild> => {
-    const child = new SupervisedChild({ command: options.command, args: options.args, env: childEnv, mask: masks });
+  private async start(childEnv: Record<string, string>): Promise<SupervisedChild> {
+    const { command, args } = this.options;
+    const child = new SupervisedChild({ command, args, env: childEnv, mask: this.masks });
+    this.current = child;
     try {
       await child.started;
     } catch (err) {
       throw new CliError((err as Error).message, 127);
     }
     return child;
-  };
-
-  let current = await start(first.env);
-  let ending = false;
-  let restarting: Promise<void> | undefined;
-  const unforward = forwardSignals(
-    () => current,
-    (signal) => {
-      if (ENDING_SIGNALS.has(signal)) ending = true;
-    },
-  );
-
-  let watcher: SecretWatcher | undefined;
-  if (options.watch && session && first.resolved.length) {
-    const action = options.watch.action;
-    session.keepAlive(report);
-    watcher = new SecretWatcher({
-      client: () => session.client,
-      intervalMs: options.watch.intervalMs,
-      log: report,
-      onChange: async (changes) => {
-        restarting = handleChange(changes).finally(() => {
-          restarting = undefined;
-        });
-        await restarting;
-      },
-    });
-    watcher.use(watchedSecrets(first.resolved));
-    watcher.start();
-
-    const handleChange = async (changes: SecretChange[]): Promise<void> => {
-      for (const c of changes)
-        report.info(`${c.names.join(', ')} changed (${c.mount}/${c.path} version ${c.from} → ${c.to})`);
-      const next = await resolveOrFail(session, env, options.allowMissing);
-      if (next.problems.length) {
-        for (const p of next.problems) report.error(p.message);
-        report.error('the new values cannot be resolved; the command keeps running with the ones it has');
-        return;
-      }
-      addMasks(next);
-      watcher!.use(watchedSecrets(next.resolved));
-      if (ending || !current.running) return;
-      if (action.kind === 'signal') {
-        report.info(`sending ${action.signal} to pid ${current.pid}`);
-        current.signal(action.signal);
-        return;
-      }
-      const old = current;
-      report.info(`restarting: stopping pid ${old.pid} (SIGTERM, then SIGKILL after ${options.stopTimeoutMs} ms)`);
-      const stopped = await old.stop(options.stopTimeoutMs);
-      if (stopped.killed) report.warn(`pid ${old.pid} did not stop within ${options.stopTimeoutMs} ms; killed it`);
-      if (ending) return;
-      current = await start(next.env);
-      report.info(`restarted: pid ${current.pid}`);
-    };
   }
 
-  try {
-    // The run ends when the current child ends on its own (or after a forwarded signal), not when a restart
-    // stops it on purpose.
-    for (;;) {
-      const child = current;
-      const exit: ChildExit = await child.exited;
-      if (restarting) await restarting.catch(() => undefined);
-      if (current === child || ending) {
-        if (current !== child) await current.stop(options.stopTimeoutMs);
-        return exitCodeOf(exit);
-      }
+  private watch(first: EnvironmentResolution, watch: NonNullable<RunOptions['watch']>, session: VaultSession): void {
+    session.keepAlive(this.report);
+    this.watcher = new SecretWatcher({
+      client: () => session.client,
+      intervalMs: watch.intervalMs,
+      log: this.report,
+      onChange: async (changes) => {
+        this.restarting = this.reload(changes, watch.action, session).finally(() => {
+          this.restarting = undefined;
+        });
+        await this.restarting;
+      },
+    });
+    this.watcher.use(watchedSecrets(first.resolved));
+    this.watcher.start();
+  }
+
+  /** A watched secret moved: resolve everything again, then restart or signal the child. */
+  private async reload(changes: SecretChange[], action: ReloadAction, session: VaultSession): Promise<void> {
+    const { options, report } = this;
+    for (const c of changes)
+      report.info(`${c.names.join(', ')} changed (${c.mount}/${c.path} version ${c.from} → ${c.to})`);
+    const next = await resolveOrFail(session, this.env, options.allowMissing);
+    if (next.problems.length) {
+      for (const p of next.problems) report.error(p.message);
+      report.error('the new values cannot be resolved; the command keeps running with the ones it has');
+      return;
     }
-  } finally {
-    watcher?.stop();
-    unforward();
+    this.addMasks(next);
+    this.watcher?.use(watchedSecrets(next.resolved));
+    const old = this.current;
+    if (this.ending || !old?.running) return;
+    if (action.kind === 'signal') {
+      report.info(`sending ${action.signal} to pid ${old.pid}`);
+      old.signal(action.signal);
+      return;
+    }
+    report.info(`restarting: stopping pid ${old.pid} (SIGTERM, then SIGKILL after ${options.stopTimeoutMs} ms)`);
+    const stopped = await old.stop(options.stopTimeoutMs);
+    if (stopped.killed) report.warn(`pid ${old.pid} did not stop within ${options.stopTimeoutMs} ms; killed it`);
+    if (this.ending) return;
+    const started = await this.start(next.env);
+    report.info(`restarted: pid ${started.pid}`);
   }
 }
