@@ -450,6 +450,48 @@ else
       },
     );
 
+    // ---- aurora-secrets run inside the app container, with the app's identity (docs/run.md) ----
+    step(
+      'docker compose exec app aurora-secrets run -- … gets the value in its environment, masked in its output',
+      3 * MIN,
+      async () => {
+        const canary = `cli_e2e_canary_${Date.now()}`;
+        // secret/ is readable by the app's policy and outside the credentials doctor checks.
+        must(await sh(`docker exec vault vault kv put secret/cli-e2e/db password='${canary}'`, env, MIN), 'kv put');
+        const ref = 'DB_PASSWORD=vault:kv/data/secret/cli-e2e/db#password';
+        const same = must(
+          await sh(
+            `docker compose exec -e ${ref} app aurora-secrets run -- sh -c 'test "$DB_PASSWORD" = ${canary} && echo same'`,
+            env,
+            MIN,
+          ),
+          'aurora-secrets run (compare)',
+        );
+        assert.equal(same.stdout.trim(), 'same');
+        const printed = must(
+          await sh(`docker compose exec -e ${ref} app aurora-secrets run -- sh -c 'echo "db=$DB_PASSWORD"'`, env, MIN),
+          'aurora-secrets run (print)',
+        );
+        assert.equal(printed.stdout.trim(), 'db=<redacted:DB_PASSWORD>');
+        assert.doesNotMatch(printed.stdout + printed.stderr, new RegExp(canary));
+        const exit = await sh(`docker compose exec -e ${ref} app aurora-secrets run -- sh -c 'exit 3'`, env, MIN);
+        assert.equal(exit.status, 3, exit.stderr);
+        const resolved = must(
+          await sh('docker compose exec app aurora-secrets resolve vault:kv/data/secret/cli-e2e/db#password', env, MIN),
+          'aurora-secrets resolve',
+        );
+        assert.equal(resolved.stdout.trim(), canary);
+        const denied = await sh(
+          "docker compose exec -e X=vault:kv/data/aurora/private/x#k app aurora-secrets run -- sh -c 'echo started'",
+          env,
+          MIN,
+        );
+        assert.equal(denied.status, 2, denied.stdout + denied.stderr);
+        assert.match(denied.stderr, /X: Vault denied/);
+        assert.doesNotMatch(denied.stdout, /started/);
+      },
+    );
+
     // ---- operations on the compose stack ----
     step(
       'operations: make backup (encrypted) → change → make restore CONFIRM=1 brings back exactly that state; make root-token',

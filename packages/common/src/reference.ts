@@ -3,6 +3,8 @@
  *
  *   vault:kv/data/<mount>/<path>
  *
+ * and, where one value of a secret is meant (a program's environment), `vault:kv/data/<mount>/<path>#<key>`.
+ *
  * `kv/data/` is a fixed marker of a KV v2 secret; the mount follows, so a reference keeps pointing at
  * its own mount when VAULT_KV_MOUNT changes later. A user credential's path is
  * `<base>/<user_id>/<credential_type>`.
@@ -72,6 +74,30 @@ export function parseVaultReference(text: unknown): VaultReference {
   const mount = assertSegment('reference mount', rest.slice(0, slash));
   const path = assertPath('reference path', rest.slice(slash + 1));
   return { mount, path };
+}
+
+/** One key of a KV v2 secret; without `key`, the secret must have exactly one key and that one is meant. */
+export interface VaultKeyReference extends VaultReference {
+  key?: string;
+}
+
+/** `vault:kv/data/<mount>/<path>#<key>`, or without `#<key>`; the key follows the segment rule too. */
+export function formatVaultKeyReference(ref: VaultKeyReference): string {
+  const base = formatVaultReference(ref);
+  return ref.key === undefined ? base : `${base}#${assertSegment('key', ref.key)}`;
+}
+
+/**
+ * Parses `vault:kv/data/<mount>/<path>[#<key>]`, the form a program's environment uses to name one value.
+ * Throws ValidationError naming the part that is wrong (mount, path or key); the text is a name, not a secret.
+ */
+export function parseVaultKeyReference(text: unknown): VaultKeyReference {
+  if (typeof text !== 'string') throw new ValidationError('reference', 'must be a string');
+  const hash = text.indexOf('#');
+  if (hash === -1) return parseVaultReference(text);
+  const { mount, path } = parseVaultReference(text.slice(0, hash));
+  const key = assertSegment('reference key (after #)', text.slice(hash + 1));
+  return { mount, path, key };
 }
 
 export function formatCredentialReference(ref: CredentialReference): string {
