@@ -2,6 +2,7 @@
  * The app's configuration: env parsed once at start, validated, frozen. Names follow the user's docs
  * (VAULT_ADDR, VAULT_TOKEN, VAULT_KV_MOUNT, VAULT_KV_BASE_PATH) and libpq's (PGHOST, ...).
  */
+import net from 'node:net';
 import { EnvReader, assertPath, assertSegment } from '@aurora/common';
 
 export interface AppConfig {
@@ -28,7 +29,17 @@ export interface AppConfig {
     connectTimeoutMs: number;
     statementTimeoutMs: number;
   };
-  auth: { maxFailures: number; windowSeconds: number };
+  auth: {
+    /** Distinct wrong secrets per client id (and per address) within the window before new ones wait. */
+    maxFailures: number;
+    windowSeconds: number;
+    /** Also limit by the caller's address (only where addresses are real, not behind docker-proxy). */
+    limitByAddress: boolean;
+    /** Proxies whose X-Forwarded-For names the caller (express `trust proxy` values); empty = none. */
+    trustedProxies: string[];
+    /** At most one re-read of a Vault-held Client secret per reference in this many seconds. */
+    vaultRereadSeconds: number;
+  };
   /** Clients and file secrets (issue 6); optional so that hand-built test configs need not spell it out. */
   clients?: {
     /** SECRETS_CONFIG was set explicitly: then a missing file is an error, not "no file secrets". */
@@ -58,7 +69,25 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<AppCo
     r.problem(`${(e as Error).message}; example: VAULT_KV_BASE_PATH=users`);
   }
   const token = r.optional('VAULT_TOKEN');
-  const adminClientId = r.string('ADMIN_CLIENT_ID', 'admin', { pattern: /^[A-Za-z0-9\-.]{1,64}$/, example: 'admin' });
+  // A FHIR id that survives a URL: not "." or ".." (see fhir/resource-id.ts).
+  const adminClientId = r.string('ADMIN_CLIENT_ID', 'admin', {
+    pattern: /^(?!\.\.?$)[A-Za-z0-9\-.]{1,64}$/,
+    example: 'admin',
+  });
+  const trustedProxies = (r.optional('AUTH_TRUSTED_PROXIES') ?? '')
+    .split(',')
+    .map((p) => p.trim())
+    .filter((p) => p !== '');
+  for (const p of trustedProxies) {
+    const [ip, bits, extra] = p.split('/');
+    const version = net.isIP(ip ?? '');
+    const named = ['loopback', 'linklocal', 'uniquelocal'].includes(p);
+    const bitsOk = bits === undefined || (/^\d{1,3}$/.test(bits) && Number(bits) <= (version === 6 ? 128 : 32));
+    if (!named && (version === 0 || !bitsOk || extra !== undefined))
+      r.problem(
+        `AUTH_TRUSTED_PROXIES: ${JSON.stringify(p)} is not an IP address, a CIDR range or loopback/linklocal/uniquelocal; example: AUTH_TRUSTED_PROXIES=10.0.0.0/8,127.0.0.1`,
+      );
+  }
   const adminSecretName = r.string('ADMIN_SECRET_NAME', 'admin-secret', {
     pattern: /^[A-Za-z0-9][A-Za-z0-9._@-]{0,127}$/,
     example: 'admin-secret',
@@ -92,6 +121,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<AppCo
     auth: {
       maxFailures: r.int('AUTH_MAX_FAILURES', 10, { min: 1, max: 10_000 }),
       windowSeconds: r.int('AUTH_FAILURE_WINDOW_SECONDS', 60, { min: 1, max: 86_400 }),
+      limitByAddress: r.bool('AUTH_LIMIT_BY_ADDRESS', false),
+      trustedProxies,
+      vaultRereadSeconds: r.int('AUTH_VAULT_REREAD_SECONDS', 2, { min: 1, max: 300 }),
     },
     clients: {
       secretsConfigRequired: r.optional('SECRETS_CONFIG') !== undefined,
