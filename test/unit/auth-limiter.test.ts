@@ -73,6 +73,16 @@ describe('the guess limiter', () => {
     assert.notEqual(d, new GuessLimiter({ maxGuesses: 1, windowSeconds: 60 }).digest('svc', 'hunter2'));
   });
 
+  test('a wrong secret not seen for a window is forgotten: trying it again costs a token again', () => {
+    let now = 1_000_000;
+    const limiter = new GuessLimiter({ maxGuesses: 1, windowSeconds: 60, now: () => now });
+    assert.equal(attempt(limiter, 'svc', 'old-guess', false).admitted, true);
+    assert.equal(attempt(limiter, 'svc', 'old-guess', false).admitted, true, 'a retry within the window is free');
+    now += 61_000;
+    assert.equal(attempt(limiter, 'svc', 'new-guess', false).admitted, true, 'the token came back');
+    assert.equal(attempt(limiter, 'svc', 'old-guess', false).admitted, false, 'forgotten: a guess like any other');
+  });
+
   test('memory is bounded', () => {
     const limiter = new GuessLimiter({ maxGuesses: 3, windowSeconds: 60, maxKeys: 100, maxRemembered: 8 });
     for (let i = 0; i < 1000; i++) attempt(limiter, `c${i}`, `g${i}`, false, `addr${i}`);

@@ -25,7 +25,7 @@ export interface LimiterOptions {
   maxGuesses: number;
   windowSeconds: number;
   maxKeys?: number;
-  /** Digests of wrong secrets remembered per key; default 4 × maxGuesses, at least 64. */
+  /** Digests of wrong secrets remembered per key; default 2 × maxGuesses, at least 32. */
   maxRemembered?: number;
   now?: () => number;
 }
@@ -63,13 +63,19 @@ export class GuessLimiter {
   constructor(private readonly options: LimiterOptions) {
     this.msPerToken = (options.windowSeconds * 1000) / options.maxGuesses;
     this.maxKeys = options.maxKeys ?? 50_000;
-    this.maxRemembered = options.maxRemembered ?? Math.max(64, options.maxGuesses * 4);
+    this.maxRemembered = options.maxRemembered ?? Math.max(32, options.maxGuesses * 2);
     this.now = options.now ?? Date.now;
   }
 
   /** The keyed digest of `secret` presented for `clientId`: what the limiter remembers instead of it. */
   digest(clientId: string, secret: string): string {
-    return crypto.createHmac('sha256', this.digestKey).update(`${clientId}\0${secret}`, 'utf8').digest('base64');
+    // 128 bits of the HMAC are plenty to tell secrets apart, and half the memory.
+    return crypto
+      .createHmac('sha256', this.digestKey)
+      .update(`${clientId}\0${secret}`, 'utf8')
+      .digest()
+      .subarray(0, 16)
+      .toString('base64');
   }
 
   /**
@@ -156,6 +162,11 @@ export class GuessLimiter {
         state.refilledAt = now;
       }
       if (state.tokens >= 1) state.reported = false;
+      // Oldest first (a retry moves a digest to the end): drop what has not been seen for a window.
+      for (const [digest, seen] of state.wrong) {
+        if (now - seen < this.options.windowSeconds * 1000) break;
+        state.wrong.delete(digest);
+      }
     } else {
       if (this.states.size >= this.maxKeys) this.evict();
       state = { tokens: this.options.maxGuesses, refilledAt: now, wrong: new Map(), accepted: [], reported: false };
