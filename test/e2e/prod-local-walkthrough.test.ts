@@ -351,8 +351,8 @@ else
           await sh("docker exec vault vault kv put secret/aidbox/client client-secret='new-secret-value'", env, MIN),
           'kv put (rotate)',
         );
-        // Wait for the render inside the app's container, not by calling with the new password: each early
-        // call is a failed login, and ten of them would (rightly) have the brute-force limiter answer 429.
+        // Wait for the render inside the app's container: this measures the agent alone. (A client calling with
+        // the new password meanwhile gets a 401 per call and never a 429: retrying one secret is not guessing.)
         const ms = await within(
           'the agent to render the new value',
           2 * MIN,

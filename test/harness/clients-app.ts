@@ -73,6 +73,8 @@ export class ClientsStack {
   readonly responses: HttpResult[] = [];
   appUrl = '';
   agent?: VaultAgent;
+  /** Vault's file audit log (vault-init enables it): one line per request Vault served, values HMAC'd. */
+  auditFile = '';
   private app?: ChildProcess;
 
   private constructor(
@@ -119,6 +121,7 @@ export class ClientsStack {
       init.output,
     );
 
+    stack.auditFile = initDirs.auditFile;
     if (options.agent) {
       stack.agent = await VaultAgent.start({
         vaultAddr: vault.addr,
@@ -189,9 +192,9 @@ export class ClientsStack {
   async request(
     method: string,
     urlPath: string,
-    options: { auth?: [string, string]; body?: unknown } = {},
+    options: { auth?: [string, string]; body?: unknown; headers?: Record<string, string> } = {},
   ): Promise<HttpResult> {
-    const headers: Record<string, string> = {};
+    const headers: Record<string, string> = { ...options.headers };
     if (options.auth)
       headers.authorization = `Basic ${Buffer.from(`${options.auth[0]}:${options.auth[1]}`).toString('base64')}`;
     if (options.body !== undefined) headers['content-type'] = 'application/json';

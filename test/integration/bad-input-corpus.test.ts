@@ -1,5 +1,6 @@
 // User story: whatever an API client sends to any route (credentials, Clients, Patients, health), a bad
-// request gets a 4xx with a JSON {error, message} saying what is wrong: traversal, encoded slashes, empty,
+// request gets a 4xx with a JSON {error, message} (on /fhir routes: a FHIR OperationOutcome, whose issue
+// has the code and the diagnostics) saying what is wrong: traversal, encoded slashes, empty,
 // huge, unicode, non-JSON, wrong types, injection strings, bad or missing credentials, missing permissions.
 // Nothing changes: the PostgreSQL tables and the Vault KV trees are the same before and after, and no
 // secret value (what was sent, what is stored, the Clients' secrets) shows up in an answer, a log or the
@@ -25,8 +26,14 @@ interface Case {
 }
 type Answer = RawAnswer;
 const basic = basicAuth;
-const send = (base: string, c: Case, authHeader: string | undefined): Promise<Answer> =>
-  rawRequest(base, c, authHeader);
+const send = async (base: string, c: Case, authHeader: string | undefined): Promise<Answer> => {
+  const a = await rawRequest(base, c, authHeader);
+  // An OperationOutcome says the same as {error, message}: its first issue's code and diagnostics.
+  const outcome = a.json as { resourceType?: unknown; issue?: Array<{ code?: unknown; diagnostics?: unknown }> };
+  if (outcome?.resourceType === 'OperationOutcome' && outcome.issue?.[0])
+    a.json = { error: outcome.issue[0].code, message: outcome.issue[0].diagnostics };
+  return a;
+};
 
 const SEGMENTS: Array<[string, string]> = [
   ['dot-dot', '..'],
@@ -204,6 +211,10 @@ function corpus(secrets: { admin: string; writer: string }): Case[] {
   for (const [name, body] of [
     ['wrong resourceType', JSON.stringify({ ...PATIENT, id: 'p2', resourceType: 'Client' })],
     ['id mismatch', JSON.stringify({ ...PATIENT, id: 'p3' })],
+    ['birthDate not in the calendar', JSON.stringify({ ...PATIENT, id: 'p2', birthDate: '1980-02-30' })],
+    ['gender outside its value set', JSON.stringify({ ...PATIENT, id: 'p2', gender: 'banana' })],
+    ['unknown element', JSON.stringify({ ...PATIENT, id: 'p2', favouriteColour: 'blue' })],
+    ['name not a list', JSON.stringify({ ...PATIENT, id: 'p2', name: { family: 'Doe' } })],
     ['array', '[]'],
     ['string', '"Patient"'],
     ['not JSON', '<Patient/>'],

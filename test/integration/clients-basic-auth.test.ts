@@ -1,6 +1,7 @@
 // User story: every route but health needs HTTP Basic client_id:secret. Right secret 200; wrong secret,
 // unknown client and a secret out of scope all answer the same 401 with WWW-Authenticate (the log says which,
-// and for the scope case names the scope, never a value); repeated failures answer 429.
+// and for the scope case names the scope, never a value); many different wrong secrets answer 429 for new
+// ones, while the Client's own secret keeps working.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
@@ -80,16 +81,19 @@ describe('Basic authentication of Clients', () => {
     assert.ok(!warning.includes(value));
   });
 
-  test('repeated failures: 429 with Retry-After, even for the right secret, from that address', async () => {
+  test('many different wrong secrets: new ones answer 429 with Retry-After; the right secret still works', async () => {
     await stack.stopApp();
     await stack.startApp({ AUTH_MAX_FAILURES: '3', AUTH_FAILURE_WINDOW_SECONDS: '60' });
+    assert.equal((await stack.request('GET', '/fhir/Patient', { auth: ['basic', value] })).status, 200);
     for (let i = 0; i < 3; i++)
       assert.equal((await stack.request('GET', '/fhir/Patient', { auth: ['basic', `guess-${i}`] })).status, 401);
-    const blocked = await stack.request('GET', '/fhir/Patient', { auth: ['basic', value] });
+    const blocked = await stack.request('GET', '/fhir/Patient', { auth: ['basic', 'guess-new'] });
     assert.equal(blocked.status, 429);
     assert.ok(Number(blocked.headers.get('retry-after')) > 0);
+    assert.equal((await stack.request('GET', '/fhir/Patient', { auth: ['basic', 'guess-0'] })).status, 401);
+    assert.equal((await stack.request('GET', '/fhir/Patient', { auth: ['basic', value] })).status, 200);
     assert.equal((await stack.request('GET', '/healthz')).status, 200, 'health stays reachable');
-    assert.match(stack.log(), /too many failures/);
+    assert.match(stack.log(), /too many different wrong secrets/);
     assert.deepEqual(stack.leaks([value, stack.adminSecret]), []);
   });
 });

@@ -1,34 +1,91 @@
-// User story: repeated failed logins from one address or for one client id are refused with 429 until the
-// window ends, and the limiter's memory stays bounded.
+// User story: a client retrying the same secret is not guessing, and a guesser cannot lock a Client out.
+// The limiter counts distinct wrong secrets (by keyed digest) per client id and per address, slows new
+// guesses down with Retry-After, always compares retries and secrets the Client was accepted with, and keeps
+// its memory bounded.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { FailureLimiter } from '@aurora/app/auth/limiter';
+import { GuessLimiter, type Admission } from '@aurora/app/auth/limiter';
 import { constantTimeEqual, parseBasic } from '@aurora/app/auth/basic-auth';
 
-describe('the failure limiter', () => {
-  test('blocks after maxFailures within the window, then lets the next window through', () => {
+function attempt(limiter: GuessLimiter, id: string, secret: string, right: boolean, addr?: string): Admission {
+  const a = limiter.admit(id, secret, addr);
+  if (a.admitted) limiter.settle(a.ticket, right);
+  return a;
+}
+
+describe('the guess limiter', () => {
+  test('retrying the same wrong secret counts once: a rotating client is never refused', () => {
+    const limiter = new GuessLimiter({ maxGuesses: 3, windowSeconds: 60, now: () => 1_000 });
+    for (let i = 0; i < 100; i++) assert.equal(attempt(limiter, 'basic', 'new-secret', false).admitted, true);
+    assert.equal(attempt(limiter, 'basic', 'new-secret', true).admitted, true);
+  });
+
+  test('distinct wrong secrets: after maxGuesses new ones wait (Retry-After), and tokens come back over the window', () => {
     let now = 1_000_000;
-    const limiter = new FailureLimiter({ maxFailures: 3, windowSeconds: 60, now: () => now });
-    const keys = ['addr:1.2.3.4', 'client:basic'];
-    for (let i = 0; i < 3; i++) {
-      assert.equal(limiter.blockedFor(keys), 0);
-      limiter.fail(keys);
-    }
-    assert.equal(limiter.blockedFor(keys), 60);
-    assert.equal(limiter.firstRefusal(keys), true, 'the first refusal is logged');
-    assert.equal(limiter.firstRefusal(keys), false, 'later ones are not');
-    assert.equal(limiter.blockedFor(['client:basic']), 60, 'the client id is blocked from any address');
-    assert.equal(limiter.blockedFor(['addr:1.2.3.4', 'client:other']), 60, 'the address is blocked for any client');
-    assert.equal(limiter.blockedFor(['addr:5.6.7.8', 'client:other']), 0);
-    now += 30_000;
-    assert.equal(limiter.blockedFor(keys), 30);
-    now += 30_000;
-    assert.equal(limiter.blockedFor(keys), 0);
+    const limiter = new GuessLimiter({ maxGuesses: 3, windowSeconds: 60, now: () => now });
+    for (let i = 0; i < 3; i++) assert.equal(attempt(limiter, 'basic', `guess-${i}`, false).admitted, true);
+    const refused = attempt(limiter, 'basic', 'guess-3', false);
+    assert.equal(refused.admitted, false);
+    assert.equal(!refused.admitted && refused.retryAfterSeconds, 20, 'one token per window/maxGuesses');
+    assert.equal(!refused.admitted && refused.firstRefusal, true, 'the first refusal is logged');
+    const again = attempt(limiter, 'basic', 'guess-4', false);
+    assert.equal(!again.admitted && again.firstRefusal, false, 'later ones are not');
+    assert.equal(attempt(limiter, 'basic', 'guess-0', false).admitted, true, 'a known wrong secret is compared again');
+    assert.equal(attempt(limiter, 'other', 'guess-9', false).admitted, true, 'other Clients are not affected');
+    now += 20_000;
+    assert.equal(attempt(limiter, 'basic', 'guess-5', false).admitted, true);
+    assert.equal(attempt(limiter, 'basic', 'guess-6', false).admitted, false);
+  });
+
+  test('a guesser cannot lock out the Client: a secret it was accepted with is always compared', () => {
+    const limiter = new GuessLimiter({ maxGuesses: 3, windowSeconds: 60, now: () => 1_000 });
+    assert.equal(attempt(limiter, 'svc', 'the-right-one', true).admitted, true);
+    for (let i = 0; i < 50; i++) attempt(limiter, 'svc', `guess-${i}`, false, `10.0.0.${i % 5}`);
+    assert.equal(attempt(limiter, 'svc', 'guess-new', false).admitted, false);
+    assert.equal(attempt(limiter, 'svc', 'the-right-one', true, '10.0.0.1').admitted, true);
+  });
+
+  test('parallel new guesses cannot overdraw: the token is taken before the comparison', () => {
+    const limiter = new GuessLimiter({ maxGuesses: 2, windowSeconds: 60, now: () => 1_000 });
+    const pending = Array.from({ length: 10 }, (_, i) => limiter.admit('svc', `g${i}`));
+    assert.equal(pending.filter((a) => a.admitted).length, 2);
+  });
+
+  test('by address: one address that guessed is slowed down for every client, another is not', () => {
+    const limiter = new GuessLimiter({ maxGuesses: 3, windowSeconds: 60, now: () => 1_000 });
+    for (let i = 0; i < 3; i++) attempt(limiter, `c${i}`, 'guess', false, '192.0.2.1');
+    assert.equal(attempt(limiter, 'c9', 'guess', false, '192.0.2.1').admitted, false);
+    assert.equal(attempt(limiter, 'c9', 'guess', false, '192.0.2.2').admitted, true);
+  });
+
+  test('a released attempt (no comparison happened) gives its token back', () => {
+    const limiter = new GuessLimiter({ maxGuesses: 1, windowSeconds: 60, now: () => 1_000 });
+    const a = limiter.admit('svc', 'x');
+    assert.ok(a.admitted);
+    limiter.release(a.ticket);
+    assert.equal(limiter.admit('svc', 'y').admitted, true);
+  });
+
+  test('digests are keyed, never the secret itself', () => {
+    const limiter = new GuessLimiter({ maxGuesses: 1, windowSeconds: 60 });
+    const d = limiter.digest('svc', 'hunter2');
+    assert.ok(!d.includes('hunter2'));
+    assert.notEqual(d, new GuessLimiter({ maxGuesses: 1, windowSeconds: 60 }).digest('svc', 'hunter2'));
+  });
+
+  test('a wrong secret not seen for a window is forgotten: trying it again costs a token again', () => {
+    let now = 1_000_000;
+    const limiter = new GuessLimiter({ maxGuesses: 1, windowSeconds: 60, now: () => now });
+    assert.equal(attempt(limiter, 'svc', 'old-guess', false).admitted, true);
+    assert.equal(attempt(limiter, 'svc', 'old-guess', false).admitted, true, 'a retry within the window is free');
+    now += 61_000;
+    assert.equal(attempt(limiter, 'svc', 'new-guess', false).admitted, true, 'the token came back');
+    assert.equal(attempt(limiter, 'svc', 'old-guess', false).admitted, false, 'forgotten: a guess like any other');
   });
 
   test('memory is bounded', () => {
-    const limiter = new FailureLimiter({ maxFailures: 3, windowSeconds: 60, maxKeys: 100 });
-    for (let i = 0; i < 1000; i++) limiter.fail([`addr:${i}`]);
+    const limiter = new GuessLimiter({ maxGuesses: 3, windowSeconds: 60, maxKeys: 100, maxRemembered: 8 });
+    for (let i = 0; i < 1000; i++) attempt(limiter, `c${i}`, `g${i}`, false, `addr${i}`);
     assert.ok(limiter.size <= 100);
   });
 });

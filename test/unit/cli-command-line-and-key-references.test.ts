@@ -4,8 +4,8 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ValidationError, formatVaultKeyReference, parseVaultKeyReference } from '@aurora/common';
-import { parseCommandLine, parseDuration, parseSignal } from '../../packages/cli/src/args.js';
-import { CliError } from '../../packages/cli/src/cli-error.js';
+import { parseCommandLine, parseDuration, parseSignal } from '@aurora/cli/args';
+import { CliError } from '@aurora/cli/cli-error';
 
 describe('vault: references with a key', () => {
   test('#key and the only-key form', () => {

@@ -4,7 +4,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { MaskSet, Masker } from '../../packages/cli/src/mask.js';
+import { MaskSet, Masker } from '@aurora/cli/mask';
 
 function maskAll(text: Buffer, chunks: number[], set: MaskSet): string {
   const m = new Masker(set);

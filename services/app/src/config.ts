@@ -2,6 +2,7 @@
  * The app's configuration: env parsed once at start, validated, frozen. Names follow Vault's CLI (VAULT_ADDR,
  * VAULT_TOKEN), the stack's (VAULT_KV_MOUNT, VAULT_KV_BASE_PATH) and libpq's (PGHOST, ...).
  */
+import net from 'node:net';
 import { EnvReader, KV_SETTINGS, readSettings, setting } from '@aurora/common';
 
 export interface AppConfig {
@@ -28,7 +29,17 @@ export interface AppConfig {
     connectTimeoutMs: number;
     statementTimeoutMs: number;
   };
-  auth: { maxFailures: number; windowSeconds: number };
+  auth: {
+    /** Distinct wrong secrets per client id (and per address) within the window before new ones wait. */
+    maxFailures: number;
+    windowSeconds: number;
+    /** Also limit by the caller's address (only where addresses are real, not behind docker-proxy). */
+    limitByAddress: boolean;
+    /** Proxies whose X-Forwarded-For names the caller (express `trust proxy` values); empty = none. */
+    trustedProxies: string[];
+    /** At most one re-read of a Vault-held Client secret per reference in this many seconds. */
+    vaultRereadSeconds: number;
+  };
   /** Clients and file secrets; optional so that hand-built test configs need not spell it out. */
   clients?: {
     /** SECRETS_CONFIG was set explicitly: then a missing file is an error, not "no file secrets". */
@@ -47,7 +58,8 @@ export interface AppConfig {
 export const APP_SETTINGS = {
   ...KV_SETTINGS,
   adminClientId: setting.string('ADMIN_CLIENT_ID', 'admin', 'the bootstrap admin Client the app creates at start', {
-    pattern: /^[A-Za-z0-9\-.]{1,64}$/,
+    // A FHIR id that survives a URL: not "." or ".." (see fhir/resource-id.ts).
+    pattern: /^(?!\.\.?$)[A-Za-z0-9\-.]{1,64}$/,
     example: 'admin',
   }),
   adminSecretName: setting.string(
@@ -87,12 +99,32 @@ export const APP_SETTINGS = {
     { min: 100, max: 600_000 },
     'PostgreSQL statement timeout, ms',
   ),
-  authMaxFailures: setting.int('AUTH_MAX_FAILURES', 10, { min: 1, max: 10_000 }, 'failed Basic logins before 429'),
+  authMaxFailures: setting.int(
+    'AUTH_MAX_FAILURES',
+    10,
+    { min: 1, max: 10_000 },
+    'distinct wrong secrets per Client within the window before new guesses wait',
+  ),
   authWindowSeconds: setting.int(
     'AUTH_FAILURE_WINDOW_SECONDS',
     60,
     { min: 1, max: 86_400 },
     'the window of AUTH_MAX_FAILURES, s',
+  ),
+  authLimitByAddress: setting.bool(
+    'AUTH_LIMIT_BY_ADDRESS',
+    false,
+    "also limit guesses by the caller's address (only where addresses are real)",
+  ),
+  authTrustedProxies: setting.optional(
+    'AUTH_TRUSTED_PROXIES',
+    'proxies whose X-Forwarded-For names the caller: IPs, CIDRs, loopback/linklocal/uniquelocal',
+  ),
+  authVaultRereadSeconds: setting.int(
+    'AUTH_VAULT_REREAD_SECONDS',
+    2,
+    { min: 1, max: 300 },
+    'at most one re-read of a Vault-held Client secret per reference per this many s',
   ),
   fileRevalidateMs: setting.int(
     'FILE_SECRET_REVALIDATE_MS',
@@ -113,6 +145,20 @@ export const APP_SETTINGS = {
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<AppConfig> {
   const r = new EnvReader(env);
   const s = readSettings(APP_SETTINGS, r);
+  const trustedProxies = (s.authTrustedProxies ?? '')
+    .split(',')
+    .map((p) => p.trim())
+    .filter((p) => p !== '');
+  for (const p of trustedProxies) {
+    const [ip, bits, extra] = p.split('/');
+    const version = net.isIP(ip ?? '');
+    const named = ['loopback', 'linklocal', 'uniquelocal'].includes(p);
+    const bitsOk = bits === undefined || (/^\d{1,3}$/.test(bits) && Number(bits) <= (version === 6 ? 128 : 32));
+    if (!named && (version === 0 || !bitsOk || extra !== undefined))
+      r.problem(
+        `AUTH_TRUSTED_PROXIES: ${JSON.stringify(p)} is not an IP address, a CIDR range or loopback/linklocal/uniquelocal; example: AUTH_TRUSTED_PROXIES=10.0.0.0/8,127.0.0.1`,
+      );
+  }
   return r.done<AppConfig>({
     port: s.port,
     host: s.host,
@@ -136,7 +182,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<AppCo
       connectTimeoutMs: s.pgConnectTimeoutMs,
       statementTimeoutMs: s.pgStatementTimeoutMs,
     },
-    auth: { maxFailures: s.authMaxFailures, windowSeconds: s.authWindowSeconds },
+    auth: {
+      maxFailures: s.authMaxFailures,
+      windowSeconds: s.authWindowSeconds,
+      limitByAddress: s.authLimitByAddress,
+      trustedProxies,
+      vaultRereadSeconds: s.authVaultRereadSeconds,
+    },
     clients: {
       secretsConfigRequired: r.optional('SECRETS_CONFIG') !== undefined,
       adminClientId: s.adminClientId,

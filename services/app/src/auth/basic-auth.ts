@@ -4,7 +4,10 @@
  * Client (PostgreSQL) → its secret reference → file secret (scope check, cached read) or Vault → compare in
  * constant time. Unknown client, wrong secret, a secret out of scope and an unusable secret all answer the
  * same 401 with `WWW-Authenticate`; the log says which (naming the scope or secret, never a value).
- * Repeated failures from one address or for one client id answer 429 with Retry-After.
+ * Guessing is slowed down by the guess limiter (limiter.ts): too many distinct wrong secrets for one client
+ * id (or from one address, where addresses are real) answer 429 with Retry-After; retries of the same
+ * secret and secrets the Client was accepted with are always compared. Both sides go through the one
+ * comparison rule of client-secret-rule.ts.
  */
 import crypto from 'node:crypto';
 import type { Request, RequestHandler, Response } from 'express';
@@ -13,11 +16,12 @@ import { identityOf, type CallerIdentity } from './client-identity.js';
 import { SecretScopeError, type ClientSecrets } from './client-secrets.js';
 import { FileSecretUnavailableError } from '../file-secrets/reader.js';
 import { secretReferenceText } from '../fhir/secret-reference.js';
+import { isResourceId } from '../fhir/resource-id.js';
 import type { ResourceStore } from '../fhir/store.js';
-import type { FailureLimiter } from './limiter.js';
+import type { GuessLimiter } from './limiter.js';
+import { comparablePresentedSecret } from './client-secret-rule.js';
 
 export const REALM = 'aurora';
-const CLIENT_ID = /^[A-Za-z0-9\-.]{1,64}$/;
 
 export interface Credentials {
   clientId: string;
@@ -54,7 +58,7 @@ export class Authenticator {
   ) {}
 
   async verify(creds: Credentials): Promise<Outcome> {
-    if (!CLIENT_ID.test(creds.clientId)) {
+    if (!isResourceId(creds.clientId)) {
       constantTimeEqual(creds.secret, '');
       return { ok: false, reason: 'unknown client' };
     }
@@ -71,15 +75,15 @@ export class Authenticator {
       text = undefined;
     }
     if (text === undefined) return { ok: false, reason: 'Client has no usable _secret reference' };
+    const presented = comparablePresentedSecret(creds.secret);
     const expected = await this.expected(creds.clientId, text);
     if (!expected.ok) return expected;
-    let match = constantTimeEqual(creds.secret, expected.value);
-    if (!match && text.startsWith('vault:')) {
-      // Perhaps rotated in Vault since we cached it: read once more before refusing.
-      this.secrets.forget(text);
+    let match = constantTimeEqual(presented, expected.value);
+    if (!match && text.startsWith('vault:') && this.secrets.rereadAfterMismatch(text)) {
+      // Perhaps rotated in Vault since we cached it: read once more before refusing (rate-limited per reference).
       const again = await this.expected(creds.clientId, text);
       if (!again.ok) return again;
-      match = constantTimeEqual(creds.secret, again.value);
+      match = constantTimeEqual(presented, again.value);
     }
     if (!match) return { ok: false, reason: 'wrong secret' };
     return { ok: true, caller: identityOf(creds.clientId, resource.permissions) };
@@ -112,11 +116,23 @@ function unauthorized(res: Response, message: string): void {
   res.status(401).json({ error: 'unauthorized', message });
 }
 
-function address(req: Request): string {
-  return req.socket.remoteAddress ?? 'unknown';
+export interface BasicAuthOptions {
+  limiter: GuessLimiter;
+  logger: Logger;
+  /**
+   * Key the limits by the caller's address too. Only where the address is real: behind docker-proxy or a
+   * port-forward every caller has the same one (AUTH_LIMIT_BY_ADDRESS).
+   */
+  limitByAddress: boolean;
 }
 
-export function basicAuth(authenticator: Authenticator, limiter: FailureLimiter, logger: Logger): RequestHandler {
+/** The caller's address: `req.ip`, which honours X-Forwarded-For only from AUTH_TRUSTED_PROXIES. */
+function address(req: Request): string {
+  return req.ip ?? req.socket.remoteAddress ?? 'unknown';
+}
+
+export function basicAuth(authenticator: Authenticator, options: BasicAuthOptions): RequestHandler {
+  const { limiter, logger } = options;
   return async (req, res, next) => {
     const creds = parseBasic(req.headers.authorization);
     const addr = address(req);
@@ -124,31 +140,37 @@ export function basicAuth(authenticator: Authenticator, limiter: FailureLimiter,
       unauthorized(res, 'authentication required: HTTP Basic with client_id:secret (curl -u <client_id>:<secret>)');
       return;
     }
-    const keys = [`addr:${addr}`, `client:${creds.clientId}`];
-    const wait = limiter.blockedFor(keys);
-    if (wait > 0) {
-      if (limiter.firstRefusal(keys)) {
-        logger.warn('authentication refused: too many failures (logged once per window)', {
-          client_id: creds.clientId,
-          address: addr,
-          retry_after_seconds: wait,
-        });
+    const admission = limiter.admit(creds.clientId, creds.secret, options.limitByAddress ? addr : undefined);
+    if (!admission.admitted) {
+      const wait = admission.retryAfterSeconds;
+      if (admission.firstRefusal) {
+        logger.warn(
+          'authentication refused: too many different wrong secrets; new ones wait (logged once per episode)',
+          {
+            client_id: creds.clientId,
+            address: addr,
+            retry_after_seconds: wait,
+          },
+        );
       }
       res.set('Retry-After', String(wait));
-      res
-        .status(429)
-        .json({ error: 'too_many_failures', message: `too many failed authentications; retry in ${wait} s` });
+      res.status(429).json({
+        error: 'too_many_failures',
+        message: `too many different wrong secrets for this client; a new secret is checked again in ${wait} s`,
+      });
       return;
     }
     let outcome: Outcome;
     try {
       outcome = await authenticator.verify(creds);
     } catch (err) {
+      // Not an answer about the secret (Vault sealed or unreachable): give the token back.
+      limiter.release(admission.ticket);
       next(err);
       return;
     }
+    limiter.settle(admission.ticket, outcome.ok);
     if (!outcome.ok) {
-      limiter.fail(keys);
       const message =
         outcome.reason === 'secret out of scope'
           ? `authentication failed: secret ${String(outcome.details?.ref)} is scoped to ${String(outcome.details?.scope)}, not Client/${creds.clientId}`

@@ -8,7 +8,7 @@
  * Absent `permissions`: the Client may call the FHIR resource routes (Patient) and nothing else.
  */
 import type { Response } from 'express';
-import { ForbiddenError, UnauthorizedError } from '@aurora/common';
+import { ForbiddenError, UnauthorizedError, isSafeSegment } from '@aurora/common';
 
 export type CredentialAction = 'read' | 'write' | 'delete' | 'resolve';
 
@@ -62,8 +62,11 @@ export function permissionProblems(value: unknown): string[] {
       if (!Array.isArray(v) || v.some((a) => !ACTIONS.includes(a as CredentialAction)))
         problems.push(`permissions.credentials: must be a list of ${ACTIONS.map((a) => `"${a}"`).join(', ')}`);
     } else if (key === 'users') {
-      if (!Array.isArray(v) || v.some((u) => typeof u !== 'string' || u.length === 0 || u.length > 128))
-        problems.push('permissions.users: must be a list of user ids, or ["*"] for every user');
+      // The same rule as the user_id in /users/<user_id>/...: an id no URL can carry would grant nothing.
+      if (!Array.isArray(v) || v.some((u) => u !== '*' && !isSafeSegment(u)))
+        problems.push(
+          'permissions.users: must be a list of user ids (1-128 characters from A-Z a-z 0-9 . _ - @, starting with a letter or digit), or ["*"] for every user',
+        );
     } else {
       problems.push(`permissions.${key}: unknown permission; known: admin, credentials, users`);
     }

@@ -2,8 +2,18 @@
  * From a Client's secret reference to the value to compare against: a file secret (scope check, then the
  * cached file read) or a Vault KV v2 secret (read with the app's token, cached for CACHE_TTL_SECONDS).
  * The same checks run when a Client is stored, so a reference that cannot work is refused with a 422 then.
+ * Whatever the source, the value handed out has gone through the one comparison rule (client-secret-rule.ts).
  */
-import { AuroraError, UnprocessableError, ValidationError, VaultNotFoundError, registerSecret } from '@aurora/common';
+import crypto from 'node:crypto';
+import {
+  AuroraError,
+  UnprocessableError,
+  ValidationError,
+  VaultNotFoundError,
+  registerSecret,
+  type Logger,
+} from '@aurora/common';
+import { comparableStoredSecret, storedSecretOddities } from './client-secret-rule.js';
 import type { VaultSession } from '../vault/session.js';
 import { formatScope, scopeIncludes } from '../file-secrets/config.js';
 import type { FileSecrets } from '../file-secrets/reader.js';
@@ -44,6 +54,13 @@ export interface ClientSecretsOptions {
   credentialsMount: string;
   /** Cache of Vault-held Client secrets, in ms (0 = no cache). */
   ttlMs: number;
+  /**
+   * At most one forced re-read of a Vault-held secret per reference in this many ms (after a failed
+   * comparison, to see a rotation before the cache expires): wrong guesses cannot turn into Vault load.
+   */
+  rereadIntervalMs?: number;
+  /** Where odd stored values are pointed out (never the value). */
+  logger?: Logger;
 }
 
 interface Cached {
@@ -54,6 +71,10 @@ interface Cached {
 export class ClientSecrets {
   private readonly cache = new Map<string, Cached>();
   private readonly inflight = new Map<string, Promise<string>>();
+  private readonly lastReread = new Map<string, number>();
+  /** Per reference, a keyed digest of the last value whose oddities were logged: one line per value. */
+  private readonly reported = new Map<string, string>();
+  private readonly digestKey = crypto.randomBytes(32);
 
   constructor(private readonly options: ClientSecretsOptions) {}
 
@@ -87,8 +108,21 @@ export class ClientSecrets {
     return ref;
   }
 
-  /** The value to compare the presented secret with. Never logged, never returned by a route. */
+  /**
+   * The value to compare the presented secret with, after the comparison rule (comparableStoredSecret).
+   * Never logged, never returned by a route.
+   */
   async valueFor(resourceType: string, id: string, text: string): Promise<string> {
+    const stored = await this.storedValue(resourceType, id, text);
+    this.reportOddities(text, stored);
+    const value = comparableStoredSecret(stored);
+    // Only CR/LF stored: nothing is left to compare, and an empty password must never match it.
+    if (value === '') throw new UnprocessableError(`${text}: the stored secret is empty (only CR/LF)`);
+    if (value !== stored) registerSecret(value);
+    return value;
+  }
+
+  private async storedValue(resourceType: string, id: string, text: string): Promise<string> {
     const ref = this.check(resourceType, id, text);
     if (ref.kind === 'file') return this.options.fileSecrets.read(ref.name);
     const now = Date.now();
@@ -100,6 +134,19 @@ export class ClientSecrets {
       this.inflight.set(ref.text, pending);
     }
     return pending;
+  }
+
+  private reportOddities(text: string, stored: string): void {
+    const digest = crypto.createHmac('sha256', this.digestKey).update(stored, 'utf8').digest('base64');
+    if (this.reported.get(text) === digest) return;
+    if (this.reported.size > 10_000) this.reported.clear();
+    this.reported.set(text, digest);
+    const oddities = storedSecretOddities(stored);
+    if (oddities.length)
+      this.options.logger?.warn(
+        'a stored Client secret has characters that look accidental; check how it was written (the value is not logged)',
+        { ref: text, found: oddities },
+      );
   }
 
   private async readVault(ref: Extract<SecretRef, { kind: 'vault' }>): Promise<string> {
@@ -117,8 +164,23 @@ export class ClientSecrets {
     return value;
   }
 
-  /** Forget a cached Vault value (after a Client changed or a comparison failed). */
+  /** Forget a cached Vault value (after a Client changed). */
   forget(text: string): void {
     this.cache.delete(text);
+  }
+
+  /**
+   * After a failed comparison against a Vault-held secret: forget the cached value so that the next
+   * `valueFor` reads Vault again (a rotation shows before the cache expires), at most once per
+   * `rereadIntervalMs` per reference. True when the re-read is allowed (the caller then compares again).
+   */
+  rereadAfterMismatch(text: string): boolean {
+    const now = Date.now();
+    const last = this.lastReread.get(text);
+    if (last !== undefined && now - last < (this.options.rereadIntervalMs ?? 2000)) return false;
+    if (this.lastReread.size > 10_000) this.lastReread.clear();
+    this.lastReread.set(text, now);
+    this.cache.delete(text);
+    return true;
   }
 }

@@ -1,7 +1,7 @@
 /**
  * Clients, file-mounted secrets and authentication, wired together:
  * SECRETS_CONFIG → FileSecrets (watched, cached) ┐
- * PostgreSQL resources (Client, Patient) ────────┼→ Authenticator → basicAuth middleware (+ failure limiter)
+ * PostgreSQL resources (Client, Patient) ────────┼→ Authenticator → basicAuth middleware (+ guess limiter)
  * Vault (vault: references) → ClientSecrets ─────┘
  * and the /fhir routes. An invalid SECRETS_CONFIG throws a ConfigError here, which stops the app at start.
  */
@@ -13,8 +13,10 @@ import { ResourceStore } from '../fhir/store.js';
 import { fhirRoutes } from '../fhir/routes.js';
 import { ClientSecrets } from './client-secrets.js';
 import { Authenticator, basicAuth } from './basic-auth.js';
-import { FailureLimiter } from './limiter.js';
+import { GuessLimiter } from './limiter.js';
 import { ensureAdminClient } from './bootstrap.js';
+import { resourceAccess } from './resource-access.js';
+import { FhirValidator } from '../fhir/validation.js';
 
 export interface ClientsModule extends AppModule {
   /** Sets res.locals.client (a CallerIdentity) or answers 401/429. */
@@ -45,17 +47,20 @@ export async function createClientsModule(ctx: AppContext): Promise<ClientsModul
     vault: ctx.vault,
     credentialsMount: config.vault.kvMount,
     ttlMs: config.cache.ttlSeconds * 1000,
+    rereadIntervalMs: config.auth.vaultRereadSeconds * 1000,
+    logger,
   });
   await ensureAdminClient(store, fileSecrets, logger, clients.adminClientId, clients.adminSecretName);
 
-  const limiter = new FailureLimiter({
-    maxFailures: config.auth.maxFailures,
+  const limiter = new GuessLimiter({
+    maxGuesses: config.auth.maxFailures,
     windowSeconds: config.auth.windowSeconds,
   });
   const authenticator = new Authenticator(store, secrets);
+  const validator = new FhirValidator();
   return {
-    authenticate: basicAuth(authenticator, limiter, logger),
-    router: fhirRoutes({ store, secrets, bootstrapAdminId: clients.adminClientId }),
+    authenticate: basicAuth(authenticator, { limiter, logger, limitByAddress: config.auth.limitByAddress }),
+    router: fhirRoutes({ store, access: resourceAccess(secrets, clients.adminClientId), validator }),
     close() {
       fileSecrets.close();
     },

@@ -1,26 +1,43 @@
 /**
- * /fhir/Client and /fhir/Patient: the user's JSON stored and returned unchanged (PostgreSQL `json`).
+ * /fhir/Client and /fhir/Patient: the user's JSON, validated, then stored and returned unchanged
+ * (PostgreSQL `json`).
  *
- * Clients are managed by admin Clients (`permissions.admin`); a Client may read its own resource. A Client
- * never holds a secret value: `_secret.extension` names a file secret from SECRETS_CONFIG or a vault:
- * reference, and a plain `secret` is refused with 422 (decided: reject, never move it into Vault silently).
- * Patients are a small protected resource any authenticated Client may read and write.
+ * Clients are managed by admin Clients; a Client may read its own resource. A Client never holds a secret
+ * value: `_secret.extension` names a file secret from SECRETS_CONFIG or a vault: reference, and a plain
+ * `secret` is refused with 422 (decided: reject, never move it into Vault silently). Patients are a small
+ * protected resource any authenticated Client may read and write; each is validated as a FHIR R4 Patient.
+ * `Client` is Aidbox's own resource type, not FHIR's: only its FHIR parts (the id, the `_secret` extensions)
+ * are validated as FHIR.
+ *
+ * Who may do what is decided by the authentication layer, handed in as `ResourceAccess`: this folder knows
+ * resources, not Clients' permissions. 4xx answers are OperationOutcomes (operation-outcome.ts).
  */
-import { Router, type Request } from 'express';
-import { NotFoundError, UnprocessableError, ValidationError } from '@aurora/common';
-import { assertAdmin, callerOf, permissionProblems } from '../auth/client-identity.js';
-import type { ClientSecrets } from '../auth/client-secrets.js';
-import { secretReferenceText } from './secret-reference.js';
+import { Router, type Request, type Response } from 'express';
+import { NotFoundError, ValidationError } from '@aurora/common';
+import { assertResourceId } from './resource-id.js';
+import { InvalidResourceError, operationOutcomeErrors } from './operation-outcome.js';
 import type { Resource, ResourceStore } from './store.js';
+import type { FhirValidator } from './validation.js';
 
-/** FHIR's id rule: 1-64 characters from A-Z a-z 0-9 - . */
-export const FHIR_ID = /^[A-Za-z0-9\-.]{1,64}$/;
+/** The authenticated caller, as far as these routes need to know. */
+export interface ResourceCaller {
+  clientId: string;
+  admin: boolean;
+}
+
+/** What the authentication layer decides for these routes; each function throws the 401/403/422 to answer. */
+export interface ResourceAccess {
+  /** The authenticated caller; throws 401 when there is none. */
+  caller(res: Response): ResourceCaller;
+  /** Throws 403 unless `caller` may manage Clients. */
+  assertAdmin(caller: ResourceCaller): void;
+  /** Throws the 422 for a Client that cannot work: its permissions, its secret reference, a demoted admin. */
+  checkClient(resource: Resource, id: string): void;
+}
 
 function idParam(req: Request): string {
-  const id = req.params.id;
-  if (typeof id !== 'string' || !FHIR_ID.test(id))
-    throw new ValidationError('id', 'must be 1-64 characters from A-Z a-z 0-9 - .');
-  return id;
+  // Checked on the route even though the body's id is validated too: the URL is what must round-trip.
+  return assertResourceId('id', req.params.id);
 }
 
 function bodyOf(req: Request, type: string, id: string): Resource {
@@ -51,80 +68,73 @@ export function bundle(resources: Resource[], total: number): Resource {
   };
 }
 
-function send(res: import('express').Response, status: number, body: unknown): void {
+function send(res: Response, status: number, body: unknown): void {
   res.status(status).type('application/fhir+json').send(JSON.stringify(body));
 }
 
 export interface FhirRoutesOptions {
   store: ResourceStore;
-  secrets: ClientSecrets;
-  /** The bootstrap admin Client: it may be changed or deleted (it is recreated at start), but not demoted. */
-  bootstrapAdminId?: string;
+  access: ResourceAccess;
+  validator: FhirValidator;
 }
 
-/** Validates a Client for storage; throws the 400/422 the route answers with. Never echoes a secret value. */
-export function validateClient(resource: Resource, id: string, secrets: ClientSecrets): void {
-  if ('secret' in resource) {
-    throw new UnprocessableError(
-      'secret: a plain secret value is never stored. Put the value in Vault (docker exec vault vault kv put secret/aidbox/client client-secret=...) ' +
-        'and reference it in _secret.extension with url http://health-samurai.io/fhir/secret-reference: valueString = a SECRETS_CONFIG name (e.g. client-secret) or vault:kv/data/secret/<path>',
-    );
-  }
-  const problems = permissionProblems(resource.permissions);
-  if (problems.length) throw new UnprocessableError(problems.join('; '));
-  const text = secretReferenceText(resource);
-  if (text !== undefined) secrets.check('Client', id, text);
+/** The FHIR parts of a Client: each `_secret` extension must be a valid FHIR Extension. */
+function clientFhirIssues(resource: Resource, validator: FhirValidator): InvalidResourceError | undefined {
+  const holder = resource._secret;
+  if (typeof holder !== 'object' || holder === null || Array.isArray(holder)) return undefined;
+  const extensions = (holder as { extension?: unknown }).extension;
+  if (!Array.isArray(extensions)) return undefined;
+  const issues = extensions.flatMap((ext, i) =>
+    validator.validateElement('Extension', ext, `Client._secret.extension[${i}]`),
+  );
+  return issues.length ? new InvalidResourceError(issues) : undefined;
 }
 
 export function fhirRoutes(options: FhirRoutesOptions): Router {
-  const { store, secrets } = options;
+  const { store, access, validator } = options;
   const router = Router();
 
   router.get('/fhir/Client', async (req, res) => {
-    assertAdmin(callerOf(res));
+    access.assertAdmin(access.caller(res));
     const { total, resources } = await store.list('Client', countParam(req));
     send(res, 200, bundle(resources, total));
   });
 
   router.get('/fhir/Client/:id', async (req, res) => {
-    const caller = callerOf(res);
+    const caller = access.caller(res);
     const id = idParam(req);
-    if (caller.clientId !== id) assertAdmin(caller);
+    if (caller.clientId !== id) access.assertAdmin(caller);
     const resource = await store.get('Client', id);
     if (!resource) throw new NotFoundError(`no Client ${id}`);
     send(res, 200, resource);
   });
 
   router.put('/fhir/Client/:id', async (req, res) => {
-    assertAdmin(callerOf(res));
+    access.assertAdmin(access.caller(res));
     const id = idParam(req);
     const resource = bodyOf(req, 'Client', id);
-    validateClient(resource, id, secrets);
-    if (id === options.bootstrapAdminId && (resource.permissions as { admin?: unknown } | undefined)?.admin !== true) {
-      throw new UnprocessableError(
-        `permissions.admin: Client ${id} is the bootstrap admin and must keep "permissions": {"admin": true} (nothing would restore it); ` +
-          'delete it instead to have the app recreate it at its next start',
-      );
-    }
+    const invalid = clientFhirIssues(resource, validator);
+    if (invalid) throw invalid;
+    access.checkClient(resource, id);
     const created = await store.put('Client', id, resource);
     send(res, created ? 201 : 200, resource);
   });
 
   router.delete('/fhir/Client/:id', async (req, res) => {
-    assertAdmin(callerOf(res));
+    access.assertAdmin(access.caller(res));
     const id = idParam(req);
     if (!(await store.delete('Client', id))) throw new NotFoundError(`no Client ${id}`);
     res.status(204).end();
   });
 
   router.get('/fhir/Patient', async (req, res) => {
-    callerOf(res);
+    access.caller(res);
     const { total, resources } = await store.list('Patient', countParam(req));
     send(res, 200, bundle(resources, total));
   });
 
   router.get('/fhir/Patient/:id', async (req, res) => {
-    callerOf(res);
+    access.caller(res);
     const id = idParam(req);
     const resource = await store.get('Patient', id);
     if (!resource) throw new NotFoundError(`no Patient ${id}`);
@@ -132,12 +142,15 @@ export function fhirRoutes(options: FhirRoutesOptions): Router {
   });
 
   router.put('/fhir/Patient/:id', async (req, res) => {
-    callerOf(res);
+    access.caller(res);
     const id = idParam(req);
     const resource = bodyOf(req, 'Patient', id);
+    const issues = validator.validate(resource);
+    if (issues.length) throw new InvalidResourceError(issues);
     const created = await store.put('Patient', id, resource);
     send(res, created ? 201 : 200, resource);
   });
 
+  router.use(operationOutcomeErrors);
   return router;
 }

@@ -18,7 +18,8 @@ export async function buildApp(ctx: AppContext): Promise<BuiltApp> {
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
-  app.set('trust proxy', false);
+  // X-Forwarded-For is believed only from the proxies named in AUTH_TRUSTED_PROXIES (none by default).
+  app.set('trust proxy', ctx.config.auth.trustedProxies.length ? ctx.config.auth.trustedProxies : false);
 
   app.use(healthRoutes(ctx.pool, ctx.vault));
 

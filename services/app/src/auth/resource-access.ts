@@ -1,0 +1,42 @@
+/**
+ * What the /fhir routes may do for whom, and which Clients can work: the authentication layer's half of
+ * fhir/routes.ts (`ResourceAccess`).
+ *
+ * A Client is refused with 422 when it holds a plain `secret` (a value is never stored in PostgreSQL), when
+ * its `permissions` are malformed, when its secret reference cannot work (unknown file secret, out of scope,
+ * users' credential mount), or when it would demote the bootstrap admin Client.
+ */
+import { UnprocessableError } from '@aurora/common';
+import type { ResourceAccess } from '../fhir/routes.js';
+import { secretReferenceText } from '../fhir/secret-reference.js';
+import type { Resource } from '../fhir/store.js';
+import { assertAdmin, callerOf, permissionProblems } from './client-identity.js';
+import type { ClientSecrets } from './client-secrets.js';
+
+/** Throws the 422 the route answers with when `resource` cannot serve as Client `id`. Never echoes a value. */
+export function checkClient(resource: Resource, id: string, secrets: ClientSecrets, bootstrapAdminId?: string): void {
+  if ('secret' in resource) {
+    throw new UnprocessableError(
+      'secret: a plain secret value is never stored. Put the value in Vault (docker exec vault vault kv put secret/aidbox/client client-secret=...) ' +
+        'and reference it in _secret.extension with url http://health-samurai.io/fhir/secret-reference: valueString = a SECRETS_CONFIG name (e.g. client-secret) or vault:kv/data/secret/<path>',
+    );
+  }
+  const problems = permissionProblems(resource.permissions);
+  if (problems.length) throw new UnprocessableError(problems.join('; '));
+  const text = secretReferenceText(resource);
+  if (text !== undefined) secrets.check('Client', id, text);
+  if (id === bootstrapAdminId && (resource.permissions as { admin?: unknown } | undefined)?.admin !== true) {
+    throw new UnprocessableError(
+      `permissions.admin: Client ${id} is the bootstrap admin and must keep "permissions": {"admin": true} (nothing would restore it); ` +
+        'delete it instead to have the app recreate it at its next start',
+    );
+  }
+}
+
+export function resourceAccess(secrets: ClientSecrets, bootstrapAdminId?: string): ResourceAccess {
+  return {
+    caller: callerOf,
+    assertAdmin,
+    checkClient: (resource, id) => checkClient(resource, id, secrets, bootstrapAdminId),
+  };
+}
