@@ -20,8 +20,17 @@ export interface VaultInitConfig {
   kvBasePath: string;
   appPolicy: string;
   approleDir: string;
+  /** VAULT_APPROLE_TOKEN_TTL / VAULT_APPROLE_TOKEN_MAX_TTL: lifetimes of the tokens the app and agent get. */
+  approleTtls: { tokenTtl: number; tokenMaxTtl: number };
   operatorTokenDir: string;
   auditFile: string;
+  /**
+   * Audit log rotation (configure/audit.ts, audit-rotation.ts): a switch to the next of `keepFiles` files when
+   * the current one reaches `rotateBytes` or `rotateAgeSeconds` (0 = no age limit), checked every `checkMs`.
+   */
+  audit: { keepFiles: number; rotateBytes: number; rotateAgeSeconds: number; checkMs: number };
+  /** VAULT_INIT_TOKEN_PERIOD: period (seconds) of vault-init's own token, renewed by the lifetime watcher. */
+  ownTokenPeriodSeconds: number;
   watchIntervalMs: number;
   waitTimeoutMs: number;
   printRootToken: boolean;
@@ -43,7 +52,7 @@ export interface VaultInitConfig {
 const POLICY_NAME = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
 /** Mount points Vault reserves or vault-init manages otherwise. */
 const RESERVED_MOUNTS = new Set(['sys', 'auth', 'cubbyhole', 'identity', 'secret']);
-const RESERVED_POLICIES = new Set(['root', 'default', 'aurora-agent', 'aurora-operator']);
+const RESERVED_POLICIES = new Set(['root', 'default', 'aurora-agent', 'aurora-operator', 'aurora-vault-init']);
 
 /** Vault's own rules for a Shamir seal (vault/seal.go, SealConfig.Validate). */
 export function shamirProblem(shares: number, threshold: number): string | undefined {
@@ -92,6 +101,12 @@ export function loadConfig(
     );
 
   const haAddrs = parseHaAddrs(r.optional('VAULT_HA_ADDRS'), r);
+  const tokenTtl = durationSeconds(r, 'VAULT_APPROLE_TOKEN_TTL', '1h');
+  const tokenMaxTtl = durationSeconds(r, 'VAULT_APPROLE_TOKEN_MAX_TTL', '24h');
+  if (tokenMaxTtl < tokenTtl)
+    r.problem(
+      `VAULT_APPROLE_TOKEN_MAX_TTL (${tokenMaxTtl} s) is shorter than VAULT_APPROLE_TOKEN_TTL (${tokenTtl} s): Vault would cap every token at the max; example: VAULT_APPROLE_TOKEN_TTL=1h VAULT_APPROLE_TOKEN_MAX_TTL=24h`,
+    );
 
   const config: VaultInitConfig = {
     vaultAddr: r.url('VAULT_ADDR', 'http://127.0.0.1:8200'),
@@ -103,12 +118,21 @@ export function loadConfig(
     kvBasePath,
     appPolicy,
     approleDir: path.resolve(r.string('VAULT_APPROLE_DIR', '/vault/approle')),
+    approleTtls: { tokenTtl, tokenMaxTtl },
     operatorTokenDir: path.resolve(r.string('VAULT_OPERATOR_TOKEN_DIR', '/vault/cli')),
     // A path on the Vault server's file system, not ours: kept as given.
     auditFile: r.string('VAULT_AUDIT_FILE', '/vault/logs/audit.log', {
       pattern: /^\/[^\0\n]*[^/]$/,
       example: '/vault/logs/audit.log',
     }),
+    audit: {
+      keepFiles: r.int('VAULT_AUDIT_KEEP_FILES', 5, { min: 2, max: 1000 }),
+      rotateBytes: byteSize(r, 'VAULT_AUDIT_ROTATE_SIZE', '64m'),
+      rotateAgeSeconds:
+        r.optional('VAULT_AUDIT_ROTATE_AGE') === '0' ? 0 : durationSeconds(r, 'VAULT_AUDIT_ROTATE_AGE', '24h'),
+      checkMs: r.int('VAULT_AUDIT_CHECK_INTERVAL_MS', 10_000, { min: 100, max: 3_600_000 }),
+    },
+    ownTokenPeriodSeconds: durationSeconds(r, 'VAULT_INIT_TOKEN_PERIOD', '1h'),
     watchIntervalMs: r.int('VAULT_WATCH_INTERVAL_MS', 1000, { min: 100, max: 60_000 }),
     waitTimeoutMs: r.int('VAULT_WAIT_TIMEOUT_MS', 120_000, { min: 1000, max: 3_600_000 }),
     printRootToken: r.bool('VAULT_PRINT_ROOT_TOKEN', true),
@@ -121,6 +145,47 @@ export function loadConfig(
     once: argv.includes('--once'),
   };
   return r.done(config);
+}
+
+const DURATION = /^(\d{1,7})(s|m|h)?$/;
+const UNIT_SECONDS = { s: 1, m: 60, h: 3600 } as const;
+
+/**
+ * A duration as Vault writes short ones ("5s", "90m", "24h") or plain seconds ("3600"), in seconds: from 1 s
+ * to 8760 h (a year).
+ */
+export function durationSeconds(r: EnvReader, name: string, fallback: string): number {
+  const text = r.string(name, fallback);
+  const m = DURATION.exec(text);
+  const seconds = m ? Number(m[1]) * UNIT_SECONDS[(m[2] ?? 's') as keyof typeof UNIT_SECONDS] : NaN;
+  if (!(seconds >= 1 && seconds <= 8760 * 3600)) {
+    r.problem(
+      `${name}=${JSON.stringify(text)} must be a duration from 1s to 8760h (a number with s, m or h, or plain seconds); example: ${name}=${fallback}`,
+    );
+    const f = DURATION.exec(fallback)!;
+    return Number(f[1]) * UNIT_SECONDS[(f[2] ?? 's') as keyof typeof UNIT_SECONDS];
+  }
+  return seconds;
+}
+
+const SIZE = /^(\d{1,12})(k|m|g)?$/i;
+const UNIT_BYTES = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 } as const;
+
+/** A size in bytes, plain or with k, m or g (powers of 1024): from 4k to 1024g. */
+export function byteSize(r: EnvReader, name: string, fallback: string): number {
+  const parse = (text: string) => {
+    const m = SIZE.exec(text);
+    return m ? Number(m[1]) * UNIT_BYTES[(m[2] ?? '').toLowerCase() as keyof typeof UNIT_BYTES] : NaN;
+  };
+  const text = r.string(name, fallback);
+  const bytes = parse(text);
+  if (!(bytes >= 4096 && bytes <= 1024 ** 4)) {
+    r.problem(
+      `${name}=${JSON.stringify(text)} must be a size from 4k to 1024g (bytes, or with k, m, g); example: ${name}=${fallback}`,
+    );
+    return parse(fallback);
+  }
+  return bytes;
 }
 
 const HA_EXAMPLE = 'VAULT_HA_ADDRS=http://vault-1:8200,http://vault-2:8200,http://vault-3:8200';

@@ -1,15 +1,19 @@
-/** vault-init's health, for the compose healthcheck: 200 once Vault is unsealed AND configured. */
+/**
+ * vault-init's health, for the compose healthcheck: 200 once Vault is unsealed AND configured AND serves an
+ * authenticated request (authenticated-probe.ts: a Vault that refuses service is not healthy).
+ */
 import http from 'node:http';
 import type { Logger } from '@aurora/common';
+import { probeResult } from './authenticated-probe.js';
 
 export class HealthState {
   unsealed = false;
   configured = false;
   get healthy(): boolean {
-    return this.unsealed && this.configured;
+    return this.unsealed && this.configured && probeResult().ok;
   }
-  toJSON(): { unsealed: boolean; configured: boolean } {
-    return { unsealed: this.unsealed, configured: this.configured };
+  toJSON(): { unsealed: boolean; configured: boolean; vault_requests: string } {
+    return { unsealed: this.unsealed, configured: this.configured, vault_requests: probeResult().detail };
   }
 }
 

@@ -10,6 +10,7 @@ import { HealthState, startHealthServer } from './health.js';
 import { ClusterWatcher, setupCluster } from './cluster.js';
 import { setup } from './setup.js';
 import { Watcher } from './watch.js';
+import { OwnSession } from './own-session.js';
 
 const logger = createLogger('vault-init');
 
@@ -48,9 +49,10 @@ async function main(): Promise<void> {
   });
 
   const state = new HealthState();
-  const running: { server?: http.Server; watcher?: Watcher | ClusterWatcher } = {};
+  const running: { server?: http.Server; watcher?: Watcher | ClusterWatcher; own?: OwnSession } = {};
   const shutdown = async (signal: string) => {
     logger.info('stopping', { signal });
+    running.own?.stop();
     await running.watcher?.stop();
     running.server?.close();
     process.exit(EXIT.ok);
@@ -94,6 +96,8 @@ async function main(): Promise<void> {
       healthPort: config.healthPort,
       nodes: config.haAddrs.length,
     });
+    running.own = new OwnSession(config, logger);
+    await running.own.start();
     return;
   }
   const result = await setup(config, logger);
@@ -106,6 +110,9 @@ async function main(): Promise<void> {
   running.watcher = new Watcher({ ...result, config, logger, state, operatorToken: result.configured.operatorToken });
   running.watcher.start();
   logger.info('watching the seal status', { intervalMs: config.watchIntervalMs, healthPort: config.healthPort });
+  // Its own token, the authenticated probe and audit log rotation: the work between configure runs.
+  running.own = new OwnSession(config, logger);
+  await running.own.start();
 }
 
 main().catch(fail);
