@@ -5,8 +5,8 @@
  *
  * - renew at two thirds of the TTL (Vault's own agent renews at the same point);
  * - when renewing no longer extends the lifetime (the max TTL caps it: Vault answers a shorter TTL and a
- *   "capped" warning) or the thing is not renewable, obtain a new one at two thirds of what is left, so the
- *   swap happens before the hard expiry instead of after the first 403;
+ *   "capped" warning), obtain a new one at once; when it is not renewable, at two thirds of its TTL: either way
+ *   the swap happens before the hard expiry instead of after the first 403;
  * - when that is impossible (a static token at its max TTL), say so loudly, once, with the expiry time;
  * - a failed attempt is retried sooner and sooner as expiry nears, never in a busy loop;
  * - `state()` tells /readyz and status pages how many seconds are left and what is going wrong.
@@ -199,12 +199,13 @@ export class LifetimeWatcher {
     if (extendable) {
       this.setNext({ action: 'renew', atMs: now + delayMs });
     } else if (this.source.obtain) {
-      // Renewing would not help: get a new one while this one still works, so nobody sees a 403.
+      // Renewing would not help: get a new one while this one still works, so nobody sees a 403. A capped
+      // renewal means the end is near (less than one TTL left): obtain now rather than cut it fine.
       if (capped || atMax)
         this.options.logger.info(`${this.source.name} reaches its max TTL; obtaining a new one before then`, {
           expires_in_seconds: ttl,
         });
-      this.setNext({ action: 'obtain', atMs: now + delayMs });
+      this.setNext({ action: 'obtain', atMs: capped ? now : now + delayMs });
     } else {
       const expiresAt = new Date(this.expiresAtMs).toISOString();
       this.problem = lifetime.renewable

@@ -7,6 +7,7 @@
  * so once.
  */
 import fs from 'node:fs/promises';
+import path from 'node:path';
 import type { Logger, VaultClient } from '@aurora/common';
 import type { VaultInitConfig } from './config.js';
 import { ourAuditDevices, rotateAuditFile, slotOf, switchAuditDevice } from './configure/audit.js';
@@ -86,7 +87,8 @@ export class AuditRotation {
       return (await fs.stat(file)).size;
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
-      if (code === 'ENOENT') return 0; // nothing written yet
+      // Nothing written yet, when the directory is there; else vault-init does not see Vault's files at all.
+      if (code === 'ENOENT' && (await fs.stat(path.dirname(file)).catch(() => undefined))?.isDirectory()) return 0;
       this.report(
         `cannot see the audit log ${file} (${code ?? (err as Error).message}): rotation by size is off until it can. ` +
           'Mount the directory of VAULT_AUDIT_FILE into vault-init at the same path (compose: the vault-logs volume at /vault/logs).',

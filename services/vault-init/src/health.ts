@@ -12,8 +12,14 @@ export class HealthState {
   get healthy(): boolean {
     return this.unsealed && this.configured && probeResult().ok;
   }
-  toJSON(): { unsealed: boolean; configured: boolean; vault_requests: string } {
-    return { unsealed: this.unsealed, configured: this.configured, vault_requests: probeResult().detail };
+  /** `vault_requests` appears only when Vault refuses authenticated requests, naming the likely cause. */
+  toJSON(): { unsealed: boolean; configured: boolean; vault_requests?: string } {
+    const probe = probeResult();
+    return {
+      unsealed: this.unsealed,
+      configured: this.configured,
+      ...(probe.ok ? {} : { vault_requests: probe.detail }),
+    };
   }
 }
 
