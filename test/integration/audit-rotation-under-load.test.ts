@@ -110,3 +110,51 @@ function rootToken(stack: CredentialsStack): string {
   return (JSON.parse(fs.readFileSync(path.join(stack.initDirs.initDir, 'init.json'), 'utf8')) as { root_token: string })
     .root_token;
 }
+
+describe('a small ring wraps: the oldest file is emptied and reused; vault-init keeps its own 4 s token alive', () => {
+  let stack: CredentialsStack;
+  let initProc: VaultInitProcess;
+
+  before(async () => {
+    stack = await CredentialsStack.start({
+      initEnv: {
+        VAULT_AUDIT_ROTATE_SIZE: '4k',
+        VAULT_AUDIT_KEEP_FILES: '3',
+        VAULT_AUDIT_CHECK_INTERVAL_MS: '200',
+        VAULT_INIT_TOKEN_PERIOD: '4s',
+      },
+    });
+    initProc = VaultInitProcess.start(stack.initEnv);
+    await initProc.waitForOutput(/watching the seal status/, 60_000);
+  });
+  after(async () => {
+    await initProc?.stop();
+    await stack?.stop();
+  });
+
+  test('many rotations over more than three token periods: three files, the newest holding the last write', async (t) => {
+    const started = Date.now();
+    let i = 0;
+    await waitFor(
+      'six rotations over at least 12 s',
+      async () => {
+        await stack.operator.kvWrite('aurora', `users/wrap-${i}/k`, { v: String(i) });
+        i += 1;
+        const rotations = initProc.output().match(/audit log rotated/g)?.length ?? 0;
+        return rotations >= 6 && Date.now() - started >= 12_000 ? rotations : undefined;
+      },
+      120_000,
+      50,
+    );
+    t.diagnostic(`${i} writes`);
+    const dir = path.dirname(stack.initDirs.auditFile);
+    const files = fs.readdirSync(dir).filter((f) => f.startsWith('audit.log'));
+    assert.deepEqual(files.sort(), ['audit.log', 'audit.log.1', 'audit.log.2']);
+    const last = `aurora/data/users/wrap-${i - 1}/k`;
+    assert.ok(
+      auditLines(stack.initDirs.auditFile).some((l) => l.type === 'response' && l.request?.path === last),
+      'the last write is in the log',
+    );
+    assert.doesNotMatch(initProc.output(), /audit log rotation failed|is no longer valid/);
+  });
+});
