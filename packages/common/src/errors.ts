@@ -101,12 +101,15 @@ export class VaultConflictError extends AuroraError {
 /** Any other Vault answer we did not expect. */
 export class VaultRequestError extends AuroraError {
   readonly vaultStatus: number;
+  /** Vault's own first error message (never a secret value). */
+  readonly vaultMessage: string;
   constructor(path: string, vaultStatus: number, vaultMessage: string, cause?: unknown) {
     super('vault_error', vaultStatus >= 500 ? 503 : 502, `Vault answered ${vaultStatus} for ${path}: ${vaultMessage}`, {
       cause,
       retryAfter: vaultStatus >= 500 ? 2 : undefined,
     });
     this.vaultStatus = vaultStatus;
+    this.vaultMessage = vaultMessage;
   }
 }
 
