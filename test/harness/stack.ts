@@ -27,6 +27,8 @@ export interface StackOptions {
   clients?: ClientSpec[];
   /** Extra env for the app (e.g. CACHE_TTL_SECONDS). */
   env?: Record<string, string>;
+  /** Extra env for vault-init (e.g. VAULT_APPROLE_TOKEN_TTL, VAULT_AUDIT_FILE). */
+  initEnv?: Record<string, string>;
 }
 
 export interface HttpResult {
@@ -157,7 +159,7 @@ export class CredentialsStack {
 
   private async setUp(options: StackOptions): Promise<void> {
     const { vault, postgres, secretsDir, dir } = this;
-    this.initEnv = await vaultInitEnv(vault, this.initDirs);
+    this.initEnv = await vaultInitEnv(vault, this.initDirs, options.initEnv);
     await this.runVaultInit();
     this.operatorToken = fs.readFileSync(path.join(this.initDirs.cliDir, '.vault-token'), 'utf8').trim();
     this.operator = new VaultClient({ addr: vault.addr, token: this.operatorToken });

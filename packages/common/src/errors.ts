@@ -101,12 +101,15 @@ export class VaultConflictError extends AuroraError {
 /** Any other Vault answer we did not expect. */
 export class VaultRequestError extends AuroraError {
   readonly vaultStatus: number;
+  /** Vault's own first error message (never a secret value). */
+  readonly vaultMessage: string;
   constructor(path: string, vaultStatus: number, vaultMessage: string, cause?: unknown) {
     super('vault_error', vaultStatus >= 500 ? 503 : 502, `Vault answered ${vaultStatus} for ${path}: ${vaultMessage}`, {
       cause,
       retryAfter: vaultStatus >= 500 ? 2 : undefined,
     });
     this.vaultStatus = vaultStatus;
+    this.vaultMessage = vaultMessage;
   }
 }
 
@@ -114,5 +117,28 @@ export class VaultRequestError extends AuroraError {
 export class DatabaseUnavailableError extends AuroraError {
   constructor(cause?: unknown) {
     super('database_unavailable', 503, 'PostgreSQL is unavailable. Retry shortly.', { cause, retryAfter: 2 });
+  }
+}
+
+/** What `VaultRefusingError` says when Vault fails authenticated requests while it reports itself healthy. */
+export const AUDIT_LOG_DIAGNOSIS = 'Vault refuses requests: its audit log cannot be written — disk full?';
+
+/**
+ * Vault answers 500 to authenticated requests while `sys/health` (unauthenticated, never audited) says it is
+ * initialized and unsealed. The likely cause is that no audit device can write: Vault fails every audited
+ * request rather than serve it unaudited. Not the token's fault, and not fixed by logging in again.
+ */
+export class VaultRefusingError extends AuroraError {
+  readonly diagnosis: string;
+  constructor(diagnosis: string, cause?: unknown) {
+    super(
+      'vault_refusing',
+      503,
+      `${diagnosis} (Vault answers 500 to authenticated requests while it reports itself unsealed.) ` +
+        'Check its log (docker logs vault) and the free space where the audit log lives (the vault-logs volume); ' +
+        'Vault serves again by itself once it can write.',
+      { cause, retryAfter: 5 },
+    );
+    this.diagnosis = diagnosis;
   }
 }

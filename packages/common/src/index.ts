@@ -12,3 +12,6 @@ export type { AutopilotState, RaftServer } from './vault/raft.js';
 export * from './env.js';
 export * from './settings.js';
 export * from './unseal.js';
+export * from './lifetime-watcher.js';
+export * from './token-lifetime.js';
+export * from './vault-diagnosis.js';

@@ -25,8 +25,17 @@ export interface VaultInitConfig {
   kvBasePath: string;
   appPolicy: string;
   approleDir: string;
+  /** VAULT_APPROLE_TOKEN_TTL / VAULT_APPROLE_TOKEN_MAX_TTL: lifetimes of the tokens the app and agent get. */
+  approleTtls: { tokenTtl: number; tokenMaxTtl: number };
   operatorTokenDir: string;
   auditFile: string;
+  /**
+   * Audit log rotation (configure/audit.ts, audit-rotation.ts): a switch to the next of `keepFiles` files when
+   * the current one reaches `rotateBytes` or `rotateAgeSeconds` (0 = no age limit), checked every `checkMs`.
+   */
+  audit: { keepFiles: number; rotateBytes: number; rotateAgeSeconds: number; checkMs: number };
+  /** VAULT_INIT_TOKEN_PERIOD: period (seconds) of vault-init's own token, renewed by the lifetime watcher. */
+  ownTokenPeriodSeconds: number;
   watchIntervalMs: number;
   waitTimeoutMs: number;
   printRootToken: boolean;
@@ -86,6 +95,26 @@ export const VAULT_INIT_SETTINGS = {
     pattern: /^\/[^\0\n]*[^/]$/,
     example: '/vault/logs/audit.log',
   }),
+  approleTokenTtl: setting.string(
+    'VAULT_APPROLE_TOKEN_TTL',
+    '1h',
+    "lifetime of the app's and agent's AppRole tokens (renewable up to the max TTL)",
+  ),
+  approleTokenMaxTtl: setting.string(
+    'VAULT_APPROLE_TOKEN_MAX_TTL',
+    '24h',
+    'the most an AppRole token lives; then the consumer logs in again',
+  ),
+  auditKeepFiles: setting.int('VAULT_AUDIT_KEEP_FILES', 5, { min: 2, max: 1000 }, 'audit log files in the ring'),
+  auditRotateSize: setting.string('VAULT_AUDIT_ROTATE_SIZE', '64m', 'rotate the audit log at this size (k, m, g)'),
+  auditRotateAge: setting.string('VAULT_AUDIT_ROTATE_AGE', '24h', 'rotate the audit log after this long (0: never)'),
+  auditCheckIntervalMs: setting.int(
+    'VAULT_AUDIT_CHECK_INTERVAL_MS',
+    10_000,
+    { min: 100, max: 3_600_000 },
+    'how often the audit log is checked for rotation, ms',
+  ),
+  ownTokenPeriod: setting.string('VAULT_INIT_TOKEN_PERIOD', '1h', "period of vault-init's own renewable token"),
   watchIntervalMs: setting.int(
     'VAULT_WATCH_INTERVAL_MS',
     1000,
@@ -133,8 +162,26 @@ export function loadConfig(
       `VAULT_APP_POLICY=${JSON.stringify(s.appPolicy)} is taken by Vault or by another aurora policy; example: VAULT_APP_POLICY=aurora-app`,
     );
 
+  const duration = (st: { name: string; defaultText: string }, text: string) =>
+    durationSeconds(r, st.name, text, st.defaultText);
+  const S = VAULT_INIT_SETTINGS;
+  const tokenTtl = duration(S.approleTokenTtl, s.approleTokenTtl);
+  const tokenMaxTtl = duration(S.approleTokenMaxTtl, s.approleTokenMaxTtl);
+  if (tokenMaxTtl < tokenTtl)
+    r.problem(
+      `VAULT_APPROLE_TOKEN_MAX_TTL (${tokenMaxTtl} s) is shorter than VAULT_APPROLE_TOKEN_TTL (${tokenTtl} s): Vault would cap every token at the max; example: VAULT_APPROLE_TOKEN_TTL=1h VAULT_APPROLE_TOKEN_MAX_TTL=24h`,
+    );
+
   return r.done<VaultInitConfig>({
     ...s,
+    approleTtls: { tokenTtl, tokenMaxTtl },
+    audit: {
+      keepFiles: s.auditKeepFiles,
+      rotateBytes: byteSize(r, S.auditRotateSize.name, s.auditRotateSize, S.auditRotateSize.defaultText),
+      rotateAgeSeconds: s.auditRotateAge === '0' ? 0 : duration(S.auditRotateAge, s.auditRotateAge),
+      checkMs: s.auditCheckIntervalMs,
+    },
+    ownTokenPeriodSeconds: duration(S.ownTokenPeriod, s.ownTokenPeriod),
     haAddrs: parseHaAddrs(s.haAddrs, r),
     initDir: path.resolve(s.initDir),
     approleDir: path.resolve(s.approleDir),
@@ -143,6 +190,45 @@ export function loadConfig(
     agentObjectsFile: path.resolve(s.agentObjectsFile),
     once: argv.includes('--once'),
   });
+}
+
+const DURATION = /^(\d{1,7})(s|m|h)?$/;
+const UNIT_SECONDS = { s: 1, m: 60, h: 3600 } as const;
+
+/**
+ * A duration as Vault writes short ones ("5s", "90m", "24h") or plain seconds ("3600"), in seconds: from 1 s
+ * to 8760 h (a year).
+ */
+export function durationSeconds(r: EnvReader, name: string, text: string, fallback: string): number {
+  const m = DURATION.exec(text);
+  const seconds = m ? Number(m[1]) * UNIT_SECONDS[(m[2] ?? 's') as keyof typeof UNIT_SECONDS] : NaN;
+  if (!(seconds >= 1 && seconds <= 8760 * 3600)) {
+    r.problem(
+      `${name}=${JSON.stringify(text)} must be a duration from 1s to 8760h (a number with s, m or h, or plain seconds); example: ${name}=${fallback}`,
+    );
+    const f = DURATION.exec(fallback)!;
+    return Number(f[1]) * UNIT_SECONDS[(f[2] ?? 's') as keyof typeof UNIT_SECONDS];
+  }
+  return seconds;
+}
+
+const SIZE = /^(\d{1,12})(k|m|g)?$/i;
+const UNIT_BYTES = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 } as const;
+
+/** A size in bytes, plain or with k, m or g (powers of 1024): from 4k to 1024g. */
+export function byteSize(r: EnvReader, name: string, text: string, fallback: string): number {
+  const parse = (text: string) => {
+    const m = SIZE.exec(text);
+    return m ? Number(m[1]) * UNIT_BYTES[(m[2] ?? '').toLowerCase() as keyof typeof UNIT_BYTES] : NaN;
+  };
+  const bytes = parse(text);
+  if (!(bytes >= 4096 && bytes <= 1024 ** 4)) {
+    r.problem(
+      `${name}=${JSON.stringify(text)} must be a size from 4k to 1024g (bytes, or with k, m, g); example: ${name}=${fallback}`,
+    );
+    return parse(fallback);
+  }
+  return bytes;
 }
 
 const HA_EXAMPLE = 'VAULT_HA_ADDRS=http://vault-1:8200,http://vault-2:8200,http://vault-3:8200';

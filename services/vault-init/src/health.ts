@@ -1,11 +1,13 @@
 /**
  * vault-init's health, for the compose healthcheck and the harness: 200 once Vault is unsealed AND configured
- * AND, on Raft storage, autopilot reports the cluster healthy with every configured node a voter (so that it
- * survives the loss of any one node of three); 503 otherwise, with what it waits for.
+ * AND serves an authenticated request (authenticated-probe.ts: a Vault that refuses service is not healthy) AND,
+ * on Raft storage, autopilot reports the cluster healthy with every configured node a voter (so that it survives
+ * the loss of any one node of three); 503 otherwise, with what it waits for.
  */
 import http from 'node:http';
 import type { Logger } from '@aurora/common';
 import type { RaftReadiness } from './autopilot.js';
+import { probeResult } from './authenticated-probe.js';
 
 export class HealthState {
   unsealed = false;
@@ -13,21 +15,32 @@ export class HealthState {
   /** Raft storage: autopilot's verdict (autopilot.ts); null on other storage; undefined until the first check. */
   raft: RaftReadiness | null | undefined = undefined;
   get healthy(): boolean {
-    return this.unsealed && this.configured && (this.raft === null || this.raft?.ready === true);
+    return this.unsealed && this.configured && (this.raft === null || this.raft?.ready === true) && probeResult().ok;
   }
   /** What health waits for, in words; undefined when healthy. */
   get waitingFor(): string | undefined {
     if (!this.unsealed) return 'Vault to be unsealed (every node that answers)';
     if (!this.configured) return 'configuration (mounts, policies, AppRole, operator token)';
     if (this.raft === undefined) return 'the first check of the storage';
-    return this.raft?.ready === false ? `Raft: ${this.raft.waitingFor}` : undefined;
+    if (this.raft?.ready === false) return `Raft: ${this.raft.waitingFor}`;
+    const probe = probeResult();
+    return probe.ok ? undefined : `Vault to serve authenticated requests: ${probe.detail}`;
   }
-  toJSON(): { unsealed: boolean; configured: boolean; raft?: RaftReadiness; waitingFor?: string } {
+  /** `vault_requests` appears only when Vault refuses authenticated requests, naming the likely cause. */
+  toJSON(): {
+    unsealed: boolean;
+    configured: boolean;
+    raft?: RaftReadiness;
+    vault_requests?: string;
+    waitingFor?: string;
+  } {
     const waitingFor = this.waitingFor;
+    const probe = probeResult();
     return {
       unsealed: this.unsealed,
       configured: this.configured,
       ...(this.raft ? { raft: this.raft } : {}),
+      ...(probe.ok ? {} : { vault_requests: probe.detail }),
       ...(waitingFor ? { waitingFor } : {}),
     };
   }

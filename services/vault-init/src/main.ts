@@ -10,6 +10,7 @@ import { HealthState, startHealthServer } from './health.js';
 import { setupCluster } from './cluster.js';
 import { setup } from './setup.js';
 import { Watcher } from './watch.js';
+import { OwnSession } from './own-session.js';
 
 const logger = createLogger('vault-init');
 
@@ -48,9 +49,10 @@ async function main(): Promise<void> {
   });
 
   const state = new HealthState();
-  const running: { server?: http.Server; watcher?: Watcher } = {};
+  const running: { server?: http.Server; watcher?: Watcher; own?: OwnSession } = {};
   const shutdown = async (signal: string) => {
     logger.info('stopping', { signal });
+    running.own?.stop();
     await running.watcher?.stop();
     running.server?.close();
     process.exit(EXIT.ok);
@@ -98,6 +100,9 @@ async function main(): Promise<void> {
     healthPort: config.healthPort,
     nodes: result.nodes.length,
   });
+  // Its own token, the authenticated probe and audit log rotation: the work between configure runs.
+  running.own = new OwnSession(config, logger);
+  await running.own.start();
 }
 
 main().catch(fail);

@@ -1,12 +1,27 @@
 /**
  * The app's Vault identity: VAULT_TOKEN when set, else an AppRole login with the role_id/secret_id files
- * vault-init wrote. Renews the token before it expires and logs in again when Vault rejects it (a restored
- * backup, a revoked token), so callers only ever see a working client or a typed error.
+ * vault-init wrote. The shared lifetime watcher keeps the token alive: it renews at two thirds of the TTL, logs
+ * in again before the max TTL (AppRole) and says when a static token cannot be kept alive. Requests keep
+ * flowing through a re-login: the new token replaces the old one in one assignment, and a request that still
+ * meets a 403 for a token Vault no longer knows logs in and retries once.
+ *
+ * The session also remembers how Vault answered the last authenticated calls, so /readyz and /status can say
+ * "Vault refuses requests" without a probe of their own on every call.
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { VaultClient, VaultForbiddenError, type Logger } from '@aurora/common';
-import { registerSecret } from '@aurora/common';
+import {
+  AuroraError,
+  LifetimeWatcher,
+  TokenLifetime,
+  VaultClient,
+  VaultForbiddenError,
+  VaultRefusingError,
+  diagnoseVaultError,
+  registerSecret,
+  type LifetimeState,
+  type Logger,
+} from '@aurora/common';
 
 export interface VaultSessionOptions {
   addr: string;
@@ -14,28 +29,60 @@ export interface VaultSessionOptions {
   approleDir: string;
   timeoutMs: number;
   logger: Logger;
+  /** A token TTL under this many seconds gets a warning at start (default 300). */
+  shortLivedTokenSeconds?: number;
+}
+
+/** How Vault answered the last authenticated call. */
+export interface VaultRequestsState {
+  /** 'ok', or the named cause of the last refusal (e.g. the audit log cannot be written). */
+  status: 'ok' | 'refusing' | 'unknown';
+  /** Wall-clock ms of the last answer (success or refusal); 0 = none yet. */
+  lastAnswerAt: number;
+  diagnosis?: string;
 }
 
 export class VaultSession {
   readonly client: VaultClient;
-  private renewTimer?: NodeJS.Timeout;
-  private loggingIn?: Promise<void>;
-  private closed = false;
+  readonly watcher: LifetimeWatcher;
+  private starting?: Promise<void>;
+  private started = false;
+  private requests: VaultRequestsState = { status: 'unknown', lastAnswerAt: 0 };
 
   constructor(private readonly options: VaultSessionOptions) {
     this.client = new VaultClient({ addr: options.addr, token: options.token, timeoutMs: options.timeoutMs });
-  }
-
-  /** Logs in (AppRole) unless a static token was given. Safe to call again: concurrent callers share one login. */
-  async login(): Promise<void> {
-    if (this.options.token) return;
-    this.loggingIn ??= this.doLogin().finally(() => {
-      this.loggingIn = undefined;
+    const source = options.token
+      ? new TokenLifetime(this.client, "the app's Vault token (VAULT_TOKEN)")
+      : new TokenLifetime(
+          this.client,
+          "the app's Vault token (AppRole)",
+          () => this.approleLogin(),
+          (token) => registerSecret(token),
+        );
+    this.watcher = new LifetimeWatcher(source, {
+      logger: options.logger,
+      shortLivedSeconds: options.shortLivedTokenSeconds,
     });
-    return this.loggingIn;
   }
 
-  private async doLogin(): Promise<void> {
+  /**
+   * Starts keeping the token alive: logs in (AppRole) or looks the static token up, and warns about a token that
+   * is not renewable or short-lived. After the first call, logs in again (AppRole; concurrent callers share one
+   * login). Rejects when that fails; the watcher keeps trying in the background.
+   */
+  async login(): Promise<void> {
+    if (!this.started) {
+      this.starting ??= this.watcher.start().finally(() => {
+        this.started = true;
+        this.starting = undefined;
+      });
+      return this.starting;
+    }
+    if (this.options.token) return;
+    return this.watcher.refresh();
+  }
+
+  private async approleLogin() {
     const [roleId, secretId] = await Promise.all([
       readCredential(path.join(this.options.approleDir, 'role_id')),
       readCredential(path.join(this.options.approleDir, 'secret_id')),
@@ -43,65 +90,80 @@ export class VaultSession {
     registerSecret(secretId);
     const login = await this.client.withToken('', this.options.timeoutMs).approleLogin(roleId, secretId);
     registerSecret(login.token);
-    this.client.token = login.token;
-    this.scheduleRenewal(login.leaseDuration);
     this.options.logger.info('logged in to Vault with AppRole', {
       policies: login.policies,
       ttl_seconds: login.leaseDuration,
+      renewable: login.renewable,
     });
-  }
-
-  private scheduleRenewal(ttlSeconds: number): void {
-    clearTimeout(this.renewTimer);
-    if (this.closed || ttlSeconds <= 0) return;
-    // Renew at two thirds of the TTL; a failed renewal falls back to a fresh login.
-    this.renewTimer = setTimeout(
-      () => {
-        void this.renew();
-      },
-      Math.max(1, (ttlSeconds * 2) / 3) * 1000,
-    );
-    this.renewTimer.unref();
-  }
-
-  private async renew(): Promise<void> {
-    try {
-      const res = await this.client.renewSelf();
-      this.scheduleRenewal(res.leaseDuration);
-    } catch (err) {
-      this.options.logger.warn('token renewal failed; logging in again', { err });
-      try {
-        await this.login();
-      } catch (loginErr) {
-        this.options.logger.error('Vault login failed; retrying in 5 s', { err: loginErr });
-        this.scheduleRenewal(7.5);
-      }
-    }
+    return login;
   }
 
   /**
-   * Runs `fn` with the client; when Vault rejects the token (403) and we log in with AppRole, logs in
-   * once more and retries once: a token may have been revoked or expired while the app slept.
+   * Runs `fn` with the client. When Vault rejects an AppRole token it no longer knows (403), logs in once more
+   * and retries once: a token may have been revoked, or a backup restored, while the app ran. When Vault
+   * answers 500 while reporting itself healthy, throws a `VaultRefusingError` naming the likely cause.
    */
   async run<T>(fn: (client: VaultClient) => Promise<T>): Promise<T> {
-    if (!this.options.token && !this.client.token) await this.login();
+    if (!this.client.token) await this.login();
     try {
-      return await fn(this.client);
+      return this.answered(await fn(this.client));
     } catch (err) {
-      if (!(err instanceof VaultForbiddenError) || this.options.token) throw err;
+      if (!(err instanceof VaultForbiddenError) || this.options.token) throw await this.refused(err);
       const valid = await this.client.lookupSelf().then(
         () => true,
         () => false,
       );
       if (valid) throw err; // the token is fine: the policy really denies this path
       await this.login();
-      return fn(this.client);
+      try {
+        return this.answered(await fn(this.client));
+      } catch (retryErr) {
+        throw await this.refused(retryErr);
+      }
     }
   }
 
+  /** The token's lifetime, for /readyz and /status. */
+  tokenState(): LifetimeState {
+    return this.watcher.state();
+  }
+
+  /** How Vault answered the last authenticated call (a copy). */
+  requestsState(): VaultRequestsState {
+    return { ...this.requests };
+  }
+
+  /**
+   * An authenticated call of our own (lookup-self) when nothing else asked Vault for `maxAgeMs`: keeps
+   * `requestsState` fresh for /readyz on an idle app without a probe per health check.
+   */
+  async probeIfIdle(maxAgeMs: number): Promise<void> {
+    if (Date.now() - this.requests.lastAnswerAt < maxAgeMs) return;
+    await this.run((c) => c.lookupSelf()).catch(() => undefined);
+  }
+
+  private answered<T>(value: T): T {
+    if (this.requests.status === 'refusing')
+      this.options.logger.info('Vault serves authenticated requests again', { previous: this.requests.diagnosis });
+    this.requests = { status: 'ok', lastAnswerAt: Date.now() };
+    return value;
+  }
+
+  private async refused(err: unknown): Promise<unknown> {
+    const diagnosed = await diagnoseVaultError(this.client, err);
+    if (diagnosed instanceof VaultRefusingError) {
+      if (this.requests.status !== 'refusing')
+        this.options.logger.error(diagnosed.diagnosis, { cause: 'Vault answered 500 while unsealed', err });
+      this.requests = { status: 'refusing', lastAnswerAt: Date.now(), diagnosis: diagnosed.diagnosis };
+    } else if (err instanceof AuroraError && err.status < 500 && !(err instanceof VaultForbiddenError)) {
+      // Not found, conflict: Vault answered, and served the request as it should.
+      this.answered(undefined);
+    }
+    return diagnosed;
+  }
+
   close(): void {
-    this.closed = true;
-    clearTimeout(this.renewTimer);
+    this.watcher.stop();
   }
 }
 

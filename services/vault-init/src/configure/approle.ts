@@ -11,14 +11,27 @@ import type { Change } from './types.js';
 
 export const APPROLE_MOUNT = 'approle';
 
-/** Tokens of 1 h, renewable up to 24 h; secret_ids that do not expire (the file is the credential). */
-export const ROLE_SETTINGS = Object.freeze({
-  secret_id_ttl: 0,
-  secret_id_num_uses: 0,
-  token_ttl: 3600,
-  token_max_ttl: 86_400,
-  bind_secret_id: true,
-});
+/** Token lifetimes of the roles vault-init creates (VAULT_APPROLE_TOKEN_TTL, VAULT_APPROLE_TOKEN_MAX_TTL). */
+export interface RoleTokenTtls {
+  /** Seconds a login's token lives before it must be renewed. */
+  tokenTtl: number;
+  /** Seconds after which renewing stops helping and the consumer logs in again. */
+  tokenMaxTtl: number;
+}
+
+/** Defaults: tokens of 1 h, renewable up to 24 h. */
+export const DEFAULT_ROLE_TTLS: Readonly<RoleTokenTtls> = Object.freeze({ tokenTtl: 3600, tokenMaxTtl: 86_400 });
+
+/** The role's settings; secret_ids do not expire (the file is the credential, vault-init replaces it). */
+export function roleSettings(ttls: RoleTokenTtls = DEFAULT_ROLE_TTLS) {
+  return Object.freeze({
+    secret_id_ttl: 0,
+    secret_id_num_uses: 0,
+    token_ttl: ttls.tokenTtl,
+    token_max_ttl: ttls.tokenMaxTtl,
+    bind_secret_id: true,
+  });
+}
 
 export async function ensureApproleAuth(client: VaultClient): Promise<Change> {
   const methods = await client.authMethods();
@@ -44,18 +57,24 @@ interface RoleData {
   bind_secret_id?: boolean;
 }
 
-export async function ensureRole(client: VaultClient, role: string, policy: string): Promise<Change> {
+export async function ensureRole(
+  client: VaultClient,
+  role: string,
+  policy: string,
+  ttls: RoleTokenTtls = DEFAULT_ROLE_TTLS,
+): Promise<Change> {
   let actual: RoleData | undefined;
   try {
     actual = (await client.read<{ data: RoleData }>(`auth/${APPROLE_MOUNT}/role/${role}`)).data;
   } catch (err) {
     if (!(err instanceof VaultNotFoundError)) throw err;
   }
-  const desired = { ...ROLE_SETTINGS, token_policies: [policy] };
+  const settings = roleSettings(ttls);
+  const desired = { ...settings, token_policies: [policy] };
   const same =
     actual &&
     JSON.stringify([...(actual.token_policies ?? [])].sort()) === JSON.stringify(desired.token_policies) &&
-    (Object.keys(ROLE_SETTINGS) as (keyof typeof ROLE_SETTINGS)[]).every((k) => actual[k] === desired[k]);
+    (Object.keys(settings) as (keyof typeof settings)[]).every((k) => actual[k] === desired[k]);
   if (same) return 'unchanged';
   await client.write(`auth/${APPROLE_MOUNT}/role/${role}`, desired);
   return actual ? 'updated' : 'created';

@@ -11,6 +11,7 @@ import { ensureApproleAuth, ensureRole, ensureRoleCredentials } from './approle.
 import { ensureFileAudit } from './audit.js';
 import { ensureKvV2 } from './kv.js';
 import { ensureOperatorToken } from './operator-token.js';
+import { ensureOwnToken } from './own-token.js';
 import { AGENT_POLICY, desiredPolicies, ensurePolicy } from './policies.js';
 import type { Change } from './types.js';
 
@@ -34,7 +35,7 @@ export async function configureVault(client: VaultClient, config: Readonly<Vault
   const policies = await desiredPolicies(config);
 
   // First, so that everything after it is audited.
-  changes['audit:file'] = await ensureFileAudit(client, config.auditFile);
+  changes['audit:file'] = await ensureFileAudit(client, config.auditFile, config.audit.keepFiles);
   changes[`kv:${config.kvMount}`] = await ensureKvV2(client, config.kvMount);
   changes[`kv:${SECRET_MOUNT}`] = await ensureKvV2(client, SECRET_MOUNT);
   for (const [name, text] of policies) changes[`policy:${name}`] = await ensurePolicy(client, name, text);
@@ -44,7 +45,7 @@ export async function configureVault(client: VaultClient, config: Readonly<Vault
     [APP_ROLE, config.appPolicy, 'app'],
     [AGENT_ROLE, AGENT_POLICY, 'agent'],
   ] as const) {
-    changes[`role:${role}`] = await ensureRole(client, role, policy);
+    changes[`role:${role}`] = await ensureRole(client, role, policy, config.approleTtls);
     const files = await ensureRoleCredentials(client, role, path.join(config.approleDir, sub));
     changes[`role_id:${role}`] = files.roleId;
     changes[`secret_id:${role}`] = files.secretId;
@@ -52,6 +53,7 @@ export async function configureVault(client: VaultClient, config: Readonly<Vault
 
   const operator = await ensureOperatorToken(client, config.operatorTokenDir);
   changes['token:operator'] = operator.change;
+  changes['token:vault-init'] = (await ensureOwnToken(client, config.initDir, config.ownTokenPeriodSeconds)).change;
   changes['secret:aurora/admin'] = await ensureAdminSecret(client);
   changes['raft:autopilot'] = await ensureAutopilotConfig(client, config.raftServerStabilizationTime);
   return { changes, operatorToken: operator.token };
