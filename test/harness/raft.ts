@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { ChildProcess } from 'node:child_process';
 import { exited, freePort, spawnServer, stopProcess, tempDir, waitFor } from './processes.js';
-import { vaultBinary } from './vault.js';
+import { VAULT_TELEMETRY, vaultBinary } from './vault.js';
 
 export interface RaftHealth {
   initialized: boolean;
@@ -50,6 +50,7 @@ export class RaftNode {
         `api_addr = "${this.addr}"`,
         `cluster_addr = "https://127.0.0.1:${clusterPort}"`,
         'disable_mlock = true',
+        VAULT_TELEMETRY,
       ].join('\n'),
     );
   }

@@ -22,6 +22,7 @@ import {
   VaultSealedError,
   VaultUnreachableError,
 } from './errors.js';
+import { instrumentVaultRequests } from './vault-call-observer.js';
 
 export interface VaultClientOptions {
   addr: string;
@@ -111,7 +112,7 @@ export class VaultClient {
     const agent = this.addr.startsWith('https:') ? new https.Agent(agentOptions) : new http.Agent(agentOptions);
     const requestOptions: Record<string, unknown> = { timeout: options.timeoutMs ?? 5000 };
     requestOptions[this.addr.startsWith('https:') ? 'httpsAgent' : 'httpAgent'] = agent;
-    this.raw = nodeVault({ endpoint: this.addr, token: options.token, requestOptions });
+    this.raw = instrumentVaultRequests(nodeVault({ endpoint: this.addr, token: options.token, requestOptions }));
     // node-vault falls back to VAULT_TOKEN from the environment; we decide about tokens explicitly.
     this.raw.token = options.token ?? '';
   }

@@ -39,6 +39,8 @@ export interface AppConfig {
     /** A cached file secret older than this is checked with stat before use (the watcher's safety net). */
     fileRevalidateMs: number;
   };
+  /** The metrics listener (http/metrics.ts); optional so that hand-built test configs need not spell it out. */
+  metrics?: { host: string; port: number };
   bodyLimit: string;
   logLevel: string;
 }
@@ -98,6 +100,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<AppCo
       adminClientId,
       adminSecretName,
       fileRevalidateMs: r.int('FILE_SECRET_REVALIDATE_MS', 500, { min: 50, max: 60_000 }),
+    },
+    metrics: {
+      // Loopback by default: compose sets 0.0.0.0 inside the container and publishes the port on 127.0.0.1 only.
+      host: r.string('METRICS_HOST', '127.0.0.1'),
+      port: r.int('METRICS_PORT', 9464, { min: 0, max: 65535 }),
     },
     bodyLimit: r.string('BODY_LIMIT', '64kb', { pattern: /^\d+(?:b|kb|mb)$/, example: '64kb' }),
     logLevel: r.string('LOG_LEVEL', 'info', {

@@ -27,6 +27,7 @@ import { ensureInitialized } from './initialize.js';
 import { FileInitStore, type InitMaterial, type InitStore } from './init-store.js';
 import { announce, step, unsealAndConfigure } from './setup.js';
 import { waitForVault } from './wait.js';
+import { countUnseal } from './metrics.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -82,6 +83,7 @@ export async function ensureMember(
     return { joined: false, unsealed: false };
   }
   await unsealMember(node, material, initFile, logger);
+  countUnseal(node.addr);
   return { joined, unsealed: true };
 }
 

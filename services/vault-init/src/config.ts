@@ -34,6 +34,8 @@ export interface VaultInitConfig {
   /** How the banner tells users to run the CLI. */
   cliCommand: string;
   healthPort: number;
+  /** VAULT_INIT_HEALTH_HOST: where health and /metrics listen; loopback unless compose publishes them. */
+  healthHost: string;
   policyDir: string;
   agentObjectsFile: string;
   /** `--once`: steps 1-7, then exit 0. */
@@ -43,7 +45,7 @@ export interface VaultInitConfig {
 const POLICY_NAME = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
 /** Mount points Vault reserves or vault-init manages otherwise. */
 const RESERVED_MOUNTS = new Set(['sys', 'auth', 'cubbyhole', 'identity', 'secret']);
-const RESERVED_POLICIES = new Set(['root', 'default', 'aurora-agent', 'aurora-operator']);
+const RESERVED_POLICIES = new Set(['root', 'default', 'aurora-agent', 'aurora-operator', 'aurora-metrics']);
 
 /** Vault's own rules for a Shamir seal (vault/seal.go, SealConfig.Validate). */
 export function shamirProblem(shares: number, threshold: number): string | undefined {
@@ -116,6 +118,7 @@ export function loadConfig(
     uiUrl: r.url('VAULT_UI_URL', 'http://localhost:8200/ui'),
     cliCommand: r.string('VAULT_BANNER_CLI', 'docker exec -it vault vault'),
     healthPort: r.int('VAULT_INIT_HEALTH_PORT', 8201, { min: 1, max: 65_535 }),
+    healthHost: r.string('VAULT_INIT_HEALTH_HOST', '127.0.0.1'),
     policyDir: path.resolve(r.string('VAULT_POLICY_DIR', '/vault/policies')),
     agentObjectsFile: path.resolve(r.string('VAULT_AGENT_OBJECTS', '/vault/agent/secrets.json')),
     once: argv.includes('--once'),

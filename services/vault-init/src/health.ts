@@ -1,6 +1,10 @@
-/** vault-init's health, for the compose healthcheck: 200 once Vault is unsealed AND configured. */
+/**
+ * vault-init's health, for the compose healthcheck: 200 once Vault is unsealed AND configured. The same port
+ * serves GET /metrics (metrics.ts).
+ */
 import http from 'node:http';
 import type { Logger } from '@aurora/common';
+import { serveMetrics } from './metrics.js';
 
 export class HealthState {
   unsealed = false;
@@ -15,8 +19,14 @@ export class HealthState {
 
 export const HEALTH_HOST = '127.0.0.1';
 
-export async function startHealthServer(port: number, state: HealthState, logger: Logger): Promise<http.Server> {
+export async function startHealthServer(
+  port: number,
+  state: HealthState,
+  logger: Logger,
+  host = HEALTH_HOST,
+): Promise<http.Server> {
   const server = http.createServer((req, res) => {
+    if (req.method === 'GET' && (req.url ?? '').split('?')[0] === '/metrics') return void serveMetrics(res);
     if (req.method !== 'GET' || (req.url ?? '').split('?')[0] !== '/health') {
       res.writeHead(404, { 'content-type': 'application/json' }).end('{"error":"not found"}');
       return;
@@ -27,7 +37,7 @@ export async function startHealthServer(port: number, state: HealthState, logger
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(port, HEALTH_HOST, () => {
+    server.listen(port, host, () => {
       server.off('error', reject);
       resolve();
     });

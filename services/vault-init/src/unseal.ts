@@ -2,6 +2,7 @@
 import { VaultForbiddenError, VaultRequestError, type Logger, type SealStatus, type VaultClient } from '@aurora/common';
 import { InitMaterialError } from './errors.js';
 import type { InitMaterial } from './init-store.js';
+import { countUnseal } from './metrics.js';
 
 export interface UnsealOutcome {
   /** False when Vault was already unsealed (nothing was submitted). */
@@ -72,6 +73,7 @@ export async function unseal(
     throw new Error(
       `Vault at ${client.addr} reported sealed right after a successful unseal (sealed again by someone else?)`,
     );
+  countUnseal(client.addr);
   return { unsealed: true, keysSubmitted: submitted, discardedProgress };
 }
 

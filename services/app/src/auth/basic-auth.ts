@@ -15,6 +15,7 @@ import { FileSecretUnavailableError } from '../file-secrets/reader.js';
 import { secretReferenceText } from '../fhir/secret-reference.js';
 import type { ResourceStore } from '../fhir/store.js';
 import type { FailureLimiter } from './limiter.js';
+import { countAuth } from '../telemetry/metrics.js';
 
 export const REALM = 'aurora';
 const CLIENT_ID = /^[A-Za-z0-9\-.]{1,64}$/;
@@ -121,6 +122,7 @@ export function basicAuth(authenticator: Authenticator, limiter: FailureLimiter,
     const creds = parseBasic(req.headers.authorization);
     const addr = address(req);
     if (!creds) {
+      countAuth('missing');
       unauthorized(res, 'authentication required: HTTP Basic with client_id:secret (curl -u <client_id>:<secret>)');
       return;
     }
@@ -134,6 +136,7 @@ export function basicAuth(authenticator: Authenticator, limiter: FailureLimiter,
           retry_after_seconds: wait,
         });
       }
+      countAuth('locked_out');
       res.set('Retry-After', String(wait));
       res
         .status(429)
@@ -147,6 +150,7 @@ export function basicAuth(authenticator: Authenticator, limiter: FailureLimiter,
       next(err);
       return;
     }
+    countAuth(outcome.ok ? 'ok' : outcome);
     if (!outcome.ok) {
       limiter.fail(keys);
       const message =

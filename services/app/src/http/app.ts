@@ -6,6 +6,7 @@ import express from 'express';
 import type { AppContext } from '../context.js';
 import { errorHandler, notFound, requireJson } from './errors.js';
 import { healthRoutes } from './health.js';
+import { countRequests } from './metrics.js';
 import { createCredentialsModule } from '../credentials/module.js';
 import { createClientsModule } from '../auth/module.js';
 
@@ -20,6 +21,7 @@ export async function buildApp(ctx: AppContext): Promise<BuiltApp> {
   app.set('etag', false);
   app.set('trust proxy', false);
 
+  app.use(countRequests);
   app.use(healthRoutes(ctx.pool, ctx.vault));
 
   const clients = await createClientsModule(ctx);

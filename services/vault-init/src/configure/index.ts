@@ -10,6 +10,8 @@ import { ensureApproleAuth, ensureRole, ensureRoleCredentials } from './approle.
 import { ensureFileAudit } from './audit.js';
 import { ensureKvV2 } from './kv.js';
 import { ensureOperatorToken } from './operator-token.js';
+import { ensureMetricsToken } from './metrics-token.js';
+import { recordConfigure } from '../metrics.js';
 import { AGENT_POLICY, desiredPolicies, ensurePolicy } from './policies.js';
 import type { Change } from './types.js';
 
@@ -52,5 +54,7 @@ export async function configureVault(client: VaultClient, config: Readonly<Vault
   const operator = await ensureOperatorToken(client, config.operatorTokenDir);
   changes['token:operator'] = operator.change;
   changes['secret:aurora/admin'] = await ensureAdminSecret(client);
+  changes['token:metrics'] = (await ensureMetricsToken(client, config.operatorTokenDir)).change;
+  recordConfigure(changes);
   return { changes, operatorToken: operator.token };
 }

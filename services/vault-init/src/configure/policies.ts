@@ -11,6 +11,7 @@ import type { Change } from './types.js';
 
 export const AGENT_POLICY = 'aurora-agent';
 export const OPERATOR_POLICY = 'aurora-operator';
+export const METRICS_POLICY = 'aurora-metrics';
 
 export interface AgentObject {
   objectName: string;
@@ -85,7 +86,7 @@ export async function readAgentObjects(file: string): Promise<AgentObject[]> {
   });
 }
 
-/** The three policies as Vault should hold them, by name. */
+/** The policies as Vault should hold them, by name. */
 export async function desiredPolicies(
   config: Pick<VaultInitConfig, 'policyDir' | 'agentObjectsFile' | 'kvMount' | 'kvBasePath' | 'appPolicy'>,
 ): Promise<Map<string, string>> {
@@ -101,6 +102,7 @@ export async function desiredPolicies(
     [config.appPolicy, 'aurora-app.hcl'],
     [AGENT_POLICY, 'aurora-agent.hcl'],
     [OPERATOR_POLICY, 'aurora-operator.hcl'],
+    [METRICS_POLICY, 'aurora-metrics.hcl'],
   ] as const) {
     const source = path.join(config.policyDir, file);
     out.set(name, renderTemplate(await readText(source, 'the policy'), values, source));
