@@ -77,7 +77,7 @@ describe('vault-init on a fresh Vault (default 5 shares, threshold 3)', () => {
     assert.deepEqual((await root.lookupSelf()).policies, ['root']);
   });
 
-  test('Vault is unsealed and active; KV v2 at aurora/ and secret/; the three policies as rendered from vault/policies', async () => {
+  test('Vault is unsealed and active; KV v2 at aurora/ and secret/; the policies as rendered from vault/policies', async () => {
     const h = await root.health();
     assert.equal(h.sealed, false);
     assert.equal(h.standby, false);
@@ -87,7 +87,7 @@ describe('vault-init on a fresh Vault (default 5 shares, threshold 3)', () => {
       assert.equal(mounts[m]?.options?.version, '2');
     }
     const desired = await desiredPolicies(loadConfig(env, []));
-    assert.deepEqual([...desired.keys()].sort(), ['aurora-agent', 'aurora-app', 'aurora-operator']);
+    assert.deepEqual([...desired.keys()].sort(), ['aurora-agent', 'aurora-app', 'aurora-metrics', 'aurora-operator']);
     for (const [name, text] of desired) assert.equal(await root.readPolicy(name), text);
     assert.match(desired.get('aurora-app')!, /path "aurora\/data\/users\/\*"/);
     assert.match(desired.get('aurora-agent')!, /path "secret\/data\/aidbox\/client" \{\n {2}capabilities = \["read"\]/);
