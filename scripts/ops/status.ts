@@ -116,7 +116,7 @@ export function lastBackup(dir: string, now = Date.now()): { file: string; ageSe
 
 /** Gathers every line; never throws (a failing source becomes a red line that says so). */
 export async function collectStatus(src: StatusSources): Promise<StatusReport> {
-  const [running, seal, initHealth, initMetrics, ready, appMetrics, leader, doctor] = await Promise.all([
+  const [running, seal, initHealth, initMetrics, ready, appMetrics, leader] = await Promise.all([
     src.running().catch((err: Error) => err),
     src.sealStatus().catch((err: Error) => err),
     get(`${src.vaultInitUrl}/health`),
@@ -126,8 +126,9 @@ export async function collectStatus(src: StatusSources): Promise<StatusReport> {
     new VaultClient({ addr: src.vaultAddr, timeoutMs: TIMEOUT_MS })
       .read<{ leader_address?: string }>('sys/leader')
       .catch((err: Error) => err),
-    src.doctor().catch((err: Error) => err),
   ]);
+  // After the probes, not beside them: the targets run doctor with spawnSync, which would stall their timers.
+  const doctor = await src.doctor().catch((err: Error) => err);
   const lines: StatusLine[] = [];
 
   // Services.

@@ -41,7 +41,7 @@ describe('make status', () => {
     vaultInitUrl: `http://127.0.0.1:${stack.initEnv.VAULT_INIT_HEALTH_PORT}`,
     appUrl: stack.app.url,
     appMetricsUrl: stack.app.metricsUrl,
-    doctor: async () => parseDoctor(stack.app.doctor(['--json']).stdout),
+    doctor: async () => parseDoctor((await stack.app.doctorAsync(['--json'])).stdout),
     backupDir,
     logsOf: (s) => `logs/${s}.log`,
     startCommand: 'start it',
