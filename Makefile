@@ -55,14 +55,17 @@ doctor: ## list dangling references and orphaned secrets (REPAIR=1 fixes them)
 	@scripts/doctor.sh $(if $(REPAIR),--repair)
 
 # ---- operations (docs/operations.md) -------------------------------------------------------------
-.PHONY: backup restore root-token
+.PHONY: backup restore root-token status
 # The scripts import the workspace packages (@aurora/common), which resolve to their compiled dist/.
-backup restore root-token: build
+backup restore root-token status: build
 backup: ## one archive (0600) of Vault's data, the unseal keys and the database; BACKUP_DIR, BACKUP_PASSPHRASE(_FILE)
 	@$(TSX) scripts/backup.ts
 
 restore: ## restore an archive: make restore FILE=backups/aurora-backup-<ts>.tar.gz[.enc] CONFIRM=1
 	@CONFIRM="$(CONFIRM)" $(TSX) scripts/restore.ts "$(FILE)"
+
+status: ## one screen: services, Vault seal/HA, tokens, audit log, doctor, last backup (JSON=1)
+	@$(TSX) scripts/status.ts $(if $(JSON),--json) $(ARGS)
 
 root-token: ## a fresh root token from the unseal keys (generate-root), printed once: revoke it after use
 	@$(TSX) scripts/root-token.ts

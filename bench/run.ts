@@ -398,7 +398,7 @@ async function bench(): Promise<BenchResults> {
         const child = spawnServer(process.execPath, ['--cpu-prof', `--cpu-prof-dir=${profDir}`, appDist()], {
           logFile: path.join(profDir, 'app.log'),
           cwd: profDir,
-          env: { ...missApp.fullEnv(), PORT: String(port) },
+          env: { ...missApp.fullEnv(), PORT: String(port), METRICS_PORT: '0' },
         });
         await waitFor(
           'the profiled app to be ready',

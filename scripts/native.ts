@@ -22,6 +22,7 @@ const ports = {
   vaultInitHealth: Number(process.env.NATIVE_VAULT_INIT_HEALTH_PORT ?? 8201),
   postgres: Number(process.env.NATIVE_PG_PORT ?? 55432),
   app: Number(process.env.APP_PORT ?? 8080),
+  appMetrics: Number(process.env.APP_METRICS_PORT ?? 9464),
 };
 const p = (...parts: string[]) => path.join(dir, ...parts);
 const say = (msg: string) => process.stdout.write(`[native] ${msg}\n`);
@@ -202,6 +203,7 @@ async function startApp(): Promise<void> {
     const env: Record<string, string> = {
       PORT: String(ports.app),
       HOST: '127.0.0.1',
+      METRICS_PORT: String(ports.appMetrics),
       VAULT_ADDR: `http://127.0.0.1:${ports.vault}`,
       VAULT_APPROLE_DIR: p('approle', 'app'),
       SECRETS_CONFIG: secretsConfig,

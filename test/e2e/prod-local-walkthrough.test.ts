@@ -15,6 +15,7 @@ import { MIN, docker, engineAnswers, leftovers as projectLeftovers, removeProjec
 import { repoRoot, tempDir } from '../harness/processes.js';
 import { lookupToken } from '../harness/vault.js';
 import { VaultClient } from '@aurora/common';
+import { parseScrape, type Scrape } from '../harness/metrics.js';
 
 const root = repoRoot();
 // Compose's default project name for this checkout: what `make prod-local` and a plain `docker compose` use.
@@ -489,6 +490,62 @@ else
         assert.equal(denied.status, 2, denied.stdout + denied.stderr);
         assert.match(denied.stderr, /X: Vault denied/);
         assert.doesNotMatch(denied.stdout, /started/);
+      },
+    );
+
+    step(
+      'metrics on 127.0.0.1: app, vault-init, Vault (metrics token); they move with traffic and a restart; no secret',
+      4 * MIN,
+      async () => {
+        const token = must(
+          await sh('docker exec vault cat /vault/cli/metrics-token', env, MIN),
+          'metrics token',
+        ).stdout;
+        const scrapes: string[] = [];
+        const scrape = async (url: string, headers: Record<string, string> = {}): Promise<Scrape> => {
+          const res = await fetch(url, { headers, signal: AbortSignal.timeout(10_000) });
+          const text = await res.text();
+          assert.equal(res.status, 200, `${url}: ${text.slice(0, 200)}`);
+          scrapes.push(text);
+          return parseScrape(text);
+        };
+        const app = () => scrape('http://127.0.0.1:9464/metrics');
+        const init = () => scrape('http://127.0.0.1:8201/metrics');
+        const before0 = await app();
+        const init0 = await init();
+        const node = { node: 'http://vault:8200' };
+        assert.equal(init0.value('aurora_vault_sealed', node), 0);
+        const canary = `ghp_e2e_canary_metrics_${Date.now()}`;
+        const put = `curl -u admin:${admin} -X PUT ${APP}/users/mia/credentials/db -H 'content-type: application/json'`;
+        assert.equal(await status(`${put} -d '{"data":{"token":"${canary}"}}'`), '201');
+        for (let i = 0; i < 3; i++)
+          assert.equal(await status(`curl -u admin:${admin} -X POST ${APP}/users/mia/credentials/db/resolve`), '200');
+        assert.equal(await status(`curl -u admin:wrong-password ${APP}/users/mia/credentials`), '401');
+        const after0 = await app();
+        const d = (name: string, labels: Record<string, string>) =>
+          (after0.value(name, labels) ?? 0) - (before0.value(name, labels) ?? 0);
+        assert.equal(d('aurora_app_resolves_total', { outcome: 'miss' }), 1);
+        assert.equal(d('aurora_app_resolves_total', { outcome: 'hit' }), 2);
+        assert.equal(d('aurora_app_auth_attempts_total', { outcome: 'wrong_secret' }), 1);
+        assert.ok((after0.value('aurora_app_vault_expiry_seconds', { name: 'app-token' }) ?? 0) > 0);
+
+        must(await sh('docker restart vault', env, MIN), 'docker restart vault');
+        const unseals = init0.value('aurora_vault_init_unseals_total', node) ?? 0;
+        await within('vault-init to count one more unseal', MIN, async () => {
+          const m = await init().catch(() => undefined);
+          return m?.value('aurora_vault_init_unseals_total', node) === unseals + 1;
+        });
+        const vaultText = await new VaultClient({
+          addr: 'http://127.0.0.1:8200',
+          token: token.trim(),
+        }).metricsPrometheus();
+        scrapes.push(vaultText);
+        const vault = parseScrape(vaultText);
+        assert.ok(vault.names().some((n) => n.startsWith('vault_')));
+        assert.equal(await status(`curl -u admin:${admin} -X DELETE ${APP}/users/mia/credentials/db`), '204');
+        const all = scrapes.join('\n');
+        for (const secret of [canary, admin, 'super-secret-value', 'new-secret-value', token.trim()])
+          assert.ok(!all.includes(secret), `${secret.slice(0, 6)}… in a metrics scrape`);
       },
     );
 

@@ -23,6 +23,8 @@ function baseEnv(): Record<string, string> {
 
 export class AppProcess {
   readonly url: string;
+  /** GET /metrics of this app's metrics listener (METRICS_PORT). */
+  readonly metricsUrl: string;
   readonly logFile: string;
   private child?: ChildProcess;
 
@@ -30,15 +32,17 @@ export class AppProcess {
     readonly env: Record<string, string>,
     readonly port: number,
     readonly dir: string,
+    readonly metricsPort: number,
   ) {
     this.url = `http://127.0.0.1:${port}`;
+    this.metricsUrl = `http://127.0.0.1:${metricsPort}/metrics`;
     this.logFile = path.join(dir, 'app.log');
   }
 
   /** Starts the app with `env` (PORT and HOST are set here) and waits until /healthz answers. */
   static async start(env: Record<string, string>, dir = tempDir('app')): Promise<AppProcess> {
     fs.mkdirSync(dir, { recursive: true });
-    const app = new AppProcess(env, await freePort(), dir);
+    const app = new AppProcess(env, await freePort(), dir, await freePort());
     await app.startProcess();
     return app;
   }
@@ -51,7 +55,13 @@ export class AppProcess {
   }
 
   fullEnv(): Record<string, string> {
-    return { ...baseEnv(), HOST: '127.0.0.1', ...this.env, PORT: String(this.port) };
+    return {
+      ...baseEnv(),
+      HOST: '127.0.0.1',
+      ...this.env,
+      PORT: String(this.port),
+      METRICS_PORT: String(this.metricsPort),
+    };
   }
 
   async startProcess(): Promise<void> {

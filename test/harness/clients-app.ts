@@ -161,7 +161,7 @@ export class ClientsStack {
     this.app = spawnServer(process.execPath, [path.join(repoRoot(), 'services', 'app', 'dist', 'main.js')], {
       logFile: this.appLog,
       cwd: this.dir,
-      env: { ...this.appEnv(extra), PORT: String(port) },
+      env: { ...this.appEnv(extra), PORT: String(port), METRICS_PORT: String(await freePort()) },
     });
     const child = this.app;
     await waitFor(

@@ -15,7 +15,7 @@ import {
   VaultClient,
 } from '@aurora/common';
 import { exited, freePort, spawnServer, stopProcess, tempDir, waitFor } from './processes.js';
-import { vaultBinary, waitVaultAnswers } from './vault.js';
+import { VAULT_TELEMETRY, vaultBinary, waitVaultAnswers } from './vault.js';
 
 export interface RaftHealth {
   initialized: boolean;
@@ -60,6 +60,7 @@ export class RaftNode {
         `api_addr = "${this.addr}"`,
         `cluster_addr = "https://127.0.0.1:${clusterPort}"`,
         'disable_mlock = true',
+        VAULT_TELEMETRY,
       ].join('\n'),
     );
   }

@@ -116,6 +116,8 @@ export class CredentialsStack {
   /** A client with the operator token vault-init wrote (the CLI's identity in compose). */
   operator!: VaultClient;
   readonly vaultInitLogs: string[] = [];
+  /** Every metrics scrape taken (the app's /metrics, Vault's sys/metrics): part of the leak scan. */
+  readonly metricsScrapes: string[] = [];
 
   private constructor(
     readonly dir: string,
@@ -257,7 +259,26 @@ export class CredentialsStack {
   }
 
   /**
-   * Places a secret value must never reach: responses (except resolve answers), the app log, doctor's output, pg_dump.
+   * Scrapes the app's /metrics and Vault's /v1/sys/metrics?format=prometheus (with the aurora-metrics token
+   * vault-init wrote), as Prometheus would; each answer is kept for the leak scan and returned.
+   */
+  async scrapeMetrics(): Promise<{ app: string; vault: string }> {
+    const token = fs.readFileSync(path.join(this.initDirs.cliDir, 'metrics-token'), 'utf8').trim();
+    const get = async (url: string, headers: Record<string, string> = {}) => {
+      const res = await fetch(url, { headers, signal: AbortSignal.timeout(10_000) });
+      const text = await res.text();
+      if (res.status !== 200) throw new Error(`GET ${url}: ${res.status} ${text.slice(0, 300)}`);
+      this.metricsScrapes.push(text);
+      return text;
+    };
+    const vault = await new VaultClient({ addr: this.vault.addr, token }).metricsPrometheus();
+    this.metricsScrapes.push(vault);
+    return { app: await get(this.app.metricsUrl), vault };
+  }
+
+  /**
+   * Places a secret value must never reach: responses (except resolve answers), the app log, doctor's output, pg_dump,
+   * metrics scrapes.
    */
   leaks(values: string[]): string[] {
     const read = (f: string) => {
@@ -276,6 +297,7 @@ export class CredentialsStack {
       ['doctor output', read(path.join(this.app.dir, 'doctor.log'))],
       ['vault-init log', this.vaultInitLogs.join('\n')],
       ['pg_dump', this.postgres.pgDump()],
+      ['metrics scrapes', this.metricsScrapes.join('\n')],
     ];
     const found: string[] = [];
     for (const value of values) {

@@ -202,6 +202,7 @@ export function secretsOnDisk(dirs: VaultInitDirs): string[] {
     path.join(dirs.approleDir, 'app', 'secret_id'),
     path.join(dirs.approleDir, 'agent', 'secret_id'),
     path.join(dirs.cliDir, '.vault-token'),
+    path.join(dirs.cliDir, 'metrics-token'),
   ]) {
     const v = read(f);
     if (v) out.push(v);

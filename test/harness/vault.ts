@@ -21,6 +21,9 @@ export function pinnedVaultVersion(): string {
   return fs.readFileSync(path.join(repoRoot(), 'vault', 'VERSION'), 'utf8').trim();
 }
 
+/** Prometheus metrics at /v1/sys/metrics?format=prometheus, as in every Vault config the project ships. */
+export const VAULT_TELEMETRY = 'telemetry {\n  prometheus_retention_time = "60s"\n  disable_hostname = true\n}';
+
 /**
  * The server config tests and `make native` use: file storage, loopback, no TLS (the compose one is
  * vault/config/vault.hcl).
@@ -32,6 +35,7 @@ export function vaultServerConfig(dataDir: string, port: number, extraConfig = '
     `api_addr = "http://127.0.0.1:${port}"`,
     'disable_mlock = true',
     'ui = true',
+    VAULT_TELEMETRY,
     extraConfig,
   ].join('\n');
 }

@@ -1,7 +1,7 @@
 // User story: as a security reviewer, after a session that uses every credential route, including failures
 // (bad input carrying a value, Vault down mid-write, a compensated write, doctor runs), no secret value is in
 // a pg_dump of the database, in any captured log line (app, doctor, vault-init), in any answer but resolve's,
-// or in Vault's audit log (which HMACs values).
+// in a metrics scrape (the app's and Vault's), or in Vault's audit log (which HMACs values).
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
@@ -81,7 +81,8 @@ describe('no secret value leaks anywhere', () => {
     assert.equal((await stack.request('DELETE', '/users/kim/credentials/aws', w)).status, 204);
   });
 
-  test('pg_dump, every log line, every answer but resolve, and the audit log hold no canary', () => {
+  test('pg_dump, every log line, every answer but resolve, metrics and the audit log hold no canary', async () => {
+    await stack.scrapeMetrics();
     assert.deepEqual(stack.leaks(canaries), []);
     const audit = fs.readFileSync(stack.initDirs.auditFile, 'utf8');
     assert.ok(audit.length > 0, 'the audit device is on');

@@ -90,6 +90,7 @@ describe('vault-init on a fresh Vault (default 5 shares, threshold 3)', () => {
     assert.deepEqual([...desired.keys()].sort(), [
       'aurora-agent',
       'aurora-app',
+      'aurora-metrics',
       'aurora-operator',
       'aurora-vault-init',
     ]);

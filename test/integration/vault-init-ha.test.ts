@@ -23,6 +23,7 @@ import {
   type VaultInitDirs,
 } from '../harness/vault-init.js';
 import { loadConfig } from '@aurora/vault-init/config';
+import { parseScrape } from '../harness/metrics.js';
 
 const REUNSEAL_BOUND_MS = 2000;
 
@@ -146,6 +147,22 @@ describe('vault-init with VAULT_HA_ADDRS: a 3-node Raft cluster, kill -9 of the 
       waited.some((w) => /Raft: \d of 3 nodes vote; waiting for/.test(w)),
       `health named the voters while it waited: ${JSON.stringify(waited)}`,
     );
+  });
+
+  test("vault-init's /metrics: every node unsealed, three Raft voters, failure tolerance 1", async () => {
+    const m = await waitFor(
+      'autopilot to report three voters on /metrics',
+      async () => {
+        const res = await fetch(`http://127.0.0.1:${env.VAULT_INIT_HEALTH_PORT}/metrics`);
+        const scrape = parseScrape(await res.text());
+        return scrape.value('aurora_vault_raft_voters') === 3 ? scrape : undefined;
+      },
+      60_000,
+      500,
+    );
+    for (const n of cluster.nodes) assert.equal(m.value('aurora_vault_sealed', { node: n.addr }), 0, n.id);
+    assert.equal(m.value('aurora_vault_raft_failure_tolerance'), 1);
+    assert.equal(m.value('aurora_vault_init_unseals_total'), 3, 'each node unsealed once');
   });
 
   test('the app, on a standby, answers through kill -9 of the active node: 503 + Retry-After at most, then 2xx; nothing acknowledged is lost', async (t) => {

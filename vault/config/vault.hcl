@@ -17,3 +17,10 @@ ui = true
 
 # The container runs without IPC_LOCK; without this Vault refuses to start.
 disable_mlock = true
+
+# Prometheus metrics at /v1/sys/metrics?format=prometheus, kept 60 s between scrapes; read with the aurora-metrics
+# token vault-init maintains (metrics-token, next to the CLI's token). docs/operations.md, "Metrics".
+telemetry {
+  prometheus_retention_time = "60s"
+  disable_hostname          = true
+}

@@ -15,3 +15,4 @@ export * from './unseal.js';
 export * from './lifetime-watcher.js';
 export * from './token-lifetime.js';
 export * from './vault-diagnosis.js';
+export * from './vault-call-observer.js';

@@ -20,6 +20,7 @@ import type { BinaryEndpoint } from './vault/binary.js';
 import { firstVaultMessage, vaultError } from './vault/error-map.js';
 import { GenerateRootApi } from './vault/generate-root.js';
 import { RaftApi } from './vault/raft.js';
+import { instrumentVaultRequests } from './vault-call-observer.js';
 
 export interface VaultClientOptions {
   addr: string;
@@ -115,7 +116,7 @@ export class VaultClient {
     this.agent = this.addr.startsWith('https:') ? new https.Agent(agentOptions) : new http.Agent(agentOptions);
     const requestOptions: Record<string, unknown> = { timeout: options.timeoutMs ?? 5000 };
     requestOptions[this.addr.startsWith('https:') ? 'httpsAgent' : 'httpAgent'] = this.agent;
-    this.raw = nodeVault({ endpoint: this.addr, token: options.token, requestOptions });
+    this.raw = instrumentVaultRequests(nodeVault({ endpoint: this.addr, token: options.token, requestOptions }));
     // node-vault falls back to VAULT_TOKEN from the environment; we decide about tokens explicitly.
     this.raw.token = options.token ?? '';
     this.generateRoot = new GenerateRootApi(this);
@@ -186,6 +187,15 @@ export class VaultClient {
       'sys/health?uninitcode=200&sealedcode=200&standbycode=200&perfstandbycode=200',
     );
     return { initialized: body.initialized, sealed: body.sealed, standby: body.standby, version: body.version };
+  }
+
+  /**
+   * Vault's telemetry in Prometheus text format (`sys/metrics?format=prometheus`); needs `telemetry` with
+   * `prometheus_retention_time` in the server config and a token allowed to read `sys/metrics`.
+   */
+  async metricsPrometheus(): Promise<string> {
+    const body = await this.read<unknown>('sys/metrics?format=prometheus');
+    return typeof body === 'string' ? body : JSON.stringify(body);
   }
 
   async sealStatus(): Promise<SealStatus> {

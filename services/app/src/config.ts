@@ -50,6 +50,8 @@ export interface AppConfig {
     /** A cached file secret older than this is checked with stat before use (the watcher's safety net). */
     fileRevalidateMs: number;
   };
+  /** The metrics listener (http/metrics.ts); optional so that hand-built test configs need not spell it out. */
+  metrics?: { host: string; port: number };
   bodyLimit: string;
   logLevel: string;
 }
@@ -132,6 +134,9 @@ export const APP_SETTINGS = {
     { min: 50, max: 60_000 },
     'a cached file secret older than this is re-checked with stat, ms',
   ),
+  // Loopback by default: compose sets 0.0.0.0 inside the container and publishes the port on 127.0.0.1 only.
+  metricsHost: setting.string('METRICS_HOST', '127.0.0.1', 'the address the /metrics listener binds'),
+  metricsPort: setting.int('METRICS_PORT', 9464, { min: 0, max: 65535 }, 'the /metrics listener port (0: none)'),
   bodyLimit: setting.string('BODY_LIMIT', '64kb', 'the largest request body', {
     pattern: /^\d+(?:b|kb|mb)$/,
     example: '64kb',
@@ -195,6 +200,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<AppCo
       adminSecretName: s.adminSecretName,
       fileRevalidateMs: s.fileRevalidateMs,
     },
+    metrics: { host: s.metricsHost, port: s.metricsPort },
     bodyLimit: s.bodyLimit,
     logLevel: s.logLevel,
   });

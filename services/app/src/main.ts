@@ -9,6 +9,9 @@ import { loadConfig } from './config.js';
 import { createPool, migrate } from './store/db.js';
 import { VaultSession } from './vault/session.js';
 import { buildApp } from './http/app.js';
+import { startMetricsServer } from './http/metrics.js';
+import { setMetricSources } from './telemetry/metrics.js';
+import { tokenLifetime } from './telemetry/lifetimes.js';
 
 async function main(): Promise<void> {
   let config;
@@ -41,6 +44,9 @@ async function main(): Promise<void> {
     }
     throw err;
   }
+  setMetricSources({ pool, lifetimes: () => tokenLifetime(vault) });
+  // METRICS_PORT=0: no metrics listener.
+  const metricsServer = config.metrics?.port ? await startMetricsServer(config.metrics, logger) : undefined;
   const server = http.createServer(built.app);
   server.keepAliveTimeout = 65_000;
   // Requests Node's parser refuses before express runs (headers over 16 KB, a malformed request line) get the
@@ -67,6 +73,7 @@ async function main(): Promise<void> {
     logger.info('shutting down', { signal });
     server.close();
     server.closeIdleConnections();
+    metricsServer?.close();
     void Promise.allSettled([built.close(), pool.end()]).then(() => {
       vault.close();
       process.exit(0);

@@ -48,6 +48,8 @@ export interface VaultInitConfig {
   /** How the banner tells users to run the CLI. */
   cliCommand: string;
   healthPort: number;
+  /** VAULT_INIT_HEALTH_HOST: where health and /metrics listen; loopback unless compose publishes them. */
+  healthHost: string;
   policyDir: string;
   agentObjectsFile: string;
   /** `--once`: steps 1-7, then exit 0. */
@@ -57,7 +59,7 @@ export interface VaultInitConfig {
 const POLICY_NAME = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
 /** Mount points Vault reserves or vault-init manages otherwise. */
 const RESERVED_MOUNTS = new Set(['sys', 'auth', 'cubbyhole', 'identity', 'secret']);
-const RESERVED_POLICIES = new Set(['root', 'default', 'aurora-agent', 'aurora-operator']);
+const RESERVED_POLICIES = new Set(['root', 'default', 'aurora-agent', 'aurora-operator', 'aurora-metrics']);
 
 /** Vault's own rules for a Shamir seal (vault/seal.go, SealConfig.Validate). */
 export function shamirProblem(shares: number, threshold: number): string | undefined {
@@ -131,6 +133,11 @@ export const VAULT_INIT_SETTINGS = {
   revokeRootToken: setting.bool('VAULT_REVOKE_ROOT_TOKEN', false, "revoke init.json's root token after setup"),
   uiUrl: setting.url('VAULT_UI_URL', 'http://localhost:8200/ui', 'the Vault UI address the banner shows'),
   cliCommand: setting.string('VAULT_BANNER_CLI', 'docker exec -it vault vault', 'the CLI invocation the banner shows'),
+  healthHost: setting.string(
+    'VAULT_INIT_HEALTH_HOST',
+    '127.0.0.1',
+    'where health and /metrics listen (compose: 0.0.0.0, published on loopback)',
+  ),
   healthPort: setting.int('VAULT_INIT_HEALTH_PORT', 8201, { min: 1, max: 65_535 }, "vault-init's health endpoint"),
   policyDir: setting.string('VAULT_POLICY_DIR', '/vault/policies', 'the policy templates vault-init applies'),
   agentObjectsFile: setting.string('VAULT_AGENT_OBJECTS', '/vault/agent/secrets.json', 'the files the agent renders'),

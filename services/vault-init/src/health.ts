@@ -2,12 +2,14 @@
  * vault-init's health, for the compose healthcheck and the harness: 200 once Vault is unsealed AND configured
  * AND serves an authenticated request (authenticated-probe.ts: a Vault that refuses service is not healthy) AND,
  * on Raft storage, autopilot reports the cluster healthy with every configured node a voter (so that it survives
- * the loss of any one node of three); 503 otherwise, with what it waits for.
+ * the loss of any one node of three); 503 otherwise, with what it waits for. The same port serves GET /metrics
+ * (metrics.ts).
  */
 import http from 'node:http';
 import type { Logger } from '@aurora/common';
 import type { RaftReadiness } from './autopilot.js';
 import { probeResult } from './authenticated-probe.js';
+import { serveMetrics } from './metrics.js';
 
 export class HealthState {
   unsealed = false;
@@ -48,8 +50,14 @@ export class HealthState {
 
 export const HEALTH_HOST = '127.0.0.1';
 
-export async function startHealthServer(port: number, state: HealthState, logger: Logger): Promise<http.Server> {
+export async function startHealthServer(
+  port: number,
+  state: HealthState,
+  logger: Logger,
+  host = HEALTH_HOST,
+): Promise<http.Server> {
   const server = http.createServer((req, res) => {
+    if (req.method === 'GET' && (req.url ?? '').split('?')[0] === '/metrics') return void serveMetrics(res);
     if (req.method !== 'GET' || (req.url ?? '').split('?')[0] !== '/health') {
       res.writeHead(404, { 'content-type': 'application/json' }).end('{"error":"not found"}');
       return;
@@ -60,7 +68,7 @@ export async function startHealthServer(port: number, state: HealthState, logger
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(port, HEALTH_HOST, () => {
+    server.listen(port, host, () => {
       server.off('error', reject);
       resolve();
     });

@@ -11,6 +11,7 @@ import { setupCluster } from './cluster.js';
 import { setup } from './setup.js';
 import { Watcher } from './watch.js';
 import { OwnSession } from './own-session.js';
+import { watchVaultForMetrics } from './metrics.js';
 
 const logger = createLogger('vault-init');
 
@@ -63,12 +64,13 @@ async function main(): Promise<void> {
   if (!config.once) {
     // Up before setup, so the healthcheck gets a clear 503 ("not yet") rather than a refused connection.
     try {
-      running.server = await startHealthServer(config.healthPort, state, logger);
+      running.server = await startHealthServer(config.healthPort, state, logger, config.healthHost);
+      watchVaultForMetrics(config);
     } catch (err) {
       fail(
         new VaultInitError(
           EXIT.config,
-          `cannot serve health on 127.0.0.1:${config.healthPort}: ${(err as Error).message}; set VAULT_INIT_HEALTH_PORT to a free port`,
+          `cannot serve health on ${config.healthHost}:${config.healthPort}: ${(err as Error).message}; set VAULT_INIT_HEALTH_PORT to a free port`,
         ),
       );
     }

@@ -12,6 +12,7 @@ import {
 } from '@aurora/common';
 import { InitMaterialError } from './errors.js';
 import type { InitMaterial } from './init-store.js';
+import { countUnseal } from './metrics.js';
 
 export type { UnsealOutcome } from '@aurora/common';
 
@@ -27,7 +28,7 @@ export async function unseal(
   options: { initFile: string; logger: Logger },
 ): Promise<UnsealOutcome> {
   try {
-    return await unsealVault(client, material.keys_base64, {
+    const outcome = await unsealVault(client, material.keys_base64, {
       threshold: material.threshold,
       onDiscardProgress: (progress, threshold) =>
         // Progress from another client would be mixed with our keys: a wrong key there fails our attempt too.
@@ -37,6 +38,8 @@ export async function unseal(
           threshold,
         }),
     });
+    if (outcome.unsealed) countUnseal(client.addr);
+    return outcome;
   } catch (err) {
     if (!(err instanceof UnsealKeysError)) throw err;
     throw new InitMaterialError(

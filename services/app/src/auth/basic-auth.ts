@@ -20,6 +20,7 @@ import { isResourceId } from '../fhir/resource-id.js';
 import type { ResourceStore } from '../fhir/store.js';
 import type { GuessLimiter } from './limiter.js';
 import { comparablePresentedSecret } from './client-secret-rule.js';
+import { countAuth } from '../telemetry/metrics.js';
 
 export const REALM = 'aurora';
 
@@ -137,6 +138,7 @@ export function basicAuth(authenticator: Authenticator, options: BasicAuthOption
     const creds = parseBasic(req.headers.authorization);
     const addr = address(req);
     if (!creds) {
+      countAuth('missing');
       unauthorized(res, 'authentication required: HTTP Basic with client_id:secret (curl -u <client_id>:<secret>)');
       return;
     }
@@ -153,6 +155,7 @@ export function basicAuth(authenticator: Authenticator, options: BasicAuthOption
           },
         );
       }
+      countAuth('locked_out');
       res.set('Retry-After', String(wait));
       res.status(429).json({
         error: 'too_many_failures',
@@ -170,6 +173,7 @@ export function basicAuth(authenticator: Authenticator, options: BasicAuthOption
       return;
     }
     limiter.settle(admission.ticket, outcome.ok);
+    countAuth(outcome.ok ? 'ok' : outcome);
     if (!outcome.ok) {
       const message =
         outcome.reason === 'secret out of scope'

@@ -12,6 +12,7 @@
 import { ForbiddenError, VaultSealedError, parseCredentialReference, type CredentialReference } from '@aurora/common';
 import type { VaultSession } from '../vault/session.js';
 import { TtlLruCache } from './cache.js';
+import { countResolve } from '../telemetry/metrics.js';
 
 export interface ResolvedCredential {
   readonly reference: string;
@@ -84,6 +85,7 @@ export class CredentialResolver {
 
   resolve(reference: string): Promise<ResolvedCredential> {
     const hit = this.cache.get(reference);
+    countResolve(hit !== undefined ? 'hit' : this.inflight.has(reference) ? 'coalesced' : 'miss');
     if (hit !== undefined) return Promise.resolve(hit);
     const pending = this.inflight.get(reference);
     if (pending !== undefined) return pending;

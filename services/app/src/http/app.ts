@@ -6,6 +6,7 @@ import express from 'express';
 import type { AppContext } from '../context.js';
 import { errorHandler, notFound, requireJson } from './errors.js';
 import { healthRoutes } from './health.js';
+import { countRequests } from './metrics.js';
 import { createCredentialsModule } from '../credentials/module.js';
 import { createClientsModule } from '../auth/module.js';
 
@@ -21,6 +22,7 @@ export async function buildApp(ctx: AppContext): Promise<BuiltApp> {
   // X-Forwarded-For is believed only from the proxies named in AUTH_TRUSTED_PROXIES (none by default).
   app.set('trust proxy', ctx.config.auth.trustedProxies.length ? ctx.config.auth.trustedProxies : false);
 
+  app.use(countRequests);
   app.use(healthRoutes(ctx.pool, ctx.vault));
 
   const clients = await createClientsModule(ctx);

@@ -12,6 +12,8 @@ import { ensureFileAudit } from './audit.js';
 import { ensureKvV2 } from './kv.js';
 import { ensureOperatorToken } from './operator-token.js';
 import { ensureOwnToken } from './own-token.js';
+import { ensureMetricsToken } from './metrics-token.js';
+import { recordConfigure } from '../metrics.js';
 import { AGENT_POLICY, desiredPolicies, ensurePolicy } from './policies.js';
 import type { Change } from './types.js';
 
@@ -56,5 +58,7 @@ export async function configureVault(client: VaultClient, config: Readonly<Vault
   changes['token:vault-init'] = (await ensureOwnToken(client, config.initDir, config.ownTokenPeriodSeconds)).change;
   changes['secret:aurora/admin'] = await ensureAdminSecret(client);
   changes['raft:autopilot'] = await ensureAutopilotConfig(client, config.raftServerStabilizationTime);
+  changes['token:metrics'] = (await ensureMetricsToken(client, config.operatorTokenDir)).change;
+  recordConfigure(changes);
   return { changes, operatorToken: operator.token };
 }

@@ -12,6 +12,7 @@ import type { Change } from './types.js';
 export const AGENT_POLICY = 'aurora-agent';
 export const OPERATOR_POLICY = 'aurora-operator';
 export const VAULT_INIT_POLICY = 'aurora-vault-init';
+export const METRICS_POLICY = 'aurora-metrics';
 
 export interface AgentObject {
   objectName: string;
@@ -103,6 +104,7 @@ export async function desiredPolicies(
     [AGENT_POLICY, 'aurora-agent.hcl'],
     [OPERATOR_POLICY, 'aurora-operator.hcl'],
     [VAULT_INIT_POLICY, 'aurora-vault-init.hcl'],
+    [METRICS_POLICY, 'aurora-metrics.hcl'],
   ] as const) {
     const source = path.join(config.policyDir, file);
     out.set(name, renderTemplate(await readText(source, 'the policy'), values, source));
