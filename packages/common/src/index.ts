@@ -11,3 +11,4 @@ export {
 export type { AutopilotState, RaftServer } from './vault/raft.js';
 export * from './env.js';
 export * from './settings.js';
+export * from './locks.js';
