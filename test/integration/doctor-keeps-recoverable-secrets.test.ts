@@ -133,7 +133,7 @@ describe('doctor keeps what Vault can still give back', () => {
     const repaired = doctor(['--repair']);
     assert.equal(repaired.code, 1, repaired.raw);
     assert.deepEqual(
-      repaired.report.findings.map((f) => [f.kind, f.condition, f.recover, f.repaired]),
+      repaired.report.findings.map((f) => [f.kind, f.condition, f.recover, f.repaired === true]),
       [['dangling', 'current-destroyed', command, false]],
     );
     assert.equal((await meta('users/bob/db')).versions['1']!.destroyed, false, 'version 1 survives REPAIR=1');
@@ -302,7 +302,7 @@ describe('doctor keeps what Vault can still give back', () => {
     const kept = doctor(['--repair']);
     assert.equal(kept.code, 1, kept.raw);
     assert.deepEqual(
-      kept.report.findings.map((f) => [f.reference, f.condition, f.recover, f.repaired]),
+      kept.report.findings.map((f) => [f.reference, f.condition, f.recover, f.repaired === true]),
       [['vault:kv/data/aurora/users/hal/short', 'current-deleted', command, false]],
     );
     assert.equal((await meta('users/hal/short')).versions['1']!.destroyed, false);
