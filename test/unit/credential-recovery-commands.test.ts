@@ -3,7 +3,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { KvVersionInfo } from '@aurora/common';
-import { secretState } from '../../services/app/src/credentials/recovery.js';
+import { secretState } from '@aurora/app/credentials/recovery';
 
 const NOW = Date.parse('2026-11-29T12:00:00Z');
 const PAST = '2026-11-29T11:00:00Z';
