@@ -51,8 +51,8 @@ ps: ## show the stack's containers and their health
 images-offline: ## build local images (aurora-offline/*) without a registry: Debian base, Vault build, PostgreSQL, Node
 	@scripts/images-offline.sh
 
-doctor: ## list dangling references and orphaned secrets (REPAIR=1 fixes them)
-	@scripts/doctor.sh $(if $(REPAIR),--repair)
+doctor: ## list dangling references and orphans (REPAIR=1 fixes what holds nothing recoverable; DESTROY_RECOVERABLE=1 too)
+	@scripts/doctor.sh $(if $(REPAIR),--repair) $(if $(DESTROY_RECOVERABLE),--destroy-recoverable)
 
 # ---- operations (docs/operations.md) -------------------------------------------------------------
 .PHONY: backup restore root-token status

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# `make doctor` / `make doctor REPAIR=1`: lists dangling references and orphaned secrets (--repair fixes them).
+# `make doctor` / `make doctor REPAIR=1` [DESTROY_RECOVERABLE=1]: lists dangling references and orphaned secrets;
+# --repair fixes what holds nothing recoverable, --destroy-recoverable (with --repair) also what Vault could give back.
 #
 # Where it runs (DOCTOR_TARGET=compose|native overrides the choice):
 #   compose: the app container is running → `docker exec -i <app> node dist/doctor-main.js` (what

@@ -6,8 +6,9 @@
  * row (uncommitted), destroying the secret, then committing (services/app/src/credentials/service.ts). Two
  * copies taken one after the other, with no coordination, can land between those steps in either order: a
  * row whose secret the snapshot lacks (dangling), or a secret without its row (orphan). Every write holds the
- * WRITE_BARRIER advisory lock shared for its whole span (store.ts); the backup takes it exclusively, which
- * waits for the writes in flight and queues new ones, then:
+ * write barrier shared for its whole span, and so does doctor's repair (both through @aurora/common/locks, which
+ * owns the barrier); the backup takes it exclusively, which waits for the changes in flight and queues new
+ * ones, then:
  *   1. opens a REPEATABLE READ transaction and exports its snapshot (PostgreSQL's copy is cut here),
  *   2. takes Vault's snapshot (`vault operator raft snapshot save`),
  *   3. releases the barrier: writes go on;
@@ -17,7 +18,7 @@
  * session whose queries are fed over stdin, each followed by an \echo marker to know when it is done.
  */
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { WRITE_BARRIER } from '@aurora/app/credentials/store';
+import { BARRIER_EXCLUSIVE_SQL, BARRIER_RELEASE_SQL } from '@aurora/common/locks';
 import { BackupError } from './archive.js';
 
 export class PsqlSession {
@@ -135,14 +136,13 @@ export async function consistentCut(
 ): Promise<Cut> {
   const log = options.log ?? (() => undefined);
   const lockTimeoutMs = options.lockTimeoutMs ?? 30_000;
-  const { classId, objectId } = WRITE_BARRIER;
   let locked = false;
   let done = false;
   const finish = async () => {
     if (done) return;
     done = true;
     try {
-      if (locked) await session.query(`SELECT pg_advisory_unlock(${classId}, ${objectId})`).catch(() => undefined);
+      if (locked) await session.query(BARRIER_RELEASE_SQL).catch(() => undefined);
       await session.query('ROLLBACK').catch(() => undefined);
     } finally {
       await session.close();
@@ -152,7 +152,7 @@ export async function consistentCut(
     const t0 = Date.now();
     await session.query(`SET lock_timeout = ${Math.round(lockTimeoutMs)}`);
     try {
-      await session.query(`SELECT pg_advisory_lock(${classId}, ${objectId})`, lockTimeoutMs + 10_000);
+      await session.query(BARRIER_EXCLUSIVE_SQL, lockTimeoutMs + 10_000);
     } catch (err) {
       throw new BackupError(
         `the app's credential writes in flight did not finish within ${lockTimeoutMs / 1000} s (is Vault reachable for the app?); nothing was backed up. ${(err as Error).message}`,
@@ -166,7 +166,7 @@ export async function consistentCut(
     if (!snapshot || !/^[0-9A-F-]+$/i.test(snapshot))
       throw new BackupError(`PostgreSQL exported no usable snapshot (${JSON.stringify(snapshot)})`);
     await vaultCut();
-    await session.query(`SELECT pg_advisory_unlock(${classId}, ${objectId})`);
+    await session.query(BARRIER_RELEASE_SQL);
     locked = false;
     const heldMs = Date.now() - heldFrom;
     log(

@@ -186,6 +186,7 @@ describe('doctor: which Vault failures are a damaged entry', () => {
       references: 3,
       secrets: 2,
       dangling: 0,
+      recoverable: 0,
       orphans: 0,
       damaged: 1,
       foreign: 0,

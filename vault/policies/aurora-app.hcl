@@ -12,6 +12,11 @@ path "{{mount}}/metadata/{{base}}/*" {
   capabilities = ["read", "list", "delete"]
 }
 
+# Destroying one version: the one a write created, when its reference row could not be saved.
+path "{{mount}}/destroy/{{base}}/*" {
+  capabilities = ["update"]
+}
+
 # Secrets that Clients may reference (e.g. secret/aidbox/client) and the bootstrap admin secret: read only.
 path "secret/data/*" {
   capabilities = ["read"]

@@ -16,3 +16,4 @@ export * from './lifetime-watcher.js';
 export * from './token-lifetime.js';
 export * from './vault-diagnosis.js';
 export * from './vault-call-observer.js';
+export * from './locks.js';

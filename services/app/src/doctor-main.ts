@@ -1,6 +1,6 @@
 /**
- * `npm run doctor -w services/app [-- --repair] [--json]` (compose: `docker compose exec app node
- * dist/doctor-main.js`).
+ * `npm run doctor -w services/app [-- --repair [--destroy-recoverable]] [--json]` (compose: `docker compose exec
+ * app node dist/doctor-main.js`).
  * Same configuration as the app (env, .env). Exit codes: 0 no problems left, 1 problems remain,
  * 2 invalid configuration or usage, 3 Vault or PostgreSQL could not be checked.
  *
@@ -18,7 +18,11 @@ import { formatReport, runDoctor } from './doctor.js';
 import { storagePaths, tornFile, type TornFile } from './torn-files.js';
 
 const USAGE =
-  'usage: doctor [--repair] [--json]\n  lists dangling references, orphaned secrets and damaged entries; --repair fixes the first two; --json prints the report as JSON\n' +
+  'usage: doctor [--repair [--destroy-recoverable]] [--json]\n' +
+  '  lists dangling references, orphaned secrets and damaged entries; --repair deletes dangling references with nothing\n' +
+  '  left in Vault and destroys orphans, and leaves alone what Vault can still give back (it prints the command);\n' +
+  '  --destroy-recoverable also deletes those references and destroys every version of their secrets;\n' +
+  '  --json prints the report as JSON\n' +
   "       find <Vault storage dir> -type f | doctor --torn-files [--json]\n  lists the files of Vault's storage that a crash left half written (the fix for a damaged entry: remove them)";
 
 /** `--torn-files`: the storage paths on stdin, checked by name, and by content where this process can read the file. */
@@ -71,7 +75,9 @@ async function main(argv: string[]): Promise<number> {
   const repair = argv.includes('--repair');
   const json = argv.includes('--json');
   const torn = argv.includes('--torn-files');
-  const unknown = argv.filter((a) => a !== '--repair' && a !== '--json' && a !== '--torn-files');
+  const destroyRecoverable = argv.includes('--destroy-recoverable');
+  const known = ['--repair', '--json', '--torn-files', '--destroy-recoverable'];
+  const unknown = argv.filter((a) => !known.includes(a));
   if (argv.includes('--help') || argv.includes('-h')) {
     process.stdout.write(`${USAGE}\n`);
     return 0;
@@ -82,6 +88,12 @@ async function main(argv: string[]): Promise<number> {
   }
   if (torn && repair) {
     process.stderr.write(`doctor: --torn-files only lists files; it does not take --repair\n${USAGE}\n`);
+    return 2;
+  }
+  if (destroyRecoverable && !repair) {
+    process.stderr.write(
+      `doctor: --destroy-recoverable only goes with --repair (make doctor REPAIR=1 DESTROY_RECOVERABLE=1)\n${USAGE}\n`,
+    );
     return 2;
   }
   if (torn) return tornFiles(json);
@@ -99,8 +111,15 @@ async function main(argv: string[]): Promise<number> {
   const pool = createPool({ ...config.postgres, poolSize: 2 });
   const vault = new VaultSession({ ...config.vault, logger });
   try {
-    const report = await runDoctor({ pool, vault, mount: config.vault.kvMount, base: config.vault.kvBasePath, repair });
-    process.stdout.write(`${json ? JSON.stringify(report) : formatReport(report, repair)}\n`);
+    const report = await runDoctor({
+      pool,
+      vault,
+      mount: config.vault.kvMount,
+      base: config.vault.kvBasePath,
+      repair,
+      destroyRecoverable,
+    });
+    process.stdout.write(`${json ? JSON.stringify(report) : formatReport(report, repair, destroyRecoverable)}\n`);
     return report.remaining > 0 ? 1 : 0;
   } catch (err) {
     const hint =

@@ -1,7 +1,11 @@
 /**
  * doctor: compares the references in PostgreSQL with the secrets in Vault under
  * `<VAULT_KV_MOUNT>/<VAULT_KV_BASE_PATH>/` and lists what does not match:
- *   - dangling: a row whose secret is missing in Vault (or whose current version is deleted/destroyed);
+ *   - dangling: a row whose current version in Vault cannot be read. Three cases, told apart because only one
+ *               of them has nothing left (credentials/recovery.ts): the current version is soft-deleted
+ *               (recoverable: doctor prints the `vault kv undelete -versions=N …` command); it is destroyed but an
+ *               older version is intact (recoverable: the `vault kv rollback -version=M …` command); nothing is
+ *               left (every version destroyed, or the metadata deleted);
  *   - orphan:   a secret under the base path that no row references;
  *   - foreign:  a row whose reference is not under the configured mount/base (the resolver refuses it;
  *               doctor cannot check or repair it: a person decides);
@@ -13,10 +17,14 @@
  *               with everything else; a person removes the file (`doctor --torn-files` finds it) or restores
  *               a backup. Counted as a problem, never repaired automatically. Any other failure (403,
  *               sealed or another 503, no answer) still stops the run: "could not check".
- * With `repair`, each dangling row is deleted (and what is left of its secret destroyed) and each orphan is
- * destroyed (all versions and metadata). Each repair re-checks under the credential's advisory lock, the
- * same one the app's writes hold from the Vault write to the row commit, so a write in progress is never
- * mistaken for an orphan. Only metadata is read: doctor never reads a secret value.
+ * With `repair`, each dangling row with nothing left is deleted (with the metadata of its destroyed versions),
+ * and each orphan is destroyed (all versions and metadata): an orphan is what a write the app never acknowledged
+ * left behind. A dangling row whose secret is recoverable is left alone: `repair` never destroys what Vault can
+ * still give back; `destroyRecoverable` (asked for by name) deletes the row and destroys every version too.
+ * Each repair re-checks under the credential's locks (@aurora/common/locks): the credential's own, which the
+ * app's writes hold from the Vault write to the row commit, so a write in progress is never mistaken for an
+ * orphan; and the write barrier shared, so that an online backup never cuts the two stores in the middle of a
+ * repair. Only metadata is read: doctor never reads a secret value.
  */
 import type pg from 'pg';
 import {
@@ -26,12 +34,14 @@ import {
   VaultUnreachableError,
   formatCredentialReference,
   isSafeSegment,
+  lockCredential,
   parseCredentialReference,
   type KvVersionInfo,
   type VaultClient,
 } from '@aurora/common';
 import type { VaultSession } from './vault/session.js';
 import { CredentialStore } from './credentials/store.js';
+import { secretState, type SecretCondition } from './credentials/recovery.js';
 import { guardClient } from './store/db.js';
 
 export type FindingKind = 'dangling' | 'orphan' | 'damaged' | 'foreign' | 'unmanaged';
@@ -42,6 +52,10 @@ export interface Finding {
   reference: string;
   /** What is wrong, for a person. */
   detail: string;
+  /** dangling: what is left in Vault (credentials/recovery.ts). */
+  condition?: Exclude<SecretCondition, 'live'>;
+  /** dangling and recoverable: the `vault` command that gives the secret back. */
+  recover?: string;
   repaired?: boolean;
   error?: string;
 }
@@ -53,6 +67,8 @@ export interface DoctorReport {
   secrets: number;
   findings: Finding[];
   dangling: number;
+  /** Dangling references whose secret Vault can still give back (each finding carries the command). */
+  recoverable: number;
   orphans: number;
   /** Entries Vault cannot read or list (500): removed by hand, see `damagedDetail`. */
   damaged: number;
@@ -69,16 +85,12 @@ export interface DoctorOptions {
   mount: string;
   base: string;
   repair: boolean;
+  /** With `repair`: also delete rows whose secret is recoverable, destroying every version. */
+  destroyRecoverable?: boolean;
 }
 
-const LOCK_CLASS = 7261002;
-
-/** Is the secret's current version readable? */
-function alive(meta: KvVersionInfo | undefined): boolean {
-  if (!meta || !meta.current_version) return false;
-  const v = meta.versions?.[String(meta.current_version)];
-  return !!v && !v.destroyed && !v.deletion_time;
-}
+/** A dangling finding Vault can still give back. */
+const recoverable = (f: Finding) => f.kind === 'dangling' && f.recover !== undefined;
 
 async function metadata(vault: VaultSession, mount: string, path: string): Promise<KvVersionInfo | undefined> {
   try {
@@ -238,11 +250,14 @@ export async function scan(options: DoctorOptions): Promise<DoctorReport> {
       findings.push({ kind: 'damaged', reference: row.reference, detail: damagedDetail('secret', said) });
       continue;
     }
-    if (!alive(meta)) {
+    const state = secretState(meta, mount, path);
+    if (state.condition !== 'live') {
       findings.push({
         kind: 'dangling',
         reference: row.reference,
-        detail: meta ? 'the current version in Vault is deleted or destroyed' : 'no secret in Vault',
+        detail: state.detail,
+        condition: state.condition,
+        ...(state.command ? { recover: state.command } : {}),
       });
     }
   }
@@ -291,6 +306,7 @@ function summarize(
     secrets,
     findings,
     dangling: count('dangling'),
+    recoverable: findings.filter(recoverable).length,
     orphans: count('orphan'),
     damaged: count('damaged'),
     foreign: count('foreign'),
@@ -300,7 +316,7 @@ function summarize(
   };
 }
 
-/** Runs `fn` in a transaction holding the credential's advisory lock (the app's write lock). */
+/** Runs `fn` in a transaction holding the credential's locks: the write barrier (shared) and its own. */
 async function underLock<T>(
   pool: pg.Pool,
   userId: string,
@@ -311,7 +327,7 @@ async function underLock<T>(
   const release = guardClient(db);
   try {
     await db.query('BEGIN');
-    await db.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [LOCK_CLASS, `${userId}/${type}`]);
+    await lockCredential(db, userId, type);
     const result = await fn(db);
     await db.query('COMMIT');
     release();
@@ -327,16 +343,11 @@ async function repairOne(options: DoctorOptions, finding: Finding): Promise<void
   const { pool, vault, mount, base } = options;
   const path = finding.reference.slice(`vault:kv/data/${mount}/`.length);
   const parts = path.slice(base.length + 1).split('/');
-  const wellFormed = parts.length === 2 && parts.every((p) => isSafeSegment(p));
+  // Only credential-shaped paths are ever repaired (scan() makes the others foreign or unmanaged).
+  if (parts.length !== 2 || !parts.every((p) => isSafeSegment(p)))
+    throw new Error('not a credential path; remove it with the vault CLI');
+  const [userId, type] = parts as [string, string];
   if (finding.kind === 'orphan') {
-    if (!wellFormed) {
-      // Not a credential path at all: nothing the app writes can race with it.
-      if (!path.split('/').every((p) => isSafeSegment(p)))
-        throw new Error('name is not a safe path segment; remove it with the vault CLI');
-      await vault.run((c) => c.kvDestroyAll(mount, path));
-      return;
-    }
-    const [userId, type] = parts as [string, string];
     await underLock(pool, userId, type, async (db) => {
       const row = await db.query('SELECT 1 FROM credential_references WHERE user_id = $1 AND credential_type = $2', [
         userId,
@@ -347,17 +358,20 @@ async function repairOne(options: DoctorOptions, finding: Finding): Promise<void
     });
     return;
   }
-  if (finding.kind === 'dangling' && wellFormed) {
-    const [userId, type] = parts as [string, string];
+  if (finding.kind === 'dangling') {
     await underLock(pool, userId, type, async (db) => {
-      if (alive(await metadata(vault, mount, path)))
-        throw new Error('the secret is back in Vault; not dangling any more');
+      const meta = await metadata(vault, mount, path);
+      const state = secretState(meta, mount, path);
+      if (state.condition === 'live') throw new Error('the secret is back in Vault; not dangling any more');
+      if (state.command && !options.destroyRecoverable)
+        throw new Error(`recoverable now (${state.command}); left alone`);
       await db.query(
         'DELETE FROM credential_references WHERE user_id = $1 AND credential_type = $2 AND reference = $3',
         [userId, type, formatCredentialReference({ mount, base, userId, credentialType: type })],
       );
-      // Deleted or destroyed versions left behind would become an orphan: remove them too.
-      await vault.run((c) => c.kvDestroyAll(mount, path));
+      // Destroyed versions left behind would become an orphan: remove their metadata too. With
+      // destroyRecoverable this also destroys what could have been given back, as asked.
+      if (meta) await vault.run((c) => c.kvDestroyAll(mount, path));
     });
   }
 }
@@ -365,7 +379,8 @@ async function repairOne(options: DoctorOptions, finding: Finding): Promise<void
 /** Scans; with `repair`, repairs what it can, then scans again so the report says what is really left. */
 export async function runDoctor(options: DoctorOptions): Promise<DoctorReport> {
   const first = await scan(options);
-  const repairable = (f: Finding) => f.kind === 'dangling' || f.kind === 'orphan';
+  const repairable = (f: Finding) =>
+    f.kind === 'orphan' || (f.kind === 'dangling' && (!recoverable(f) || options.destroyRecoverable === true));
   if (!options.repair || !first.findings.some(repairable)) return first;
   for (const finding of first.findings) {
     if (!repairable(finding)) continue;
@@ -384,7 +399,15 @@ export async function runDoctor(options: DoctorOptions): Promise<DoctorReport> {
   return summarize(options.mount, options.base, second.references, second.secrets, [...first.findings, ...fresh]);
 }
 
-export function formatReport(report: DoctorReport, repair: boolean): string {
+/** How the printed `vault` commands are run on each stack (docs/operations.md, "doctor says dangling"). */
+export const VAULT_CLI_HINT =
+  'run it in the vault container (compose: docker exec vault <command>; HA: docker exec vault-1 <command>) or, with make native, after `set -a; . .native/env; set +a`';
+
+/**
+ * The report for a person. `repair` and `destroyRecoverable` are what this run was asked to do (they choose
+ * the state shown next to each finding and the hints below them).
+ */
+export function formatReport(report: DoctorReport, repair: boolean, destroyRecoverable = false): string {
   const lines = [
     `doctor: vault:kv/data/${report.mount}/${report.base}/ in Vault against table credential_references in PostgreSQL`,
   ];
@@ -393,18 +416,34 @@ export function formatReport(report: DoctorReport, repair: boolean): string {
       ? 'repaired'
       : f.error
         ? `NOT repaired: ${f.error}`
-        : repair && (f.kind === 'dangling' || f.kind === 'orphan')
-          ? 'NOT repaired'
-          : repair && f.kind === 'damaged'
-            ? 'left alone: fix it by hand'
-            : '';
+        : recoverable(f) && repair && !destroyRecoverable
+          ? 'left alone: recoverable'
+          : repair && (f.kind === 'dangling' || f.kind === 'orphan')
+            ? 'NOT repaired'
+            : repair && f.kind === 'damaged'
+              ? 'left alone: fix it by hand'
+              : '';
     lines.push(`  ${f.kind.padEnd(8)} ${f.reference}  (${f.detail})${state ? `  [${state}]` : ''}`);
   }
   lines.push(
-    `summary: ${report.references} references, ${report.secrets} secrets; ${report.dangling} dangling, ${report.orphans} orphaned, ${report.damaged} damaged, ${report.foreign} foreign, ${report.unmanaged} unmanaged; ${report.repaired} repaired, ${report.remaining} remaining`,
+    `summary: ${report.references} references, ${report.secrets} secrets; ${report.dangling} dangling${report.recoverable ? ` (${report.recoverable} recoverable)` : ''}, ${report.orphans} orphaned, ${report.damaged} damaged, ${report.foreign} foreign, ${report.unmanaged} unmanaged; ${report.repaired} repaired, ${report.remaining} remaining`,
   );
-  if (report.remaining > 0 && !repair && report.dangling + report.orphans > 0)
-    lines.push('fix: make doctor REPAIR=1 (or npm run doctor -w services/app -- --repair)');
+  const left = report.findings.filter((f) => !f.repaired);
+  const recover = left.filter(recoverable);
+  if (recover.length) {
+    lines.push(
+      `recoverable: Vault still holds ${recover.length === 1 ? 'this secret' : 'these secrets'}; give ${recover.length === 1 ? 'it' : 'them'} back with the command${recover.length === 1 ? '' : 's'} below (${VAULT_CLI_HINT}), then make doctor:`,
+    );
+    for (const f of recover) lines.push(`  ${f.recover}`);
+    lines.push(
+      '  or give them up: make doctor REPAIR=1 DESTROY_RECOVERABLE=1 deletes their rows and destroys every version (not undoable)',
+    );
+  }
+  const fixable = left.filter((f) => f.kind === 'orphan' || (f.kind === 'dangling' && !recoverable(f)));
+  if (fixable.length && !repair)
+    lines.push(
+      'fix: make doctor REPAIR=1 (deletes the dangling rows with nothing left in Vault and destroys the orphans; never what is recoverable)',
+    );
   if (report.damaged > 0)
     lines.push(
       'damaged entries are never repaired automatically: find and remove the file as their line says (docs/operations.md, "doctor says damaged"), then make doctor REPAIR=1',

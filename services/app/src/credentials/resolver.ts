@@ -3,8 +3,8 @@
  *
  *  - follows only references under the configured mount and base (`vault:kv/data/<mount>/<base>/<user>/<type>`);
  *    anything else is refused (the Vault policy would deny it too, but we do not even ask);
- *  - a bounded LRU cache with a TTL (CACHE_TTL_SECONDS, 0 = off) in this process's memory only;
- *  - concurrent misses for the same reference share one Vault request (single flight);
+ *  - the app's cache (cache.ts): bounded LRU with a TTL (CACHE_TTL_SECONDS, 0 = off), in this process's memory
+ *    only, and single flight: concurrent misses for the same reference share one Vault request;
  *  - `invalidate` drops the entry and detaches any read in flight, so a write or delete through the app is
  *    seen by the next resolve at once (a read that started before the write cannot refill the cache);
  *  - a sealed Vault is retried briefly (vault-init unseals within seconds), then surfaces as a 503.
@@ -47,7 +47,6 @@ export async function retrySealed<T>(
 
 export class CredentialResolver {
   private readonly cache: TtlLruCache<string, ResolvedCredential>;
-  private readonly inflight = new Map<string, Promise<ResolvedCredential>>();
 
   constructor(
     private readonly vault: VaultSession,
@@ -83,51 +82,24 @@ export class CredentialResolver {
     return `${ref.base}/${ref.userId}/${ref.credentialType}`;
   }
 
+  /** The value of `reference`: from the cache, or one Vault read shared by every concurrent miss. */
   resolve(reference: string): Promise<ResolvedCredential> {
-    const hit = this.cache.get(reference);
-    countResolve(hit !== undefined ? 'hit' : this.inflight.has(reference) ? 'coalesced' : 'miss');
-    if (hit !== undefined) return Promise.resolve(hit);
-    const pending = this.inflight.get(reference);
-    if (pending !== undefined) return pending;
-    return this.fetch(reference);
+    return this.cache.load(reference, () => this.read(reference), countResolve);
   }
 
-  /** Resolves bypassing the cache for the read itself (still single-flight and still refilling it). */
-  private fetch(reference: string): Promise<ResolvedCredential> {
-    let ref: CredentialReference;
-    try {
-      ref = this.ownReference(reference);
-    } catch (err) {
-      return Promise.reject(err);
-    }
+  private async read(reference: string): Promise<ResolvedCredential> {
+    const ref = this.ownReference(reference);
     const path = this.pathOf(ref);
-    const mount = ref.mount;
-    const promise: Promise<ResolvedCredential> = retrySealed(() => this.vault.run((c) => c.kvRead(mount, path)))
-      .then((secret) => {
-        const resolved: ResolvedCredential = Object.freeze({
-          reference,
-          version: secret.version,
-          data: Object.freeze({ ...secret.data }),
-        });
-        // Only the read still registered may fill the cache: an invalidation in between detached it.
-        if (this.inflight.get(reference) === promise) this.cache.set(reference, resolved);
-        return resolved;
-      })
-      .finally(() => {
-        if (this.inflight.get(reference) === promise) this.inflight.delete(reference);
-      });
-    this.inflight.set(reference, promise);
-    return promise;
+    const secret = await retrySealed(() => this.vault.run((c) => c.kvRead(ref.mount, path)));
+    return Object.freeze({ reference, version: secret.version, data: Object.freeze({ ...secret.data }) });
   }
 
   /** Forgets `reference` at once: the cached value and any read in flight. */
   invalidate(reference: string): void {
     this.cache.delete(reference);
-    this.inflight.delete(reference);
   }
 
   clear(): void {
     this.cache.clear();
-    this.inflight.clear();
   }
 }

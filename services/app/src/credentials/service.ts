@@ -8,14 +8,18 @@
  *   2. For an update, read the current value (kept in memory only, to undo step 3 if step 4 fails).
  *   3. Write the secret to Vault (KV v2; If-Match → check-and-set).
  *   4. Upsert the row and commit.
- *   If 4 fails (PostgreSQL died between 3 and 4), compensate in Vault while still holding the value:
- *   a new credential is destroyed (metadata delete: every version), an update gets its previous value
- *   written back. Vault first, row second, because the opposite order would publish a reference whose
- *   secret may never arrive. What survives only a crash of this process between 3 and 4 is a secret with
- *   no row: an orphan, which `doctor` lists and `--repair` destroys. doctor takes the same advisory lock,
- *   so it never destroys a secret whose row is being committed.
+ *   If 4 fails (PostgreSQL died between 3 and 4), compensate in Vault, still under the lock when the
+ *   connection lives and while still holding the value: an update gets its previous value written back
+ *   (check-and-set on the version this write created, so a later write is never overwritten); a new
+ *   credential gets exactly the version this write created destroyed (KV v2 `destroy` with `versions: [n]`),
+ *   never older versions that may still be given back, and its metadata deleted only when no version is
+ *   left that Vault could give back. Vault first, row second, because the opposite order would publish a
+ *   reference whose secret may never arrive. What survives only a crash of this process between 3 and 4 is
+ *   a secret with no row: an orphan, which `doctor` lists and `--repair` destroys. doctor takes the same
+ *   locks, so it never destroys a secret whose row is being committed.
  *
- * Delete order: lock, delete the row (uncommitted), destroy all versions in Vault, commit. Vault failing
+ * Delete order (the user asked for the credential to go, every version of it): lock, delete the row
+ * (uncommitted), destroy all versions in Vault, commit. Vault failing
  * → rollback, nothing changed, 503. Commit failing after the destroy → a row without a secret (dangling),
  * which `doctor --repair` removes. Resolving it meanwhile is a clear 404, never a wrong value.
  *
@@ -24,13 +28,16 @@
 import {
   ConflictError,
   NotFoundError,
+  VaultConflictError,
   VaultNotFoundError,
   formatCredentialReference,
+  type CredentialReference,
   type Logger,
 } from '@aurora/common';
 import type { VaultSession } from '../vault/session.js';
 import { TtlLruCache } from './cache.js';
 import { CredentialResolver, retrySealed, type ResolvedCredential } from './resolver.js';
+import { secretState } from './recovery.js';
 import { CredentialStore, type CredentialLock, type CredentialRow } from './store.js';
 
 export interface CredentialView {
@@ -100,7 +107,7 @@ export class CredentialsService {
     ifMatch?: number,
   ): Promise<PutResult> {
     const lock = await this.store.lock(userId, credentialType);
-    let vaultWritten = false;
+    let written: number | undefined;
     let previous: Record<string, string> | undefined;
     let reference = '';
     try {
@@ -124,40 +131,53 @@ export class CredentialsService {
         );
       }
       const meta = await retrySealed(() => this.vault.run((c) => c.kvWrite(ref.mount, path, data, ifMatch)));
-      vaultWritten = true;
+      written = meta.version;
       this.forget(userId, credentialType, reference);
       const { row, created } = await lock.upsert(reference, meta.version);
       await lock.commit();
       this.forget(userId, credentialType, reference);
       return { credential: viewOf(row), created };
     } catch (err) {
+      // Compensate before the rollback: while the connection lives, the lock keeps other writers out.
+      if (written !== undefined) await this.compensatePut(lock, reference, previous, written);
       await lock.rollback();
-      if (vaultWritten) await this.compensatePut(lock, reference, previous);
       throw err;
     }
   }
 
-  /** Undoes a Vault write whose row did not commit; on failure, says what doctor will find. */
+  /**
+   * Undoes the Vault write of version `written` whose row did not commit; on failure, says what doctor will
+   * find. Touches nothing but what that write created.
+   */
   private async compensatePut(
     lock: CredentialLock,
     reference: string,
     previous: Record<string, string> | undefined,
+    written: number,
   ): Promise<void> {
     this.forget(lock.userId, lock.credentialType, reference);
     const ref = this.resolver.ownReference(reference);
     const path = this.resolver.pathOf(ref);
     try {
       if (lock.existing && previous) {
-        await retrySealed(() => this.vault.run((c) => c.kvWrite(ref.mount, path, previous)));
-        this.logger.warn(
-          'credential write undone: the reference row could not be saved, the previous value was written back',
-          { reference },
-        );
+        try {
+          await retrySealed(() => this.vault.run((c) => c.kvWrite(ref.mount, path, previous, written)));
+          this.logger.warn(
+            'credential write undone: the reference row could not be saved, the previous value was written back',
+            { reference },
+          );
+        } catch (err) {
+          if (!(err instanceof VaultConflictError)) throw err;
+          this.logger.warn('credential write not undone: a newer version followed it in Vault; left as is', {
+            reference,
+            version: written,
+          });
+        }
       } else {
-        await retrySealed(() => this.vault.run((c) => c.kvDestroyAll(ref.mount, path)));
+        await this.destroyVersion(ref, path, written);
         this.logger.warn(
-          'credential write undone: the reference row could not be saved, the new secret was destroyed',
-          { reference },
+          'credential write undone: the reference row could not be saved, the version it wrote was destroyed',
+          { reference, version: written },
         );
       }
     } catch (err) {
@@ -168,6 +188,21 @@ export class CredentialsService {
     } finally {
       this.forget(lock.userId, lock.credentialType, reference);
     }
+  }
+
+  /**
+   * Destroys version `version` of `<mount>/<path>` (KV v2 `POST <mount>/destroy/<path>`, `versions: [n]`), then
+   * deletes the metadata only if no version is left that Vault could give back (no orphan made of destroyed
+   * versions for doctor to list).
+   */
+  private async destroyVersion(ref: CredentialReference, path: string, version: number): Promise<void> {
+    await retrySealed(() => this.vault.run((c) => c.write(`${ref.mount}/destroy/${path}`, { versions: [version] })));
+    const meta = await retrySealed(() => this.vault.run((c) => c.kvMetadata(ref.mount, path))).catch((err: unknown) => {
+      if (err instanceof VaultNotFoundError) return undefined;
+      throw err;
+    });
+    if (meta && meta.current_version === version && secretState(meta, ref.mount, path).condition === 'gone')
+      await retrySealed(() => this.vault.run((c) => c.kvDestroyAll(ref.mount, path)));
   }
 
   async delete(userId: string, credentialType: string): Promise<void> {
@@ -202,13 +237,38 @@ export class CredentialsService {
     try {
       return await this.resolver.resolve(reference);
     } catch (err) {
-      if (err instanceof VaultNotFoundError) {
-        throw new NotFoundError(
-          `the ${credentialType} credential of user ${userId} has a reference but no secret in Vault (a dangling reference); run \`make doctor\``,
-        );
-      }
+      if (err instanceof VaultNotFoundError) throw await this.danglingError(userId, credentialType, reference);
       throw err;
     }
+  }
+
+  /**
+   * The 404 for a reference whose current version Vault does not serve, saying which of three cases it is
+   * (credentials/recovery.ts): soft-deleted, destroyed with an older version intact, or nothing left. Each
+   * recoverable case names the `vault` command that gives the secret back. Reads metadata only, never a value.
+   */
+  private async danglingError(userId: string, credentialType: string, reference: string): Promise<NotFoundError> {
+    const what = `the ${credentialType} credential of user ${userId}`;
+    const ref = this.resolver.ownReference(reference);
+    const path = this.resolver.pathOf(ref);
+    const meta = await retrySealed(() => this.vault.run((c) => c.kvMetadata(ref.mount, path))).catch((err: unknown) => {
+      if (err instanceof VaultNotFoundError) return undefined;
+      throw err;
+    });
+    const state = secretState(meta, ref.mount, path);
+    if (state.condition === 'current-deleted')
+      return new NotFoundError(
+        `${what}: its current version (${state.current}) is deleted in Vault (a soft delete, recoverable): \`${state.command}\` gives it back; \`make doctor\` lists it`,
+      );
+    if (state.condition === 'current-destroyed')
+      return new NotFoundError(
+        `${what}: its current version (${state.current}) is destroyed in Vault, version ${state.recoverVersion} is intact: \`${state.command}\` makes it current again; \`make doctor\` lists it`,
+      );
+    if (state.condition === 'live')
+      return new NotFoundError(`${what} was not readable in Vault a moment ago and is again now: retry`);
+    return new NotFoundError(
+      `${what} has a reference but nothing left in Vault (a dangling reference); run \`make doctor\`, and \`make doctor REPAIR=1\` removes the reference`,
+    );
   }
 
   private forget(userId: string, credentialType: string, reference: string | undefined): void {

@@ -3,13 +3,14 @@
  * `vault:` reference and metadata. No column can hold a value; the CHECK constraint refuses anything that
  * is not a reference.
  *
- * Writes go through a `CredentialLock`: a transaction holding a per-credential advisory lock from before
- * the Vault write until the row is committed. Two writers of the same credential, and `doctor --repair`,
- * take the same lock, so none of them sees the other's half-done work (doctor never destroys a secret
- * whose row is about to be committed). The lock dies with the session: a crashed app releases it. The same
- * transaction holds the backup's WRITE_BARRIER shared.
+ * Writes go through a `CredentialLock`: a transaction holding the credential's locks (the write barrier shared,
+ * then the per-credential lock; @aurora/common/locks owns both) from before the Vault write until the row is
+ * committed. Two writers of the same credential, `doctor --repair` and an online backup's cut all take them
+ * there, so none of them sees another's half-done work. The locks die with the session: a crashed app
+ * releases them.
  */
 import type pg from 'pg';
+import { credentialLockKey, credentialLocksFromItem } from '@aurora/common';
 import { guardClient } from '../store/db.js';
 
 export interface CredentialRow {
@@ -32,17 +33,6 @@ interface DbRow {
 
 const COLUMNS = 'user_id, credential_type, reference, version, created_at, updated_at';
 
-/** Two-int advisory lock space of this table (the migration runner uses the one-bigint space). */
-const LOCK_CLASS = 7261002;
-
-/**
- * The write barrier: every credential write and delete holds it shared, from before its Vault write until
- * its row commits; an online backup (Raft storage, scripts/ops/write-barrier.ts) takes it exclusively for
- * the instant it cuts Vault's snapshot and PostgreSQL's, so no write is half done at the cut. Reads never
- * touch it. A pending exclusive request queues new writers behind it: they wait, they do not fail.
- */
-export const WRITE_BARRIER = { classId: 7261003, objectId: 0 } as const;
-
 function toRow(r: DbRow): CredentialRow {
   return {
     userId: r.user_id,
@@ -52,11 +42,6 @@ function toRow(r: DbRow): CredentialRow {
     createdAt: r.created_at,
     updatedAt: r.updated_at,
   };
-}
-
-/** The key both the app and doctor lock on: the credential's own path below the base. */
-export function lockKey(userId: string, credentialType: string): string {
-  return `${userId}/${credentialType}`;
 }
 
 export class CredentialStore {
@@ -103,15 +88,13 @@ export class CredentialStore {
       await client.query('BEGIN');
       const res = await client.query<DbRow>({
         name: 'credential_lock_get',
-        // One round trip; PostgreSQL evaluates the target list left to right: the barrier before the key, as
-        // every writer does, so no writer ever waits for the barrier while holding a key another one needs.
+        // One round trip: the locks, in their order, then the row read under them.
         text: `SELECT ${COLUMNS.split(', ')
           .map((c) => `r.${c}`)
           .join(', ')}
-                 FROM (SELECT pg_advisory_xact_lock_shared(${WRITE_BARRIER.classId}, ${WRITE_BARRIER.objectId}),
-                              pg_advisory_xact_lock(${LOCK_CLASS}, hashtext($1))) AS l
+                 FROM ${credentialLocksFromItem('$1')}
                  LEFT JOIN credential_references r ON r.user_id = $2 AND r.credential_type = $3`,
-        values: [lockKey(userId, credentialType), userId, credentialType],
+        values: [credentialLockKey(userId, credentialType), userId, credentialType],
       });
       const row = res.rows[0];
       lock.existing = row && row.user_id !== null ? toRow(row) : undefined;

@@ -2,16 +2,24 @@
  * Reads file-mounted secrets (rendered by the Vault agent, or mounted by the Kubernetes CSI driver) and
  * caches each value until its file changes.
  *
- * Change detection, so that a rotated secret is used on the next request without a restart:
+ * Change detection, so that a rotated secret is used without a restart, whatever the writer did:
  *  - the DIRECTORY of each file is watched, not the file: an atomic rename over the file and the Kubernetes
- *    `..data` symlink swap replace the directory entry, and a watch on the old file would never fire again;
- *  - an event naming the file drops its cache entry; any other event in the directory (`..data`, temp files)
- *    makes us `stat` (not `lstat`: follow the symlinks) each file there and drop entries whose mtime, inode
- *    or size differ from what we read;
- *  - as a safety net for missed events (and directories that do not exist yet), a cached value older than
- *    `revalidateMs` is checked with `stat` before use.
+ *    `..data` symlink swap replace the directory entry, and a watch on the old file would never fire again.
+ *    An event naming the file drops its cache entry at once; any other event in the directory (`..data`, temp
+ *    files) makes us read each file there again (following the symlinks) and drop entries whose content changed;
+ *  - a watch dies silently with its directory (removed and made again: a volume remounted, `rm -rf` + `mkdir`,
+ *    `tar x`): no error event comes. So the watched directory's identity (device, inode, birth time) is compared
+ *    with what it is now, every `rewatchMs` and before every revalidation; when it differs, the watch comes back
+ *    on the new directory and its entries are dropped;
+ *  - the safety net: a cached value older than `revalidateMs` is checked against the file's CONTENT (a sha256)
+ *    before use. Size, modification time and even the inode number can all be the same after a change (an
+ *    in-place overwrite with `cp --preserve=timestamps`, `rsync -a`, `tar x`, `docker cp`; an inode number
+ *    reused after the old file was freed), and the change time's granularity depends on the kernel: only the
+ *    content is sure. Secret files are small; reading one at most every `revalidateMs` costs nothing.
+ * So a change is seen within `revalidateMs` in the worst case, within milliseconds on a live watch.
  * A missing file is not fatal: using it is an error that names the secret, never a value.
  */
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
@@ -32,42 +40,58 @@ export class FileSecretUnavailableError extends AuroraError {
   }
 }
 
-interface Signature {
-  mtimeNs: bigint;
-  ino: bigint;
-  size: bigint;
-  dev: bigint;
-}
-
 interface CacheEntry {
   value: string;
-  signature: Signature;
+  /** sha256 of the file's bytes when `value` was read. */
+  digest: string;
   checkedAt: number;
+}
+
+/** What identifies a directory (not its content): another directory made at the same path differs. */
+interface DirIdentity {
+  dev: bigint;
+  ino: bigint;
+  birthtimeNs: bigint;
+}
+
+interface DirWatch {
+  watcher: fs.FSWatcher;
+  identity: DirIdentity;
 }
 
 export interface FileSecretsOptions {
   logger: Logger;
   /** Check a cached value with `stat` when it is older than this (default 500 ms). */
   revalidateMs?: number;
-  /** How often to retry watching a directory that does not exist yet (default 1000 ms). */
+  /**
+   * How often to check that each watched directory is still the one watched, and to retry watching a
+   * directory that does not exist yet (default 1000 ms).
+   */
   rewatchMs?: number;
 }
 
-function sameSignature(a: Signature, b: Signature): boolean {
-  return a.mtimeNs === b.mtimeNs && a.ino === b.ino && a.size === b.size && a.dev === b.dev;
+const digestOf = (bytes: Buffer): string => crypto.createHash('sha256').update(bytes).digest('hex');
+
+function identityOf(dir: string): DirIdentity | undefined {
+  try {
+    const st = fs.statSync(dir, { bigint: true });
+    return st.isDirectory() ? { dev: st.dev, ino: st.ino, birthtimeNs: st.birthtimeNs } : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
-async function signatureOf(file: string): Promise<Signature> {
-  const st = await fsp.stat(file, { bigint: true });
-  return { mtimeNs: st.mtimeNs, ino: st.ino, size: st.size, dev: st.dev };
+function sameIdentity(a: DirIdentity, b: DirIdentity): boolean {
+  return a.dev === b.dev && a.ino === b.ino && a.birthtimeNs === b.birthtimeNs;
 }
 
 export class FileSecrets {
   private readonly cache = new Map<string, CacheEntry>();
   /** Bumped on every invalidation, so that a read that raced with a change does not cache a stale value. */
   private readonly generation = new Map<string, number>();
-  private readonly watchers = new Map<string, fs.FSWatcher>();
+  private readonly watchers = new Map<string, DirWatch>();
   private readonly retryTimers = new Set<NodeJS.Timeout>();
+  private identityTimer?: NodeJS.Timeout;
   private readonly byDir = new Map<string, FileSecretEntry[]>();
   private readonly revalidateMs: number;
   private readonly rewatchMs: number;
@@ -90,6 +114,12 @@ export class FileSecrets {
   /** Starts watching every directory; reports (never throws) secrets whose file is missing now. */
   async start(): Promise<void> {
     for (const dir of this.byDir.keys()) this.watch(dir);
+    if (this.byDir.size && !this.identityTimer) {
+      this.identityTimer = setInterval(() => {
+        for (const dir of this.watchers.keys()) this.checkDirectory(dir);
+      }, this.rewatchMs);
+      this.identityTimer.unref();
+    }
     for (const entry of this.config.secrets.values()) {
       await fsp.access(entry.path, fs.constants.R_OK).catch((err: NodeJS.ErrnoException) => {
         this.options.logger.warn('file secret not readable yet; requests that need it fail until it appears', {
@@ -113,8 +143,10 @@ export class FileSecrets {
     const now = Date.now();
     if (cached) {
       if (now - cached.checkedAt < this.revalidateMs) return cached.value;
-      const current = await signatureOf(entry.path).catch(() => undefined);
-      if (current && sameSignature(current, cached.signature)) {
+      this.checkDirectory(path.dirname(entry.path));
+      const gen = this.generation.get(name) ?? 0;
+      const digest = await fsp.readFile(entry.path).then(digestOf, () => undefined);
+      if (digest === cached.digest && this.cache.get(name) === cached && (this.generation.get(name) ?? 0) === gen) {
         cached.checkedAt = now;
         return cached.value;
       }
@@ -125,11 +157,9 @@ export class FileSecrets {
 
   private async load(entry: FileSecretEntry): Promise<string> {
     const gen = this.generation.get(entry.name) ?? 0;
-    let signature: Signature;
-    let text: string;
+    let bytes: Buffer;
     try {
-      signature = await signatureOf(entry.path);
-      text = await fsp.readFile(entry.path, 'utf8');
+      bytes = await fsp.readFile(entry.path);
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code ?? 'error';
       const reason =
@@ -144,7 +174,7 @@ export class FileSecrets {
       throw new FileSecretUnavailableError(entry.name, entry.path, reason, err);
     }
     // The agent and the CSI driver write the value as is; a trailing newline is an `echo` habit, not data.
-    const value = text.replace(/[\r\n]+$/, '');
+    const value = bytes.toString('utf8').replace(/[\r\n]+$/, '');
     if (value === '') {
       this.options.logger.error('file secret unavailable', { ref: entry.name, file: entry.path, code: 'EMPTY' });
       throw new FileSecretUnavailableError(entry.name, entry.path, 'empty file');
@@ -161,7 +191,7 @@ export class FileSecrets {
     registerSecret(value);
     // Cache only if nothing changed while we were reading; otherwise the next read loads it again.
     if ((this.generation.get(entry.name) ?? 0) === gen) {
-      this.cache.set(entry.name, { value, signature, checkedAt: Date.now() });
+      this.cache.set(entry.name, { value, digest: digestOf(bytes), checkedAt: Date.now() });
     }
     return value;
   }
@@ -173,8 +203,11 @@ export class FileSecrets {
 
   private watch(dir: string): void {
     if (this.closed || this.watchers.has(dir)) return;
+    // The identity first: a directory replaced between the two is then seen as a change at the next check.
+    const identity = identityOf(dir);
     let watcher: fs.FSWatcher;
     try {
+      if (!identity) throw Object.assign(new Error('not a directory'), { code: 'ENOENT' });
       watcher = fs.watch(dir, { persistent: false }, (_event, filename) =>
         this.onEvent(dir, filename?.toString() ?? null),
       );
@@ -187,16 +220,29 @@ export class FileSecrets {
       this.retryWatch(dir);
       return;
     }
-    watcher.on('error', () => {
-      // The directory went away (volume remounted, dir replaced): watch it again when it is back.
-      watcher.close();
-      this.watchers.delete(dir);
-      for (const entry of this.byDir.get(dir) ?? []) this.invalidate(entry.name);
-      this.retryWatch(dir);
-    });
-    this.watchers.set(dir, watcher);
+    watcher.on('error', () => this.rewatch(dir));
+    this.watchers.set(dir, { watcher, identity });
     // Anything that changed before the watch started must not be served from the cache.
     for (const entry of this.byDir.get(dir) ?? []) this.invalidate(entry.name);
+  }
+
+  /** Drops the watch of `dir` and its cached values, and watches whatever is at that path now (or later). */
+  private rewatch(dir: string): void {
+    const current = this.watchers.get(dir);
+    if (!current) return;
+    current.watcher.close();
+    this.watchers.delete(dir);
+    for (const entry of this.byDir.get(dir) ?? []) this.invalidate(entry.name);
+    this.options.logger.info('secrets directory replaced; watching the new one', { dir });
+    this.watch(dir);
+  }
+
+  /** Is the watched `dir` still the directory at that path? If not, the watch comes back on the new one. */
+  private checkDirectory(dir: string): void {
+    const current = this.watchers.get(dir);
+    if (!current) return;
+    const now = identityOf(dir);
+    if (!now || !sameIdentity(now, current.identity)) this.rewatch(dir);
   }
 
   private retryWatch(dir: string): void {
@@ -216,14 +262,16 @@ export class FileSecrets {
       this.invalidate(direct.name);
       return;
     }
-    // `..data` swapped, a temp file renamed, or an event without a name: compare what stat sees now.
+    // The directory itself removed or renamed reports under its own name (or none): check it is still there.
+    this.checkDirectory(dir);
+    // `..data` swapped, a temp file renamed, or an event without a name: compare what each file holds now.
     for (const entry of entries) {
       const cached = this.cache.get(entry.name);
       if (!cached) continue;
       const gen = this.generation.get(entry.name) ?? 0;
-      void signatureOf(entry.path).then(
-        (sig) => {
-          if (!sameSignature(sig, cached.signature) && (this.generation.get(entry.name) ?? 0) === gen)
+      void fsp.readFile(entry.path).then(
+        (bytes) => {
+          if (digestOf(bytes) !== cached.digest && (this.generation.get(entry.name) ?? 0) === gen)
             this.invalidate(entry.name);
         },
         () => {
@@ -235,7 +283,8 @@ export class FileSecrets {
 
   close(): void {
     this.closed = true;
-    for (const w of this.watchers.values()) w.close();
+    for (const w of this.watchers.values()) w.watcher.close();
+    if (this.identityTimer) clearInterval(this.identityTimer);
     this.watchers.clear();
     for (const t of this.retryTimers) clearTimeout(t);
     this.retryTimers.clear();

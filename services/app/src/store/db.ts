@@ -5,7 +5,7 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import pg from 'pg';
-import { DatabaseUnavailableError, type Logger } from '@aurora/common';
+import { DatabaseUnavailableError, MIGRATION_LOCK_SQL, MIGRATION_UNLOCK_SQL, type Logger } from '@aurora/common';
 import type { AppConfig } from '../config.js';
 
 export function createPool(config: AppConfig['postgres']): pg.Pool {
@@ -68,7 +68,7 @@ export async function migrate(pool: pg.Pool, logger: Logger, dir = MIGRATIONS_DI
   const client = await pool.connect();
   const release = guardClient(client);
   try {
-    await client.query('SELECT pg_advisory_lock(7261001)');
+    await client.query(MIGRATION_LOCK_SQL);
     await client.query(
       'CREATE TABLE IF NOT EXISTS schema_migrations (name text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())',
     );
@@ -91,7 +91,7 @@ export async function migrate(pool: pg.Pool, logger: Logger, dir = MIGRATIONS_DI
       logger.info('applied migration', { migration: file, ms: Date.now() - started });
     }
   } finally {
-    await client.query('SELECT pg_advisory_unlock(7261001)').catch(() => undefined);
+    await client.query(MIGRATION_UNLOCK_SQL).catch(() => undefined);
     release();
   }
 }
