@@ -12,6 +12,11 @@ export interface AppConfig {
     /** Optional override; otherwise AppRole login with the files vault-init wrote. */
     token?: string;
     approleDir: string;
+    /**
+     * VAULT_K8S_ROLE + VAULT_K8S_TOKEN_FILE: log in with Vault's Kubernetes auth method, as this role, with the
+     * projected service-account token in that file (re-read at every login: the kubelet rotates it).
+     */
+    kubernetes?: { role: string; tokenFile: string };
     kvMount: string;
     kvBasePath: string;
     timeoutMs: number;
@@ -58,6 +63,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<AppCo
     r.problem(`${(e as Error).message}; example: VAULT_KV_BASE_PATH=users`);
   }
   const token = r.optional('VAULT_TOKEN');
+  const k8sRole = r.optional('VAULT_K8S_ROLE');
   const adminClientId = r.string('ADMIN_CLIENT_ID', 'admin', { pattern: /^[A-Za-z0-9\-.]{1,64}$/, example: 'admin' });
   const adminSecretName = r.string('ADMIN_SECRET_NAME', 'admin-secret', {
     pattern: /^[A-Za-z0-9][A-Za-z0-9._@-]{0,127}$/,
@@ -70,6 +76,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<AppCo
       addr: r.url('VAULT_ADDR', 'http://127.0.0.1:8200'),
       ...(token ? { token } : {}),
       approleDir: r.string('VAULT_APPROLE_DIR', '/vault/approle/app'),
+      ...(k8sRole
+        ? {
+            kubernetes: {
+              role: k8sRole,
+              tokenFile: r.string('VAULT_K8S_TOKEN_FILE', '/var/run/secrets/aurora/vault-token/token'),
+            },
+          }
+        : {}),
       kvMount,
       kvBasePath,
       timeoutMs: r.int('VAULT_TIMEOUT_MS', 3000, { min: 100, max: 60_000 }),

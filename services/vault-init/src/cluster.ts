@@ -24,7 +24,7 @@ import { renewOperatorToken } from './configure/operator-token.js';
 import { InitMaterialError, VaultInitError } from './errors.js';
 import type { HealthState } from './health.js';
 import { ensureInitialized } from './initialize.js';
-import { FileInitStore, type InitMaterial, type InitStore } from './init-store.js';
+import { createInitStore, type InitMaterial, type InitStore } from './init-store.js';
 import { announce, step, unsealAndConfigure } from './setup.js';
 import { waitForVault } from './wait.js';
 
@@ -165,7 +165,7 @@ async function formCluster(
 
 export async function setupCluster(config: Readonly<VaultInitConfig>, logger: Logger): Promise<ClusterSetupResult> {
   const nodes = config.haAddrs.map((addr) => new VaultClient({ addr, timeoutMs: 10_000 }));
-  const store = new FileInitStore(config.initDir);
+  const store = createInitStore(config);
   const healths = await step(
     logger,
     'wait',

@@ -2,6 +2,7 @@
  * vault-init's configuration: read once from the environment, validated, frozen. A bad variable stops the
  * process (exit 2) with its name, what was wrong and an example of a good value.
  */
+import fs from 'node:fs';
 import path from 'node:path';
 import { EnvReader, SEGMENT_PATTERN, isSafeSegment } from '@aurora/common';
 
@@ -38,6 +39,39 @@ export interface VaultInitConfig {
   agentObjectsFile: string;
   /** `--once`: steps 1-7, then exit 0. */
   once: boolean;
+  /** VAULT_INIT_STORE: where the init material lives, `file` (VAULT_INIT_DIR) or `kubernetes-secret`. */
+  initStore: 'file' | 'kubernetes-secret';
+  /** VAULT_INIT_SECRET: the Secret's name with VAULT_INIT_STORE=kubernetes-secret. */
+  initSecretName: string;
+  /**
+   * VAULT_CLIENT_AUTH: how the app and the agent log in to Vault. `approle` writes role_id/secret_id files
+   * (compose, native); `kubernetes` enables Vault's Kubernetes auth method with one role each, bound to
+   * VAULT_K8S_SERVICE_ACCOUNT and told apart by their tokens' audiences (configure/kubernetes-auth.ts).
+   */
+  clientAuth: 'approle' | 'kubernetes';
+  /** VAULT_K8S_NAMESPACE: the namespace of the Secret and of the bound ServiceAccount (default: the pod's own). */
+  kubernetesNamespace: string;
+  /** VAULT_K8S_HOST: the Kubernetes API as Vault (not vault-init) reaches it, for TokenReview. */
+  kubernetesHost: string;
+  /** VAULT_K8S_SERVICE_ACCOUNT: the ServiceAccount the app pods (app and agent containers) run as. */
+  kubernetesServiceAccount: string;
+  /** VAULT_K8S_APP_AUDIENCE / VAULT_K8S_AGENT_AUDIENCE: the audience each container's projected token carries. */
+  kubernetesAppAudience: string;
+  kubernetesAgentAudience: string;
+}
+
+/** A Kubernetes object name (DNS-1123 subdomain, as Secrets and ServiceAccounts use). */
+const K8S_NAME = /^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/;
+const AUDIENCE = /^[A-Za-z0-9][A-Za-z0-9._:/-]{0,127}$/;
+/** Where Kubernetes mounts a pod's namespace; outside a pod, "default". */
+const POD_NAMESPACE_FILE = '/var/run/secrets/kubernetes.io/serviceaccount/namespace';
+
+function podNamespace(): string {
+  try {
+    return fs.readFileSync(POD_NAMESPACE_FILE, 'utf8').trim() || 'default';
+  } catch {
+    return 'default';
+  }
 }
 
 const POLICY_NAME = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
@@ -119,7 +153,37 @@ export function loadConfig(
     policyDir: path.resolve(r.string('VAULT_POLICY_DIR', '/vault/policies')),
     agentObjectsFile: path.resolve(r.string('VAULT_AGENT_OBJECTS', '/vault/agent/secrets.json')),
     once: argv.includes('--once'),
+    initStore: r.string('VAULT_INIT_STORE', 'file', {
+      pattern: /^(file|kubernetes-secret)$/,
+      example: 'kubernetes-secret',
+    }) as VaultInitConfig['initStore'],
+    initSecretName: r.string('VAULT_INIT_SECRET', 'aurora-secrets-vault-init', {
+      pattern: K8S_NAME,
+      example: 'vault-init',
+    }),
+    clientAuth: r.string('VAULT_CLIENT_AUTH', 'approle', {
+      pattern: /^(approle|kubernetes)$/,
+      example: 'kubernetes',
+    }) as VaultInitConfig['clientAuth'],
+    kubernetesNamespace: r.string('VAULT_K8S_NAMESPACE', podNamespace(), { pattern: K8S_NAME, example: 'aurora' }),
+    kubernetesHost: r.url('VAULT_K8S_HOST', 'https://kubernetes.default.svc'),
+    kubernetesServiceAccount: r.string('VAULT_K8S_SERVICE_ACCOUNT', 'aurora-app', {
+      pattern: K8S_NAME,
+      example: 'aurora-app',
+    }),
+    kubernetesAppAudience: r.string('VAULT_K8S_APP_AUDIENCE', 'aurora-app', {
+      pattern: AUDIENCE,
+      example: 'aurora-app',
+    }),
+    kubernetesAgentAudience: r.string('VAULT_K8S_AGENT_AUDIENCE', 'aurora-agent', {
+      pattern: AUDIENCE,
+      example: 'aurora-agent',
+    }),
   };
+  if (config.clientAuth === 'kubernetes' && config.kubernetesAppAudience === config.kubernetesAgentAudience)
+    r.problem(
+      `VAULT_K8S_APP_AUDIENCE and VAULT_K8S_AGENT_AUDIENCE are both ${JSON.stringify(config.kubernetesAppAudience)}: they must differ, or the agent's token would log in as the app; example: VAULT_K8S_APP_AUDIENCE=aurora-app VAULT_K8S_AGENT_AUDIENCE=aurora-agent`,
+    );
   return r.done(config);
 }
 

@@ -12,6 +12,8 @@ export interface VaultSessionOptions {
   addr: string;
   token?: string;
   approleDir: string;
+  /** Kubernetes auth instead of AppRole: the role, and the file holding the pod's projected token. */
+  kubernetes?: { role: string; tokenFile: string };
   timeoutMs: number;
   logger: Logger;
 }
@@ -36,6 +38,7 @@ export class VaultSession {
   }
 
   private async doLogin(): Promise<void> {
+    if (this.options.kubernetes) return this.kubernetesLogin(this.options.kubernetes);
     const [roleId, secretId] = await Promise.all([
       readCredential(path.join(this.options.approleDir, 'role_id')),
       readCredential(path.join(this.options.approleDir, 'secret_id')),
@@ -46,6 +49,20 @@ export class VaultSession {
     this.client.token = login.token;
     this.scheduleRenewal(login.leaseDuration);
     this.options.logger.info('logged in to Vault with AppRole', {
+      policies: login.policies,
+      ttl_seconds: login.leaseDuration,
+    });
+  }
+
+  private async kubernetesLogin(k8s: { role: string; tokenFile: string }): Promise<void> {
+    const jwt = await readCredential(k8s.tokenFile);
+    registerSecret(jwt);
+    const login = await this.client.withToken('', this.options.timeoutMs).kubernetesLogin(k8s.role, jwt);
+    registerSecret(login.token);
+    this.client.token = login.token;
+    this.scheduleRenewal(login.leaseDuration);
+    this.options.logger.info('logged in to Vault with Kubernetes auth', {
+      role: k8s.role,
       policies: login.policies,
       ttl_seconds: login.leaseDuration,
     });

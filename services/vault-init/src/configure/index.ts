@@ -8,6 +8,7 @@ import type { VaultInitConfig } from '../config.js';
 import { ensureAdminSecret } from './admin-secret.js';
 import { ensureApproleAuth, ensureRole, ensureRoleCredentials } from './approle.js';
 import { ensureFileAudit } from './audit.js';
+import { ensureKubernetesAuth, ensureKubernetesRole } from './kubernetes-auth.js';
 import { ensureKvV2 } from './kv.js';
 import { ensureOperatorToken } from './operator-token.js';
 import { AGENT_POLICY, desiredPolicies, ensurePolicy } from './policies.js';
@@ -38,15 +39,32 @@ export async function configureVault(client: VaultClient, config: Readonly<Vault
   changes[`kv:${SECRET_MOUNT}`] = await ensureKvV2(client, SECRET_MOUNT);
   for (const [name, text] of policies) changes[`policy:${name}`] = await ensurePolicy(client, name, text);
 
-  changes['auth:approle'] = await ensureApproleAuth(client);
-  for (const [role, policy, sub] of [
-    [APP_ROLE, config.appPolicy, 'app'],
-    [AGENT_ROLE, AGENT_POLICY, 'agent'],
-  ] as const) {
-    changes[`role:${role}`] = await ensureRole(client, role, policy);
-    const files = await ensureRoleCredentials(client, role, path.join(config.approleDir, sub));
-    changes[`role_id:${role}`] = files.roleId;
-    changes[`secret_id:${role}`] = files.secretId;
+  if (config.clientAuth === 'kubernetes') {
+    // On Kubernetes the pods' own service-account tokens are the credentials: no AppRole files anywhere.
+    changes['auth:kubernetes'] = await ensureKubernetesAuth(client, config.kubernetesHost);
+    for (const [role, policy, audience] of [
+      [APP_ROLE, config.appPolicy, config.kubernetesAppAudience],
+      [AGENT_ROLE, AGENT_POLICY, config.kubernetesAgentAudience],
+    ] as const) {
+      changes[`kubernetes-role:${role}`] = await ensureKubernetesRole(client, {
+        name: role,
+        policy,
+        audience,
+        serviceAccount: config.kubernetesServiceAccount,
+        namespace: config.kubernetesNamespace,
+      });
+    }
+  } else {
+    changes['auth:approle'] = await ensureApproleAuth(client);
+    for (const [role, policy, sub] of [
+      [APP_ROLE, config.appPolicy, 'app'],
+      [AGENT_ROLE, AGENT_POLICY, 'agent'],
+    ] as const) {
+      changes[`role:${role}`] = await ensureRole(client, role, policy);
+      const files = await ensureRoleCredentials(client, role, path.join(config.approleDir, sub));
+      changes[`role_id:${role}`] = files.roleId;
+      changes[`secret_id:${role}`] = files.secretId;
+    }
   }
 
   const operator = await ensureOperatorToken(client, config.operatorTokenDir);
