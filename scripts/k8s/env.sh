@@ -20,8 +20,9 @@ K8S_KUBECONFIG="$K8S_STATE/pki/admin.kubeconfig"
 K8S_MNTNS="$K8S_RUN/ns/mnt"
 K8S_PAUSE_IMAGE="docker.io/aurora-k8s/pause:$PAUSE_VERSION"
 K8S_COREDNS_IMAGE="docker.io/aurora-k8s/coredns:$COREDNS_VERSION"
-# The kubelet's cgroup parents (cgroupfs driver, cgroup v1): removed depth first on clean.
-K8S_CGROUP_ROOTS=(kubepods)
+# The kubelet's cgroup root (cgroupfs driver, cgroup v1): every pod lives under /<root>/kubepods in each
+# controller, so two nodes never share cgroups, and clean-up removes exactly this tree, depth first.
+K8S_CGROUP_ROOT="${AURORA_K8S_CGROUP_ROOT:-aurora-k8s}"
 
 # Runs a command inside the node's network and mount namespaces.
 in_node() { nsenter --net="/run/netns/$K8S_NETNS" --mount="$K8S_MNTNS" -- "$@"; }

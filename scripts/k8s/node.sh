@@ -179,6 +179,7 @@ kind: KubeletConfiguration
 # A cgroup v1 host: Kubernetes >= 1.35 refuses it unless told otherwise.
 failCgroupV1: false
 cgroupDriver: cgroupfs
+cgroupRoot: /$K8S_CGROUP_ROOT
 failSwapOn: false
 containerRuntimeEndpoint: unix://$K8S_CONTAINERD_SOCK
 address: $K8S_NODE_IP
@@ -254,6 +255,7 @@ start_node() {
   start_proc containerd containerd --config "$K8S_STATE/config/containerd.toml"
   wait_for containerd 60 kctr version || die "containerd did not answer; see $K8S_STATE/logs/containerd.log"
   "$here/images.sh" system
+  make_cgroups
   start_proc kubelet "$K8S_BIN_DIR/kubelet" --config="$K8S_STATE/config/kubelet.yaml" \
     --kubeconfig="$K8S_STATE/pki/kubelet.kubeconfig" --hostname-override="$K8S_NODE_NAME" \
     --node-ip="$K8S_NODE_IP" --root-dir=/var/lib/kubelet --cert-dir="$K8S_STATE/kubelet-pki" --v=1
@@ -318,14 +320,27 @@ our_shims() {
   return 0
 }
 
+# The cgroup v1 hierarchies (one directory per mounted controller set).
+cgroup_hierarchies() { awk '$3 == "cgroup" {print $2}' /proc/mounts; }
+
+make_cgroups() {
+  local h
+  for h in $(cgroup_hierarchies); do
+    mkdir -p "$h/$K8S_CGROUP_ROOT"
+    # A new cpuset cgroup starts with no CPUs and no memory nodes: give it its parent's.
+    if [ -f "$h/cpuset.cpus" ]; then
+      [ -n "$(cat "$h/$K8S_CGROUP_ROOT/cpuset.cpus")" ] || cat "$h/cpuset.cpus" >"$h/$K8S_CGROUP_ROOT/cpuset.cpus"
+      [ -n "$(cat "$h/$K8S_CGROUP_ROOT/cpuset.mems")" ] || cat "$h/cpuset.mems" >"$h/$K8S_CGROUP_ROOT/cpuset.mems"
+    fi
+  done
+}
+
 remove_cgroups() {
-  local base root
-  for base in /sys/fs/cgroup/*/; do
-    for root in "${K8S_CGROUP_ROOTS[@]}"; do
-      [ -d "$base$root" ] || continue
-      find "$base$root" -depth -type d -exec rmdir {} \; 2>/dev/null || true
-      [ ! -d "$base$root" ] || log "  could not remove ${base}$root (processes still in it?)"
-    done
+  local h
+  for h in $(cgroup_hierarchies); do
+    [ -d "$h/$K8S_CGROUP_ROOT" ] || continue
+    find "$h/$K8S_CGROUP_ROOT" -depth -type d -exec rmdir {} \; 2>/dev/null || true
+    [ ! -d "$h/$K8S_CGROUP_ROOT" ] || log "  could not remove $h/$K8S_CGROUP_ROOT (processes still in it?)"
   done
 }
 
