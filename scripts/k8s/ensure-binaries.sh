@@ -106,9 +106,13 @@ build_helm() {
   if [ -x "$HELM_BIN_DIR/helm" ]; then end_build; return; fi
   local t0=$SECONDS
   log "helm $HELM_VERSION: building from the Go module (~80 s)"
-  # helm reports the version set here; without it `helm version` prints a placeholder.
-  with_ticker "helm" env GOBIN="$scratch/bin" go install -trimpath \
-    -ldflags "-s -w -X helm.sh/helm/v3/internal/version.version=$HELM_VERSION" \
+  # helm reports the version set here; without it `helm version` prints a placeholder. The Kubernetes version
+  # is what `helm template`/`helm lint` assume without a cluster (helm's own Makefile sets both).
+  local minor=${K8S_VERSION#v1.}; minor=${minor%%.*}
+  local ld="-s -w -X helm.sh/helm/v3/internal/version.version=$HELM_VERSION"
+  ld+=" -X helm.sh/helm/v3/pkg/chartutil.k8sVersionMajor=1 -X helm.sh/helm/v3/pkg/chartutil.k8sVersionMinor=$minor"
+  ld+=" -X helm.sh/helm/v3/pkg/lint/rules.k8sVersionMajor=1 -X helm.sh/helm/v3/pkg/lint/rules.k8sVersionMinor=$minor"
+  with_ticker "helm" env GOBIN="$scratch/bin" go install -trimpath -ldflags "$ld" \
     "helm.sh/helm/v3/cmd/helm@$HELM_VERSION" >&2 || die "go install of helm failed (see above); rerun to try again."
   mv "$scratch/bin/helm" "$HELM_BIN_DIR/helm"
   end_build

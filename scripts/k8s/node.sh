@@ -315,7 +315,7 @@ stop_proc() {
 our_shims() {
   local d
   for d in /proc/[0-9]*; do
-    tr '\0' ' ' <"$d/cmdline" 2>/dev/null | grep -qF -- "-address $K8S_CONTAINERD_SOCK " && echo "${d#/proc/}"
+    { tr '\0' ' ' <"$d/cmdline"; } 2>/dev/null | grep -qF -- "-address $K8S_CONTAINERD_SOCK " && echo "${d#/proc/}"
   done
   return 0
 }
@@ -385,7 +385,7 @@ clean() {
   # containerd's snapshots may be mounted while a task is killed late; they are inside its root.
   chmod -R u+w "$K8S_STATE" 2>/dev/null || true
   rm -rf "$K8S_STATE" "$K8S_RUN"
-  rmdir "$(dirname "$K8S_STATE")" "$(dirname "$K8S_RUN")" 2>/dev/null || true
+  rmdir "$(dirname "$K8S_STATE")" 2>/dev/null || true
   log "clean in $((SECONDS - t_start))s"
 }
 

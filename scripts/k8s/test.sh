@@ -28,7 +28,7 @@ leftovers() {
   done
   local p
   for p in /proc/[0-9]*; do
-    tr '\0' ' ' <"$p/cmdline" 2>/dev/null | grep -qF -- "$K8S_RUN/" && { echo "process left: ${p#/proc/} $(tr '\0' ' ' <"$p/cmdline" | cut -c1-100)"; found=1; }
+    { tr '\0' ' ' <"$p/cmdline"; } 2>/dev/null | grep -qE -- "$K8S_RUN/|$K8S_STATE/" && { echo "process left: ${p#/proc/}"; found=1; }
   done
   [ -d "$K8S_STATE" ] && { echo "state left: $K8S_STATE"; found=1; }
   return $found
