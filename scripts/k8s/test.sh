@@ -39,6 +39,7 @@ K8S_VAULT_REPLICAS=1 "$here/stack.sh" up || rc=$?
 if [ "$rc" = 0 ]; then
   log "running test/k8s inside the node's namespaces"
   files=(
+    test/k8s/helm-chart-lints-and-renders-every-mode.test.ts
     test/k8s/aidbox-client-secret-file-rotates.test.ts
     test/k8s/credential-reference-no-secret-leaks.test.ts
     test/k8s/vault-scale-1-to-3-joins-and-unseals.test.ts
@@ -47,7 +48,7 @@ if [ "$rc" = 0 ]; then
   )
   (cd "$root" && in_node env KUBECTL="$K8S_BIN_DIR/kubectl" KUBECONFIG="$K8S_KUBECONFIG" HELM="$HELM_BIN_DIR/helm" \
     HELM_CACHE_HOME="$K8S_STATE/helm/cache" HELM_CONFIG_HOME="$K8S_STATE/helm/config" HELM_DATA_HOME="$K8S_STATE/helm/data" \
-    K8S_NAMESPACE=aurora K8S_RELEASE=aurora-secrets K8S_CHART="$root/deploy/helm/aurora-secrets" \
+    K8S_NAMESPACE=aurora K8S_RELEASE=aurora-secrets K8S_VERSION="$K8S_VERSION" K8S_CHART="$root/deploy/helm/aurora-secrets" \
     node --import tsx --test --test-concurrency=1 --test-reporter=spec "${files[@]}") || rc=$?
 else
   log "the cluster did not come up; kubelet log tail:"
