@@ -4,7 +4,7 @@ Docker engine: optionally the layers and config of a base archive, plus one new 
 
 Usage:
   docker-archive.py --tag NAME:TAG --out FILE.tar [--base BASE.tar] [--file SRC:DEST[:MODE]]... [--dir SRC:DEST]...
-                    [--mkdir DEST[:MODE[:UID]]]... [--entrypoint JSON] [--cmd JSON] [--env K=V]... [--user U]
+                    [--mkdir DEST[:MODE[:UID]]]... [--symlink LINK:TARGET]... [--entrypoint JSON] [--cmd JSON] [--env K=V]... [--user U]
                     [--workdir DIR]
 A --dir is copied recursively with symlinks kept; every new file belongs to root unless --mkdir says otherwise.
 """
@@ -34,6 +34,7 @@ def main():
     ap.add_argument("--file", action="append", default=[])
     ap.add_argument("--dir", action="append", default=[])
     ap.add_argument("--mkdir", action="append", default=[])
+    ap.add_argument("--symlink", action="append", default=[])
     ap.add_argument("--entrypoint")
     ap.add_argument("--cmd")
     ap.add_argument("--env", action="append", default=[])
@@ -66,14 +67,21 @@ def main():
             for spec in a.file:
                 src, dest, mode = (spec.split(":") + [None])[:3]
                 parents(tar, dest, seen)
-                info = tar.gettarinfo(src, dest.lstrip("/"))
-                info.uid = info.gid = 0
-                info.uname = info.gname = ""
-                info.mtime = 0
-                if mode:
-                    info.mode = int(mode, 8)
+                if dest.strip("/") in seen:
+                    continue
+                seen.add(dest.strip("/"))
+                # The content behind a symlink (libraries are often links), stored as a regular file.
+                st = os.stat(src)
+                info = tarfile.TarInfo(dest.lstrip("/"))
+                info.size, info.mode, info.mtime = st.st_size, int(mode, 8) if mode else st.st_mode & 0o7777, 0
                 with open(src, "rb") as f:
                     tar.addfile(info, f)
+            for spec in a.symlink:
+                link, target = spec.split(":")
+                parents(tar, link, seen)
+                info = tarfile.TarInfo(link.lstrip("/"))
+                info.type, info.linkname, info.mode = tarfile.SYMTYPE, target, 0o777
+                tar.addfile(info)
             for spec in a.dir:
                 src, dest = spec.split(":")
                 parents(tar, dest.rstrip("/") + "/x", seen)
@@ -98,8 +106,11 @@ def main():
         if a.cmd is not None:
             c["Cmd"] = json.loads(a.cmd)
         if a.env:
-            env = [e for e in (c.get("Env") or []) if e.split("=")[0] not in {x.split("=")[0] for x in a.env}]
-            c["Env"] = env + a.env
+            # Later settings of a name win, over the base's and over earlier ones.
+            merged = {}
+            for e in (c.get("Env") or []) + a.env:
+                merged[e.split("=", 1)[0]] = e
+            c["Env"] = list(merged.values())
         if a.user is not None:
             c["User"] = a.user
         if a.workdir is not None:

@@ -2,7 +2,8 @@
 # Installs the Debian packages the local Kubernetes node runs on, when one is missing:
 #   containerd runc (the node's own container runtime, separate from Docker's), etcd-server (the API's store),
 #   containernetworking-plugins (bridge, host-local, loopback, portmap), iptables + conntrack (kube-proxy),
-#   openssl (the cluster's PKI), util-linux (unshare, nsenter), iproute2 (the network namespace).
+#   openssl (the cluster's PKI), util-linux (unshare, nsenter), iproute2 (the network namespace),
+#   busybox-static (the images' shell).
 # None of their services is started: the node's scripts start their own processes inside its namespaces.
 set -euo pipefail
 log() { printf '[k8s-packages] %s\n' "$*" >&2; }
@@ -19,6 +20,8 @@ need conntrack conntrack
 need openssl openssl
 need nsenter util-linux
 need ip iproute2
+# The images' shell and tools (sh, test, mktemp): one static binary, no libraries to carry.
+[ -x /bin/busybox ] && ! ldd /bin/busybox >/dev/null 2>&1 || want+=(busybox-static)
 [ ${#want[@]} -gt 0 ] || exit 0
 
 if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then

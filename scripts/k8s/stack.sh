@@ -22,21 +22,22 @@ die() { log "$*"; exit 1; }
 # The chart's object names (its fullname: the release name when it contains the chart's name).
 fullname() { case $RELEASE in *aurora-secrets*) echo "$RELEASE" ;; *) echo "$RELEASE-aurora-secrets" ;; esac; }
 
-# helm values that point the chart at the images imported into the node's containerd.
+# helm values that point the chart at the images imported into the node's containerd (images.sh stack's
+# vault=/postgres=/app= lines on stdin).
 image_values() {
-  local app_image=$1 vault_version
-  vault_version=$(cat "$root/vault/VERSION")
-  local v=(--set vault.image.repository=docker.io/aurora-offline/vault --set "vault.image.tag=$vault_version"
-    --set vault.image.pullPolicy=Never
-    --set agent.image.repository=docker.io/aurora-offline/vault --set "agent.image.tag=$vault_version"
-    --set agent.image.pullPolicy=Never
-    --set postgresql.image.repository=docker.io/aurora-offline/postgres --set postgresql.image.tag=15
-    --set postgresql.image.pullPolicy=Never)
-  local c
-  for c in app vaultInit; do
-    v+=(--set "$c.image.repository=${app_image%:*}" --set "$c.image.tag=${app_image##*:}" --set "$c.image.pullPolicy=Never")
+  local line name ref k
+  while IFS= read -r line; do
+    name=${line%%=*}; ref=${line#*=}
+    case $name in
+      vault) set -- vault.image agent.image ;;
+      postgres) set -- postgresql.image ;;
+      app) set -- app.image vaultInit.image ;;
+      *) continue ;;
+    esac
+    for k in "$@"; do
+      printf '%s\n' --set "$k.repository=${ref%:*}" --set "$k.tag=${ref##*:}" --set "$k.pullPolicy=Never"
+    done
   done
-  printf '%s\n' "${v[@]}"
 }
 
 wait_ready() {
@@ -59,9 +60,9 @@ wait_ready() {
 
 up() {
   "$here/node.sh" up
-  log "importing images"
-  local app_image
-  app_image=$("$here/images.sh" stack)
+  log "images: Vault, PostgreSQL, and this tree's app and vault-init (written and imported once per change)"
+  local images
+  images=$("$here/images.sh" stack)
   kctl get namespace "$NS" >/dev/null 2>&1 || kctl create namespace "$NS" >/dev/null
   # PostgreSQL's password: made here, at run time, handed to the chart as a Secret it only references (never a
   # chart value, so never in Helm's release record).
@@ -70,7 +71,7 @@ up() {
   fi
   log "helm upgrade --install $RELEASE deploy/helm/aurora-secrets (namespace $NS, Vault replicas $REPLICAS)"
   local vals
-  mapfile -t vals < <(image_values "$app_image")
+  mapfile -t vals < <(image_values <<<"$images")
   khelm upgrade --install "$RELEASE" "$root/deploy/helm/aurora-secrets" -n "$NS" "${vals[@]}" \
     --set "vault.replicas=$REPLICAS" --set postgresql.auth.existingSecret=aurora-postgres \
     --set vault.storage.storageClass=aurora-local --set postgresql.storage.storageClass=aurora-local \

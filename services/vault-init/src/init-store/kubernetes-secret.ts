@@ -6,9 +6,10 @@
  * release, so `helm uninstall` leaves it (and with it the only copy of the unseal keys) in place.
  *
  * Where the cluster is: the pod's own service account (KubeConfig.loadFromCluster), unless a KubeConfig is
- * given (tests, a vault-init run outside the cluster).
+ * given (tests, a vault-init run outside the cluster). The client library is loaded on first use: it needs
+ * Node >= 22 (its HTTP client does), and compose/native runs of vault-init never need it.
  */
-import { ApiException, CoreV1Api, KubeConfig, type V1Secret } from '@kubernetes/client-node';
+import type { CoreV1Api, KubeConfig, V1Secret } from '@kubernetes/client-node';
 import { InitMaterialError, VaultInitError, EXIT } from '../errors.js';
 import { invalidMaterial, registerInitMaterial, type InitMaterial, type InitStore } from './index.js';
 
@@ -28,20 +29,32 @@ export class KubernetesApiError extends VaultInitError {
   }
 }
 
+/** The HTTP status of a Kubernetes API error (the client's ApiException carries it as `code`). */
+function statusOf(err: unknown): number | undefined {
+  const code = (err as { code?: unknown })?.code;
+  return typeof code === 'number' ? code : undefined;
+}
+
 export class KubernetesSecretInitStore implements InitStore {
-  private readonly api: CoreV1Api;
+  private client?: Promise<CoreV1Api>;
   readonly name: string;
   readonly namespace: string;
 
-  constructor(options: KubernetesSecretInitStoreOptions) {
+  constructor(private readonly options: KubernetesSecretInitStoreOptions) {
     this.name = options.name;
     this.namespace = options.namespace;
-    let kc = options.kubeConfig;
-    if (!kc) {
-      kc = new KubeConfig();
-      kc.loadFromCluster();
-    }
-    this.api = kc.makeApiClient(CoreV1Api);
+  }
+
+  private api(): Promise<CoreV1Api> {
+    this.client ??= import('@kubernetes/client-node').then((k8s) => {
+      let kc = this.options.kubeConfig;
+      if (!kc) {
+        kc = new k8s.KubeConfig();
+        kc.loadFromCluster();
+      }
+      return kc.makeApiClient(k8s.CoreV1Api);
+    });
+    return this.client;
   }
 
   get location(): string {
@@ -51,15 +64,15 @@ export class KubernetesSecretInitStore implements InitStore {
   /** The Secret, or undefined when there is none. */
   private async get(): Promise<V1Secret | undefined> {
     try {
-      return await this.api.readNamespacedSecret({ name: this.name, namespace: this.namespace });
+      return await (await this.api()).readNamespacedSecret({ name: this.name, namespace: this.namespace });
     } catch (err) {
-      if (err instanceof ApiException && err.code === 404) return undefined;
+      if (statusOf(err) === 404) return undefined;
       throw this.apiError('read', err);
     }
   }
 
   private apiError(verb: string, err: unknown): VaultInitError {
-    const code = err instanceof ApiException ? err.code : undefined;
+    const code = statusOf(err);
     const why =
       code === 403
         ? `forbidden: vault-init's ServiceAccount needs get/update on secrets/${this.name} and create on secrets in ${this.namespace} (the chart's Role grants exactly that)`
@@ -78,15 +91,16 @@ export class KubernetesSecretInitStore implements InitStore {
     const secret = await this.get();
     // A dry run asks the API server the real question (RBAC and admission) without writing anything.
     try {
+      const api = await this.api();
       if (secret) {
-        await this.api.replaceNamespacedSecret({
+        await api.replaceNamespacedSecret({
           name: this.name,
           namespace: this.namespace,
           body: secret,
           dryRun: 'All',
         });
       } else {
-        await this.api.createNamespacedSecret({ namespace: this.namespace, body: this.desired({}), dryRun: 'All' });
+        await api.createNamespacedSecret({ namespace: this.namespace, body: this.desired({}), dryRun: 'All' });
       }
     } catch (err) {
       throw this.apiError(`write (dry run) ${secret ? 'the existing' : 'a new'}`, err);
@@ -127,15 +141,16 @@ export class KubernetesSecretInitStore implements InitStore {
     const data = { [INIT_SECRET_KEY]: Buffer.from(`${JSON.stringify(material, null, 2)}\n`).toString('base64') };
     try {
       const secret = await this.get();
+      const api = await this.api();
       if (secret) {
         // resourceVersion from the read: a concurrent writer makes this fail (409) instead of losing keys.
-        await this.api.replaceNamespacedSecret({
+        await api.replaceNamespacedSecret({
           name: this.name,
           namespace: this.namespace,
           body: { ...this.desired(data), metadata: { ...this.desired(data).metadata, ...pickVersion(secret) } },
         });
       } else {
-        await this.api.createNamespacedSecret({ namespace: this.namespace, body: this.desired(data) });
+        await api.createNamespacedSecret({ namespace: this.namespace, body: this.desired(data) });
       }
     } catch (err) {
       const cause = err instanceof VaultInitError ? err : this.apiError('write', err);
