@@ -53,6 +53,11 @@ export interface VaultInitConfig {
   kubernetesNamespace: string;
   /** VAULT_K8S_HOST: the Kubernetes API as Vault (not vault-init) reaches it, for TokenReview. */
   kubernetesHost: string;
+  /**
+   * VAULT_K8S_CA_CERT_FILE: the Kubernetes API's CA (PEM) for Vault's TokenReviews, when Vault does not run in a
+   * pod of that cluster. Unset: Vault uses its own pod's CA and service-account token.
+   */
+  kubernetesCaCertFile?: string;
   /** VAULT_K8S_SERVICE_ACCOUNT: the ServiceAccount the app pods (app and agent containers) run as. */
   kubernetesServiceAccount: string;
   /** VAULT_K8S_APP_AUDIENCE / VAULT_K8S_AGENT_AUDIENCE: the audience each container's projected token carries. */
@@ -167,6 +172,9 @@ export function loadConfig(
     }) as VaultInitConfig['clientAuth'],
     kubernetesNamespace: r.string('VAULT_K8S_NAMESPACE', podNamespace(), { pattern: K8S_NAME, example: 'aurora' }),
     kubernetesHost: r.url('VAULT_K8S_HOST', 'https://kubernetes.default.svc'),
+    ...(r.optional('VAULT_K8S_CA_CERT_FILE')
+      ? { kubernetesCaCertFile: path.resolve(r.optional('VAULT_K8S_CA_CERT_FILE')!) }
+      : {}),
     kubernetesServiceAccount: r.string('VAULT_K8S_SERVICE_ACCOUNT', 'aurora-app', {
       pattern: K8S_NAME,
       example: 'aurora-app',

@@ -2,6 +2,7 @@
  * Step 5: every Vault object vault-init owns, brought to its desired state. Idempotent: a rerun reads,
  * finds nothing to do and writes nothing; drift (a policy edited by hand, a revoked secret_id) is repaired.
  */
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { VaultClient } from '@aurora/common';
 import type { VaultInitConfig } from '../config.js';
@@ -12,6 +13,7 @@ import { ensureKubernetesAuth, ensureKubernetesRole } from './kubernetes-auth.js
 import { ensureKvV2 } from './kv.js';
 import { ensureOperatorToken } from './operator-token.js';
 import { AGENT_POLICY, desiredPolicies, ensurePolicy } from './policies.js';
+import { ConflictError } from '../errors.js';
 import type { Change } from './types.js';
 
 export type { Change } from './types.js';
@@ -41,7 +43,14 @@ export async function configureVault(client: VaultClient, config: Readonly<Vault
 
   if (config.clientAuth === 'kubernetes') {
     // On Kubernetes the pods' own service-account tokens are the credentials: no AppRole files anywhere.
-    changes['auth:kubernetes'] = await ensureKubernetesAuth(client, config.kubernetesHost);
+    const caCert = config.kubernetesCaCertFile
+      ? await readFile(config.kubernetesCaCertFile, 'utf8').catch((err: unknown) => {
+          throw new ConflictError(
+            `cannot read VAULT_K8S_CA_CERT_FILE=${config.kubernetesCaCertFile}: ${(err as Error).message}; point it at the Kubernetes API's CA (PEM), or unset it when Vault runs in that cluster`,
+          );
+        })
+      : undefined;
+    changes['auth:kubernetes'] = await ensureKubernetesAuth(client, config.kubernetesHost, caCert);
     for (const [role, policy, audience] of [
       [APP_ROLE, config.appPolicy, config.kubernetesAppAudience],
       [AGENT_ROLE, AGENT_POLICY, config.kubernetesAgentAudience],

@@ -23,7 +23,15 @@ export interface KubernetesRole {
   audience: string;
 }
 
-export async function ensureKubernetesAuth(client: VaultClient, kubernetesHost: string): Promise<Change> {
+/**
+ * `caCert`: the API server's CA (PEM) when Vault runs outside that cluster; undefined = Vault's own pod's CA
+ * and token (Vault reads them from its service-account mount).
+ */
+export async function ensureKubernetesAuth(
+  client: VaultClient,
+  kubernetesHost: string,
+  caCert?: string,
+): Promise<Change> {
   const methods = await client.authMethods();
   const actual = methods[`${KUBERNETES_MOUNT}/`];
   let change: Change = 'unchanged';
@@ -35,14 +43,22 @@ export async function ensureKubernetesAuth(client: VaultClient, kubernetesHost: 
       `auth/${KUBERNETES_MOUNT}/ in Vault at ${client.addr} is a "${actual.type}" auth method, not Kubernetes; vault-init will not replace it. Disable or move it, then restart vault-init.`,
     );
   }
-  let config: { kubernetes_host?: string } | undefined;
+  let config: { kubernetes_host?: string; kubernetes_ca_cert?: string } | undefined;
   try {
-    config = (await client.read<{ data: { kubernetes_host?: string } }>(`auth/${KUBERNETES_MOUNT}/config`)).data;
+    config = (
+      await client.read<{ data: { kubernetes_host?: string; kubernetes_ca_cert?: string } }>(
+        `auth/${KUBERNETES_MOUNT}/config`,
+      )
+    ).data;
   } catch (err) {
     if (!(err instanceof VaultNotFoundError)) throw err;
   }
-  if (config?.kubernetes_host !== kubernetesHost) {
-    await client.write(`auth/${KUBERNETES_MOUNT}/config`, { kubernetes_host: kubernetesHost });
+  const desired = { kubernetes_host: kubernetesHost, ...(caCert ? { kubernetes_ca_cert: caCert } : {}) };
+  const same =
+    config?.kubernetes_host === kubernetesHost &&
+    (caCert === undefined || (config.kubernetes_ca_cert ?? '').trim() === caCert.trim());
+  if (!same) {
+    await client.write(`auth/${KUBERNETES_MOUNT}/config`, desired);
     if (change === 'unchanged') change = 'updated';
   }
   return change;
