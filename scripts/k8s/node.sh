@@ -250,6 +250,10 @@ start_control_plane() {
     --bind-address=127.0.0.1 --leader-elect=false --profiling=false --v=1
 }
 
+node_ready() {
+  kctl get node "$K8S_NODE_NAME" -o jsonpath='{.status.conditions[?(@.type=="Ready")].status}' | grep -q True
+}
+
 start_node() {
   mkdir -p "$K8S_RUN/containerd"
   start_proc containerd containerd --config "$K8S_STATE/config/containerd.toml"
@@ -260,9 +264,7 @@ start_node() {
     --kubeconfig="$K8S_STATE/pki/kubelet.kubeconfig" --hostname-override="$K8S_NODE_NAME" \
     --node-ip="$K8S_NODE_IP" --root-dir=/var/lib/kubelet --cert-dir="$K8S_STATE/kubelet-pki" --v=1
   start_proc kube-proxy "$K8S_BIN_DIR/kube-proxy" --config="$K8S_STATE/config/kube-proxy.yaml" --v=1
-  wait_for "the node to be Ready" 180 bash -c "$(declare -f in_node kctl); K8S_NETNS=$K8S_NETNS K8S_MNTNS=$K8S_MNTNS \
-    K8S_BIN_DIR=$K8S_BIN_DIR K8S_KUBECONFIG=$K8S_KUBECONFIG; \
-    kctl get node $K8S_NODE_NAME -o jsonpath='{.status.conditions[?(@.type==\"Ready\")].status}' | grep -q True" \
+  wait_for "the node to be Ready" 180 node_ready \
     || die "the node did not become Ready; see $K8S_STATE/logs/kubelet.log"
   log "node $K8S_NODE_NAME Ready"
 }
