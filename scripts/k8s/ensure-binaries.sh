@@ -53,7 +53,10 @@ trap '[ -z "$scratch" ] || { chmod -R u+w "$scratch" 2>/dev/null; rm -rf "$scrat
 have_kubernetes() {
   local c
   for c in "${K8S_COMPONENTS[@]}"; do [ -x "$K8S_BIN_DIR/$c" ] || return 1; done
-  "$K8S_BIN_DIR/kubectl" version --client 2>/dev/null | grep -q "$K8S_VERSION"
+  # No pipe into grep -q: with pipefail, kubectl's SIGPIPE would count as a failure.
+  local v
+  v=$("$K8S_BIN_DIR/kubectl" version --client 2>/dev/null) || return 1
+  [[ $v == *"$K8S_VERSION"* ]]
 }
 
 build_kubernetes() {
