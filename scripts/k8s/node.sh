@@ -40,7 +40,7 @@ start_proc() {
   mkdir -p "$K8S_STATE/logs" "$K8S_RUN/pids"
   # setsid: its own session, so a ^C in the user's terminal does not reach the node. Not a group leader
   # here, so setsid execs in place and $! is the process itself.
-  in_node setsid "$@" >>"$K8S_STATE/logs/$name.log" 2>&1 </dev/null &
+  nsenter --net="/run/netns/$K8S_NETNS" --mount="$K8S_MNTNS" -- setsid "$@" >>"$K8S_STATE/logs/$name.log" 2>&1 </dev/null 8>&- 9>&- &
   echo $! >"$K8S_RUN/pids/$name.pid"
 }
 
@@ -244,7 +244,7 @@ start_control_plane() {
     --service-account-private-key-file="$p/sa.key" --root-ca-file="$p/ca.crt" \
     --use-service-account-credentials=true --bind-address=127.0.0.1 --leader-elect=false \
     --cluster-signing-cert-file="$p/ca.crt" --cluster-signing-key-file="$p/ca.key" \
-    --controllers='*,-cloud-node-lifecycle,-service-lb-controller,-node-ipam-controller' --profiling=false --v=1
+    --profiling=false --v=1
   start_proc kube-scheduler "$b/kube-scheduler" --kubeconfig="$K8S_KUBECONFIG" \
     --authentication-kubeconfig="$K8S_KUBECONFIG" --authorization-kubeconfig="$K8S_KUBECONFIG" \
     --bind-address=127.0.0.1 --leader-elect=false --profiling=false --v=1
