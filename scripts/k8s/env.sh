@@ -25,7 +25,7 @@ K8S_COREDNS_IMAGE="docker.io/aurora-k8s/coredns:$COREDNS_VERSION"
 K8S_CGROUP_ROOT="${AURORA_K8S_CGROUP_ROOT:-aurora-k8s}"
 
 # Runs a command inside the node's network and mount namespaces.
-in_node() { nsenter --net="/run/netns/$K8S_NETNS" --mount="$K8S_MNTNS" -- "$@"; }
+in_node() { nsenter --net="/run/netns/$K8S_NETNS" --mount="$K8S_MNTNS" --wd="$PWD" -- "$@"; }
 kctl() { in_node "$K8S_BIN_DIR/kubectl" --kubeconfig "$K8S_KUBECONFIG" "$@"; }
 khelm() { in_node env KUBECONFIG="$K8S_KUBECONFIG" HELM_CACHE_HOME="$K8S_STATE/helm/cache" \
   HELM_CONFIG_HOME="$K8S_STATE/helm/config" HELM_DATA_HOME="$K8S_STATE/helm/data" "$HELM_BIN_DIR/helm" "$@"; }
