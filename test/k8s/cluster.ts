@@ -70,7 +70,7 @@ export async function within(what: string, timeoutMs: number, probe: () => Promi
 
 interface PodList {
   items: {
-    metadata: { name: string; uid: string; labels?: Record<string, string> };
+    metadata: { name: string; uid: string; labels?: Record<string, string>; deletionTimestamp?: string };
     status: {
       phase?: string;
       podIP?: string;
@@ -81,8 +81,11 @@ interface PodList {
   }[];
 }
 
+/** The component's pods, without those already terminating. */
 export async function pods(component: string): Promise<PodList['items']> {
-  return (await kJson<PodList>(['get', 'pods', '-l', `app.kubernetes.io/component=${component}`])).items;
+  return (await kJson<PodList>(['get', 'pods', '-l', `app.kubernetes.io/component=${component}`])).items.filter(
+    (p) => !p.metadata.deletionTimestamp,
+  );
 }
 
 export const isReady = (p: PodList['items'][number]): boolean =>
@@ -201,8 +204,9 @@ export function steadyLoad(
 export async function vaultRole(pod: string): Promise<string> {
   const r = await kubectl(['exec', pod, '-c', 'vault', '--', 'vault', 'status', '-format=json'], { timeoutMs: 15_000 });
   try {
-    const s = JSON.parse(r.stdout) as { sealed: boolean; ha_mode?: string };
-    return s.sealed ? 'sealed' : (s.ha_mode ?? 'unknown');
+    // `vault status -format=json`: is_self says whether this node is the active one.
+    const s = JSON.parse(r.stdout) as { sealed: boolean; is_self?: boolean };
+    return s.sealed ? 'sealed' : s.is_self ? 'active' : 'standby';
   } catch {
     return 'down';
   }

@@ -115,7 +115,7 @@ test(
     await t.test('an external Vault: no Vault objects, no vault-init', async () => {
       const y = await template([pg, 'vault.external.address=https://vault.example:8200']);
       assert.ok(!kinds(y).includes('StatefulSet') || !/name: aurora-secrets-vault\n/.test(y));
-      assert.doesNotMatch(y, /vault-init/);
+      assert.doesNotMatch(y, /name: aurora-secrets-vault-init/, 'no vault-init objects');
       assert.match(y, /value: "https:\/\/vault\.example:8200"/);
     });
 
