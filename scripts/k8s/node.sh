@@ -60,7 +60,9 @@ setup_netns() {
 
 setup_mountns() {
   mkdir -p "$K8S_RUN/ns"
+  local fresh=""
   if [ ! -e "$K8S_MNTNS" ] || ! nsenter --mount="$K8S_MNTNS" true 2>/dev/null; then
+    fresh=1
     # A mount namespace is pinned by bind-mounting its nsfs file, which must live on a private mount.
     mountpoint -q "$K8S_RUN/ns" || { mount --bind "$K8S_RUN/ns" "$K8S_RUN/ns"; mount --make-private "$K8S_RUN/ns"; }
     touch "$K8S_MNTNS"
@@ -78,7 +80,9 @@ setup_mountns() {
       *) src="$K8S_STATE/root$d" ;;
     esac
     mkdir -p "$src"
-    nsenter --mount="$K8S_MNTNS" mountpoint -q "$d" || nsenter --mount="$K8S_MNTNS" mount --bind "$src" "$d"
+    # Bound once, when the namespace is new: /run/netns is already a mount point (the host's, from `ip netns`),
+    # so "is it mounted" cannot tell whether ours is there.
+    [ -n "$fresh" ] && nsenter --mount="$K8S_MNTNS" mount --bind "$src" "$d"
   done
   # The CNI plugins: Debian installs them in /usr/lib/cni.
   mkdir -p "$K8S_STATE/root/opt/cni/bin"
