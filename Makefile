@@ -83,6 +83,20 @@ native-status: ## which native processes are running
 native-clean: ## stop the native stack and delete its state (.native/)
 	@$(TSX) scripts/native.ts clean
 
+# ---- Kubernetes (docs/kubernetes.md) -----------------------------------------------------------------
+.PHONY: k8s k8s-down k8s-clean test-k8s
+k8s: build ## the chart on a local single-node Kubernetes (built once, cached outside the repo), in its own namespaces
+	@scripts/k8s/stack.sh up
+
+k8s-down: ## stop the local Kubernetes node, keep its state (Vault's data, the init-material Secret, PostgreSQL)
+	@scripts/k8s/stack.sh down
+
+k8s-clean: ## helm uninstall, then remove everything the node created (processes, namespaces, mounts, cgroups, state)
+	@scripts/k8s/stack.sh clean
+
+test-k8s: build ## the Kubernetes e2e (test/k8s): a fresh local node, the chart, the Aidbox and Aurora flows, faults
+	@scripts/k8s/test.sh
+
 # ---- development ------------------------------------------------------------------------------------
 deps: ## install what the process tests and `make native` need (npm packages, PostgreSQL, the Vault build)
 	@scripts/test-deps.sh

@@ -278,6 +278,22 @@ export class VaultClient {
     };
   }
 
+  /**
+   * Kubernetes auth login with a pod's service-account token (`jwt`); returns the token and leaves this
+   * client's own token alone. Vault docs: auth/kubernetes/login {role, jwt}.
+   */
+  async kubernetesLogin(role: string, jwt: string, mount = 'kubernetes'): Promise<LoginResult> {
+    const res = await this.write<{
+      auth: { client_token: string; lease_duration: number; renewable: boolean; policies: string[] };
+    }>(`auth/${mount}/login`, { role, jwt });
+    return {
+      token: res.auth.client_token,
+      leaseDuration: res.auth.lease_duration,
+      renewable: res.auth.renewable,
+      policies: res.auth.policies,
+    };
+  }
+
   async lookupSelf(): Promise<TokenInfo> {
     const res = await this.read<{ data: TokenInfo }>('auth/token/lookup-self');
     return res.data;

@@ -13,6 +13,8 @@ export interface AppConfig {
     /** Optional override; otherwise AppRole login with the files vault-init wrote. */
     token?: string;
     approleDir: string;
+    /** VAULT_K8S_ROLE set: Kubernetes auth with the pod's projected token instead of AppRole files. */
+    kubernetes?: { role: string; tokenFile: string };
     kvMount: string;
     kvBasePath: string;
     timeoutMs: number;
@@ -78,6 +80,12 @@ export const APP_SETTINGS = {
     'VAULT_APPROLE_DIR',
     '/vault/approle/app',
     'where the app reads its AppRole role_id/secret_id',
+  ),
+  k8sRole: setting.optional('VAULT_K8S_ROLE', 'Kubernetes auth role to log in with instead of AppRole'),
+  k8sTokenFile: setting.string(
+    'VAULT_K8S_TOKEN_FILE',
+    '/var/run/secrets/aurora/vault-token/token',
+    'the projected service-account token Kubernetes auth presents',
   ),
   vaultTimeoutMs: setting.int('VAULT_TIMEOUT_MS', 3000, { min: 100, max: 60_000 }, 'per-request timeout to Vault, ms'),
   cacheTtlSeconds: setting.int('CACHE_TTL_SECONDS', 30, { min: 0, max: 60 }, 'resolver cache TTL, s (0: no cache)'),
@@ -171,6 +179,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<AppCo
       addr: s.vaultAddr,
       ...(s.vaultToken ? { token: s.vaultToken } : {}),
       approleDir: s.approleDir,
+      ...(s.k8sRole ? { kubernetes: { role: s.k8sRole, tokenFile: s.k8sTokenFile } } : {}),
       kvMount: s.kvMount,
       kvBasePath: s.kvBasePath,
       timeoutMs: s.vaultTimeoutMs,

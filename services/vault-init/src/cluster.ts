@@ -12,7 +12,7 @@ import { VaultClient, type HealthStatus, type Logger } from '@aurora/common';
 import type { VaultInitConfig } from './config.js';
 import type { ConfigureResult } from './configure/index.js';
 import { ensureInitialized } from './initialize.js';
-import { FileInitStore, type InitMaterial, type InitStore } from './init-store.js';
+import { createInitStore, type InitMaterial, type InitStore } from './init-store.js';
 import { announce, step, unsealAndConfigure } from './setup.js';
 import { unseal } from './unseal.js';
 import { waitForVault } from './wait.js';
@@ -98,7 +98,7 @@ async function formCluster(
 
 export async function setupCluster(config: Readonly<VaultInitConfig>, logger: Logger): Promise<ClusterSetupResult> {
   const nodes = config.haAddrs.map((addr) => new VaultClient({ addr, timeoutMs: 10_000 }));
-  const store = new FileInitStore(config.initDir);
+  const store = createInitStore(config);
   const healths = await step(
     logger,
     'wait',

@@ -2,6 +2,7 @@
  * vault-init's configuration: read once from the environment, validated, frozen. A bad variable stops the
  * process (exit 2) with its name, what was wrong and an example of a good value.
  */
+import fs from 'node:fs';
 import path from 'node:path';
 import { EnvReader, KV_SETTINGS, readSettings, setting } from '@aurora/common';
 
@@ -54,6 +55,44 @@ export interface VaultInitConfig {
   agentObjectsFile: string;
   /** `--once`: steps 1-7, then exit 0. */
   once: boolean;
+  /** VAULT_INIT_STORE: where the init material lives, `file` (VAULT_INIT_DIR) or `kubernetes-secret`. */
+  initStore: 'file' | 'kubernetes-secret';
+  /** VAULT_INIT_SECRET: the Secret's name with VAULT_INIT_STORE=kubernetes-secret. */
+  initSecretName: string;
+  /**
+   * VAULT_CLIENT_AUTH: how the app and the agent log in to Vault. `approle` writes role_id/secret_id files
+   * (compose, native); `kubernetes` enables Vault's Kubernetes auth method with one role each, bound to
+   * VAULT_K8S_SERVICE_ACCOUNT and told apart by their tokens' audiences (configure/kubernetes-auth.ts).
+   */
+  clientAuth: 'approle' | 'kubernetes';
+  /** VAULT_K8S_NAMESPACE: the namespace of the Secret and of the bound ServiceAccount (default: the pod's own). */
+  kubernetesNamespace: string;
+  /** VAULT_K8S_HOST: the Kubernetes API as Vault (not vault-init) reaches it, for TokenReview. */
+  kubernetesHost: string;
+  /**
+   * VAULT_K8S_CA_CERT_FILE: the Kubernetes API's CA (PEM) for Vault's TokenReviews, when Vault does not run in a
+   * pod of that cluster. Unset: Vault uses its own pod's CA and service-account token.
+   */
+  kubernetesCaCertFile?: string;
+  /** VAULT_K8S_SERVICE_ACCOUNT: the ServiceAccount the app pods (app and agent containers) run as. */
+  kubernetesServiceAccount: string;
+  /** VAULT_K8S_APP_AUDIENCE / VAULT_K8S_AGENT_AUDIENCE: the audience each container's projected token carries. */
+  kubernetesAppAudience: string;
+  kubernetesAgentAudience: string;
+}
+
+/** A Kubernetes object name (DNS-1123 subdomain, as Secrets and ServiceAccounts use). */
+const K8S_NAME = /^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/;
+const AUDIENCE = /^[A-Za-z0-9][A-Za-z0-9._:/-]{0,127}$/;
+/** Where Kubernetes mounts a pod's namespace; outside a pod, "default". */
+const POD_NAMESPACE_FILE = '/var/run/secrets/kubernetes.io/serviceaccount/namespace';
+
+function podNamespace(): string {
+  try {
+    return fs.readFileSync(POD_NAMESPACE_FILE, 'utf8').trim() || 'default';
+  } catch {
+    return 'default';
+  }
 }
 
 const POLICY_NAME = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
@@ -133,6 +172,48 @@ export const VAULT_INIT_SETTINGS = {
   revokeRootToken: setting.bool('VAULT_REVOKE_ROOT_TOKEN', false, "revoke init.json's root token after setup"),
   uiUrl: setting.url('VAULT_UI_URL', 'http://localhost:8200/ui', 'the Vault UI address the banner shows'),
   cliCommand: setting.string('VAULT_BANNER_CLI', 'docker exec -it vault vault', 'the CLI invocation the banner shows'),
+  initStore: setting.string('VAULT_INIT_STORE', 'file', 'where init.json lives: file or kubernetes-secret', {
+    pattern: /^(file|kubernetes-secret)$/,
+    example: 'kubernetes-secret',
+  }),
+  initSecretName: setting.string(
+    'VAULT_INIT_SECRET',
+    'aurora-secrets-vault-init',
+    'the Secret holding the init material (kubernetes-secret store)',
+    { pattern: K8S_NAME, example: 'vault-init' },
+  ),
+  clientAuth: setting.string('VAULT_CLIENT_AUTH', 'approle', 'how the app and agent log in: approle or kubernetes', {
+    pattern: /^(approle|kubernetes)$/,
+    example: 'kubernetes',
+  }),
+  kubernetesNamespace: setting.optional(
+    'VAULT_K8S_NAMESPACE',
+    "the init Secret's and ServiceAccount's namespace (default: the pod's own)",
+  ),
+  kubernetesHost: setting.url(
+    'VAULT_K8S_HOST',
+    'https://kubernetes.default.svc',
+    'the Kubernetes API as Vault reaches it (TokenReview)',
+  ),
+  kubernetesCaCertFile: setting.optional('VAULT_K8S_CA_CERT_FILE', "the Kubernetes API's CA (PEM) for Vault"),
+  kubernetesServiceAccount: setting.string(
+    'VAULT_K8S_SERVICE_ACCOUNT',
+    'aurora-app',
+    'the ServiceAccount the app pods run as',
+    { pattern: K8S_NAME, example: 'aurora-app' },
+  ),
+  kubernetesAppAudience: setting.string(
+    'VAULT_K8S_APP_AUDIENCE',
+    'aurora-app',
+    "the audience of the app container's projected token",
+    { pattern: AUDIENCE, example: 'aurora-app' },
+  ),
+  kubernetesAgentAudience: setting.string(
+    'VAULT_K8S_AGENT_AUDIENCE',
+    'aurora-agent',
+    "the audience of the agent container's projected token",
+    { pattern: AUDIENCE, example: 'aurora-agent' },
+  ),
   healthHost: setting.string(
     'VAULT_INIT_HEALTH_HOST',
     '127.0.0.1',
@@ -179,8 +260,22 @@ export function loadConfig(
       `VAULT_APPROLE_TOKEN_MAX_TTL (${tokenMaxTtl} s) is shorter than VAULT_APPROLE_TOKEN_TTL (${tokenTtl} s): Vault would cap every token at the max; example: VAULT_APPROLE_TOKEN_TTL=1h VAULT_APPROLE_TOKEN_MAX_TTL=24h`,
     );
 
+  const kubernetesNamespace = s.kubernetesNamespace ?? podNamespace();
+  if (!K8S_NAME.test(kubernetesNamespace))
+    r.problem(
+      `VAULT_K8S_NAMESPACE=${JSON.stringify(kubernetesNamespace)} is not a Kubernetes namespace name; example: VAULT_K8S_NAMESPACE=aurora`,
+    );
+  if (s.clientAuth === 'kubernetes' && s.kubernetesAppAudience === s.kubernetesAgentAudience)
+    r.problem(
+      `VAULT_K8S_APP_AUDIENCE and VAULT_K8S_AGENT_AUDIENCE are both ${JSON.stringify(s.kubernetesAppAudience)}: they must differ, or the agent's token would log in as the app; example: VAULT_K8S_APP_AUDIENCE=aurora-app VAULT_K8S_AGENT_AUDIENCE=aurora-agent`,
+    );
+
   return r.done<VaultInitConfig>({
     ...s,
+    initStore: s.initStore as VaultInitConfig['initStore'],
+    clientAuth: s.clientAuth as VaultInitConfig['clientAuth'],
+    kubernetesNamespace,
+    ...(s.kubernetesCaCertFile ? { kubernetesCaCertFile: path.resolve(s.kubernetesCaCertFile) } : {}),
     approleTtls: { tokenTtl, tokenMaxTtl },
     audit: {
       keepFiles: s.auditKeepFiles,

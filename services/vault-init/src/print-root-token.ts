@@ -9,9 +9,9 @@
 import path from 'node:path';
 import { ConfigError, EnvReader, VaultClient, redactString } from '@aurora/common';
 import { findActive } from './cluster.js';
-import { VAULT_INIT_SETTINGS, parseHaAddrs } from './config.js';
+import { VAULT_INIT_SETTINGS, loadConfig, parseHaAddrs } from './config.js';
 import { EXIT, VaultInitError } from './errors.js';
-import { FileInitStore } from './init-store.js';
+import { createInitStore } from './init-store.js';
 
 const say = (msg: string) => process.stderr.write(`[root-token] ${redactString(msg)}\n`);
 
@@ -22,7 +22,8 @@ async function main(): Promise<number> {
     initDir: path.resolve(VAULT_INIT_SETTINGS.initDir.read(r)),
     haAddrs: parseHaAddrs(VAULT_INIT_SETTINGS.haAddrs.read(r), r),
   });
-  const store = new FileInitStore(config.initDir);
+  // The init store's settings (VAULT_INIT_STORE and its backend's) as vault-init itself reads them.
+  const store = createInitStore(loadConfig(process.env, []));
   const material = await store.read();
   // HA profile: VAULT_ADDR is then the `vault-ha` alias, which DNS answers with any running node, one that is
   // still sealed after a restart included, and a standby cannot forward while the leader is gone (it redirects

@@ -8,7 +8,7 @@ import type { VaultInitConfig } from './config.js';
 import { configureVault, type ConfigureResult } from './configure/index.js';
 import { printBanner } from './banner.js';
 import { ensureInitialized } from './initialize.js';
-import { FileInitStore, type InitMaterial, type InitStore } from './init-store.js';
+import { createInitStore, type InitMaterial, type InitStore } from './init-store.js';
 import { ROOT_SESSION_TTL, generateRootSession, revokeToken } from './root-access.js';
 import { unseal, verifyRootToken, waitActive } from './unseal.js';
 import { waitForVault } from './wait.js';
@@ -127,7 +127,7 @@ export function announce(
 
 export async function setup(config: Readonly<VaultInitConfig>, logger: Logger): Promise<SetupResult> {
   const client = new VaultClient({ addr: config.vaultAddr, timeoutMs: 10_000 });
-  const store = new FileInitStore(config.initDir);
+  const store = createInitStore(config);
   const health = await step(
     logger,
     'wait',

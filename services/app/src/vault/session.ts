@@ -27,6 +27,8 @@ export interface VaultSessionOptions {
   addr: string;
   token?: string;
   approleDir: string;
+  /** Kubernetes auth instead of AppRole: the role and the projected service-account token's file. */
+  kubernetes?: { role: string; tokenFile: string };
   timeoutMs: number;
   logger: Logger;
   /** A token TTL under this many seconds gets a warning at start (default 300). */
@@ -51,12 +53,13 @@ export class VaultSession {
 
   constructor(private readonly options: VaultSessionOptions) {
     this.client = new VaultClient({ addr: options.addr, token: options.token, timeoutMs: options.timeoutMs });
+    const k8s = options.kubernetes;
     const source = options.token
       ? new TokenLifetime(this.client, "the app's Vault token (VAULT_TOKEN)")
       : new TokenLifetime(
           this.client,
-          "the app's Vault token (AppRole)",
-          () => this.approleLogin(),
+          k8s ? "the app's Vault token (Kubernetes auth)" : "the app's Vault token (AppRole)",
+          () => (k8s ? this.kubernetesLogin(k8s) : this.approleLogin()),
           (token) => registerSecret(token),
         );
     this.watcher = new LifetimeWatcher(source, {
@@ -91,6 +94,21 @@ export class VaultSession {
     const login = await this.client.withToken('', this.options.timeoutMs).approleLogin(roleId, secretId);
     registerSecret(login.token);
     this.options.logger.info('logged in to Vault with AppRole', {
+      policies: login.policies,
+      ttl_seconds: login.leaseDuration,
+      renewable: login.renewable,
+    });
+    return login;
+  }
+
+  /** Kubernetes auth: the pod's projected service-account token is the credential (no AppRole files). */
+  private async kubernetesLogin(k8s: { role: string; tokenFile: string }) {
+    const jwt = await readCredential(k8s.tokenFile);
+    registerSecret(jwt);
+    const login = await this.client.withToken('', this.options.timeoutMs).kubernetesLogin(k8s.role, jwt);
+    registerSecret(login.token);
+    this.options.logger.info('logged in to Vault with Kubernetes auth', {
+      role: k8s.role,
       policies: login.policies,
       ttl_seconds: login.leaseDuration,
       renewable: login.renewable,

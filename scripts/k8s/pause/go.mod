@@ -1,0 +1,3 @@
+module aurora-secrets/pause
+
+go 1.22

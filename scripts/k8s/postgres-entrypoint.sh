@@ -1,0 +1,25 @@
+#!/bin/sh
+# PostgreSQL's entrypoint in the local node's image (the official image's contract, reduced to what the chart
+# uses): POSTGRES_USER, POSTGRES_PASSWORD, POSTGRES_DB and PGDATA; a new data directory is initialized once.
+# Runs as the postgres user (uid 999) from the start.
+set -eu
+PGDATA=${PGDATA:-/var/lib/postgresql/data}
+user=${POSTGRES_USER:-postgres}
+db=${POSTGRES_DB:-$user}
+if [ ! -s "$PGDATA/PG_VERSION" ]; then
+  [ -n "${POSTGRES_PASSWORD:-}" ] || { echo "POSTGRES_PASSWORD is empty: set it (the chart takes it from a Secret)" >&2; exit 1; }
+  mkdir -p "$PGDATA"
+  chmod 700 "$PGDATA"
+  pwfile=$(mktemp)
+  printf '%s' "$POSTGRES_PASSWORD" >"$pwfile"
+  initdb -D "$PGDATA" -U "$user" --pwfile="$pwfile" --auth-local=trust --auth-host=scram-sha-256 \
+    --encoding=UTF8 --locale=C >/dev/null
+  rm -f "$pwfile"
+  echo "host all all all scram-sha-256" >>"$PGDATA/pg_hba.conf"
+  if [ "$db" != postgres ]; then
+    pg_ctl -D "$PGDATA" -o "-c listen_addresses=''" -w start >/dev/null
+    psql -v ON_ERROR_STOP=1 -U "$user" -d postgres -qc "CREATE DATABASE \"$db\"" >/dev/null
+    pg_ctl -D "$PGDATA" -m fast -w stop >/dev/null
+  fi
+fi
+exec postgres -D "$PGDATA" -c listen_addresses='*' -c jit=off "$@"

@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# `make test-k8s`: the Kubernetes e2e (test/k8s) on a fresh local node of its own (own state, network
+# namespace and cgroup root, so a `make k8s` cluster is left alone): the chart installed with one Vault pod,
+# then the stories in order (Aidbox flow, Aurora flow, scale 1 → 3, active Vault pod deleted, app pod deleted
+# and helm upgrade under load), then `helm uninstall` + clean, and a check that nothing is left behind.
+set -uo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/../.." && pwd)
+export AURORA_K8S_STATE=${AURORA_K8S_STATE:-/var/lib/aurora-secrets/k8s-test}
+export AURORA_K8S_RUN=${AURORA_K8S_RUN:-/run/aurora-secrets/k8s-test}
+export AURORA_K8S_NETNS=${AURORA_K8S_NETNS:-aurora-k8s-test}
+export AURORA_K8S_CGROUP_ROOT=${AURORA_K8S_CGROUP_ROOT:-aurora-k8s-test}
+. "$here/env.sh"
+t_start=$SECONDS
+log() { printf '[test-k8s %4ss] %s\n' "$((SECONDS - t_start))" "$*" >&2; }
+
+# Leftovers of an interrupted run first.
+"$here/stack.sh" clean >/dev/null 2>&1 || true
+
+leftovers() {
+  local found=0 f
+  for f in "$K8S_RUN"/pids/*.pid; do [ -e "$f" ] && { echo "pid file left: $f"; found=1; }; done
+  [ -e "/run/netns/$K8S_NETNS" ] && { echo "network namespace left: $K8S_NETNS"; found=1; }
+  grep -qF " $K8S_RUN" /proc/mounts && { echo "mounts left under $K8S_RUN"; found=1; }
+  grep -qF " $K8S_STATE" /proc/mounts && { echo "mounts left under $K8S_STATE"; found=1; }
+  for f in $(awk '$3 == "cgroup" {print $2}' /proc/mounts); do
+    [ -d "$f/$K8S_CGROUP_ROOT" ] && { echo "cgroup left: $f/$K8S_CGROUP_ROOT"; found=1; }
+  done
+  local p
+  for p in /proc/[0-9]*; do
+    { tr '\0' ' ' <"$p/cmdline"; } 2>/dev/null | grep -qE -- "$K8S_RUN/|$K8S_STATE/" && { echo "process left: ${p#/proc/}"; found=1; }
+  done
+  [ -d "$K8S_STATE" ] && { echo "state left: $K8S_STATE"; found=1; }
+  return $found
+}
+
+rc=0
+K8S_VAULT_REPLICAS=1 "$here/stack.sh" up || rc=$?
+if [ "$rc" = 0 ]; then
+  log "running test/k8s inside the node's namespaces"
+  files=(
+    test/k8s/helm-chart-lints-and-renders-every-mode.test.ts
+    test/k8s/aidbox-client-secret-file-rotates.test.ts
+    test/k8s/credential-reference-no-secret-leaks.test.ts
+    test/k8s/vault-scale-1-to-3-joins-and-unseals.test.ts
+    test/k8s/vault-active-pod-deleted-writes-continue.test.ts
+    test/k8s/app-pod-deleted-and-helm-upgrade-zero-failures.test.ts
+  )
+  (cd "$root" && in_node env KUBECTL="$K8S_BIN_DIR/kubectl" KUBECONFIG="$K8S_KUBECONFIG" HELM="$HELM_BIN_DIR/helm" \
+    HELM_CACHE_HOME="$K8S_STATE/helm/cache" HELM_CONFIG_HOME="$K8S_STATE/helm/config" HELM_DATA_HOME="$K8S_STATE/helm/data" \
+    K8S_NAMESPACE=aurora K8S_RELEASE=aurora-secrets K8S_VERSION="$K8S_VERSION" K8S_CHART="$root/deploy/helm/aurora-secrets" \
+    node --import tsx --test --test-concurrency=1 --test-reporter=spec "${files[@]}") || rc=$?
+else
+  log "the cluster did not come up; kubelet log tail:"
+  tail -n 30 "$K8S_STATE/logs/kubelet.log" 2>/dev/null >&2 || true
+fi
+
+log "helm uninstall + clean"
+"$here/stack.sh" clean || rc=1
+if ! out=$(leftovers); then
+  log "left behind after clean:"; echo "$out" >&2; rc=1
+else
+  log "nothing left behind (processes, namespaces, mounts, cgroups, state)"
+fi
+log "done in $((SECONDS - t_start))s (exit $rc)"
+exit $rc

@@ -1,0 +1,109 @@
+/**
+ * The file backend of the init store (compose, native): `<VAULT_INIT_DIR>/init.json`, written crash-safe
+ * (temp file, fsync, rename, fsync dir), mode 0600.
+ */
+import { constants as fsConstants } from 'node:fs';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { FilesystemError, InitMaterialError, fsReason } from '../errors.js';
+import { ensureDir, readIfExists, writeFileAtomic } from '../fs-atomic.js';
+import { invalidMaterial, registerInitMaterial, type InitMaterial, type InitStore } from './index.js';
+
+export class FileInitStore implements InitStore {
+  readonly file: string;
+  /** A fixed name, so that a write interrupted between fsync and rename leaves something to point users at. */
+  readonly tmpFile: string;
+
+  constructor(readonly dir: string) {
+    this.file = path.join(dir, 'init.json');
+    this.tmpFile = path.join(dir, 'init.json.tmp');
+  }
+
+  get location(): string {
+    return this.file;
+  }
+
+  async exists(): Promise<boolean> {
+    try {
+      await fs.stat(this.file);
+      return true;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
+      throw new FilesystemError(`cannot check ${this.file}: ${fsReason(err)}. Vault was NOT initialized.`, err);
+    }
+  }
+
+  async preflight(): Promise<void> {
+    try {
+      await ensureDir(this.dir);
+      await fs.access(this.dir, fsConstants.W_OK | fsConstants.X_OK);
+    } catch (err) {
+      throw new FilesystemError(
+        `cannot write the init file into ${this.dir}: ${fsReason(err)}. Vault was NOT initialized. ` +
+          `Make the directory writable for vault-init (uid ${process.getuid?.() ?? '?'}), or point VAULT_INIT_DIR elsewhere.`,
+        err,
+      );
+    }
+  }
+
+  async read(): Promise<InitMaterial> {
+    let text: string | undefined;
+    try {
+      text = await readIfExists(this.file);
+    } catch (err) {
+      throw new InitMaterialError(
+        `Vault is initialized, but its init file ${this.file} cannot be read: ${fsReason(err)}.`,
+        this.file,
+        { cause: err },
+      );
+    }
+    if (text === undefined) {
+      const partial = await readIfExists(this.tmpFile).catch(() => undefined);
+      const hint =
+        partial !== undefined
+          ? ` A leftover ${this.tmpFile} exists: vault-init was stopped while saving the keys. If it holds complete JSON, rename it to init.json (that is the restore).`
+          : '';
+      throw new InitMaterialError(
+        `Vault is initialized, but its init file ${this.file} is missing: without the unseal keys in it this Vault cannot be unsealed.${hint}`,
+        this.file,
+      );
+    }
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(text);
+    } catch {
+      // The parser's message quotes the content: never let it out.
+      throw new InitMaterialError(
+        `Vault is initialized, but its init file ${this.file} is corrupt (not valid JSON, ${text.length} bytes).`,
+        this.file,
+      );
+    }
+    const problem = invalidMaterial(parsed);
+    if (problem)
+      throw new InitMaterialError(
+        `Vault is initialized, but its init file ${this.file} is corrupt: ${problem}.`,
+        this.file,
+      );
+    const material = parsed as InitMaterial;
+    registerInitMaterial(material);
+    return material;
+  }
+
+  async write(material: InitMaterial): Promise<void> {
+    registerInitMaterial(material);
+    try {
+      await ensureDir(this.dir);
+      await writeFileAtomic(this.file, `${JSON.stringify(material, null, 2)}\n`, {
+        mode: 0o600,
+        tmpFile: this.tmpFile,
+      });
+    } catch (err) {
+      throw new FilesystemError(
+        `Vault was just initialized but its keys could not be saved to ${this.file}: ${fsReason(err)}. ` +
+          'They exist nowhere else: fix the directory (it must be writable by vault-init) and keep this process output; ' +
+          'otherwise `make prod-local-clean` is the only way out.',
+        err,
+      );
+    }
+  }
+}

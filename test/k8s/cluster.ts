@@ -1,0 +1,222 @@
+/**
+ * The k8s e2e's view of the local cluster. These tests run INSIDE the node's network and mount namespaces
+ * (scripts/k8s/test.sh starts them with nsenter), so kubectl talks to the API server directly and fetch()
+ * reaches Services by ClusterIP through kube-proxy, as a client inside the cluster does; no port-forward.
+ * Environment (set by scripts/k8s/test.sh): KUBECTL, KUBECONFIG, HELM, K8S_NAMESPACE, K8S_RELEASE, K8S_CHART.
+ */
+import { execFile } from 'node:child_process';
+import http from 'node:http';
+import assert from 'node:assert/strict';
+
+export const NS = process.env.K8S_NAMESPACE ?? 'aurora';
+export const RELEASE = process.env.K8S_RELEASE ?? 'aurora-secrets';
+export const FULLNAME = RELEASE.includes('aurora-secrets') ? RELEASE : `${RELEASE}-aurora-secrets`;
+export const MIN = 60_000;
+
+export interface Run {
+  status: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs a program; never throws for a non-zero exit (the caller asserts). */
+export function run(file: string, args: string[], opts: { input?: string; timeoutMs?: number } = {}): Promise<Run> {
+  return new Promise((resolve) => {
+    const child = execFile(
+      file,
+      args,
+      { timeout: opts.timeoutMs ?? MIN, maxBuffer: 256 * 1024 * 1024, env: process.env },
+      (err, stdout, stderr) => {
+        const code = err
+          ? typeof (err as { code?: unknown }).code === 'number'
+            ? (err as { code: number }).code
+            : 1
+          : 0;
+        resolve({ status: code, stdout: String(stdout), stderr: String(stderr) });
+      },
+    );
+    if (opts.input !== undefined) child.stdin?.end(opts.input);
+  });
+}
+
+export function kubectl(args: string[], opts: { input?: string; timeoutMs?: number } = {}): Promise<Run> {
+  return run(process.env.KUBECTL ?? 'kubectl', ['-n', NS, ...args], opts);
+}
+
+/** kubectl that must succeed; returns stdout. */
+export async function k(args: string[], opts: { input?: string; timeoutMs?: number } = {}): Promise<string> {
+  const r = await kubectl(args, opts);
+  assert.equal(r.status, 0, `kubectl ${args.join(' ')} failed: ${r.stderr}`);
+  return r.stdout;
+}
+
+export async function kJson<T>(args: string[]): Promise<T> {
+  return JSON.parse(await k([...args, '-o', 'json'])) as T;
+}
+
+export function helm(args: string[], timeoutMs = 5 * MIN): Promise<Run> {
+  return run(process.env.HELM ?? 'helm', ['-n', NS, ...args], { timeoutMs });
+}
+
+/** Polls `probe` every 500 ms until it holds; returns the time it took (ms). */
+export async function within(what: string, timeoutMs: number, probe: () => Promise<boolean>): Promise<number> {
+  const t0 = Date.now();
+  while (!(await probe().catch(() => false))) {
+    if (Date.now() - t0 > timeoutMs) assert.fail(`${what}: not within ${timeoutMs / 1000} s`);
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  return Date.now() - t0;
+}
+
+interface PodList {
+  items: {
+    metadata: { name: string; uid: string; labels?: Record<string, string>; deletionTimestamp?: string };
+    status: {
+      phase?: string;
+      podIP?: string;
+      conditions?: { type: string; status: string }[];
+      containerStatuses?: { name: string; restartCount: number; ready: boolean }[];
+      initContainerStatuses?: { name: string; restartCount: number }[];
+    };
+  }[];
+}
+
+/** The component's pods, without those already terminating. */
+export async function pods(component: string): Promise<PodList['items']> {
+  return (await kJson<PodList>(['get', 'pods', '-l', `app.kubernetes.io/component=${component}`])).items.filter(
+    (p) => !p.metadata.deletionTimestamp,
+  );
+}
+
+export const isReady = (p: PodList['items'][number]): boolean =>
+  p.status.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false;
+
+/** The root token, from the init-material Secret (the one Kubernetes object allowed to hold it). */
+export async function rootToken(): Promise<string> {
+  const b64 = await k(['get', 'secret', `${FULLNAME}-vault-init`, '-o', 'jsonpath={.data.init\\.json}']);
+  return (JSON.parse(Buffer.from(b64, 'base64').toString('utf8')) as { root_token: string }).root_token;
+}
+
+/** `vault <args>` in a Ready Vault pod, as root; `input` goes to stdin (for values given as "-"). */
+export async function vault(args: string[], input?: string): Promise<Run> {
+  const token = await rootToken();
+  const ready = (await pods('vault')).filter(isReady);
+  assert.ok(ready.length > 0, 'no Ready Vault pod');
+  return kubectl(
+    [
+      'exec',
+      ...(input !== undefined ? ['-i'] : []),
+      ready[0]!.metadata.name,
+      '-c',
+      'vault',
+      '--',
+      'env',
+      `VAULT_TOKEN=${token}`,
+      'vault',
+      ...args,
+    ],
+    { input, timeoutMs: MIN },
+  );
+}
+
+/** http://<ClusterIP>:<port> of one of the release's Services. */
+export async function serviceUrl(suffix: string, port: number): Promise<string> {
+  const ip = await k(['get', 'svc', `${FULLNAME}-${suffix}`, '-o', 'jsonpath={.spec.clusterIP}']);
+  return `http://${ip}:${port}`;
+}
+
+export function basic(user: string, secret: string): string {
+  return `Basic ${Buffer.from(`${user}:${secret}`).toString('base64')}`;
+}
+
+/** The bootstrap admin Client's secret (vault-init generates it into Vault). */
+export async function adminSecret(): Promise<string> {
+  const r = await vault(['kv', 'get', '-field=client-secret', 'secret/aurora/admin']);
+  assert.equal(r.status, 0, r.stderr);
+  return r.stdout.trim();
+}
+
+/** A fresh random secret value (hex), made at run time. */
+export function randomSecret(prefix: string): string {
+  return `${prefix}-${Buffer.from(crypto.getRandomValues(new Uint8Array(16))).toString('hex')}`;
+}
+
+/**
+ * One HTTP request on a fresh connection (no keep-alive): a reused connection would stay pinned to a pod that
+ * is gone, which says nothing about the Service. Resolves with the status, or 0 for a network error.
+ */
+export function request(
+  url: string,
+  opts: { method?: string; headers?: Record<string, string>; body?: string; timeoutMs?: number } = {},
+): Promise<{ status: number; body: string }> {
+  return new Promise((resolve) => {
+    const req = http.request(
+      url,
+      { method: opts.method ?? 'GET', headers: opts.headers, agent: false, timeout: opts.timeoutMs ?? 10_000 },
+      (res) => {
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (c: string) => (body += c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+        res.on('error', () => resolve({ status: 0, body }));
+      },
+    );
+    req.on('timeout', () => req.destroy(new Error('timeout')));
+    req.on('error', (err) => resolve({ status: 0, body: String(err.message) }));
+    req.end(opts.body);
+  });
+}
+
+export interface LoadResult {
+  ok: number;
+  failed: { at: number; status: number; body: string }[];
+}
+
+/**
+ * A small steady load: `send(i)` every `intervalMs` (one at a time), until stop(). Counts answers for which
+ * `good` holds; keeps the others with their time.
+ */
+export function steadyLoad(
+  send: (i: number) => Promise<{ status: number; body: string }>,
+  good: (r: { status: number }) => boolean,
+  intervalMs = 100,
+): { stop: () => Promise<LoadResult> } {
+  const result: LoadResult = { ok: 0, failed: [] };
+  let stopped = false;
+  const loop = (async () => {
+    for (let i = 0; !stopped; i++) {
+      const r = await send(i);
+      if (good(r)) result.ok++;
+      else result.failed.push({ at: Date.now(), status: r.status, body: r.body.slice(0, 200) });
+      await new Promise((res) => setTimeout(res, intervalMs));
+    }
+  })();
+  return {
+    stop: async () => {
+      stopped = true;
+      await loop;
+      return result;
+    },
+  };
+}
+
+/** Vault's HA view of one pod: `vault status` in it ("active", "standby", or "sealed"/"down"). */
+export async function vaultRole(pod: string): Promise<string> {
+  const r = await kubectl(['exec', pod, '-c', 'vault', '--', 'vault', 'status', '-format=json'], { timeoutMs: 15_000 });
+  try {
+    // `vault status -format=json`: is_self says whether this node is the active one.
+    const s = JSON.parse(r.stdout) as { sealed: boolean; is_self?: boolean };
+    return s.sealed ? 'sealed' : s.is_self ? 'active' : 'standby';
+  } catch {
+    return 'down';
+  }
+}
+
+/** Waits for a rollout (a Deployment or StatefulSet) to finish. */
+export async function rolledOut(kind: string, name: string, timeoutMs = 4 * MIN): Promise<void> {
+  await within(`${kind}/${name} rolled out`, timeoutMs, async () => {
+    return (
+      (await kubectl(['rollout', 'status', `${kind}/${name}`, '--timeout=10s'], { timeoutMs: 20_000 })).status === 0
+    );
+  });
+}

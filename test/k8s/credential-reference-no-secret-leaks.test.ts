@@ -1,0 +1,108 @@
+/**
+ * The Aurora flow on Kubernetes: a credential written through the app lands in Vault, PostgreSQL holds only its
+ * `vault:` reference, and the app resolves it. No secret value made in this run reaches PostgreSQL, a pod's log,
+ * Helm's release record, or any Kubernetes object other than the init-material Secret and the PostgreSQL
+ * password Secret the user (here: make k8s) hands in.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { gunzipSync } from 'node:zlib';
+import { FULLNAME, MIN, adminSecret, basic, k, kJson, pods, randomSecret, rootToken, serviceUrl } from './cluster.js';
+
+interface Obj {
+  kind: string;
+  metadata: { name: string; namespace?: string; labels?: Record<string, string> };
+  data?: Record<string, string>;
+}
+
+/** Helm's release records: Secrets `sh.helm.release.v1.<release>.v<n>`, data.release = base64(gzip(JSON)). */
+function releaseText(secret: Obj): string {
+  const outer = Buffer.from(secret.data!.release!, 'base64').toString('utf8');
+  return gunzipSync(Buffer.from(outer, 'base64')).toString('utf8');
+}
+
+test(
+  'Aurora flow: credential → vault: reference in PostgreSQL → resolved; no secret in PostgreSQL, logs, Helm or other objects',
+  { timeout: 6 * MIN },
+  async () => {
+    const app = await serviceUrl('app', 8080);
+    const admin = await adminSecret();
+    const canary = randomSecret('ghp_k8s_canary');
+    const auth = { authorization: basic('admin', admin), 'content-type': 'application/json' };
+
+    const put = await fetch(`${app}/users/alice/credentials/github`, {
+      method: 'PUT',
+      headers: auth,
+      body: JSON.stringify({ data: { token: canary } }),
+    });
+    const putBody = await put.text();
+    assert.ok(put.ok, `PUT credential: ${put.status} ${putBody}`);
+    assert.equal((JSON.parse(putBody) as { reference: string }).reference, 'vault:kv/data/aurora/users/alice/github');
+    assert.ok(!putBody.includes(canary), 'the PUT answer holds the secret');
+
+    const pg = (await pods('postgresql'))[0]!.metadata.name;
+    const psql = (sql: string) => k(['exec', pg, '--', 'psql', '-U', 'aurora', '-d', 'aurora', '-Atc', sql]);
+    assert.equal(
+      (await psql("SELECT reference FROM credential_references WHERE user_id = 'alice'")).trim(),
+      'vault:kv/data/aurora/users/alice/github',
+    );
+    const dump = await k(['exec', pg, '--', 'pg_dump', '-U', 'aurora', 'aurora']);
+    assert.ok(!dump.includes(canary), 'a secret value reached PostgreSQL');
+
+    const resolved = await fetch(`${app}/users/alice/credentials/github/resolve`, { method: 'POST', headers: auth });
+    assert.equal(resolved.status, 200);
+    assert.deepEqual(((await resolved.json()) as { data: unknown }).data, { token: canary });
+
+    // Every secret value this run knows: the canary, the admin Client's secret, the root token, the unseal keys.
+    const init = JSON.parse(
+      Buffer.from(
+        await k(['get', 'secret', `${FULLNAME}-vault-init`, '-o', 'jsonpath={.data.init\\.json}']),
+        'base64',
+      ).toString(),
+    ) as { keys_base64: string[]; root_token: string };
+    const secrets = [canary, admin, await rootToken(), ...init.keys_base64];
+    const leaks = (where: string, text: string) => {
+      for (const s of secrets) assert.ok(!text.includes(s), `a secret value reached ${where}`);
+    };
+
+    // Every container's log, of every pod in the namespace (previous instances too, where there are some).
+    const all = await kJson<{
+      items: {
+        metadata: { name: string };
+        spec: { containers: { name: string }[]; initContainers?: { name: string }[] };
+      }[];
+    }>(['get', 'pods']);
+    for (const p of all.items) {
+      for (const c of [...p.spec.containers, ...(p.spec.initContainers ?? [])]) {
+        leaks(
+          `the log of ${p.metadata.name}/${c.name}`,
+          await k(['logs', p.metadata.name, '-c', c.name]).catch(() => ''),
+        );
+      }
+    }
+
+    // Helm's release records and every other object in the namespace.
+    const objects = await kJson<{ items: Obj[] }>([
+      'get',
+      'secrets,configmaps,pods,deployments,statefulsets,services,serviceaccounts,roles,rolebindings,networkpolicies,poddisruptionbudgets',
+    ]);
+    const allowed = new Set([`${FULLNAME}-vault-init`, 'aurora-postgres']);
+    let releases = 0;
+    for (const o of objects.items) {
+      if (o.kind === 'Secret' && allowed.has(o.metadata.name)) continue;
+      if (o.kind === 'Secret' && o.metadata.name.startsWith('sh.helm.release.v1.')) {
+        releases++;
+        leaks(`Helm's release record ${o.metadata.name}`, releaseText(o));
+      }
+      const text = JSON.stringify(o);
+      leaks(`${o.kind} ${o.metadata.name}`, text);
+      // Values can hide base64-encoded in a Secret's data.
+      for (const v of Object.values(o.data ?? {}))
+        leaks(`${o.kind} ${o.metadata.name}`, Buffer.from(v, 'base64').toString());
+    }
+    assert.ok(releases >= 1, 'no Helm release record found to check');
+
+    const del = await fetch(`${app}/users/alice/credentials/github`, { method: 'DELETE', headers: auth });
+    assert.equal(del.status, 204);
+  },
+);

@@ -1,0 +1,86 @@
+/**
+ * Deleting the active Vault pod under a steady write load through the app's Service: the pod comes back and is
+ * unsealed by vault-init, another pod is elected leader, writes continue, and every write the app acknowledged
+ * can be read back afterwards (nothing acknowledged is lost).
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import {
+  MIN,
+  adminSecret,
+  basic,
+  isReady,
+  k,
+  pods,
+  request,
+  serviceUrl,
+  steadyLoad,
+  vaultRole,
+  within,
+} from './cluster.js';
+
+test(
+  'the active Vault pod deleted: back unsealed, a new leader, writes continue, nothing acknowledged lost',
+  { timeout: 6 * MIN },
+  async () => {
+    const app = await serviceUrl('app', 8080);
+    const headers = { authorization: basic('admin', await adminSecret()), 'content-type': 'application/json' };
+    const vaultPods = (await pods('vault')).map((p) => p.metadata.name);
+    assert.ok(vaultPods.length >= 3, 'this story needs three Vault pods');
+    let active = '';
+    await within('an active Vault pod', MIN, async () => {
+      for (const p of vaultPods) if ((await vaultRole(p)) === 'active') active = p;
+      return active !== '';
+    });
+
+    const acknowledged = new Map<string, string>();
+    const ackTimes: number[] = [];
+    const load = steadyLoad(
+      async (i) => {
+        const value = `load-${Date.now()}-${i}`;
+        const r = await request(`${app}/users/loader/credentials/k${i}`, {
+          method: 'PUT',
+          headers,
+          body: JSON.stringify({ data: { token: value } }),
+        });
+        if (r.status === 200 || r.status === 201) {
+          acknowledged.set(`k${i}`, value);
+          ackTimes.push(Date.now());
+        }
+        return r;
+      },
+      (r) => r.status === 200 || r.status === 201,
+      200,
+    );
+    await new Promise((r) => setTimeout(r, 3000));
+    const deletedAt = Date.now();
+    await k(['delete', 'pod', active, '--wait=false']);
+
+    await within('a new leader among the other pods', 2 * MIN, async () => {
+      for (const p of vaultPods) if (p !== active && (await vaultRole(p)) === 'active') return true;
+      return false;
+    });
+    await within(`${active} back and unsealed (Ready)`, 3 * MIN, async () => {
+      const p = (await pods('vault')).find((x) => x.metadata.name === active);
+      return !!p && isReady(p) && ['active', 'standby'].includes(await vaultRole(active));
+    });
+    const result = await load.stop();
+    // Writes continue: acknowledged writes after the deletion (the election window may refuse a few, with 503).
+    const afterDeletion = ackTimes.filter((t) => t > deletedAt).length;
+    assert.ok(afterDeletion > 0, `no write was acknowledged after the deletion (${result.failed.length} failed)`);
+
+    // A fresh write after the recovery succeeds.
+    const fresh = await request(`${app}/users/loader/credentials/after`, {
+      method: 'PUT',
+      headers,
+      body: JSON.stringify({ data: { token: 'after-recovery' } }),
+    });
+    assert.ok(fresh.status === 200 || fresh.status === 201, `a write after recovery: ${fresh.status} ${fresh.body}`);
+
+    for (const [key, value] of acknowledged) {
+      const r = await request(`${app}/users/loader/credentials/${key}/resolve`, { method: 'POST', headers });
+      assert.equal(r.status, 200, `acknowledged write ${key} cannot be resolved: ${r.status} ${r.body}`);
+      assert.deepEqual((JSON.parse(r.body) as { data: unknown }).data, { token: value }, `write ${key} lost`);
+    }
+  },
+);
