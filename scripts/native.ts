@@ -199,6 +199,10 @@ async function startApp(): Promise<void> {
   if (!pidOf('app')) {
     if (!portFree(ports.app))
       throw new Error(`port ${ports.app} is taken (the compose app? make down), or set APP_PORT`);
+    if (ports.appMetrics !== 0 && !portFree(ports.appMetrics))
+      throw new Error(
+        `port ${ports.appMetrics} (the app's /metrics) is taken (the compose app? make down), or set APP_METRICS_PORT (0: none)`,
+      );
     const secretsConfig = writeNativeSecretsConfig(dir);
     const env: Record<string, string> = {
       PORT: String(ports.app),

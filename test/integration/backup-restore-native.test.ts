@@ -62,6 +62,7 @@ describe('make backup / make restore on the native stack', () => {
       NATIVE_PG_PORT: String(pgPort),
       NATIVE_VAULT_INIT_HEALTH_PORT: String(await freePort()),
       APP_PORT: String(await freePort()),
+      APP_METRICS_PORT: String(await freePort()),
       BACKUP_TARGET: 'native',
       BACKUP_DIR: path.join(dir, 'backups'),
       // doctor.sh reads the repo's .native/env; these point it at this test's stack instead.
