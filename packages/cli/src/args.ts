@@ -110,6 +110,8 @@ export function parseCommandLine(argv: string[]): Parsed {
   const [verb, ...rest] = argv;
   switch (verb) {
     case undefined:
+      // No verb is bad usage (exit 2, as the usage says), not a request for help.
+      throw new CliError(`a command is needed: run, resolve or check\n${USAGE}`);
     case 'help':
     case '--help':
     case '-h':
