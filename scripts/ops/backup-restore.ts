@@ -16,7 +16,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { VaultUnreachableError } from '@aurora/common';
+import { VaultSealedError, VaultUnreachableError } from '@aurora/common';
 import {
   BackupError,
   packArchive,
@@ -291,12 +291,60 @@ async function raftTargetKeys(target: StackTarget, status: SealStatus | undefine
 }
 
 /**
+ * Waits until the snapshot is applied on every node. Same cluster (no -force): the marker is gone, or the token
+ * with it, as the active node answers (reads are forwarded to it; while it applies the snapshot it holds its
+ * state lock and requests wait). Another cluster's snapshot (-force): applied means every node sealed itself,
+ * because only then has each one dropped the old keyring. The nodes do not seal together: the followers seal
+ * first and the active node seconds later, and a sealed answer from one node says nothing about the others.
+ * Starting vault-init in that window lets it see an unsealed active node that still serves the old cluster.
+ * A sealed answer without -force (not expected) is held to the same rule. Prints which nodes it waits for.
+ */
+async function waitSnapshotApplied(
+  target: StackTarget,
+  addr: string,
+  token: string,
+  forced: boolean,
+  log: Log,
+): Promise<void> {
+  let last = '';
+  let said = '';
+  await waitFor(
+    'Vault to apply the snapshot on every node',
+    async () => {
+      if (!forced) {
+        try {
+          await opsClient(addr, token, 5000).read(MARKER);
+          last = 'the marker is still there';
+          return undefined;
+        } catch (err) {
+          last = (err as Error).message;
+          // 404: the marker is gone; 403: the token is gone with the old storage. Sealed or no answer: ask every node.
+          if (!(err instanceof VaultUnreachableError) && !(err instanceof VaultSealedError)) return true;
+        }
+      }
+      const nodes = await target.raftNodeSealStatuses();
+      const open = nodes.filter((n) => n.sealed !== true);
+      if (open.length === 0) return true;
+      last = `${nodes.length - open.length} of ${nodes.length} nodes sealed; waiting for ${open
+        .map((n) => `${n.node} (${n.sealed === undefined ? 'no answer' : 'unsealed'})`)
+        .join(', ')}`;
+      if (last !== said) log((said = last));
+      return undefined;
+    },
+    120_000,
+    250,
+  ).catch((err: Error) => {
+    throw new BackupError(`${err.message}; last answer: ${last}`);
+  });
+}
+
+/**
  * Raft: the running cluster takes the snapshot (`vault operator raft snapshot restore`; with -force when it
  * comes from another cluster, i.e. other unseal keys: the cluster then seals and uses the archive's keys).
  * Vault answers before it applies the snapshot, so a marker written just before (in the restoring token's
- * cubbyhole, which the snapshot cannot hold) tells when it is applied: it is gone, or the token with it, or
- * the cluster sealed itself. Then init.json and the database go back, with vault-init, the agent and the app
- * stopped (Vault keeps running: the snapshot needs an unsealed cluster).
+ * cubbyhole, which the snapshot cannot hold) tells when it is applied: it is gone, or the token with it; with
+ * -force, every node sealed itself (waitSnapshotApplied). Then init.json and the database go back, with
+ * vault-init, the agent and the app stopped (Vault keeps running: the snapshot needs an unsealed cluster).
  */
 async function restoreRaftParts(
   target: StackTarget,
@@ -313,6 +361,7 @@ async function restoreRaftParts(
     async (token) => {
       await opsClient(addr, token).write(MARKER, { at: new Date().toISOString() });
       const snap = verified.part(VAULT_PART.raft);
+      let forced = false;
       try {
         await target.raftSnapshotRestore(snap, token, false);
         log('vault operator raft snapshot restore: accepted (the snapshot is of this cluster: same unseal keys)');
@@ -322,29 +371,9 @@ async function restoreRaftParts(
           "the snapshot is of another cluster (other unseal keys): restoring with -force; the cluster seals and takes the archive's keys",
         );
         await target.raftSnapshotRestore(snap, token, true);
+        forced = true;
       }
-      let last = '';
-      await waitFor(
-        'Vault to apply the snapshot',
-        async () => {
-          try {
-            await opsClient(addr, token, 5000).read(MARKER);
-            last = 'the marker is still there';
-            return undefined;
-          } catch (err) {
-            last = (err as Error).message;
-            // Any answer but the marker comes after the apply: while Vault applies the snapshot it holds its state
-            // lock and requests wait. 404: the marker is gone; 403: the token is gone with the old storage; 503 or
-            // 500: another cluster's snapshot sealed the nodes (other keys). No answer at all: keep asking.
-            if (!(err instanceof VaultUnreachableError)) return true;
-            const s = await target.sealStatus().catch(() => undefined);
-            return s?.sealed ? true : undefined;
-          }
-        },
-        120_000,
-      ).catch((err: Error) => {
-        throw new BackupError(`${err.message}; last answer: ${last}`);
-      });
+      await waitSnapshotApplied(target, addr, token, forced, log);
     },
     log,
   );

@@ -14,6 +14,12 @@ import { BackupError, workDir } from './archive.js';
 import { opsClient, sealStatus, unsealWith, type InitFileKeys, type SealStatus } from './vault-api.js';
 import { PsqlSession } from './write-barrier.js';
 
+/** One Raft node's seal status as that node answers it (undefined: no answer). */
+export interface RaftNodeSeal {
+  node: string;
+  sealed: boolean | undefined;
+}
+
 export interface DoctorResult {
   dangling: number;
   orphans: number;
@@ -52,6 +58,11 @@ export interface StackTarget {
   raftSnapshotSave(destFile: string, token: string): Promise<void>;
   /** `vault operator raft snapshot restore [-force]`; Vault applies it asynchronously after answering. */
   raftSnapshotRestore(file: string, token: string, force: boolean): Promise<void>;
+  /**
+   * Each Raft node's own seal status, asked of that node (not forwarded): `node` names it for messages;
+   * `sealed` is undefined when the node does not answer. Every node of the cluster is listed, the active one too.
+   */
+  raftNodeSealStatuses(): Promise<RaftNodeSeal[]>;
 
   // Restore.
   /** Everything but PostgreSQL stopped; PostgreSQL running. With `keepVault` (Raft), Vault keeps running. */
@@ -142,6 +153,8 @@ export interface DirTargetOptions {
   name: string;
   kind: 'native' | 'test';
   vaultAddr: string;
+  /** Raft storage: every node's API address (the seal of each is checked after a snapshot restore). */
+  raftNodeAddrs?: string[];
   vaultDataDir: string;
   initFile: string;
   pg: PgConnection;
@@ -241,6 +254,13 @@ export class DirTarget implements StackTarget {
   /** `vault operator raft snapshot restore [-force]`; a standby's redirect to the active node is followed. */
   async raftSnapshotRestore(file: string, token: string, force: boolean): Promise<void> {
     await opsClient(this.options.vaultAddr, token).raft.snapshotRestore(file, { force });
+  }
+
+  async raftNodeSealStatuses(): Promise<RaftNodeSeal[]> {
+    const addrs = this.options.raftNodeAddrs ?? [this.options.vaultAddr];
+    return Promise.all(
+      addrs.map(async (node) => ({ node, sealed: (await sealStatus(node).catch(() => undefined))?.sealed })),
+    );
   }
 
   stopForRestore(options?: { keepVault?: boolean }): Promise<void> {
@@ -574,6 +594,23 @@ export class ComposeTarget implements StackTarget {
     } finally {
       spawnSync('docker', ['exec', 'vault', 'rm', '-f', tmp], { stdio: 'ignore' });
     }
+  }
+
+  /**
+   * Each node container of the HA profile (vault-1..3, docker-compose.ha.yml) asked with Vault's own CLI inside
+   * it: the nodes' addresses are reachable only on the container network. `vault status` exits 0 unsealed, 2
+   * sealed, 1 on an error (no answer).
+   */
+  async raftNodeSealStatuses(): Promise<RaftNodeSeal[]> {
+    return ['vault-1', 'vault-2', 'vault-3']
+      .filter((node) => this.exists(node))
+      .map((node) => {
+        const res = spawnSync('docker', ['exec', node, 'vault', 'status', '-address=http://127.0.0.1:8200'], {
+          stdio: 'ignore',
+          timeout: 10_000,
+        });
+        return { node, sealed: res.status === 0 ? false : res.status === 2 ? true : undefined };
+      });
   }
 
   async stopForRestore(options: { keepVault?: boolean } = {}): Promise<void> {

@@ -231,6 +231,7 @@ export class HaStack {
       name,
       kind: 'test',
       vaultAddr: this.standby().addr,
+      raftNodeAddrs: this.cluster.nodes.map((n) => n.addr),
       vaultDataDir: path.join(this.dir, 'no-file-storage'),
       initFile: path.join(this.initDirs.initDir, 'init.json'),
       pg: {

@@ -92,6 +92,16 @@ export class RaftNode {
     await exited(this.child);
   }
 
+  /** SIGSTOP: the process holds still (answers nothing, changes nothing) until resume(). */
+  pause(): void {
+    if (this.child?.pid && this.running) process.kill(this.child.pid, 'SIGSTOP');
+  }
+
+  /** SIGCONT after pause(). */
+  resume(): void {
+    if (this.child?.pid && this.running) process.kill(this.child.pid, 'SIGCONT');
+  }
+
   /** This node through the one Vault client. */
   vault(timeoutMs = 10_000, token?: string): VaultClient {
     return new VaultClient({ addr: this.addr, token, timeoutMs });
