@@ -113,6 +113,17 @@ export class VaultRequestError extends AuroraError {
   }
 }
 
+/**
+ * Vault's words for a Raft cluster between leaders: the node lost leadership while committing, or a standby
+ * does not know the new active node yet. They pass within an election (seconds); the same call then succeeds.
+ */
+const RAFT_TRANSITION = /leadership lost|local node not active|active cluster node not found|node is not the leader/i;
+
+/** True for an answer that only says the Raft cluster is changing leaders (see RAFT_TRANSITION). */
+export function isRaftTransition(err: unknown): boolean {
+  return err instanceof VaultRequestError && err.vaultStatus >= 500 && RAFT_TRANSITION.test(err.vaultMessage);
+}
+
 /** PostgreSQL unreachable or failing: transient from the caller's point of view. */
 export class DatabaseUnavailableError extends AuroraError {
   constructor(cause?: unknown) {

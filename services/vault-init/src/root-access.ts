@@ -8,6 +8,7 @@
 import {
   GenerateRootKeysError,
   VaultForbiddenError,
+  isRaftTransition,
   registerSecret,
   type Logger,
   type VaultClient,
@@ -20,14 +21,25 @@ export const ROOT_SESSION_TTL = '15m';
 
 export type RevokeResult = 'revoked' | 'already-revoked';
 
-/** `auth/token/revoke-self` with `token`; a 403 means Vault no longer knows it, which is the goal too. */
+/** How long a revoke waits for a Raft cluster to settle on a new leader (an election takes seconds). */
+const REVOKE_ELECTION_WAIT_MS = 30_000;
+
+/**
+ * `auth/token/revoke-self` with `token`; a 403 means Vault no longer knows it, which is the goal too. A Raft
+ * cluster between leaders (just after a restore or a failover) answers "leadership lost": the revoke is asked
+ * again until the cluster has a leader, for up to REVOKE_ELECTION_WAIT_MS.
+ */
 export async function revokeToken(client: VaultClient, token: string): Promise<RevokeResult> {
-  try {
-    await client.withToken(token).write('auth/token/revoke-self', {});
-    return 'revoked';
-  } catch (err) {
-    if (err instanceof VaultForbiddenError) return 'already-revoked';
-    throw err;
+  const deadline = Date.now() + REVOKE_ELECTION_WAIT_MS;
+  for (;;) {
+    try {
+      await client.withToken(token).write('auth/token/revoke-self', {});
+      return 'revoked';
+    } catch (err) {
+      if (err instanceof VaultForbiddenError) return 'already-revoked';
+      if (!isRaftTransition(err) || Date.now() > deadline) throw err;
+      await new Promise((r) => setTimeout(r, 250));
+    }
   }
 }
 
