@@ -35,7 +35,7 @@ import {
   type Logger,
 } from '@aurora/common';
 import type { VaultSession } from '../vault/session.js';
-import { TtlLruCache } from './cache.js';
+import { TtlLruCache } from '../cache.js';
 import { CredentialResolver, retrySealed, type ResolvedCredential } from './resolver.js';
 import { secretState } from './recovery.js';
 import { CredentialStore, type CredentialLock, type CredentialRow } from './store.js';
