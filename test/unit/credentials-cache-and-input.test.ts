@@ -3,7 +3,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ValidationError } from '@aurora/common';
-import { TtlLruCache } from '@aurora/app/credentials/cache';
+import { TtlLruCache } from '@aurora/app/cache';
 import { MAX_FIELDS, parseCredentialBody, parseIfMatch } from '@aurora/app/credentials/routes';
 
 describe('TtlLruCache', () => {

@@ -19,7 +19,7 @@ export interface AppConfig {
     kvBasePath: string;
     timeoutMs: number;
   };
-  cache: { ttlSeconds: number; maxEntries: number };
+  cache: { ttlSeconds: number; maxEntries: number; referenceTtlSeconds: number };
   secretsConfigPath: string;
   postgres: {
     host: string;
@@ -89,6 +89,12 @@ export const APP_SETTINGS = {
   ),
   vaultTimeoutMs: setting.int('VAULT_TIMEOUT_MS', 3000, { min: 100, max: 60_000 }, 'per-request timeout to Vault, ms'),
   cacheTtlSeconds: setting.int('CACHE_TTL_SECONDS', 30, { min: 0, max: 60 }, 'resolver cache TTL, s (0: no cache)'),
+  referenceCacheTtlSeconds: setting.int(
+    'REFERENCE_CACHE_TTL_SECONDS',
+    30,
+    { min: 0, max: 300 },
+    'cache TTL of the vault: reference rows read from PostgreSQL, s (0: no cache); independent of CACHE_TTL_SECONDS',
+  ),
   cacheMaxEntries: setting.int('CACHE_MAX_ENTRIES', 10_000, { min: 1, max: 1_000_000 }, 'resolver cache entries'),
   secretsConfig: setting.string('SECRETS_CONFIG', '/etc/aurora/vault-config.json', 'file-mounted named secrets'),
   pgHost: setting.string('PGHOST', '127.0.0.1', "PostgreSQL's host"),
@@ -184,7 +190,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<AppCo
       kvBasePath: s.kvBasePath,
       timeoutMs: s.vaultTimeoutMs,
     },
-    cache: { ttlSeconds: s.cacheTtlSeconds, maxEntries: s.cacheMaxEntries },
+    cache: {
+      ttlSeconds: s.cacheTtlSeconds,
+      maxEntries: s.cacheMaxEntries,
+      referenceTtlSeconds: s.referenceCacheTtlSeconds,
+    },
     secretsConfigPath: s.secretsConfig,
     postgres: {
       host: s.pgHost,

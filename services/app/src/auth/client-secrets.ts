@@ -1,6 +1,7 @@
 /**
  * From a Client's secret reference to the value to compare against: a file secret (scope check, then the
- * cached file read) or a Vault KV v2 secret (read with the app's token, cached for CACHE_TTL_SECONDS).
+ * cached file read) or a Vault KV v2 secret (read with the app's token, cached for CACHE_TTL_SECONDS in the app's
+ * one cache, ../cache.ts, whose single flight makes concurrent authentications of a cold Client one Vault read).
  * The same checks run when a Client is stored, so a reference that cannot work is refused with a 422 then.
  * Whatever the source, the value handed out has gone through the one comparison rule (client-secret-rule.ts).
  */
@@ -14,6 +15,7 @@ import {
   type Logger,
 } from '@aurora/common';
 import { comparableStoredSecret, storedSecretOddities } from './client-secret-rule.js';
+import { TtlLruCache } from '../cache.js';
 import type { VaultSession } from '../vault/session.js';
 import { formatScope, scopeIncludes } from '../file-secrets/config.js';
 import type { FileSecrets } from '../file-secrets/reader.js';
@@ -52,8 +54,10 @@ export interface ClientSecretsOptions {
   vault: VaultSession;
   /** The user-credential mount (VAULT_KV_MOUNT): Clients may not authenticate with users' credentials. */
   credentialsMount: string;
-  /** Cache of Vault-held Client secrets, in ms (0 = no cache). */
+  /** Cache of Vault-held Client secrets, in ms (0 = no cache; concurrent reads are still shared). */
   ttlMs: number;
+  /** At most this many Vault-held Client secrets cached (least recently used evicted first); 10 000 by default. */
+  maxEntries?: number;
   /**
    * At most one forced re-read of a Vault-held secret per reference in this many ms (after a failed
    * comparison, to see a rotation before the cache expires): wrong guesses cannot turn into Vault load.
@@ -63,20 +67,17 @@ export interface ClientSecretsOptions {
   logger?: Logger;
 }
 
-interface Cached {
-  value: string;
-  expires: number;
-}
-
 export class ClientSecrets {
-  private readonly cache = new Map<string, Cached>();
-  private readonly inflight = new Map<string, Promise<string>>();
+  /** Secret reference text → the Vault-held value (before the comparison rule). */
+  private readonly cache: TtlLruCache<string, string>;
   private readonly lastReread = new Map<string, number>();
   /** Per reference, a keyed digest of the last value whose oddities were logged: one line per value. */
   private readonly reported = new Map<string, string>();
   private readonly digestKey = crypto.randomBytes(32);
 
-  constructor(private readonly options: ClientSecretsOptions) {}
+  constructor(private readonly options: ClientSecretsOptions) {
+    this.cache = new TtlLruCache(options.maxEntries ?? 10_000, options.ttlMs);
+  }
 
   /**
    * Checks that `text` may serve as the secret of `resourceType/id`; throws the 4xx the route answers with.
@@ -125,15 +126,7 @@ export class ClientSecrets {
   private async storedValue(resourceType: string, id: string, text: string): Promise<string> {
     const ref = this.check(resourceType, id, text);
     if (ref.kind === 'file') return this.options.fileSecrets.read(ref.name);
-    const now = Date.now();
-    const hit = this.cache.get(ref.text);
-    if (hit && hit.expires > now) return hit.value;
-    let pending = this.inflight.get(ref.text);
-    if (!pending) {
-      pending = this.readVault(ref).finally(() => this.inflight.delete(ref.text));
-      this.inflight.set(ref.text, pending);
-    }
-    return pending;
+    return this.cache.load(ref.text, () => this.readVault(ref));
   }
 
   private reportOddities(text: string, stored: string): void {
@@ -157,22 +150,19 @@ export class ClientSecrets {
     const value = secret.data[key];
     if (typeof value !== 'string' || value === '') throw new VaultNotFoundError(`${ref.mount}/${ref.path}#${key}`);
     registerSecret(value);
-    if (this.options.ttlMs > 0) {
-      if (this.cache.size > 10_000) this.cache.clear();
-      this.cache.set(ref.text, { value, expires: Date.now() + this.options.ttlMs });
-    }
     return value;
   }
 
-  /** Forget a cached Vault value (after a Client changed). */
+  /** Forget a cached Vault value and detach a read of it in flight (after a Client or its secret changed). */
   forget(text: string): void {
     this.cache.delete(text);
   }
 
   /**
    * After a failed comparison against a Vault-held secret: forget the cached value so that the next
-   * `valueFor` reads Vault again (a rotation shows before the cache expires), at most once per
-   * `rereadIntervalMs` per reference. True when the re-read is allowed (the caller then compares again).
+   * `valueFor` reads Vault again (a rotation shows before the cache expires; a read already in flight, which may
+   * predate the rotation, is not shared), at most once per `rereadIntervalMs` per reference. True when the
+   * re-read is allowed (the caller then compares again).
    */
   rereadAfterMismatch(text: string): boolean {
     const now = Date.now();

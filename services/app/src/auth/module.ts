@@ -47,6 +47,7 @@ export async function createClientsModule(ctx: AppContext): Promise<ClientsModul
     vault: ctx.vault,
     credentialsMount: config.vault.kvMount,
     ttlMs: config.cache.ttlSeconds * 1000,
+    maxEntries: config.cache.maxEntries,
     rereadIntervalMs: config.auth.vaultRereadSeconds * 1000,
     logger,
   });

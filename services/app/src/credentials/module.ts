@@ -15,12 +15,12 @@ export interface CredentialsModule extends AppModule {
 
 export async function createCredentialsModule(ctx: AppContext): Promise<CredentialsModule> {
   const { kvMount: mount, kvBasePath: base } = ctx.config.vault;
-  const { ttlSeconds, maxEntries } = ctx.config.cache;
+  const { ttlSeconds, maxEntries, referenceTtlSeconds } = ctx.config.cache;
   const resolver = new CredentialResolver(ctx.vault, { mount, base, ttlSeconds, maxEntries });
   const service = new CredentialsService(new CredentialStore(ctx.pool), ctx.vault, resolver, ctx.logger, {
     mount,
     base,
-    ttlSeconds,
+    referenceTtlSeconds,
     maxEntries,
   });
   return {

@@ -3,7 +3,7 @@
  *
  *  - follows only references under the configured mount and base (`vault:kv/data/<mount>/<base>/<user>/<type>`);
  *    anything else is refused (the Vault policy would deny it too, but we do not even ask);
- *  - the app's cache (cache.ts): bounded LRU with a TTL (CACHE_TTL_SECONDS, 0 = off), in this process's memory
+ *  - the app's cache (../cache.ts): bounded LRU with a TTL (CACHE_TTL_SECONDS, 0 = off), in this process's memory
  *    only, and single flight: concurrent misses for the same reference share one Vault request;
  *  - `invalidate` drops the entry and detaches any read in flight, so a write or delete through the app is
  *    seen by the next resolve at once (a read that started before the write cannot refill the cache);
@@ -11,7 +11,7 @@
  */
 import { ForbiddenError, VaultSealedError, parseCredentialReference, type CredentialReference } from '@aurora/common';
 import type { VaultSession } from '../vault/session.js';
-import { TtlLruCache } from './cache.js';
+import { TtlLruCache } from '../cache.js';
 import { countResolve } from '../telemetry/metrics.js';
 
 export interface ResolvedCredential {

@@ -35,7 +35,7 @@ import {
   type Logger,
 } from '@aurora/common';
 import type { VaultSession } from '../vault/session.js';
-import { TtlLruCache } from './cache.js';
+import { TtlLruCache } from '../cache.js';
 import { CredentialResolver, retrySealed, type ResolvedCredential } from './resolver.js';
 import { secretState } from './recovery.js';
 import { CredentialStore, type CredentialLock, type CredentialRow } from './store.js';
@@ -57,7 +57,11 @@ export interface PutResult {
 export interface CredentialsServiceOptions {
   mount: string;
   base: string;
-  ttlSeconds: number;
+  /**
+   * How long a (user, type) → reference row read from PostgreSQL is cached, in s (0 = not cached);
+   * independent of the value cache's TTL (REFERENCE_CACHE_TTL_SECONDS).
+   */
+  referenceTtlSeconds: number;
   maxEntries: number;
 }
 
@@ -73,7 +77,13 @@ export function viewOf(row: CredentialRow): CredentialView {
 }
 
 export class CredentialsService {
-  /** (user, type) → reference, so that a cached resolve needs no PostgreSQL round trip. Same TTL as values. */
+  /**
+   * (user, type) → reference, so that a resolve needs no PostgreSQL round trip, with its own TTL: with value
+   * caching off (CACHE_TTL_SECONDS=0) a resolve still costs Vault only. Every write and delete through this
+   * service forgets the entry and detaches a row read in flight. What it cannot see (another replica's write,
+   * doctor's repair) cannot make it serve a wrong value: a reference names exactly one Vault path, whose
+   * current value is read from Vault, and one that Vault no longer serves is checked against PostgreSQL again.
+   */
   private readonly references: TtlLruCache<string, string>;
 
   constructor(
@@ -83,7 +93,7 @@ export class CredentialsService {
     private readonly logger: Logger,
     private readonly options: CredentialsServiceOptions,
   ) {
-    this.references = new TtlLruCache(options.maxEntries, options.ttlSeconds * 1000);
+    this.references = new TtlLruCache(options.maxEntries, options.referenceTtlSeconds * 1000);
   }
 
   referenceFor(userId: string, credentialType: string): string {
@@ -227,18 +237,21 @@ export class CredentialsService {
   /** The runtime resolution: reference from PostgreSQL (or its cache), value from the resolver. */
   async resolve(userId: string, credentialType: string): Promise<ResolvedCredential> {
     const key = `${userId}/${credentialType}`;
-    let reference = this.references.get(key);
-    if (reference === undefined) {
+    const reference = await this.references.load(key, async () => {
       const row = await this.store.get(userId, credentialType);
       if (!row) throw missing(userId, credentialType);
-      reference = row.reference;
-      this.references.set(key, reference);
-    }
+      return row.reference;
+    });
     try {
       return await this.resolver.resolve(reference);
     } catch (err) {
-      if (err instanceof VaultNotFoundError) throw await this.danglingError(userId, credentialType, reference);
-      throw err;
+      if (!(err instanceof VaultNotFoundError)) throw err;
+      // A cached reference may belong to a row deleted where this process could not see it (another replica):
+      // ask PostgreSQL before calling it dangling, so a deleted credential is a plain 404 here as everywhere.
+      this.references.delete(key);
+      const row = await this.store.get(userId, credentialType);
+      if (!row) throw missing(userId, credentialType);
+      throw await this.danglingError(userId, credentialType, row.reference);
     }
   }
 

@@ -1,5 +1,6 @@
 /**
- * The app's one cache of values read from elsewhere (Vault): bounded, in-process, with single flight.
+ * The app's one cache of values read from elsewhere (Vault secrets, PostgreSQL reference rows): bounded,
+ * in-process, with single flight.
  *  - least recently used entries are evicted first, and every entry expires `ttlMs` after it was stored. A Map
  *    keeps insertion order, so "move to the end on use" is delete + set and the least recently used entry is
  *    always the first key. No timers: expiry is checked on read;
