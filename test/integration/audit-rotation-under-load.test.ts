@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { waitFor } from '../harness/processes.js';
+import { parseScrape } from '../harness/metrics.js';
 import { CredentialsStack } from '../harness/stack.js';
 import { VaultInitProcess } from '../harness/vault-init.js';
 
@@ -76,6 +77,14 @@ describe('audit log rotation under load: bounded files, no lost lines', () => {
     const rotations = initProc.output().match(/audit log rotated/g)?.length ?? 0;
     assert.ok(rotations >= 3, `rotations during the load: ${rotations}`);
     assert.doesNotMatch(initProc.output(), /audit log rotation failed/);
+    // vault-init's /metrics counts the same rotations and measures every file of the ring, never more than KEEP.
+    const res = await fetch(`http://127.0.0.1:${stack.initEnv.VAULT_INIT_HEALTH_PORT}/metrics`);
+    const scrape = parseScrape(await res.text());
+    const counted = scrape.value('aurora_vault_audit_log_rotations_total') ?? 0;
+    const logged = initProc.output().match(/audit log rotated/g)?.length ?? 0;
+    assert.ok(counted >= rotations && counted <= logged, `rotations on /metrics: ${counted}, logged ${logged}`);
+    const files = scrape.samples('aurora_vault_audit_log_bytes');
+    assert.ok(files.length >= 2 && files.length <= KEEP, `audit files measured: ${files.length}`);
 
     const lines = auditLines(base);
     for (const type of ['request', 'response'] as const) {

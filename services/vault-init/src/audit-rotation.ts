@@ -11,6 +11,7 @@ import path from 'node:path';
 import type { Logger, VaultClient } from '@aurora/common';
 import type { VaultInitConfig } from './config.js';
 import { ourAuditDevices, rotateAuditFile, slotOf, switchAuditDevice } from './configure/audit.js';
+import { auditLogRotations } from './metrics.js';
 
 type Run = <T>(fn: (client: VaultClient) => Promise<T>) => Promise<T>;
 
@@ -65,6 +66,7 @@ export class AuditRotation {
         return 'not-due';
       }
       const rotation = await this.run((c) => rotateAuditFile(c, base, audit.keepFiles));
+      auditLogRotations.inc();
       this.since = Date.now();
       this.logger.info('audit log rotated', {
         from: active.filePath,

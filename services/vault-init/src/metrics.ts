@@ -12,6 +12,7 @@ import path from 'node:path';
 import client from 'prom-client';
 import { VaultClient } from '@aurora/common';
 import type { VaultInitConfig } from './config.js';
+import { auditSlot } from './configure/audit.js';
 import { METRICS_TOKEN_FILE } from './configure/metrics-token.js';
 import type { Change } from './configure/types.js';
 
@@ -63,8 +64,8 @@ export function recordConfigure(changes: Record<string, Change>): void {
 }
 
 /**
- * Rotations of the audit log file. The audit rotation code increments it (`auditLogRotations.inc()`) each time it
- * moves the file aside and has Vault reopen it.
+ * Rotations of the audit log: each switch of Vault's audit device to the next file of the ring
+ * (audit-rotation.ts increments it).
  */
 export const auditLogRotations = new client.Counter({
   name: 'aurora_vault_audit_log_rotations_total',
@@ -75,9 +76,11 @@ export const auditLogRotations = new client.Counter({
 interface Sources {
   nodes: VaultClient[];
   auditFile?: string;
+  /** Files in the audit log ring (VAULT_AUDIT_KEEP_FILES). */
+  auditKeepFiles: number;
   tokenFile?: string;
 }
-const sources: Sources = { nodes: [] };
+const sources: Sources = { nodes: [], auditKeepFiles: 1 };
 
 /** One read shared by every gauge of the same scrape (they collect concurrently), fresh for the next scrape. */
 function perScrape<T>(read: () => Promise<T>): () => Promise<T> {
@@ -208,14 +211,17 @@ function registerRaftGauges(): void {
 
 new client.Gauge({
   name: 'aurora_vault_audit_log_bytes',
-  help: 'Size of the audit log file as vault-init sees it (VAULT_AUDIT_FILE); absent when the file is not visible here',
+  help: 'Size of each file of the audit log ring (VAULT_AUDIT_FILE, .1, .2, …) as vault-init sees it; absent when not visible here',
   labelNames: ['file'] as const,
   registers: [registry],
   async collect() {
     this.reset();
     if (!sources.auditFile) return;
-    const st = await fs.stat(sources.auditFile).catch(() => undefined);
-    if (st) this.set({ file: sources.auditFile }, st.size);
+    for (let i = 0; i < sources.auditKeepFiles; i++) {
+      const file = auditSlot(sources.auditFile, i);
+      const st = await fs.stat(file).catch(() => undefined);
+      if (st) this.set({ file }, st.size);
+    }
   },
 });
 
@@ -224,11 +230,12 @@ new client.Gauge({
  * hourly renewal of the metrics token. Returns a function that stops it.
  */
 export function watchVaultForMetrics(
-  config: Pick<VaultInitConfig, 'vaultAddr' | 'haAddrs' | 'auditFile' | 'operatorTokenDir'>,
+  config: Pick<VaultInitConfig, 'vaultAddr' | 'haAddrs' | 'auditFile' | 'audit' | 'operatorTokenDir'>,
 ): () => void {
   const addrs = config.haAddrs.length ? config.haAddrs : [config.vaultAddr];
   sources.nodes = addrs.map((addr) => new VaultClient({ addr, timeoutMs: SCRAPE_VAULT_TIMEOUT_MS }));
   sources.auditFile = config.auditFile;
+  sources.auditKeepFiles = config.audit.keepFiles;
   sources.tokenFile = path.join(config.operatorTokenDir, METRICS_TOKEN_FILE);
   if (config.haAddrs.length) registerRaftGauges();
   const timer = setInterval(() => void renewMetricsToken().catch(() => undefined), 60_000);
