@@ -323,14 +323,20 @@ export async function collectStatus(src: StatusSources): Promise<StatusReport> {
     lines.push({
       id: 'doctor',
       level,
-      summary: `${doctor.dangling} dangling, ${doctor.orphans} orphaned, ${doctor.damaged} damaged`,
+      summary:
+        `${doctor.dangling} dangling${doctor.recoverable > 0 ? ` (${doctor.recoverable} recoverable)` : ''}, ` +
+        `${doctor.orphans} orphaned, ${doctor.damaged} damaged`,
       ...(level === 'ok'
         ? {}
         : {
             fix:
               doctor.damaged > 0
                 ? 'make doctor names the damaged entries and the fix (docs/operations.md)'
-                : 'make doctor lists them; make doctor REPAIR=1 repairs them',
+                : doctor.recoverable > 0
+                  ? // REPAIR=1 leaves these alone on purpose: Vault still holds a version to give back.
+                    'make doctor prints the vault kv undelete / rollback command that brings each recoverable one back; ' +
+                    'make doctor REPAIR=1 repairs the rest'
+                  : 'make doctor lists them; make doctor REPAIR=1 repairs them',
           }),
     });
   }

@@ -25,6 +25,8 @@ export interface DoctorResult {
   orphans: number;
   damaged: number;
   remaining: number;
+  /** Dangling rows whose secret Vault can still give back (undelete / rollback): repair leaves them alone. */
+  recoverable: number;
 }
 
 export interface StackTarget {
@@ -375,6 +377,7 @@ export function parseDoctor(stdout: string): DoctorResult {
     orphans: Number(r.orphans ?? NaN),
     damaged: Number(r.damaged ?? NaN),
     remaining: Number(r.remaining ?? NaN),
+    recoverable: Number(r.recoverable ?? 0),
   };
 }
 

@@ -46,7 +46,9 @@ describe('make status', () => {
     logsOf: (s) => `logs/${s}.log`,
     startCommand: 'start it',
   });
-  const status = async (): Promise<StatusReport & { line(id: string): { level: string; fix?: string } }> => {
+  const status = async (): Promise<
+    StatusReport & { line(id: string): { level: string; summary: string; fix?: string } }
+  > => {
     const report = await collectStatus(sources());
     screens.push(renderStatus(report, false), JSON.stringify(report));
     return {
@@ -131,6 +133,24 @@ describe('make status', () => {
     assert.match(r.line('doctor').fix ?? '', /make doctor/);
     assert.equal(r.line('vault').level, 'ok');
     assert.equal(r.line('app').level, 'ok');
+  });
+
+  test('a soft-deleted credential: red, and the fix brings it back instead of repairing it away', async () => {
+    assert.equal(
+      (
+        await stack.request('PUT', '/users/eve/credentials/db', {
+          auth: 'writer',
+          body: { data: { password: 'canary-status-77a0' } },
+        })
+      ).status,
+      201,
+    );
+    // `vault kv delete` is undoable: REPAIR=1 leaves such a credential alone, so status must not advise it.
+    stack.cli(['kv', 'delete', 'aurora/users/eve/db']);
+    const r = await status();
+    assert.equal(r.line('doctor').level, 'red', renderStatus(r, false));
+    assert.match(r.line('doctor').summary, /1 recoverable/);
+    assert.match(r.line('doctor').fix ?? '', /undelete \/ rollback command/);
   });
 
   test('no screen holds a secret', () => {
