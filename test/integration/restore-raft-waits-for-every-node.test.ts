@@ -122,7 +122,7 @@ describe('make restore of another cluster’s Raft snapshot waits until every no
       'make restore said which node it waits for',
     );
     if (done.status === 'rejected') throw done.reason;
-    assert.deepEqual(done.value.doctor, { dangling: 0, orphans: 0, damaged: 0, remaining: 0 });
+    assert.deepEqual(done.value.doctor, { dangling: 0, orphans: 0, damaged: 0, remaining: 0, recoverable: 0 });
     await stack.allUnsealed();
     const r = await stack.request('POST', '/users/alice/credentials/github/resolve');
     assert.equal(r.status, 200, r.text);
