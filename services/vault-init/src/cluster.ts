@@ -36,7 +36,11 @@ export async function findActive(nodes: readonly VaultClient[], timeoutMs = 30_0
     const healths = await Promise.all(nodes.map((n) => n.health().catch(() => undefined)));
     const i = healths.findIndex((h) => h && h.initialized && !h.sealed && !h.standby);
     if (i >= 0) return nodes[i]!;
-    if (Date.now() > deadline) {
+    // Every node that answers is sealed (restarted meanwhile): only an unseal helps, and that is the caller's
+    // next step, so waiting here would only delay it.
+    const answered = healths.filter((h) => h !== undefined);
+    const allSealed = answered.length > 0 && answered.every((h) => h.sealed);
+    if (allSealed || Date.now() > deadline) {
       throw new Error(
         `no active Vault node among ${nodes.map((n) => n.addr).join(', ')} within ${timeoutMs} ms ` +
           `(states: ${healths.map((h, j) => `${nodes[j]!.addr}=${h ? (h.sealed ? 'sealed' : h.standby ? 'standby' : 'uninitialized') : 'unreachable'}`).join(' ')})`,
