@@ -5,7 +5,7 @@
  * with Raft storage (make prod-local-ha) online, from `vault operator raft snapshot save`. docs/operations.md.
  */
 import path from 'node:path';
-import { repoRoot } from '../test/harness/processes.js';
+import { repoRoot } from '@aurora/process';
 import { BackupError, passphraseFromEnv } from './ops/archive.js';
 import { backup } from './ops/backup-restore.js';
 import { selectTarget } from './ops/select-target.js';

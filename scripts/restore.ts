@@ -7,7 +7,7 @@
  * 4 confirmation needed.
  */
 import path from 'node:path';
-import { repoRoot } from '../test/harness/processes.js';
+import { repoRoot } from '@aurora/process';
 import { BackupError, passphraseFromEnv } from './ops/archive.js';
 import { restore } from './ops/backup-restore.js';
 import { selectTarget } from './ops/select-target.js';

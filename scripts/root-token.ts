@@ -14,7 +14,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { repoRoot } from '../test/harness/processes.js';
+import { repoRoot } from '@aurora/process';
 import { nativeDir, nativeVaultAddr } from './ops/native-target.js';
 import { opsClient, readInitMaterial, type InitFileKeys } from './ops/vault-api.js';
 

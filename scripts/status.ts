@@ -8,7 +8,7 @@
  * Exit code: 0 nothing red, 1 something red (warnings alone do not fail), 2 no stack found.
  */
 import path from 'node:path';
-import { repoRoot } from '../test/harness/processes.js';
+import { repoRoot } from '@aurora/process';
 import { BackupError } from './ops/archive.js';
 import { nativeDir } from './ops/native-target.js';
 import { selectTarget } from './ops/select-target.js';

@@ -10,7 +10,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { VaultClient } from '@aurora/common';
-import { parseScrape, type Scrape } from '../../test/harness/metrics.js';
+import { parseScrape, type Scrape } from '@aurora/process';
 import type { DoctorResult } from './targets.js';
 import type { SealStatus } from './vault-api.js';
 

@@ -7,10 +7,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { freePort, repoRoot, tempDir, TSX_NODE_ARGS } from '../harness/processes.js';
-import { AppProcess } from '../harness/app.js';
-import { postgresBinDir } from '../harness/postgres.js';
-import { lookupToken } from '../harness/vault.js';
+import { freePort, repoRoot, tempDir, TSX_NODE_ARGS, AppProcess, postgresBinDir, lookupToken } from '@aurora/process';
 import { VaultClient } from '@aurora/common';
 
 interface Run {

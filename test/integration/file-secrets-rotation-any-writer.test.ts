@@ -10,7 +10,7 @@ import { spawnSync } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { ClientsStack, defaultSecretsConfig, userClient } from '../harness/clients-app.js';
+import { ClientsStack, defaultSecretsConfig, userClient } from '../support/clients-app.js';
 
 /** FILE_SECRET_REVALIDATE_MS of the app under test; a change must be seen within it (plus a busy machine's slack). */
 const REVALIDATE_MS = 300;

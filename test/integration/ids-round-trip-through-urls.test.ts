@@ -4,8 +4,8 @@
 // allow them; the app's is stricter, also when the body is a valid resource.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { CredentialsStack } from '../harness/stack.js';
-import { basicAuth, rawRequest } from '../harness/raw-http.js';
+import { CredentialsStack } from '@aurora/process';
+import { basicAuth, rawRequest } from '../support/raw-http.js';
 
 const DOT_SEGMENTS = ['.', '..', '%2e', '%2E%2e', '.%2E'];
 

@@ -9,12 +9,23 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { VaultClient } from '@aurora/common';
 import { DirTarget, parseDoctor } from '../../scripts/ops/targets.js';
-import { AppProcess } from './app.js';
-import { PostgresServer, postgresBinDir } from './postgres.js';
-import { tempDir, waitFor } from './processes.js';
-import { RaftCluster, type RaftNode } from './raft.js';
-import { credentialRows, kvVersions, putClientRow, type HttpResult } from './stack.js';
-import { vaultInitDirs, vaultInitEnv, VaultInitProcess, type VaultInitDirs } from './vault-init.js';
+import {
+  AppProcess,
+  PostgresServer,
+  postgresBinDir,
+  tempDir,
+  waitFor,
+  RaftCluster,
+  type RaftNode,
+  credentialRows,
+  kvVersions,
+  putClientRow,
+  type HttpResult,
+  vaultInitDirs,
+  vaultInitEnv,
+  VaultInitProcess,
+  type VaultInitDirs,
+} from '@aurora/process';
 
 export interface HaStackOptions {
   /** Reuse this PostgreSQL (a second cluster restoring the first one's backup); it is not stopped by stop(). */
