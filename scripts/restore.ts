@@ -11,6 +11,7 @@ import { repoRoot } from '@aurora/process';
 import { BackupError, passphraseFromEnv } from './ops/archive.js';
 import { restore } from './ops/backup-restore.js';
 import { selectTarget } from './ops/select-target.js';
+import { runMain } from './ops/command-main.js';
 
 const say = (msg: string) => process.stderr.write(`[restore] ${msg}\n`);
 
@@ -36,12 +37,4 @@ async function main(): Promise<number> {
   return 0;
 }
 
-main().then(
-  (code) => {
-    process.exitCode = code;
-  },
-  (err: unknown) => {
-    say(err instanceof Error ? err.message : String(err));
-    process.exitCode = err instanceof BackupError ? err.exitCode : 1;
-  },
-);
+runMain(main, say);

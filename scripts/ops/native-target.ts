@@ -9,7 +9,8 @@ import path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { livePid, postgresBinDir, stopPid, TSX_NODE_ARGS } from '@aurora/process';
 import { BackupError } from './archive.js';
-import { DirTarget, parseDoctor, type DoctorResult } from './targets.js';
+import { DirTarget } from './dir-target.js';
+import { parseDoctor, type DoctorResult } from './doctor-report.js';
 
 const STOP_ORDER = ['app', 'vault-agent', 'vault-init', 'vault'] as const;
 
@@ -85,7 +86,7 @@ export function nativeTarget(root: string): DirTarget {
         const res = spawnSync(path.join(root, 'scripts', 'doctor.sh'), ['--json'], {
           cwd: root,
           encoding: 'utf8',
-          env: { ...process.env, DOCTOR_TARGET: 'native' },
+          env: { ...process.env, AURORA_STACK: 'native' },
         });
         if (res.status !== 0 && res.status !== 1) {
           throw new BackupError(

@@ -11,7 +11,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { VaultClient } from '@aurora/common';
 import { parseScrape, type Scrape } from '@aurora/process';
-import type { DoctorResult } from './targets.js';
+import type { DoctorResult } from './doctor-report.js';
 import type { SealStatus } from './vault-api.js';
 
 export type Level = 'ok' | 'warn' | 'red';

@@ -60,7 +60,7 @@ describe('make backup / make restore on the native stack', () => {
       NATIVE_VAULT_INIT_HEALTH_PORT: String(await freePort()),
       APP_PORT: String(await freePort()),
       APP_METRICS_PORT: String(await freePort()),
-      BACKUP_TARGET: 'native',
+      AURORA_STACK: 'native',
       BACKUP_DIR: path.join(dir, 'backups'),
       // doctor.sh reads the repo's .native/env; these point it at this test's stack instead.
       VAULT_APPROLE_DIR: path.join(dir, 'native', 'approle', 'app'),

@@ -15,7 +15,8 @@ import { spawnSync } from 'node:child_process';
 import { CredentialsStack, postgresBinDir, tempDir, secretsOnDisk } from '@aurora/process';
 import { BackupError, type Passphrase } from '../../scripts/ops/archive.js';
 import { backup, restore } from '../../scripts/ops/backup-restore.js';
-import { DirTarget, parseDoctor } from '../../scripts/ops/targets.js';
+import { DirTarget } from '../../scripts/ops/dir-target.js';
+import { parseDoctor } from '../../scripts/ops/doctor-report.js';
 
 function targetFor(stack: CredentialsStack): DirTarget {
   return new DirTarget({

@@ -17,7 +17,7 @@ import crypto from 'node:crypto';
 import { HaStack } from '../support/ha-stack.js';
 import { tempDir, waitFor, type RaftNode } from '@aurora/process';
 import { backup, restore } from '../../scripts/ops/backup-restore.js';
-import type { RaftNodeSeal } from '../../scripts/ops/targets.js';
+import type { RaftNodeSeal } from '../../scripts/ops/stack-target.js';
 
 describe('make restore of another cluster’s Raft snapshot waits until every node has sealed', () => {
   let a: HaStack | undefined;

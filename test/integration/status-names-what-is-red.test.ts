@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { CredentialsStack, tempDir, waitFor, VaultInitProcess } from '@aurora/process';
 import { collectStatus, renderStatus, type StatusReport, type StatusSources } from '../../scripts/ops/status.js';
-import { parseDoctor } from '../../scripts/ops/targets.js';
+import { parseDoctor } from '../../scripts/ops/doctor-report.js';
 import { sealStatus } from '../../scripts/ops/vault-api.js';
 
 describe('make status', () => {
