@@ -7,7 +7,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { postgresBinDir } from '../../test/harness/postgres.js';
+import { pgPassFile, postgresBinDir } from '../../test/harness/postgres.js';
 import { TSX_NODE_ARGS } from '../../test/harness/processes.js';
 import { BackupError } from './archive.js';
 import { DirTarget, parseDoctor, type DoctorResult } from './targets.js';
@@ -97,6 +97,7 @@ export function nativeTarget(root: string): DirTarget {
       port: Number(process.env.NATIVE_PG_PORT ?? 55432),
       user: 'postgres',
       database: 'aurora',
+      passFile: pgPassFile(p('postgres', 'data')),
     },
     control: {
       running,

@@ -25,7 +25,10 @@ export interface AppConfig {
     host: string;
     port: number;
     user: string;
-    password: string;
+    /** PGPASSWORD; unset when PGPASSWORD_FILE names the password instead. */
+    password?: string;
+    /** PGPASSWORD_FILE: read at each new connection, so a rewritten file takes effect without a restart. */
+    passwordFile?: string;
     database: string;
     poolSize: number;
     connectTimeoutMs: number;
@@ -100,7 +103,11 @@ export const APP_SETTINGS = {
   pgHost: setting.string('PGHOST', '127.0.0.1', "PostgreSQL's host"),
   pgPort: setting.int('PGPORT', 5432, { min: 1, max: 65535 }, "PostgreSQL's port"),
   pgUser: setting.string('PGUSER', 'aurora', 'PostgreSQL user'),
-  pgPassword: setting.optional('PGPASSWORD', 'PostgreSQL password'),
+  pgPassword: setting.optional(
+    'PGPASSWORD',
+    'PostgreSQL password (prefer PGPASSWORD_FILE: no value in the environment)',
+  ),
+  pgPasswordFile: setting.optional('PGPASSWORD_FILE', "a file holding PGUSER's password (one line)"),
   pgDatabase: setting.string('PGDATABASE', 'aurora', 'PostgreSQL database'),
   pgPoolSize: setting.int('PG_POOL_SIZE', 10, { min: 1, max: 200 }, 'PostgreSQL connections in the pool'),
   pgConnectTimeoutMs: setting.int(
@@ -178,6 +185,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<AppCo
         `AUTH_TRUSTED_PROXIES: ${JSON.stringify(p)} is not an IP address, a CIDR range or loopback/linklocal/uniquelocal; example: AUTH_TRUSTED_PROXIES=10.0.0.0/8,127.0.0.1`,
       );
   }
+  if (s.pgPassword && s.pgPasswordFile)
+    r.problem(
+      'PGPASSWORD and PGPASSWORD_FILE are both set: set only PGPASSWORD_FILE (the password stays out of the environment)',
+    );
   return r.done<AppConfig>({
     port: s.port,
     host: s.host,
@@ -200,7 +211,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<AppCo
       host: s.pgHost,
       port: s.pgPort,
       user: s.pgUser,
-      password: s.pgPassword ?? '',
+      ...(s.pgPasswordFile ? { passwordFile: s.pgPasswordFile } : { password: s.pgPassword ?? '' }),
       database: s.pgDatabase,
       poolSize: s.pgPoolSize,
       connectTimeoutMs: s.pgConnectTimeoutMs,

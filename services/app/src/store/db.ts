@@ -8,12 +8,29 @@ import pg from 'pg';
 import { DatabaseUnavailableError, MIGRATION_LOCK_SQL, MIGRATION_UNLOCK_SQL, type Logger } from '@aurora/common';
 import type { AppConfig } from '../config.js';
 
+/**
+ * Reads a password file as PostgreSQL's own images do (POSTGRES_PASSWORD_FILE): its content without trailing
+ * newlines. The error names the file and the setting, never the content.
+ */
+export async function readPasswordFile(file: string): Promise<string> {
+  try {
+    return (await fs.readFile(file, 'utf8')).replace(/\n+$/, '');
+  } catch (err) {
+    throw new Error(
+      `cannot read the PostgreSQL password file ${file} (PGPASSWORD_FILE): ${(err as NodeJS.ErrnoException).code ?? String(err)}`,
+      { cause: err },
+    );
+  }
+}
+
 export function createPool(config: AppConfig['postgres']): pg.Pool {
+  const { passwordFile } = config;
   const pool = new pg.Pool({
     host: config.host,
     port: config.port,
     user: config.user,
-    password: config.password,
+    // A function is asked at each new connection: a rewritten file is used without a restart.
+    password: passwordFile ? () => readPasswordFile(passwordFile) : (config.password ?? ''),
     database: config.database,
     max: config.poolSize,
     connectionTimeoutMillis: config.connectTimeoutMs,
