@@ -24,3 +24,4 @@ export * from './token-lifetime.js';
 export * from './vault-diagnosis.js';
 export * from './vault-call-observer.js';
 export * from './locks.js';
+export * from './database-lifetime.js';

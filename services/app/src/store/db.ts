@@ -23,6 +23,9 @@ export async function readPasswordFile(file: string): Promise<string> {
   }
 }
 
+/** What the stores need of a pool: a pg.Pool, or the RotatingPool that swaps one for fresh credentials. */
+export type Db = Pick<pg.Pool, 'query' | 'connect'>;
+
 export function createPool(config: AppConfig['postgres']): pg.Pool {
   const { passwordFile } = config;
   const pool = new pg.Pool({
@@ -80,7 +83,7 @@ export function guardClient(client: pg.PoolClient): (err?: unknown) => void {
 
 const MIGRATIONS_DIR = path.resolve(import.meta.dirname, '..', '..', 'migrations');
 
-export async function migrate(pool: pg.Pool, logger: Logger, dir = MIGRATIONS_DIR): Promise<void> {
+export async function migrate(pool: Db, logger: Logger, dir = MIGRATIONS_DIR): Promise<void> {
   const files = (await fs.readdir(dir)).filter((f) => f.endsWith('.sql')).sort();
   const client = await pool.connect();
   const release = guardClient(client);
