@@ -17,6 +17,9 @@ import {
   vaultBinary,
   vaultServerConfig,
   initCluster,
+  libpqEnv,
+  pgPassFile,
+  superuserPasswordFile,
   postgresBinDir,
   postgresCommand,
   vaultInitEnv,
@@ -120,19 +123,9 @@ async function startPostgres(): Promise<void> {
     run(path.join(bin, 'pg_isready'), ['-h', '127.0.0.1', '-p', String(ports.postgres), '-q']);
     return true;
   });
+  // The superuser's password is in .native/postgres/pgpass (generated with the cluster), never on a command line.
   const psql = (db: string, sql: string) =>
-    run(path.join(bin, 'psql'), [
-      '-h',
-      '127.0.0.1',
-      '-p',
-      String(ports.postgres),
-      '-U',
-      'postgres',
-      '-d',
-      db,
-      '-Atc',
-      sql,
-    ]);
+    run(path.join(bin, 'psql'), ['-w', '-Atc', sql], { env: libpqEnv(dataDir, '127.0.0.1', ports.postgres, db) });
   if (!psql('postgres', "SELECT 1 FROM pg_database WHERE datname = 'aurora'").trim())
     psql('postgres', 'CREATE DATABASE aurora');
 }
@@ -220,7 +213,7 @@ async function startApp(): Promise<void> {
       PGHOST: '127.0.0.1',
       PGPORT: String(ports.postgres),
       PGUSER: 'postgres',
-      PGPASSWORD: '',
+      PGPASSWORD_FILE: superuserPasswordFile(p('postgres', 'data')),
       PGDATABASE: 'aurora',
     };
     fs.writeFileSync(
@@ -265,6 +258,8 @@ function writeEnvFile(): void {
     `export VAULT_ADDR=http://127.0.0.1:${ports.vault}`,
     `export PATH=${path.dirname(vaultBinary())}:$PATH`,
     `export PGHOST=127.0.0.1 PGPORT=${ports.postgres} PGUSER=postgres PGDATABASE=aurora`,
+    '# psql finds the superuser password (generated with the cluster) in this libpq password file',
+    `export PGPASSFILE=${pgPassFile(p('postgres', 'data'))}`,
   ];
   if (fs.existsSync(p('cli', '.vault-token')))
     lines.push(
@@ -284,7 +279,7 @@ async function up(): Promise<void> {
   const b = banner();
   if (b) process.stdout.write(`\n${b}\n\n`);
   say(`Vault:      http://127.0.0.1:${ports.vault} (UI at /ui; this build has no UI assets, the compose image does)`);
-  say(`PostgreSQL: postgres://postgres@127.0.0.1:${ports.postgres}/aurora`);
+  say(`PostgreSQL: postgres://postgres@127.0.0.1:${ports.postgres}/aurora (password: .native/postgres/pgpass)`);
   say(`App:        http://127.0.0.1:${ports.app} (GET /readyz; every other route needs HTTP Basic client_id:secret)`);
   say(`Admin:      curl -u admin:$(cat .native/secrets/admin-secret) http://127.0.0.1:${ports.app}/fhir/Client`);
   say('Use them:   source .native/env   then   vault status   /   psql');

@@ -21,7 +21,8 @@ export interface PgConnection {
   port: number;
   user: string;
   database: string;
-  password?: string;
+  /** A libpq password file (PGPASSFILE) holding the password; the value never enters an environment. */
+  passFile?: string;
 }
 
 export interface DirTargetControl {
@@ -112,7 +113,8 @@ export class DirTarget implements StackTarget {
       PGHOST: pg.host,
       PGPORT: String(pg.port),
       PGUSER: pg.user,
-      PGPASSWORD: pg.password ?? '',
+      PGPASSWORD: '',
+      ...(pg.passFile ? { PGPASSFILE: pg.passFile } : {}),
       PGCONNECT_TIMEOUT: '10',
     };
   }

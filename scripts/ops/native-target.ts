@@ -7,7 +7,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { livePid, postgresBinDir, stopPid, TSX_NODE_ARGS } from '@aurora/process';
+import { livePid, pgPassFile, postgresBinDir, stopPid, TSX_NODE_ARGS } from '@aurora/process';
 import { BackupError } from './archive.js';
 import { DirTarget } from './dir-target.js';
 import { parseDoctor, type DoctorResult } from './doctor-report.js';
@@ -70,6 +70,7 @@ export function nativeTarget(root: string): DirTarget {
       port: Number(process.env.NATIVE_PG_PORT ?? 55432),
       user: 'postgres',
       database: 'aurora',
+      passFile: pgPassFile(p('postgres', 'data')),
     },
     control: {
       running,

@@ -7,7 +7,17 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { freePort, repoRoot, tempDir, TSX_NODE_ARGS, AppProcess, postgresBinDir, lookupToken } from '@aurora/process';
+import {
+  freePort,
+  repoRoot,
+  tempDir,
+  TSX_NODE_ARGS,
+  AppProcess,
+  libpqEnv,
+  postgresBinDir,
+  superuserPasswordFile,
+  lookupToken,
+} from '@aurora/process';
 import { VaultClient } from '@aurora/common';
 
 interface Run {
@@ -36,12 +46,12 @@ describe('make backup / make restore on the native stack', () => {
     });
     return { code: res.status, stdout: res.stdout, stderr: res.stderr };
   };
+  const pgData = () => path.join(dir, 'native', 'postgres', 'data');
   const psql = (sql: string) =>
-    spawnSync(
-      path.join(postgresBinDir(), 'psql'),
-      ['-h', '127.0.0.1', '-p', String(pgPort), '-U', 'postgres', '-d', 'aurora', '-v', 'ON_ERROR_STOP=1', '-Atc', sql],
-      { encoding: 'utf8' },
-    ).stdout.trim();
+    spawnSync(path.join(postgresBinDir(), 'psql'), ['-w', '-v', 'ON_ERROR_STOP=1', '-Atc', sql], {
+      encoding: 'utf8',
+      env: libpqEnv(pgData(), '127.0.0.1', pgPort, 'aurora'),
+    }).stdout.trim();
   // A fresh client per call: a kept-alive connection to a Vault that a backup or restore restarted fails once.
   const vault = () => new VaultClient({ addr: vaultAddr, token: operatorToken, timeoutMs: 10_000 });
   const putSecret = (p: string, data: Record<string, string>) => vault().kvWrite('aurora', `users/${p}`, data);
@@ -73,7 +83,7 @@ describe('make backup / make restore on the native stack', () => {
         'PGHOST=127.0.0.1',
         `PGPORT=${pgPort}`,
         'PGUSER=postgres',
-        'PGPASSWORD=',
+        `PGPASSWORD_FILE=${superuserPasswordFile(pgData())}`,
         'PGDATABASE=aurora',
         'VAULT_TOKEN=',
       ].join('\n'),
@@ -89,7 +99,7 @@ describe('make backup / make restore on the native stack', () => {
         PGHOST: '127.0.0.1',
         PGPORT: String(pgPort),
         PGUSER: 'postgres',
-        PGPASSWORD: '',
+        PGPASSWORD_FILE: superuserPasswordFile(pgData()),
         PGDATABASE: 'aurora',
       },
       path.join(dir, 'app'),

@@ -31,6 +31,7 @@ function targetFor(stack: CredentialsStack): DirTarget {
       port: stack.postgres.port,
       user: stack.postgres.user,
       database: stack.postgres.database,
+      passFile: stack.postgres.pgPassFile,
     },
     control: {
       running: async () =>

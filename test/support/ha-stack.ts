@@ -252,6 +252,7 @@ export class HaStack {
         port: this.postgres.port,
         user: this.postgres.user,
         database: this.postgres.database,
+        passFile: this.postgres.pgPassFile,
       },
       control: {
         running: async () => [

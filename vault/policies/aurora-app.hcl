@@ -21,3 +21,24 @@ path "{{mount}}/destroy/{{base}}/*" {
 path "secret/data/*" {
   capabilities = ["read"]
 }
+
+# Its own PostgreSQL users from the database secrets engine: one for queries, one for migrations (run at start).
+# Nothing else of database/; renewing and revoking only the leases of those two roles.
+path "database/creds/aurora-app" {
+  capabilities = ["read"]
+}
+path "database/creds/aurora-maintenance" {
+  capabilities = ["read"]
+}
+path "sys/leases/renew/database/creds/aurora-app/*" {
+  capabilities = ["update"]
+}
+path "sys/leases/renew/database/creds/aurora-maintenance/*" {
+  capabilities = ["update"]
+}
+path "sys/leases/revoke/database/creds/aurora-app/*" {
+  capabilities = ["update"]
+}
+path "sys/leases/revoke/database/creds/aurora-maintenance/*" {
+  capabilities = ["update"]
+}

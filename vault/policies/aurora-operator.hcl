@@ -43,6 +43,18 @@ path "secret/destroy/*" {
   capabilities = ["update"]
 }
 
+# A PostgreSQL session for maintenance (backup, restore, psql by hand): `vault read database/creds/aurora-maintenance`,
+# a user that lives for the lease (VAULT_DB_DEFAULT_TTL); renewing and revoking those leases.
+path "database/creds/aurora-maintenance" {
+  capabilities = ["read"]
+}
+path "sys/leases/renew/database/creds/aurora-maintenance/*" {
+  capabilities = ["update"]
+}
+path "sys/leases/revoke/database/creds/aurora-maintenance/*" {
+  capabilities = ["update"]
+}
+
 # Read-only views of the server: mounts, auth methods, policies, health.
 path "sys/mounts" {
   capabilities = ["read"]

@@ -131,6 +131,23 @@ export class DatabaseUnavailableError extends AuroraError {
   }
 }
 
+/**
+ * The PostgreSQL credentials Vault leased to the app have ended and Vault could not issue new ones (it is
+ * down, sealed or refusing): connections would be refused, so requests get a 503 naming the cause.
+ */
+export class DatabaseCredentialsExpiredError extends AuroraError {
+  constructor(cause: string) {
+    super(
+      'database_credentials_expired',
+      503,
+      `PostgreSQL credentials from Vault have expired: ${cause}. Retry shortly.`,
+      {
+        retryAfter: 5,
+      },
+    );
+  }
+}
+
 /** What `VaultRefusingError` says when Vault fails authenticated requests while it reports itself healthy. */
 export const AUDIT_LOG_DIAGNOSIS = 'Vault refuses requests: its audit log cannot be written — disk full?';
 

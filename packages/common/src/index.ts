@@ -9,6 +9,13 @@ export {
   type GenerateRootStatus,
 } from './vault/generate-root.js';
 export type { AutopilotState, RaftServer } from './vault/raft.js';
+export type {
+  DatabaseApi,
+  DatabaseConnection,
+  DatabaseConnectionWrite,
+  DatabaseCredentials,
+  DatabaseRole,
+} from './vault/database.js';
 export * from './env.js';
 export * from './settings.js';
 export * from './unseal.js';
@@ -17,3 +24,4 @@ export * from './token-lifetime.js';
 export * from './vault-diagnosis.js';
 export * from './vault-call-observer.js';
 export * from './locks.js';
+export * from './database-lifetime.js';

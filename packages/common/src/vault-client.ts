@@ -10,13 +10,14 @@
  * - One keep-alive agent per client: no per-request connection setup. Binary bodies (Raft snapshots), which
  *   node-vault cannot stream, go over node:http with the same agent (vault/binary.ts).
  * - Endpoint families beyond the everyday calls are views over this one client: `vault.generateRoot`
- *   (vault/generate-root.ts) and `vault.raft` (vault/raft.ts).
+ *   (vault/generate-root.ts), `vault.raft` (vault/raft.ts) and `vault.database(mount)` (vault/database.ts).
  */
 import http from 'node:http';
 import https from 'node:https';
 import nodeVault from 'node-vault';
 import { VaultNotFoundError } from './errors.js';
 import type { BinaryEndpoint } from './vault/binary.js';
+import { DatabaseApi } from './vault/database.js';
 import { firstVaultMessage, vaultError } from './vault/error-map.js';
 import { GenerateRootApi } from './vault/generate-root.js';
 import { RaftApi } from './vault/raft.js';
@@ -87,6 +88,13 @@ export interface LoginResult {
   policies: string[];
 }
 
+/** sys/leases/renew: the lease's new duration, in seconds, from now. */
+export interface LeaseRenewal {
+  leaseId: string;
+  leaseDuration: number;
+  renewable: boolean;
+}
+
 export interface TokenInfo {
   ttl: number;
   renewable: boolean;
@@ -121,6 +129,11 @@ export class VaultClient {
     this.raw.token = options.token ?? '';
     this.generateRoot = new GenerateRootApi(this);
     this.raft = new RaftApi(this);
+  }
+
+  /** The database secrets engine mounted at `mount` (vault/database.ts). */
+  database(mount = 'database'): DatabaseApi {
+    return new DatabaseApi(this, mount);
   }
 
   /** What the binary transfers (vault/binary.ts) need: address, token, this client's keep-alive agent. */
@@ -309,6 +322,28 @@ export class VaultClient {
       renewable: res.auth.renewable,
       policies: res.auth.policies,
     };
+  }
+
+  // ---- leases ----------------------------------------------------------------------------------------
+
+  /**
+   * sys/leases/renew/<lease id>: extends a lease by `incrementSeconds` (Vault's default when omitted), capped
+   * by the max TTL of what it leases; the answer says how long it now lives. The lease id goes in the path so
+   * that a policy can allow renewing only the leases under one prefix (`database/creds/<role>/*`).
+   */
+  async renewLease(leaseId: string, incrementSeconds?: number): Promise<LeaseRenewal> {
+    const body: Record<string, unknown> = {};
+    if (incrementSeconds !== undefined) body.increment = incrementSeconds;
+    const res = await this.write<{ lease_id: string; lease_duration: number; renewable: boolean }>(
+      `sys/leases/renew/${leaseId}`,
+      body,
+    );
+    return { leaseId: res.lease_id, leaseDuration: res.lease_duration, renewable: res.renewable };
+  }
+
+  /** sys/leases/revoke/<lease id>: ends a lease now; for database credentials Vault drops the user. */
+  async revokeLease(leaseId: string): Promise<void> {
+    await this.write(`sys/leases/revoke/${leaseId}`, {});
   }
 
   // ---- KV v2 (node-vault has no helpers for it) -----------------------------------------------------

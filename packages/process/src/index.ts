@@ -38,10 +38,15 @@ export { RaftCluster, RaftNode, type RaftHealth } from './raft.js';
 // PostgreSQL: the installed binaries, a cluster of our own on a free port.
 export {
   initCluster,
+  libpqEnv,
   pgCommand,
+  pgPassFile,
   postgresBinDir,
   postgresCommand,
   PostgresServer,
+  readSuperuserPassword,
+  SUPERUSER,
+  superuserPasswordFile,
   type PostgresOptions,
 } from './postgres.js';
 

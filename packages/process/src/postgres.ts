@@ -2,7 +2,14 @@
  * A real, throwaway PostgreSQL cluster: Debian's server binaries (scripts/ensure-postgres.sh installs them),
  * `initdb` in a temp dir, a free loopback port (never 5432, never the machine's own cluster).
  * PostgreSQL refuses to run as root, so as root the cluster runs as the `postgres` system user.
+ *
+ * Authentication is real: every connection, TCP or socket, proves the superuser's password with
+ * scram-sha-256 (no `trust`, so a test that connects with a wrong password fails as it would in production).
+ * The password is generated at first start and kept next to the data directory in two 0600 files: the
+ * password itself (what the app's PGPASSWORD_FILE and compose's POSTGRES_PASSWORD_FILE name) and a libpq
+ * password file for psql and pg_dump (PGPASSFILE), so the value never sits in a process's environment or argv.
  */
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { ChildProcess } from 'node:child_process';
@@ -25,21 +32,80 @@ export function pgCommand(bin: string, args: string[]): [string, string[]] {
     : [full, args];
 }
 
-/** initdb a loopback-only cluster with trust auth; `owned` is chowned to postgres when we are root. */
+/** The superuser every cluster here is created with. */
+export const SUPERUSER = 'postgres';
+
+/** The file holding the superuser's password (one line), next to the data directory. */
+export function superuserPasswordFile(dataDir: string): string {
+  return path.join(path.dirname(dataDir), 'superuser-password');
+}
+
+/** The libpq password file (`host:port:db:user:password`) for psql and pg_dump, next to the data directory. */
+export function pgPassFile(dataDir: string): string {
+  return path.join(path.dirname(dataDir), 'pgpass');
+}
+
+/** Reads the superuser's password; the error names the file and how it comes to exist. */
+export function readSuperuserPassword(dataDir: string): string {
+  const file = superuserPasswordFile(dataDir);
+  try {
+    return fs.readFileSync(file, 'utf8').replace(/\n+$/, '');
+  } catch (err) {
+    throw new Error(
+      `cannot read PostgreSQL's superuser password ${file} (${(err as NodeJS.ErrnoException).code ?? String(err)}): ` +
+        'it is written when the cluster is created; a cluster without it needs a new data directory',
+    );
+  }
+}
+
+/**
+ * Writes the password and the libpq password file (0600) unless they exist: a password is generated once, at
+ * the cluster's first start. 32 random bytes in base64url: no character libpq's file format or a URL escapes.
+ */
+function ensureSuperuserPassword(dataDir: string): string {
+  const file = superuserPasswordFile(dataDir);
+  if (!fs.existsSync(file))
+    fs.writeFileSync(file, `${crypto.randomBytes(32).toString('base64url')}\n`, { mode: 0o600, flag: 'wx' });
+  const password = readSuperuserPassword(dataDir);
+  fs.writeFileSync(pgPassFile(dataDir), `*:*:*:${SUPERUSER}:${password}\n`, { mode: 0o600 });
+  return password;
+}
+
+/**
+ * initdb a loopback-only cluster whose every connection needs the superuser's password (scram-sha-256);
+ * `owned` (which holds the data directory and the password files) is chowned to postgres when we are root,
+ * so that initdb, running as postgres, can read the password file.
+ */
 export function initCluster(dataDir: string, owned: string): void {
   fs.mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  ensureSuperuserPassword(dataDir);
   if (asRoot) run('chown', ['-R', 'postgres:postgres', owned]);
   const [cmd, args] = pgCommand('initdb', [
     '-D',
     dataDir,
     '-U',
-    'postgres',
-    '--auth=trust',
+    SUPERUSER,
+    '--auth-local=scram-sha-256',
+    '--auth-host=scram-sha-256',
+    `--pwfile=${superuserPasswordFile(dataDir)}`,
     '-E',
     'UTF8',
     '--no-instructions',
   ]);
   run(cmd, args);
+}
+
+/** libpq's environment for psql/pg_dump against a cluster created by initCluster (no password in it). */
+export function libpqEnv(dataDir: string, host: string, port: number, database: string): NodeJS.ProcessEnv {
+  return {
+    ...process.env,
+    PGHOST: host,
+    PGPORT: String(port),
+    PGUSER: SUPERUSER,
+    PGDATABASE: database,
+    PGPASSFILE: pgPassFile(dataDir),
+    PGPASSWORD: '',
+  };
 }
 
 /** The server command line; fsync is off because these clusters are throwaway (a process crash loses nothing). */
@@ -67,8 +133,7 @@ export interface PostgresOptions {
 
 export class PostgresServer {
   readonly host = '127.0.0.1';
-  readonly user = 'postgres';
-  readonly password = '';
+  readonly user = SUPERUSER;
   readonly logFile: string;
   private child?: ChildProcess;
 
@@ -81,20 +146,32 @@ export class PostgresServer {
     this.logFile = path.join(dir, 'postgres.log');
   }
 
+  /** The superuser's password, read from its file (generated when the cluster was created). */
+  get password(): string {
+    return readSuperuserPassword(this.dataDir);
+  }
+  get passwordFile(): string {
+    return superuserPasswordFile(this.dataDir);
+  }
+  get pgPassFile(): string {
+    return pgPassFile(this.dataDir);
+  }
+
+  /** A connection string for node-postgres in tests, password included (never log it). */
   get url(): string {
-    return `postgres://${this.user}@${this.host}:${this.port}/${this.database}`;
+    return `postgres://${this.user}:${encodeURIComponent(this.password)}@${this.host}:${this.port}/${this.database}`;
   }
   get pid(): number | undefined {
     return this.child?.pid;
   }
 
-  /** The env names the app reads (same as compose). */
+  /** The env names the app reads (same as compose): the password by file, never by value. */
   get env(): Record<string, string> {
     return {
       PGHOST: this.host,
       PGPORT: String(this.port),
       PGUSER: this.user,
-      PGPASSWORD: this.password,
+      PGPASSWORD_FILE: this.passwordFile,
       PGDATABASE: this.database,
     };
   }
@@ -136,33 +213,15 @@ export class PostgresServer {
 
   /** Runs SQL through the real psql client; returns its unaligned output. */
   async psql(database: string, sql: string): Promise<string> {
-    return run(path.join(postgresBinDir(), 'psql'), [
-      '-h',
-      this.host,
-      '-p',
-      String(this.port),
-      '-U',
-      this.user,
-      '-d',
-      database,
-      '-v',
-      'ON_ERROR_STOP=1',
-      '-At',
-      '-c',
-      sql,
-    ]);
+    return run(path.join(postgresBinDir(), 'psql'), ['-w', '-v', 'ON_ERROR_STOP=1', '-At', '-c', sql], {
+      env: libpqEnv(this.dataDir, this.host, this.port, database),
+    });
   }
 
   pgDump(): string {
-    return run(path.join(postgresBinDir(), 'pg_dump'), [
-      '-h',
-      this.host,
-      '-p',
-      String(this.port),
-      '-U',
-      this.user,
-      this.database,
-    ]);
+    return run(path.join(postgresBinDir(), 'pg_dump'), ['-w', this.database], {
+      env: libpqEnv(this.dataDir, this.host, this.port, this.database),
+    });
   }
 
   async stop(): Promise<void> {

@@ -25,7 +25,15 @@ export interface AppConfig {
     host: string;
     port: number;
     user: string;
-    password: string;
+    /** PGPASSWORD; unset when PGPASSWORD_FILE names the password instead. */
+    password?: string;
+    /** PGPASSWORD_FILE: read at each new connection, so a rewritten file takes effect without a restart. */
+    passwordFile?: string;
+    /**
+     * PG_VAULT_ROLE set: the app connects as users Vault's database secrets engine leases
+     * (`<mount>/creds/<role>`), not as PGUSER; migrations at start use `migrationsRole`'s.
+     */
+    vault?: { mount: string; role: string; migrationsRole: string };
     database: string;
     poolSize: number;
     connectTimeoutMs: number;
@@ -100,7 +108,20 @@ export const APP_SETTINGS = {
   pgHost: setting.string('PGHOST', '127.0.0.1', "PostgreSQL's host"),
   pgPort: setting.int('PGPORT', 5432, { min: 1, max: 65535 }, "PostgreSQL's port"),
   pgUser: setting.string('PGUSER', 'aurora', 'PostgreSQL user'),
-  pgPassword: setting.optional('PGPASSWORD', 'PostgreSQL password'),
+  pgPassword: setting.optional(
+    'PGPASSWORD',
+    'PostgreSQL password (prefer PGPASSWORD_FILE: no value in the environment)',
+  ),
+  pgPasswordFile: setting.optional('PGPASSWORD_FILE', "a file holding PGUSER's password (one line)"),
+  pgVaultRole: setting.optional(
+    'PG_VAULT_ROLE',
+    'connect as users leased from Vault (database/creds/<role>, e.g. aurora-app) instead of PGUSER',
+  ),
+  pgVaultMigrationsRole: setting.optional(
+    'PG_VAULT_MIGRATIONS_ROLE',
+    'the Vault role whose user runs migrations at start (e.g. aurora-maintenance; empty: PG_VAULT_ROLE)',
+  ),
+  pgVaultMount: setting.vaultPath('VAULT_DB_MOUNT', 'database', 'one', "the database secrets engine's mount"),
   pgDatabase: setting.string('PGDATABASE', 'aurora', 'PostgreSQL database'),
   pgPoolSize: setting.int('PG_POOL_SIZE', 10, { min: 1, max: 200 }, 'PostgreSQL connections in the pool'),
   pgConnectTimeoutMs: setting.int(
@@ -178,6 +199,16 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<AppCo
         `AUTH_TRUSTED_PROXIES: ${JSON.stringify(p)} is not an IP address, a CIDR range or loopback/linklocal/uniquelocal; example: AUTH_TRUSTED_PROXIES=10.0.0.0/8,127.0.0.1`,
       );
   }
+  for (const [name, role] of [
+    ['PG_VAULT_ROLE', s.pgVaultRole],
+    ['PG_VAULT_MIGRATIONS_ROLE', s.pgVaultMigrationsRole],
+  ] as const)
+    if (role !== undefined && !/^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$/.test(role))
+      r.problem(`${name}=${JSON.stringify(role)} is not a Vault role name; example: ${name}=aurora-app`);
+  if (s.pgPassword && s.pgPasswordFile)
+    r.problem(
+      'PGPASSWORD and PGPASSWORD_FILE are both set: set only PGPASSWORD_FILE (the password stays out of the environment)',
+    );
   return r.done<AppConfig>({
     port: s.port,
     host: s.host,
@@ -200,7 +231,16 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<AppCo
       host: s.pgHost,
       port: s.pgPort,
       user: s.pgUser,
-      password: s.pgPassword ?? '',
+      ...(s.pgPasswordFile ? { passwordFile: s.pgPasswordFile } : { password: s.pgPassword ?? '' }),
+      ...(s.pgVaultRole
+        ? {
+            vault: {
+              mount: s.pgVaultMount,
+              role: s.pgVaultRole,
+              migrationsRole: s.pgVaultMigrationsRole ?? s.pgVaultRole,
+            },
+          }
+        : {}),
       database: s.pgDatabase,
       poolSize: s.pgPoolSize,
       connectTimeoutMs: s.pgConnectTimeoutMs,

@@ -1,13 +1,13 @@
 /** What every part of the app is built from; created once in main.ts (and by tests). */
-import type pg from 'pg';
 import type { Logger } from '@aurora/common';
 import type { AppConfig } from './config.js';
 import type { VaultSession } from './vault/session.js';
+import type { Db } from './store/db.js';
 
 export interface AppContext {
   config: Readonly<AppConfig>;
   logger: Logger;
-  pool: pg.Pool;
+  pool: Db;
   vault: VaultSession;
 }
 

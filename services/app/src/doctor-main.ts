@@ -12,7 +12,8 @@ import 'dotenv/config';
 import fs from 'node:fs';
 import { AuroraError, ConfigError, createLogger } from '@aurora/common';
 import { loadConfig } from './config.js';
-import { createPool, isConnectionError } from './store/db.js';
+import { createPool, isConnectionError, type Db } from './store/db.js';
+import { withLeasedUser } from './store/vault-credentials.js';
 import { VaultSession } from './vault/session.js';
 import { formatReport, runDoctor } from './doctor.js';
 import { storagePaths, tornFile, type TornFile } from './torn-files.js';
@@ -108,17 +109,16 @@ async function main(argv: string[]): Promise<number> {
     throw err;
   }
   const logger = createLogger('doctor', { level: process.env.LOG_LEVEL ?? 'warn' });
-  const pool = createPool({ ...config.postgres, poolSize: 2 });
   const vault = new VaultSession({ ...config.vault, logger });
+  const pgConfig = { ...config.postgres, poolSize: 2 };
+  const check = (pool: Db) =>
+    runDoctor({ pool, vault, mount: config.vault.kvMount, base: config.vault.kvBasePath, repair, destroyRecoverable });
+  // With PG_VAULT_ROLE, doctor leases its own user of the app's role for the run; Vault drops it afterwards.
+  const pool = pgConfig.vault ? undefined : createPool(pgConfig);
   try {
-    const report = await runDoctor({
-      pool,
-      vault,
-      mount: config.vault.kvMount,
-      base: config.vault.kvBasePath,
-      repair,
-      destroyRecoverable,
-    });
+    const report = pgConfig.vault
+      ? await withLeasedUser({ ...pgConfig, vault: pgConfig.vault }, vault, pgConfig.vault.role, check)
+      : await check(pool!);
     process.stdout.write(`${json ? JSON.stringify(report) : formatReport(report, repair, destroyRecoverable)}\n`);
     return report.remaining > 0 ? 1 : 0;
   } catch (err) {
@@ -132,7 +132,7 @@ async function main(argv: string[]): Promise<number> {
     return 3;
   } finally {
     vault.close();
-    await pool.end().catch(() => undefined);
+    await pool?.end().catch(() => undefined);
   }
 }
 

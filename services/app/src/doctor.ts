@@ -42,7 +42,7 @@ import {
 import type { VaultSession } from './vault/session.js';
 import { CredentialStore } from './credentials/store.js';
 import { secretState, type SecretCondition } from './credentials/recovery.js';
-import { guardClient } from './store/db.js';
+import { guardClient, type Db } from './store/db.js';
 
 export type FindingKind = 'dangling' | 'orphan' | 'damaged' | 'foreign' | 'unmanaged';
 
@@ -80,7 +80,7 @@ export interface DoctorReport {
 }
 
 export interface DoctorOptions {
-  pool: pg.Pool;
+  pool: Db;
   vault: VaultSession;
   mount: string;
   base: string;
@@ -317,12 +317,7 @@ function summarize(
 }
 
 /** Runs `fn` in a transaction holding the credential's locks: the write barrier (shared) and its own. */
-async function underLock<T>(
-  pool: pg.Pool,
-  userId: string,
-  type: string,
-  fn: (db: pg.PoolClient) => Promise<T>,
-): Promise<T> {
+async function underLock<T>(pool: Db, userId: string, type: string, fn: (db: pg.PoolClient) => Promise<T>): Promise<T> {
   const db = await pool.connect();
   const release = guardClient(db);
   try {

@@ -6,7 +6,8 @@ import 'dotenv/config';
 import http from 'node:http';
 import { ConfigError, createLogger } from '@aurora/common';
 import { loadConfig } from './config.js';
-import { createPool, migrate } from './store/db.js';
+import { createPool, migrate, type Db } from './store/db.js';
+import { leaseDatabase, migrateAsLeasedUser, type LeasedDatabase } from './store/vault-credentials.js';
 import { VaultSession } from './vault/session.js';
 import { buildApp } from './http/app.js';
 import { startMetricsServer } from './http/metrics.js';
@@ -25,13 +26,33 @@ async function main(): Promise<void> {
     throw err;
   }
   const logger = createLogger('app', { level: config.logLevel });
-  const pool = createPool(config.postgres);
-  await retry('PostgreSQL migrations', () => migrate(pool, logger), logger);
   const vault = new VaultSession({ ...config.vault, logger });
-  // Not fatal: Vault may be sealed for a moment; requests answer 503 until the login succeeds.
-  await vault
-    .login()
-    .catch((err: unknown) => logger.warn('Vault login failed at start; will retry on first use', { err }));
+  const pg = config.postgres;
+  let pool: Db & { end(): Promise<void>; totalCount: number; idleCount: number; waitingCount: number };
+  let leased: LeasedDatabase | undefined;
+  if (pg.vault) {
+    // The database users come from Vault: no PostgreSQL without a Vault login first.
+    const vaultPg = { ...pg, vault: pg.vault };
+    await retry(
+      'PostgreSQL migrations (as a user leased from Vault)',
+      () => migrateAsLeasedUser(vaultPg, vault, logger),
+      logger,
+    );
+    leased = await retryValue(
+      'leasing the PostgreSQL user from Vault',
+      () => leaseDatabase(vaultPg, vault, logger),
+      logger,
+    );
+    pool = leased.pool;
+  } else {
+    const own = createPool(pg);
+    pool = own;
+    await retry('PostgreSQL migrations', () => migrate(own, logger), logger);
+    // Not fatal: Vault may be sealed for a moment; requests answer 503 until the login succeeds.
+    await vault
+      .login()
+      .catch((err: unknown) => logger.warn('Vault login failed at start; will retry on first use', { err }));
+  }
 
   let built;
   try {
@@ -74,7 +95,8 @@ async function main(): Promise<void> {
     server.close();
     server.closeIdleConnections();
     metricsServer?.close();
-    void Promise.allSettled([built.close(), pool.end()]).then(() => {
+    // A leased user is revoked (Vault drops it) once the pool has drained.
+    void Promise.allSettled([built.close(), leased ? leased.close() : pool.end()]).then(() => {
       vault.close();
       process.exit(0);
     });
@@ -90,6 +112,15 @@ async function retry(
   logger: ReturnType<typeof createLogger>,
   attempts = 30,
 ): Promise<void> {
+  return retryValue(what, fn, logger, attempts);
+}
+
+async function retryValue<T>(
+  what: string,
+  fn: () => Promise<T>,
+  logger: ReturnType<typeof createLogger>,
+  attempts = 30,
+): Promise<T> {
   for (let i = 1; ; i++) {
     try {
       return await fn();

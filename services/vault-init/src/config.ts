@@ -53,6 +53,11 @@ export interface VaultInitConfig {
   healthHost: string;
   policyDir: string;
   agentObjectsFile: string;
+  /**
+   * The database secrets engine (configure/database-*.ts), set up when VAULT_DB_SUPERUSER_PASSWORD_FILE names
+   * PostgreSQL's bootstrap superuser password; undefined otherwise. TTLs in seconds.
+   */
+  database?: DatabaseEngineConfig;
   /** `--once`: steps 1-7, then exit 0. */
   once: boolean;
   /** VAULT_INIT_STORE: where the init material lives, `file` (VAULT_INIT_DIR) or `kubernetes-secret`. */
@@ -222,7 +227,41 @@ export const VAULT_INIT_SETTINGS = {
   healthPort: setting.int('VAULT_INIT_HEALTH_PORT', 8201, { min: 1, max: 65_535 }, "vault-init's health endpoint"),
   policyDir: setting.string('VAULT_POLICY_DIR', '/vault/policies', 'the policy templates vault-init applies'),
   agentObjectsFile: setting.string('VAULT_AGENT_OBJECTS', '/vault/agent/secrets.json', 'the files the agent renders'),
+  dbSuperuserPasswordFile: setting.optional(
+    'VAULT_DB_SUPERUSER_PASSWORD_FILE',
+    "PostgreSQL's bootstrap superuser password file; set: Vault's database secrets engine issues DB users",
+  ),
+  dbHost: setting.string('VAULT_DB_HOST', '127.0.0.1', 'PostgreSQL as the Vault server reaches it (compose: postgres)'),
+  dbPort: setting.int('VAULT_DB_PORT', 5432, { min: 1, max: 65_535 }, "PostgreSQL's port as Vault reaches it"),
+  dbName: setting.string('VAULT_DB_NAME', 'aurora', "the app's database", {
+    pattern: /^[a-z_][a-z0-9_]{0,62}$/,
+    example: 'aurora',
+  }),
+  dbSuperuser: setting.string(
+    'VAULT_DB_SUPERUSER',
+    'postgres',
+    'the superuser Vault connects as (its password rotated)',
+    {
+      pattern: /^[a-z_][a-z0-9_]{0,62}$/,
+      example: 'postgres',
+    },
+  ),
+  dbDefaultTtl: setting.string('VAULT_DB_DEFAULT_TTL', '1h', 'lifetime of a database credential lease (renewable)'),
+  dbMaxTtl: setting.string('VAULT_DB_MAX_TTL', '24h', 'the most a database credential lives; then a new user'),
 };
+
+/** Where Vault reaches PostgreSQL, who it connects as, and the leases of the credentials it issues. */
+export interface DatabaseEngineConfig {
+  /** PostgreSQL as the Vault server reaches it (compose: the `postgres` service). */
+  host: string;
+  port: number;
+  database: string;
+  superuser: string;
+  /** Read once, when the connection is created: after rotate-root its value no longer works. */
+  superuserPasswordFile: string;
+  defaultTtlSeconds: number;
+  maxTtlSeconds: number;
+}
 
 export function loadConfig(
   env: NodeJS.ProcessEnv = process.env,
@@ -260,6 +299,13 @@ export function loadConfig(
       `VAULT_APPROLE_TOKEN_MAX_TTL (${tokenMaxTtl} s) is shorter than VAULT_APPROLE_TOKEN_TTL (${tokenTtl} s): Vault would cap every token at the max; example: VAULT_APPROLE_TOKEN_TTL=1h VAULT_APPROLE_TOKEN_MAX_TTL=24h`,
     );
 
+  const dbDefaultTtl = duration(S.dbDefaultTtl, s.dbDefaultTtl);
+  const dbMaxTtl = duration(S.dbMaxTtl, s.dbMaxTtl);
+  if (dbMaxTtl < dbDefaultTtl)
+    r.problem(
+      `VAULT_DB_MAX_TTL (${dbMaxTtl} s) is shorter than VAULT_DB_DEFAULT_TTL (${dbDefaultTtl} s): Vault would cap every lease at the max; example: VAULT_DB_DEFAULT_TTL=1h VAULT_DB_MAX_TTL=24h`,
+    );
+
   const kubernetesNamespace = s.kubernetesNamespace ?? podNamespace();
   if (!K8S_NAME.test(kubernetesNamespace))
     r.problem(
@@ -290,6 +336,19 @@ export function loadConfig(
     operatorTokenDir: path.resolve(s.operatorTokenDir),
     policyDir: path.resolve(s.policyDir),
     agentObjectsFile: path.resolve(s.agentObjectsFile),
+    ...(s.dbSuperuserPasswordFile
+      ? {
+          database: {
+            host: s.dbHost,
+            port: s.dbPort,
+            database: s.dbName,
+            superuser: s.dbSuperuser,
+            superuserPasswordFile: path.resolve(s.dbSuperuserPasswordFile),
+            defaultTtlSeconds: dbDefaultTtl,
+            maxTtlSeconds: dbMaxTtl,
+          },
+        }
+      : {}),
     once: argv.includes('--once'),
   });
 }

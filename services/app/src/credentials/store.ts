@@ -11,7 +11,7 @@
  */
 import type pg from 'pg';
 import { credentialLockKey, credentialLocksFromItem } from '@aurora/common';
-import { guardClient } from '../store/db.js';
+import { guardClient, type Db } from '../store/db.js';
 
 export interface CredentialRow {
   userId: string;
@@ -45,7 +45,7 @@ function toRow(r: DbRow): CredentialRow {
 }
 
 export class CredentialStore {
-  constructor(private readonly pool: pg.Pool) {}
+  constructor(private readonly pool: Db) {}
 
   async get(userId: string, credentialType: string): Promise<CredentialRow | undefined> {
     const res = await this.pool.query<DbRow>({

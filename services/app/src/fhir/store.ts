@@ -3,12 +3,12 @@
  * The column is `json`, so key order and content come back exactly as stored. Secret values never get here:
  * the routes refuse them before a write.
  */
-import type pg from 'pg';
+import type { Db } from '../store/db.js';
 
 export type Resource = Record<string, unknown>;
 
 export class ResourceStore {
-  constructor(private readonly pool: pg.Pool) {}
+  constructor(private readonly pool: Db) {}
 
   async get(type: string, id: string): Promise<Resource | undefined> {
     const res = await this.pool.query<{ resource: Resource }>(

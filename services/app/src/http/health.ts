@@ -10,9 +10,9 @@
  * lookup-self at most every REQUESTS_FRESH_MS.
  */
 import { Router } from 'express';
-import type pg from 'pg';
 import type { LifetimeState } from '@aurora/common';
 import type { VaultSession } from '../vault/session.js';
+import type { Db } from '../store/db.js';
 
 /** An authenticated answer younger than this says enough about Vault serving requests (ms). */
 const REQUESTS_FRESH_MS = 10_000;
@@ -40,7 +40,7 @@ interface Checks {
   vault_requests?: string;
 }
 
-async function runChecks(pool: pg.Pool, vault: VaultSession): Promise<{ ready: boolean; checks: Checks }> {
+async function runChecks(pool: Db, vault: VaultSession): Promise<{ ready: boolean; checks: Checks }> {
   const token = vault.tokenState();
   const checks: Checks = { postgres: '', vault: '', vault_token: describeToken(token) };
   await Promise.all([
@@ -71,7 +71,7 @@ async function runChecks(pool: pg.Pool, vault: VaultSession): Promise<{ ready: b
   return { ready, checks };
 }
 
-export function healthRoutes(pool: pg.Pool, vault: VaultSession): Router {
+export function healthRoutes(pool: Db, vault: VaultSession): Router {
   const router = Router();
   router.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });

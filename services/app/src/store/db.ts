@@ -8,12 +8,32 @@ import pg from 'pg';
 import { DatabaseUnavailableError, MIGRATION_LOCK_SQL, MIGRATION_UNLOCK_SQL, type Logger } from '@aurora/common';
 import type { AppConfig } from '../config.js';
 
+/**
+ * Reads a password file as PostgreSQL's own images do (POSTGRES_PASSWORD_FILE): its content without trailing
+ * newlines. The error names the file and the setting, never the content.
+ */
+export async function readPasswordFile(file: string): Promise<string> {
+  try {
+    return (await fs.readFile(file, 'utf8')).replace(/\n+$/, '');
+  } catch (err) {
+    throw new Error(
+      `cannot read the PostgreSQL password file ${file} (PGPASSWORD_FILE): ${(err as NodeJS.ErrnoException).code ?? String(err)}`,
+      { cause: err },
+    );
+  }
+}
+
+/** What the stores need of a pool: a pg.Pool, or the RotatingPool that swaps one for fresh credentials. */
+export type Db = Pick<pg.Pool, 'query' | 'connect'>;
+
 export function createPool(config: AppConfig['postgres']): pg.Pool {
+  const { passwordFile } = config;
   const pool = new pg.Pool({
     host: config.host,
     port: config.port,
     user: config.user,
-    password: config.password,
+    // A function is asked at each new connection: a rewritten file is used without a restart.
+    password: passwordFile ? () => readPasswordFile(passwordFile) : (config.password ?? ''),
     database: config.database,
     max: config.poolSize,
     connectionTimeoutMillis: config.connectTimeoutMs,
@@ -63,7 +83,7 @@ export function guardClient(client: pg.PoolClient): (err?: unknown) => void {
 
 const MIGRATIONS_DIR = path.resolve(import.meta.dirname, '..', '..', 'migrations');
 
-export async function migrate(pool: pg.Pool, logger: Logger, dir = MIGRATIONS_DIR): Promise<void> {
+export async function migrate(pool: Db, logger: Logger, dir = MIGRATIONS_DIR): Promise<void> {
   const files = (await fs.readdir(dir)).filter((f) => f.endsWith('.sql')).sort();
   const client = await pool.connect();
   const release = guardClient(client);

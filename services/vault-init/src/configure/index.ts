@@ -8,6 +8,9 @@ import type { VaultClient } from '@aurora/common';
 import type { VaultInitConfig } from '../config.js';
 import { ensureAutopilotConfig } from '../autopilot.js';
 import { ensureAdminSecret } from './admin-secret.js';
+import { DB_CONNECTION, ensureDatabaseConnection } from './database-connection.js';
+import { DATABASE_MOUNT, ensureDatabaseEngine } from './database-engine.js';
+import { desiredDatabaseRoles, ensureDatabaseRole } from './database-roles.js';
 import { ensureApproleAuth, ensureRole, ensureRoleCredentials } from './approle.js';
 import { ensureFileAudit } from './audit.js';
 import { ensureKubernetesAuth, ensureKubernetesRole } from './kubernetes-auth.js';
@@ -78,6 +81,20 @@ export async function configureVault(client: VaultClient, config: Readonly<Vault
       changes[`role_id:${role}`] = files.roleId;
       changes[`secret_id:${role}`] = files.secretId;
     }
+  }
+
+  if (config.database) {
+    // Roles after the connection: Vault checks a role's db_name against the connection's allowed_roles.
+    const roles = desiredDatabaseRoles(DB_CONNECTION, config.database);
+    changes[`secrets:${DATABASE_MOUNT}`] = await ensureDatabaseEngine(client, DATABASE_MOUNT);
+    changes[`database-connection:${DB_CONNECTION}`] = await ensureDatabaseConnection(
+      client,
+      DATABASE_MOUNT,
+      config.database,
+      [...roles.keys()],
+    );
+    for (const [name, role] of roles)
+      changes[`database-role:${name}`] = await ensureDatabaseRole(client, DATABASE_MOUNT, name, role);
   }
 
   const operator = await ensureOperatorToken(client, config.operatorTokenDir);

@@ -1,0 +1,192 @@
+// User story: as an operator, my app connects to PostgreSQL as users Vault leases for seconds (TTL 10 s, max
+// 30 s): under steady load no request fails while the pool moves to new users, replaced users leave pg_roles;
+// when Vault dies the app keeps serving on its connections until the lease ends, then answers 503 with
+// Retry-After naming the cause, and recovers by itself when Vault is back; stopping the app revokes its lease.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import pg from 'pg';
+import { VaultClient } from '@aurora/common';
+import {
+  AppProcess,
+  PostgresServer,
+  tempDir,
+  waitFor,
+  VaultServer,
+  runVaultInitOnce,
+  startVault,
+  vaultInitDirs,
+  vaultInitEnv,
+  type VaultInitDirs,
+} from '@aurora/process';
+
+const LOAD_MS = 90_000;
+
+describe('the app on PostgreSQL users leased from Vault', () => {
+  let vault: VaultServer;
+  let postgres: PostgresServer;
+  let dirs: VaultInitDirs;
+  let initEnv: Record<string, string>;
+  let root: VaultClient;
+  let app: AppProcess;
+  let header: string;
+
+  const initOnce = async () => {
+    const run = await runVaultInitOnce(initEnv, 120_000);
+    assert.equal(run.code, 0, run.output.slice(-3000));
+    const init = JSON.parse(fs.readFileSync(path.join(dirs.initDir, 'init.json'), 'utf8')) as { root_token: string };
+    root = new VaultClient({ addr: vault.addr, token: init.root_token, timeoutMs: 30_000 });
+  };
+
+  /** The leased app users PostgreSQL knows, asked as a maintenance user of its own (revoked afterwards). */
+  const appUsers = async (): Promise<string[]> => {
+    const creds = await root.database().credentials('aurora-maintenance');
+    const db = new pg.Client({
+      host: postgres.host,
+      port: postgres.port,
+      database: postgres.database,
+      user: creds.username,
+      password: creds.password,
+    });
+    await db.connect();
+    try {
+      const res = await db.query<{ rolname: string }>(
+        "SELECT rolname FROM pg_roles WHERE rolname LIKE 'v-approle-aurora-a-%' ORDER BY rolname",
+      );
+      return res.rows.map((r) => r.rolname);
+    } finally {
+      await db.end();
+      await root.revokeLease(creds.leaseId);
+    }
+  };
+
+  const send = async (method: string, p: string, body?: unknown): Promise<Response | Error> =>
+    fetch(`${app.url}${p}`, {
+      method,
+      headers: { authorization: header, ...(body ? { 'content-type': 'application/json' } : {}) },
+      body: body ? JSON.stringify(body) : undefined,
+      signal: AbortSignal.timeout(20_000),
+    }).catch((err: Error) => err);
+
+  before(async () => {
+    [vault, postgres] = await Promise.all([startVault(), PostgresServer.start()]);
+    dirs = vaultInitDirs();
+    initEnv = await vaultInitEnv(vault, dirs, {
+      VAULT_SECRET_SHARES: '1',
+      VAULT_SECRET_THRESHOLD: '1',
+      VAULT_DB_SUPERUSER_PASSWORD_FILE: postgres.passwordFile,
+      VAULT_DB_HOST: postgres.host,
+      VAULT_DB_PORT: String(postgres.port),
+      VAULT_DB_NAME: postgres.database,
+      VAULT_DB_DEFAULT_TTL: '10s',
+      VAULT_DB_MAX_TTL: '30s',
+    });
+    await initOnce();
+    const dir = tempDir('leased-app');
+    const secret = `admin-${crypto.randomBytes(18).toString('base64url')}`;
+    fs.writeFileSync(path.join(dir, 'admin-secret'), secret, { mode: 0o400 });
+    fs.writeFileSync(
+      path.join(dir, 'vault-config.json'),
+      JSON.stringify({
+        secret: {
+          'admin-secret': { path: path.join(dir, 'admin-secret'), scope: { resource_type: 'Client', id: 'admin' } },
+        },
+      }),
+    );
+    header = `Basic ${Buffer.from(`admin:${secret}`).toString('base64')}`;
+    app = await AppProcess.start(
+      {
+        VAULT_ADDR: vault.addr,
+        VAULT_APPROLE_DIR: path.join(dirs.approleDir, 'app'),
+        SECRETS_CONFIG: path.join(dir, 'vault-config.json'),
+        PGHOST: postgres.host,
+        PGPORT: String(postgres.port),
+        PGDATABASE: postgres.database,
+        PG_VAULT_ROLE: 'aurora-app',
+        PG_VAULT_MIGRATIONS_ROLE: 'aurora-maintenance',
+        CACHE_TTL_SECONDS: '0',
+        AUTH_MAX_FAILURES: '10000',
+      },
+      path.join(dir, 'app'),
+    );
+    await app.waitReady(60_000);
+  });
+  after(async () => {
+    await app?.kill();
+    await vault?.stop();
+    await postgres?.stop();
+  });
+
+  test('90 s of writes and resolves: no failed request, at least two new users, replaced users gone', async () => {
+    const failures: string[] = [];
+    let total = 0;
+    const deadline = Date.now() + LOAD_MS;
+    await Promise.all(
+      [0, 1, 2].map(async (w) => {
+        for (let i = 0; Date.now() < deadline; i++) {
+          for (const [method, p, body] of [
+            ['PUT', `/users/load-${w}/credentials/api`, { data: { key: `v-${w}-${i}` } }],
+            ['POST', `/users/load-${w}/credentials/api/resolve`, undefined],
+          ] as const) {
+            const res = await send(method, p, body);
+            total += 1;
+            if (res instanceof Error) failures.push(`${method} ${p}: ${res.message}`);
+            else if (!res.ok) failures.push(`${method} ${p}: ${res.status} ${await res.text()}`);
+          }
+        }
+      }),
+    );
+    assert.ok(total > 50, `requests made: ${total}`);
+    assert.deepEqual(failures.slice(0, 10), [], `${failures.length} of ${total} failed`);
+    const moves = app
+      .log()
+      .split('\n')
+      .filter((l) => l.includes('PostgreSQL pool moved to a new leased user'));
+    assert.ok(moves.length >= 3, `the first user and at least two replacements: ${moves.length}`);
+    const users = await appUsers();
+    assert.ok(users.length <= 2, `only the current user (and one draining) remain: ${users.join(', ')}`);
+  });
+
+  test('Vault killed: served until the lease ends, then 503 + Retry-After naming the cause, then recovered', async () => {
+    const read = async () => {
+      const res = await send('GET', '/fhir/Client/admin');
+      if (res instanceof Error) throw res;
+      return { status: res.status, retryAfter: res.headers.get('retry-after'), text: await res.text() };
+    };
+    assert.equal((await read()).status, 200);
+    await vault.kill();
+    const killedAt = Date.now();
+    // The lease has at most 10 s left: PostgreSQL-only reads keep working on the pool's connections meanwhile.
+    assert.equal((await read()).status, 200);
+    const refused = await waitFor(
+      'the app to answer 503 once its lease has ended',
+      async () => {
+        const r = await read();
+        return r.status === 503 ? r : undefined;
+      },
+      60_000,
+      250,
+    );
+    assert.ok(Date.now() - killedAt <= 45_000, 'the 503 comes when the lease ends, not much later');
+    assert.ok(Number(refused.retryAfter) > 0, `Retry-After: ${refused.retryAfter}`);
+    assert.match(refused.text, /PostgreSQL credentials from Vault have expired/);
+
+    await vault.startProcess();
+    await initOnce(); // unseals
+    await waitFor(
+      'the app to serve again without a restart',
+      async () => ((await read()).status === 200 ? true : undefined),
+      90_000,
+      500,
+    );
+    assert.equal(app.running, true);
+  });
+
+  test('stopping the app revokes its lease: its user leaves pg_roles', async () => {
+    await waitFor('a leased app user', async () => ((await appUsers()).length > 0 ? true : undefined), 30_000, 500);
+    await app.stop();
+    assert.deepEqual(await appUsers(), []);
+  });
+});
