@@ -33,6 +33,12 @@ export interface ResourceAccess {
   assertAdmin(caller: ResourceCaller): void;
   /** Throws the 422 for a Client that cannot work: its permissions, its secret reference, a demoted admin. */
   checkClient(resource: Resource, id: string): void;
+  /**
+   * Client `id` is about to change or has changed (`resource`: what it is now, if anything): whatever the
+   * authentication layer keeps of it is forgotten. Called before and after the write, so that neither a read
+   * in flight nor one made in between outlives it.
+   */
+  clientChanged(id: string, resource?: Resource): void;
 }
 
 function idParam(req: Request): string {
@@ -116,14 +122,17 @@ export function fhirRoutes(options: FhirRoutesOptions): Router {
     const invalid = clientFhirIssues(resource, validator);
     if (invalid) throw invalid;
     access.checkClient(resource, id);
-    const created = await store.put('Client', id, resource);
+    access.clientChanged(id);
+    const created = await store.put('Client', id, resource).finally(() => access.clientChanged(id, resource));
     send(res, created ? 201 : 200, resource);
   });
 
   router.delete('/fhir/Client/:id', async (req, res) => {
     access.assertAdmin(access.caller(res));
     const id = idParam(req);
-    if (!(await store.delete('Client', id))) throw new NotFoundError(`no Client ${id}`);
+    access.clientChanged(id);
+    const deleted = await store.delete('Client', id).finally(() => access.clientChanged(id));
+    if (!deleted) throw new NotFoundError(`no Client ${id}`);
     res.status(204).end();
   });
 
