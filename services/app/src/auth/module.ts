@@ -16,7 +16,7 @@ import { Authenticator, basicAuth } from './basic-auth.js';
 import { GuessLimiter } from './limiter.js';
 import { ensureAdminClient } from './bootstrap.js';
 import { resourceAccess } from './resource-access.js';
-import { FhirValidator } from '../fhir/validation.js';
+import { lazyFhirValidator } from '../fhir/validator-loader.js';
 import { ClientDirectory } from './client-directory.js';
 
 export interface ClientsModule extends AppModule {
@@ -63,7 +63,7 @@ export async function createClientsModule(ctx: AppContext): Promise<ClientsModul
     maxEntries: config.cache.maxEntries,
   });
   const authenticator = new Authenticator(directory, secrets);
-  const validator = new FhirValidator();
+  const validator = lazyFhirValidator();
   return {
     authenticate: basicAuth(authenticator, { limiter, logger, limitByAddress: config.auth.limitByAddress }),
     router: fhirRoutes({ store, access: resourceAccess(secrets, directory, clients.adminClientId), validator }),

@@ -18,6 +18,7 @@ import { assertResourceId } from './resource-id.js';
 import { InvalidResourceError, operationOutcomeErrors } from './operation-outcome.js';
 import type { Resource, ResourceStore } from './store.js';
 import type { FhirValidator } from './validation.js';
+import type { FhirValidatorLoader } from './validator-loader.js';
 
 /** The authenticated caller, as far as these routes need to know. */
 export interface ResourceCaller {
@@ -81,7 +82,8 @@ function send(res: Response, status: number, body: unknown): void {
 export interface FhirRoutesOptions {
   store: ResourceStore;
   access: ResourceAccess;
-  validator: FhirValidator;
+  /** The validator, loaded on the first write that needs it. */
+  validator: FhirValidatorLoader;
 }
 
 /** The FHIR parts of a Client: each `_secret` extension must be a valid FHIR Extension. */
@@ -119,7 +121,7 @@ export function fhirRoutes(options: FhirRoutesOptions): Router {
     access.assertAdmin(access.caller(res));
     const id = idParam(req);
     const resource = bodyOf(req, 'Client', id);
-    const invalid = clientFhirIssues(resource, validator);
+    const invalid = clientFhirIssues(resource, await validator());
     if (invalid) throw invalid;
     access.checkClient(resource, id);
     access.clientChanged(id);
@@ -154,7 +156,7 @@ export function fhirRoutes(options: FhirRoutesOptions): Router {
     access.caller(res);
     const id = idParam(req);
     const resource = bodyOf(req, 'Patient', id);
-    const issues = validator.validate(resource);
+    const issues = (await validator()).validate(resource);
     if (issues.length) throw new InvalidResourceError(issues);
     const created = await store.put('Patient', id, resource);
     send(res, created ? 201 : 200, resource);
