@@ -17,9 +17,10 @@
  * the profile), BENCH_README=0 (leave README.md alone), BENCH_KEEP=1 (keep the run's temp dir), BENCH_COMPOSE=1
  * (also time `make prod-local` on the offline images to healthy and to a credential round trip: bench/compose.ts;
  * BENCH_COMPOSE=only adds just that to bench/results/latest.json). For measuring one change quickly:
- * BENCH_ONLY=miss,hit,write (any of them: cache-miss resolve, cache-hit resolve, credential write, each with its
- * raw Vault contender) measures only those, at BENCH_CONCURRENCIES (default 1,8,32), prints the ratios and the CPU
- * per request, profiles them unless BENCH_PROFILE=0, and writes no results.
+ * BENCH_ONLY=miss,hit,write,semi (any of them: cache-miss resolve, cache-hit resolve, credential write, each with
+ * its raw Vault contender; semi: cache-miss resolves on the default app and on one with --max-semi-space-size=4)
+ * measures only those, at BENCH_CONCURRENCIES (default 1,8,32), prints each cell with the CPU per request and the
+ * app's RSS, profiles the miss and write loads unless BENCH_PROFILE=0, and writes no results.
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -132,7 +133,7 @@ async function group(contenders: Contender[], c: number): Promise<CpuCell[]> {
     const out: CpuCell = { ...result, cpuCores };
     if (!Number.isNaN(rss[i])) out.rssMaxMb = round(rss[i] as number, 1);
     log(
-      `${k.name.padEnd(14)} c=${String(c).padStart(2)}  ${String(result.rps).padStart(6)} req/s  p50 ${result.p50Ms.toFixed(3)} ms  p99 ${result.p99Ms.toFixed(3)} ms` +
+      `${k.name.padEnd(14)} c=${String(c).padStart(2)}${out.rssMaxMb !== undefined ? `  rss ${out.rssMaxMb} MB` : ''}  ${String(result.rps).padStart(6)} req/s  p50 ${result.p50Ms.toFixed(3)} ms  p99 ${result.p99Ms.toFixed(3)} ms` +
         `  non2xx ${result.non2xx}  errors ${result.errors}  cpu ${JSON.stringify(cpuCores)}` +
         `  cpu ms/request ${JSON.stringify(Object.fromEntries(Object.entries(cpuCores).map(([key, v]) => [key, round((v * 1000) / Math.max(1, result.rps), 3)])))}`,
     );
@@ -380,6 +381,23 @@ async function bench(): Promise<BenchResults | undefined> {
           { name: 'raw write', target: rawWriteTarget, pids },
           { name: 'app write', target: loads.write.makeTarget(hitApp.url), pids: { ...pids, app: hitApp.pid } },
         ]);
+      if (ONLY.has('semi')) {
+        // The same cache-miss load on the default app and on one with a smaller V8 young generation, interleaved.
+        const semi = await AppProcess.start(
+          { ...missApp.env, NODE_OPTIONS: '--max-semi-space-size=4' },
+          tempDir('bench-app-semi'),
+        );
+        extraApps.push(semi);
+        await semi.waitReady();
+        for (const c of LEVELS)
+          await group(
+            [
+              { name: 'miss (default)', target: resolveAt(missApp.url), pids: { ...pids, app: missApp.pid } },
+              { name: 'miss (semi 4)', target: resolveAt(semi.url), pids: { ...pids, app: semi.pid } },
+            ],
+            c,
+          );
+      }
       if (PROFILE)
         await profileApp(
           missApp,
