@@ -16,7 +16,11 @@
  * section. Knobs: BENCH_DURATION_S (per cell, default 5), BENCH_SLICES (default 5), BENCH_PROFILE=0 (skip
  * the profile), BENCH_README=0 (leave README.md alone), BENCH_KEEP=1 (keep the run's temp dir), BENCH_COMPOSE=1
  * (also time `make prod-local` on the offline images to healthy and to a credential round trip: bench/compose.ts;
- * BENCH_COMPOSE=only adds just that to bench/results/latest.json).
+ * BENCH_COMPOSE=only adds just that to bench/results/latest.json). For measuring one change quickly:
+ * BENCH_ONLY=miss,hit,write,semi (any of them: cache-miss resolve, cache-hit resolve, credential write, each with
+ * its raw Vault contender; semi: cache-miss resolves on the default app and on one with --max-semi-space-size=4)
+ * measures only those, at BENCH_CONCURRENCIES (default 1,8,32), prints each cell with the CPU per request and the
+ * app's RSS, profiles the miss and write loads unless BENCH_PROFILE=0, and writes no results.
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -48,6 +52,10 @@ const DURATION_S = Number(process.env.BENCH_DURATION_S ?? 5);
 const SLICES = Number(process.env.BENCH_SLICES ?? 5);
 const PROFILE = process.env.BENCH_PROFILE !== '0';
 const README = process.env.BENCH_README !== '0';
+const ONLY = process.env.BENCH_ONLY ? new Set(process.env.BENCH_ONLY.split(',').map((x) => x.trim())) : undefined;
+const LEVELS: readonly number[] = process.env.BENCH_CONCURRENCIES
+  ? process.env.BENCH_CONCURRENCIES.split(',').map(Number)
+  : CONCURRENCIES;
 const USER = 'bench';
 const VALUE = { token: 'bench-value-0123456789abcdef0123456789abcdef' };
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -133,8 +141,9 @@ async function group(contenders: Contender[], c: number): Promise<CpuCell[]> {
     const out: CpuCell = { ...result, cpuCores };
     if (!Number.isNaN(rss[i])) out.rssMaxMb = round(rss[i] as number, 1);
     log(
-      `${k.name.padEnd(14)} c=${String(c).padStart(2)}  ${String(result.rps).padStart(6)} req/s  p50 ${result.p50Ms.toFixed(3)} ms  p99 ${result.p99Ms.toFixed(3)} ms` +
-        `  non2xx ${result.non2xx}  errors ${result.errors}  cpu ${JSON.stringify(cpuCores)}`,
+      `${k.name.padEnd(14)} c=${String(c).padStart(2)}${out.rssMaxMb !== undefined ? `  rss ${out.rssMaxMb} MB` : ''}  ${String(result.rps).padStart(6)} req/s  p50 ${result.p50Ms.toFixed(3)} ms  p99 ${result.p99Ms.toFixed(3)} ms` +
+        `  non2xx ${result.non2xx}  errors ${result.errors}  cpu ${JSON.stringify(cpuCores)}` +
+        `  cpu ms/request ${JSON.stringify(Object.fromEntries(Object.entries(cpuCores).map(([key, v]) => [key, round((v * 1000) / Math.max(1, result.rps), 3)])))}`,
     );
     if (result.ok === 0)
       throw new Error(
@@ -147,7 +156,7 @@ async function group(contenders: Contender[], c: number): Promise<CpuCell[]> {
 /** Every concurrency for a set of contenders; returns one Series per contender, in order. */
 async function compare(contenders: Contender[]): Promise<Series[]> {
   const out = contenders.map(() => ({}) as Series);
-  for (const c of CONCURRENCIES) {
+  for (const c of LEVELS) {
     const cells = await group(contenders, c);
     cells.forEach((cell, i) => {
       (out[i] as Series)[String(c)] = cell;
@@ -186,6 +195,84 @@ async function resolverMisses(resolver: CredentialResolver, ref: string, seconds
   return n / ((Date.now() - started) / 1000);
 }
 
+/** One profiled load: what it is called, the file it is kept as, and its target on a given app URL. */
+interface ProfileLoad {
+  label: string;
+  slug: string;
+  makeTarget: (url: string) => Target;
+}
+
+/** The profiled loads: cache-miss resolves and credential writes, at concurrency 8. */
+function profileLoads(
+  resolveAt: (url: string) => Target,
+  auth: string,
+  body: string,
+): { miss: ProfileLoad; write: ProfileLoad } {
+  return {
+    miss: { label: 'resolve miss, concurrency 8', slug: 'resolve-miss-c8', makeTarget: resolveAt },
+    write: {
+      label: 'credential write, concurrency 8',
+      slug: 'write-c8',
+      makeTarget: (url: string): Target => ({
+        url: `${url}/users/bench-prof/credentials/w0`,
+        method: 'PUT',
+        headers: { authorization: auth, 'content-type': 'application/json' },
+        body,
+        path: (n) => `/users/bench-prof/credentials/w${n}`,
+      }),
+    },
+  };
+}
+
+/**
+ * A CPU profile (`node --cpu-prof`) of a fresh app, started with `like`'s environment, under each load in turn
+ * for DURATION_S at concurrency 8; each .cpuprofile is kept in the OS temp dir for Chrome DevTools.
+ */
+async function profileApp(like: AppProcess, loads: ProfileLoad[]): Promise<ProfileSummary[]> {
+  const profiles: ProfileSummary[] = [];
+  for (const { label, slug, makeTarget } of loads) {
+    const profDir = tempDir('bench-cpu-prof');
+    // --cpu-prof is not allowed in NODE_OPTIONS: the profiled app is started with the flag on its command line.
+    const port = await freePort();
+    const profUrl = `http://127.0.0.1:${port}`;
+    const child = spawnServer(process.execPath, ['--cpu-prof', `--cpu-prof-dir=${profDir}`, appDist()], {
+      logFile: path.join(profDir, 'app.log'),
+      cwd: profDir,
+      env: { ...like.fullEnv(), PORT: String(port), METRICS_PORT: '0' },
+    });
+    await waitFor(
+      'the profiled app to be ready',
+      async () => {
+        if (child.exitCode !== null)
+          throw new Error(
+            `the profiled app exited ${child.exitCode}: ${fs.readFileSync(path.join(profDir, 'app.log'), 'utf8').slice(-2000)}`,
+          );
+        const res = await fetch(`${profUrl}/readyz`).catch(() => undefined);
+        return res?.status === 200 ? true : undefined;
+      },
+      30_000,
+      50,
+    );
+    await measure(makeTarget(profUrl), 8, DURATION_S);
+    await stopProcess(child);
+    const file = fs.readdirSync(profDir).find((f) => f.endsWith('.cpuprofile'));
+    if (!file) {
+      log(`profile ${label}: the profiled app wrote no .cpuprofile`);
+      continue;
+    }
+    const summary = summarizeProfile(JSON.parse(fs.readFileSync(path.join(profDir, file), 'utf8')), label);
+    profiles.push(summary);
+    // Kept outside the repository (a few hundred KB per run); open it in Chrome DevTools.
+    const keep = path.join(os.tmpdir(), `aurora-bench-${slug}.cpuprofile`);
+    fs.copyFileSync(path.join(profDir, file), keep);
+    log(`profile ${label}: ${JSON.stringify(summary.areas)} (full profile: ${keep})`);
+    log(
+      `profile ${label}, top functions: ${summary.topFunctions.map((f) => `${f.name} ${f.where} ${f.selfPct}%`).join('; ')}`,
+    );
+  }
+  return profiles;
+}
+
 async function main(): Promise<void> {
   // All state of this run in one temp dir, removed at the end (as scripts/run-tests.sh does for tests).
   const ownRoot = process.env.AURORA_TEST_ROOT === undefined;
@@ -199,6 +286,7 @@ async function main(): Promise<void> {
     const results = composeOnly
       ? (JSON.parse(fs.readFileSync(path.join(repoRoot(), 'bench', 'results', 'latest.json'), 'utf8')) as BenchResults)
       : await bench();
+    if (!results) return; // BENCH_ONLY: printed, not saved
     if (!composeOnly) save(results);
     if (process.env.BENCH_COMPOSE === '1' || composeOnly) {
       // After the process stack is gone: the compose stack gets the machine to itself.
@@ -219,7 +307,7 @@ async function main(): Promise<void> {
   }
 }
 
-async function bench(): Promise<BenchResults> {
+async function bench(): Promise<BenchResults | undefined> {
   const loadAvgAtStart = os.loadavg().map((x) => round(x, 2));
   log(`starting Vault, PostgreSQL, vault-init and the app (load average ${loadAvgAtStart.join(' ')})`);
   const stack = await CredentialsStack.start({
@@ -277,6 +365,56 @@ async function bench(): Promise<BenchResults> {
 
     log(`measuring, ${DURATION_S} s per cell after 1 s of warm-up`);
     const body = JSON.stringify({ data: VALUE });
+    if (ONLY) {
+      const rawWriteTarget: Target = {
+        url: `${stack.vault.addr}/v1/aurora/data/users/bench-raw/w0`,
+        method: 'POST',
+        headers: { ...vaultHeaders, 'content-type': 'application/json' },
+        body,
+        path: (n) => `/v1/aurora/data/users/bench-raw/w${n}`,
+      };
+      const loads = profileLoads(resolveAt, auth, body);
+      if (ONLY.has('miss') || ONLY.has('hit'))
+        await compare([
+          { name: 'raw read', target: rawReadAt(stack.vault.addr), pids },
+          ...(ONLY.has('miss')
+            ? [{ name: 'resolve miss', target: resolveAt(missApp.url), pids: { ...pids, app: missApp.pid } }]
+            : []),
+          ...(ONLY.has('hit')
+            ? [{ name: 'resolve hit', target: resolveAt(hitApp.url), pids: { ...pids, app: hitApp.pid } }]
+            : []),
+        ]);
+      if (ONLY.has('write'))
+        await compare([
+          { name: 'raw write', target: rawWriteTarget, pids },
+          { name: 'app write', target: loads.write.makeTarget(hitApp.url), pids: { ...pids, app: hitApp.pid } },
+        ]);
+      if (ONLY.has('semi')) {
+        // The same cache-miss load on the default app and on one with a smaller V8 young generation, interleaved.
+        const semi = await AppProcess.start(
+          { ...missApp.env, NODE_OPTIONS: '--max-semi-space-size=4' },
+          tempDir('bench-app-semi'),
+        );
+        extraApps.push(semi);
+        await semi.waitReady();
+        for (const c of LEVELS)
+          await group(
+            [
+              { name: 'miss (default)', target: resolveAt(missApp.url), pids: { ...pids, app: missApp.pid } },
+              { name: 'miss (semi 4)', target: resolveAt(semi.url), pids: { ...pids, app: semi.pid } },
+            ],
+            c,
+          );
+      }
+      if (PROFILE)
+        await profileApp(
+          missApp,
+          Object.entries(loads)
+            .filter(([k]) => ONLY.has(k))
+            .map(([, v]) => v),
+        );
+      return undefined;
+    }
     const [rawRead, resolveMiss, resolveHit] = (await compare([
       { name: 'raw read', target: rawReadAt(stack.vault.addr), pids },
       { name: 'resolve miss', target: resolveAt(missApp.url), pids: { ...pids, app: missApp.pid } },
@@ -383,59 +521,7 @@ async function bench(): Promise<BenchResults> {
     );
 
     // Where the app's time goes, on a cache miss and on a write: a CPU profile of a fresh app under each load.
-    const profiles: ProfileSummary[] = [];
-    if (PROFILE) {
-      for (const [label, slug, makeTarget] of [
-        ['resolve miss, concurrency 8', 'resolve-miss-c8', resolveAt],
-        [
-          'credential write, concurrency 8',
-          'write-c8',
-          (url: string): Target => ({
-            url: `${url}/users/bench-prof/credentials/w0`,
-            method: 'PUT',
-            headers: { authorization: auth, 'content-type': 'application/json' },
-            body,
-            path: (n) => `/users/bench-prof/credentials/w${n}`,
-          }),
-        ],
-      ] as Array<[string, string, (url: string) => Target]>) {
-        const profDir = tempDir('bench-cpu-prof');
-        // --cpu-prof is not allowed in NODE_OPTIONS: the profiled app is started with the flag on its command line.
-        const port = await freePort();
-        const profUrl = `http://127.0.0.1:${port}`;
-        const child = spawnServer(process.execPath, ['--cpu-prof', `--cpu-prof-dir=${profDir}`, appDist()], {
-          logFile: path.join(profDir, 'app.log'),
-          cwd: profDir,
-          env: { ...missApp.fullEnv(), PORT: String(port), METRICS_PORT: '0' },
-        });
-        await waitFor(
-          'the profiled app to be ready',
-          async () => {
-            if (child.exitCode !== null)
-              throw new Error(
-                `the profiled app exited ${child.exitCode}: ${fs.readFileSync(path.join(profDir, 'app.log'), 'utf8').slice(-2000)}`,
-              );
-            const res = await fetch(`${profUrl}/readyz`).catch(() => undefined);
-            return res?.status === 200 ? true : undefined;
-          },
-          30_000,
-          50,
-        );
-        await measure(makeTarget(profUrl), 8, DURATION_S);
-        await stopProcess(child);
-        const file = fs.readdirSync(profDir).find((f) => f.endsWith('.cpuprofile'));
-        if (!file) {
-          log(`profile ${label}: the profiled app wrote no .cpuprofile`);
-          continue;
-        }
-        const summary = summarizeProfile(JSON.parse(fs.readFileSync(path.join(profDir, file), 'utf8')), label);
-        profiles.push(summary);
-        // Kept outside the repository (a few hundred KB per run); open it in Chrome DevTools.
-        const keep = path.join(os.tmpdir(), `aurora-bench-${slug}.cpuprofile`);
-        fs.copyFileSync(path.join(profDir, file), keep);
-        log(`profile ${label}: ${JSON.stringify(summary.areas)} (full profile: ${keep})`);
-      }
-    }
+    const profiles = PROFILE ? await profileApp(missApp, Object.values(profileLoads(resolveAt, auth, body))) : [];
 
     // vault-init on a restart: Vault stopped and started (sealed), vault-init --once.
     await stack.vault.restart();

@@ -20,6 +20,7 @@ import type { BinaryEndpoint } from './vault/binary.js';
 import { DatabaseApi } from './vault/database.js';
 import { firstVaultMessage, vaultError } from './vault/error-map.js';
 import { GenerateRootApi } from './vault/generate-root.js';
+import { jsonTransport } from './vault/json-transport.js';
 import { RaftApi } from './vault/raft.js';
 import { instrumentVaultRequests } from './vault-call-observer.js';
 
@@ -122,9 +123,15 @@ export class VaultClient {
     this.addr = options.addr.replace(/\/+$/, '');
     const agentOptions = { keepAlive: true, maxSockets: options.maxSockets ?? 64 };
     this.agent = this.addr.startsWith('https:') ? new https.Agent(agentOptions) : new http.Agent(agentOptions);
-    const requestOptions: Record<string, unknown> = { timeout: options.timeoutMs ?? 5000 };
-    requestOptions[this.addr.startsWith('https:') ? 'httpsAgent' : 'httpAgent'] = this.agent;
-    this.raw = instrumentVaultRequests(nodeVault({ endpoint: this.addr, token: options.token, requestOptions }));
+    // node-vault builds the request and judges the answer; the HTTP exchange itself is one http.request on the
+    // keep-alive agent (vault/json-transport.ts says why not axios).
+    this.raw = instrumentVaultRequests(
+      nodeVault({
+        endpoint: this.addr,
+        token: options.token,
+        'request-promise': jsonTransport(this.agent, options.timeoutMs ?? 5000),
+      }),
+    );
     // node-vault falls back to VAULT_TOKEN from the environment; we decide about tokens explicitly.
     this.raw.token = options.token ?? '';
     this.generateRoot = new GenerateRootApi(this);

@@ -49,6 +49,8 @@ export interface AppConfig {
     trustedProxies: string[];
     /** At most one re-read of a Vault-held Client secret per reference in this many seconds. */
     vaultRereadSeconds: number;
+    /** How long an authenticated Client resource is reused without reading PostgreSQL, s (0: not cached). */
+    clientCacheTtlSeconds: number;
   };
   /** Clients and file secrets; optional so that hand-built test configs need not spell it out. */
   clients?: {
@@ -157,6 +159,13 @@ export const APP_SETTINGS = {
     'AUTH_TRUSTED_PROXIES',
     'proxies whose X-Forwarded-For names the caller: IPs, CIDRs, loopback/linklocal/uniquelocal',
   ),
+  clientCacheTtlSeconds: setting.int(
+    'CLIENT_CACHE_TTL_SECONDS',
+    5,
+    { min: 0, max: 60 },
+    'how long an authenticated Client resource is reused without reading PostgreSQL, s (0: no cache); ' +
+      "writes through this app forget it at once, another replica's change shows within this time",
+  ),
   authVaultRereadSeconds: setting.int(
     'AUTH_VAULT_REREAD_SECONDS',
     2,
@@ -252,6 +261,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<AppCo
       limitByAddress: s.authLimitByAddress,
       trustedProxies,
       vaultRereadSeconds: s.authVaultRereadSeconds,
+      clientCacheTtlSeconds: s.clientCacheTtlSeconds,
     },
     clients: {
       secretsConfigRequired: r.optional('SECRETS_CONFIG') !== undefined,

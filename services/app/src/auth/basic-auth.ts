@@ -1,9 +1,10 @@
 /**
  * HTTP Basic authentication of API Clients: `Authorization: Basic base64(client_id:secret)`.
  *
- * Client (PostgreSQL) → its secret reference → file secret (scope check, cached read) or Vault → compare in
- * constant time. Unknown client, wrong secret, a secret out of scope and an unusable secret all answer the
- * same 401 with `WWW-Authenticate`; the log says which (naming the scope or secret, never a value).
+ * Client (PostgreSQL, reused for CLIENT_CACHE_TTL_SECONDS: client-directory.ts) → its secret reference → file
+ * secret (scope check, cached read) or Vault → compare in constant time. Unknown client, wrong secret, a secret
+ * out of scope and an unusable secret all answer the same 401 with `WWW-Authenticate`; the log says which
+ * (naming the scope or secret, never a value).
  * Guessing is slowed down by the guess limiter (limiter.ts): too many distinct wrong secrets for one client
  * id (or from one address, where addresses are real) answer 429 with Retry-After; retries of the same
  * secret and secrets the Client was accepted with are always compared. Both sides go through the one
@@ -17,7 +18,7 @@ import { SecretScopeError, type ClientSecrets } from './client-secrets.js';
 import { FileSecretUnavailableError } from '../file-secrets/reader.js';
 import { secretReferenceText } from '../fhir/secret-reference.js';
 import { isResourceId } from '../fhir/resource-id.js';
-import type { ResourceStore } from '../fhir/store.js';
+import type { ClientDirectory } from './client-directory.js';
 import type { GuessLimiter } from './limiter.js';
 import { comparablePresentedSecret } from './client-secret-rule.js';
 import { countAuth } from '../telemetry/metrics.js';
@@ -54,7 +55,7 @@ export type Outcome =
 
 export class Authenticator {
   constructor(
-    private readonly store: ResourceStore,
+    private readonly clients: ClientDirectory,
     private readonly secrets: ClientSecrets,
   ) {}
 
@@ -63,7 +64,7 @@ export class Authenticator {
       constantTimeEqual(creds.secret, '');
       return { ok: false, reason: 'unknown client' };
     }
-    const resource = await this.store.get('Client', creds.clientId);
+    const resource = await this.clients.get(creds.clientId);
     if (!resource) {
       // Same work as a known client with a wrong secret, as far as the comparison goes.
       constantTimeEqual(creds.secret, '');

@@ -16,7 +16,8 @@ import { Authenticator, basicAuth } from './basic-auth.js';
 import { GuessLimiter } from './limiter.js';
 import { ensureAdminClient } from './bootstrap.js';
 import { resourceAccess } from './resource-access.js';
-import { FhirValidator } from '../fhir/validation.js';
+import { lazyFhirValidator } from '../fhir/validator-loader.js';
+import { ClientDirectory } from './client-directory.js';
 
 export interface ClientsModule extends AppModule {
   /** Sets res.locals.client (a CallerIdentity) or answers 401/429. */
@@ -57,13 +58,18 @@ export async function createClientsModule(ctx: AppContext): Promise<ClientsModul
     maxGuesses: config.auth.maxFailures,
     windowSeconds: config.auth.windowSeconds,
   });
-  const authenticator = new Authenticator(store, secrets);
-  const validator = new FhirValidator();
+  const directory = new ClientDirectory(store, {
+    ttlMs: config.auth.clientCacheTtlSeconds * 1000,
+    maxEntries: config.cache.maxEntries,
+  });
+  const authenticator = new Authenticator(directory, secrets);
+  const validator = lazyFhirValidator();
   return {
     authenticate: basicAuth(authenticator, { limiter, logger, limitByAddress: config.auth.limitByAddress }),
-    router: fhirRoutes({ store, access: resourceAccess(secrets, clients.adminClientId), validator }),
+    router: fhirRoutes({ store, access: resourceAccess(secrets, directory, clients.adminClientId), validator }),
     close() {
       fileSecrets.close();
+      directory.clear();
     },
   };
 }

@@ -12,6 +12,7 @@ import { secretReferenceText } from '../fhir/secret-reference.js';
 import type { Resource } from '../fhir/store.js';
 import { assertAdmin, callerOf, permissionProblems } from './client-identity.js';
 import type { ClientSecrets } from './client-secrets.js';
+import type { ClientDirectory } from './client-directory.js';
 
 /** Throws the 422 the route answers with when `resource` cannot serve as Client `id`. Never echoes a value. */
 export function checkClient(resource: Resource, id: string, secrets: ClientSecrets, bootstrapAdminId?: string): void {
@@ -33,10 +34,20 @@ export function checkClient(resource: Resource, id: string, secrets: ClientSecre
   }
 }
 
-export function resourceAccess(secrets: ClientSecrets, bootstrapAdminId?: string): ResourceAccess {
+export function resourceAccess(
+  secrets: ClientSecrets,
+  clients: ClientDirectory,
+  bootstrapAdminId?: string,
+): ResourceAccess {
   return {
     caller: callerOf,
     assertAdmin,
     checkClient: (resource, id) => checkClient(resource, id, secrets, bootstrapAdminId),
+    clientChanged: (id, resource) => {
+      clients.forget(id);
+      // A Client stored again after its Vault-held secret was rotated authenticates with the new value at once.
+      const text = resource ? secretReferenceText(resource) : undefined;
+      if (text !== undefined) secrets.forget(text);
+    },
   };
 }

@@ -131,27 +131,32 @@ export function credentialRoutes(service: CredentialsService, logger: Logger): R
     res
       .set('Cache-Control', 'no-store')
       .json({ reference: resolved.reference, version: resolved.version, data: resolved.data });
-    // The audit line (who resolved what, never the value), written once the answer is on its way.
-    logger.info('credential resolved', {
-      audit: 'credential.resolve',
-      client_id: clientId,
-      user_id: userId,
-      credential_type: type,
-      reference: resolved.reference,
-      version: resolved.version,
-    });
+    // The audit line (who resolved what, never the value), formatted and written after the answer has gone out:
+    // its redaction, JSON and (synchronous) stderr write do not delay the response.
+    setImmediate(() =>
+      logger.info('credential resolved', {
+        audit: 'credential.resolve',
+        client_id: clientId,
+        user_id: userId,
+        credential_type: type,
+        reference: resolved.reference,
+        version: resolved.version,
+      }),
+    );
   });
 
   router.delete('/users/:userId/credentials/:type', async (req, res) => {
     const { userId, type, clientId } = target(req, res, 'delete', true);
     await service.delete(userId, type);
-    logger.info('credential deleted', {
-      audit: 'credential.delete',
-      client_id: clientId,
-      user_id: userId,
-      credential_type: type,
-    });
     res.status(204).end();
+    setImmediate(() =>
+      logger.info('credential deleted', {
+        audit: 'credential.delete',
+        client_id: clientId,
+        user_id: userId,
+        credential_type: type,
+      }),
+    );
   });
 
   return router;

@@ -3,8 +3,8 @@
  * `vault:` references). Routes validate and call in; compensation lives here and nowhere else.
  *
  * Write order and why (PUT):
- *   1. Lock: a transaction with the credential's advisory lock, reading its row. PostgreSQL down → 503
- *      before Vault is touched, so the common outage leaves nothing behind.
+ *   1. Lock: a transaction with the credential's advisory lock, reading its row (BEGIN and the read in one
+ *      round trip). PostgreSQL down → 503 before Vault is touched, so the common outage leaves nothing behind.
  *   2. For an update, read the current value (kept in memory only, to undo step 3 if step 4 fails).
  *   3. Write the secret to Vault (KV v2; If-Match → check-and-set).
  *   4. Upsert the row and commit.

@@ -80,23 +80,25 @@ export class CredentialStore {
     }
   }
 
-  /** Begins a transaction holding the credential's advisory lock, and reads its row under it. */
+  /**
+   * Begins a transaction holding the credential's advisory locks, and reads its row under them: BEGIN and the
+   * locking read go in one round trip (a simple-protocol query of two statements; its values are quoted with
+   * the driver's escapeLiteral, and user ids and credential types are safe segments before they get here).
+   */
   async lock(userId: string, credentialType: string): Promise<CredentialLock> {
     const client = await this.pool.connect();
     const lock = new CredentialLock(client, userId, credentialType);
     try {
-      await client.query('BEGIN');
-      const res = await client.query<DbRow>({
-        name: 'credential_lock_get',
-        // One round trip: the locks, in their order, then the row read under them.
-        text: `SELECT ${COLUMNS.split(', ')
+      const q = (v: string) => client.escapeLiteral(v);
+      // The locks, in their order, then the row read under them.
+      const results = (await client.query(
+        `BEGIN; SELECT ${COLUMNS.split(', ')
           .map((c) => `r.${c}`)
           .join(', ')}
-                 FROM ${credentialLocksFromItem('$1')}
-                 LEFT JOIN credential_references r ON r.user_id = $2 AND r.credential_type = $3`,
-        values: [credentialLockKey(userId, credentialType), userId, credentialType],
-      });
-      const row = res.rows[0];
+                 FROM ${credentialLocksFromItem(q(credentialLockKey(userId, credentialType)))}
+                 LEFT JOIN credential_references r ON r.user_id = ${q(userId)} AND r.credential_type = ${q(credentialType)}`,
+      )) as unknown as Array<pg.QueryResult<DbRow>>;
+      const row = results[1]?.rows[0];
       lock.existing = row && row.user_id !== null ? toRow(row) : undefined;
       return lock;
     } catch (err) {
@@ -119,6 +121,11 @@ export class CredentialLock {
     this.releaseClient = guardClient(client);
   }
 
+  /**
+   * Upserts the row (still uncommitted: `commit` follows). Kept a statement of its own, not sent together with
+   * COMMIT: a COMMIT already on its way would commit the row even when the app dies before it decided to, and a
+   * process killed between the Vault write and the row must leave at most an orphan that doctor can see.
+   */
   async upsert(reference: string, version: number): Promise<{ row: CredentialRow; created: boolean }> {
     const res = await this.client.query<DbRow & { inserted: boolean }>({
       name: 'credential_upsert',

