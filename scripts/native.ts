@@ -216,6 +216,8 @@ async function startApp(): Promise<void> {
       PGUSER: 'postgres',
       PGPASSWORD: '',
       PGDATABASE: 'aurora',
+      // Messages (the app's and doctor's, which reads app.env) name this stack's commands, not docker's.
+      AURORA_STACK: 'native',
     };
     fs.writeFileSync(
       p('app.env'),

@@ -11,6 +11,7 @@ export {
 export type { AutopilotState, RaftServer } from './vault/raft.js';
 export * from './env.js';
 export * from './settings.js';
+export * from './stack-commands.js';
 export * from './unseal.js';
 export * from './lifetime-watcher.js';
 export * from './token-lifetime.js';

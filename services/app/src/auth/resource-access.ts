@@ -6,7 +6,7 @@
  * its `permissions` are malformed, when its secret reference cannot work (unknown file secret, out of scope,
  * users' credential mount), or when it would demote the bootstrap admin Client.
  */
-import { UnprocessableError } from '@aurora/common';
+import { UnprocessableError, stackCommands } from '@aurora/common';
 import type { ResourceAccess } from '../fhir/routes.js';
 import { secretReferenceText } from '../fhir/secret-reference.js';
 import type { Resource } from '../fhir/store.js';
@@ -17,7 +17,7 @@ import type { ClientSecrets } from './client-secrets.js';
 export function checkClient(resource: Resource, id: string, secrets: ClientSecrets, bootstrapAdminId?: string): void {
   if ('secret' in resource) {
     throw new UnprocessableError(
-      'secret: a plain secret value is never stored. Put the value in Vault (docker exec vault vault kv put secret/aidbox/client client-secret=...) ' +
+      `secret: a plain secret value is never stored. Put the value in Vault (${stackCommands().vaultCli} kv put secret/aidbox/client client-secret=...) ` +
         'and reference it in _secret.extension with url http://health-samurai.io/fhir/secret-reference: valueString = a SECRETS_CONFIG name (e.g. client-secret) or vault:kv/data/secret/<path>',
     );
   }
