@@ -17,9 +17,9 @@ const use = (kind: string | undefined) => {
 };
 
 /** The 422 a Client carrying a plain `secret` gets (the message that tells the user to `vault kv put`). */
-function plainSecretMessage(): string {
+async function plainSecretMessage(): Promise<string> {
   try {
-    checkClient({ resourceType: 'Client', id: 'c', secret: 'x' }, 'c', {} as ClientSecrets);
+    await checkClient({ resourceType: 'Client', id: 'c', secret: 'x' }, 'c', {} as ClientSecrets);
   } catch (err) {
     return (err as Error).message;
   }
@@ -29,12 +29,12 @@ function plainSecretMessage(): string {
 describe('messages name the commands of the stack the user runs', () => {
   afterEach(() => use(saved));
 
-  test('native: log files and the sourced vault CLI, never docker', () => {
+  test('native: log files and the sourced vault CLI, never docker', async () => {
     use('native');
     const messages = [
       new VaultUnreachableError('http://127.0.0.1:8200').message,
       new VaultRefusingError('Vault refuses requests').message,
-      plainSecretMessage(),
+      await plainSecretMessage(),
       vaultCliHint(),
     ];
     for (const m of messages) assert.doesNotMatch(m, /docker/, m);
@@ -44,19 +44,19 @@ describe('messages name the commands of the stack the user runs', () => {
     assert.match(messages[3]!, /\.native\/env/);
   });
 
-  test('compose (the default): docker logs and docker exec, as before', () => {
+  test('compose (the default): docker logs and docker exec, as before', async () => {
     use(undefined);
     assert.equal(currentStack(), 'compose');
     assert.match(new VaultUnreachableError('http://vault:8200').message, /make ps \/ docker logs vault\)/);
-    assert.match(plainSecretMessage(), /docker exec vault vault kv put secret\/aidbox\/client/);
+    assert.match(await plainSecretMessage(), /docker exec vault vault kv put secret\/aidbox\/client/);
     assert.match(vaultCliHint(), /docker exec vault <command>/);
     assert.equal(stackCommands().logs('app'), 'make logs');
   });
 
-  test('kubernetes: kubectl', () => {
+  test('kubernetes: kubectl', async () => {
     use('kubernetes');
     assert.match(new VaultUnreachableError('http://x:8200').message, /kubectl logs/);
-    assert.match(plainSecretMessage(), /kubectl exec -it <release>-vault-0 -- vault kv put/);
+    assert.match(await plainSecretMessage(), /kubectl exec -it <release>-vault-0 -- vault kv put/);
   });
 
   test('a wrong AURORA_STACK stops the app at start, naming the variable and an example', () => {

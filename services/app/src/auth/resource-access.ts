@@ -13,8 +13,16 @@ import type { Resource } from '../fhir/store.js';
 import { assertAdmin, callerOf, permissionProblems } from './client-identity.js';
 import type { ClientSecrets } from './client-secrets.js';
 
-/** Throws the 422 the route answers with when `resource` cannot serve as Client `id`. Never echoes a value. */
-export function checkClient(resource: Resource, id: string, secrets: ClientSecrets, bootstrapAdminId?: string): void {
+/**
+ * Throws the 422 the route answers with when `resource` cannot serve as Client `id`, including a `vault:` secret
+ * reference the app cannot read now (ClientSecrets.assertReadable). Never echoes a value.
+ */
+export async function checkClient(
+  resource: Resource,
+  id: string,
+  secrets: ClientSecrets,
+  bootstrapAdminId?: string,
+): Promise<void> {
   if ('secret' in resource) {
     throw new UnprocessableError(
       `secret: a plain secret value is never stored. Put the value in Vault (${stackCommands().vaultCli} kv put secret/aidbox/client client-secret=...) ` +
@@ -24,13 +32,15 @@ export function checkClient(resource: Resource, id: string, secrets: ClientSecre
   const problems = permissionProblems(resource.permissions);
   if (problems.length) throw new UnprocessableError(problems.join('; '));
   const text = secretReferenceText(resource);
-  if (text !== undefined) secrets.check('Client', id, text);
+  const ref = text === undefined ? undefined : secrets.check('Client', id, text);
   if (id === bootstrapAdminId && (resource.permissions as { admin?: unknown } | undefined)?.admin !== true) {
     throw new UnprocessableError(
       `permissions.admin: Client ${id} is the bootstrap admin and must keep "permissions": {"admin": true} (nothing would restore it); ` +
         'delete it instead to have the app recreate it at its next start',
     );
   }
+  // Last: the only check that asks Vault, made once everything that needs no round trip has passed.
+  if (ref) await secrets.assertReadable(ref);
 }
 
 export function resourceAccess(secrets: ClientSecrets, bootstrapAdminId?: string): ResourceAccess {

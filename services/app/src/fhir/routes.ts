@@ -31,8 +31,11 @@ export interface ResourceAccess {
   caller(res: Response): ResourceCaller;
   /** Throws 403 unless `caller` may manage Clients. */
   assertAdmin(caller: ResourceCaller): void;
-  /** Throws the 422 for a Client that cannot work: its permissions, its secret reference, a demoted admin. */
-  checkClient(resource: Resource, id: string): void;
+  /**
+   * Rejects (422) a Client that cannot work: its permissions, its secret reference (a `vault:` one must be readable
+   * now), a demoted admin.
+   */
+  checkClient(resource: Resource, id: string): Promise<void>;
 }
 
 function idParam(req: Request): string {
@@ -115,7 +118,7 @@ export function fhirRoutes(options: FhirRoutesOptions): Router {
     const resource = bodyOf(req, 'Client', id);
     const invalid = clientFhirIssues(resource, validator);
     if (invalid) throw invalid;
-    access.checkClient(resource, id);
+    await access.checkClient(resource, id);
     const created = await store.put('Client', id, resource);
     send(res, created ? 201 : 200, resource);
   });
