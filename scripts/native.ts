@@ -159,6 +159,8 @@ async function startVaultInit(): Promise<void> {
       VAULT_INIT_HEALTH_PORT: String(ports.vaultInitHealth),
       VAULT_WAIT_TIMEOUT_MS: '120000',
       VAULT_BANNER_CLI: 'source .native/env && vault',
+      // Its messages (Vault unreachable, audit disk full) name this stack's log files, not docker logs.
+      AURORA_STACK: 'native',
     });
     say('starting vault-init (initializes Vault on the first run, then keeps it unsealed)');
     fs.rmSync(p('logs', 'vault-init.log'), { force: true });
