@@ -2,7 +2,7 @@
 // at 15 s, or a static renewable VAULT_TOKEN of 10 s — and under a minute of steady load every request still
 // succeeds: the app renews before expiry and logs in again before the max TTL instead of after a 403. A token it
 // cannot keep alive (not renewable) is announced at start, and /readyz and /status say when it expires.
-import { after, before, describe, test } from 'node:test';
+import { after, before, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -10,6 +10,12 @@ import { VaultClient } from '@aurora/common';
 import { AppProcess } from '../harness/app.js';
 import { waitFor } from '../harness/processes.js';
 import { CredentialsStack } from '../harness/stack.js';
+import { fieldFault } from '../faults/field-fault.js';
+
+const { test } = fieldFault('token-lifetimes-short-ttl', {
+  fault: 'Vault tokens that expired silently',
+  outcome: 'renewed before expiry and replaced before the max TTL; a minute of load with TTLs of seconds: zero non-2xx',
+});
 
 const LOAD_MS = Number(process.env.LIFETIME_LOAD_MS ?? 60_000);
 
