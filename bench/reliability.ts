@@ -1,5 +1,5 @@
 /**
- * The counts the fault and bad-input suites report, merged into bench/results/reliability.json (suites run
+ * The counts the fault, bad-input and field-fault suites report, merged into bench/results/reliability.json (suites run
  * in parallel: a lock directory serializes the read-modify-write, a rename makes the write atomic).
  * scripts/update-figures.ts turns the file into the README's reliability section.
  */
@@ -10,6 +10,11 @@ export type Fact = [string, number | string | boolean];
 
 export interface SuiteRecord {
   title: string;
+  /**
+   * `field-fault`: a suite that turns one fault found in the field into cases (field-fault.ts), shown as one row per
+   * fault kind; absent: a fault-injection or bad-input suite.
+   */
+  group?: 'field-fault';
   passed: boolean;
   updated: string;
   facts: Fact[];

@@ -158,6 +158,8 @@ async function startVaultInit(): Promise<void> {
       VAULT_INIT_HEALTH_PORT: String(ports.vaultInitHealth),
       VAULT_WAIT_TIMEOUT_MS: '120000',
       VAULT_BANNER_CLI: 'source .native/env && vault',
+      // Its messages (Vault unreachable, audit disk full) name this stack's log files, not docker logs.
+      AURORA_STACK: 'native',
     });
     say('starting vault-init (initializes Vault on the first run, then keeps it unsealed)');
     fs.rmSync(p('logs', 'vault-init.log'), { force: true });
@@ -215,6 +217,8 @@ async function startApp(): Promise<void> {
       PGUSER: 'postgres',
       PGPASSWORD_FILE: superuserPasswordFile(p('postgres', 'data')),
       PGDATABASE: 'aurora',
+      // Messages (the app's and doctor's, which reads app.env) name this stack's commands, not docker's.
+      AURORA_STACK: 'native',
     };
     fs.writeFileSync(
       p('app.env'),

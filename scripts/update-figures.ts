@@ -163,11 +163,13 @@ export function renderHeadline(r: BenchResults): string {
 
 export function renderReliability(rel: Reliability): string {
   const lines: string[] = [];
-  const suites = Object.entries(rel.suites).sort(([a], [b]) => a.localeCompare(b));
+  const all = Object.entries(rel.suites).sort(([a], [b]) => a.localeCompare(b));
+  const suites = all.filter(([, s]) => s.group !== 'field-fault');
+  const field = all.filter(([, s]) => s.group === 'field-fault');
   if (suites.length === 0)
-    return 'No reliability run recorded yet: `make test` (test/faults and the bad-input corpus) writes bench/results/reliability.json.';
+    return 'No reliability run recorded yet: `make test` (test/faults, the bad-input corpus and the field-fault suites) writes bench/results/reliability.json.';
   lines.push(
-    'Counted by the fault and bad-input suites on their last run (`make test`; real Vault and PostgreSQL, real kill -9, a real TCP proxy that stalls and resets):',
+    'Counted by the fault, bad-input and field-fault suites on their last run (`make test`; real Vault and PostgreSQL, real kill -9, a real TCP proxy that stalls and resets):',
   );
   lines.push('');
   const sum = (label: string) =>
@@ -176,10 +178,13 @@ export function renderReliability(rel: Reliability): string {
         a + s.facts.filter(([k, v]) => k === label && typeof v === 'number').reduce((b, [, v]) => b + (v as number), 0),
       0,
     );
-  const failed = suites.filter(([, s]) => !s.passed).length;
+  const failed = all.filter(([, s]) => !s.passed).length;
+  const fact = (s: (typeof all)[number][1], label: string) => s.facts.find(([k]) => k === label)?.[1];
+  const fieldCases = field.reduce((a, [, s]) => a + Number(fact(s, 'cases checked') ?? 0), 0);
   lines.push(
     `In all: ${n(sum('faults') + sum('kills'))} faults injected under a write load, ${n(sum('acknowledged (2xx)'))} writes acknowledged with 2xx and ` +
-      `${n(sum('acknowledged but lost'))} of them lost; ${n(sum('requests'))} bad requests; ${failed === 0 ? 'every suite passed' : `**${failed} suite(s) failed**`}.`,
+      `${n(sum('acknowledged but lost'))} of them lost; ${n(sum('requests'))} bad requests; ` +
+      `${n(fieldCases)} cases of ${n(field.length)} fault kinds found in the field; ${failed === 0 ? 'every suite passed' : `**${failed} suite(s) failed**`}.`,
   );
   lines.push('');
   lines.push('| suite | result | counts | last run |');
@@ -188,6 +193,22 @@ export function renderReliability(rel: Reliability): string {
     lines.push(
       `| ${s.title} | ${s.passed ? 'passed' : '**failed**'} | ${s.facts.map(([k, v]) => `${k}: ${typeof v === 'number' ? n(v) : String(v)}`).join('; ')} | ${s.updated.slice(0, 16).replace('T', ' ')} |`,
     );
+  }
+  if (field.length) {
+    lines.push('');
+    lines.push(
+      'Faults found in the field, one row per kind: each is a test file on real Vault and PostgreSQL (the process harness) whose cases reproduce the fault and its siblings; the outcome is what they prove holds now.',
+    );
+    lines.push('');
+    lines.push('| fault kind | suite | cases checked | outcome | result | last run |');
+    lines.push('| --- | --- | --- | --- | --- | --- |');
+    for (const [id, s] of field) {
+      const failedTests = Number(fact(s, 'failed') ?? 0);
+      lines.push(
+        `| ${s.title} | \`${id}\` | ${n(Number(fact(s, 'cases checked') ?? 0))} | ${String(fact(s, 'outcome') ?? '')} | ` +
+          `${s.passed ? 'passed' : `**failed** (${n(failedTests)} of ${n(Number(fact(s, 'tests') ?? 0))} tests)`} | ${s.updated.slice(0, 16).replace('T', ' ')} |`,
+      );
+    }
   }
   return lines.join('\n');
 }

@@ -16,7 +16,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { VaultSealedError, VaultUnreachableError } from '@aurora/common';
+import { VaultSealedError, VaultUnreachableError, stackCommands } from '@aurora/common';
 import {
   BackupError,
   packArchive,
@@ -146,7 +146,7 @@ async function backupOnline(
 ): Promise<BackupResult> {
   if (before.sealed)
     throw new BackupError(
-      `Vault of the ${target.name} stack is sealed: a Raft snapshot needs an unsealed cluster (vault-init unseals it; see docker logs vault-init).`,
+      `Vault of the ${target.name} stack is sealed: a Raft snapshot needs an unsealed cluster (vault-init unseals it; see ${stackCommands(target.kind === 'native' ? 'native' : 'compose').logs('vault-init')}).`,
     );
   log(`online backup: Raft storage, Vault keeps serving (vault operator raft snapshot save; no pause)`);
   const t0 = Date.now();

@@ -8,6 +8,8 @@ export interface DoctorResult {
   remaining: number;
   /** Dangling rows whose secret Vault can still give back (undelete / rollback): repair leaves them alone. */
   recoverable: number;
+  /** Rows recording another version than Vault's current one (repair records Vault's). */
+  mismatched: number;
 }
 
 /** Parses `doctor --json` output. */
@@ -25,5 +27,6 @@ export function parseDoctor(stdout: string): DoctorResult {
     damaged: Number(r.damaged ?? NaN),
     remaining: Number(r.remaining ?? NaN),
     recoverable: Number(r.recoverable ?? 0),
+    mismatched: Number(r.mismatched ?? 0),
   };
 }

@@ -318,13 +318,15 @@ export async function collectStatus(src: StatusSources): Promise<StatusReport> {
     // doctor's own failure (an error the target wraps), or the skip above.
     lines.push({ id: 'doctor', level: 'warn', summary: doctor.message.slice(0, 200) });
   } else {
-    const red = doctor.dangling > 0 || doctor.damaged > 0;
+    // A mismatched row still resolves (Vault's current version), but a client's If-Match from it fails: red.
+    const red = doctor.dangling > 0 || doctor.damaged > 0 || doctor.mismatched > 0;
     const level: Level = red ? 'red' : doctor.orphans > 0 ? 'warn' : 'ok';
     lines.push({
       id: 'doctor',
       level,
       summary:
         `${doctor.dangling} dangling${doctor.recoverable > 0 ? ` (${doctor.recoverable} recoverable)` : ''}, ` +
+        `${doctor.mismatched > 0 ? `${doctor.mismatched} version mismatched, ` : ''}` +
         `${doctor.orphans} orphaned, ${doctor.damaged} damaged`,
       ...(level === 'ok'
         ? {}
@@ -336,7 +338,9 @@ export async function collectStatus(src: StatusSources): Promise<StatusReport> {
                   ? // REPAIR=1 leaves these alone on purpose: Vault still holds a version to give back.
                     'make doctor prints the vault kv undelete / rollback command that brings each recoverable one back; ' +
                     'make doctor REPAIR=1 repairs the rest'
-                  : 'make doctor lists them; make doctor REPAIR=1 repairs them',
+                  : doctor.mismatched > 0 && doctor.dangling === 0 && doctor.orphans === 0
+                    ? "make doctor names each row whose version differs from Vault's; make doctor REPAIR=1 records Vault's current version"
+                    : 'make doctor lists them; make doctor REPAIR=1 repairs them',
           }),
     });
   }

@@ -1,11 +1,17 @@
 // User story: as an operator I leave the stack running for months and the audit log does not grow without
 // bound: vault-init rotates it by size into a ring of files, while requests keep coming, without a restart and
 // without losing a line — every request made has its request and response lines in one of the files.
-import { after, before, describe, test } from 'node:test';
+import { after, before, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { waitFor, parseScrape, CredentialsStack, VaultInitProcess } from '@aurora/process';
+import { fieldFault } from '../faults/field-fault.js';
+
+const { test } = fieldFault('audit-rotation-under-load', {
+  fault: 'An audit log that grew without bound',
+  outcome: "rotated by the stack under load: bounded files, no restart, every request's audit lines kept",
+});
 
 const KEEP = 200;
 const WRITES = 400;

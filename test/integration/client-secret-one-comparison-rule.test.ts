@@ -3,11 +3,18 @@
 // a trailing run of CR/LF on the stored value is ignored (`\n`, `\r\n`, `\n\n`), anything else (a trailing
 // space, a byte order mark) stays part of the secret, and a non-ASCII secret sent as UTF-8 in Basic auth
 // matches, in NFC or not. The app log points out odd stored values, never showing them.
-import { after, before, describe, test } from 'node:test';
+import { after, before, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { ClientsStack, defaultSecretsConfig, userClient } from '../support/clients-app.js';
+import { fieldFault } from '../faults/field-fault.js';
+
+const { test } = fieldFault('client-secret-one-comparison-rule', {
+  fault: 'One Client secret, two comparison rules',
+  outcome:
+    'one rule for file and vault: secrets (a trailing CR/LF run ignored, nothing else changed) for \\n, \\r\\n, \\n\\n, a trailing space, a BOM and a non-ASCII secret',
+});
 
 interface Case {
   name: string;

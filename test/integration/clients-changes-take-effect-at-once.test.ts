@@ -6,8 +6,8 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
-import { ClientsStack, userClient } from '../harness/clients-app.js';
-import { waitFor } from '../harness/processes.js';
+import { waitFor } from '@aurora/process';
+import { ClientsStack, userClient } from '../support/clients-app.js';
 
 describe('changes to a Client take effect at once on the instance that made them', () => {
   let stack: ClientsStack;

@@ -5,12 +5,19 @@
 // never refused. X-Forwarded-For counts only from AUTH_TRUSTED_PROXIES. Wrong guesses against a Vault-held
 // secret do not turn into Vault reads: the re-read after a mismatch is rate-limited per reference, and a
 // rotation in Vault is still seen within that interval.
-import { after, before, describe, test } from 'node:test';
+import { after, before, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import { ClientsStack, userClient } from '../support/clients-app.js';
 import { waitFor } from '@aurora/process';
+import { fieldFault } from '../faults/field-fault.js';
+
+const { test } = fieldFault('clients-guessing-slowed-not-locked-out', {
+  fault: 'A guesser could lock a Client out',
+  outcome:
+    "guessing, also from several addresses, is slowed down while the Client's own secret is still accepted; Vault re-reads are rate-limited",
+});
 
 const LIMITS = {
   AUTH_MAX_FAILURES: '5',

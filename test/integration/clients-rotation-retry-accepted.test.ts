@@ -2,11 +2,17 @@
 // operator rotates secret/aidbox/client; the client switches to the new secret at once and retries once a
 // second. Until the agent renders the new value, each retry fails, but a retry of the same secret is not a
 // guess, so the limiter never answers 429, and the new secret is accepted within the render interval + 5 s.
-import { after, before, describe, test } from 'node:test';
+import { after, before, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import { ClientsStack, userClient } from '../support/clients-app.js';
 import { waitFor } from '@aurora/process';
+import { fieldFault } from '../faults/field-fault.js';
+
+const { test } = fieldFault('clients-rotation-retry-accepted', {
+  fault: 'Rotation locked out the client that rotated',
+  outcome: 'a client retrying every second with the new secret is accepted within the render interval + 5 s',
+});
 
 const RENDER_INTERVAL_S = 15;
 

@@ -1,6 +1,9 @@
 // User story: a Client never holds a secret value. A plain `secret` is refused with 422 (decided: reject, not
 // move it into Vault); a reference to an unknown name, or to a file secret whose scope does not include this
-// Client, is refused with 422 naming the problem (and the scope); a vault:kv/data/... reference works.
+// Client, is refused with 422 naming the problem (and the scope); a vault:kv/data/... reference works. A vault:
+// reference the app cannot read now (no secret there, no such key, a path outside the app's policy) is refused
+// with 422 naming the path and the `vault kv put` that creates it, as the walkthroughs put the secret in Vault
+// before the Client; a file secret may still be missing (the agent renders it later).
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
@@ -119,6 +122,48 @@ describe('Client secret references are checked when stored', () => {
     assert.equal(credMount.status, 422);
     assert.match(diagnostics(credMount), /holds users' credentials/);
     assert.deepEqual(stack.leaks([plain, vaultValue, rotated, stack.adminSecret]), []);
+  });
+
+  test('a vault: reference to a secret that does not exist is 422 naming the path and the kv put; nothing stored', async () => {
+    const ghost = await stack.request('PUT', '/fhir/Client/ghost', {
+      auth: stack.admin(),
+      body: userClient('ghost', 'vault:kv/data/secret/clients/ghost'),
+    });
+    assert.equal(ghost.status, 422, ghost.text);
+    assert.equal((ghost.json as { resourceType?: string }).resourceType, 'OperationOutcome');
+    assert.match(
+      diagnostics(ghost),
+      /^_secret: vault:kv\/data\/secret\/clients\/ghost: Vault holds no secret at secret\/clients\/ghost .*\(docker exec vault vault kv put secret\/clients\/ghost client-secret=<value>\), then PUT the Client again$/,
+    );
+    assert.equal((await stack.request('GET', '/fhir/Client/ghost', { auth: stack.admin() })).status, 404);
+
+    const keyed = await stack.request('PUT', '/fhir/Client/ghost', {
+      auth: stack.admin(),
+      body: userClient('ghost', 'vault:kv/data/secret/clients/svc#token'),
+    });
+    assert.equal(keyed.status, 422, keyed.text);
+    assert.match(
+      diagnostics(keyed),
+      /no non-empty key "token" at secret\/clients\/svc.*kv put secret\/clients\/svc token=<value>/,
+    );
+
+    const outside = await stack.request('PUT', '/fhir/Client/ghost', {
+      auth: stack.admin(),
+      body: userClient('ghost', 'vault:kv/data/elsewhere/clients/ghost'),
+    });
+    assert.equal(outside.status, 422, outside.text);
+    assert.match(diagnostics(outside), /policy does not allow reading elsewhere\/clients\/ghost/);
+
+    // Following the message: put the secret, PUT the same Client again.
+    const value = `ghost-${crypto.randomBytes(12).toString('hex')}`;
+    await stack.operator().kvWrite('secret', 'clients/ghost', { 'client-secret': value });
+    const again = await stack.request('PUT', '/fhir/Client/ghost', {
+      auth: stack.admin(),
+      body: userClient('ghost', 'vault:kv/data/secret/clients/ghost'),
+    });
+    assert.equal(again.status, 201, again.text);
+    assert.equal((await stack.request('GET', '/fhir/Patient', { auth: ['ghost', value] })).status, 200);
+    assert.deepEqual(stack.leaks([value]), []);
   });
 
   test('the secret file of a Client being stored need not exist yet', async () => {

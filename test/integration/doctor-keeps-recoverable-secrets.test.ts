@@ -7,13 +7,20 @@
 // mount with `delete_version_after`: a version not yet expired is live, an expired one is recoverable.
 // A write whose row could not be saved destroys only the version it wrote, and a repair waits for the backup's
 // write barrier like any write.
-import { after, before, describe, test } from 'node:test';
+import { after, before, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import pg from 'pg';
 import { BARRIER_EXCLUSIVE_SQL, BARRIER_RELEASE_SQL, VaultClient, type KvVersionInfo } from '@aurora/common';
 import { lastJsonLine, waitFor, CredentialsStack, type HttpResult } from '@aurora/process';
+import { fieldFault } from '../faults/field-fault.js';
+
+const { test } = fieldFault('doctor-keeps-recoverable-secrets', {
+  fault: 'A repair that destroyed what Vault could still give back',
+  outcome:
+    'doctor tells a soft-deleted, a destroyed-with-an-older-version-intact and a gone secret apart and prints the command that gives it back; REPAIR=1 never destroys a recoverable version and waits for the backup barrier',
+});
 
 interface Finding {
   kind: string;
@@ -21,6 +28,9 @@ interface Finding {
   detail: string;
   condition?: string;
   recover?: string;
+  direction?: string;
+  recordedVersion?: number;
+  vaultVersion?: number;
   repaired?: boolean;
   error?: string;
 }
@@ -64,6 +74,23 @@ describe('doctor keeps what Vault can still give back', () => {
       assert.equal(words[0], 'vault', command);
       stack.cli(words.slice(1));
     }
+  };
+
+  /** After a printed rollback: doctor lists the row as behind Vault, and REPAIR=1 brings doctor to 0. */
+  const assertMismatchRepaired = async (user: string, type: string, recorded: number, current: number) => {
+    const listed = doctor();
+    assert.equal(listed.code, 1, listed.raw);
+    assert.deepEqual(
+      listed.report.findings.map((f) => [f.kind, f.reference, f.direction, f.recordedVersion, f.vaultVersion]),
+      [['mismatch', `vault:kv/data/aurora/users/${user}/${type}`, 'row-behind', recorded, current]],
+    );
+    const repaired = doctor(['--repair']);
+    assert.deepEqual([repaired.code, repaired.report.repaired, repaired.report.remaining], [0, 1, 0], repaired.raw);
+    const rows = (await rowsOf(user)).map((r) => r.split('|'));
+    assert.deepEqual(
+      rows.map((r) => [r[1], r[3]]),
+      [[type, String(current)]],
+    );
   };
 
   before(async () => {
@@ -140,7 +167,8 @@ describe('doctor keeps what Vault can still give back', () => {
     const back = await resolve('bob', 'db');
     assert.equal(back.status, 200, back.text);
     assert.deepEqual((back.json as { data: unknown }).data, { key: v1 });
-    assert.deepEqual([doctor().code], [0]);
+    // The rollback wrote version 3 in Vault, the row still says 2: doctor names it, REPAIR=1 records 3.
+    await assertMismatchRepaired('bob', 'db', 2, 3);
   });
 
   test('metadata deleted: nothing left, resolve says so, REPAIR=1 removes the reference', async () => {
@@ -239,6 +267,7 @@ describe('doctor keeps what Vault can still give back', () => {
     );
     const back = await resolve('fay', 'api');
     assert.deepEqual((back.json as { data: unknown }).data, { key: v2 }, back.text);
+    await assertMismatchRepaired('fay', 'api', 2, 4);
   });
 
   test('a repair waits for the backup barrier, like a write', async () => {

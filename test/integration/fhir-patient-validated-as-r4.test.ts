@@ -3,10 +3,17 @@
 // its required value set, a single value where a list belongs, an unknown element, two values for one
 // choice element, ...) is refused with 400 and an OperationOutcome whose issue names the element, and
 // nothing is stored. A Client's `_secret` extensions are checked as FHIR Extensions.
-import { after, before, describe, test } from 'node:test';
+import { after, before, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { CredentialsStack } from '@aurora/process';
 import { FhirValidator } from '@aurora/app/fhir/validation';
+import { fieldFault } from '../faults/field-fault.js';
+
+const { test, cases } = fieldFault('fhir-patient-validated-as-r4', {
+  fault: 'FHIR resources stored that FHIR clients cannot read',
+  outcome:
+    'invalid dates, codes, cardinality and unknown elements refused with an OperationOutcome naming the element; what the app returns parses in an R4 client library',
+});
 
 interface OutcomeJson {
   resourceType?: string;
@@ -132,6 +139,7 @@ describe('Patients are validated as FHIR R4; what the app returns parses', () =>
     }
     assert.deepEqual(wrong, []);
     assert.equal(await patients(), '');
+    cases(INVALID.length);
   });
 
   test('a valid Patient is stored; it and the searchset Bundle parse as R4', async () => {

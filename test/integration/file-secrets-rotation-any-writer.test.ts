@@ -4,13 +4,20 @@
 // (removed and made again, as a remount or `rm -rf` + `tar x` does). Each writer is tried on a live directory and
 // on one that was removed and recreated first: an in-place overwrite of the same length keeping the mtime, a
 // truncate-and-rewrite, a rename over the file, the Kubernetes `..data` symlink swap, and 100 quick rotations.
-import { after, before, describe, test } from 'node:test';
+import { after, before, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { ClientsStack, defaultSecretsConfig, userClient } from '../support/clients-app.js';
+import { fieldFault } from '../faults/field-fault.js';
+
+const { test } = fieldFault('file-secrets-rotation-any-writer', {
+  fault: 'A file-secret rotation the app never saw',
+  outcome:
+    'every writer (in-place same-length overwrite with mtime kept, truncate, rename, symlink swap, 100 rotations) seen, on a live and on a recreated directory',
+});
 
 /** FILE_SECRET_REVALIDATE_MS of the app under test; a change must be seen within it (plus a busy machine's slack). */
 const REVALIDATE_MS = 300;

@@ -3,11 +3,18 @@
 // leader the moment it says healthy: within 10 s a survivor is the new leader and writes through the app succeed
 // again, and every write the app acknowledged is still there. "Healthy" means what autopilot says: healthy, all
 // three nodes voting, failure tolerance 1 — never a cluster whose joined nodes do not vote yet.
-import { after, before, describe, test } from 'node:test';
+import { after, before, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import { HaStack } from '../support/ha-stack.js';
 import { waitFor } from '@aurora/process';
+import { fieldFault } from '../faults/field-fault.js';
+
+const { test } = fieldFault('ha-kill-leader-right-after-healthy', {
+  fault: 'An HA cluster reported healthy before it could lose a node',
+  outcome:
+    'healthy only once autopilot counts every node a voter; kill -9 of the leader right after it: a new leader and writes within 10 s, nothing acknowledged lost',
+});
 
 const RECOVERY_BOUND_MS = 10_000;
 

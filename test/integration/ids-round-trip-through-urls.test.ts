@@ -2,10 +2,16 @@
 // can be addressed again through a URL. `.` and `..`, and their percent-encoded spellings, are what URLs
 // normalize away: every route answers 400 naming the field, and nothing is stored. FHIR's own id rule would
 // allow them; the app's is stricter, also when the body is a valid resource.
-import { after, before, describe, test } from 'node:test';
+import { after, before, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { CredentialsStack } from '@aurora/process';
 import { basicAuth, rawRequest } from '../support/raw-http.js';
+import { fieldFault } from '../faults/field-fault.js';
+
+const { test, cases } = fieldFault('ids-round-trip-through-urls', {
+  fault: 'Ids that cannot round-trip through a URL',
+  outcome: '`.`, `..` and anything a URL would normalize refused with a 400 naming the field, on every route',
+});
 
 const DOT_SEGMENTS = ['.', '..', '%2e', '%2E%2e', '.%2E'];
 
@@ -59,6 +65,7 @@ describe('ids round-trip through a URL on every route', () => {
     }
     assert.equal(count, DOT_SEGMENTS.length * 11);
     assert.deepEqual(wrong, []);
+    cases(count);
     const rows = await stack.postgres.psql(
       stack.postgres.database,
       "SELECT count(*) FROM resources WHERE id IN ('.', '..')",

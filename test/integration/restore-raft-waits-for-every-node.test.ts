@@ -11,13 +11,20 @@
 // seen that the active node has not sealed (the fix); then it continues and seals.
 //
 // Real processes: two 3-node Vault 1.21.4 clusters on Raft, vault-init in HA mode, PostgreSQL, the app.
-import { after, before, describe, test } from 'node:test';
+import { after, before, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import { HaStack } from '../support/ha-stack.js';
 import { tempDir, waitFor, type RaftNode } from '@aurora/process';
 import { backup, restore } from '../../scripts/ops/backup-restore.js';
 import type { RaftNodeSeal } from '../../scripts/ops/stack-target.js';
+import { fieldFault } from '../faults/field-fault.js';
+
+const { test } = fieldFault('restore-raft-waits-for-every-node', {
+  fault: 'A restore that raced the nodes on a loaded machine',
+  outcome:
+    "make restore of another cluster's Raft snapshot waits until every node has sealed and unsealed, then the app serves",
+});
 
 describe('make restore of another cluster’s Raft snapshot waits until every node has sealed', () => {
   let a: HaStack | undefined;
@@ -121,7 +128,14 @@ describe('make restore of another cluster’s Raft snapshot waits until every no
       'make restore said which node it waits for',
     );
     if (done.status === 'rejected') throw done.reason;
-    assert.deepEqual(done.value.doctor, { dangling: 0, orphans: 0, damaged: 0, remaining: 0, recoverable: 0 });
+    assert.deepEqual(done.value.doctor, {
+      dangling: 0,
+      orphans: 0,
+      damaged: 0,
+      remaining: 0,
+      recoverable: 0,
+      mismatched: 0,
+    });
     await stack.allUnsealed();
     const r = await stack.request('POST', '/users/alice/credentials/github/resolve');
     assert.equal(r.status, 200, r.text);

@@ -151,9 +151,29 @@ describe('make status', () => {
     assert.match(r.line('doctor').fix ?? '', /undelete \/ rollback command/);
   });
 
+  test("a row behind Vault's version (vault kv rollback): red, and the count says version mismatched", async () => {
+    for (const password of ['canary-status-0b31', 'canary-status-9d24'])
+      assert.ok(
+        [200, 201].includes(
+          (await stack.request('PUT', '/users/fox/credentials/db', { auth: 'writer', body: { data: { password } } }))
+            .status,
+        ),
+      );
+    stack.cli(['kv', 'rollback', '-version=1', 'aurora/users/fox/db']);
+    const r = await status();
+    assert.equal(r.line('doctor').level, 'red', renderStatus(r, false));
+    assert.match(r.line('doctor').summary, /1 version mismatched/);
+  });
+
   test('no screen holds a secret', () => {
     const text = screens.join('\n');
-    for (const s of ['canary-status-5e1d', ...stack.clientSecrets.values(), stack.operatorToken])
+    for (const s of [
+      'canary-status-5e1d',
+      'canary-status-0b31',
+      'canary-status-9d24',
+      ...stack.clientSecrets.values(),
+      stack.operatorToken,
+    ])
       assert.ok(!text.includes(s), `${s.slice(0, 6)}… on the status screen`);
     assert.doesNotMatch(text, /\bhv[sbr]\.[A-Za-z0-9_-]{20,}/);
   });

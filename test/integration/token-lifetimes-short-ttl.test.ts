@@ -2,12 +2,18 @@
 // at 15 s, or a static renewable VAULT_TOKEN of 10 s — and under a minute of steady load every request still
 // succeeds: the app renews before expiry and logs in again before the max TTL instead of after a 403. A token it
 // cannot keep alive (not renewable) is announced at start, and /readyz and /status say when it expires.
-import { after, before, describe, test } from 'node:test';
+import { after, before, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { VaultClient } from '@aurora/common';
 import { AppProcess, waitFor, CredentialsStack } from '@aurora/process';
+import { fieldFault } from '../faults/field-fault.js';
+
+const { test } = fieldFault('token-lifetimes-short-ttl', {
+  fault: 'Vault tokens that expired silently',
+  outcome: 'renewed before expiry and replaced before the max TTL; a minute of load with TTLs of seconds: zero non-2xx',
+});
 
 const LOAD_MS = Number(process.env.LIFETIME_LOAD_MS ?? 60_000);
 

@@ -2,13 +2,20 @@
 // and /status, and vault-init's health all say "Vault refuses requests: its audit log cannot be written — disk
 // full?" instead of blaming the token — and when space returns, everything serves again without a restart.
 // The audit log lives on a 1 MB tmpfs mounted in the test's own temp dir (needs root; skipped otherwise).
-import { after, before, describe, test } from 'node:test';
+import { after, before, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { AUDIT_LOG_DIAGNOSIS } from '@aurora/common';
 import { tempDir, waitFor, CredentialsStack, VaultInitProcess } from '@aurora/process';
+import { fieldFault } from '../faults/field-fault.js';
+
+const { test } = fieldFault('vault-refuses-audit-disk-full', {
+  fault: 'A Vault refusing service for a full audit disk, misdiagnosed',
+  outcome:
+    'the 503, /readyz and vault-init name the full audit log instead of the token; everything recovers by itself when space returns',
+});
 
 function mountTmpfs(dir: string): string | undefined {
   try {

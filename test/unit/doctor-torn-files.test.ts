@@ -187,6 +187,7 @@ describe('doctor: which Vault failures are a damaged entry', () => {
       secrets: 2,
       dangling: 0,
       recoverable: 0,
+      mismatched: 0,
       orphans: 0,
       damaged: 1,
       foreign: 0,

@@ -2,6 +2,8 @@
  * Error types that know their HTTP status and a message safe to show a user.
  * The HTTP layer maps them in one place; logs get `cause` chains, never secret values.
  */
+import { stackCommands } from './stack-commands.js';
+
 export class AuroraError extends Error {
   readonly status: number;
   readonly code: string;
@@ -66,10 +68,16 @@ export class VaultSealedError extends AuroraError {
   }
 }
 
+/** Where to look when Vault does not answer, on the stack this process runs in. */
+function vaultLogHint(): string {
+  const commands = stackCommands();
+  return commands.kind === 'compose' ? `make ps / ${commands.logs('vault')}` : commands.logs('vault');
+}
+
 /** No answer from Vault (refused, reset, timed out). */
 export class VaultUnreachableError extends AuroraError {
   constructor(addr: string, cause?: unknown) {
-    super('vault_unreachable', 503, `Vault at ${addr} did not answer. Is it running? (make ps / docker logs vault)`, {
+    super('vault_unreachable', 503, `Vault at ${addr} did not answer. Is it running? (${vaultLogHint()})`, {
       cause,
       retryAfter: 2,
     });
@@ -163,7 +171,7 @@ export class VaultRefusingError extends AuroraError {
       'vault_refusing',
       503,
       `${diagnosis} (Vault answers 500 to authenticated requests while it reports itself unsealed.) ` +
-        'Check its log (docker logs vault) and the free space where the audit log lives (the vault-logs volume); ' +
+        `Check its log (${stackCommands().logs('vault')}) and the free space where the audit log lives (${stackCommands().auditLog}); ` +
         'Vault serves again by itself once it can write.',
       { cause, retryAfter: 5 },
     );

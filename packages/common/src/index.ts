@@ -18,6 +18,7 @@ export type {
 } from './vault/database.js';
 export * from './env.js';
 export * from './settings.js';
+export * from './stack-commands.js';
 export * from './unseal.js';
 export * from './lifetime-watcher.js';
 export * from './token-lifetime.js';

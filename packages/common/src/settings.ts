@@ -72,3 +72,14 @@ export const KV_SETTINGS = {
   kvMount: setting.vaultPath('VAULT_KV_MOUNT', 'aurora', 'one', 'KV v2 mount of user credentials'),
   kvBasePath: setting.vaultPath('VAULT_KV_BASE_PATH', 'users', 'many', 'base path of user credentials in the mount'),
 };
+
+/**
+ * Which stack runs this process (stack-commands.ts): the commands messages name. Declared by each service so that a
+ * wrong value stops it at start.
+ */
+export const STACK_SETTING = setting.string(
+  'AURORA_STACK',
+  'compose',
+  'which stack runs this process (compose | native | kubernetes): the commands messages name (logs, vault CLI)',
+  { pattern: /^(compose|native|kubernetes)$/, example: 'native' },
+);

@@ -3,7 +3,7 @@
  * VAULT_TOKEN), the stack's (VAULT_KV_MOUNT, VAULT_KV_BASE_PATH) and libpq's (PGHOST, ...).
  */
 import net from 'node:net';
-import { EnvReader, KV_SETTINGS, readSettings, setting } from '@aurora/common';
+import { EnvReader, KV_SETTINGS, STACK_SETTING, readSettings, setting } from '@aurora/common';
 
 export interface AppConfig {
   port: number;
@@ -71,6 +71,8 @@ export interface AppConfig {
 /** Every variable the app reads: the loader below, .env.example and the compose files all follow this. */
 export const APP_SETTINGS = {
   ...KV_SETTINGS,
+  // Read where messages are built (stack-commands.ts); declared here so that a wrong value stops the app at start.
+  stack: STACK_SETTING,
   adminClientId: setting.string('ADMIN_CLIENT_ID', 'admin', 'the bootstrap admin Client the app creates at start', {
     // A FHIR id that survives a URL: not "." or ".." (see fhir/resource-id.ts).
     pattern: /^(?!\.\.?$)[A-Za-z0-9\-.]{1,64}$/,

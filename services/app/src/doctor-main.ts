@@ -20,8 +20,9 @@ import { storagePaths, tornFile, type TornFile } from './torn-files.js';
 
 const USAGE =
   'usage: doctor [--repair [--destroy-recoverable]] [--json]\n' +
-  '  lists dangling references, orphaned secrets and damaged entries; --repair deletes dangling references with nothing\n' +
-  '  left in Vault and destroys orphans, and leaves alone what Vault can still give back (it prints the command);\n' +
+  "  lists dangling references, rows whose version differs from Vault's, orphaned secrets and damaged entries; --repair\n" +
+  "  records Vault's current version in mismatched rows, deletes dangling references with nothing left in Vault and\n" +
+  '  destroys orphans, and leaves alone what Vault can still give back (it prints the command);\n' +
   '  --destroy-recoverable also deletes those references and destroys every version of their secrets;\n' +
   '  --json prints the report as JSON\n' +
   "       find <Vault storage dir> -type f | doctor --torn-files [--json]\n  lists the files of Vault's storage that a crash left half written (the fix for a damaged entry: remove them)";

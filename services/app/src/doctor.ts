@@ -6,6 +6,12 @@
  *               (recoverable: doctor prints the `vault kv undelete -versions=N …` command); it is destroyed but an
  *               older version is intact (recoverable: the `vault kv rollback -version=M …` command); nothing is
  *               left (every version destroyed, or the metadata deleted);
+ *   - mismatch: a row whose recorded version is not Vault's current version while that version is readable.
+ *               Something changed Vault outside the app (`vault kv rollback`, as doctor itself advises for a
+ *               destroyed current version; `vault kv put`; the undelete + rollback doctor prints), or one store was
+ *               restored from an older backup than the other. The value resolved is Vault's current one either way;
+ *               the row is what is out of date: `If-Match` is compared with Vault's version, so a client that trusts
+ *               the row's number gets 409s. `repair` sets the row to Vault's current version (nothing destroyed);
  *   - orphan:   a secret under the base path that no row references;
  *   - foreign:  a row whose reference is not under the configured mount/base (the resolver refuses it;
  *               doctor cannot check or repair it: a person decides);
@@ -17,10 +23,11 @@
  *               with everything else; a person removes the file (`doctor --torn-files` finds it) or restores
  *               a backup. Counted as a problem, never repaired automatically. Any other failure (403,
  *               sealed or another 503, no answer) still stops the run: "could not check".
- * With `repair`, each dangling row with nothing left is deleted (with the metadata of its destroyed versions),
- * and each orphan is destroyed (all versions and metadata): an orphan is what a write the app never acknowledged
- * left behind. A dangling row whose secret is recoverable is left alone: `repair` never destroys what Vault can
- * still give back; `destroyRecoverable` (asked for by name) deletes the row and destroys every version too.
+ * With `repair`, each mismatched row gets Vault's current version, each dangling row with nothing left is deleted
+ * (with the metadata of its destroyed versions), and each orphan is destroyed (all versions and metadata): an
+ * orphan is what a write the app never acknowledged left behind. A dangling row whose secret is recoverable is
+ * left alone: `repair` never destroys what Vault can still give back; `destroyRecoverable` (asked for by name)
+ * deletes the row and destroys every version too.
  * Each repair re-checks under the credential's locks (@aurora/common/locks): the credential's own, which the
  * app's writes hold from the Vault write to the row commit, so a write in progress is never mistaken for an
  * orphan; and the write barrier shared, so that an online backup never cuts the two stores in the middle of a
@@ -32,11 +39,13 @@ import {
   VaultRequestError,
   VaultSealedError,
   VaultUnreachableError,
+  currentStack,
   formatCredentialReference,
   isSafeSegment,
   lockCredential,
   parseCredentialReference,
   type KvVersionInfo,
+  type StackKind,
   type VaultClient,
 } from '@aurora/common';
 import type { VaultSession } from './vault/session.js';
@@ -44,7 +53,7 @@ import { CredentialStore } from './credentials/store.js';
 import { secretState, type SecretCondition } from './credentials/recovery.js';
 import { guardClient, type Db } from './store/db.js';
 
-export type FindingKind = 'dangling' | 'orphan' | 'damaged' | 'foreign' | 'unmanaged';
+export type FindingKind = 'dangling' | 'mismatch' | 'orphan' | 'damaged' | 'foreign' | 'unmanaged';
 
 export interface Finding {
   kind: FindingKind;
@@ -56,6 +65,16 @@ export interface Finding {
   condition?: Exclude<SecretCondition, 'live'>;
   /** dangling and recoverable: the `vault` command that gives the secret back. */
   recover?: string;
+  /** mismatch: the version the row records. */
+  recordedVersion?: number;
+  /** mismatch: Vault's current (readable) version, the one `If-Match` is compared with and `repair` records. */
+  vaultVersion?: number;
+  /**
+   * mismatch: `row-behind` (Vault has a newer version than the row records: a write outside the app, or
+   * PostgreSQL restored from an older backup) or `row-ahead` (the row records a version Vault does not have as its
+   * current one: Vault restored from an older backup, or its secret deleted and written again).
+   */
+  direction?: 'row-behind' | 'row-ahead';
   repaired?: boolean;
   error?: string;
 }
@@ -69,6 +88,8 @@ export interface DoctorReport {
   dangling: number;
   /** Dangling references whose secret Vault can still give back (each finding carries the command). */
   recoverable: number;
+  /** Rows whose recorded version is not Vault's current one (REPAIR=1 records Vault's). */
+  mismatched: number;
   orphans: number;
   /** Entries Vault cannot read or list (500): removed by hand, see `damagedDetail`. */
   damaged: number;
@@ -259,6 +280,8 @@ export async function scan(options: DoctorOptions): Promise<DoctorReport> {
         condition: state.condition,
         ...(state.command ? { recover: state.command } : {}),
       });
+    } else if (state.current !== row.version) {
+      findings.push(mismatchFinding(row.reference, row.version, state.current));
     }
   }
   const { secrets, damaged } = await listSecrets(vault, mount, base);
@@ -290,6 +313,31 @@ export async function scan(options: DoctorOptions): Promise<DoctorReport> {
   return summarize(mount, base, references, secrets.length, findings);
 }
 
+/**
+ * The finding for a row recording `recorded` while Vault's current, readable version is `current`: which way they
+ * disagree, what probably caused it, and what to do. Never a value.
+ */
+export function mismatchFinding(reference: string, recorded: number, current: number): Finding {
+  const behind = recorded < current;
+  const cause = behind
+    ? 'Vault has a newer version than the row records: it was written outside the app (vault kv rollback, ' +
+      'vault kv put, an undelete followed by a rollback) or PostgreSQL was restored from an older backup'
+    : 'the row records a version Vault does not have as its current one: Vault was restored from an older ' +
+      'backup than PostgreSQL, or the secret was deleted in Vault and written again';
+  return {
+    kind: 'mismatch',
+    reference,
+    recordedVersion: recorded,
+    vaultVersion: current,
+    direction: behind ? 'row-behind' : 'row-ahead',
+    detail:
+      `the row records version ${recorded}, Vault's current version is ${current} (${cause}); resolve serves ` +
+      `version ${current} and If-Match is compared with it. Check that version ${current} is the value you want ` +
+      `(vault kv metadata get shows every version); make doctor REPAIR=1 records version ${current} in the row ` +
+      '(nothing is destroyed)',
+  };
+}
+
 function summarize(
   mount: string,
   base: string,
@@ -307,6 +355,7 @@ function summarize(
     findings,
     dangling: count('dangling'),
     recoverable: findings.filter(recoverable).length,
+    mismatched: count('mismatch'),
     orphans: count('orphan'),
     damaged: count('damaged'),
     foreign: count('foreign'),
@@ -353,6 +402,19 @@ async function repairOne(options: DoctorOptions, finding: Finding): Promise<void
     });
     return;
   }
+  if (finding.kind === 'mismatch') {
+    await underLock(pool, userId, type, async (db) => {
+      // Re-read under the lock: a write through the app may have brought the two together meanwhile.
+      const state = secretState(await metadata(vault, mount, path), mount, path);
+      if (state.condition !== 'live') throw new Error('the current version is no longer readable in Vault');
+      await db.query(
+        `UPDATE credential_references SET version = $4, updated_at = now()
+          WHERE user_id = $1 AND credential_type = $2 AND reference = $3 AND version <> $4`,
+        [userId, type, formatCredentialReference({ mount, base, userId, credentialType: type }), state.current],
+      );
+    });
+    return;
+  }
   if (finding.kind === 'dangling') {
     await underLock(pool, userId, type, async (db) => {
       const meta = await metadata(vault, mount, path);
@@ -375,7 +437,9 @@ async function repairOne(options: DoctorOptions, finding: Finding): Promise<void
 export async function runDoctor(options: DoctorOptions): Promise<DoctorReport> {
   const first = await scan(options);
   const repairable = (f: Finding) =>
-    f.kind === 'orphan' || (f.kind === 'dangling' && (!recoverable(f) || options.destroyRecoverable === true));
+    f.kind === 'orphan' ||
+    f.kind === 'mismatch' ||
+    (f.kind === 'dangling' && (!recoverable(f) || options.destroyRecoverable === true));
   if (!options.repair || !first.findings.some(repairable)) return first;
   for (const finding of first.findings) {
     if (!repairable(finding)) continue;
@@ -394,9 +458,15 @@ export async function runDoctor(options: DoctorOptions): Promise<DoctorReport> {
   return summarize(options.mount, options.base, second.references, second.secrets, [...first.findings, ...fresh]);
 }
 
-/** How the printed `vault` commands are run on each stack (docs/operations.md, "doctor says dangling"). */
-export const VAULT_CLI_HINT =
-  'run it in the vault container (compose: docker exec vault <command>; HA: docker exec vault-1 <command>) or, with make native, after `set -a; . .native/env; set +a`';
+/**
+ * How the printed `vault` commands are run on the stack doctor runs in (AURORA_STACK; docs/operations.md, "doctor
+ * says dangling").
+ */
+export function vaultCliHint(kind: StackKind = currentStack()): string {
+  if (kind === 'native') return 'run it after `set -a; . .native/env; set +a` (the vault CLI with the operator token)';
+  if (kind === 'kubernetes') return 'run it in a Vault pod: kubectl exec -it <release>-vault-0 -- <command>';
+  return 'run it in the vault container: docker exec vault <command> (HA: docker exec vault-1 <command>)';
+}
 
 /**
  * The report for a person. `repair` and `destroyRecoverable` are what this run was asked to do (they choose
@@ -413,7 +483,7 @@ export function formatReport(report: DoctorReport, repair: boolean, destroyRecov
         ? `NOT repaired: ${f.error}`
         : recoverable(f) && repair && !destroyRecoverable
           ? 'left alone: recoverable'
-          : repair && (f.kind === 'dangling' || f.kind === 'orphan')
+          : repair && (f.kind === 'dangling' || f.kind === 'orphan' || f.kind === 'mismatch')
             ? 'NOT repaired'
             : repair && f.kind === 'damaged'
               ? 'left alone: fix it by hand'
@@ -421,23 +491,25 @@ export function formatReport(report: DoctorReport, repair: boolean, destroyRecov
     lines.push(`  ${f.kind.padEnd(8)} ${f.reference}  (${f.detail})${state ? `  [${state}]` : ''}`);
   }
   lines.push(
-    `summary: ${report.references} references, ${report.secrets} secrets; ${report.dangling} dangling${report.recoverable ? ` (${report.recoverable} recoverable)` : ''}, ${report.orphans} orphaned, ${report.damaged} damaged, ${report.foreign} foreign, ${report.unmanaged} unmanaged; ${report.repaired} repaired, ${report.remaining} remaining`,
+    `summary: ${report.references} references, ${report.secrets} secrets; ${report.dangling} dangling${report.recoverable ? ` (${report.recoverable} recoverable)` : ''}${report.mismatched ? `, ${report.mismatched} version mismatch${report.mismatched === 1 ? '' : 'es'}` : ''}, ${report.orphans} orphaned, ${report.damaged} damaged, ${report.foreign} foreign, ${report.unmanaged} unmanaged; ${report.repaired} repaired, ${report.remaining} remaining`,
   );
   const left = report.findings.filter((f) => !f.repaired);
   const recover = left.filter(recoverable);
   if (recover.length) {
     lines.push(
-      `recoverable: Vault still holds ${recover.length === 1 ? 'this secret' : 'these secrets'}; give ${recover.length === 1 ? 'it' : 'them'} back with the command${recover.length === 1 ? '' : 's'} below (${VAULT_CLI_HINT}), then make doctor:`,
+      `recoverable: Vault still holds ${recover.length === 1 ? 'this secret' : 'these secrets'}; give ${recover.length === 1 ? 'it' : 'them'} back with the command${recover.length === 1 ? '' : 's'} below (${vaultCliHint()}), then make doctor:`,
     );
     for (const f of recover) lines.push(`  ${f.recover}`);
     lines.push(
       '  or give them up: make doctor REPAIR=1 DESTROY_RECOVERABLE=1 deletes their rows and destroys every version (not undoable)',
     );
   }
-  const fixable = left.filter((f) => f.kind === 'orphan' || (f.kind === 'dangling' && !recoverable(f)));
+  const fixable = left.filter(
+    (f) => f.kind === 'orphan' || f.kind === 'mismatch' || (f.kind === 'dangling' && !recoverable(f)),
+  );
   if (fixable.length && !repair)
     lines.push(
-      'fix: make doctor REPAIR=1 (deletes the dangling rows with nothing left in Vault and destroys the orphans; never what is recoverable)',
+      "fix: make doctor REPAIR=1 (records Vault's current version in mismatched rows, deletes the dangling rows with nothing left in Vault and destroys the orphans; never what is recoverable)",
     );
   if (report.damaged > 0)
     lines.push(

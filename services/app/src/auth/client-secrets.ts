@@ -10,8 +10,10 @@ import {
   AuroraError,
   UnprocessableError,
   ValidationError,
+  VaultForbiddenError,
   VaultNotFoundError,
   registerSecret,
+  stackCommands,
   type Logger,
 } from '@aurora/common';
 import { comparableStoredSecret, storedSecretOddities } from './client-secret-rule.js';
@@ -107,6 +109,39 @@ export class ClientSecrets {
       );
     }
     return ref;
+  }
+
+  /**
+   * Refuses (422) a `vault:` reference whose secret the app cannot read now: nothing at that path (or its current
+   * version deleted), no usable key, or a path the app's policy does not cover. A Client stored with it could only
+   * ever answer 401, with the cause in the log alone; the walkthroughs put the secret in Vault before the Client,
+   * and the app reads Vault directly (nothing renders it later, unlike a file secret), so a missing secret is
+   * almost always a wrong path. Vault unreachable or sealed is not the reference's fault: that error (503) goes
+   * up as it is. The value read is neither kept nor cached. A file secret is not read here: it may be missing
+   * until the agent renders it.
+   */
+  async assertReadable(ref: SecretRef): Promise<void> {
+    if (ref.kind !== 'vault') return;
+    const kvPut = `${stackCommands().vaultCli} kv put ${ref.mount}/${ref.path} ${ref.key ?? 'client-secret'}=<value>`;
+    try {
+      await this.readVault(ref);
+    } catch (err) {
+      if (err instanceof SecretKeyMissingError) throw new UnprocessableError(`_secret: ${err.message}`);
+      if (err instanceof VaultNotFoundError)
+        throw new UnprocessableError(
+          ref.key === undefined
+            ? `_secret: ${ref.text}: Vault holds no secret at ${ref.mount}/${ref.path} (or its current version is deleted); ` +
+                `put it there first (${kvPut}), then PUT the Client again`
+            : `_secret: ${ref.text}: Vault holds no non-empty key "${ref.key}" at ${ref.mount}/${ref.path}; ` +
+                `put it there first (${kvPut}), then PUT the Client again`,
+        );
+      if (err instanceof VaultForbiddenError)
+        throw new UnprocessableError(
+          `_secret: ${ref.text}: the app's Vault policy does not allow reading ${ref.mount}/${ref.path}; ` +
+            'keep Client secrets under secret/ (policy aurora-app reads secret/data/*), e.g. vault:kv/data/secret/clients/<id>',
+        );
+      throw err;
+    }
   }
 
   /**

@@ -3,7 +3,7 @@
  *
  *   PUT    /users/:userId/credentials/:type           {"data": {...}}, optional If-Match: <version>
  *   GET    /users/:userId/credentials                 references + metadata
- *   GET    /users/:userId/credentials/:type           reference + metadata
+ *   GET    /users/:userId/credentials/:type           reference + metadata; version and ETag = Vault's current version
  *   POST   /users/:userId/credentials/:type/resolve   {reference, version, data} (permission "resolve", audit-logged)
  *   DELETE /users/:userId/credentials/:type           row + every version in Vault
  *
@@ -121,8 +121,10 @@ export function credentialRoutes(service: CredentialsService, logger: Logger): R
 
   router.get('/users/:userId/credentials/:type', async (req, res) => {
     const { userId, type } = target(req, res, 'read', true);
-    const credential = await service.get(userId, type);
-    res.set('ETag', `"${credential.version}"`).json(credential);
+    const { credential, confirmed } = await service.get(userId, type);
+    // The ETag is what a following If-Match is compared with (Vault's current version): sent only when checked.
+    if (confirmed) res.set('ETag', `"${credential.version}"`);
+    res.json(credential);
   });
 
   router.post('/users/:userId/credentials/:type/resolve', async (req, res) => {

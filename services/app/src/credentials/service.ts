@@ -44,7 +44,13 @@ export interface CredentialView {
   reference: string;
   user_id: string;
   credential_type: string;
+  /** The version `If-Match` is compared with: Vault's current one where it was asked (single GET, PUT). */
   version: number;
+  /**
+   * Present only when PostgreSQL's row records another version than Vault's current one (a change made in Vault
+   * outside the app, or a restore of one store only): what the row says. `make doctor` lists it, REPAIR=1 fixes it.
+   */
+  recorded_version?: number;
   created_at: string;
   updated_at: string;
 }
@@ -104,10 +110,68 @@ export class CredentialsService {
     return (await this.store.list(userId)).map(viewOf);
   }
 
-  async get(userId: string, credentialType: string): Promise<CredentialView> {
+  /**
+   * One credential's metadata, with `version` = Vault's current version (what a following `If-Match` is compared
+   * with, so that the ETag built from it is one a PUT accepts), and `recorded_version` when the row says otherwise.
+   * Reads Vault's metadata, never a value. When Vault cannot answer, the row's version is returned and `confirmed`
+   * is false (the route then sends no ETag: it could not be checked).
+   */
+  async get(userId: string, credentialType: string): Promise<{ credential: CredentialView; confirmed: boolean }> {
     const row = await this.store.get(userId, credentialType);
     if (!row) throw missing(userId, credentialType);
-    return viewOf(row);
+    const view = viewOf(row);
+    let current: number | undefined;
+    try {
+      current = await this.currentVersion(row.reference);
+    } catch (err) {
+      this.logger.warn('credential metadata: Vault did not answer; the recorded version is shown unconfirmed', {
+        reference: row.reference,
+        err,
+      });
+      return { credential: view, confirmed: false };
+    }
+    if (current === undefined || current === row.version) return { credential: view, confirmed: true };
+    return { credential: { ...view, version: current, recorded_version: row.version }, confirmed: true };
+  }
+
+  /** Vault's current version of `reference` (KV v2 metadata `current_version`); undefined when Vault has none. */
+  private async currentVersion(reference: string): Promise<number | undefined> {
+    const ref = this.resolver.ownReference(reference);
+    const path = this.resolver.pathOf(ref);
+    const meta = await retrySealed(() => this.vault.run((c) => c.kvMetadata(ref.mount, path))).catch((err: unknown) => {
+      if (err instanceof VaultNotFoundError) return undefined;
+      throw err;
+    });
+    return meta?.current_version || undefined;
+  }
+
+  /**
+   * The 409 for an `If-Match` Vault's check-and-set refused, naming the version it holds (read again now: metadata
+   * only) and where a client gets it, and saying so when the row records another one.
+   */
+  private async staleIfMatch(
+    userId: string,
+    credentialType: string,
+    reference: string,
+    ifMatch: number,
+    recorded: number | undefined,
+  ): Promise<ConflictError> {
+    const current = await this.currentVersion(reference).catch(() => undefined);
+    const where = `GET /users/${userId}/credentials/${credentialType} answers it in its ETag`;
+    if (current === undefined)
+      return new ConflictError(`If-Match: ${ifMatch} does not match the current version in Vault; ${where}`);
+    if (ifMatch === 0)
+      return new ConflictError(
+        `If-Match: 0 (create only if absent) but the ${credentialType} credential of user ${userId} exists, at version ${current}; ${where}`,
+      );
+    const behind =
+      recorded !== undefined && recorded !== current
+        ? ` (the app's record says ${recorded}: the secret was changed in Vault outside the app; \`make doctor\` lists it, \`make doctor REPAIR=1\` records version ${current})`
+        : '';
+    return new ConflictError(
+      `If-Match: ${ifMatch} but the current version of the ${credentialType} credential of user ${userId} is ${current}${behind}; ` +
+        `send If-Match: ${current} after checking it, ${where}`,
+    );
   }
 
   async put(
@@ -140,7 +204,12 @@ export class CredentialsService {
           },
         );
       }
-      const meta = await retrySealed(() => this.vault.run((c) => c.kvWrite(ref.mount, path, data, ifMatch)));
+      const meta = await retrySealed(() => this.vault.run((c) => c.kvWrite(ref.mount, path, data, ifMatch))).catch(
+        async (err: unknown) => {
+          if (!(err instanceof VaultConflictError) || ifMatch === undefined) throw err;
+          throw await this.staleIfMatch(userId, credentialType, reference, ifMatch, existing?.version);
+        },
+      );
       written = meta.version;
       this.forget(userId, credentialType, reference);
       const { row, created } = await lock.upsert(reference, meta.version);

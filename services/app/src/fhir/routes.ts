@@ -32,8 +32,11 @@ export interface ResourceAccess {
   caller(res: Response): ResourceCaller;
   /** Throws 403 unless `caller` may manage Clients. */
   assertAdmin(caller: ResourceCaller): void;
-  /** Throws the 422 for a Client that cannot work: its permissions, its secret reference, a demoted admin. */
-  checkClient(resource: Resource, id: string): void;
+  /**
+   * Rejects (422) a Client that cannot work: its permissions, its secret reference (a `vault:` one must be readable
+   * now), a demoted admin.
+   */
+  checkClient(resource: Resource, id: string): Promise<void>;
   /**
    * Client `id` is about to change or has changed (`resource`: what it is now, if anything): whatever the
    * authentication layer keeps of it is forgotten. Called before and after the write, so that neither a read
@@ -123,7 +126,7 @@ export function fhirRoutes(options: FhirRoutesOptions): Router {
     const resource = bodyOf(req, 'Client', id);
     const invalid = clientFhirIssues(resource, await validator());
     if (invalid) throw invalid;
-    access.checkClient(resource, id);
+    await access.checkClient(resource, id);
     access.clientChanged(id);
     const created = await store.put('Client', id, resource).finally(() => access.clientChanged(id, resource));
     send(res, created ? 201 : 200, resource);
