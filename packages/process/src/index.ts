@@ -13,11 +13,14 @@ export {
   run,
   runRoot,
   spawnServer,
+  startBoth,
+  stopIfSetUpFails,
   stopPid,
   stopProcess,
   tempDir,
   TSX_NODE_ARGS,
   waitFor,
+  type Stoppable,
 } from './processes.js';
 
 // Vault: the pinned binary, one dev-style node, a Raft cluster.
@@ -47,9 +50,7 @@ export {
 
 // vault-init, the Vault agent and its config, the app.
 export {
-  leakedLines,
   runVaultInitOnce,
-  secretsOnDisk,
   startVault,
   vaultInitDirs,
   vaultInitEnv,
@@ -92,6 +93,7 @@ export {
   DEFAULT_CLIENTS,
   kvVersions,
   putClientRow,
+  readHttpResult,
   type ClientSpec,
   type HttpResult,
   type RequestOptions,
