@@ -24,7 +24,7 @@ import {
   postgresCommand,
   vaultInitEnv,
   vaultInitMain,
-  type VaultInitDirs,
+  vaultInitDirs,
   nativeVaultAgentOptions,
   vaultAgentCommand,
   writeNativeSecretsConfig,
@@ -130,31 +130,10 @@ async function startPostgres(): Promise<void> {
     psql('postgres', 'CREATE DATABASE aurora');
 }
 
-/** The directories compose gives vault-init as volumes, under .native/. */
-function initDirs(): VaultInitDirs {
-  const dirs = {
-    root: dir,
-    initDir: p('init'),
-    approleDir: p('approle'),
-    cliDir: p('cli'),
-    auditFile: p('logs', 'audit.log'),
-  };
-  for (const d of [
-    dirs.initDir,
-    path.join(dirs.approleDir, 'app'),
-    path.join(dirs.approleDir, 'agent'),
-    dirs.cliDir,
-    path.dirname(dirs.auditFile),
-  ]) {
-    fs.mkdirSync(d, { recursive: true, mode: 0o700 });
-  }
-  return dirs;
-}
-
 async function startVaultInit(): Promise<void> {
   const healthUrl = `http://127.0.0.1:${ports.vaultInitHealth}/health`;
   if (!pidOf('vault-init')) {
-    const env = await vaultInitEnv({ addr: `http://127.0.0.1:${ports.vault}` }, initDirs(), {
+    const env = await vaultInitEnv({ addr: `http://127.0.0.1:${ports.vault}` }, vaultInitDirs(dir), {
       VAULT_INIT_HEALTH_PORT: String(ports.vaultInitHealth),
       VAULT_WAIT_TIMEOUT_MS: '120000',
       VAULT_BANNER_CLI: 'source .native/env && vault',

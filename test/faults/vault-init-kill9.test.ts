@@ -10,15 +10,8 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { VaultClient } from '@aurora/common';
-import {
-  leakedLines,
-  runVaultInitOnce,
-  secretsOnDisk,
-  startVault,
-  vaultInitDirs,
-  vaultInitEnv,
-  VaultInitProcess,
-} from '@aurora/process';
+import { runVaultInitOnce, startVault, vaultInitDirs, vaultInitEnv, VaultInitProcess } from '@aurora/process';
+import { leakedLines, secretsOnDisk } from '../support/leaks.js';
 
 const RUNS = Number(process.env.VAULT_INIT_KILL9_RUNS ?? 32);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

@@ -7,7 +7,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
-import { ClientsStack, userClient } from '../support/clients-app.js';
+import { ClientsStack } from '../support/clients-app.js';
 import { waitFor } from '@aurora/process';
 
 describe('end to end with the real vault agent', () => {
@@ -43,15 +43,7 @@ describe('end to end with the real vault agent', () => {
       15_000,
     );
     assert.equal(fs.readFileSync(stack.secretFile('client-secret'), 'utf8'), '');
-    assert.equal(
-      (
-        await stack.request('PUT', '/fhir/Client/basic', {
-          auth: stack.admin(),
-          body: userClient('basic', 'client-secret'),
-        })
-      ).status,
-      201,
-    );
+    assert.equal(await stack.putUserClient('basic', 'client-secret'), 201);
     assert.equal(await status('<no value>'), 401);
     assert.equal(await status(''), 401);
   });
@@ -71,15 +63,7 @@ describe('end to end with the real vault agent', () => {
       ['admin-secret', 'client-secret'],
     );
     assert.equal(fs.statSync(stack.secretFile('client-secret')).mode & 0o777, 0o400);
-    assert.equal(
-      (
-        await stack.request('PUT', '/fhir/Client/basic', {
-          auth: stack.admin(),
-          body: userClient('basic', 'client-secret'),
-        })
-      ).status,
-      200,
-    );
+    assert.equal(await stack.putUserClient('basic', 'client-secret'), 200);
     assert.equal(await status(first), 200);
     assert.equal(await status('wrong-password'), 401);
   });

@@ -168,14 +168,6 @@ describe('Client secret references are checked when stored', () => {
 
   test('the secret file of a Client being stored need not exist yet', async () => {
     assert.ok(!fs.existsSync(stack.secretFile('client-secret')));
-    assert.equal(
-      (
-        await stack.request('PUT', '/fhir/Client/basic', {
-          auth: stack.admin(),
-          body: userClient('basic', 'client-secret'),
-        })
-      ).status,
-      201,
-    );
+    assert.equal(await stack.putUserClient('basic', 'client-secret'), 201);
   });
 });

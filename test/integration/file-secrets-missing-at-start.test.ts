@@ -5,7 +5,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
-import { ClientsStack, userClient } from '../support/clients-app.js';
+import { ClientsStack } from '../support/clients-app.js';
 
 describe('a secret file missing at start', () => {
   let stack: ClientsStack;
@@ -23,15 +23,7 @@ describe('a secret file missing at start', () => {
   });
 
   test('using it: 401 for the caller, an error naming the secret in the log', async () => {
-    assert.equal(
-      (
-        await stack.request('PUT', '/fhir/Client/basic', {
-          auth: stack.admin(),
-          body: userClient('basic', 'client-secret'),
-        })
-      ).status,
-      201,
-    );
+    assert.equal(await stack.putUserClient('basic', 'client-secret'), 201);
     const res = await stack.request('GET', '/fhir/Patient', { auth: ['basic', value] });
     assert.equal(res.status, 401);
     const line = stack

@@ -6,18 +6,9 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { VaultClient } from '@aurora/common';
-import {
-  VaultServer,
-  waitFor,
-  secretsOnDisk,
-  startVault,
-  vaultInitDirs,
-  vaultInitEnv,
-  VaultInitProcess,
-  type VaultInitDirs,
-  parseScrape,
-  type Scrape,
-} from '@aurora/process';
+import { VaultServer, waitFor, VaultInitProcess, type VaultInitDirs, parseScrape, type Scrape } from '@aurora/process';
+import { vaultInitScene } from '../support/vault-init-scene.js';
+import { secretsOnDisk } from '../support/leaks.js';
 
 describe("vault-init's /metrics", () => {
   let vault: VaultServer;
@@ -38,9 +29,7 @@ describe("vault-init's /metrics", () => {
   };
 
   before(async () => {
-    vault = await startVault();
-    dirs = vaultInitDirs();
-    env = await vaultInitEnv(vault, dirs);
+    ({ vault, dirs, env } = await vaultInitScene());
     proc = VaultInitProcess.start(env);
     await proc.waitForOutput(/watching the seal status/, 60_000);
   });

@@ -7,17 +7,11 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { VaultClient } from '@aurora/common';
-import {
-  VaultServer,
-  initAndUnseal,
-  leakedLines,
-  runVaultInitOnce,
-  secretsOnDisk,
-  startVault,
-  vaultInitDirs,
-  vaultInitEnv,
-  type VaultInitDirs,
-} from '@aurora/process';
+import { writeForeignInitFile } from '../support/foreign-init-file.js';
+import { runOnceOk } from '../support/vault-init-runs.js';
+import { VaultServer, runVaultInitOnce, startVault, type VaultInitDirs } from '@aurora/process';
+import { vaultInitScene } from '../support/vault-init-scene.js';
+import { leakedLines, secretsOnDisk } from '../support/leaks.js';
 
 const EXIT_INIT_MATERIAL = 4;
 
@@ -53,12 +47,8 @@ describe('vault-init with a missing, corrupt or foreign init file', () => {
   const outputs: string[] = [];
 
   before(async () => {
-    vault = await startVault();
-    dirs = vaultInitDirs();
-    env = await vaultInitEnv(vault, dirs);
-    const run = await runVaultInitOnce(env);
-    assert.equal(run.code, 0, run.output);
-    outputs.push(run.output);
+    ({ vault, dirs, env } = await vaultInitScene());
+    await runOnceOk(env, outputs);
     initFile = path.join(dirs.initDir, 'init.json');
     good = fs.readFileSync(initFile, 'utf8');
     client = new VaultClient({ addr: vault.addr });
@@ -115,32 +105,12 @@ describe('vault-init with a missing, corrupt or foreign init file', () => {
   });
 
   test("another Vault's file (same 5/3 shape): Vault rejects its keys, exit 4", async () => {
-    const other = await startVault();
-    try {
-      const foreign = await initAndUnseal(other, 5, 3);
-      fs.writeFileSync(
-        initFile,
-        JSON.stringify({ keys_base64: foreign.keys, root_token: foreign.rootToken, shares: 5, threshold: 3 }),
-        { mode: 0o600 },
-      );
-    } finally {
-      await other.stop();
-    }
+    await writeForeignInitFile(initFile, 5, 3);
     await refuses(/rejected the unseal keys in .*init\.json .*belongs to another Vault/);
   });
 
   test("another Vault's file with fewer keys than this Vault's threshold: exit 4", async () => {
-    const other = await startVault();
-    try {
-      const foreign = await initAndUnseal(other, 1, 1);
-      fs.writeFileSync(
-        initFile,
-        JSON.stringify({ keys_base64: foreign.keys, root_token: foreign.rootToken, shares: 1, threshold: 1 }),
-        { mode: 0o600 },
-      );
-    } finally {
-      await other.stop();
-    }
+    await writeForeignInitFile(initFile, 1, 1);
     await refuses(/holds 1 unseal key\(s\) but Vault .* needs 3/);
   });
 
@@ -162,9 +132,7 @@ describe('vault-init with a missing, corrupt or foreign init file', () => {
   test('the original file restored: vault-init succeeds again, nothing was lost', async () => {
     fs.writeFileSync(initFile, good, { mode: 0o600 });
     await vault.restart();
-    const run = await runVaultInitOnce(env);
-    outputs.push(run.output);
-    assert.equal(run.code, 0, run.output);
+    await runOnceOk(env, outputs);
     assert.equal(fs.readFileSync(initFile, 'utf8'), good);
   });
 

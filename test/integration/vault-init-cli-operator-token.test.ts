@@ -9,16 +9,8 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { VaultClient } from '@aurora/common';
-import {
-  VaultServer,
-  runVaultInitOnce,
-  startVault,
-  vaultInitDirs,
-  vaultInitEnv,
-  VaultInitProcess,
-  type VaultInitDirs,
-  waitFor,
-} from '@aurora/process';
+import { VaultServer, runVaultInitOnce, VaultInitProcess, type VaultInitDirs, waitFor } from '@aurora/process';
+import { vaultInitScene } from '../support/vault-init-scene.js';
 
 describe("the user's CLI walkthrough with the operator token helper", () => {
   let vault: VaultServer;
@@ -28,9 +20,7 @@ describe("the user's CLI walkthrough with the operator token helper", () => {
   let rootToken: string;
 
   before(async () => {
-    vault = await startVault();
-    dirs = vaultInitDirs();
-    env = await vaultInitEnv(vault, dirs, { VAULT_SECRET_SHARES: '1', VAULT_SECRET_THRESHOLD: '1' });
+    ({ vault, dirs, env } = await vaultInitScene({ VAULT_SECRET_SHARES: '1', VAULT_SECRET_THRESHOLD: '1' }));
     const run = await runVaultInitOnce(env);
     assert.equal(run.code, 0, run.output);
     rootToken = (JSON.parse(fs.readFileSync(path.join(dirs.initDir, 'init.json'), 'utf8')) as { root_token: string })

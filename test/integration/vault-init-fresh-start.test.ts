@@ -6,16 +6,9 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { VaultClient, VaultForbiddenError } from '@aurora/common';
-import {
-  VaultServer,
-  leakedLines,
-  runVaultInitOnce,
-  secretsOnDisk,
-  startVault,
-  vaultInitDirs,
-  vaultInitEnv,
-  type VaultInitDirs,
-} from '@aurora/process';
+import { VaultServer, runVaultInitOnce, type VaultInitDirs } from '@aurora/process';
+import { vaultInitScene } from '../support/vault-init-scene.js';
+import { leakedLines, secretsOnDisk } from '../support/leaks.js';
 import { desiredPolicies } from '@aurora/vault-init/configure/policies';
 import { loadConfig } from '@aurora/vault-init/config';
 
@@ -30,9 +23,7 @@ describe('vault-init on a fresh Vault (default 5 shares, threshold 3)', () => {
   let rootToken: string;
 
   before(async () => {
-    vault = await startVault();
-    dirs = vaultInitDirs();
-    env = await vaultInitEnv(vault, dirs);
+    ({ vault, dirs, env } = await vaultInitScene());
     run = await runVaultInitOnce(env);
   });
   after(async () => {

@@ -17,34 +17,17 @@ import {
   repoRoot,
   waitFor,
   TSX_NODE_ARGS,
-  leakedLines,
-  runVaultInitOnce,
-  secretsOnDisk,
   vaultInitDirs,
   vaultInitEnv,
   VaultInitProcess,
   type VaultInitDirs,
 } from '@aurora/process';
+import { leakedLines, secretsOnDisk } from '../support/leaks.js';
 import fs from 'node:fs';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { VaultClient } from '@aurora/common';
-
-interface Step {
-  step: string;
-  which?: string;
-  result?: string;
-  valid?: boolean;
-  changed?: string[];
-}
-
-function steps(output: string): Step[] {
-  return output
-    .split('\n')
-    .filter((l) => l.startsWith('{'))
-    .map((l) => JSON.parse(l) as { step?: string })
-    .filter((e): e is Step => e.step !== undefined);
-}
+import { generateRootRunSteps, runOnceOk, vaultInitSteps, waitVaultInitHealth } from '../support/vault-init-runs.js';
 
 interface ScriptRun {
   code: number | null;
@@ -184,14 +167,20 @@ describe('VAULT_REVOKE_ROOT_TOKEN and make root-token on a 3-node Raft cluster',
   }
 
   test('first run (--once): forms the cluster, configures, revokes the root token of init.json; no node accepts it', async () => {
-    const run = await runVaultInitOnce(env, 180_000);
-    outputs.push(run.output);
-    assert.equal(run.code, 0, run.output.slice(-3000));
-    assert.deepEqual(
-      steps(run.output).map((s) => s.step),
-      ['wait', 'initialize', 'form-cluster', 'unseal', 'verify-root-token', 'configure', 'revoke-root-token', 'banner'],
-    );
-    const revoke = steps(run.output).find((s) => s.step === 'revoke-root-token');
+    const run = await runOnceOk(env, outputs, {
+      timeoutMs: 180_000,
+      steps: [
+        'wait',
+        'initialize',
+        'form-cluster',
+        'unseal',
+        'verify-root-token',
+        'configure',
+        'revoke-root-token',
+        'banner',
+      ],
+    });
+    const revoke = run.steps.find((s) => s.step === 'revoke-root-token');
     assert.deepEqual([revoke?.which, revoke?.result], ['init-file', 'revoked']);
     assert.match(run.output, /^Root Token: revoked after setup \(VAULT_REVOKE_ROOT_TOKEN=true\)\. .*make root-token$/m);
     init = JSON.parse(fs.readFileSync(initFile, 'utf8')) as typeof init;
@@ -202,24 +191,7 @@ describe('VAULT_REVOKE_ROOT_TOKEN and make root-token on a 3-node Raft cluster',
   });
 
   test('a rerun (--once) on the unsealed cluster: generate-root through the active node, nothing changes, the short-lived token is revoked', async () => {
-    const run = await runVaultInitOnce(env, 120_000);
-    outputs.push(run.output);
-    assert.equal(run.code, 0, run.output.slice(-3000));
-    const s = steps(run.output);
-    assert.deepEqual(
-      s.map((x) => x.step),
-      [
-        'wait',
-        'load-init-file',
-        'form-cluster',
-        'unseal',
-        'verify-root-token',
-        'generate-root',
-        'configure',
-        'revoke-root-token',
-        'banner',
-      ],
-    );
+    const { steps: s } = await runOnceOk(env, outputs, { timeoutMs: 120_000, steps: generateRootRunSteps(true) });
     assert.equal(s.find((x) => x.step === 'verify-root-token')?.valid, false);
     assert.deepEqual(s.find((x) => x.step === 'configure')?.changed, []);
     const revoke = s.find((x) => x.step === 'revoke-root-token');
@@ -230,7 +202,7 @@ describe('VAULT_REVOKE_ROOT_TOKEN and make root-token on a 3-node Raft cluster',
   test('a restart in watch mode: configured again without the root token, health 200, and it stays running', async () => {
     watcher = VaultInitProcess.start(env);
     await watcher.waitForOutput(/watching the seal status/, 120_000);
-    const s = steps(watcher.output());
+    const s = vaultInitSteps(watcher.output());
     assert.ok(
       s.some((x) => x.step === 'generate-root'),
       'root access from the unseal keys',
@@ -238,13 +210,7 @@ describe('VAULT_REVOKE_ROOT_TOKEN and make root-token on a 3-node Raft cluster',
     const revoke = s.find((x) => x.step === 'revoke-root-token');
     assert.deepEqual([revoke?.which, revoke?.result], ['generated', 'revoked']);
     // Healthy once its first check has read autopilot (every node a voter already): right after it watches.
-    await waitFor(
-      'vault-init healthy',
-      async () =>
-        (await fetch(`http://127.0.0.1:${env.VAULT_INIT_HEALTH_PORT}/health`)).status === 200 ? true : undefined,
-      30_000,
-      100,
-    );
+    await waitVaultInitHealth(env.VAULT_INIT_HEALTH_PORT!, 200, 30_000);
     await assertRevokedAndConfigured();
   });
 
@@ -341,13 +307,7 @@ describe('VAULT_REVOKE_ROOT_TOKEN and make root-token on a 3-node Raft cluster',
       100,
     );
     t.diagnostic(`${killed.id} forwards ${Date.now() - t0} ms after its unseal`);
-    await waitFor(
-      'vault-init healthy',
-      async () =>
-        (await fetch(`http://127.0.0.1:${env.VAULT_INIT_HEALTH_PORT}/health`)).status === 200 ? true : undefined,
-      30_000,
-      100,
-    );
+    await waitVaultInitHealth(env.VAULT_INIT_HEALTH_PORT!, 200, 30_000);
     await assertRevokedAndConfigured();
     const out = watcher!.output();
     // The killed node was reported unreachable while it was down; configuration itself never failed.
@@ -362,24 +322,7 @@ describe('VAULT_REVOKE_ROOT_TOKEN and make root-token on a 3-node Raft cluster',
   test('the whole cluster killed -9 and restarted (all sealed): vault-init --once unseals, configures with generate-root, revokes', async () => {
     for (const n of cluster.nodes) await n.kill();
     await Promise.all(cluster.nodes.map((n) => n.start()));
-    const run = await runVaultInitOnce(env, 120_000);
-    outputs.push(run.output);
-    assert.equal(run.code, 0, run.output.slice(-3000));
-    const s = steps(run.output);
-    assert.deepEqual(
-      s.map((x) => x.step),
-      [
-        'wait',
-        'load-init-file',
-        'form-cluster',
-        'unseal',
-        'verify-root-token',
-        'generate-root',
-        'configure',
-        'revoke-root-token',
-        'banner',
-      ],
-    );
+    const { steps: s } = await runOnceOk(env, outputs, { timeoutMs: 120_000, steps: generateRootRunSteps(true) });
     const revoke = s.find((x) => x.step === 'revoke-root-token');
     assert.deepEqual([revoke?.which, revoke?.result], ['generated', 'revoked']);
     await waitFor(

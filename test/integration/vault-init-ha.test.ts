@@ -17,14 +17,13 @@ import {
   clientResource,
   tempDir,
   waitFor,
-  leakedLines,
-  secretsOnDisk,
   vaultInitDirs,
   vaultInitEnv,
   VaultInitProcess,
   type VaultInitDirs,
   parseScrape,
 } from '@aurora/process';
+import { leakedLines, secretsOnDisk } from '../support/leaks.js';
 import { loadConfig } from '@aurora/vault-init/config';
 
 const REUNSEAL_BOUND_MS = 2000;

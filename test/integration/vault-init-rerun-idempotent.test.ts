@@ -7,17 +7,9 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { VaultClient } from '@aurora/common';
-import {
-  VaultServer,
-  leakedLines,
-  runVaultInitOnce,
-  vaultInitMain,
-  secretsOnDisk,
-  startVault,
-  vaultInitDirs,
-  vaultInitEnv,
-  type VaultInitDirs,
-} from '@aurora/process';
+import { VaultServer, runVaultInitOnce, vaultInitMain, type VaultInitDirs } from '@aurora/process';
+import { vaultInitScene } from '../support/vault-init-scene.js';
+import { leakedLines, secretsOnDisk } from '../support/leaks.js';
 import { loadConfig } from '@aurora/vault-init/config';
 import { configureVault } from '@aurora/vault-init/configure/index';
 
@@ -48,10 +40,8 @@ describe('vault-init run again on an initialized Vault', () => {
   const outputs: string[] = [];
 
   before(async () => {
-    vault = await startVault();
-    dirs = vaultInitDirs();
     // 1/1: this story is about configuration, not about the seal; the 5/3 default has its own tests.
-    env = await vaultInitEnv(vault, dirs, { VAULT_SECRET_SHARES: '1', VAULT_SECRET_THRESHOLD: '1' });
+    ({ vault, dirs, env } = await vaultInitScene({ VAULT_SECRET_SHARES: '1', VAULT_SECRET_THRESHOLD: '1' }));
     const run = await runVaultInitOnce(env);
     outputs.push(run.output);
     assert.equal(run.code, 0, run.output);

@@ -7,8 +7,6 @@ import { VaultClient } from '@aurora/common';
 import {
   VaultServer,
   waitFor,
-  leakedLines,
-  secretsOnDisk,
   startVault,
   vaultInitDirs,
   vaultInitEnv,
@@ -16,6 +14,8 @@ import {
   VaultInitProcess,
   type VaultInitDirs,
 } from '@aurora/process';
+import { waitVaultInitHealth } from '../support/vault-init-runs.js';
+import { leakedLines, secretsOnDisk } from '../support/leaks.js';
 
 const REUNSEAL_BOUND_MS = 2000;
 
@@ -80,34 +80,19 @@ describe('vault-init watch mode across Vault restarts (5 shares, threshold 3)', 
     const ms = await timeToUnsealed(client, proc);
     console.log(`# re-unseal after restart: ${ms} ms`);
     assert.ok(ms < REUNSEAL_BOUND_MS, `took ${ms} ms`);
-    await waitFor(
-      'health 200 again',
-      async () => ((await health(env.VAULT_INIT_HEALTH_PORT!)).status === 200 ? true : undefined),
-      10_000,
-      50,
-    );
+    await waitVaultInitHealth(env.VAULT_INIT_HEALTH_PORT!, 200, 10_000);
   });
 
   test('Vault killed -9 and started again: unsealed again within 2 s, and the health endpoint said 503 meanwhile', async () => {
     await vault.kill();
     // vault-init notices within one interval (1 s) and reports unhealthy.
-    await waitFor(
-      'health 503 while Vault is down',
-      async () => ((await health(env.VAULT_INIT_HEALTH_PORT!)).status === 503 ? true : undefined),
-      5000,
-      50,
-    );
+    await waitVaultInitHealth(env.VAULT_INIT_HEALTH_PORT!, 503, 5000);
     assert.equal(healthcheckExit(env.VAULT_INIT_HEALTH_PORT!), 1);
     await vault.startProcess();
     const ms = await timeToUnsealed(client, proc);
     console.log(`# re-unseal after kill -9: ${ms} ms`);
     assert.ok(ms < REUNSEAL_BOUND_MS, `took ${ms} ms`);
-    await waitFor(
-      'health 200 again',
-      async () => ((await health(env.VAULT_INIT_HEALTH_PORT!)).status === 200 ? true : undefined),
-      10_000,
-      50,
-    );
+    await waitVaultInitHealth(env.VAULT_INIT_HEALTH_PORT!, 200, 10_000);
   });
 
   test('five restarts in a row: each one unsealed within 2 s', async () => {
@@ -123,12 +108,7 @@ describe('vault-init watch mode across Vault restarts (5 shares, threshold 3)', 
   });
 
   test('the data survived and the app credentials still work', async () => {
-    await waitFor(
-      'health 200',
-      async () => ((await health(env.VAULT_INIT_HEALTH_PORT!)).status === 200 ? true : undefined),
-      10_000,
-      50,
-    );
+    await waitVaultInitHealth(env.VAULT_INIT_HEALTH_PORT!, 200, 10_000);
     const fs = await import('node:fs');
     const login = await client.approleLogin(
       fs.readFileSync(`${dirs.approleDir}/app/role_id`, 'utf8'),

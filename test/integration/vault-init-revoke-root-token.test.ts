@@ -6,33 +6,32 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { spawnSync } from 'node:child_process';
+import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
 import { VaultClient } from '@aurora/common';
+import { writeForeignInitFile } from '../support/foreign-init-file.js';
+import { generateRootRunSteps, runOnceOk } from '../support/vault-init-runs.js';
 import {
   VaultServer,
-  initAndUnseal,
   lookupToken,
   generateRootStarted,
   repoRoot,
   waitFor,
-  leakedLines,
   runVaultInitOnce,
-  secretsOnDisk,
-  startVault,
-  vaultInitDirs,
-  vaultInitEnv,
   VaultInitProcess,
   type VaultInitDirs,
 } from '@aurora/process';
+import { vaultInitScene } from '../support/vault-init-scene.js';
+import { leakedLines, secretsOnDisk } from '../support/leaks.js';
 
 const EXIT_INIT_MATERIAL = 4;
 
-function steps(output: string): Array<{ step: string; which?: string; result?: string; valid?: boolean }> {
-  return output
-    .split('\n')
-    .filter((l) => l.startsWith('{'))
-    .map((l) => JSON.parse(l) as { step?: string })
-    .filter((e): e is { step: string } => e.step !== undefined);
+/** vault-init's own `print-root-token.js` (what `make root-token` runs in the container), with only `env` set. */
+function printRootToken(env: Record<string, string>): SpawnSyncReturns<string> {
+  return spawnSync(process.execPath, [path.join(repoRoot(), 'services', 'vault-init', 'dist', 'print-root-token.js')], {
+    encoding: 'utf8',
+    timeout: 60_000,
+    env: { PATH: process.env.PATH ?? '/usr/bin:/bin', ...env },
+  });
 }
 
 describe('VAULT_REVOKE_ROOT_TOKEN=true: the root token is revoked after setup, and every later start still works', () => {
@@ -47,9 +46,7 @@ describe('VAULT_REVOKE_ROOT_TOKEN=true: the root token is revoked after setup, a
   let printedToken: string | undefined;
 
   before(async () => {
-    vault = await startVault();
-    dirs = vaultInitDirs();
-    env = await vaultInitEnv(vault, dirs, { VAULT_REVOKE_ROOT_TOKEN: 'true' });
+    ({ vault, dirs, env } = await vaultInitScene({ VAULT_REVOKE_ROOT_TOKEN: 'true' }));
     client = new VaultClient({ addr: vault.addr });
   });
   after(async () => {
@@ -78,14 +75,10 @@ describe('VAULT_REVOKE_ROOT_TOKEN=true: the root token is revoked after setup, a
   }
 
   test('first run (--once): configures, then revokes the root token of init.json; the banner says so and prints no token', async () => {
-    const run = await runVaultInitOnce(env);
-    outputs.push(run.output);
-    assert.equal(run.code, 0, run.output);
-    assert.deepEqual(
-      steps(run.output).map((s) => s.step),
-      ['wait', 'initialize', 'unseal', 'verify-root-token', 'configure', 'revoke-root-token', 'banner'],
-    );
-    const revoke = steps(run.output).find((s) => s.step === 'revoke-root-token');
+    const run = await runOnceOk(env, outputs, {
+      steps: ['wait', 'initialize', 'unseal', 'verify-root-token', 'configure', 'revoke-root-token', 'banner'],
+    });
+    const revoke = run.steps.find((s) => s.step === 'revoke-root-token');
     assert.deepEqual([revoke?.which, revoke?.result], ['init-file', 'revoked']);
 
     originalRoot = (JSON.parse(fs.readFileSync(path.join(dirs.initDir, 'init.json'), 'utf8')) as { root_token: string })
@@ -101,23 +94,8 @@ describe('VAULT_REVOKE_ROOT_TOKEN=true: the root token is revoked after setup, a
 
   test('second run after a Vault restart (sealed): unseals, configures with a generated short-lived root token, revokes it', async () => {
     await vault.restart();
-    const run = await runVaultInitOnce(env);
-    outputs.push(run.output);
-    assert.equal(run.code, 0, run.output);
-    const s = steps(run.output);
-    assert.deepEqual(
-      s.map((x) => x.step),
-      [
-        'wait',
-        'load-init-file',
-        'unseal',
-        'verify-root-token',
-        'generate-root',
-        'configure',
-        'revoke-root-token',
-        'banner',
-      ],
-    );
+    const run = await runOnceOk(env, outputs, { steps: generateRootRunSteps(false) });
+    const s = run.steps;
     assert.equal(s.find((x) => x.step === 'verify-root-token')?.valid, false);
     const revoke = s.find((x) => x.step === 'revoke-root-token');
     assert.deepEqual([revoke?.which, revoke?.result], ['generated', 'revoked']);
@@ -126,10 +104,8 @@ describe('VAULT_REVOKE_ROOT_TOKEN=true: the root token is revoked after setup, a
   });
 
   test('a rerun on an unsealed Vault (docker restart vault-init) works too and changes nothing', async () => {
-    const run = await runVaultInitOnce(env);
-    outputs.push(run.output);
-    assert.equal(run.code, 0, run.output);
-    const configure = steps(run.output).find((x) => x.step === 'configure') as { changed?: string[] } | undefined;
+    const run = await runOnceOk(env, outputs);
+    const configure = run.steps.find((x) => x.step === 'configure');
     assert.deepEqual(configure?.changed, []);
     await assertUnsealedAndConfigured();
   });
@@ -163,20 +139,11 @@ describe('VAULT_REVOKE_ROOT_TOKEN=true: the root token is revoked after setup, a
   });
 
   test('node services/vault-init/dist/print-root-token.js prints one fresh root token; it is the only root token Vault knows', async () => {
-    const res = spawnSync(
-      process.execPath,
-      [path.join(repoRoot(), 'services', 'vault-init', 'dist', 'print-root-token.js')],
-      {
-        encoding: 'utf8',
-        timeout: 60_000,
-        env: {
-          PATH: process.env.PATH ?? '/usr/bin:/bin',
-          HOME: process.env.HOME ?? '/root',
-          VAULT_ADDR: vault.addr,
-          VAULT_INIT_DIR: dirs.initDir,
-        },
-      },
-    );
+    const res = printRootToken({
+      HOME: process.env.HOME ?? '/root',
+      VAULT_ADDR: vault.addr,
+      VAULT_INIT_DIR: dirs.initDir,
+    });
     outputs.push(res.stderr);
     assert.equal(res.status, 0, res.stderr);
     const lines = res.stdout.split('\n').filter(Boolean);
@@ -202,19 +169,7 @@ describe('VAULT_REVOKE_ROOT_TOKEN=true: the root token is revoked after setup, a
   });
 
   test('print-root-token.js without init material: exit 4 with the ways out, nothing on stdout', () => {
-    const res = spawnSync(
-      process.execPath,
-      [path.join(repoRoot(), 'services', 'vault-init', 'dist', 'print-root-token.js')],
-      {
-        encoding: 'utf8',
-        timeout: 60_000,
-        env: {
-          PATH: process.env.PATH ?? '/usr/bin:/bin',
-          VAULT_ADDR: vault.addr,
-          VAULT_INIT_DIR: path.join(dirs.root, 'nowhere'),
-        },
-      },
-    );
+    const res = printRootToken({ VAULT_ADDR: vault.addr, VAULT_INIT_DIR: path.join(dirs.root, 'nowhere') });
     outputs.push(res.stderr);
     assert.equal(res.status, EXIT_INIT_MATERIAL, res.stderr);
     assert.equal(res.stdout, '');
@@ -224,17 +179,7 @@ describe('VAULT_REVOKE_ROOT_TOKEN=true: the root token is revoked after setup, a
   test("another Vault's init file on an unsealed Vault: its keys cannot generate a root token either, exit 4", async () => {
     const initFile = path.join(dirs.initDir, 'init.json');
     const good = fs.readFileSync(initFile, 'utf8');
-    const other = await startVault();
-    try {
-      const foreign = await initAndUnseal(other, 5, 3);
-      fs.writeFileSync(
-        initFile,
-        JSON.stringify({ keys_base64: foreign.keys, root_token: foreign.rootToken, shares: 5, threshold: 3 }),
-        { mode: 0o600 },
-      );
-    } finally {
-      await other.stop();
-    }
+    await writeForeignInitFile(initFile, 5, 3);
     try {
       const run = await runVaultInitOnce(env);
       outputs.push(run.output);
@@ -258,9 +203,7 @@ describe('VAULT_REVOKE_ROOT_TOKEN=true: the root token is revoked after setup, a
     assert.match(run.output, /rejects the root token in .*init\.json/);
     assert.match(run.output, /VAULT_REVOKE_ROOT_TOKEN/);
     // And back on: fine again.
-    const again = await runVaultInitOnce(env);
-    outputs.push(again.output);
-    assert.equal(again.code, 0, again.output);
+    await runOnceOk(env, outputs);
     await assertUnsealedAndConfigured();
   });
 

@@ -18,7 +18,10 @@ import {
   repoRoot,
   spawnServer,
   stopProcess,
+  startBoth,
+  readHttpResult,
   tempDir,
+  type HttpResult,
   waitFor,
   PostgresServer,
   VaultServer,
@@ -47,12 +50,7 @@ export interface ClientsStackOptions {
   adminFile?: boolean;
 }
 
-export interface HttpResult {
-  status: number;
-  headers: Headers;
-  text: string;
-  json: unknown;
-}
+export type { HttpResult };
 
 export function defaultSecretsConfig(dir: string): unknown {
   return {
@@ -102,7 +100,7 @@ export class ClientsStack {
 
   static async start(options: ClientsStackOptions = {}): Promise<ClientsStack> {
     const dir = tempDir('clients');
-    const [vault, postgres] = await Promise.all([VaultServer.start(), PostgresServer.start()]);
+    const [vault, postgres] = await startBoth(VaultServer.start(), PostgresServer.start());
     const initDirs = vaultInitDirs();
     const init = await runVaultInitOnce(await vaultInitEnv(vault, initDirs));
     if (init.code !== 0)
@@ -212,16 +210,15 @@ export class ClientsStack {
       headers,
       body: options.body === undefined ? undefined : JSON.stringify(options.body),
     });
-    const text = await res.text();
-    let json: unknown;
-    try {
-      json = text ? JSON.parse(text) : undefined;
-    } catch {
-      json = undefined;
-    }
-    const result = { status: res.status, headers: res.headers, text, json };
+    const result = await readHttpResult(res);
     this.responses.push(result);
     return result;
+  }
+
+  /** Stores the user Client `id` (secret in the file secret `secretName`) as the admin; the HTTP status. */
+  async putUserClient(id: string, secretName: string): Promise<number> {
+    return (await this.request('PUT', `/fhir/Client/${id}`, { auth: this.admin(), body: userClient(id, secretName) }))
+      .status;
   }
 
   admin(): [string, string] {

@@ -14,6 +14,8 @@ import {
   AppProcess,
   PostgresServer,
   postgresBinDir,
+  stopIfSetUpFails,
+  readHttpResult,
   tempDir,
   waitFor,
   RaftCluster,
@@ -66,13 +68,7 @@ export class HaStack {
       throw c.status === 'rejected' ? c.reason : (p as PromiseRejectedResult).reason;
     }
     const stack = new HaStack(tempDir('ha-stack'), c.value, p.value, !options.postgres, vaultInitDirs());
-    try {
-      await stack.setUp(options);
-    } catch (err) {
-      await stack.stop();
-      throw err;
-    }
-    return stack;
+    return stopIfSetUpFails(stack, (s) => s.setUp(options));
   }
 
   private async setUp(options: HaStackOptions): Promise<void> {
@@ -196,14 +192,7 @@ export class HaStack {
       body: body === undefined ? undefined : JSON.stringify(body),
       signal: AbortSignal.timeout(30_000),
     });
-    const text = await res.text();
-    let json: unknown;
-    try {
-      json = text ? JSON.parse(text) : undefined;
-    } catch {
-      json = undefined;
-    }
-    return { status: res.status, headers: res.headers, text, json };
+    return readHttpResult(res);
   }
 
   /** The operator token vault-init wrote for the CLI (read each time: vault-init may re-issue it). */

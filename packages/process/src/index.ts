@@ -13,11 +13,14 @@ export {
   run,
   runRoot,
   spawnServer,
+  startBoth,
+  stopIfSetUpFails,
   stopPid,
   stopProcess,
   tempDir,
   TSX_NODE_ARGS,
   waitFor,
+  type Stoppable,
 } from './processes.js';
 
 // Vault: the pinned binary, one dev-style node, a Raft cluster.
@@ -52,9 +55,7 @@ export {
 
 // vault-init, the Vault agent and its config, the app.
 export {
-  leakedLines,
   runVaultInitOnce,
-  secretsOnDisk,
   startVault,
   vaultInitDirs,
   vaultInitEnv,
@@ -97,6 +98,7 @@ export {
   DEFAULT_CLIENTS,
   kvVersions,
   putClientRow,
+  readHttpResult,
   type ClientSpec,
   type HttpResult,
   type RequestOptions,

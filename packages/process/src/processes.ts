@@ -126,6 +126,39 @@ export async function stopPid(pid: number, signal: NodeJS.Signals = 'SIGTERM', g
   }
 }
 
+/** Anything this library starts: a server, a cluster, a stack. */
+export interface Stoppable {
+  stop(): Promise<unknown>;
+}
+
+/**
+ * Starts two servers at once. When one fails, the other is stopped if it started (nothing may outlive a failed
+ * start: the caller has nothing to stop) and the failure is thrown.
+ */
+export async function startBoth<A extends Stoppable, B extends Stoppable>(
+  a: Promise<A>,
+  b: Promise<B>,
+): Promise<[A, B]> {
+  const [ra, rb] = await Promise.allSettled([a, b]);
+  if (ra.status === 'fulfilled' && rb.status === 'fulfilled') return [ra.value, rb.value];
+  await Promise.allSettled([ra, rb].map((r) => (r.status === 'fulfilled' ? r.value.stop() : undefined)));
+  throw ra.status === 'rejected' ? ra.reason : (rb as PromiseRejectedResult).reason;
+}
+
+/** Runs `setUp` on what was just started; when it fails, stops that (nothing may outlive a failed start), rethrows. */
+export async function stopIfSetUpFails<T extends Stoppable>(
+  started: T,
+  setUp: (started: T) => Promise<unknown>,
+): Promise<T> {
+  try {
+    await setUp(started);
+  } catch (err) {
+    await started.stop();
+    throw err;
+  }
+  return started;
+}
+
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const srv = net.createServer();

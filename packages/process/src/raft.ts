@@ -14,7 +14,7 @@ import {
   VaultSealedError,
   VaultClient,
 } from '@aurora/common';
-import { exited, freePort, spawnServer, stopProcess, tempDir, waitFor } from './processes.js';
+import { exited, freePort, spawnServer, stopIfSetUpFails, stopProcess, tempDir, waitFor } from './processes.js';
 import { VAULT_TELEMETRY, vaultBinary, waitVaultAnswers } from './vault.js';
 
 export interface RaftHealth {
@@ -188,14 +188,7 @@ export class RaftCluster {
         options.retryJoin ? addrs.filter((_, j) => j !== i) : [],
       );
     });
-    const cluster = new RaftCluster(dir, nodes);
-    try {
-      await Promise.all(nodes.map((n) => n.start()));
-    } catch (err) {
-      await cluster.stop();
-      throw err;
-    }
-    return cluster;
+    return stopIfSetUpFails(new RaftCluster(dir, nodes), () => Promise.all(nodes.map((n) => n.start())));
   }
 
   /** sys/init on `first`, unseal it, wait until it is the active node. */

@@ -11,7 +11,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { VaultClient } from '@aurora/common';
-import { tempDir } from './processes.js';
+import { startBoth, stopIfSetUpFails, tempDir } from './processes.js';
 import { PostgresServer } from './postgres.js';
 import { VaultServer } from './vault.js';
 import { runVaultInitOnce, vaultInitDirs, vaultInitEnv, type VaultInitDirs } from './vault-init.js';
@@ -36,6 +36,18 @@ export interface HttpResult {
   headers: Headers;
   text: string;
   json: unknown;
+}
+
+/** An HTTP answer read whole: its body as text, and as JSON when it is JSON (else undefined). */
+export async function readHttpResult(res: Response): Promise<HttpResult> {
+  const text = await res.text();
+  let json: unknown;
+  try {
+    json = text ? JSON.parse(text) : undefined;
+  } catch {
+    json = undefined;
+  }
+  return { status: res.status, headers: res.headers, text, json };
 }
 
 export interface RequestOptions {
@@ -130,16 +142,7 @@ export class CredentialsStack {
 
   static async start(options: StackOptions = {}): Promise<CredentialsStack> {
     const dir = tempDir('credentials-stack');
-    const [v, p] = await Promise.allSettled([VaultServer.start(), PostgresServer.start()]);
-    if (v.status === 'rejected' || p.status === 'rejected') {
-      // Nothing may outlive a failed start: the test's after hook has no stack to stop.
-      await Promise.allSettled([
-        v.status === 'fulfilled' ? v.value.stop() : undefined,
-        p.status === 'fulfilled' ? p.value.stop() : undefined,
-      ]);
-      throw v.status === 'rejected' ? v.reason : (p as PromiseRejectedResult).reason;
-    }
-    const [vault, postgres] = [v.value, p.value];
+    const [vault, postgres] = await startBoth(VaultServer.start(), PostgresServer.start());
     const secretsDir = path.join(dir, 'secrets');
     fs.mkdirSync(secretsDir, { mode: 0o700 });
     const stack = new CredentialsStack(
@@ -150,13 +153,7 @@ export class CredentialsStack {
       secretsDir,
       path.join(dir, 'vault-config.json'),
     );
-    try {
-      await stack.setUp(options);
-    } catch (err) {
-      await stack.stop();
-      throw err;
-    }
-    return stack;
+    return stopIfSetUpFails(stack, (s) => s.setUp(options));
   }
 
   private async setUp(options: StackOptions): Promise<void> {
@@ -228,14 +225,7 @@ export class CredentialsStack {
       body,
       signal: AbortSignal.timeout(20_000),
     });
-    const text = await res.text();
-    let json: unknown;
-    try {
-      json = text ? JSON.parse(text) : undefined;
-    } catch {
-      json = undefined;
-    }
-    const result = { status: res.status, headers: res.headers, text, json };
+    const result = await readHttpResult(res);
     (method === 'POST' && /\/resolve$/.test(urlPath) && res.status === 200
       ? this.resolveResponses
       : this.responses

@@ -33,8 +33,11 @@ export interface VaultInitDirs {
   auditFile: string;
 }
 
-export function vaultInitDirs(): VaultInitDirs {
-  const root = tempDir('vault-init');
+/**
+ * The directories compose gives vault-init as volumes (init material, AppRole files, the CLI's token, the
+ * audit log), made (mode 0700) under `root`: a fresh temp dir unless given (`make native` gives .native/).
+ */
+export function vaultInitDirs(root = tempDir('vault-init')): VaultInitDirs {
   const dirs = {
     root,
     initDir: path.join(root, 'init'),
@@ -180,44 +183,4 @@ export async function runVaultInitOnce(
   const proc = VaultInitProcess.start(env, ['--once']);
   const exit = await proc.waitExit(timeoutMs);
   return { ...exit, output: proc.output() };
-}
-
-/** Every key and token vault-init handles, read from the files it wrote: what must never appear in its logs. */
-export function secretsOnDisk(dirs: VaultInitDirs): string[] {
-  const out: string[] = [];
-  const read = (f: string) => {
-    try {
-      return fs.readFileSync(f, 'utf8').trim();
-    } catch {
-      return undefined;
-    }
-  };
-  const init = read(path.join(dirs.initDir, 'init.json'));
-  if (init) {
-    const m = JSON.parse(init) as { keys?: string[]; keys_base64?: string[]; root_token?: string };
-    out.push(...(m.keys ?? []), ...(m.keys_base64 ?? []));
-    if (m.root_token) out.push(m.root_token);
-  }
-  for (const f of [
-    path.join(dirs.approleDir, 'app', 'secret_id'),
-    path.join(dirs.approleDir, 'agent', 'secret_id'),
-    path.join(dirs.cliDir, '.vault-token'),
-    path.join(dirs.cliDir, 'metrics-token'),
-  ]) {
-    const v = read(f);
-    if (v) out.push(v);
-  }
-  return out;
-}
-
-/**
- * Lines of `output` that hold any of `secrets` or anything shaped like a Vault token, except the banner's
- * `Root Token: ` line (the one place the root token is meant to be printed).
- */
-export function leakedLines(output: string, secrets: string[]): string[] {
-  const token = /\bhv[sbr]\.[A-Za-z0-9_-]{20,}/;
-  return output.split('\n').filter((line) => {
-    if (/^Root Token: hvs\.[A-Za-z0-9_-]+$/.test(line)) return false;
-    return token.test(line) || secrets.some((s) => s.length >= 8 && line.includes(s));
-  });
 }
