@@ -12,13 +12,13 @@ import { VaultClient, VaultForbiddenError, type DatabaseCredentials } from '@aur
 import {
   PostgresServer,
   VaultServer,
-  leakedLines,
   runVaultInitOnce,
   startVault,
   vaultInitDirs,
   vaultInitEnv,
   type VaultInitDirs,
 } from '@aurora/process';
+import { leakedLines } from '../support/leaks.js';
 
 function configureLine(output: string): { changed: string[] } {
   const line = output.split('\n').find((l) => l.includes('"step":"configure"'));
