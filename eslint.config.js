@@ -2,6 +2,18 @@
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
+// Only the wrapper in packages/common may import node-vault: its quirks stay in one place.
+const RESTRICTED_PATHS = [{ name: 'node-vault', message: 'use VaultClient from @aurora/common' }];
+// A package is reached by its name (@aurora/common, @aurora/process, @aurora/app/<module>,
+// @aurora/vault-init/<module>), never by a relative path into its folder: the `aurora-source` export condition
+// serves the source.
+const PACKAGE_BY_NAME = [
+  {
+    regex: '^(\\.\\./)+(packages|services)/',
+    message: 'import the workspace package by its name (@aurora/...), not by a relative path into it',
+  },
+];
+
 export default tseslint.config(
   { ignores: ['**/dist/**', '**/node_modules/**', '.native/**', 'bench/results/**'] },
   js.configs.recommended,
@@ -26,7 +38,6 @@ export default tseslint.config(
         'error',
         { argsIgnorePattern: '^_', varsIgnorePattern: '^_', caughtErrors: 'none' },
       ],
-      // Only the wrapper in packages/common may import node-vault: its quirks stay in one place.
       // Prettier wraps code at 120 columns; comments are held to the same width here (Prettier leaves them alone).
       'max-len': [
         'error',
@@ -45,16 +56,23 @@ export default tseslint.config(
           message: 'speak to Vault through VaultClient (@aurora/common), not by hand',
         },
       ],
+      'no-restricted-imports': ['error', { paths: RESTRICTED_PATHS, patterns: PACKAGE_BY_NAME }],
+    },
+  },
+  {
+    // Tests are built on the packages and scripts, never the other way round: what a script, the bench or a
+    // package needs of the test support lives in a package (@aurora/process for processes and stacks).
+    files: ['scripts/**', 'bench/**', 'packages/**', 'services/**'],
+    rules: {
       'no-restricted-imports': [
         'error',
         {
-          paths: [{ name: 'node-vault', message: 'use VaultClient from @aurora/common' }],
-          // A package is reached by its name (@aurora/common, @aurora/app/<module>, @aurora/vault-init/<module>),
-          // never by a relative path into its folder: the `aurora-source` export condition serves the source.
+          paths: RESTRICTED_PATHS,
           patterns: [
+            ...PACKAGE_BY_NAME,
             {
-              regex: '^(\\.\\./)+(packages|services)/',
-              message: 'import the workspace package by its name (@aurora/...), not by a relative path into it',
+              regex: '^(\\.\\./)+test/',
+              message: 'scripts, the bench and the packages never import from test/; use @aurora/process or a package',
             },
           ],
         },

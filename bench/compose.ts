@@ -6,7 +6,7 @@
  * it ends with `prod-local-clean`, which would destroy that stack's secrets.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { repoRoot } from '../test/harness/processes.js';
+import { repoRoot } from '@aurora/process';
 
 export interface ComposeTimings {
   /** `scripts/prod-local.sh up` from start to "all services healthy" (images cached). */

@@ -1,7 +1,7 @@
 /**
  * `make bench`: the app against raw Vault, in one run, on one Vault.
  *
- * Starts what the tests start (test/harness/stack.ts: Vault, PostgreSQL, vault-init --once, the app logging
+ * Starts what the tests start (@aurora/process's stack.ts: Vault, PostgreSQL, vault-init --once, the app logging
  * in with its AppRole), a second app on the same Vault and PostgreSQL with the cache on, then measures with
  * autocannon (keep-alive, loopback, fixed time per cell; raw and app runs interleaved in slices, so that each
  * ratio compares runs made at the same moments on a machine whose other load drifts):
@@ -22,11 +22,19 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { createLogger, VaultClient } from '@aurora/common';
-import { CredentialsStack } from '../test/harness/stack.js';
-import { AppProcess, appDist } from '../test/harness/app.js';
-import { freePort, repoRoot, spawnServer, stopProcess, tempDir, waitFor } from '../test/harness/processes.js';
-import { pinnedVaultVersion } from '../test/harness/vault.js';
-import { VaultInitProcess } from '../test/harness/vault-init.js';
+import {
+  CredentialsStack,
+  AppProcess,
+  appDist,
+  freePort,
+  repoRoot,
+  spawnServer,
+  stopProcess,
+  tempDir,
+  waitFor,
+  pinnedVaultVersion,
+  VaultInitProcess,
+} from '@aurora/process';
 import { CredentialResolver } from '@aurora/app/credentials/resolver';
 import { VaultSession } from '@aurora/app/vault/session';
 import { Accumulator, measure, round, slice, summarize, warm, type Cell, type Target } from './load.js';

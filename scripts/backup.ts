@@ -1,14 +1,15 @@
 /**
- * `make backup` [BACKUP_DIR=./backups] [BACKUP_PASSPHRASE=… | BACKUP_PASSPHRASE_FILE=…] [BACKUP_TARGET=native|compose]
+ * `make backup` [BACKUP_DIR=./backups] [BACKUP_PASSPHRASE=… | BACKUP_PASSPHRASE_FILE=…] [AURORA_STACK=native|compose]
  * Writes one archive (mode 0600) with Vault's data, the init material (unseal keys + root token) and a
  * PostgreSQL dump, consistent with each other: with file storage during a short, announced pause of Vault;
  * with Raft storage (make prod-local-ha) online, from `vault operator raft snapshot save`. docs/operations.md.
  */
 import path from 'node:path';
-import { repoRoot } from '../test/harness/processes.js';
+import { repoRoot } from '@aurora/process';
 import { BackupError, passphraseFromEnv } from './ops/archive.js';
 import { backup } from './ops/backup-restore.js';
 import { selectTarget } from './ops/select-target.js';
+import { runMain } from './ops/command-main.js';
 
 const say = (msg: string) => process.stderr.write(`[backup] ${msg}\n`);
 
@@ -16,7 +17,7 @@ async function main(): Promise<number> {
   const args = process.argv.slice(2);
   if (args.includes('-h') || args.includes('--help')) {
     process.stdout.write(
-      'usage: backup.ts  (env: BACKUP_DIR, BACKUP_PASSPHRASE or BACKUP_PASSPHRASE_FILE, BACKUP_TARGET=native|compose)\n',
+      'usage: backup.ts  (env: BACKUP_DIR, BACKUP_PASSPHRASE or BACKUP_PASSPHRASE_FILE, AURORA_STACK=native|compose)\n',
     );
     return 0;
   }
@@ -44,12 +45,4 @@ async function main(): Promise<number> {
   return 0;
 }
 
-main().then(
-  (code) => {
-    process.exitCode = code;
-  },
-  (err: unknown) => {
-    say(err instanceof Error ? err.message : String(err));
-    process.exitCode = err instanceof BackupError ? err.exitCode : 1;
-  },
-);
+runMain(main, say);

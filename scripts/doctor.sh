@@ -2,12 +2,12 @@
 # `make doctor` / `make doctor REPAIR=1` [DESTROY_RECOVERABLE=1]: lists dangling references and orphaned secrets;
 # --repair fixes what holds nothing recoverable, --destroy-recoverable (with --repair) also what Vault could give back.
 #
-# Where it runs (DOCTOR_TARGET=compose|native overrides the choice):
+# Where it runs: the stack scripts/ops/which-stack.sh names (AURORA_STACK=compose|native, else the one it finds):
 #   compose: the app container is running → `docker exec -i <app> node dist/doctor-main.js` (what
 #            `$COMPOSE exec -T app` runs), with the app's own env and AppRole credentials (the same least-privilege
 #            policy as the app). The app is that of the project owning the vault-init container: make prod-local's
 #            or make prod-local-ha's (<project>-ha), whichever runs;
-#   native:  otherwise, when .native/ exists → `node services/app/dist/doctor-main.js` with .native/env (addresses),
+#   native:  `node services/app/dist/doctor-main.js` with .native/env (addresses),
 #            the app's AppRole files in .native/approle/app, and .native/app.env if present (DOCTOR_ENV_FILE).
 # Exit code: doctor's own (0 no problems left, 1 problems remain, 2 usage/config, 3 could not check).
 set -euo pipefail
@@ -23,16 +23,7 @@ app_container() {
   [ -n "$id" ] && printf '%s' "$id"
 }
 
-target="${DOCTOR_TARGET:-}"
-if [ -z "$target" ]; then
-  if app_container >/dev/null; then target=compose
-  elif [ -d .native ]; then target=native
-  else
-    echo "doctor: neither the compose stack's app container nor a native stack (.native/) is running." >&2
-    echo "        Start one (make prod-local or make native), or set DOCTOR_TARGET=compose|native." >&2
-    exit 2
-  fi
-fi
+target=$(scripts/ops/which-stack.sh none) || exit 2
 
 case "$target" in
   compose)
@@ -54,5 +45,4 @@ case "$target" in
     if [ -f "$env_file" ]; then set -a; . "$env_file"; set +a; fi
     exec node services/app/dist/doctor-main.js "$@"
     ;;
-  *) echo "doctor: DOCTOR_TARGET must be compose or native, not '$target'" >&2; exit 2 ;;
 esac

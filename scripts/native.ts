@@ -9,11 +9,23 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { VaultClient } from '@aurora/common';
-import { repoRoot, run } from '../test/harness/processes.js';
-import { vaultBinary, vaultServerConfig } from '../test/harness/vault.js';
-import { initCluster, postgresBinDir, postgresCommand } from '../test/harness/postgres.js';
-import { vaultInitEnv, vaultInitMain, type VaultInitDirs } from '../test/harness/vault-init.js';
-import { nativeVaultAgentOptions, vaultAgentCommand, writeNativeSecretsConfig } from '../test/harness/agent.js';
+import {
+  livePid,
+  stopPid,
+  repoRoot,
+  run,
+  vaultBinary,
+  vaultServerConfig,
+  initCluster,
+  postgresBinDir,
+  postgresCommand,
+  vaultInitEnv,
+  vaultInitMain,
+  type VaultInitDirs,
+  nativeVaultAgentOptions,
+  vaultAgentCommand,
+  writeNativeSecretsConfig,
+} from '@aurora/process';
 
 const root = repoRoot();
 const dir = path.resolve(process.env.NATIVE_DIR ?? path.join(root, '.native'));
@@ -28,13 +40,7 @@ const p = (...parts: string[]) => path.join(dir, ...parts);
 const say = (msg: string) => process.stdout.write(`[native] ${msg}\n`);
 
 function pidOf(name: string): number | undefined {
-  try {
-    const pid = Number(fs.readFileSync(p('run', `${name}.pid`), 'utf8'));
-    process.kill(pid, 0);
-    return pid;
-  } catch {
-    return undefined;
-  }
+  return livePid(p('run', `${name}.pid`));
 }
 
 /** Starts a background process that outlives this command; returns its pid. */
@@ -296,25 +302,8 @@ async function down(): Promise<void> {
     const pid = pidOf(name);
     if (pid) {
       say(`stopping ${name} (pid ${pid})`);
-      try {
-        process.kill(pid, name === 'postgres' ? 'SIGINT' : 'SIGTERM');
-      } catch {
-        /* gone */
-      }
-      const deadline = Date.now() + 10_000;
-      while (Date.now() < deadline) {
-        try {
-          process.kill(pid, 0);
-        } catch {
-          break;
-        }
-        await new Promise((r) => setTimeout(r, 100));
-      }
-      try {
-        process.kill(pid, 'SIGKILL');
-      } catch {
-        /* gone */
-      }
+      // PostgreSQL's fast shutdown is SIGINT (SIGTERM waits for every client to leave).
+      await stopPid(pid, name === 'postgres' ? 'SIGINT' : 'SIGTERM', 10_000);
     }
     fs.rmSync(p('run', `${name}.pid`), { force: true });
   }

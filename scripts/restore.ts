@@ -7,10 +7,11 @@
  * 4 confirmation needed.
  */
 import path from 'node:path';
-import { repoRoot } from '../test/harness/processes.js';
+import { repoRoot } from '@aurora/process';
 import { BackupError, passphraseFromEnv } from './ops/archive.js';
 import { restore } from './ops/backup-restore.js';
 import { selectTarget } from './ops/select-target.js';
+import { runMain } from './ops/command-main.js';
 
 const say = (msg: string) => process.stderr.write(`[restore] ${msg}\n`);
 
@@ -36,12 +37,4 @@ async function main(): Promise<number> {
   return 0;
 }
 
-main().then(
-  (code) => {
-    process.exitCode = code;
-  },
-  (err: unknown) => {
-    say(err instanceof Error ? err.message : String(err));
-    process.exitCode = err instanceof BackupError ? err.exitCode : 1;
-  },
-);
+runMain(main, say);

@@ -6,24 +6,21 @@
  * Where the keys come from:
  *   ROOT_TOKEN_INIT_FILE=…  (or --init-file FILE)  that file, with VAULT_ADDR (default the native Vault);
  *   --init-stdin                                    init.json on stdin;
- *   otherwise: the compose stack when the vault-init container runs — inside it with
- *   `node dist/print-root-token.js` (the keys never leave the container); else the native stack
- *   (.native/init/init.json, http://127.0.0.1:$NATIVE_VAULT_PORT).
+ *   otherwise the stack scripts/ops/which-stack.sh names (AURORA_STACK=compose|native, else the one running):
+ *   compose — inside the vault-init container with `node dist/print-root-token.js` (the keys never leave the
+ *   container); native — .native/init/init.json, http://127.0.0.1:$NATIVE_VAULT_PORT.
  * Nothing but the token is printed on stdout; notes go to stderr and never hold a key or a token.
  */
 import fs from 'node:fs';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { repoRoot } from '../test/harness/processes.js';
+import { repoRoot } from '@aurora/process';
 import { nativeDir, nativeVaultAddr } from './ops/native-target.js';
+import { stackKind } from './ops/select-target.js';
 import { opsClient, readInitMaterial, type InitFileKeys } from './ops/vault-api.js';
+import { runMain } from './ops/command-main.js';
 
 const say = (msg: string) => process.stderr.write(`[root-token] ${msg}\n`);
-
-function vaultInitRunning(): boolean {
-  const res = spawnSync('docker', ['inspect', '-f', '{{.State.Running}}', 'vault-init'], { encoding: 'utf8' });
-  return !res.error && res.status === 0 && res.stdout.trim() === 'true';
-}
 
 async function main(): Promise<number> {
   const root = repoRoot();
@@ -39,7 +36,7 @@ async function main(): Promise<number> {
   } else if (initFile) {
     material = readInitMaterial(fs.readFileSync(initFile, 'utf8'), initFile);
     addr ??= nativeVaultAddr();
-  } else if (process.env.BACKUP_TARGET !== 'native' && vaultInitRunning()) {
+  } else if (stackKind(root, 'native') === 'compose') {
     // vault-init's own command: the keys never leave the container.
     say('compose: running `node dist/print-root-token.js` inside the vault-init container');
     const res = spawnSync('docker', ['exec', 'vault-init', 'node', 'dist/print-root-token.js'], { stdio: 'inherit' });
@@ -48,7 +45,7 @@ async function main(): Promise<number> {
     initFile = path.join(nativeDir(root), 'init', 'init.json');
     if (!fs.existsSync(initFile))
       throw new Error(
-        `no stack found: the vault-init container is not running and ${initFile} does not exist (start one: make prod-local or make native)`,
+        `no stack found: no compose stack runs and ${initFile} does not exist (start one: make prod-local or make native)`,
       );
     material = readInitMaterial(fs.readFileSync(initFile, 'utf8'), initFile);
     addr ??= nativeVaultAddr();
@@ -62,12 +59,4 @@ async function main(): Promise<number> {
   return 0;
 }
 
-main().then(
-  (code) => {
-    process.exitCode = code;
-  },
-  (err: unknown) => {
-    say(err instanceof Error ? err.message : String(err));
-    process.exitCode = 1;
-  },
-);
+runMain(main, say);

@@ -1,19 +1,19 @@
 /**
  * `make status [JSON=1]`: one screen that says how the stack is, with what to do for anything red
- * (scripts/ops/status.ts). The stack is the one `make backup` would pick (scripts/ops/select-target.ts:
- * BACKUP_TARGET=native|compose, else the running compose stack, single node or HA, else the native one).
+ * (scripts/ops/status.ts). The stack is the one `make backup` would pick (scripts/ops/which-stack.sh:
+ * AURORA_STACK=native|compose, else the running compose stack, single node or HA, else the native one).
  *
  * Ports as the stack publishes them: APP_PORT (8080), APP_METRICS_PORT (9464), VAULT_INIT_METRICS_PORT (compose) or
  * NATIVE_VAULT_INIT_HEALTH_PORT (native; both 8201), from the environment or the checkout's .env.
  * Exit code: 0 nothing red, 1 something red (warnings alone do not fail), 2 no stack found.
  */
 import path from 'node:path';
-import { repoRoot } from '../test/harness/processes.js';
+import { repoRoot } from '@aurora/process';
 import { BackupError } from './ops/archive.js';
 import { nativeDir } from './ops/native-target.js';
 import { selectTarget } from './ops/select-target.js';
 import { collectStatus, renderStatus } from './ops/status.js';
-import { fromDotEnv } from './ops/targets.js';
+import { fromDotEnv } from './ops/dot-env.js';
 
 async function main(argv: string[]): Promise<number> {
   const unknown = argv.filter((a) => a !== '--json');

@@ -14,7 +14,7 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { CONCURRENCIES, checkTargets, type BenchResults } from '../bench/targets.js';
 import { NOTES } from '../bench/notes.js';
-import { readReliability, type Reliability } from '../test/faults/reliability.js';
+import { readReliability, type Reliability } from '../bench/reliability.js';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
 const README = path.join(ROOT, 'README.md');

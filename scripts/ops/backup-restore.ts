@@ -27,7 +27,8 @@ import {
   type Passphrase,
   type VerifiedArchive,
 } from './archive.js';
-import type { DoctorResult, StackTarget } from './targets.js';
+import type { DoctorResult } from './doctor-report.js';
+import type { StackTarget } from './stack-target.js';
 import { consistentCut } from './write-barrier.js';
 import {
   readInitMaterial,

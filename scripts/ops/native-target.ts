@@ -7,10 +7,10 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { postgresBinDir } from '../../test/harness/postgres.js';
-import { TSX_NODE_ARGS } from '../../test/harness/processes.js';
+import { livePid, postgresBinDir, stopPid, TSX_NODE_ARGS } from '@aurora/process';
 import { BackupError } from './archive.js';
-import { DirTarget, parseDoctor, type DoctorResult } from './targets.js';
+import { DirTarget } from './dir-target.js';
+import { parseDoctor, type DoctorResult } from './doctor-report.js';
 
 const STOP_ORDER = ['app', 'vault-agent', 'vault-init', 'vault'] as const;
 
@@ -26,40 +26,13 @@ export function nativeTarget(root: string): DirTarget {
   const dir = nativeDir(root);
   const p = (...parts: string[]) => path.join(dir, ...parts);
 
-  const pidOf = (name: string): number | undefined => {
-    try {
-      const pid = Number(fs.readFileSync(p('run', `${name}.pid`), 'utf8'));
-      if (!Number.isInteger(pid) || pid <= 0) return undefined;
-      process.kill(pid, 0);
-      return pid;
-    } catch {
-      return undefined;
-    }
-  };
+  const pidOf = (name: string): number | undefined => livePid(p('run', `${name}.pid`));
 
   const stop = async (name: string): Promise<void> => {
     const pid = pidOf(name);
     if (pid) {
       process.stderr.write(`[native] stopping ${name} (pid ${pid})\n`);
-      try {
-        process.kill(pid, name === 'postgres' ? 'SIGINT' : 'SIGTERM');
-      } catch {
-        /* gone */
-      }
-      const deadline = Date.now() + 15_000;
-      while (Date.now() < deadline) {
-        try {
-          process.kill(pid, 0);
-        } catch {
-          break;
-        }
-        await new Promise((r) => setTimeout(r, 100));
-      }
-      try {
-        process.kill(pid, 'SIGKILL');
-      } catch {
-        /* gone */
-      }
+      await stopPid(pid, name === 'postgres' ? 'SIGINT' : 'SIGTERM', 15_000);
     }
     fs.rmSync(p('run', `${name}.pid`), { force: true });
   };
@@ -113,7 +86,7 @@ export function nativeTarget(root: string): DirTarget {
         const res = spawnSync(path.join(root, 'scripts', 'doctor.sh'), ['--json'], {
           cwd: root,
           encoding: 'utf8',
-          env: { ...process.env, DOCTOR_TARGET: 'native' },
+          env: { ...process.env, AURORA_STACK: 'native' },
         });
         if (res.status !== 0 && res.status !== 1) {
           throw new BackupError(

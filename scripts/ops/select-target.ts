@@ -1,15 +1,15 @@
 /**
- * Which stack a command acts on: BACKUP_TARGET=native|compose decides; otherwise the compose stack (that of
- * make prod-local or of make prod-local-ha: the one owning the `vault` container) when that container is
- * running, the native one when .native/ holds a Vault, the compose one when its containers exist (stopped),
- * and `fallback` when there is no stack at all.
+ * The stack an operation acts on, as a StackTarget. Which stack it is (AURORA_STACK=native|compose, else the
+ * one found running) is decided by which-stack.sh, the one place doctor.sh asks too.
  */
-import fs from 'node:fs';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { BackupError } from './archive.js';
-import { nativeDir, nativeTarget } from './native-target.js';
-import { ComposeTarget, type StackTarget } from './targets.js';
+import { ComposeTarget } from './compose-target.js';
+import { nativeTarget } from './native-target.js';
+import type { StackTarget } from './stack-target.js';
+
+export type StackKind = 'native' | 'compose';
 
 function composeCommand(): string | undefined {
   if (process.env.COMPOSE) return process.env.COMPOSE;
@@ -18,32 +18,27 @@ function composeCommand(): string | undefined {
   return undefined;
 }
 
-function container(name: string): 'running' | 'stopped' | undefined {
-  const res = spawnSync('docker', ['inspect', '-f', '{{.State.Running}}', name], { encoding: 'utf8' });
-  if (res.error || res.status !== 0) return undefined;
-  return res.stdout.trim() === 'true' ? 'running' : 'stopped';
-}
-
-export function selectTarget(root: string, fallback: 'native' | 'none'): StackTarget {
-  const wanted = process.env.BACKUP_TARGET;
-  const compose = () => {
-    if (!composeCommand())
-      throw new BackupError(
-        'BACKUP_TARGET=compose, but neither `docker compose` nor `docker-compose` is installed.',
-        2,
-      );
-    return new ComposeTarget(root);
-  };
-  if (wanted === 'compose') return compose();
-  if (wanted === 'native') return nativeTarget(root);
-  if (wanted) throw new BackupError(`BACKUP_TARGET must be native or compose, not ${JSON.stringify(wanted)}.`, 2);
-  const vault = container('vault');
-  if (vault === 'running') return compose();
-  if (fs.existsSync(path.join(nativeDir(root), 'vault', 'data'))) return nativeTarget(root);
-  if (vault === 'stopped') return compose();
-  if (fallback === 'native') return nativeTarget(root);
+/**
+ * Which stack: `native` or `compose` (single node or HA), as scripts/ops/which-stack.sh decides it; `fallback`
+ * is what to take when there is no stack at all (`none`: a BackupError, exit code 2, saying how to start one).
+ */
+export function stackKind(root: string, fallback: 'native' | 'none'): StackKind {
+  const res = spawnSync(path.join(root, 'scripts', 'ops', 'which-stack.sh'), [fallback], { encoding: 'utf8' });
+  const kind = res.stdout?.trim();
+  if (res.status === 0 && (kind === 'native' || kind === 'compose')) return kind;
   throw new BackupError(
-    'No stack found: neither a compose stack (container vault) nor a native one (.native/vault/data). Start one with make prod-local or make native.',
+    (res.stderr ?? '').trim() || `scripts/ops/which-stack.sh failed (${res.error?.message ?? `exit ${res.status}`})`,
     2,
   );
+}
+
+/** The StackTarget of the stack `stackKind` names. */
+export function selectTarget(root: string, fallback: 'native' | 'none'): StackTarget {
+  if (stackKind(root, fallback) === 'native') return nativeTarget(root);
+  if (!composeCommand())
+    throw new BackupError(
+      'The stack is the compose one, but neither `docker compose` nor `docker-compose` is installed.',
+      2,
+    );
+  return new ComposeTarget(root);
 }

@@ -10,8 +10,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { VaultClient } from '@aurora/common';
-import { parseScrape, type Scrape } from '../../test/harness/metrics.js';
-import type { DoctorResult } from './targets.js';
+import { parseScrape, type Scrape } from '@aurora/process';
+import type { DoctorResult } from './doctor-report.js';
 import type { SealStatus } from './vault-api.js';
 
 export type Level = 'ok' | 'warn' | 'red';

@@ -5,7 +5,7 @@
  */
 import { UnsealKeysError, VaultClient, unsealVault, type SealStatus } from '@aurora/common';
 import type { Storage } from './archive.js';
-import { waitFor } from '../../test/harness/processes.js';
+import { waitFor } from '@aurora/process';
 
 export type { SealStatus } from '@aurora/common';
 
@@ -33,7 +33,7 @@ export function sealStatus(addr: string): Promise<SealStatus> {
 }
 
 // The harness's poller: ops scripts and tests wait the same way.
-export { waitFor } from '../../test/harness/processes.js';
+export { waitFor } from '@aurora/process';
 
 /** Waits until Vault answers and is unsealed. */
 export function waitUnsealed(addr: string, timeoutMs: number): Promise<SealStatus> {

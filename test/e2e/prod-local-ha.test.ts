@@ -10,11 +10,10 @@ import { after, before, describe, test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
-import { acquireComposeLock } from '../harness/compose-lock.js';
+import { acquireComposeLock } from '../support/compose-lock.js';
 import fs from 'node:fs';
 import { MIN, docker, engineAnswers, leftovers as projectLeftovers, lines, removeProject, must, sh } from './shell.js';
-import { repoRoot, tempDir, waitFor } from '../harness/processes.js';
-import { lookupToken } from '../harness/vault.js';
+import { repoRoot, tempDir, waitFor, lookupToken } from '@aurora/process';
 import { VaultClient } from '@aurora/common';
 
 const root = repoRoot();

@@ -10,12 +10,10 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { acquireComposeLock } from '../harness/compose-lock.js';
+import { acquireComposeLock } from '../support/compose-lock.js';
 import { MIN, docker, engineAnswers, leftovers as projectLeftovers, removeProject, lines, must, sh } from './shell.js';
-import { repoRoot, tempDir } from '../harness/processes.js';
-import { lookupToken } from '../harness/vault.js';
+import { repoRoot, tempDir, lookupToken, parseScrape, type Scrape } from '@aurora/process';
 import { VaultClient } from '@aurora/common';
-import { parseScrape, type Scrape } from '../harness/metrics.js';
 
 const root = repoRoot();
 // Compose's default project name for this checkout: what `make prod-local` and a plain `docker compose` use.

@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { repoRoot } from '../harness/processes.js';
+import { repoRoot } from '@aurora/process';
 
 export const MIN = 60_000;
 

@@ -5,10 +5,9 @@
 // a kill is still readable (resolve and Vault), and no value reached a log, a response or the database.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { lastJsonLine } from '../harness/app.js';
-import { CredentialsStack } from '../harness/stack.js';
+import { lastJsonLine, CredentialsStack } from '@aurora/process';
 import { expectDoctorRepairs, expectNothingLost, leakScan, WriteLoad } from './load.js';
-import { recordReliability } from './reliability.js';
+import { recordReliability } from '../../bench/reliability.js';
 import { sleep } from './suite.js';
 
 const KILLS = Number(process.env.APP_KILL9_RUNS ?? 5);

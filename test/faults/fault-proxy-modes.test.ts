@@ -4,7 +4,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
-import { FaultProxy } from '../harness/fault-proxy.js';
+import { FaultProxy } from '../support/fault-proxy.js';
 
 let echo: net.Server;
 let proxy: FaultProxy;

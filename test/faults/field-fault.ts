@@ -9,7 +9,7 @@
  * own process), synchronously, as recordReliability is.
  */
 import { test as nodeTest, type TestContext } from 'node:test';
-import { recordReliability } from './reliability.js';
+import { recordReliability } from '../../bench/reliability.js';
 
 export interface FieldFaultOptions {
   /** The fault kind, as a row title: what went wrong in the field. */

@@ -13,8 +13,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import assert from 'node:assert/strict';
-import { findTornFiles, lastJsonLine } from '../harness/app.js';
-import type { CredentialsStack } from '../harness/stack.js';
+import { findTornFiles, lastJsonLine, type CredentialsStack } from '@aurora/process';
 
 export interface Attempt {
   kind: 'write' | 'resolve';

@@ -3,7 +3,7 @@
 // same app process acknowledges writes again. `doctor --repair` then leaves nothing dangling or orphaned,
 // every write acknowledged with 2xx is readable (resolve, and Vault itself), and no value leaked.
 import { faultSuite, sleep } from './suite.js';
-import type { PostgresServer } from '../harness/postgres.js';
+import type { PostgresServer } from '@aurora/process';
 
 /** After kill -9 of the postmaster its backends exit on their own a moment later; until then a new start may fail. */
 async function restart(pg: PostgresServer): Promise<void> {

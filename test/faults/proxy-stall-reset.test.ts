@@ -5,8 +5,8 @@
 // --repair` then leaves nothing dangling or orphaned, every write acknowledged with 2xx is readable, and no
 // value leaked.
 import path from 'node:path';
-import { AppProcess } from '../harness/app.js';
-import { FaultProxy } from '../harness/fault-proxy.js';
+import { AppProcess } from '@aurora/process';
+import { FaultProxy } from '../support/fault-proxy.js';
 import { faultSuite } from './suite.js';
 
 let vaultProxy: FaultProxy | undefined;

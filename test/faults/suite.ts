@@ -5,9 +5,9 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { CredentialsStack } from '../harness/stack.js';
+import { CredentialsStack } from '@aurora/process';
 import { expectDoctorRepairs, expectNothingLost, leakScan, WriteLoad } from './load.js';
-import { recordReliability } from './reliability.js';
+import { recordReliability } from '../../bench/reliability.js';
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

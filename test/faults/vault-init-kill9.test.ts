@@ -18,7 +18,7 @@ import {
   vaultInitDirs,
   vaultInitEnv,
   VaultInitProcess,
-} from '../harness/vault-init.js';
+} from '@aurora/process';
 
 const RUNS = Number(process.env.VAULT_INIT_KILL9_RUNS ?? 32);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

@@ -7,12 +7,21 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { VaultClient } from '@aurora/common';
 import type { ChildProcess } from 'node:child_process';
-import { nativeVaultAgentOptions, vaultAgentCommand, writeNativeSecretsConfig } from '../harness/agent.js';
-import { AppProcess } from '../harness/app.js';
-import { PostgresServer } from '../harness/postgres.js';
-import { spawnServer, stopProcess, tempDir, waitFor } from '../harness/processes.js';
-import { VaultServer } from '../harness/vault.js';
-import { runVaultInitOnce, vaultInitDirs, vaultInitEnv } from '../harness/vault-init.js';
+import {
+  nativeVaultAgentOptions,
+  vaultAgentCommand,
+  writeNativeSecretsConfig,
+  AppProcess,
+  PostgresServer,
+  spawnServer,
+  stopProcess,
+  tempDir,
+  waitFor,
+  VaultServer,
+  runVaultInitOnce,
+  vaultInitDirs,
+  vaultInitEnv,
+} from '@aurora/process';
 
 describe('native mode: the agent as a process with the .native layout', () => {
   let vault: VaultServer;

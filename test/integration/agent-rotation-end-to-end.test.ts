@@ -7,8 +7,8 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
-import { ClientsStack, userClient } from '../harness/clients-app.js';
-import { waitFor } from '../harness/processes.js';
+import { ClientsStack, userClient } from '../support/clients-app.js';
+import { waitFor } from '@aurora/process';
 
 describe('end to end with the real vault agent', () => {
   let stack: ClientsStack;

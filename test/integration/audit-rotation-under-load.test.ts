@@ -5,10 +5,7 @@ import { after, before, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { waitFor } from '../harness/processes.js';
-import { parseScrape } from '../harness/metrics.js';
-import { CredentialsStack } from '../harness/stack.js';
-import { VaultInitProcess } from '../harness/vault-init.js';
+import { waitFor, parseScrape, CredentialsStack, VaultInitProcess } from '@aurora/process';
 import { fieldFault } from '../faults/field-fault.js';
 
 const { test } = fieldFault('audit-rotation-under-load', {

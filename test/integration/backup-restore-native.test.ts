@@ -7,10 +7,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { freePort, repoRoot, tempDir, TSX_NODE_ARGS } from '../harness/processes.js';
-import { AppProcess } from '../harness/app.js';
-import { postgresBinDir } from '../harness/postgres.js';
-import { lookupToken } from '../harness/vault.js';
+import { freePort, repoRoot, tempDir, TSX_NODE_ARGS, AppProcess, postgresBinDir, lookupToken } from '@aurora/process';
 import { VaultClient } from '@aurora/common';
 
 interface Run {
@@ -63,7 +60,7 @@ describe('make backup / make restore on the native stack', () => {
       NATIVE_VAULT_INIT_HEALTH_PORT: String(await freePort()),
       APP_PORT: String(await freePort()),
       APP_METRICS_PORT: String(await freePort()),
-      BACKUP_TARGET: 'native',
+      AURORA_STACK: 'native',
       BACKUP_DIR: path.join(dir, 'backups'),
       // doctor.sh reads the repo's .native/env; these point it at this test's stack instead.
       VAULT_APPROLE_DIR: path.join(dir, 'native', 'approle', 'app'),

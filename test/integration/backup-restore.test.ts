@@ -12,13 +12,11 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { CredentialsStack } from '../harness/stack.js';
-import { postgresBinDir } from '../harness/postgres.js';
-import { tempDir } from '../harness/processes.js';
-import { secretsOnDisk } from '../harness/vault-init.js';
+import { CredentialsStack, postgresBinDir, tempDir, secretsOnDisk } from '@aurora/process';
 import { BackupError, type Passphrase } from '../../scripts/ops/archive.js';
 import { backup, restore } from '../../scripts/ops/backup-restore.js';
-import { DirTarget, parseDoctor } from '../../scripts/ops/targets.js';
+import { DirTarget } from '../../scripts/ops/dir-target.js';
+import { parseDoctor } from '../../scripts/ops/doctor-report.js';
 
 function targetFor(stack: CredentialsStack): DirTarget {
   return new DirTarget({

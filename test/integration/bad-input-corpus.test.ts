@@ -7,9 +7,9 @@
 // database. The counts go to bench/results/reliability.json for the README.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { CredentialsStack, clientResource } from '../harness/stack.js';
-import { basicAuth, rawRequest, type RawAnswer } from '../harness/raw-http.js';
-import { recordReliability } from '../faults/reliability.js';
+import { CredentialsStack, clientResource } from '@aurora/process';
+import { basicAuth, rawRequest, type RawAnswer } from '../support/raw-http.js';
+import { recordReliability } from '../../bench/reliability.js';
 
 const CANARY = 'canary-corpus-5e0f9b27c3d1';
 const STORED = 'canary-corpus-stored-81d2aa40';

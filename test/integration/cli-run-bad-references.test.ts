@@ -7,8 +7,8 @@ import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { CliVault, childScript, runCli } from '../harness/cli.js';
-import { tempDir, waitFor } from '../harness/processes.js';
+import { CliVault, childScript, runCli } from '../support/cli.js';
+import { tempDir, waitFor } from '@aurora/process';
 import { VaultClient } from '@aurora/common';
 
 describe('aurora-secrets run refuses bad references and starts nothing', () => {

@@ -7,8 +7,8 @@ import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { CliProcess, CliVault, alive, childScript, runCli } from '../harness/cli.js';
-import { tempDir, waitFor } from '../harness/processes.js';
+import { CliProcess, CliVault, alive, childScript, runCli } from '../support/cli.js';
+import { tempDir, waitFor } from '@aurora/process';
 
 describe('aurora-secrets run passes exit codes, signals and stdin through', () => {
   let stack: CliVault;

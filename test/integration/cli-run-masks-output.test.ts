@@ -5,7 +5,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
-import { CliVault, childScript, runCli } from '../harness/cli.js';
+import { CliVault, childScript, runCli } from '../support/cli.js';
 
 describe('aurora-secrets run masks resolved values in the child output', () => {
   let stack: CliVault;

@@ -9,8 +9,8 @@ import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { CliVault, childScript, runCli } from '../harness/cli.js';
-import { tempDir } from '../harness/processes.js';
+import { CliVault, childScript, runCli } from '../support/cli.js';
+import { tempDir } from '@aurora/process';
 
 const canary = (label: string) => `${label}-${crypto.randomBytes(12).toString('base64url')}`;
 

@@ -8,8 +8,8 @@ import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { CliProcess, CliVault, alive, childScript } from '../harness/cli.js';
-import { tempDir, waitFor } from '../harness/processes.js';
+import { CliProcess, CliVault, alive, childScript } from '../support/cli.js';
+import { tempDir, waitFor } from '@aurora/process';
 
 const canary = (label: string) => `${label}-${crypto.randomBytes(12).toString('base64url')}`;
 const INTERVAL_MS = 1000;

@@ -7,7 +7,7 @@ import { after, before, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { ClientsStack, defaultSecretsConfig, userClient } from '../harness/clients-app.js';
+import { ClientsStack, defaultSecretsConfig, userClient } from '../support/clients-app.js';
 import { fieldFault } from '../faults/field-fault.js';
 
 const { test } = fieldFault('client-secret-one-comparison-rule', {

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { ClientsStack, defaultSecretsConfig, userClient } from '../harness/clients-app.js';
+import { ClientsStack, defaultSecretsConfig, userClient } from '../support/clients-app.js';
 
 describe('Basic authentication of Clients', () => {
   let stack: ClientsStack;

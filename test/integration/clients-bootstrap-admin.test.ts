@@ -4,7 +4,7 @@
 // overwrites) it.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ClientsStack } from '../harness/clients-app.js';
+import { ClientsStack } from '../support/clients-app.js';
 
 /** /fhir refusals are OperationOutcomes: the message is the first issue's diagnostics. */
 function diagnostics(res: { json: unknown }): string {

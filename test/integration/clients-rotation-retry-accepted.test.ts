@@ -5,8 +5,8 @@
 import { after, before, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
-import { ClientsStack, userClient } from '../harness/clients-app.js';
-import { waitFor } from '../harness/processes.js';
+import { ClientsStack, userClient } from '../support/clients-app.js';
+import { waitFor } from '@aurora/process';
 import { fieldFault } from '../faults/field-fault.js';
 
 const { test } = fieldFault('clients-rotation-retry-accepted', {

@@ -5,7 +5,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
-import { ClientsStack, userClient } from '../harness/clients-app.js';
+import { ClientsStack, userClient } from '../support/clients-app.js';
 
 describe('Client JSON round-trips unchanged, and no secret leaks', () => {
   let stack: ClientsStack;

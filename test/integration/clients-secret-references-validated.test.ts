@@ -9,8 +9,8 @@ import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { ClientsStack, defaultSecretsConfig, userClient } from '../harness/clients-app.js';
-import { waitFor } from '../harness/processes.js';
+import { ClientsStack, defaultSecretsConfig, userClient } from '../support/clients-app.js';
+import { waitFor } from '@aurora/process';
 
 /** /fhir refusals are OperationOutcomes: the message is the first issue's diagnostics. */
 function diagnostics(res: { json: unknown }): string {

@@ -2,8 +2,7 @@
 // gets 403 for anyone else's credentials, and a client without "resolve" can manage but never read values.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { waitFor } from '../harness/processes.js';
-import { CredentialsStack } from '../harness/stack.js';
+import { waitFor, CredentialsStack } from '@aurora/process';
 
 describe('who may touch which credentials', () => {
   let stack: CredentialsStack;

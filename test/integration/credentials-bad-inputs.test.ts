@@ -3,8 +3,8 @@
 // changes in Vault or PostgreSQL. No value I sent shows up in the answer or in the log.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { CredentialsStack } from '../harness/stack.js';
-import { basicAuth, rawRequest, type RawAnswer } from '../harness/raw-http.js';
+import { CredentialsStack } from '@aurora/process';
+import { basicAuth, rawRequest, type RawAnswer } from '../support/raw-http.js';
 
 const CANARY = 'canary-badinput-0d5c77e1f2';
 

@@ -6,8 +6,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import { CredentialsStack } from '../harness/stack.js';
-import type { HttpResult } from '../harness/stack.js';
+import { CredentialsStack, type HttpResult } from '@aurora/process';
 
 const TTL_SECONDS = 4;
 

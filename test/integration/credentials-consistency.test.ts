@@ -4,8 +4,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import pg from 'pg';
-import { waitFor } from '../harness/processes.js';
-import { CredentialsStack, type HttpResult } from '../harness/stack.js';
+import { waitFor, CredentialsStack, type HttpResult } from '@aurora/process';
 
 interface Report {
   dangling: number;

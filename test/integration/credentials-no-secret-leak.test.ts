@@ -6,7 +6,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
-import { CredentialsStack } from '../harness/stack.js';
+import { CredentialsStack } from '@aurora/process';
 
 describe('no secret value leaks anywhere', () => {
   let stack: CredentialsStack;

@@ -3,7 +3,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
-import { CredentialsStack } from '../harness/stack.js';
+import { CredentialsStack } from '@aurora/process';
 
 describe('credential round trip through the app, Vault and PostgreSQL', () => {
   let stack: CredentialsStack;

@@ -2,7 +2,7 @@
 // when it is back and vault-init has unsealed it, the same app process serves me again, no restart.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { CredentialsStack } from '../harness/stack.js';
+import { CredentialsStack } from '@aurora/process';
 
 describe('Vault stopped, restarted sealed, unsealed: 503 with Retry-After, then recovery without an app restart', () => {
   let stack: CredentialsStack;

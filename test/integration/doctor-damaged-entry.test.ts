@@ -11,8 +11,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { VaultNotFoundError } from '@aurora/common';
-import { findTornFiles, lastJsonLine } from '../harness/app.js';
-import { CredentialsStack } from '../harness/stack.js';
+import { findTornFiles, lastJsonLine, CredentialsStack } from '@aurora/process';
 
 interface Finding {
   kind: string;

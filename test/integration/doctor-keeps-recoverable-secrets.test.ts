@@ -13,9 +13,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import pg from 'pg';
 import { BARRIER_EXCLUSIVE_SQL, BARRIER_RELEASE_SQL, VaultClient, type KvVersionInfo } from '@aurora/common';
-import { lastJsonLine } from '../harness/app.js';
-import { waitFor } from '../harness/processes.js';
-import { CredentialsStack, type HttpResult } from '../harness/stack.js';
+import { lastJsonLine, waitFor, CredentialsStack, type HttpResult } from '@aurora/process';
 import { fieldFault } from '../faults/field-fault.js';
 
 const { test } = fieldFault('doctor-keeps-recoverable-secrets', {

@@ -5,7 +5,7 @@
 // nothing is stored. A Client's `_secret` extensions are checked as FHIR Extensions.
 import { after, before, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { CredentialsStack } from '../harness/stack.js';
+import { CredentialsStack } from '@aurora/process';
 import { FhirValidator } from '@aurora/app/fhir/validation';
 import { fieldFault } from '../faults/field-fault.js';
 

@@ -5,8 +5,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { PostgresServer } from '../harness/postgres.js';
-import { repoRoot, tempDir } from '../harness/processes.js';
+import { PostgresServer, repoRoot, tempDir } from '@aurora/process';
 
 describe('SECRETS_CONFIG errors stop the app at start', () => {
   let postgres: PostgresServer;

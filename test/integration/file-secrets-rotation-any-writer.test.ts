@@ -10,7 +10,7 @@ import { spawnSync } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { ClientsStack, defaultSecretsConfig, userClient } from '../harness/clients-app.js';
+import { ClientsStack, defaultSecretsConfig, userClient } from '../support/clients-app.js';
 import { fieldFault } from '../faults/field-fault.js';
 
 const { test } = fieldFault('file-secrets-rotation-any-writer', {

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { ClientsStack, defaultSecretsConfig, userClient } from '../harness/clients-app.js';
+import { ClientsStack, defaultSecretsConfig, userClient } from '../support/clients-app.js';
 
 const fresh = (tag: string) => `${tag}-${crypto.randomBytes(12).toString('hex')}`;
 

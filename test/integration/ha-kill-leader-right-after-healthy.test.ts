@@ -6,8 +6,8 @@
 import { after, before, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
-import { HaStack } from '../harness/ha-stack.js';
-import { waitFor } from '../harness/processes.js';
+import { HaStack } from '../support/ha-stack.js';
+import { waitFor } from '@aurora/process';
 import { fieldFault } from '../faults/field-fault.js';
 
 const { test } = fieldFault('ha-kill-leader-right-after-healthy', {

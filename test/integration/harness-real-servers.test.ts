@@ -4,9 +4,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import pg from 'pg';
 import { VaultClient, VaultNotFoundError } from '@aurora/common';
-import { VaultServer, initAndUnseal, pinnedVaultVersion, vaultBinary } from '../harness/vault.js';
-import { PostgresServer } from '../harness/postgres.js';
-import { run } from '../harness/processes.js';
+import { VaultServer, initAndUnseal, pinnedVaultVersion, vaultBinary, PostgresServer, run } from '@aurora/process';
 
 describe('a real Vault from empty file storage', () => {
   let vault: VaultServer;

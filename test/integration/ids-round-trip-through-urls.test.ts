@@ -4,8 +4,8 @@
 // allow them; the app's is stricter, also when the body is a valid resource.
 import { after, before, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { CredentialsStack } from '../harness/stack.js';
-import { basicAuth, rawRequest } from '../harness/raw-http.js';
+import { CredentialsStack } from '@aurora/process';
+import { basicAuth, rawRequest } from '../support/raw-http.js';
 import { fieldFault } from '../faults/field-fault.js';
 
 const { test, cases } = fieldFault('ids-round-trip-through-urls', {

@@ -6,8 +6,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { VaultClient, VaultForbiddenError } from '@aurora/common';
 import fs from 'node:fs';
-import { CredentialsStack } from '../harness/stack.js';
-import { parseScrape, type Scrape } from '../harness/metrics.js';
+import { CredentialsStack, parseScrape, type Scrape } from '@aurora/process';
 
 const RESOLVE_ROUTE = '/users/:userId/credentials/:type/resolve';
 

@@ -6,17 +6,18 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { VaultClient } from '@aurora/common';
-import { VaultServer } from '../harness/vault.js';
-import { waitFor } from '../harness/processes.js';
 import {
+  VaultServer,
+  waitFor,
   secretsOnDisk,
   startVault,
   vaultInitDirs,
   vaultInitEnv,
   VaultInitProcess,
   type VaultInitDirs,
-} from '../harness/vault-init.js';
-import { parseScrape, type Scrape } from '../harness/metrics.js';
+  parseScrape,
+  type Scrape,
+} from '@aurora/process';
 
 describe("vault-init's /metrics", () => {
   let vault: VaultServer;

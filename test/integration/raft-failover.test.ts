@@ -6,8 +6,7 @@ import { after, before, describe, test } from 'node:test';
 import fs from 'node:fs';
 import path from 'node:path';
 import assert from 'node:assert/strict';
-import { RaftCluster, type RaftNode } from '../harness/raft.js';
-import { waitFor } from '../harness/processes.js';
+import { RaftCluster, type RaftNode, waitFor } from '@aurora/process';
 
 describe('a 3-node Raft cluster survives kill -9 of its active node', () => {
   let cluster: RaftCluster;

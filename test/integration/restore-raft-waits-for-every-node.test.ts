@@ -14,11 +14,10 @@
 import { after, before, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
-import { HaStack } from '../harness/ha-stack.js';
-import { tempDir, waitFor } from '../harness/processes.js';
-import type { RaftNode } from '../harness/raft.js';
+import { HaStack } from '../support/ha-stack.js';
+import { tempDir, waitFor, type RaftNode } from '@aurora/process';
 import { backup, restore } from '../../scripts/ops/backup-restore.js';
-import type { RaftNodeSeal } from '../../scripts/ops/targets.js';
+import type { RaftNodeSeal } from '../../scripts/ops/stack-target.js';
 import { fieldFault } from '../faults/field-fault.js';
 
 const { test } = fieldFault('restore-raft-waits-for-every-node', {

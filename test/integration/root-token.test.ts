@@ -5,9 +5,16 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { repoRoot, tempDir, TSX_NODE_ARGS } from '../harness/processes.js';
-import { initAndUnseal, type VaultServer, lookupToken, generateRootStarted } from '../harness/vault.js';
-import { startVault } from '../harness/vault-init.js';
+import {
+  repoRoot,
+  tempDir,
+  TSX_NODE_ARGS,
+  initAndUnseal,
+  type VaultServer,
+  lookupToken,
+  generateRootStarted,
+  startVault,
+} from '@aurora/process';
 import { VaultClient, decodeRootToken } from '@aurora/common';
 
 function rootTokenScript(

@@ -6,11 +6,9 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { CredentialsStack } from '../harness/stack.js';
-import { tempDir, waitFor } from '../harness/processes.js';
-import { VaultInitProcess } from '../harness/vault-init.js';
+import { CredentialsStack, tempDir, waitFor, VaultInitProcess } from '@aurora/process';
 import { collectStatus, renderStatus, type StatusReport, type StatusSources } from '../../scripts/ops/status.js';
-import { parseDoctor } from '../../scripts/ops/targets.js';
+import { parseDoctor } from '../../scripts/ops/doctor-report.js';
 import { sealStatus } from '../../scripts/ops/vault-api.js';
 
 describe('make status', () => {

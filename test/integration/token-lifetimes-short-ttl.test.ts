@@ -7,9 +7,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { VaultClient } from '@aurora/common';
-import { AppProcess } from '../harness/app.js';
-import { waitFor } from '../harness/processes.js';
-import { CredentialsStack } from '../harness/stack.js';
+import { AppProcess, waitFor, CredentialsStack } from '@aurora/process';
 import { fieldFault } from '../faults/field-fault.js';
 
 const { test } = fieldFault('token-lifetimes-short-ttl', {

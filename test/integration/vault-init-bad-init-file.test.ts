@@ -7,8 +7,9 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { VaultClient } from '@aurora/common';
-import { VaultServer, initAndUnseal } from '../harness/vault.js';
 import {
+  VaultServer,
+  initAndUnseal,
   leakedLines,
   runVaultInitOnce,
   secretsOnDisk,
@@ -16,7 +17,7 @@ import {
   vaultInitDirs,
   vaultInitEnv,
   type VaultInitDirs,
-} from '../harness/vault-init.js';
+} from '@aurora/process';
 
 const EXIT_INIT_MATERIAL = 4;
 

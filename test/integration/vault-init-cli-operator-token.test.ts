@@ -9,16 +9,16 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { VaultClient } from '@aurora/common';
-import { VaultServer } from '../harness/vault.js';
 import {
+  VaultServer,
   runVaultInitOnce,
   startVault,
   vaultInitDirs,
   vaultInitEnv,
   VaultInitProcess,
   type VaultInitDirs,
-} from '../harness/vault-init.js';
-import { waitFor } from '../harness/processes.js';
+  waitFor,
+} from '@aurora/process';
 
 describe("the user's CLI walkthrough with the operator token helper", () => {
   let vault: VaultServer;

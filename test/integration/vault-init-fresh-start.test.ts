@@ -6,8 +6,8 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { VaultClient, VaultForbiddenError } from '@aurora/common';
-import { VaultServer } from '../harness/vault.js';
 import {
+  VaultServer,
   leakedLines,
   runVaultInitOnce,
   secretsOnDisk,
@@ -15,7 +15,7 @@ import {
   vaultInitDirs,
   vaultInitEnv,
   type VaultInitDirs,
-} from '../harness/vault-init.js';
+} from '@aurora/process';
 import { desiredPolicies } from '@aurora/vault-init/configure/policies';
 import { loadConfig } from '@aurora/vault-init/config';
 

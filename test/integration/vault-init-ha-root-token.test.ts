@@ -9,14 +9,14 @@
 // settings (VAULT_HA_ADDRS set, VAULT_ADDR an alias that may name a node that is gone).
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { lookupToken, generateRootStarted } from '../harness/vault.js';
-import fs from 'node:fs';
-import path from 'node:path';
-import { spawnSync } from 'node:child_process';
-import { VaultClient } from '@aurora/common';
-import { RaftCluster, type RaftNode } from '../harness/raft.js';
-import { repoRoot, waitFor, TSX_NODE_ARGS } from '../harness/processes.js';
 import {
+  lookupToken,
+  generateRootStarted,
+  RaftCluster,
+  type RaftNode,
+  repoRoot,
+  waitFor,
+  TSX_NODE_ARGS,
   leakedLines,
   runVaultInitOnce,
   secretsOnDisk,
@@ -24,7 +24,11 @@ import {
   vaultInitEnv,
   VaultInitProcess,
   type VaultInitDirs,
-} from '../harness/vault-init.js';
+} from '@aurora/process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { VaultClient } from '@aurora/common';
 
 interface Step {
   step: string;

@@ -9,21 +9,23 @@ import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { RaftCluster, type RaftNode } from '../harness/raft.js';
-import { PostgresServer } from '../harness/postgres.js';
-import { AppProcess } from '../harness/app.js';
-import { clientResource } from '../harness/stack.js';
-import { tempDir, waitFor } from '../harness/processes.js';
 import {
+  RaftCluster,
+  type RaftNode,
+  PostgresServer,
+  AppProcess,
+  clientResource,
+  tempDir,
+  waitFor,
   leakedLines,
   secretsOnDisk,
   vaultInitDirs,
   vaultInitEnv,
   VaultInitProcess,
   type VaultInitDirs,
-} from '../harness/vault-init.js';
+  parseScrape,
+} from '@aurora/process';
 import { loadConfig } from '@aurora/vault-init/config';
-import { parseScrape } from '../harness/metrics.js';
 
 const REUNSEAL_BOUND_MS = 2000;
 

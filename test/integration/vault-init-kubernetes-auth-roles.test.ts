@@ -8,14 +8,14 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { VaultClient } from '@aurora/common';
-import { VaultServer } from '../harness/vault.js';
 import {
+  VaultServer,
   runVaultInitOnce,
   startVault,
   vaultInitDirs,
   vaultInitEnv,
   type VaultInitDirs,
-} from '../harness/vault-init.js';
+} from '@aurora/process';
 
 interface Role {
   bound_service_account_names: string[];

@@ -4,8 +4,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { VaultClient } from '@aurora/common';
-import { VaultServer, initAndUnseal } from '../harness/vault.js';
-import { runVaultInitOnce, startVault, vaultInitDirs, vaultInitEnv } from '../harness/vault-init.js';
+import { VaultServer, initAndUnseal, runVaultInitOnce, startVault, vaultInitDirs, vaultInitEnv } from '@aurora/process';
 import { ensureKvV2 } from '@aurora/vault-init/configure/kv';
 import { VaultObjectConflictError } from '@aurora/vault-init/errors';
 

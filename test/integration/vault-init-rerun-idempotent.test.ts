@@ -7,8 +7,8 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { VaultClient } from '@aurora/common';
-import { VaultServer } from '../harness/vault.js';
 import {
+  VaultServer,
   leakedLines,
   runVaultInitOnce,
   vaultInitMain,
@@ -17,7 +17,7 @@ import {
   vaultInitDirs,
   vaultInitEnv,
   type VaultInitDirs,
-} from '../harness/vault-init.js';
+} from '@aurora/process';
 import { loadConfig } from '@aurora/vault-init/config';
 import { configureVault } from '@aurora/vault-init/configure/index';
 

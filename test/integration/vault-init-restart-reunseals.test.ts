@@ -4,9 +4,9 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { VaultClient } from '@aurora/common';
-import { VaultServer } from '../harness/vault.js';
-import { waitFor } from '../harness/processes.js';
 import {
+  VaultServer,
+  waitFor,
   leakedLines,
   secretsOnDisk,
   startVault,
@@ -15,7 +15,7 @@ import {
   vaultInitHealthcheck,
   VaultInitProcess,
   type VaultInitDirs,
-} from '../harness/vault-init.js';
+} from '@aurora/process';
 
 const REUNSEAL_BOUND_MS = 2000;
 

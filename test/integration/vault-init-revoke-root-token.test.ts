@@ -8,9 +8,13 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { VaultClient } from '@aurora/common';
-import { VaultServer, initAndUnseal, lookupToken, generateRootStarted } from '../harness/vault.js';
-import { repoRoot, waitFor } from '../harness/processes.js';
 import {
+  VaultServer,
+  initAndUnseal,
+  lookupToken,
+  generateRootStarted,
+  repoRoot,
+  waitFor,
   leakedLines,
   runVaultInitOnce,
   secretsOnDisk,
@@ -19,7 +23,7 @@ import {
   vaultInitEnv,
   VaultInitProcess,
   type VaultInitDirs,
-} from '../harness/vault-init.js';
+} from '@aurora/process';
 
 const EXIT_INIT_MATERIAL = 4;
 

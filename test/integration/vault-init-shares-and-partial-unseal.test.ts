@@ -6,8 +6,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { VaultClient } from '@aurora/common';
-import { VaultServer } from '../harness/vault.js';
-import { runVaultInitOnce, startVault, vaultInitDirs, vaultInitEnv } from '../harness/vault-init.js';
+import { VaultServer, runVaultInitOnce, startVault, vaultInitDirs, vaultInitEnv } from '@aurora/process';
 import { loadConfig, shamirProblem } from '@aurora/vault-init/config';
 
 describe('key shares and threshold', () => {

@@ -3,9 +3,14 @@
 // answers; if Vault never answers it stops with exit 3 and a message naming the address.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { VaultServer } from '../harness/vault.js';
-import { freePort } from '../harness/processes.js';
-import { VaultInitProcess, runVaultInitOnce, vaultInitDirs, vaultInitEnv } from '../harness/vault-init.js';
+import {
+  VaultServer,
+  freePort,
+  VaultInitProcess,
+  runVaultInitOnce,
+  vaultInitDirs,
+  vaultInitEnv,
+} from '@aurora/process';
 
 describe('waiting for Vault', () => {
   test('never answers: exit 3 naming the address, after progress lines', async () => {

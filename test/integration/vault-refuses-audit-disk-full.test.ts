@@ -8,9 +8,7 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { AUDIT_LOG_DIAGNOSIS } from '@aurora/common';
-import { tempDir, waitFor } from '../harness/processes.js';
-import { CredentialsStack } from '../harness/stack.js';
-import { VaultInitProcess } from '../harness/vault-init.js';
+import { tempDir, waitFor, CredentialsStack, VaultInitProcess } from '@aurora/process';
 import { fieldFault } from '../faults/field-fault.js';
 
 const { test } = fieldFault('vault-refuses-audit-disk-full', {

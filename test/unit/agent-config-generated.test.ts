@@ -10,7 +10,7 @@ import {
   parseObjects,
   readObjects,
   renderAgentConfig,
-} from '../../scripts/gen-agent-config.js';
+} from '@aurora/process';
 
 describe('vault/agent/agent.hcl', () => {
   test('equals the generator output for vault/agent/secrets.json (run `npm run gen:agent` after editing the list)', () => {

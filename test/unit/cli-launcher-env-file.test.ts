@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
-import { repoRoot } from '../harness/processes.js';
+import { repoRoot } from '@aurora/process';
 
 const bin = path.join(repoRoot(), 'packages', 'cli', 'bin', 'aurora-secrets.js');
 

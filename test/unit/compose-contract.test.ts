@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { parse } from 'yaml';
-import { repoRoot } from '../harness/processes.js';
+import { repoRoot } from '@aurora/process';
 
 interface Healthcheck {
   test?: string[] | string;

@@ -1,29 +1,33 @@
 // The import rules of docs/architecture.md ("The code"), checked on every TypeScript file of the repository:
-// packages and services import each other only by package name and only downwards (services → common), never a
-// relative path into another package; node-vault is imported by the one Vault client alone.
+// packages and services import each other only by package name and only downwards (services → common,
+// process → common), never a relative path into another package; nothing outside test/ imports from test/;
+// node-vault is imported by the one Vault client alone.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { repoRoot } from '../harness/processes.js';
+import { repoRoot } from '@aurora/process';
 
-type Area = 'common' | 'vault-init' | 'app' | 'tooling';
+type Area = 'common' | 'process' | 'vault-init' | 'app' | 'tooling';
 
 /** What each area may import of the workspace (besides itself and npm packages). */
 const ALLOWED: Record<Area, readonly Area[]> = {
   common: [],
+  process: ['common'],
   'vault-init': ['common'],
   app: ['common'],
   // scripts/, test/, bench/: the operator's and developer's tools, over the packages.
-  tooling: ['common', 'vault-init', 'app'],
+  tooling: ['common', 'process', 'vault-init', 'app'],
 };
 const PACKAGE_DIRS: Array<[string, Area]> = [
   ['packages/common/', 'common'],
+  ['packages/process/', 'process'],
   ['services/vault-init/', 'vault-init'],
   ['services/app/', 'app'],
 ];
 const PACKAGE_NAMES: Array<[string, Area]> = [
   ['@aurora/common', 'common'],
+  ['@aurora/process', 'process'],
   ['@aurora/vault-init', 'vault-init'],
   ['@aurora/app', 'app'],
 ];
@@ -79,6 +83,8 @@ describe('import boundaries (docs/architecture.md)', () => {
             problems.push(`${rel}: relative import ${spec} reaches into ${to}; import it by its package name`);
           if (to !== from && to === 'tooling' && from !== 'tooling')
             problems.push(`${rel}: ${spec} reaches out of its package into ${target}`);
+          if (target.startsWith('test/') && !rel.startsWith('test/'))
+            problems.push(`${rel}: imports ${target}; only tests import from test/ (use @aurora/process or a package)`);
           continue;
         }
         to = PACKAGE_NAMES.find(([name]) => spec === name || spec.startsWith(`${name}/`))?.[1];

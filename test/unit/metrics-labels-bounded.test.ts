@@ -4,7 +4,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { vaultOperation } from '@aurora/common';
 import { authOutcomeOf } from '@aurora/app/telemetry/metrics';
-import { parseScrape } from '../harness/metrics.js';
+import { parseScrape } from '@aurora/process';
 
 describe('metric labels', () => {
   test('a Vault request is named by its kind, not its path', () => {

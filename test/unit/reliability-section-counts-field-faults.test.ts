@@ -4,7 +4,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { renderReliability } from '../../scripts/update-figures.js';
-import type { Reliability } from '../faults/reliability.js';
+import type { Reliability } from '../../bench/reliability.js';
 
 const reliability: Reliability = {
   suites: {

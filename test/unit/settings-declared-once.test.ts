@@ -9,7 +9,7 @@ import { parse } from 'yaml';
 import { KV_SETTINGS, type Setting } from '@aurora/common';
 import { APP_SETTINGS } from '@aurora/app/config';
 import { VAULT_INIT_SETTINGS } from '@aurora/vault-init/config';
-import { repoRoot } from '../harness/processes.js';
+import { repoRoot } from '@aurora/process';
 
 type Schema = Record<string, Setting<unknown>>;
 const SERVICES: Array<{ service: string; section: string; schema: Schema }> = [

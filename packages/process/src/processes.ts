@@ -83,6 +83,49 @@ export async function stopProcess(
   clearTimeout(timer);
 }
 
+/** Whether a process with this pid exists (signal 0 probes without signalling). */
+export function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** The pid a pidfile names when that process is alive; undefined when the file is missing or garbled, or it is gone. */
+export function livePid(pidFile: string): number | undefined {
+  let pid: number;
+  try {
+    pid = Number(fs.readFileSync(pidFile, 'utf8'));
+  } catch {
+    return undefined;
+  }
+  return Number.isInteger(pid) && pid > 0 && pidAlive(pid) ? pid : undefined;
+}
+
+/**
+ * Stops a process known only by its pid (a daemon of an earlier command, say): sends `signal`, waits up to
+ * `graceMs` for it to exit, then sends SIGKILL if it is still there. Resolves once it is gone or killed.
+ */
+export async function stopPid(pid: number, signal: NodeJS.Signals = 'SIGTERM', graceMs = 10_000): Promise<void> {
+  try {
+    process.kill(pid, signal);
+  } catch {
+    return; // already gone
+  }
+  const deadline = Date.now() + graceMs;
+  while (Date.now() < deadline) {
+    if (!pidAlive(pid)) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  try {
+    process.kill(pid, 'SIGKILL');
+  } catch {
+    /* exited just now */
+  }
+}
+
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const srv = net.createServer();
@@ -122,8 +165,9 @@ export async function waitFor<T>(
  */
 export const TSX_NODE_ARGS: readonly string[] = ['--conditions=aurora-source', '--import', 'tsx'];
 
+/** The repository's root directory (this file is packages/process/src/processes.ts, or dist/processes.js). */
 export function repoRoot(): string {
-  return path.resolve(import.meta.dirname, '..', '..');
+  return path.resolve(import.meta.dirname, '..', '..', '..');
 }
 
 /** Runs a command synchronously and returns stdout; throws with its stderr when it fails. */

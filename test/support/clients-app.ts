@@ -13,11 +13,20 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { ChildProcess } from 'node:child_process';
 import { VaultClient } from '@aurora/common';
-import { freePort, repoRoot, spawnServer, stopProcess, tempDir, waitFor } from './processes.js';
-import { PostgresServer } from './postgres.js';
-import { VaultServer } from './vault.js';
-import { runVaultInitOnce, vaultInitDirs, vaultInitEnv } from './vault-init.js';
-import { VaultAgent } from './agent.js';
+import {
+  freePort,
+  repoRoot,
+  spawnServer,
+  stopProcess,
+  tempDir,
+  waitFor,
+  PostgresServer,
+  VaultServer,
+  runVaultInitOnce,
+  vaultInitDirs,
+  vaultInitEnv,
+  VaultAgent,
+} from '@aurora/process';
 
 export interface SecretEntry {
   path: string;

@@ -8,13 +8,25 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { VaultClient } from '@aurora/common';
-import { DirTarget, parseDoctor } from '../../scripts/ops/targets.js';
-import { AppProcess } from './app.js';
-import { PostgresServer, postgresBinDir } from './postgres.js';
-import { tempDir, waitFor } from './processes.js';
-import { RaftCluster, type RaftNode } from './raft.js';
-import { credentialRows, kvVersions, putClientRow, type HttpResult } from './stack.js';
-import { vaultInitDirs, vaultInitEnv, VaultInitProcess, type VaultInitDirs } from './vault-init.js';
+import { DirTarget } from '../../scripts/ops/dir-target.js';
+import { parseDoctor } from '../../scripts/ops/doctor-report.js';
+import {
+  AppProcess,
+  PostgresServer,
+  postgresBinDir,
+  tempDir,
+  waitFor,
+  RaftCluster,
+  type RaftNode,
+  credentialRows,
+  kvVersions,
+  putClientRow,
+  type HttpResult,
+  vaultInitDirs,
+  vaultInitEnv,
+  VaultInitProcess,
+  type VaultInitDirs,
+} from '@aurora/process';
 
 export interface HaStackOptions {
   /** Reuse this PostgreSQL (a second cluster restoring the first one's backup); it is not stopped by stop(). */
@@ -223,7 +235,7 @@ export class HaStack {
   }
 
   /**
-   * make backup / make restore's view of this stack (scripts/ops/targets.ts), through a standby's address as
+   * make backup / make restore's view of this stack (scripts/ops/dir-target.ts), through a standby's address as
    * compose's vault-ha may land on one. Vault itself is never stopped on Raft storage.
    */
   target(name = 'ha-test'): DirTarget {
@@ -263,7 +275,7 @@ export class HaStack {
           await this.stopVaultInit();
         },
         startAfterRestore: async () => {
-          // As compose's target does (scripts/ops/targets.ts): the app starts once vault-init is healthy, i.e.
+          // As compose's target does (scripts/ops/compose-target.ts): the app starts once vault-init is healthy, i.e.
           // every node unsealed with the restored keys, serving the restored data, and voting again.
           await this.startVaultInit();
           await this.waitHealthy();

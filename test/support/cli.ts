@@ -11,9 +11,17 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { VaultClient } from '@aurora/common';
-import { repoRoot, stopProcess, tempDir, waitFor } from './processes.js';
-import { VaultServer } from './vault.js';
-import { runVaultInitOnce, vaultInitDirs, vaultInitEnv, type VaultInitDirs } from './vault-init.js';
+import {
+  repoRoot,
+  stopProcess,
+  tempDir,
+  waitFor,
+  VaultServer,
+  runVaultInitOnce,
+  vaultInitDirs,
+  vaultInitEnv,
+  type VaultInitDirs,
+} from '@aurora/process';
 
 export function cliBin(): string {
   const main = path.join(repoRoot(), 'packages', 'cli', 'dist', 'main.js');

@@ -188,14 +188,14 @@ export interface TornFiles {
 /**
  * The documented search for what a crash left half written in Vault's file storage (docs/operations.md, "doctor
  * says damaged"), run as written there for the native stack: `find <dataDir> -type f | scripts/doctor.sh
- * --torn-files` (DOCTOR_TARGET=native; --json to read the answer).
+ * --torn-files` (AURORA_STACK=native; --json to read the answer).
  */
 export function findTornFiles(dataDir: string): TornFiles {
   const res = spawnSync('sh', ['-c', 'find "$1" -type f | scripts/doctor.sh --torn-files --json', 'sh', dataDir], {
     cwd: repoRoot(),
     encoding: 'utf8',
     timeout: 60_000,
-    env: { ...process.env, DOCTOR_TARGET: 'native' },
+    env: { ...process.env, AURORA_STACK: 'native' },
   });
   const output = `${res.stdout}${res.stderr}`;
   const parsed = lastJsonLine<TornFiles>(res.stdout);

@@ -24,7 +24,7 @@ export interface Reliability {
   suites: Record<string, SuiteRecord>;
 }
 
-export const RELIABILITY_FILE = path.resolve(import.meta.dirname, '..', '..', 'bench', 'results', 'reliability.json');
+export const RELIABILITY_FILE = path.resolve(import.meta.dirname, 'results', 'reliability.json');
 
 export function readReliability(file = RELIABILITY_FILE): Reliability {
   try {

@@ -1,0 +1,102 @@
+/**
+ * @aurora/process: the project's servers as local processes, for `make native`, the operations scripts, the
+ * bench and the tests. Everything a process starts through `spawnServer` dies with it (processes.ts).
+ */
+
+// Processes in general: start, stop (a child or a bare pid), wait for a condition, free ports, state dirs.
+export {
+  exited,
+  freePort,
+  livePid,
+  pidAlive,
+  repoRoot,
+  run,
+  runRoot,
+  spawnServer,
+  stopPid,
+  stopProcess,
+  tempDir,
+  TSX_NODE_ARGS,
+  waitFor,
+} from './processes.js';
+
+// Vault: the pinned binary, one dev-style node, a Raft cluster.
+export {
+  generateRootStarted,
+  initAndUnseal,
+  lookupToken,
+  pinnedVaultVersion,
+  VAULT_TELEMETRY,
+  vaultBinary,
+  vaultServerConfig,
+  VaultServer,
+  waitVaultAnswers,
+  type VaultServerOptions,
+} from './vault.js';
+export { RaftCluster, RaftNode, type RaftHealth } from './raft.js';
+
+// PostgreSQL: the installed binaries, a cluster of our own on a free port.
+export {
+  initCluster,
+  pgCommand,
+  postgresBinDir,
+  postgresCommand,
+  PostgresServer,
+  type PostgresOptions,
+} from './postgres.js';
+
+// vault-init, the Vault agent and its config, the app.
+export {
+  leakedLines,
+  runVaultInitOnce,
+  secretsOnDisk,
+  startVault,
+  vaultInitDirs,
+  vaultInitEnv,
+  vaultInitHealthcheck,
+  vaultInitMain,
+  VaultInitProcess,
+  type Exit,
+  type VaultInitDirs,
+} from './vault-init.js';
+export {
+  localizedComposeConfig,
+  nativeVaultAgentOptions,
+  startVaultAgent,
+  VaultAgent,
+  vaultAgentCommand,
+  writeAgentConfig,
+  writeNativeSecretsConfig,
+  type VaultAgentOptions,
+} from './agent.js';
+export {
+  AGENT_HCL_FILE,
+  COMPOSE_AGENT_OPTIONS,
+  composeAgentConfig,
+  OBJECTS_FILE,
+  objectTemplate,
+  parseObjects,
+  readObjects,
+  renderAgentConfig,
+  REPO_ROOT,
+  type AgentConfigOptions,
+  type AgentObject,
+} from './agent-config.js';
+export { AppProcess, appDist, findTornFiles, lastJsonLine, type TornFiles } from './app.js';
+
+// A whole single-node stack (Vault, PostgreSQL, vault-init --once, the app) and its data.
+export {
+  clientResource,
+  credentialRows,
+  CredentialsStack,
+  DEFAULT_CLIENTS,
+  kvVersions,
+  putClientRow,
+  type ClientSpec,
+  type HttpResult,
+  type RequestOptions,
+  type StackOptions,
+} from './stack.js';
+
+// What a running process reports on /metrics (Prometheus text format).
+export { parseScrape, type Sample, type Scrape } from './metrics.js';
