@@ -8,7 +8,7 @@
 // ETag from a GET works as If-Match.
 import { after, before, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { lastJsonLine, CredentialsStack, type HttpResult } from '@aurora/process';
+import { CredentialsStack, lastJsonLine, type HttpResult } from '@aurora/process';
 import { fieldFault } from '../faults/field-fault.js';
 
 const { test } = fieldFault('credentials-version-changed-in-vault', {
