@@ -198,12 +198,18 @@ app_image() {
     --cmd='["node","/app/services/app/dist/main.js"]'
 }
 
+# The three at once: each import is a stream of copying and unpacking that one core cannot keep busy alone.
 stack() {
-  local vault postgres app
-  vault=$(vault_image)
-  postgres=$(postgres_image)
-  app=$(app_image)
-  printf 'vault=%s\npostgres=%s\napp=%s\n' "$vault" "$postgres" "$app"
+  local out pids=() n rc=0
+  out=$(mktemp -d)
+  for n in vault postgres app; do
+    "${n}_image" >"$out/$n" &
+    pids+=($!)
+  done
+  for n in "${pids[@]}"; do wait "$n" || rc=1; done
+  [ "$rc" = 0 ] || { rm -rf "$out"; die "an image could not be written or imported (see above)"; }
+  printf 'vault=%s\npostgres=%s\napp=%s\n' "$(cat "$out/vault")" "$(cat "$out/postgres")" "$(cat "$out/app")"
+  rm -rf "$out"
 }
 
 case ${1:-} in

@@ -292,7 +292,7 @@ cluster_addons() {
 
 up() {
   "$here/ensure-host-packages.sh"
-  "$here/ensure-binaries.sh" kubernetes pause coredns
+  "$here/ensure-binaries.sh" kubernetes helm coredns pause
   mkdir -p "$K8S_STATE" "$K8S_RUN"
   chmod 700 "$K8S_STATE"
   exec 8>"$K8S_RUN/../k8s-node.lock"
