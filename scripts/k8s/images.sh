@@ -20,11 +20,15 @@ mkdir -p "$cache"
 
 
 # The node's containerd may still be starting (stack.sh writes the images while node.sh boots): wait for it.
-containerd_waited=""
+containerd_waited="" after_system=""
 wait_containerd() {
   [ -z "$containerd_waited" ] || return 0
   local t0=$SECONDS
-  until [ -e "$K8S_MNTNS" ] && [ -e "/run/netns/$K8S_NETNS" ] && kctr version >/dev/null 2>&1; do
+  local system=""
+  # The stack's images wait for the node's own (pause, CoreDNS: small, and the node's readiness waits on them).
+  [ -z "$after_system" ] || system="$K8S_COREDNS_IMAGE"
+  until [ -e "$K8S_MNTNS" ] && [ -e "/run/netns/$K8S_NETNS" ] && kctr version >/dev/null 2>&1 &&
+    { [ -z "$system" ] || [[ $(kctr images ls -q 2>/dev/null) == *"$system"* ]]; }; do
     [ $((SECONDS - t0)) -lt 300 ] || die "the node's containerd did not answer within 300 s (scripts/k8s/node.sh up)"
     sleep 1
   done
@@ -200,6 +204,7 @@ app_image() {
 
 # The three at once: each import is a stream of copying and unpacking that one core cannot keep busy alone.
 stack() {
+  after_system=1
   local out pids=() n rc=0
   out=$(mktemp -d)
   for n in vault postgres app; do
