@@ -19,7 +19,22 @@ cache="$K8S_CACHE/k8s-images"
 mkdir -p "$cache"
 
 
-imported() { kctr images ls -q 2>/dev/null | grep -qxF "docker.io/$1"; }
+# The node's containerd may still be starting (stack.sh writes the images while node.sh boots): wait for it.
+containerd_waited="" after_system=""
+wait_containerd() {
+  [ -z "$containerd_waited" ] || return 0
+  local t0=$SECONDS
+  local system=""
+  # The stack's images wait for the node's own (pause, CoreDNS: small, and the node's readiness waits on them).
+  [ -z "$after_system" ] || system="$K8S_COREDNS_IMAGE"
+  until [ -e "$K8S_MNTNS" ] && [ -e "/run/netns/$K8S_NETNS" ] && kctr version >/dev/null 2>&1 &&
+    { [ -z "$system" ] || [[ $(kctr images ls -q 2>/dev/null) == *"$system"* ]]; }; do
+    [ $((SECONDS - t0)) -lt 300 ] || die "the node's containerd did not answer within 300 s (scripts/k8s/node.sh up)"
+    sleep 1
+  done
+  containerd_waited=1
+}
+imported() { wait_containerd; kctr images ls -q 2>/dev/null | grep -qxF "docker.io/$1"; }
 import_archive() { # name archive
   local t0=$SECONDS
   kctr images import --no-unpack=false "$2" >/dev/null 2>&1 || kctr images import "$2" >/dev/null \
@@ -43,15 +58,22 @@ system() {
   fi
 }
 
+# Writes the lines "$@" (one per argument) to file $1 unless it already holds exactly them.
+write_if_changed() {
+  local f=$1; shift
+  [ "$(printf '%s\n' "$@")" = "$(cat "$f" 2>/dev/null)" ] || printf '%s\n' "$@" >"$f"
+}
+
 # Files every image needs: users (the programs look up their own uid), a shell and the tools the chart's
 # probes and the PostgreSQL entrypoint use (busybox-static), a world-writable /tmp.
 common_args() {
   local etc=$1 t
   mkdir -p "$etc"
-  printf '%s\n' 'root:x:0:0:root:/root:/bin/sh' 'vault:x:100:1000:vault:/home/vault:/bin/sh' \
+  # Rewritten only when different: their modification time is part of every image's input hash.
+  write_if_changed "$etc/passwd" 'root:x:0:0:root:/root:/bin/sh' 'vault:x:100:1000:vault:/home/vault:/bin/sh' \
     'postgres:x:999:999:postgres:/var/lib/postgresql:/bin/sh' 'node:x:1000:1000:node:/home/node:/bin/sh' \
-    'nobody:x:65534:65534:nobody:/nonexistent:/bin/sh' >"$etc/passwd"
-  printf '%s\n' 'root:x:0:' 'vault:x:1000:' 'postgres:x:999:' 'nogroup:x:65534:' >"$etc/group"
+    'nobody:x:65534:65534:nobody:/nonexistent:/bin/sh'
+  write_if_changed "$etc/group" 'root:x:0:' 'vault:x:1000:' 'postgres:x:999:' 'nogroup:x:65534:'
   printf '%s\n' "--file=$etc/passwd:/etc/passwd:644" "--file=$etc/group:/etc/group:644" "--file=/bin/busybox:/bin/busybox:755" \
     "--mkdir=/tmp:1777" "--env=PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
   for t in sh test cat ls mkdir mktemp rm chmod env sleep wget printf echo; do echo "--symlink=/bin/$t:busybox"; done
@@ -64,10 +86,12 @@ lib_args() {
   done
 }
 
-# The tag of an image made from these inputs: a hash of the argument list and of every file it names.
+# The tag of an image made from these inputs: a hash of the argument list and of every file it names (path, size
+# and modification time, as make judges staleness: reading the contents of node_modules and a 100 MB node binary on
+# every run costs seconds that a warm start cannot spare).
 inputs_hash() {
   printf '%s\n' "$@" | sed -n 's/^--\(file\|dir\)=\([^:]*\):.*/\2/p' | sort -u | while read -r f; do
-    if [ -d "$f" ]; then find "$f" -type f -print0 | sort -z | xargs -0 sha256sum; else sha256sum "$f"; fi
+    if [ -d "$f" ]; then find "$f" -type f -printf '%p %s %T@\n' | sort; else stat -L -c '%n %s %Y' "$f"; fi
   done | { cat; sha256sum "$here/docker-archive.py"; printf '%s\n' "$@"; } | sha256sum | cut -c1-12
 }
 
@@ -122,7 +146,9 @@ postgres_image() {
 prod_modules() {
   local h dir
   h=$(cat "$root/package-lock.json" "$root/package.json" "$root"/packages/*/package.json "$root"/services/*/package.json | sha256sum | cut -c1-16)
-  dir="$cache/node-modules-$h"
+  # "-lean": type declarations and source maps removed (~50 MB that the runtime never reads, written and
+  # imported into every fresh node otherwise).
+  dir="$cache/node-modules-lean-$h"
   if [ ! -d "$dir/node_modules" ]; then
     log "installing the production dependencies (npm ci --omit=dev; once per package-lock.json)"
     rm -rf "$cache"/node-modules-* ; mkdir -p "$dir.partial"
@@ -130,6 +156,7 @@ prod_modules() {
       for w in packages/common services/app services/vault-init; do mkdir -p "$dir.partial/$w"; cp "$w/package.json" "$dir.partial/$w/"; done)
     (cd "$dir.partial" && npm ci --omit=dev --no-audit --no-fund --ignore-scripts -w services/app -w services/vault-init >&2) \
       || die "npm ci failed (see above)"
+    find "$dir.partial/node_modules" -type f \( -name '*.map' -o -name '*.d.ts' -o -name '*.d.mts' -o -name '*.d.cts' \) -delete
     mv "$dir.partial" "$dir"
   fi
   echo "$dir"
@@ -175,12 +202,19 @@ app_image() {
     --cmd='["node","/app/services/app/dist/main.js"]'
 }
 
+# The three at once: each import is a stream of copying and unpacking that one core cannot keep busy alone.
 stack() {
-  local vault postgres app
-  vault=$(vault_image)
-  postgres=$(postgres_image)
-  app=$(app_image)
-  printf 'vault=%s\npostgres=%s\napp=%s\n' "$vault" "$postgres" "$app"
+  after_system=1
+  local out pids=() n rc=0
+  out=$(mktemp -d)
+  for n in vault postgres app; do
+    "${n}_image" >"$out/$n" &
+    pids+=($!)
+  done
+  for n in "${pids[@]}"; do wait "$n" || rc=1; done
+  [ "$rc" = 0 ] || { rm -rf "$out"; die "an image could not be written or imported (see above)"; }
+  printf 'vault=%s\npostgres=%s\napp=%s\n' "$(cat "$out/vault")" "$(cat "$out/postgres")" "$(cat "$out/app")"
+  rm -rf "$out"
 }
 
 case ${1:-} in

@@ -44,13 +44,19 @@ start_proc() {
   echo $! >"$K8S_RUN/pids/$name.pid"
 }
 
+# `ip netns add` makes /run/netns a shared bind mount of itself (and the directory, if missing) on the host. When
+# that mount is ours, a marker shared by every local node says so, and the last node released undoes it.
+NETNS_MOUNT_MARK="$(dirname "$K8S_RUN")/run-netns-mounted-by-aurora"
+
 setup_netns() {
   if [ ! -e "/run/netns/$K8S_NETNS" ]; then
+    mountpoint -q /run/netns 2>/dev/null || { mkdir -p "$(dirname "$NETNS_MOUNT_MARK")"; : >"$NETNS_MOUNT_MARK"; }
     ip netns add "$K8S_NETNS"
   fi
   local n=(nsenter --net="/run/netns/$K8S_NETNS")
   "${n[@]}" ip link set lo up
-  "${n[@]}" ip addr show dev lo | grep -q " $K8S_NODE_IP/32" || "${n[@]}" ip addr add "$K8S_NODE_IP/32" dev lo
+  # replace: idempotent when the node is brought up again on a running namespace.
+  "${n[@]}" ip addr replace "$K8S_NODE_IP/32" dev lo
   # Node-local processes (kubelet probes, port-forward) reach ClusterIPs through kube-proxy's OUTPUT rules,
   # which need a route to exist first. There is no default route: nothing leaves the namespace.
   "${n[@]}" ip route replace "$K8S_SERVICE_CIDR" dev lo src "$K8S_NODE_IP"
@@ -286,7 +292,7 @@ cluster_addons() {
 
 up() {
   "$here/ensure-host-packages.sh"
-  "$here/ensure-binaries.sh" kubernetes pause coredns
+  "$here/ensure-binaries.sh" kubernetes helm coredns pause
   mkdir -p "$K8S_STATE" "$K8S_RUN"
   chmod 700 "$K8S_STATE"
   exec 8>"$K8S_RUN/../k8s-node.lock"
@@ -326,8 +332,9 @@ our_shims() {
   return 0
 }
 
-# The cgroup v1 hierarchies (one directory per mounted controller set).
-cgroup_hierarchies() { awk '$3 == "cgroup" {print $2}' /proc/mounts; }
+# The cgroup hierarchies: v1 (one directory per mounted controller set) and, on a hybrid host, the unified v2 one
+# (runc creates each container's cgroup there too).
+cgroup_hierarchies() { awk '$3 == "cgroup" || $3 == "cgroup2" {print $2}' /proc/mounts; }
 
 make_cgroups() {
   local h
@@ -350,8 +357,45 @@ remove_cgroups() {
   done
 }
 
+# Every process in the node's cgroup tree: the pods' containers (and nothing else of the host's).
+cgroup_procs() {
+  local h
+  h=$(cgroup_hierarchies | grep -m1 '/pids$' || true)
+  [ -n "$h" ] && [ -d "$h/$K8S_CGROUP_ROOT" ] || return 0
+  find "$h/$K8S_CGROUP_ROOT" -name cgroup.procs -exec cat {} + 2>/dev/null
+}
+
+# For clean: nothing of the node's state is kept, so nothing needs a graceful stop. SIGKILL the node's daemons, its
+# containers (by cgroup) and its shims, and wait until they are gone.
+kill_all() {
+  log "killing the node's processes (nothing is kept)"
+  local n p pids=()
+  for n in kubelet kube-proxy kube-scheduler kube-controller-manager containerd kube-apiserver etcd; do
+    p=$(pid_of "$n")
+    [ -n "$p" ] && kill -9 "$p" 2>/dev/null && pids+=("$p")
+    rm -f "$K8S_RUN/pids/$n.pid"
+  done
+  local t0=$SECONDS
+  while :; do
+    local left
+    left=$( { cgroup_procs; our_shims; } | sort -u)
+    for p in $left; do kill -9 "$p" 2>/dev/null || true; done
+    for p in "${pids[@]}"; do kill -0 "$p" 2>/dev/null && left="$left $p"; done
+    [ -n "${left// /}" ] || break
+    [ $((SECONDS - t0)) -lt 30 ] || { log "  still running after 30 s: $left"; break; }
+    sleep 0.2
+  done
+}
+
 down() {
   [ -d "$K8S_RUN" ] || { log "nothing runs"; return 0; }
+  if [ "${1:-}" = --kill ]; then
+    kill_all
+    release_namespaces
+    remove_cgroups
+    log "stopped in $((SECONDS - t_start))s"
+    return 0
+  fi
   log "stopping the node (state kept in $K8S_STATE)"
   stop_proc kubelet 20
   stop_proc kube-proxy 5
@@ -378,20 +422,28 @@ release_namespaces() {
   if [ -e "$K8S_MNTNS" ]; then umount "$K8S_MNTNS" 2>/dev/null || true; rm -f "$K8S_MNTNS"; fi
   if mountpoint -q "$K8S_RUN/ns" 2>/dev/null; then umount "$K8S_RUN/ns" || true; fi
   [ -e "/run/netns/$K8S_NETNS" ] && ip netns delete "$K8S_NETNS" 2>/dev/null || true
+  if [ -e "$NETNS_MOUNT_MARK" ] && [ -z "$(ls -A /run/netns 2>/dev/null)" ]; then
+    umount /run/netns 2>/dev/null || true
+    rmdir /run/netns 2>/dev/null || true
+    rm -f "$NETNS_MOUNT_MARK"
+  fi
   rm -rf "$K8S_RUN/pod-netns" "$K8S_RUN/containerd" "$K8S_RUN/pids"
 }
 
 clean() {
-  down
+  down --kill
   log "removing all state ($K8S_STATE, $K8S_RUN)"
   if [ -f "$CREATED_LIST" ]; then
     # Only host directories this script created, and only while empty.
     sort -r -u "$CREATED_LIST" | while read -r d; do rmdir "$d" 2>/dev/null || true; done
   fi
-  # containerd's snapshots may be mounted while a task is killed late; they are inside its root.
-  chmod -R u+w "$K8S_STATE" 2>/dev/null || true
-  rm -rf "$K8S_STATE" "$K8S_RUN"
+  # A read-only directory (Go's module cache in an image, say) stops rm; make it writable and retry.
+  rm -rf "$K8S_STATE" "$K8S_RUN" 2>/dev/null || { chmod -R u+w "$K8S_STATE" 2>/dev/null; rm -rf "$K8S_STATE" "$K8S_RUN"; }
   rmdir "$(dirname "$K8S_STATE")" 2>/dev/null || true
+  # The lock every local node takes while starting, once no node is left ($K8S_RUN's siblings).
+  local runs
+  runs=$(dirname "$K8S_RUN")
+  if ! compgen -G "$runs/k8s*/" >/dev/null; then rm -f "$runs/k8s-node.lock"; rmdir "$runs" 2>/dev/null || true; fi
   log "clean in $((SECONDS - t_start))s"
 }
 

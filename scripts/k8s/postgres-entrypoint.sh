@@ -22,4 +22,7 @@ if [ ! -s "$PGDATA/PG_VERSION" ]; then
     pg_ctl -D "$PGDATA" -m fast -w stop >/dev/null
   fi
 fi
+# As the official image's entrypoint: the data directory's mode is PostgreSQL's condition to start (a volume
+# plugin's ownership change may have widened it).
+chmod 700 "$PGDATA"
 exec postgres -D "$PGDATA" -c listen_addresses='*' -c jit=off "$@"

@@ -47,7 +47,7 @@ wait_ready() {
   for what in "statefulset/$f-postgresql" "statefulset/$f-vault" "deployment/$f-vault-init" "deployment/$f-app"; do
     local t0=$SECONDS
     log "waiting for $what"
-    until kctl -n "$NS" rollout status "$what" --timeout=10s >/dev/null 2>&1; do
+    until kctl -n "$NS" rollout status "$what" --timeout=5s >/dev/null 2>&1; do
       [ $((SECONDS - t_start)) -lt "$TIMEOUT" ] || {
         kctl -n "$NS" get pods -o wide >&2 || true
         die "$what not ready after ${TIMEOUT}s: see 'scripts/k8s/kubectl.sh -n $NS describe $what' and its pods' logs"
@@ -55,14 +55,31 @@ wait_ready() {
       log "  $what: $(kctl -n "$NS" get pods -l "app.kubernetes.io/component=${what#*/$f-}" --no-headers 2>/dev/null \
         | awk '{printf "%s %s %s; ", $1, $2, $3}') $((SECONDS - t0))s"
     done
+    phases+=("${what#*/$f-} $((SECONDS - t0))s")
   done
 }
 
+# Where the time went, one line: "node 17s, images 30s, helm 2s, postgresql 14s, ...".
+phases=()
+phase() { phases+=("$1 $((SECONDS - phase_t0))s"); phase_t0=$SECONDS; }
+
 up() {
-  "$here/node.sh" up
+  phase_t0=$SECONDS
+  # The images are written (and hashed) while the node boots, and imported as soon as its containerd answers.
   log "images: Vault, PostgreSQL, and this tree's app and vault-init (written and imported once per change)"
-  local images
-  images=$("$here/images.sh" stack)
+  local images_out images_pid images
+  images_out=$(mktemp)
+  "$here/images.sh" stack >"$images_out" &
+  images_pid=$!
+  # shellcheck disable=SC2064 # the PID and file are fixed now
+  trap "kill $images_pid 2>/dev/null; rm -f '$images_out'" EXIT
+  "$here/node.sh" up
+  phase node
+  wait "$images_pid" || die "the images could not be written or imported (see above)"
+  images=$(cat "$images_out")
+  rm -f "$images_out"
+  trap - EXIT
+  phase "images (after the node)"
   kctl get namespace "$NS" >/dev/null 2>&1 || kctl create namespace "$NS" >/dev/null
   # PostgreSQL's password: made here, at run time, handed to the chart as a Secret it only references (never a
   # chart value, so never in Helm's release record).
@@ -76,9 +93,13 @@ up() {
     --set "vault.replicas=$REPLICAS" --set postgresql.auth.existingSecret=aurora-postgres \
     --set vault.storage.storageClass=aurora-local --set postgresql.storage.storageClass=aurora-local \
     ${K8S_HELM_ARGS:-} >/dev/null
+  phase helm
   wait_ready
   local f
   f=$(fullname)
+  local summary
+  summary=$(printf '%s, ' "${phases[@]}")
+  log "ready in $((SECONDS - t_start))s: ${summary%, }"
   cat <<EOF2
 
 aurora-secrets is ready on the local Kubernetes node ($((SECONDS - t_start))s).

@@ -21,9 +21,12 @@ leftovers() {
   local found=0 f
   for f in "$K8S_RUN"/pids/*.pid; do [ -e "$f" ] && { echo "pid file left: $f"; found=1; }; done
   [ -e "/run/netns/$K8S_NETNS" ] && { echo "network namespace left: $K8S_NETNS"; found=1; }
+  # /run/netns mounted by `ip netns add` for a local node, still there though no node runs.
+  [ -e "$(dirname "$K8S_RUN")/run-netns-mounted-by-aurora" ] && [ ! -e /run/aurora-secrets/k8s/pids/kube-apiserver.pid ] &&
+    { echo "/run/netns still mounted"; found=1; }
   grep -qF " $K8S_RUN" /proc/mounts && { echo "mounts left under $K8S_RUN"; found=1; }
   grep -qF " $K8S_STATE" /proc/mounts && { echo "mounts left under $K8S_STATE"; found=1; }
-  for f in $(awk '$3 == "cgroup" {print $2}' /proc/mounts); do
+  for f in $(awk '$3 == "cgroup" || $3 == "cgroup2" {print $2}' /proc/mounts); do
     [ -d "$f/$K8S_CGROUP_ROOT" ] && { echo "cgroup left: $f/$K8S_CGROUP_ROOT"; found=1; }
   done
   local p
@@ -35,9 +38,15 @@ leftovers() {
 }
 
 rc=0
+failed=()
+timings=()
+t_up=$SECONDS
 K8S_VAULT_REPLICAS=1 "$here/stack.sh" up || rc=$?
+up_s=$((SECONDS - t_up))
 if [ "$rc" = 0 ]; then
   log "running test/k8s inside the node's namespaces"
+  # One node process per story, in this order: the stories share one cluster and build on each other
+  # (the Vault pod deletion needs the three pods the scale story leaves), and node's runner would sort them.
   files=(
     test/k8s/helm-chart-lints-and-renders-every-mode.test.ts
     test/k8s/aidbox-client-secret-file-rotates.test.ts
@@ -46,15 +55,21 @@ if [ "$rc" = 0 ]; then
     test/k8s/vault-active-pod-deleted-writes-continue.test.ts
     test/k8s/app-pod-deleted-and-helm-upgrade-zero-failures.test.ts
   )
-  (cd "$root" && in_node env KUBECTL="$K8S_BIN_DIR/kubectl" KUBECONFIG="$K8S_KUBECONFIG" HELM="$HELM_BIN_DIR/helm" \
-    HELM_CACHE_HOME="$K8S_STATE/helm/cache" HELM_CONFIG_HOME="$K8S_STATE/helm/config" HELM_DATA_HOME="$K8S_STATE/helm/data" \
-    K8S_NAMESPACE=aurora K8S_RELEASE=aurora-secrets K8S_VERSION="$K8S_VERSION" K8S_CHART="$root/deploy/helm/aurora-secrets" \
-    node --import tsx --test --test-concurrency=1 --test-reporter=spec "${files[@]}") || rc=$?
+  for f in "${files[@]}"; do
+    t0=$SECONDS
+    (cd "$root" && in_node env KUBECTL="$K8S_BIN_DIR/kubectl" KUBECONFIG="$K8S_KUBECONFIG" HELM="$HELM_BIN_DIR/helm" \
+      HELM_CACHE_HOME="$K8S_STATE/helm/cache" HELM_CONFIG_HOME="$K8S_STATE/helm/config" HELM_DATA_HOME="$K8S_STATE/helm/data" \
+      K8S_NAMESPACE=aurora K8S_RELEASE=aurora-secrets K8S_VERSION="$K8S_VERSION" K8S_CHART="$root/deploy/helm/aurora-secrets" \
+      node --import tsx --test --test-reporter=spec "$f") && r=0 || r=$?
+    [ "$r" = 0 ] || { rc=$r; failed+=("$f"); }
+    timings+=("$(printf '%4ss %s %s' "$((SECONDS - t0))" "$([ "$r" = 0 ] && echo pass || echo FAIL)" "${f#test/k8s/}")")
+  done
 else
   log "the cluster did not come up; kubelet log tail:"
   tail -n 30 "$K8S_STATE/logs/kubelet.log" 2>/dev/null >&2 || true
 fi
 
+t_clean=$SECONDS
 log "helm uninstall + clean"
 "$here/stack.sh" clean || rc=1
 if ! out=$(leftovers); then
@@ -62,5 +77,9 @@ if ! out=$(leftovers); then
 else
   log "nothing left behind (processes, namespaces, mounts, cgroups, state)"
 fi
+log "timings: cluster up + chart ready ${up_s}s, stories:"
+for t in "${timings[@]}"; do printf '    %s\n' "$t" >&2; done
+log "  helm uninstall + clean $((SECONDS - t_clean))s"
+[ ${#failed[@]} = 0 ] || log "failed: ${failed[*]}"
 log "done in $((SECONDS - t_start))s (exit $rc)"
 exit $rc

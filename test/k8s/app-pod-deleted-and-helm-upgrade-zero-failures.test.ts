@@ -28,10 +28,10 @@ test(
     const send = () => request(`${app}/fhir/Patient`, { headers });
     const good = (r: { status: number }) => r.status === 200;
 
-    await t.test('an app pod deleted: every request still succeeds', async () => {
+    await t.test('an app pod deleted: every request still succeeds', async (st) => {
       const before = (await pods('app')).map((p) => p.metadata.name);
       assert.ok(before.length >= 2, 'this story needs two app pods');
-      const load = steadyLoad(send, good);
+      const load = steadyLoad(st, send, good);
       await new Promise((r) => setTimeout(r, 2000));
       await k(['delete', 'pod', before[0]!, '--wait=false']);
       await within('a replacement app pod Ready', 3 * MIN, async () => {
@@ -48,9 +48,9 @@ test(
       assert.deepEqual(result.failed, [], 'requests failed while an app pod was replaced');
     });
 
-    await t.test('helm upgrade rolling every app pod: every request still succeeds', async () => {
+    await t.test('helm upgrade rolling every app pod: every request still succeeds', async (st) => {
       const before = (await pods('app')).map((p) => p.metadata.uid);
-      const load = steadyLoad(send, good);
+      const load = steadyLoad(st, send, good);
       await new Promise((r) => setTimeout(r, 2000));
       const up = await helm([
         'upgrade',

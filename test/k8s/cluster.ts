@@ -174,9 +174,11 @@ export interface LoadResult {
 
 /**
  * A small steady load: `send(i)` every `intervalMs` (one at a time), until stop(). Counts answers for which
- * `good` holds; keeps the others with their time.
+ * `good` holds; keeps the others with their time. `t`: the test it belongs to; the load stops when that test
+ * ends, also when an assertion fails before stop() (a load left running keeps the test process alive forever).
  */
 export function steadyLoad(
+  t: { after: (fn: () => Promise<unknown>) => void },
   send: (i: number) => Promise<{ status: number; body: string }>,
   good: (r: { status: number }) => boolean,
   intervalMs = 100,
@@ -191,13 +193,13 @@ export function steadyLoad(
       await new Promise((res) => setTimeout(res, intervalMs));
     }
   })();
-  return {
-    stop: async () => {
-      stopped = true;
-      await loop;
-      return result;
-    },
+  const stop = async (): Promise<LoadResult> => {
+    stopped = true;
+    await loop;
+    return result;
   };
+  t.after(stop);
+  return { stop };
 }
 
 /** Vault's HA view of one pod: `vault status` in it ("active", "standby", or "sealed"/"down"). */
@@ -218,5 +220,24 @@ export async function rolledOut(kind: string, name: string, timeoutMs = 4 * MIN)
     return (
       (await kubectl(['rollout', 'status', `${kind}/${name}`, '--timeout=10s'], { timeoutMs: 20_000 })).status === 0
     );
+  });
+}
+
+/** Raft's peers as the active node sees them (`vault operator raft list-peers`): node id and voter flag. */
+export async function raftPeers(): Promise<{ node_id: string; voter: boolean }[]> {
+  const r = await vault(['operator', 'raft', 'list-peers', '-format=json']);
+  assert.equal(r.status, 0, r.stderr);
+  return (JSON.parse(r.stdout) as { data: { config: { servers: { node_id: string; voter: boolean }[] } } }).data.config
+    .servers;
+}
+
+/**
+ * Waits until Raft has `n` peers, every one a voter. A pod that joins starts as a non-voter; autopilot promotes it
+ * once it has been healthy for its stabilization time, and only voters count for a quorum that can elect a leader.
+ */
+export async function votersReady(n: number, timeoutMs = 2 * MIN): Promise<void> {
+  await within(`${n} Raft peers, every one a voter`, timeoutMs, async () => {
+    const peers = await raftPeers();
+    return peers.length === n && peers.every((p) => p.voter);
   });
 }

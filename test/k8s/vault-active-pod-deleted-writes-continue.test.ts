@@ -16,17 +16,19 @@ import {
   serviceUrl,
   steadyLoad,
   vaultRole,
+  votersReady,
   within,
 } from './cluster.js';
 
 test(
   'the active Vault pod deleted: back unsealed, a new leader, writes continue, nothing acknowledged lost',
   { timeout: 6 * MIN },
-  async () => {
+  async (t) => {
     const app = await serviceUrl('app', 8080);
     const headers = { authorization: basic('admin', await adminSecret()), 'content-type': 'application/json' };
     const vaultPods = (await pods('vault')).map((p) => p.metadata.name);
-    assert.ok(vaultPods.length >= 3, 'this story needs three Vault pods');
+    assert.ok(vaultPods.length >= 3, 'this story needs three Vault pods (run after vault-scale-1-to-3)');
+    await votersReady(vaultPods.length);
     let active = '';
     await within('an active Vault pod', MIN, async () => {
       for (const p of vaultPods) if ((await vaultRole(p)) === 'active') active = p;
@@ -36,6 +38,7 @@ test(
     const acknowledged = new Map<string, string>();
     const ackTimes: number[] = [];
     const load = steadyLoad(
+      t,
       async (i) => {
         const value = `load-${Date.now()}-${i}`;
         const r = await request(`${app}/users/loader/credentials/k${i}`, {

@@ -4,7 +4,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { FULLNAME, MIN, helm, isReady, pods, vault, within } from './cluster.js';
+import { FULLNAME, MIN, helm, isReady, pods, raftPeers, vault, votersReady, within } from './cluster.js';
 
 test('vault.replicas 1 → 3: the new pods join the Raft cluster and are unsealed', { timeout: 6 * MIN }, async () => {
   assert.equal(
@@ -30,12 +30,10 @@ test('vault.replicas 1 → 3: the new pods join the Raft cluster and are unseale
     const v = await pods('vault');
     return v.length === 3 && v.every(isReady);
   });
-  const peers = await vault(['operator', 'raft', 'list-peers', '-format=json']);
-  assert.equal(peers.status, 0, peers.stderr);
-  const servers = (JSON.parse(peers.stdout) as { data: { config: { servers: { node_id: string; voter: boolean }[] } } })
-    .data.config.servers;
+  // Joined = voters: until autopilot promotes them, losing the leader would leave no quorum.
+  await votersReady(3);
   assert.deepEqual(
-    servers.map((s) => s.node_id).sort(),
+    (await raftPeers()).map((s) => s.node_id).sort(),
     [0, 1, 2].map((i) => `${FULLNAME}-vault-${i}`),
     'every pod is a Raft peer',
   );
