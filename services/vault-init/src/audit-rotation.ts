@@ -62,7 +62,8 @@ export class AuditRotation {
       const bySize = size !== undefined && size >= audit.rotateBytes;
       const byAge = audit.rotateAgeSeconds > 0 && age >= audit.rotateAgeSeconds;
       if (!bySize && !byAge) {
-        this.recovered();
+        // A file vault-init cannot see is a problem that goes on: only a look that saw it ends the report.
+        if (size !== undefined) this.recovered();
         return 'not-due';
       }
       const rotation = await this.run((c) => rotateAuditFile(c, base, audit.keepFiles));
@@ -75,7 +76,7 @@ export class AuditRotation {
         reason: bySize ? `size ${size} >= ${audit.rotateBytes} bytes` : `age ${Math.round(age)} s`,
         ...(rotation.emptied ? {} : { note: 'the next file could not be emptied (mode 0600): Vault appends to it' }),
       });
-      this.recovered();
+      if (size !== undefined) this.recovered();
       return 'rotated';
     } catch (err) {
       this.report(`audit log rotation failed: ${(err as Error).message}`, err);
@@ -93,7 +94,9 @@ export class AuditRotation {
       if (code === 'ENOENT' && (await fs.stat(path.dirname(file)).catch(() => undefined))?.isDirectory()) return 0;
       this.report(
         `cannot see the audit log ${file} (${code ?? (err as Error).message}): rotation by size is off until it can. ` +
-          'Mount the directory of VAULT_AUDIT_FILE into vault-init at the same path (compose: the vault-logs volume at /vault/logs).',
+          'Mount the directory of VAULT_AUDIT_FILE into vault-init at the same path (compose: the vault-logs volume at ' +
+          '/vault/logs). Where it cannot be shared (Kubernetes: each Vault pod keeps its own), rotation goes by age ' +
+          '(VAULT_AUDIT_ROTATE_AGE) only.',
       );
       return undefined;
     }
