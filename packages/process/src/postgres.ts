@@ -6,7 +6,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { ChildProcess } from 'node:child_process';
-import { exited, freePort, repoRoot, run, spawnServer, stopProcess, tempDir, waitFor } from './processes.js';
+import { killProcess, freePort, repoRoot, run, spawnServer, stopProcess, tempDir, waitFor } from './processes.js';
 
 let binDir: string | undefined;
 
@@ -137,12 +137,7 @@ export class PostgresServer {
   /** Runs SQL through the real psql client; returns its unaligned output. */
   async psql(database: string, sql: string): Promise<string> {
     return run(path.join(postgresBinDir(), 'psql'), [
-      '-h',
-      this.host,
-      '-p',
-      String(this.port),
-      '-U',
-      this.user,
+      ...this.clientArgs(),
       '-d',
       database,
       '-v',
@@ -154,15 +149,12 @@ export class PostgresServer {
   }
 
   pgDump(): string {
-    return run(path.join(postgresBinDir(), 'pg_dump'), [
-      '-h',
-      this.host,
-      '-p',
-      String(this.port),
-      '-U',
-      this.user,
-      this.database,
-    ]);
+    return run(path.join(postgresBinDir(), 'pg_dump'), [...this.clientArgs(), this.database]);
+  }
+
+  /** How psql and pg_dump reach this server: host, port, user. */
+  private clientArgs(): string[] {
+    return ['-h', this.host, '-p', String(this.port), '-U', this.user];
   }
 
   async stop(): Promise<void> {
@@ -170,9 +162,7 @@ export class PostgresServer {
   }
 
   async kill(): Promise<void> {
-    if (!this.child) return;
-    this.child.kill('SIGKILL');
-    await exited(this.child);
+    if (this.child) await killProcess(this.child);
   }
 
   async restart(): Promise<void> {
