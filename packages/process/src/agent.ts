@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { ChildProcess } from 'node:child_process';
 import { readObjects, renderAgentConfig, type AgentObject } from './agent-config.js';
-import { exited, repoRoot, spawnServer, stopProcess, tempDir, waitFor } from './processes.js';
+import { killProcess, repoRoot, spawnServer, stopProcess, tempDir, waitFor } from './processes.js';
 import { vaultBinary } from './vault.js';
 
 export interface VaultAgentOptions {
@@ -185,9 +185,7 @@ export class VaultAgent {
   }
 
   async kill(): Promise<void> {
-    if (!this.child) return;
-    this.child.kill('SIGKILL');
-    await exited(this.child);
+    if (this.child) await killProcess(this.child);
   }
 }
 

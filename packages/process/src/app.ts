@@ -6,7 +6,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { exited, freePort, repoRoot, spawnServer, stopProcess, tempDir, waitFor } from './processes.js';
+import { killProcess, freePort, repoRoot, spawnServer, stopProcess, tempDir, waitFor } from './processes.js';
 
 export function appDist(file = 'main.js'): string {
   const main = path.join(repoRoot(), 'services', 'app', 'dist', file);
@@ -119,9 +119,7 @@ export class AppProcess {
 
   /** kill -9: no shutdown handlers, no rollback of anything in flight. */
   async kill(): Promise<void> {
-    if (!this.child || !this.running) return;
-    this.child.kill('SIGKILL');
-    await exited(this.child);
+    if (this.child && this.running) await killProcess(this.child);
   }
 
   async restart(): Promise<void> {

@@ -7,6 +7,7 @@
 export {
   exited,
   freePort,
+  killProcess,
   livePid,
   pidAlive,
   repoRoot,

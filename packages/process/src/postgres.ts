@@ -13,7 +13,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { ChildProcess } from 'node:child_process';
-import { exited, freePort, repoRoot, run, spawnServer, stopProcess, tempDir, waitFor } from './processes.js';
+import { killProcess, freePort, repoRoot, run, spawnServer, stopProcess, tempDir, waitFor } from './processes.js';
 
 let binDir: string | undefined;
 
@@ -229,9 +229,7 @@ export class PostgresServer {
   }
 
   async kill(): Promise<void> {
-    if (!this.child) return;
-    this.child.kill('SIGKILL');
-    await exited(this.child);
+    if (this.child) await killProcess(this.child);
   }
 
   async restart(): Promise<void> {

@@ -159,6 +159,12 @@ export async function stopIfSetUpFails<T extends Stoppable>(
   return started;
 }
 
+/** kill -9 (no shutdown handlers run), resolving once the process is gone. */
+export async function killProcess(child: ChildProcess): Promise<void> {
+  child.kill('SIGKILL');
+  await exited(child);
+}
+
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const srv = net.createServer();

@@ -14,7 +14,7 @@ import {
   VaultSealedError,
   VaultClient,
 } from '@aurora/common';
-import { exited, freePort, spawnServer, stopIfSetUpFails, stopProcess, tempDir, waitFor } from './processes.js';
+import { killProcess, freePort, spawnServer, stopIfSetUpFails, stopProcess, tempDir, waitFor } from './processes.js';
 import { VAULT_TELEMETRY, vaultBinary, waitVaultAnswers } from './vault.js';
 
 export interface RaftHealth {
@@ -87,9 +87,7 @@ export class RaftNode {
 
   /** kill -9: no step-down, no seal. */
   async kill(): Promise<void> {
-    if (!this.child || !this.running) return;
-    this.child.kill('SIGKILL');
-    await exited(this.child);
+    if (this.child && this.running) await killProcess(this.child);
   }
 
   /** SIGSTOP: the process holds still (answers nothing, changes nothing) until resume(). */

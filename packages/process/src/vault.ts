@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import { VaultClient, VaultForbiddenError, VaultRequestError } from '@aurora/common';
 import path from 'node:path';
 import type { ChildProcess } from 'node:child_process';
-import { exited, freePort, repoRoot, run, spawnServer, stopProcess, tempDir, waitFor } from './processes.js';
+import { killProcess, freePort, repoRoot, run, spawnServer, stopProcess, tempDir, waitFor } from './processes.js';
 
 let binary: string | undefined;
 
@@ -110,9 +110,7 @@ export class VaultServer {
 
   /** kill -9: no shutdown, no seal; the storage is left as a crash leaves it. */
   async kill(): Promise<void> {
-    if (!this.child) return;
-    this.child.kill('SIGKILL');
-    await exited(this.child);
+    if (this.child) await killProcess(this.child);
   }
 
   /** Same data dir and port; comes back sealed, as a restarted Vault does. */
