@@ -4,40 +4,26 @@
 // Retry-After naming the cause, and recovers by itself when Vault is back; stopping the app revokes its lease.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import crypto from 'node:crypto';
-import fs from 'node:fs';
-import path from 'node:path';
 import pg from 'pg';
-import { VaultClient } from '@aurora/common';
-import {
-  AppProcess,
-  PostgresServer,
-  tempDir,
-  waitFor,
-  VaultServer,
-  runVaultInitOnce,
-  startVault,
-  vaultInitDirs,
-  vaultInitEnv,
-  type VaultInitDirs,
-} from '@aurora/process';
+import type { VaultClient } from '@aurora/common';
+import { waitFor, type AppProcess, type PostgresServer, type VaultServer } from '@aurora/process';
+import { databaseScene, startLeasedApp, type DatabaseScene } from '../support/database-scene.js';
+import { runOnceOk } from '../support/vault-init-runs.js';
+import { initRootClient } from '../support/vault-init-scene.js';
 
 const LOAD_MS = 90_000;
 
 describe('the app on PostgreSQL users leased from Vault', () => {
+  let scene: DatabaseScene;
   let vault: VaultServer;
   let postgres: PostgresServer;
-  let dirs: VaultInitDirs;
-  let initEnv: Record<string, string>;
   let root: VaultClient;
   let app: AppProcess;
   let header: string;
 
   const initOnce = async () => {
-    const run = await runVaultInitOnce(initEnv, 120_000);
-    assert.equal(run.code, 0, run.output.slice(-3000));
-    const init = JSON.parse(fs.readFileSync(path.join(dirs.initDir, 'init.json'), 'utf8')) as { root_token: string };
-    root = new VaultClient({ addr: vault.addr, token: init.root_token, timeoutMs: 30_000 });
+    await runOnceOk(scene.env, [], { timeoutMs: 120_000 });
+    root = initRootClient(vault, scene.dirs);
   };
 
   /** The leased app users PostgreSQL knows, asked as a maintenance user of its own (revoked afterwards). */
@@ -71,47 +57,13 @@ describe('the app on PostgreSQL users leased from Vault', () => {
     }).catch((err: Error) => err);
 
   before(async () => {
-    [vault, postgres] = await Promise.all([startVault(), PostgresServer.start()]);
-    dirs = vaultInitDirs();
-    initEnv = await vaultInitEnv(vault, dirs, {
-      VAULT_SECRET_SHARES: '1',
-      VAULT_SECRET_THRESHOLD: '1',
-      VAULT_DB_SUPERUSER_PASSWORD_FILE: postgres.passwordFile,
-      VAULT_DB_HOST: postgres.host,
-      VAULT_DB_PORT: String(postgres.port),
-      VAULT_DB_NAME: postgres.database,
-      VAULT_DB_DEFAULT_TTL: '10s',
-      VAULT_DB_MAX_TTL: '30s',
-    });
+    scene = await databaseScene({ VAULT_DB_DEFAULT_TTL: '10s', VAULT_DB_MAX_TTL: '30s' });
+    ({ vault, postgres } = scene);
     await initOnce();
-    const dir = tempDir('leased-app');
-    const secret = `admin-${crypto.randomBytes(18).toString('base64url')}`;
-    fs.writeFileSync(path.join(dir, 'admin-secret'), secret, { mode: 0o400 });
-    fs.writeFileSync(
-      path.join(dir, 'vault-config.json'),
-      JSON.stringify({
-        secret: {
-          'admin-secret': { path: path.join(dir, 'admin-secret'), scope: { resource_type: 'Client', id: 'admin' } },
-        },
-      }),
-    );
-    header = `Basic ${Buffer.from(`admin:${secret}`).toString('base64')}`;
-    app = await AppProcess.start(
-      {
-        VAULT_ADDR: vault.addr,
-        VAULT_APPROLE_DIR: path.join(dirs.approleDir, 'app'),
-        SECRETS_CONFIG: path.join(dir, 'vault-config.json'),
-        PGHOST: postgres.host,
-        PGPORT: String(postgres.port),
-        PGDATABASE: postgres.database,
-        PG_VAULT_ROLE: 'aurora-app',
-        PG_VAULT_MIGRATIONS_ROLE: 'aurora-maintenance',
-        CACHE_TTL_SECONDS: '0',
-        AUTH_MAX_FAILURES: '10000',
-      },
-      path.join(dir, 'app'),
-    );
-    await app.waitReady(60_000);
+    ({ app, header } = await startLeasedApp(scene, 'leased-app', {
+      CACHE_TTL_SECONDS: '0',
+      AUTH_MAX_FAILURES: '10000',
+    }));
   });
   after(async () => {
     await app?.kill();

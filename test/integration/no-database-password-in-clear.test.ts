@@ -4,23 +4,14 @@
 // Vault leases are known to Vault and to the app's memory alone.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { VaultClient } from '@aurora/common';
-import {
-  AppProcess,
-  PostgresServer,
-  postgresBinDir,
-  tempDir,
-  VaultServer,
-  runVaultInitOnce,
-  startVault,
-  vaultInitDirs,
-  vaultInitEnv,
-  type VaultInitDirs,
-} from '@aurora/process';
+import type { VaultClient } from '@aurora/common';
+import { postgresBinDir, tempDir, type AppProcess, type PostgresServer, type VaultServer } from '@aurora/process';
+import { databaseScene, startLeasedApp } from '../support/database-scene.js';
+import { runOnceOk } from '../support/vault-init-runs.js';
+import { initRootClient } from '../support/vault-init-scene.js';
 
 /** NUL-separated /proc/<pid>/environ and cmdline, '' when the process is gone. */
 function processTraces(pid: number | undefined): string {
@@ -38,7 +29,6 @@ function processTraces(pid: number | undefined): string {
 describe('no database password in clear', () => {
   let vault: VaultServer;
   let postgres: PostgresServer;
-  let dirs: VaultInitDirs;
   let root: VaultClient;
   let app: AppProcess;
   let bootstrap: string;
@@ -46,49 +36,13 @@ describe('no database password in clear', () => {
   const issued: string[] = [];
 
   before(async () => {
-    [vault, postgres] = await Promise.all([startVault(), PostgresServer.start()]);
+    const scene = await databaseScene();
+    ({ vault, postgres } = scene);
     bootstrap = postgres.password;
-    dirs = vaultInitDirs();
-    const env = await vaultInitEnv(vault, dirs, {
-      VAULT_SECRET_SHARES: '1',
-      VAULT_SECRET_THRESHOLD: '1',
-      VAULT_DB_SUPERUSER_PASSWORD_FILE: postgres.passwordFile,
-      VAULT_DB_HOST: postgres.host,
-      VAULT_DB_PORT: String(postgres.port),
-      VAULT_DB_NAME: postgres.database,
-    });
-    const run = await runVaultInitOnce(env, 120_000);
-    vaultInitOutput.push(run.output);
-    assert.equal(run.code, 0, run.output.slice(-3000));
-    const init = JSON.parse(fs.readFileSync(path.join(dirs.initDir, 'init.json'), 'utf8')) as { root_token: string };
-    root = new VaultClient({ addr: vault.addr, token: init.root_token, timeoutMs: 30_000 });
-    const dir = tempDir('no-password-app');
-    const secret = `admin-${crypto.randomBytes(18).toString('base64url')}`;
-    fs.writeFileSync(path.join(dir, 'admin-secret'), secret, { mode: 0o400 });
-    fs.writeFileSync(
-      path.join(dir, 'vault-config.json'),
-      JSON.stringify({
-        secret: {
-          'admin-secret': { path: path.join(dir, 'admin-secret'), scope: { resource_type: 'Client', id: 'admin' } },
-        },
-      }),
-    );
-    app = await AppProcess.start(
-      {
-        VAULT_ADDR: vault.addr,
-        VAULT_APPROLE_DIR: path.join(dirs.approleDir, 'app'),
-        SECRETS_CONFIG: path.join(dir, 'vault-config.json'),
-        PGHOST: postgres.host,
-        PGPORT: String(postgres.port),
-        PGDATABASE: postgres.database,
-        PG_VAULT_ROLE: 'aurora-app',
-        PG_VAULT_MIGRATIONS_ROLE: 'aurora-maintenance',
-        LOG_LEVEL: 'debug',
-      },
-      path.join(dir, 'app'),
-    );
-    await app.waitReady(60_000);
-    const header = `Basic ${Buffer.from(`admin:${secret}`).toString('base64')}`;
+    await runOnceOk(scene.env, vaultInitOutput, { timeoutMs: 120_000 });
+    root = initRootClient(vault, scene.dirs);
+    const { app: started, header } = await startLeasedApp(scene, 'no-password-app', { LOG_LEVEL: 'debug' });
+    app = started;
     const res = await fetch(`${app.url}/users/alice/credentials/api`, {
       method: 'PUT',
       headers: { authorization: header, 'content-type': 'application/json' },

@@ -9,22 +9,11 @@ import fs from 'node:fs';
 import path from 'node:path';
 import pg from 'pg';
 import { VaultClient, VaultForbiddenError, type DatabaseCredentials } from '@aurora/common';
-import {
-  PostgresServer,
-  VaultServer,
-  runVaultInitOnce,
-  startVault,
-  vaultInitDirs,
-  vaultInitEnv,
-  type VaultInitDirs,
-} from '@aurora/process';
+import { runVaultInitOnce, type PostgresServer, type VaultInitDirs, type VaultServer } from '@aurora/process';
+import { databaseScene } from '../support/database-scene.js';
 import { leakedLines } from '../support/leaks.js';
-
-function configureLine(output: string): { changed: string[] } {
-  const line = output.split('\n').find((l) => l.includes('"step":"configure"'));
-  assert.ok(line, output);
-  return JSON.parse(line) as { changed: string[] };
-}
+import { configureChanges, runOnceOk } from '../support/vault-init-runs.js';
+import { initRootClient } from '../support/vault-init-scene.js';
 
 describe('vault-init gives PostgreSQL to Vault’s database secrets engine', () => {
   let vault: VaultServer;
@@ -64,23 +53,9 @@ describe('vault-init gives PostgreSQL to Vault’s database secrets engine', () 
   };
 
   before(async () => {
-    [vault, postgres] = await Promise.all([startVault(), PostgresServer.start()]);
+    ({ vault, postgres, dirs, env } = await databaseScene({ VAULT_DB_DEFAULT_TTL: '5m', VAULT_DB_MAX_TTL: '1h' }));
     bootstrapPassword = postgres.password;
-    dirs = vaultInitDirs();
-    env = await vaultInitEnv(vault, dirs, {
-      VAULT_SECRET_SHARES: '1',
-      VAULT_SECRET_THRESHOLD: '1',
-      VAULT_DB_SUPERUSER_PASSWORD_FILE: postgres.passwordFile,
-      VAULT_DB_HOST: postgres.host,
-      VAULT_DB_PORT: String(postgres.port),
-      VAULT_DB_NAME: postgres.database,
-      VAULT_DB_DEFAULT_TTL: '5m',
-      VAULT_DB_MAX_TTL: '1h',
-    });
-    const run = await runVaultInitOnce(env, 120_000);
-    outputs.push(run.output);
-    assert.equal(run.code, 0, run.output);
-    const changed = configureLine(run.output).changed;
+    const changed = configureChanges((await runOnceOk(env, outputs, { timeoutMs: 120_000 })).output);
     for (const object of [
       'secrets:database=created',
       'database-connection:aurora=created',
@@ -88,8 +63,7 @@ describe('vault-init gives PostgreSQL to Vault’s database secrets engine', () 
       'database-role:aurora-maintenance=created',
     ])
       assert.ok(changed.includes(object), `${object} in ${changed.join(', ')}`);
-    const init = JSON.parse(fs.readFileSync(path.join(dirs.initDir, 'init.json'), 'utf8')) as { root_token: string };
-    root = new VaultClient({ addr: vault.addr, token: init.root_token, timeoutMs: 30_000 });
+    root = initRootClient(vault, dirs);
   });
   after(async () => {
     await vault?.stop();
@@ -180,7 +154,7 @@ describe('vault-init gives PostgreSQL to Vault’s database secrets engine', () 
     const again = await runVaultInitOnce(env, 120_000);
     outputs.push(again.output);
     assert.equal(again.code, 0, again.output);
-    assert.deepEqual(configureLine(again.output).changed, []);
+    assert.deepEqual(configureChanges(again.output), []);
 
     const role = (await root.database().readRole('aurora-app'))!;
     await root.database().writeRole('aurora-app', { ...role, default_ttl: 7, creation_statements: ['SELECT 1'] });
@@ -192,7 +166,7 @@ describe('vault-init gives PostgreSQL to Vault’s database secrets engine', () 
     const repaired = await runVaultInitOnce(env, 120_000);
     outputs.push(repaired.output);
     assert.equal(repaired.code, 0, repaired.output);
-    assert.deepEqual(configureLine(repaired.output).changed.sort(), [
+    assert.deepEqual(configureChanges(repaired.output).sort(), [
       'database-connection:aurora=updated',
       'database-role:aurora-app=updated',
     ]);

@@ -75,3 +75,10 @@ export function generateRootRunSteps(cluster: boolean): string[] {
     'banner',
   ];
 }
+
+/** What vault-init's configure step reports it created or updated ("secrets:database=created", ...). */
+export function configureChanges(output: string): string[] {
+  const configure = vaultInitSteps(output).find((s) => s.step === 'configure');
+  assert.ok(configure, output);
+  return configure.changed ?? [];
+}

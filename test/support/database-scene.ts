@@ -1,0 +1,93 @@
+/**
+ * What the stories about Vault's database secrets engine start from: a fresh Vault and a PostgreSQL cluster of
+ * their own, vault-init's environment pointing the engine at that cluster (one unseal key), and the app wired as
+ * compose wires it: AppRole files from vault-init, PostgreSQL users leased from Vault, one admin API Client.
+ */
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import {
+  AppProcess,
+  PostgresServer,
+  startBoth,
+  startVault,
+  stopIfSetUpFails,
+  tempDir,
+  vaultInitDirs,
+  vaultInitEnv,
+  type VaultInitDirs,
+  type VaultServer,
+} from '@aurora/process';
+
+export interface DatabaseScene {
+  /** A fresh, uninitialized Vault; the test stops it. */
+  vault: VaultServer;
+  /** A fresh PostgreSQL cluster whose superuser password vault-init hands to Vault; the test stops it. */
+  postgres: PostgresServer;
+  /** vault-init's init, AppRole and CLI directories, empty. */
+  dirs: VaultInitDirs;
+  /** vault-init's environment: one unseal key, the database engine on `postgres`, `overrides` on top. */
+  env: Record<string, string>;
+}
+
+/**
+ * Starts Vault and PostgreSQL (both or neither) and prepares vault-init's directories and environment for them;
+ * `overrides` adds or replaces settings (e.g. VAULT_DB_DEFAULT_TTL).
+ */
+export async function databaseScene(overrides: Record<string, string> = {}): Promise<DatabaseScene> {
+  const [vault, postgres] = await startBoth(startVault(), PostgresServer.start());
+  const dirs = vaultInitDirs();
+  const env = await vaultInitEnv(vault, dirs, {
+    VAULT_SECRET_SHARES: '1',
+    VAULT_SECRET_THRESHOLD: '1',
+    VAULT_DB_SUPERUSER_PASSWORD_FILE: postgres.passwordFile,
+    VAULT_DB_HOST: postgres.host,
+    VAULT_DB_PORT: String(postgres.port),
+    VAULT_DB_NAME: postgres.database,
+    ...overrides,
+  });
+  return { vault, postgres, dirs, env };
+}
+
+/**
+ * Starts the app (named `name`, under a temp dir of that name) on `scene` once vault-init has configured it: it
+ * logs in with the app's AppRole files, connects to PostgreSQL as users leased from the aurora-app role
+ * (migrations as aurora-maintenance), and knows one admin API Client with a random secret. `env` adds app
+ * settings. Resolves when the app is ready (60 s at most) with `header`, the admin's Basic authorization.
+ */
+export async function startLeasedApp(
+  scene: DatabaseScene,
+  name: string,
+  env: Record<string, string> = {},
+): Promise<{ app: AppProcess; header: string }> {
+  const { vault, postgres, dirs } = scene;
+  const dir = tempDir(name);
+  const secret = `admin-${crypto.randomBytes(18).toString('base64url')}`;
+  fs.writeFileSync(path.join(dir, 'admin-secret'), secret, { mode: 0o400 });
+  fs.writeFileSync(
+    path.join(dir, 'vault-config.json'),
+    JSON.stringify({
+      secret: {
+        'admin-secret': { path: path.join(dir, 'admin-secret'), scope: { resource_type: 'Client', id: 'admin' } },
+      },
+    }),
+  );
+  const app = await stopIfSetUpFails(
+    await AppProcess.start(
+      {
+        VAULT_ADDR: vault.addr,
+        VAULT_APPROLE_DIR: path.join(dirs.approleDir, 'app'),
+        SECRETS_CONFIG: path.join(dir, 'vault-config.json'),
+        PGHOST: postgres.host,
+        PGPORT: String(postgres.port),
+        PGDATABASE: postgres.database,
+        PG_VAULT_ROLE: 'aurora-app',
+        PG_VAULT_MIGRATIONS_ROLE: 'aurora-maintenance',
+        ...env,
+      },
+      path.join(dir, 'app'),
+    ),
+    (started) => started.waitReady(60_000),
+  );
+  return { app, header: `Basic ${Buffer.from(`admin:${secret}`).toString('base64')}` };
+}
