@@ -7,27 +7,16 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { VaultClient } from '@aurora/common';
-import {
-  VaultServer,
-  runVaultInitOnce,
-  startVault,
-  vaultInitDirs,
-  vaultInitEnv,
-  type VaultInitDirs,
-} from '@aurora/process';
+import type { VaultClient } from '@aurora/common';
+import { runVaultInitOnce, tempDir, type VaultInitDirs, type VaultServer } from '@aurora/process';
+import { configureChanges } from '../support/vault-init-runs.js';
+import { initRootClient, vaultInitScene } from '../support/vault-init-scene.js';
 
 interface Role {
   bound_service_account_names: string[];
   bound_service_account_namespaces: string[];
   audience: string;
   token_policies: string[];
-}
-
-function configureLine(output: string): { changed: string[] } {
-  const line = output.split('\n').find((l) => l.includes('"step":"configure"'));
-  assert.ok(line, output);
-  return JSON.parse(line) as { changed: string[] };
 }
 
 describe('vault-init with VAULT_CLIENT_AUTH=kubernetes', () => {
@@ -37,11 +26,10 @@ describe('vault-init with VAULT_CLIENT_AUTH=kubernetes', () => {
   let root: VaultClient;
 
   before(async () => {
-    vault = await startVault();
-    dirs = vaultInitDirs();
     // Vault runs outside any cluster here: it gets the API's CA from vault-init (any valid PEM will do for
     // configuration; no login is attempted).
-    const caFile = path.join(dirs.root, 'k8s-ca.crt');
+    const caDir = tempDir('k8s-ca');
+    const caFile = path.join(caDir, 'k8s-ca.crt');
     execFileSync(
       'openssl',
       [
@@ -51,7 +39,7 @@ describe('vault-init with VAULT_CLIENT_AUTH=kubernetes', () => {
         'rsa:2048',
         '-nodes',
         '-keyout',
-        path.join(dirs.root, 'ca.key'),
+        path.join(caDir, 'ca.key'),
         '-out',
         caFile,
         '-days',
@@ -61,7 +49,7 @@ describe('vault-init with VAULT_CLIENT_AUTH=kubernetes', () => {
       ],
       { stdio: 'ignore' },
     );
-    env = await vaultInitEnv(vault, dirs, {
+    ({ vault, dirs, env } = await vaultInitScene({
       VAULT_SECRET_SHARES: '1',
       VAULT_SECRET_THRESHOLD: '1',
       VAULT_CLIENT_AUTH: 'kubernetes',
@@ -69,11 +57,10 @@ describe('vault-init with VAULT_CLIENT_AUTH=kubernetes', () => {
       VAULT_K8S_SERVICE_ACCOUNT: 'aurora-secrets-app',
       VAULT_K8S_HOST: 'https://kubernetes.default.svc',
       VAULT_K8S_CA_CERT_FILE: caFile,
-    });
+    }));
     const run = await runVaultInitOnce(env);
     assert.equal(run.code, 0, run.output);
-    const init = JSON.parse(fs.readFileSync(path.join(dirs.initDir, 'init.json'), 'utf8')) as { root_token: string };
-    root = new VaultClient({ addr: vault.addr, token: init.root_token, timeoutMs: 5000 });
+    root = initRootClient(vault, dirs, 5000);
   });
 
   after(async () => {
@@ -103,7 +90,7 @@ describe('vault-init with VAULT_CLIENT_AUTH=kubernetes', () => {
   test('a second run changes nothing; a role edited by hand is put back', async () => {
     const again = await runVaultInitOnce(env);
     assert.equal(again.code, 0, again.output);
-    assert.deepEqual(configureLine(again.output).changed, []);
+    assert.deepEqual(configureChanges(again.output), []);
     await root.write('auth/kubernetes/role/aurora-agent', {
       bound_service_account_names: ['*'],
       bound_service_account_namespaces: ['*'],
@@ -111,7 +98,7 @@ describe('vault-init with VAULT_CLIENT_AUTH=kubernetes', () => {
     });
     const repair = await runVaultInitOnce(env);
     assert.equal(repair.code, 0, repair.output);
-    assert.deepEqual(configureLine(repair.output).changed, ['kubernetes-role:aurora-agent=updated']);
+    assert.deepEqual(configureChanges(repair.output), ['kubernetes-role:aurora-agent=updated']);
     const agent = (await root.read<{ data: Role }>('auth/kubernetes/role/aurora-agent')).data;
     assert.deepEqual(agent.bound_service_account_names, ['aurora-secrets-app']);
     assert.deepEqual(agent.token_policies, ['aurora-agent']);
