@@ -4,10 +4,9 @@
 // Retry-After naming the cause, and recovers by itself when Vault is back; stopping the app revokes its lease.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import pg from 'pg';
 import type { VaultClient } from '@aurora/common';
 import { waitFor, type AppProcess, type PostgresServer, type VaultServer } from '@aurora/process';
-import { databaseScene, startLeasedApp, type DatabaseScene } from '../support/database-scene.js';
+import { connectAs, databaseScene, startLeasedApp, type DatabaseScene } from '../support/database-scene.js';
 import { runOnceOk } from '../support/vault-init-runs.js';
 import { initRootClient } from '../support/vault-init-scene.js';
 
@@ -29,14 +28,7 @@ describe('the app on PostgreSQL users leased from Vault', () => {
   /** The leased app users PostgreSQL knows, asked as a maintenance user of its own (revoked afterwards). */
   const appUsers = async (): Promise<string[]> => {
     const creds = await root.database().credentials('aurora-maintenance');
-    const db = new pg.Client({
-      host: postgres.host,
-      port: postgres.port,
-      database: postgres.database,
-      user: creds.username,
-      password: creds.password,
-    });
-    await db.connect();
+    const db = await connectAs(postgres, creds);
     try {
       const res = await db.query<{ rolname: string }>(
         "SELECT rolname FROM pg_roles WHERE rolname LIKE 'v-approle-aurora-a-%' ORDER BY rolname",

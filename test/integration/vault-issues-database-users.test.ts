@@ -10,7 +10,7 @@ import path from 'node:path';
 import pg from 'pg';
 import { VaultClient, VaultForbiddenError, type DatabaseCredentials } from '@aurora/common';
 import { runVaultInitOnce, type PostgresServer, type VaultInitDirs, type VaultServer } from '@aurora/process';
-import { databaseScene } from '../support/database-scene.js';
+import { connectAs, databaseScene } from '../support/database-scene.js';
 import { leakedLines } from '../support/leaks.js';
 import { configureChanges, runOnceOk } from '../support/vault-init-runs.js';
 import { initRootClient } from '../support/vault-init-scene.js';
@@ -25,26 +25,13 @@ describe('vault-init gives PostgreSQL to Vault’s database secrets engine', () 
   const outputs: string[] = [];
   const issued: string[] = [];
 
-  /** A pg client logged in with `creds`; the caller ends it. */
-  const connectAs = async (creds: { username: string; password: string }): Promise<pg.Client> => {
-    const db = new pg.Client({
-      host: postgres.host,
-      port: postgres.port,
-      database: postgres.database,
-      user: creds.username,
-      password: creds.password,
-      connectionTimeoutMillis: 10_000,
-    });
-    await db.connect();
-    return db;
-  };
   const creds = async (role: string, client = root): Promise<DatabaseCredentials> => {
     const c = await client.database().credentials(role);
     issued.push(c.password);
     return c;
   };
   const query = async (c: { username: string; password: string }, sql: string): Promise<unknown[]> => {
-    const db = await connectAs(c);
+    const db = await connectAs(postgres, c);
     try {
       return (await db.query(sql)).rows;
     } finally {
@@ -123,7 +110,7 @@ describe('vault-init gives PostgreSQL to Vault’s database secrets engine', () 
     assert.equal(await present(app.username), 1);
     await root.revokeLease(app.leaseId);
     assert.equal(await present(app.username), 0);
-    await assert.rejects(connectAs(app));
+    await assert.rejects(connectAs(postgres, app));
   });
 
   test('each identity reads only its own credentials', async () => {

@@ -6,6 +6,7 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
+import pg from 'pg';
 import {
   AppProcess,
   PostgresServer,
@@ -90,4 +91,21 @@ export async function startLeasedApp(
     (started) => started.waitReady(60_000),
   );
   return { app, header: `Basic ${Buffer.from(`admin:${secret}`).toString('base64')}` };
+}
+
+/** A pg client connected to `postgres`'s database as `creds` (e.g. a user Vault leased); the caller ends it. */
+export async function connectAs(
+  postgres: PostgresServer,
+  creds: { username: string; password: string },
+): Promise<pg.Client> {
+  const db = new pg.Client({
+    host: postgres.host,
+    port: postgres.port,
+    database: postgres.database,
+    user: creds.username,
+    password: creds.password,
+    connectionTimeoutMillis: 10_000,
+  });
+  await db.connect();
+  return db;
 }
