@@ -15,13 +15,14 @@ import {
   PostgresServer,
   spawnServer,
   stopProcess,
+  startBoth,
   tempDir,
   waitFor,
   VaultServer,
-  runVaultInitOnce,
   vaultInitDirs,
   vaultInitEnv,
 } from '@aurora/process';
+import { runOnceOk } from '../support/vault-init-runs.js';
 
 describe('native mode: the agent as a process with the .native layout', () => {
   let vault: VaultServer;
@@ -30,16 +31,13 @@ describe('native mode: the agent as a process with the .native layout', () => {
   let app: AppProcess | undefined;
   const root = path.join(tempDir('native'), '.native');
   before(async () => {
-    [vault, postgres] = await Promise.all([VaultServer.start(), PostgresServer.start()]);
-    const dirs = vaultInitDirs();
+    [vault, postgres] = await startBoth(VaultServer.start(), PostgresServer.start());
     fs.mkdirSync(path.join(root, 'approle'), { recursive: true });
-    const init = await runVaultInitOnce(
-      await vaultInitEnv(vault, dirs, {
-        VAULT_APPROLE_DIR: path.join(root, 'approle'),
-        VAULT_OPERATOR_TOKEN_DIR: path.join(root, 'cli'),
-      }),
-    );
-    assert.equal(init.code, 0, init.output.slice(-2000));
+    const env = await vaultInitEnv(vault, vaultInitDirs(), {
+      VAULT_APPROLE_DIR: path.join(root, 'approle'),
+      VAULT_OPERATOR_TOKEN_DIR: path.join(root, 'cli'),
+    });
+    await runOnceOk(env, []);
   });
   after(async () => {
     await Promise.allSettled([app?.stop(), agent && stopProcess(agent)]);
