@@ -13,7 +13,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import assert from 'node:assert/strict';
-import { findTornFiles, lastJsonLine, type CredentialsStack } from '@aurora/process';
+import { findTornFiles, lastJsonLine, readIfPresent, type CredentialsStack } from '@aurora/process';
 
 export interface Attempt {
   kind: 'write' | 'resolve';
@@ -281,19 +281,15 @@ export function leakScan(
   canaries: string[],
   extraLogs: string[] = [],
 ): { hits: string[]; haystacks: number; bytes: number } {
-  const read = (f: string) => {
-    try {
-      return fs.readFileSync(f, 'utf8');
-    } catch {
-      return '';
-    }
-  };
   const haystacks: Array<[string, string]> = [
     ['load responses', load.attempts.map((a) => a.text).join('\n')],
-    ['Vault audit log', read(stack.initDirs.auditFile)],
-    ['Vault server log', read(stack.vault.logFile)],
-    ['PostgreSQL log', read(stack.postgres.logFile)],
-    ...extraLogs.map((f): [string, string] => [path.basename(path.dirname(f)) + '/' + path.basename(f), read(f)]),
+    ['Vault audit log', readIfPresent(stack.initDirs.auditFile)],
+    ['Vault server log', readIfPresent(stack.vault.logFile)],
+    ['PostgreSQL log', readIfPresent(stack.postgres.logFile)],
+    ...extraLogs.map((f): [string, string] => [
+      path.basename(path.dirname(f)) + '/' + path.basename(f),
+      readIfPresent(f),
+    ]),
   ];
   const hits: string[] = [...stack.leaks(canaries)];
   for (const value of canaries) {

@@ -16,6 +16,7 @@ import {
   stopProcess,
   tempDir,
   waitFor,
+  within,
   VaultServer,
   runVaultInitOnce,
   vaultInitDirs,
@@ -149,18 +150,11 @@ export class CliProcess {
   }
 
   async result(timeoutMs = 60_000): Promise<CliResult> {
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(
-        () => reject(new Error(`the CLI did not exit within ${timeoutMs} ms:\n${this.output}`)),
-        timeoutMs,
-      );
-    });
-    try {
-      return await Promise.race([this.done, timeout]);
-    } finally {
-      clearTimeout(timer);
-    }
+    return within(
+      this.done,
+      timeoutMs,
+      () => new Error(`the CLI did not exit within ${timeoutMs} ms:\n${this.output}`),
+    );
   }
 
   async stop(): Promise<void> {

@@ -6,7 +6,16 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { killProcess, freePort, repoRoot, spawnServer, stopProcess, tempDir, waitFor } from './processes.js';
+import {
+  killProcess,
+  freePort,
+  readIfPresent,
+  repoRoot,
+  spawnServer,
+  stopProcess,
+  tempDir,
+  waitFor,
+} from './processes.js';
 
 export function appDist(file = 'main.js'): string {
   const main = path.join(repoRoot(), 'services', 'app', 'dist', file);
@@ -105,11 +114,7 @@ export class AppProcess {
   }
 
   log(): string {
-    try {
-      return fs.readFileSync(this.logFile, 'utf8');
-    } catch {
-      return '';
-    }
+    return readIfPresent(this.logFile);
   }
 
   /** SIGTERM, as `docker stop` sends. */

@@ -10,6 +10,7 @@ export {
   killProcess,
   livePid,
   pidAlive,
+  readIfPresent,
   repoRoot,
   run,
   runRoot,
@@ -21,6 +22,7 @@ export {
   tempDir,
   TSX_NODE_ARGS,
   waitFor,
+  within,
   type Stoppable,
 } from './processes.js';
 

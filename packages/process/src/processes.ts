@@ -13,6 +13,15 @@ import path from 'node:path';
 const live = new Set<ChildProcess>();
 let watchdogFile: string | undefined;
 
+/** A file's text (UTF-8), or '' when it cannot be read (not written yet, or already removed): for logs. */
+export function readIfPresent(file: string): string {
+  try {
+    return fs.readFileSync(file, 'utf8');
+  } catch {
+    return '';
+  }
+}
+
 /** Root for all test state of this run; `make test` sets AURORA_TEST_ROOT so it can sweep it afterwards. */
 export function runRoot(): string {
   const root = process.env.AURORA_TEST_ROOT ?? path.join(os.tmpdir(), 'aurora-test');
@@ -63,6 +72,22 @@ export function spawnServer(cmd: string, args: string[], options: SpawnOptions &
   if (child.pid && watchdogFile) fs.appendFileSync(watchdogFile, `${child.pid}\n`);
   child.once('exit', () => live.delete(child));
   return child;
+}
+
+/**
+ * `done`'s value, or a rejection with `late()`'s error when it has not settled within `timeoutMs` (the
+ * promise itself is not cancelled: the caller kills what it waited for).
+ */
+export async function within<T>(done: Promise<T>, timeoutMs: number, late: () => Error): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(late()), timeoutMs);
+  });
+  try {
+    return await Promise.race([done, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /** Resolves when the child has exited (immediately if it already has). */

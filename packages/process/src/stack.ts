@@ -11,7 +11,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { VaultClient } from '@aurora/common';
-import { startBoth, stopIfSetUpFails, tempDir } from './processes.js';
+import { readIfPresent, startBoth, stopIfSetUpFails, tempDir } from './processes.js';
 import { PostgresServer } from './postgres.js';
 import { VaultServer } from './vault.js';
 import { runVaultInitOnce, vaultInitDirs, vaultInitEnv, type VaultInitDirs } from './vault-init.js';
@@ -271,20 +271,13 @@ export class CredentialsStack {
    * metrics scrapes.
    */
   leaks(values: string[]): string[] {
-    const read = (f: string) => {
-      try {
-        return fs.readFileSync(f, 'utf8');
-      } catch {
-        return '';
-      }
-    };
     const haystacks: Array<[string, string]> = [
       [
         'HTTP responses',
         this.responses.map((r) => `${[...r.headers].map(([k, v]) => `${k}: ${v}`).join('\n')}\n${r.text}`).join('\n'),
       ],
       ['app log', this.app.log()],
-      ['doctor output', read(path.join(this.app.dir, 'doctor.log'))],
+      ['doctor output', readIfPresent(path.join(this.app.dir, 'doctor.log'))],
       ['vault-init log', this.vaultInitLogs.join('\n')],
       ['pg_dump', this.postgres.pgDump()],
       ['metrics scrapes', this.metricsScrapes.join('\n')],

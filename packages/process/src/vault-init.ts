@@ -6,7 +6,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { ChildProcess } from 'node:child_process';
-import { exited, freePort, repoRoot, spawnServer, tempDir, waitFor } from './processes.js';
+import { exited, freePort, readIfPresent, repoRoot, spawnServer, tempDir, waitFor, within } from './processes.js';
 import { VaultServer, type VaultServerOptions } from './vault.js';
 
 export function vaultInitMain(): string {
@@ -120,11 +120,7 @@ export class VaultInitProcess {
 
   /** Everything it wrote so far, stdout and stderr interleaved. */
   output(): string {
-    try {
-      return fs.readFileSync(this.logFile, 'utf8');
-    } catch {
-      return '';
-    }
+    return readIfPresent(this.logFile);
   }
 
   exited(): Promise<Exit> {
@@ -150,18 +146,11 @@ export class VaultInitProcess {
   }
 
   async waitExit(timeoutMs = 60_000): Promise<Exit> {
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(
-        () => reject(new Error(`vault-init did not exit within ${timeoutMs} ms:\n${this.output().slice(-3000)}`)),
-        timeoutMs,
-      );
-    });
-    try {
-      return await Promise.race([this.done, timeout]);
-    } finally {
-      clearTimeout(timer);
-    }
+    return within(
+      this.done,
+      timeoutMs,
+      () => new Error(`vault-init did not exit within ${timeoutMs} ms:\n${this.output().slice(-3000)}`),
+    );
   }
 
   async kill(signal: NodeJS.Signals = 'SIGKILL'): Promise<Exit> {
