@@ -14,6 +14,7 @@ import path from 'node:path';
 import type { ChildProcess } from 'node:child_process';
 import { VaultClient } from '@aurora/common';
 import {
+  clientResource,
   freePort,
   repoRoot,
   spawnServer,
@@ -61,19 +62,9 @@ export function defaultSecretsConfig(dir: string): unknown {
   };
 }
 
-/** The user's Client JSON from the walkthrough. */
+/** The user's Client JSON from the walkthrough: a basic-auth Client whose secret is the named file secret. */
 export function userClient(id: string, secretName: string): Record<string, unknown> {
-  return {
-    resourceType: 'Client',
-    id,
-    grant_types: ['basic'],
-    _secret: {
-      extension: [
-        { url: 'http://hl7.org/fhir/StructureDefinition/data-absent-reason', valueCode: 'masked' },
-        { url: 'http://health-samurai.io/fhir/secret-reference', valueString: secretName },
-      ],
-    },
-  };
+  return clientResource({ id }, secretName);
 }
 
 export class ClientsStack {
