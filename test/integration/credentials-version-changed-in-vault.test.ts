@@ -162,6 +162,16 @@ describe('a credential changed in Vault outside the app', () => {
     await assertMismatchStory('dot', 'ssh', 2, 1, again);
   });
 
+  test("the same value written again in Vault (as the app's undo of a failed update does): no finding", async () => {
+    const v1 = value('eve-1');
+    await putOk('eve', 'api', v1);
+    stack.cli(['kv', 'put', 'aurora/users/eve/api', `key=${v1}`]);
+    const listed = doctor();
+    assert.deepEqual([listed.code, listed.report.findings], [0, []], listed.raw);
+    const got = await get('eve', 'api');
+    assert.equal(got.headers.get('etag'), '"2"', "If-Match is still compared with Vault's current version");
+  });
+
   test('If-Match: 0 on an existing credential names its version', async () => {
     const res = await put('ann', 'github', value('ann-zero'), '0');
     assert.equal(res.status, 409, res.text);

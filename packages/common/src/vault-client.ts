@@ -355,9 +355,14 @@ export class VaultClient {
 
   // ---- KV v2 (node-vault has no helpers for it) -----------------------------------------------------
 
-  async kvRead(mount: string, path: string): Promise<KvSecret> {
+  /**
+   * The current version of a KV v2 secret, or version `version` (a positive integer) when given.
+   * Throws VaultNotFoundError when that version has no data: never written, deleted or destroyed.
+   */
+  async kvRead(mount: string, path: string, version?: number): Promise<KvSecret> {
+    const query = version === undefined ? '' : `?version=${Math.trunc(version)}`;
     const res = await this.read<{ data: { data: Record<string, string> | null; metadata: KvMetadata } }>(
-      `${mount}/data/${path}`,
+      `${mount}/data/${path}${query}`,
     );
     if (!res?.data?.data) throw new VaultNotFoundError(`${mount}/${path}`);
     return { data: res.data.data, ...res.data.metadata };

@@ -6,9 +6,11 @@
  *               (recoverable: doctor prints the `vault kv undelete -versions=N …` command); it is destroyed but an
  *               older version is intact (recoverable: the `vault kv rollback -version=M …` command); nothing is
  *               left (every version destroyed, or the metadata deleted);
- *   - mismatch: a row whose recorded version is not Vault's current version while that version is readable.
- *               Something changed Vault outside the app (`vault kv rollback`, as doctor itself advises for a
- *               destroyed current version; `vault kv put`; the undelete + rollback doctor prints), or one store was
+ *   - mismatch: a row whose recorded version is not Vault's current version while that version is readable and
+ *               holds another value (the same value under a newer number is the app's own undo of a failed
+ *               update, consistent). Something changed Vault outside the app (`vault kv rollback`, as doctor
+ *               itself advises for a destroyed current version; `vault kv put`; the undelete + rollback doctor
+ *               prints), or one store was
  *               restored from an older backup than the other. The value resolved is Vault's current one either way;
  *               the row is what is out of date: `If-Match` is compared with Vault's version, so a client that trusts
  *               the row's number gets 409s. `repair` sets the row to Vault's current version (nothing destroyed);
@@ -33,6 +35,7 @@
  * orphan; and the write barrier shared, so that an online backup never cuts the two stores in the middle of a
  * repair. Only metadata is read: doctor never reads a secret value.
  */
+import { isDeepStrictEqual } from 'node:util';
 import type pg from 'pg';
 import {
   VaultNotFoundError,
@@ -112,6 +115,25 @@ export interface DoctorOptions {
 
 /** A dangling finding Vault can still give back. */
 const recoverable = (f: Finding) => f.kind === 'dangling' && f.recover !== undefined;
+
+/**
+ * Whether versions `a` and `b` of a secret hold the same data. A row that differs from Vault's current version
+ * only in number is consistent: the app's own undo of a failed update writes the previous value back as a new
+ * version while PostgreSQL, the reason for the undo, cannot record it. A version without data (deleted,
+ * destroyed) is never the same. The values stay in this function: compared, never reported.
+ */
+async function sameValue(vault: VaultSession, mount: string, path: string, a: number, b: number): Promise<boolean> {
+  const data = async (version: number) => {
+    try {
+      return (await steady(() => vault.run((c) => c.kvRead(mount, path, version)))).data;
+    } catch (err) {
+      if (err instanceof VaultNotFoundError) return undefined;
+      throw err;
+    }
+  };
+  const [x, y] = [await data(a), await data(b)];
+  return x !== undefined && y !== undefined && isDeepStrictEqual(x, y);
+}
 
 async function metadata(vault: VaultSession, mount: string, path: string): Promise<KvVersionInfo | undefined> {
   try {
@@ -280,7 +302,7 @@ export async function scan(options: DoctorOptions): Promise<DoctorReport> {
         condition: state.condition,
         ...(state.command ? { recover: state.command } : {}),
       });
-    } else if (state.current !== row.version) {
+    } else if (state.current !== row.version && !(await sameValue(vault, mount, path, row.version, state.current))) {
       findings.push(mismatchFinding(row.reference, row.version, state.current));
     }
   }
