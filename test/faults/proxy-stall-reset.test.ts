@@ -42,10 +42,15 @@ faultSuite({
       () => v.setMode('reset'),
       () => v.setMode('pass'),
     );
+    // A stalled statement is answered 503 only once the app's query timeout (PG_STATEMENT_TIMEOUT_MS + 1 s,
+    // 2 s here) has run out inside the stall: hold it well past that, so that every write sent in its first
+    // 3 s must end in a 503, even on a loaded machine where the load sends few writes (authentication no longer
+    // reads PostgreSQL, so only writes meet the stall).
     await fault(
       'PostgreSQL stalled',
       () => p.setMode('stall'),
       () => p.setMode('pass'),
+      5000,
     );
     await fault(
       'PostgreSQL connections reset',
