@@ -129,9 +129,12 @@ describe('vault-init gives PostgreSQL to Vault’s database secrets engine', () 
     const maintenance = await creds('aurora-maintenance', operator);
     await operator.revokeLease(maintenance.leaseId);
     await assert.rejects(operator.database().credentials('aurora-app'), VaultForbiddenError);
-    // The app's AppRole token cannot renew or revoke a lease that is not one of its roles'.
+    // Lease rights follow the lease's path (the role), not who was issued it: the operator's token renews a
+    // maintenance lease someone else holds, and can neither renew nor revoke a lease of the app's role.
     const other = await creds('aurora-maintenance');
     const stranger = await root.database().credentials('aurora-app');
+    assert.ok((await operator.renewLease(other.leaseId)).leaseDuration > 0);
+    await assert.rejects(operator.renewLease(stranger.leaseId), VaultForbiddenError);
     await assert.rejects(operator.revokeLease(stranger.leaseId), VaultForbiddenError);
     await root.revokeLease(stranger.leaseId);
     await root.revokeLease(other.leaseId);
