@@ -28,6 +28,7 @@ import {
   type VerifiedArchive,
 } from './archive.js';
 import type { DoctorResult } from './doctor-report.js';
+import { raftSealProgress } from './raft-seal-progress.js';
 import type { StackTarget } from './stack-target.js';
 import { consistentCut } from './write-barrier.js';
 import {
@@ -288,6 +289,13 @@ async function raftTargetKeys(target: StackTarget, status: SealStatus | undefine
       `Vault of the ${target.name} stack is ${status.initialized ? 'sealed' : 'not initialized'}: a Raft snapshot is restored into an unsealed cluster (vault-init does that; see its logs), then rerun. Nothing was changed.`,
       2,
     );
+  // A -force restore is applied once every node has sealed (waitSnapshotApplied): with no node to ask that
+  // cannot be told, so refuse now rather than after the snapshot went in.
+  if ((await target.raftNodeSealStatuses()).length === 0)
+    throw new BackupError(
+      `No Raft node of the ${target.name} stack is known to ask (compose: no vault-1..3 container of the HA profile): a restore must see every node seal. Restore into the HA stack (make prod-local-ha), then rerun. Nothing was changed.`,
+      2,
+    );
   return readInitMaterial((await target.readInit()).toString('utf8'), `the ${target.name} stack's init.json`);
 }
 
@@ -323,12 +331,9 @@ async function waitSnapshotApplied(
           if (!(err instanceof VaultUnreachableError) && !(err instanceof VaultSealedError)) return true;
         }
       }
-      const nodes = await target.raftNodeSealStatuses();
-      const open = nodes.filter((n) => n.sealed !== true);
-      if (open.length === 0) return true;
-      last = `${nodes.length - open.length} of ${nodes.length} nodes sealed; waiting for ${open
-        .map((n) => `${n.node} (${n.sealed === undefined ? 'no answer' : 'unsealed'})`)
-        .join(', ')}`;
+      const progress = raftSealProgress(await target.raftNodeSealStatuses());
+      if (progress.applied) return true;
+      last = progress.waiting;
       if (last !== said) log((said = last));
       return undefined;
     },

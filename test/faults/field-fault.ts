@@ -25,15 +25,35 @@ export interface FieldFaultProof {
   cases(n: number): void;
 }
 
+/** How one run of a field-fault suite ended: its tests as registered and as run, and the process's exit code. */
+export interface FieldFaultRun {
+  registered: number;
+  passed: number;
+  failed: number;
+  exitCode: number;
+}
+
+/**
+ * What the run proved: undefined when nothing ran and the process exited 0 (a name filter: the last real
+ * record stands); otherwise whether the suite passed, which needs every registered test run and passed and the
+ * process exiting 0. A failed before() runs none of the tests and fails the process: that is a failure.
+ */
+export function fieldFaultPassed(run: FieldFaultRun): boolean | undefined {
+  if (run.passed + run.failed === 0 && run.exitCode === 0) return undefined;
+  return run.failed === 0 && run.passed === run.registered && run.exitCode === 0;
+}
+
 /** The proof of the field-fault suite `id` (its file name without `.test.ts`); see the module comment. */
 export function fieldFault(id: string, options: FieldFaultOptions): FieldFaultProof {
   let checked = 0;
   let passedTests = 0;
   let failedTests = 0;
+  let registered = 0;
   let declared: number | undefined;
   const wrapped = ((...args: unknown[]) => {
     const at = args.findIndex((a) => typeof a === 'function');
     if (at >= 0) {
+      registered++;
       const fn = args[at] as (t: TestContext) => unknown;
       args[at] = async (t: TestContext) => {
         declared = undefined;
@@ -51,17 +71,23 @@ export function fieldFault(id: string, options: FieldFaultOptions): FieldFaultPr
     }
     return (nodeTest as (...a: unknown[]) => unknown)(...args);
   }) as typeof nodeTest;
-  process.once('exit', () => {
-    // Nothing ran (a name filter, a file that failed to load): leave the last real record as it is.
-    if (passedTests + failedTests === 0) return;
+  process.once('exit', (code) => {
+    const passed = fieldFaultPassed({
+      registered,
+      passed: passedTests,
+      failed: failedTests,
+      exitCode: code || Number(process.exitCode ?? 0),
+    });
+    if (passed === undefined) return;
     recordReliability(id, {
       title: options.fault,
       group: 'field-fault',
-      passed: failedTests === 0,
+      passed,
       facts: [
         ['cases checked', checked],
-        ['tests', passedTests + failedTests],
-        ['failed', failedTests],
+        // A test that never ran (its before() failed) did not pass: it counts as failed.
+        ['tests', Math.max(registered, passedTests + failedTests)],
+        ['failed', Math.max(registered, passedTests + failedTests) - passedTests],
         ['outcome', options.outcome],
       ],
     });

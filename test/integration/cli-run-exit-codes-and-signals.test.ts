@@ -7,8 +7,8 @@ import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { CliProcess, CliVault, alive, childScript, runCli } from '../support/cli.js';
-import { tempDir, waitFor } from '@aurora/process';
+import { CliProcess, CliVault, childScript, runCli } from '../support/cli.js';
+import { pidAlive, tempDir, waitFor } from '@aurora/process';
 
 describe('aurora-secrets run passes exit codes, signals and stdin through', () => {
   let stack: CliVault;
@@ -45,7 +45,7 @@ describe('aurora-secrets run passes exit codes, signals and stdin through', () =
     const res = await cli.result();
     assert.equal(res.code, 0, res.stderr);
     assert.equal(fs.readFileSync(path.join(dir, 'got'), 'utf8'), 'SIGTERM');
-    assert.equal(alive(pid), false);
+    assert.equal(pidAlive(pid), false);
   });
 
   test('a child without a SIGTERM handler dies of it: the CLI exits 143 (128 + 15)', async () => {
@@ -59,7 +59,7 @@ describe('aurora-secrets run passes exit codes, signals and stdin through', () =
     cli.child.kill('SIGTERM');
     const res = await cli.result();
     assert.equal(res.code, 143);
-    assert.equal(alive(pid), false);
+    assert.equal(pidAlive(pid), false);
   });
 
   test('stdin reaches the child', async () => {

@@ -8,8 +8,8 @@ import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { CliProcess, CliVault, alive, childScript } from '../support/cli.js';
-import { tempDir, waitFor } from '@aurora/process';
+import { CliProcess, CliVault, childScript } from '../support/cli.js';
+import { pidAlive, tempDir, waitFor } from '@aurora/process';
 
 const canary = (label: string) => `${label}-${crypto.randomBytes(12).toString('base64url')}`;
 const INTERVAL_MS = 1000;
@@ -73,7 +73,7 @@ describe('aurora-secrets run --watch follows secret rotation', () => {
     const tookMs = v2.startedAt - rotatedAt;
     assert.ok(tookMs <= INTERVAL_MS + 2000, `restarted ${tookMs} ms after the rotation`);
     assert.notEqual(v2.pid, v1.pid);
-    assert.equal(alive(v1.pid), false, 'the old process must be gone');
+    assert.equal(pidAlive(v1.pid), false, 'the old process must be gone');
     assert.match(fs.readFileSync(path.join(dir, `${v1.pid}.signals`), 'utf8'), /SIGTERM/);
     await cli.waitFor(/restarted: pid \d+/);
     assert.match(cli.stderr, /GITHUB_TOKEN changed \(aurora\/users\/u1\/github version 1 → 2\)/);
@@ -83,7 +83,7 @@ describe('aurora-secrets run --watch follows secret rotation', () => {
     await cli.stop();
     const res = await cli.result();
     assert.equal(res.code, 0, 'SIGTERM reached the child, which exited 0');
-    assert.equal(alive(v2.pid), false);
+    assert.equal(pidAlive(v2.pid), false);
   });
 
   test('--signal SIGHUP signals the same process, also for a secret whose metadata it may not read', async () => {
@@ -106,7 +106,7 @@ describe('aurora-secrets run --watch follows secret rotation', () => {
     );
     assert.ok(Date.now() - rotatedAt <= INTERVAL_MS + 2000 + 500, `signalled ${Date.now() - rotatedAt} ms later`);
     assert.equal(starts(dir).length, 1, 'no restart');
-    assert.ok(alive(only.pid));
+    assert.ok(pidAlive(only.pid));
     await cli.waitFor(/CLIENT_SECRET changed \(secret\/cli-watch\/client version 1 → 2\)/);
     assert.match(cli.stderr, new RegExp(`sending SIGHUP to pid ${only.pid}`));
     await cli.stop();

@@ -151,17 +151,24 @@ describe('CACHE_TTL_SECONDS=0: values uncached, reference rows still cached and 
     });
   });
 
-  test('a resolve reads the reference from its cache, not PostgreSQL', async () => {
+  test('a resolve reads the reference from its cache, not PostgreSQL', async (t) => {
     const warmedAt = Date.now();
     assert.equal((await resolve('gina', 'api')).status, 200);
     // Changed behind the app, the row would now be refused (outside the mount): a 200 shows it was not read.
     await setReferenceRow('gina', 'api', 'vault:kv/data/elsewhere/users/gina/api');
     try {
       const res = await resolve('gina', 'api');
-      if (Date.now() - warmedAt < REFERENCE_TTL_SECONDS * 1000 - 1000) {
-        assert.equal(res.status, 200, `resolve answered ${res.status}: ${res.text}`);
-        assert.equal((res.json as { reference: string }).reference, 'vault:kv/data/aurora/users/gina/api');
+      const elapsed = Date.now() - warmedAt;
+      // Past the TTL the cache may rightly have gone to PostgreSQL: nothing to check, and the report says so
+      // instead of counting a pass (a timing assertion would fail a run that is merely slow).
+      if (elapsed >= REFERENCE_TTL_SECONDS * 1000 - 1000) {
+        t.skip(
+          `not checked: ${elapsed} ms since the cache was warmed, within 1 s of its ${REFERENCE_TTL_SECONDS} s TTL`,
+        );
+        return;
       }
+      assert.equal(res.status, 200, `resolve answered ${res.status}: ${res.text}`);
+      assert.equal((res.json as { reference: string }).reference, 'vault:kv/data/aurora/users/gina/api');
     } finally {
       await setReferenceRow('gina', 'api', 'vault:kv/data/aurora/users/gina/api');
     }

@@ -19,13 +19,13 @@ describe('PostgreSQL authenticates every connection with scram-sha-256', () => {
     await postgres?.stop();
   });
 
-  const connect = async (password: string | undefined): Promise<unknown> => {
+  const connect = async (password: string): Promise<unknown> => {
     const db = new pg.Client({
       host: postgres.host,
       port: postgres.port,
       user: postgres.user,
       database: postgres.database,
-      ...(password === undefined ? {} : { password }),
+      password,
       connectionTimeoutMillis: 10_000,
     });
     try {
@@ -43,10 +43,16 @@ describe('PostgreSQL authenticates every connection with scram-sha-256', () => {
     const err = (await connect(`${postgres.password}x`)) as { code?: string } | undefined;
     assert.ok(err, 'a wrong password must not connect');
     assert.equal(err.code, '28P01', `PostgreSQL names the failed password authentication: ${String(err)}`);
+    assert.match(String(err), /password authentication failed for user "postgres"/);
   });
 
-  test('no password is refused too', async () => {
-    assert.ok(await connect(''), 'an empty password must not connect');
+  test('no password is refused too: the server asks for SCRAM, which an empty password cannot answer', async () => {
+    // node-postgres will not send an empty password: it fails once the server has asked for SCRAM
+    // (SCRAM-SERVER-FIRST-MESSAGE), so this error proves the server demanded a password (`trust` would have
+    // let it in) and rules out a connection error, which fails before any authentication exchange.
+    const err = await connect('');
+    assert.ok(err, 'an empty password must not connect');
+    assert.match(String(err), /SCRAM-SERVER-FIRST-MESSAGE: client password must be a (non-empty )?string/);
   });
 
   test('the generated password connects, and pg_hba.conf trusts no one', async () => {

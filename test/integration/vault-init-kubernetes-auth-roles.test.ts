@@ -8,8 +8,8 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { VaultClient } from '@aurora/common';
-import { runVaultInitOnce, tempDir, type VaultInitDirs, type VaultServer } from '@aurora/process';
-import { configureChanges } from '../support/vault-init-runs.js';
+import { tempDir, type VaultInitDirs, type VaultServer } from '@aurora/process';
+import { configureChanges, runOnceOk } from '../support/vault-init-runs.js';
 import { initRootClient, vaultInitScene } from '../support/vault-init-scene.js';
 
 interface Role {
@@ -24,6 +24,8 @@ describe('vault-init with VAULT_CLIENT_AUTH=kubernetes', () => {
   let dirs: VaultInitDirs;
   let env: Record<string, string>;
   let root: VaultClient;
+  // Every vault-init run's output (runOnceOk collects them).
+  const outputs: string[] = [];
 
   before(async () => {
     // Vault runs outside any cluster here: it gets the API's CA from vault-init (any valid PEM will do for
@@ -58,8 +60,7 @@ describe('vault-init with VAULT_CLIENT_AUTH=kubernetes', () => {
       VAULT_K8S_HOST: 'https://kubernetes.default.svc',
       VAULT_K8S_CA_CERT_FILE: caFile,
     }));
-    const run = await runVaultInitOnce(env);
-    assert.equal(run.code, 0, run.output);
+    await runOnceOk(env, outputs);
     root = initRootClient(vault, dirs, 5000);
   });
 
@@ -88,16 +89,14 @@ describe('vault-init with VAULT_CLIENT_AUTH=kubernetes', () => {
   });
 
   test('a second run changes nothing; a role edited by hand is put back', async () => {
-    const again = await runVaultInitOnce(env);
-    assert.equal(again.code, 0, again.output);
+    const again = await runOnceOk(env, outputs);
     assert.deepEqual(configureChanges(again.output), []);
     await root.write('auth/kubernetes/role/aurora-agent', {
       bound_service_account_names: ['*'],
       bound_service_account_namespaces: ['*'],
       token_policies: ['aurora-app'],
     });
-    const repair = await runVaultInitOnce(env);
-    assert.equal(repair.code, 0, repair.output);
+    const repair = await runOnceOk(env, outputs);
     assert.deepEqual(configureChanges(repair.output), ['kubernetes-role:aurora-agent=updated']);
     const agent = (await root.read<{ data: Role }>('auth/kubernetes/role/aurora-agent')).data;
     assert.deepEqual(agent.bound_service_account_names, ['aurora-secrets-app']);

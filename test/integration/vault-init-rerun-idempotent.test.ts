@@ -6,9 +6,10 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { VaultClient } from '@aurora/common';
+import type { VaultClient } from '@aurora/common';
 import { VaultServer, runVaultInitOnce, vaultInitMain, type VaultInitDirs } from '@aurora/process';
-import { vaultInitScene } from '../support/vault-init-scene.js';
+import { runOnceOk } from '../support/vault-init-runs.js';
+import { initRootClient, vaultInitScene } from '../support/vault-init-scene.js';
 import { leakedLines, secretsOnDisk } from '../support/leaks.js';
 import { loadConfig } from '@aurora/vault-init/config';
 import { configureVault } from '@aurora/vault-init/configure/index';
@@ -42,14 +43,9 @@ describe('vault-init run again on an initialized Vault', () => {
   before(async () => {
     // 1/1: this story is about configuration, not about the seal; the 5/3 default has its own tests.
     ({ vault, dirs, env } = await vaultInitScene({ VAULT_SECRET_SHARES: '1', VAULT_SECRET_THRESHOLD: '1' }));
-    const run = await runVaultInitOnce(env);
-    outputs.push(run.output);
-    assert.equal(run.code, 0, run.output);
+    await runOnceOk(env, outputs);
     first = snapshot(dirs);
-    root = new VaultClient({
-      addr: vault.addr,
-      token: (JSON.parse(first['init/init.json']!) as { root_token: string }).root_token,
-    });
+    root = initRootClient(vault, dirs);
   });
   after(async () => {
     await vault?.stop();

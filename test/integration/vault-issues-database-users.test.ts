@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import pg from 'pg';
 import { VaultClient, VaultForbiddenError, type DatabaseCredentials } from '@aurora/common';
-import { runVaultInitOnce, type PostgresServer, type VaultInitDirs, type VaultServer } from '@aurora/process';
+import { type PostgresServer, type VaultInitDirs, type VaultServer } from '@aurora/process';
 import { connectAs, databaseScene } from '../support/database-scene.js';
 import { leakedLines } from '../support/leaks.js';
 import { configureChanges, runOnceOk } from '../support/vault-init-runs.js';
@@ -129,18 +129,19 @@ describe('vault-init gives PostgreSQL to Vault’s database secrets engine', () 
     const maintenance = await creds('aurora-maintenance', operator);
     await operator.revokeLease(maintenance.leaseId);
     await assert.rejects(operator.database().credentials('aurora-app'), VaultForbiddenError);
-    // The app's AppRole token cannot renew or revoke a lease that is not one of its roles'.
+    // Lease rights follow the lease's path (the role), not who was issued it: the operator's token renews a
+    // maintenance lease someone else holds, and can neither renew nor revoke a lease of the app's role.
     const other = await creds('aurora-maintenance');
     const stranger = await root.database().credentials('aurora-app');
+    assert.ok((await operator.renewLease(other.leaseId)).leaseDuration > 0);
+    await assert.rejects(operator.renewLease(stranger.leaseId), VaultForbiddenError);
     await assert.rejects(operator.revokeLease(stranger.leaseId), VaultForbiddenError);
     await root.revokeLease(stranger.leaseId);
     await root.revokeLease(other.leaseId);
   });
 
   test('a rerun changes nothing; hand-made changes to the connection and a role are put back', async () => {
-    const again = await runVaultInitOnce(env, 120_000);
-    outputs.push(again.output);
-    assert.equal(again.code, 0, again.output);
+    const again = await runOnceOk(env, outputs, { timeoutMs: 120_000 });
     assert.deepEqual(configureChanges(again.output), []);
 
     const role = (await root.database().readRole('aurora-app'))!;
@@ -150,9 +151,7 @@ describe('vault-init gives PostgreSQL to Vault’s database secrets engine', () 
       allowed_roles: ['aurora-app'],
       verify_connection: false,
     });
-    const repaired = await runVaultInitOnce(env, 120_000);
-    outputs.push(repaired.output);
-    assert.equal(repaired.code, 0, repaired.output);
+    const repaired = await runOnceOk(env, outputs, { timeoutMs: 120_000 });
     assert.deepEqual(configureChanges(repaired.output).sort(), [
       'database-connection:aurora=updated',
       'database-role:aurora-app=updated',

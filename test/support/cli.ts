@@ -179,13 +179,3 @@ export function childScript(name: string, source: string): string {
   fs.writeFileSync(file, source);
   return file;
 }
-
-/** Whether a process with this pid exists (signal 0). */
-export function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}

@@ -7,17 +7,9 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { pidAlive } from '@aurora/process';
 
 const LOCK = path.join(os.tmpdir(), 'aurora-e2e-compose.lock');
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 /** Waits until this process holds the lock; returns the function that releases it. */
 export async function acquireComposeLock(what: string, timeoutMs: number): Promise<() => void> {
@@ -51,7 +43,7 @@ export async function acquireComposeLock(what: string, timeoutMs: number): Promi
         return 0;
       }
     })();
-    if ((owner !== undefined && !alive(owner)) || (owner === undefined && age > 60_000)) {
+    if ((owner !== undefined && !pidAlive(owner)) || (owner === undefined && age > 60_000)) {
       fs.rmSync(LOCK, { recursive: true, force: true });
       continue;
     }

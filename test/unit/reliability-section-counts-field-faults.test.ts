@@ -5,6 +5,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { renderReliability } from '../../scripts/update-figures.js';
 import type { Reliability } from '../../bench/reliability.js';
+import { fieldFaultPassed } from '../faults/field-fault.js';
 
 const reliability: Reliability = {
   suites: {
@@ -67,5 +68,31 @@ describe("the README's reliability section counts the field-fault suites", () =>
     const faultTable = text.split('\n\nFaults found in the field')[0]!;
     assert.doesNotMatch(faultTable, /cases checked/);
     assert.match(faultTable, /\| kill -9 of Vault during writes \| passed \|/);
+  });
+});
+
+describe('what a field-fault suite records when its run ends', () => {
+  test('every registered test ran and passed, exit 0: passed', () => {
+    assert.equal(fieldFaultPassed({ registered: 3, passed: 3, failed: 0, exitCode: 0 }), true);
+  });
+
+  test('a failed before(): no test ran and the process exits non-zero, so the last "passed" is replaced', () => {
+    assert.equal(fieldFaultPassed({ registered: 3, passed: 0, failed: 0, exitCode: 1 }), false);
+  });
+
+  test('a failed after() or hook with every test passed: failed', () => {
+    assert.equal(fieldFaultPassed({ registered: 2, passed: 2, failed: 0, exitCode: 1 }), false);
+  });
+
+  test('a registered test never ran: failed', () => {
+    assert.equal(fieldFaultPassed({ registered: 3, passed: 2, failed: 0, exitCode: 0 }), false);
+  });
+
+  test('a failing test: failed', () => {
+    assert.equal(fieldFaultPassed({ registered: 3, passed: 2, failed: 1, exitCode: 1 }), false);
+  });
+
+  test('nothing ran and exit 0 (a name filter): no record, the last real one stands', () => {
+    assert.equal(fieldFaultPassed({ registered: 3, passed: 0, failed: 0, exitCode: 0 }), undefined);
   });
 });

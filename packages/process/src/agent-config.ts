@@ -14,7 +14,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { repoRoot } from './processes.js';
 
 export interface AgentObject {
   objectName: string;
@@ -51,10 +51,8 @@ export const COMPOSE_AGENT_OPTIONS: Readonly<AgentConfigOptions> = Object.freeze
   renderInterval: '30s',
 });
 
-const here = path.dirname(fileURLToPath(import.meta.url));
-export const REPO_ROOT = path.resolve(here, '..', '..', '..');
-export const OBJECTS_FILE = path.join(REPO_ROOT, 'vault', 'agent', 'secrets.json');
-export const AGENT_HCL_FILE = path.join(REPO_ROOT, 'vault', 'agent', 'agent.hcl');
+export const OBJECTS_FILE = path.join(repoRoot(), 'vault', 'agent', 'secrets.json');
+export const AGENT_HCL_FILE = path.join(repoRoot(), 'vault', 'agent', 'agent.hcl');
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 const KV_PATH = /^[A-Za-z0-9][A-Za-z0-9._-]*\/data\/[A-Za-z0-9._@-]+(?:\/[A-Za-z0-9._@-]+)*$/;

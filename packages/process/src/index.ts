@@ -7,13 +7,11 @@
 export {
   exited,
   freePort,
-  killProcess,
   livePid,
   pidAlive,
   readIfPresent,
   repoRoot,
   run,
-  runRoot,
   spawnServer,
   startBoth,
   stopIfSetUpFails,
@@ -32,11 +30,9 @@ export {
   initAndUnseal,
   lookupToken,
   pinnedVaultVersion,
-  VAULT_TELEMETRY,
   vaultBinary,
   vaultServerConfig,
   VaultServer,
-  waitVaultAnswers,
   type VaultServerOptions,
 } from './vault.js';
 export { RaftCluster, RaftNode, type RaftHealth } from './raft.js';
@@ -45,13 +41,10 @@ export { RaftCluster, RaftNode, type RaftHealth } from './raft.js';
 export {
   initCluster,
   libpqEnv,
-  pgCommand,
   pgPassFile,
   postgresBinDir,
   postgresCommand,
   PostgresServer,
-  readSuperuserPassword,
-  SUPERUSER,
   superuserPasswordFile,
   type PostgresOptions,
 } from './postgres.js';
@@ -69,12 +62,9 @@ export {
   type VaultInitDirs,
 } from './vault-init.js';
 export {
-  localizedComposeConfig,
   nativeVaultAgentOptions,
-  startVaultAgent,
   VaultAgent,
   vaultAgentCommand,
-  writeAgentConfig,
   writeNativeSecretsConfig,
   type VaultAgentOptions,
 } from './agent.js';
@@ -82,12 +72,9 @@ export {
   AGENT_HCL_FILE,
   COMPOSE_AGENT_OPTIONS,
   composeAgentConfig,
-  OBJECTS_FILE,
-  objectTemplate,
   parseObjects,
   readObjects,
   renderAgentConfig,
-  REPO_ROOT,
   type AgentConfigOptions,
   type AgentObject,
 } from './agent-config.js';
@@ -98,7 +85,6 @@ export {
   clientResource,
   credentialRows,
   CredentialsStack,
-  DEFAULT_CLIENTS,
   kvVersions,
   putClientRow,
   readHttpResult,

@@ -108,13 +108,16 @@ export async function stopProcess(
   clearTimeout(timer);
 }
 
-/** Whether a process with this pid exists (signal 0 probes without signalling). */
+/**
+ * Whether a process with this pid exists (signal 0 probes without signalling). EPERM means it exists but
+ * belongs to another user (kill(2)): alive; ESRCH, no such process: not.
+ */
 export function pidAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;
-  } catch {
-    return false;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 
