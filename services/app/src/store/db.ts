@@ -5,7 +5,13 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import pg from 'pg';
-import { DatabaseUnavailableError, MIGRATION_LOCK_SQL, MIGRATION_UNLOCK_SQL, type Logger } from '@aurora/common';
+import {
+  DatabaseUnavailableError,
+  MIGRATION_LOCK_SQL,
+  MIGRATION_UNLOCK_SQL,
+  type DatabaseCredentials,
+  type Logger,
+} from '@aurora/common';
 import type { AppConfig } from '../config.js';
 
 /**
@@ -46,6 +52,16 @@ export function createPool(config: AppConfig['postgres']): pg.Pool {
     /* the next query reconnects */
   });
   return pool;
+}
+
+/** A pool with `config`'s settings that logs in as the user Vault leased (`credentials`), not PGUSER. */
+export function poolFor(config: AppConfig['postgres'], credentials: DatabaseCredentials): pg.Pool {
+  return createPool({
+    ...config,
+    user: credentials.username,
+    password: credentials.password,
+    passwordFile: undefined,
+  });
 }
 
 /** Connection-level failures become a 503; SQL errors stay as they are (they are bugs or constraint hits). */
