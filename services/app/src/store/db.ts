@@ -9,6 +9,7 @@ import {
   DatabaseUnavailableError,
   MIGRATION_LOCK_SQL,
   MIGRATION_UNLOCK_SQL,
+  registerSecret,
   type DatabaseCredentials,
   type Logger,
 } from '@aurora/common';
@@ -16,17 +17,20 @@ import type { AppConfig } from '../config.js';
 
 /**
  * Reads a password file as PostgreSQL's own images do (POSTGRES_PASSWORD_FILE): its content without trailing
- * newlines. The error names the file and the setting, never the content.
+ * newlines, registered with the redacting logger. The error names the file and the setting, never the content.
  */
 export async function readPasswordFile(file: string): Promise<string> {
+  let password: string;
   try {
-    return (await fs.readFile(file, 'utf8')).replace(/\n+$/, '');
+    password = (await fs.readFile(file, 'utf8')).replace(/\n+$/, '');
   } catch (err) {
     throw new Error(
       `cannot read the PostgreSQL password file ${file} (PGPASSWORD_FILE): ${(err as NodeJS.ErrnoException).code ?? String(err)}`,
       { cause: err },
     );
   }
+  registerSecret(password);
+  return password;
 }
 
 /** What the stores need of a pool: a pg.Pool, or the RotatingPool that swaps one for fresh credentials. */

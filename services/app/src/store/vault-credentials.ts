@@ -5,13 +5,7 @@
  * replaced before the max TTL), its pool moved to each new user without failing a request.
  */
 import type pg from 'pg';
-import {
-  DatabaseCredentialsLifetime,
-  LifetimeWatcher,
-  registerSecret,
-  type DatabaseCredentials,
-  type Logger,
-} from '@aurora/common';
+import { DatabaseCredentialsLifetime, LifetimeWatcher, type DatabaseCredentials, type Logger } from '@aurora/common';
 import type { AppConfig } from '../config.js';
 import type { VaultSession } from '../vault/session.js';
 import { migrate, poolFor } from './db.js';
@@ -35,7 +29,6 @@ export async function withLeasedUser<T>(
   // One login for the session's life: a login per call would leave a Vault token behind on every retry.
   await vault.start();
   const creds = await vault.run((c) => c.database(config.vault.mount).credentials(role));
-  registerSecret(creds.password);
   const pool = poolFor(config, creds);
   try {
     return await fn(pool);
@@ -82,7 +75,6 @@ export async function leaseDatabase(
     config.vault.mount,
     config.vault.role,
     async (next, previous) => {
-      registerSecret(next.password);
       await pool.use(next, previous);
       logger.info('PostgreSQL pool moved to a new leased user', {
         user: next.username,
