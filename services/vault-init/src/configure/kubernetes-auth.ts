@@ -7,7 +7,7 @@
  * Vault docs: https://developer.hashicorp.com/vault/docs/auth/kubernetes (config, role/:name, audience).
  */
 import { VaultNotFoundError, type VaultClient } from '@aurora/common';
-import { VaultObjectConflictError } from '../errors.js';
+import { ensureAuthMethod } from './auth-method.js';
 import type { Change } from './types.js';
 
 export const KUBERNETES_MOUNT = 'kubernetes';
@@ -32,17 +32,7 @@ export async function ensureKubernetesAuth(
   kubernetesHost: string,
   caCert?: string,
 ): Promise<Change> {
-  const methods = await client.authMethods();
-  const actual = methods[`${KUBERNETES_MOUNT}/`];
-  let change: Change = 'unchanged';
-  if (!actual) {
-    await client.enableAuthMethod(KUBERNETES_MOUNT, 'kubernetes');
-    change = 'created';
-  } else if (actual.type !== 'kubernetes') {
-    throw new VaultObjectConflictError(
-      `auth/${KUBERNETES_MOUNT}/ in Vault at ${client.addr} is a "${actual.type}" auth method, not Kubernetes; vault-init will not replace it. Disable or move it, then restart vault-init.`,
-    );
-  }
+  let change = await ensureAuthMethod(client, KUBERNETES_MOUNT, 'kubernetes');
   let config: { kubernetes_host?: string; kubernetes_ca_cert?: string } | undefined;
   try {
     config = (
