@@ -33,7 +33,8 @@
  * Each repair re-checks under the credential's locks (@aurora/common/locks): the credential's own, which the
  * app's writes hold from the Vault write to the row commit, so a write in progress is never mistaken for an
  * orphan; and the write barrier shared, so that an online backup never cuts the two stores in the middle of a
- * repair. Only metadata is read: doctor never reads a secret value.
+ * repair. Mostly metadata is read; where a row is behind Vault only in number, the two versions' values are read
+ * and compared in memory, never reported, logged or stored.
  */
 import { isDeepStrictEqual } from 'node:util';
 import type pg from 'pg';

@@ -38,11 +38,7 @@ async function main(): Promise<void> {
       () => migrateAsLeasedUser(vaultPg, vault, logger),
       logger,
     );
-    leased = await retryValue(
-      'leasing the PostgreSQL user from Vault',
-      () => leaseDatabase(vaultPg, vault, logger),
-      logger,
-    );
+    leased = await retry('leasing the PostgreSQL user from Vault', () => leaseDatabase(vaultPg, vault, logger), logger);
     pool = leased.pool;
   } else {
     const own = createPool(pg);
@@ -106,16 +102,8 @@ async function main(): Promise<void> {
   process.once('SIGINT', () => shutdown('SIGINT'));
 }
 
-async function retry(
-  what: string,
-  fn: () => Promise<void>,
-  logger: ReturnType<typeof createLogger>,
-  attempts = 30,
-): Promise<void> {
-  return retryValue(what, fn, logger, attempts);
-}
-
-async function retryValue<T>(
+/** Runs `fn` until it succeeds, up to `attempts` times one second apart, logging each failure; its value. */
+async function retry<T>(
   what: string,
   fn: () => Promise<T>,
   logger: ReturnType<typeof createLogger>,

@@ -4,7 +4,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { EnvReader, KV_SETTINGS, readSettings, setting } from '@aurora/common';
+import { EnvReader, KV_SETTINGS, STACK_SETTING, readSettings, setting } from '@aurora/common';
 
 export interface VaultInitConfig {
   vaultAddr: string;
@@ -121,6 +121,8 @@ export const VAULT_INIT_SETTINGS = {
   secretShares: setting.int('VAULT_SECRET_SHARES', 5, { min: 1, max: 255 }, 'key shares of a new Vault'),
   secretThreshold: setting.int('VAULT_SECRET_THRESHOLD', 3, { min: 1, max: 255 }, 'shares needed to unseal'),
   ...KV_SETTINGS,
+  // Read (and so validated at start) for the commands vault-init's messages name (stackCommands).
+  stack: STACK_SETTING,
   appPolicy: setting.string('VAULT_APP_POLICY', 'aurora-app', "the app's least-privilege policy", {
     pattern: POLICY_NAME,
     example: 'aurora-app',

@@ -6,24 +6,18 @@
  * use (`VAULT_TOKEN=<it> vault token revoke -self`).
  * Exit codes: 0 printed · 2 bad configuration · 4 init material problem · 1 anything else.
  */
-import path from 'node:path';
-import { ConfigError, EnvReader, VaultClient, redactString } from '@aurora/common';
+import { ConfigError, VaultClient, redactString } from '@aurora/common';
 import { findActive } from './cluster.js';
-import { VAULT_INIT_SETTINGS, loadConfig, parseHaAddrs } from './config.js';
+import { loadConfig } from './config.js';
 import { EXIT, VaultInitError } from './errors.js';
 import { createInitStore } from './init-store.js';
 
 const say = (msg: string) => process.stderr.write(`[root-token] ${redactString(msg)}\n`);
 
 async function main(): Promise<number> {
-  const r = new EnvReader(process.env);
-  const config = r.done({
-    vaultAddr: VAULT_INIT_SETTINGS.vaultAddr.read(r),
-    initDir: path.resolve(VAULT_INIT_SETTINGS.initDir.read(r)),
-    haAddrs: parseHaAddrs(VAULT_INIT_SETTINGS.haAddrs.read(r), r),
-  });
-  // The init store's settings (VAULT_INIT_STORE and its backend's) as vault-init itself reads them.
-  const store = createInitStore(loadConfig(process.env, []));
+  // Every setting as vault-init itself reads them: VAULT_ADDR, VAULT_HA_ADDRS, the init store's.
+  const config = loadConfig(process.env, []);
+  const store = createInitStore(config);
   const material = await store.read();
   // HA profile: VAULT_ADDR is then the `vault-ha` alias, which DNS answers with any running node, one that is
   // still sealed after a restart included, and a standby cannot forward while the leader is gone (it redirects

@@ -5,6 +5,7 @@
  * (VaultClient.renewLease / revokeLease), like every other lease.
  */
 import { VaultNotFoundError } from '../errors.js';
+import { registerSecret } from '../logger.js';
 import type { VaultClient } from '../vault-client.js';
 
 /** `<mount>/config/<name>` as Vault answers a read: the password is never returned. */
@@ -91,7 +92,10 @@ export class DatabaseApi {
     await this.client.write(`${this.mount}/roles/${name}`, role);
   }
 
-  /** New credentials of `role`: Vault runs the role's creation statements and leases the user. */
+  /**
+   * New credentials of `role`: Vault runs the role's creation statements and leases the user. The password is
+   * registered with the redacting logger before it is returned, so no caller can log it first.
+   */
   async credentials(role: string): Promise<DatabaseCredentials> {
     const res = await this.client.read<{
       lease_id: string;
@@ -99,6 +103,7 @@ export class DatabaseApi {
       renewable: boolean;
       data: { username: string; password: string };
     }>(`${this.mount}/creds/${role}`);
+    registerSecret(res.data.password);
     return {
       leaseId: res.lease_id,
       leaseDuration: res.lease_duration,

@@ -33,9 +33,8 @@ export class ClientDirectory {
 
   /** The Client resource `id`, or undefined when there is none (not cached). PostgreSQL errors are thrown. */
   async get(id: string): Promise<Resource | undefined> {
-    const cached = this.cache.get(id);
-    if (cached !== undefined) return cached;
     try {
+      // load answers a cached value itself, without calling the loader.
       return await this.cache.load(id, async () => {
         const resource = await this.store.get('Client', id);
         if (resource === undefined) throw new NoSuchClient();

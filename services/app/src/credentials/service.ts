@@ -136,13 +136,19 @@ export class CredentialsService {
 
   /** Vault's current version of `reference` (KV v2 metadata `current_version`); undefined when Vault has none. */
   private async currentVersion(reference: string): Promise<number | undefined> {
+    const { meta } = await this.metadataOf(reference);
+    return meta?.current_version || undefined;
+  }
+
+  /** The KV metadata of `reference`'s secret (undefined when Vault has none) with its mount and path. */
+  private async metadataOf(reference: string) {
     const ref = this.resolver.ownReference(reference);
     const path = this.resolver.pathOf(ref);
     const meta = await retrySealed(() => this.vault.run((c) => c.kvMetadata(ref.mount, path))).catch((err: unknown) => {
       if (err instanceof VaultNotFoundError) return undefined;
       throw err;
     });
-    return meta?.current_version || undefined;
+    return { mount: ref.mount, path, meta };
   }
 
   /**
@@ -331,13 +337,8 @@ export class CredentialsService {
    */
   private async danglingError(userId: string, credentialType: string, reference: string): Promise<NotFoundError> {
     const what = `the ${credentialType} credential of user ${userId}`;
-    const ref = this.resolver.ownReference(reference);
-    const path = this.resolver.pathOf(ref);
-    const meta = await retrySealed(() => this.vault.run((c) => c.kvMetadata(ref.mount, path))).catch((err: unknown) => {
-      if (err instanceof VaultNotFoundError) return undefined;
-      throw err;
-    });
-    const state = secretState(meta, ref.mount, path);
+    const { mount, path, meta } = await this.metadataOf(reference);
+    const state = secretState(meta, mount, path);
     if (state.condition === 'current-deleted')
       return new NotFoundError(
         `${what}: its current version (${state.current}) is deleted in Vault (a soft delete, recoverable): \`${state.command}\` gives it back; \`make doctor\` lists it`,

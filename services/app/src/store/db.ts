@@ -5,22 +5,32 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import pg from 'pg';
-import { DatabaseUnavailableError, MIGRATION_LOCK_SQL, MIGRATION_UNLOCK_SQL, type Logger } from '@aurora/common';
+import {
+  DatabaseUnavailableError,
+  MIGRATION_LOCK_SQL,
+  MIGRATION_UNLOCK_SQL,
+  registerSecret,
+  type DatabaseCredentials,
+  type Logger,
+} from '@aurora/common';
 import type { AppConfig } from '../config.js';
 
 /**
  * Reads a password file as PostgreSQL's own images do (POSTGRES_PASSWORD_FILE): its content without trailing
- * newlines. The error names the file and the setting, never the content.
+ * newlines, registered with the redacting logger. The error names the file and the setting, never the content.
  */
 export async function readPasswordFile(file: string): Promise<string> {
+  let password: string;
   try {
-    return (await fs.readFile(file, 'utf8')).replace(/\n+$/, '');
+    password = (await fs.readFile(file, 'utf8')).replace(/\n+$/, '');
   } catch (err) {
     throw new Error(
       `cannot read the PostgreSQL password file ${file} (PGPASSWORD_FILE): ${(err as NodeJS.ErrnoException).code ?? String(err)}`,
       { cause: err },
     );
   }
+  registerSecret(password);
+  return password;
 }
 
 /** What the stores need of a pool: a pg.Pool, or the RotatingPool that swaps one for fresh credentials. */
@@ -46,6 +56,16 @@ export function createPool(config: AppConfig['postgres']): pg.Pool {
     /* the next query reconnects */
   });
   return pool;
+}
+
+/** A pool with `config`'s settings that logs in as the user Vault leased (`credentials`), not PGUSER. */
+export function poolFor(config: AppConfig['postgres'], credentials: DatabaseCredentials): pg.Pool {
+  return createPool({
+    ...config,
+    user: credentials.username,
+    password: credentials.password,
+    passwordFile: undefined,
+  });
 }
 
 /** Connection-level failures become a 503; SQL errors stay as they are (they are bugs or constraint hits). */

@@ -11,7 +11,7 @@ import pg from 'pg';
 import type { DatabaseCredentials } from '@aurora/common';
 import { DatabaseCredentialsExpiredError } from '@aurora/common';
 import type { AppConfig } from '../config.js';
-import { createPool, type Db } from './db.js';
+import { poolFor, type Db } from './db.js';
 
 export class RotatingPool implements Db {
   private current?: pg.Pool;
@@ -30,12 +30,7 @@ export class RotatingPool implements Db {
 
   /** Moves new connections to `next`; the previous pool ends once its clients are back, then `previous` retires. */
   async use(next: DatabaseCredentials, previous: DatabaseCredentials | undefined): Promise<void> {
-    const pool = createPool({
-      ...this.config,
-      user: next.username,
-      password: next.password,
-      passwordFile: undefined,
-    });
+    const pool = poolFor(this.config, next);
     try {
       (await pool.connect()).release();
     } catch (err) {

@@ -5,23 +5,16 @@
  * replaced before the max TTL), its pool moved to each new user without failing a request.
  */
 import type pg from 'pg';
-import {
-  DatabaseCredentialsLifetime,
-  LifetimeWatcher,
-  registerSecret,
-  type DatabaseCredentials,
-  type Logger,
-} from '@aurora/common';
+import { DatabaseCredentialsLifetime, LifetimeWatcher, type DatabaseCredentials, type Logger } from '@aurora/common';
 import type { AppConfig } from '../config.js';
 import type { VaultSession } from '../vault/session.js';
-import { createPool, migrate } from './db.js';
+import { migrate, poolFor } from './db.js';
 import { RotatingPool } from './rotating-pool.js';
 
 type VaultPostgres = AppConfig['postgres'] & { vault: NonNullable<AppConfig['postgres']['vault']> };
 
 export interface LeasedDatabase {
   pool: RotatingPool;
-  watcher: LifetimeWatcher;
   /** Stops renewing, drains the pool and revokes the lease: Vault drops the user. */
   close(): Promise<void>;
 }
@@ -33,15 +26,15 @@ export async function withLeasedUser<T>(
   role: string,
   fn: (pool: pg.Pool) => Promise<T>,
 ): Promise<T> {
-  await vault.login();
-  const creds = await vault.client.database(config.vault.mount).credentials(role);
-  registerSecret(creds.password);
-  const pool = createPool({ ...config, user: creds.username, password: creds.password, passwordFile: undefined });
+  // One login for the session's life: a login per call would leave a Vault token behind on every retry.
+  await vault.start();
+  const creds = await vault.run((c) => c.database(config.vault.mount).credentials(role));
+  const pool = poolFor(config, creds);
   try {
     return await fn(pool);
   } finally {
     await pool.end().catch(() => undefined);
-    await vault.client.revokeLease(creds.leaseId).catch(() => undefined);
+    await vault.run((c) => c.revokeLease(creds.leaseId)).catch(() => undefined);
   }
 }
 
@@ -60,10 +53,12 @@ export async function leaseDatabase(
   logger: Logger,
 ): Promise<LeasedDatabase> {
   const revoke = (creds: DatabaseCredentials) =>
-    vault.client.revokeLease(creds.leaseId).catch((err: unknown) => {
-      // The user stays until its lease ends (VALID UNTIL and Vault's own expiry): a warning, not a failure.
-      logger.warn('could not revoke a replaced PostgreSQL lease; Vault drops the user when it ends', { err });
-    });
+    vault
+      .run((c) => c.revokeLease(creds.leaseId))
+      .catch((err: unknown) => {
+        // The user stays until its lease ends (VALID UNTIL and Vault's own expiry): a warning, not a failure.
+        logger.warn('could not revoke a replaced PostgreSQL lease; Vault drops the user when it ends', { err });
+      });
   // The pool asks the watcher's state, and the watcher is built around the pool: one is set after the other.
   const ref: { watcher?: LifetimeWatcher } = {};
   const pool = new RotatingPool(
@@ -80,7 +75,6 @@ export async function leaseDatabase(
     config.vault.mount,
     config.vault.role,
     async (next, previous) => {
-      registerSecret(next.password);
       await pool.use(next, previous);
       logger.info('PostgreSQL pool moved to a new leased user', {
         user: next.username,
@@ -93,13 +87,14 @@ export async function leaseDatabase(
   await started.start();
   return {
     pool,
-    watcher: started,
     close: async () => {
       started.stop();
       await pool.end();
       const leaseId = source.leaseId;
       if (leaseId)
-        await vault.client.revokeLease(leaseId).catch((err: unknown) => logger.warn('lease not revoked', { err }));
+        await vault
+          .run((c) => c.revokeLease(leaseId))
+          .catch((err: unknown) => logger.warn('lease not revoked', { err }));
     },
   };
 }

@@ -85,6 +85,14 @@ export class VaultSession {
     return this.watcher.refresh();
   }
 
+  /**
+   * Starts the session once (as the first `login`); later calls return at once without a new login, so a caller
+   * that only needs a session, not a fresh token, leaves no extra token behind in Vault.
+   */
+  async start(): Promise<void> {
+    if (!this.started) await this.login();
+  }
+
   private async approleLogin() {
     const [roleId, secretId] = await Promise.all([
       readCredential(path.join(this.options.approleDir, 'role_id')),

@@ -5,8 +5,9 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { VaultNotFoundError, VaultRequestError, registerSecret, type VaultClient } from '@aurora/common';
-import { VaultObjectConflictError, FilesystemError, fsReason } from '../errors.js';
+import { FilesystemError, fsReason } from '../errors.js';
 import { ensureDir, readIfExists, writeFileAtomic } from '../fs-atomic.js';
+import { ensureAuthMethod } from './auth-method.js';
 import type { Change } from './types.js';
 
 export const APPROLE_MOUNT = 'approle';
@@ -34,18 +35,7 @@ export function roleSettings(ttls: RoleTokenTtls = DEFAULT_ROLE_TTLS) {
 }
 
 export async function ensureApproleAuth(client: VaultClient): Promise<Change> {
-  const methods = await client.authMethods();
-  const actual = methods[`${APPROLE_MOUNT}/`];
-  if (!actual) {
-    await client.enableAuthMethod(APPROLE_MOUNT, 'approle');
-    return 'created';
-  }
-  if (actual.type !== 'approle') {
-    throw new VaultObjectConflictError(
-      `auth/${APPROLE_MOUNT}/ in Vault at ${client.addr} is a "${actual.type}" auth method, not AppRole; vault-init will not replace it. Disable or move it, then restart vault-init.`,
-    );
-  }
-  return 'unchanged';
+  return ensureAuthMethod(client, APPROLE_MOUNT, 'approle');
 }
 
 interface RoleData {

@@ -10,6 +10,7 @@
 import fs from 'node:fs/promises';
 import {
   VaultRequestError,
+  registerSecret,
   type DatabaseConnection,
   type DatabaseConnectionWrite,
   type VaultClient,
@@ -60,6 +61,7 @@ async function readBootstrapPassword(file: string): Promise<string> {
   }
   const password = text.replace(/\n+$/, '');
   if (!password) throw new VaultObjectConflictError(`${file} (VAULT_DB_SUPERUSER_PASSWORD_FILE) is empty`);
+  registerSecret(password);
   return password;
 }
 

@@ -15,7 +15,10 @@
 import type { DatabaseRole, VaultClient } from '@aurora/common';
 import type { Change } from './types.js';
 
-/** Vault's role for the app's queries, and the one for migrations, doctor and backups. */
+/**
+ * Vault's role for the app's queries (doctor leases a user of it too), and the one for migrations at start,
+ * backups, restores and a psql session by hand (it acts as the owner role).
+ */
 export const DB_APP_ROLE = 'aurora-app';
 export const DB_MAINTENANCE_ROLE = 'aurora-maintenance';
 /** The PostgreSQL group roles that own the schema and hold the app's grants. */

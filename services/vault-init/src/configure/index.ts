@@ -62,13 +62,17 @@ export async function configureVault(client: VaultClient, config: Readonly<Vault
       [APP_ROLE, config.appPolicy, config.kubernetesAppAudience],
       [AGENT_ROLE, AGENT_POLICY, config.kubernetesAgentAudience],
     ] as const) {
-      changes[`kubernetes-role:${role}`] = await ensureKubernetesRole(client, {
-        name: role,
-        policy,
-        audience,
-        serviceAccount: config.kubernetesServiceAccount,
-        namespace: config.kubernetesNamespace,
-      });
+      changes[`kubernetes-role:${role}`] = await ensureKubernetesRole(
+        client,
+        {
+          name: role,
+          policy,
+          audience,
+          serviceAccount: config.kubernetesServiceAccount,
+          namespace: config.kubernetesNamespace,
+        },
+        config.approleTtls,
+      );
     }
   } else {
     changes['auth:approle'] = await ensureApproleAuth(client);

@@ -7,13 +7,11 @@
  * Vault docs: https://developer.hashicorp.com/vault/docs/auth/kubernetes (config, role/:name, audience).
  */
 import { VaultNotFoundError, type VaultClient } from '@aurora/common';
-import { VaultObjectConflictError } from '../errors.js';
+import { DEFAULT_ROLE_TTLS, type RoleTokenTtls } from './approle.js';
+import { ensureAuthMethod } from './auth-method.js';
 import type { Change } from './types.js';
 
 export const KUBERNETES_MOUNT = 'kubernetes';
-
-/** Tokens as the AppRole logins get them: 1 h, renewable up to 24 h. */
-export const KUBERNETES_ROLE_SETTINGS = Object.freeze({ token_ttl: 3600, token_max_ttl: 86_400 });
 
 export interface KubernetesRole {
   name: string;
@@ -32,17 +30,7 @@ export async function ensureKubernetesAuth(
   kubernetesHost: string,
   caCert?: string,
 ): Promise<Change> {
-  const methods = await client.authMethods();
-  const actual = methods[`${KUBERNETES_MOUNT}/`];
-  let change: Change = 'unchanged';
-  if (!actual) {
-    await client.enableAuthMethod(KUBERNETES_MOUNT, 'kubernetes');
-    change = 'created';
-  } else if (actual.type !== 'kubernetes') {
-    throw new VaultObjectConflictError(
-      `auth/${KUBERNETES_MOUNT}/ in Vault at ${client.addr} is a "${actual.type}" auth method, not Kubernetes; vault-init will not replace it. Disable or move it, then restart vault-init.`,
-    );
-  }
+  let change = await ensureAuthMethod(client, KUBERNETES_MOUNT, 'kubernetes');
   let config: { kubernetes_host?: string; kubernetes_ca_cert?: string } | undefined;
   try {
     config = (
@@ -73,7 +61,15 @@ interface RoleData {
   token_max_ttl?: number;
 }
 
-export async function ensureKubernetesRole(client: VaultClient, role: KubernetesRole): Promise<Change> {
+/**
+ * Creates or updates the role `role.name`. Its tokens live as the AppRole logins' do (`ttls`, seconds:
+ * VAULT_APPROLE_TOKEN_TTL / VAULT_APPROLE_TOKEN_MAX_TTL), whichever method the stack logs in with.
+ */
+export async function ensureKubernetesRole(
+  client: VaultClient,
+  role: KubernetesRole,
+  ttls: RoleTokenTtls = DEFAULT_ROLE_TTLS,
+): Promise<Change> {
   const path = `auth/${KUBERNETES_MOUNT}/role/${role.name}`;
   let actual: RoleData | undefined;
   try {
@@ -86,7 +82,8 @@ export async function ensureKubernetesRole(client: VaultClient, role: Kubernetes
     bound_service_account_namespaces: [role.namespace],
     audience: role.audience,
     token_policies: [role.policy],
-    ...KUBERNETES_ROLE_SETTINGS,
+    token_ttl: ttls.tokenTtl,
+    token_max_ttl: ttls.tokenMaxTtl,
   };
   const same =
     actual !== undefined &&

@@ -7,7 +7,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { FilesystemError, InitMaterialError, fsReason } from '../errors.js';
 import { ensureDir, readIfExists, writeFileAtomic } from '../fs-atomic.js';
-import { invalidMaterial, registerInitMaterial, type InitMaterial, type InitStore } from './index.js';
+import { parseInitMaterial, registerInitMaterial, type InitMaterial, type InitStore } from './index.js';
 
 export class FileInitStore implements InitStore {
   readonly file: string;
@@ -68,25 +68,7 @@ export class FileInitStore implements InitStore {
         this.file,
       );
     }
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(text);
-    } catch {
-      // The parser's message quotes the content: never let it out.
-      throw new InitMaterialError(
-        `Vault is initialized, but its init file ${this.file} is corrupt (not valid JSON, ${text.length} bytes).`,
-        this.file,
-      );
-    }
-    const problem = invalidMaterial(parsed);
-    if (problem)
-      throw new InitMaterialError(
-        `Vault is initialized, but its init file ${this.file} is corrupt: ${problem}.`,
-        this.file,
-      );
-    const material = parsed as InitMaterial;
-    registerInitMaterial(material);
-    return material;
+    return parseInitMaterial(text, this.file, `its init file ${this.file}`);
   }
 
   async write(material: InitMaterial): Promise<void> {

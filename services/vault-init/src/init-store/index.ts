@@ -5,6 +5,7 @@
  */
 import { registerSecret, type InitResponse } from '@aurora/common';
 import type { VaultInitConfig } from '../config.js';
+import { InitMaterialError } from '../errors.js';
 import { FileInitStore } from './file.js';
 import { KubernetesSecretInitStore } from './kubernetes-secret.js';
 
@@ -40,6 +41,29 @@ export function registerInitMaterial(material: InitResponse): void {
   for (const k of material.keys ?? []) registerSecret(k);
   for (const k of material.keys_base64 ?? []) registerSecret(k);
   registerSecret(material.root_token);
+}
+
+/**
+ * The init material in `text` read from `location`, registered with the redacting logger. `what` names it in
+ * messages (default: the location).
+ * @throws InitMaterialError when it is not JSON or not init material; the message never quotes the content
+ */
+export function parseInitMaterial(text: string, location: string, what = location): InitMaterial {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    // The parser's message quotes the content: never let it out.
+    throw new InitMaterialError(
+      `Vault is initialized, but ${what} is corrupt (not valid JSON, ${text.length} bytes).`,
+      location,
+    );
+  }
+  const problem = invalidMaterial(parsed);
+  if (problem) throw new InitMaterialError(`Vault is initialized, but ${what} is corrupt: ${problem}.`, location);
+  const material = parsed as InitMaterial;
+  registerInitMaterial(material);
+  return material;
 }
 
 /** What is wrong with a parsed init file, or undefined. Never quotes the content. */

@@ -11,7 +11,7 @@
  */
 import type { CoreV1Api, KubeConfig, V1Secret } from '@kubernetes/client-node';
 import { InitMaterialError, VaultInitError, EXIT } from '../errors.js';
-import { invalidMaterial, registerInitMaterial, type InitMaterial, type InitStore } from './index.js';
+import { parseInitMaterial, registerInitMaterial, type InitMaterial, type InitStore } from './index.js';
 
 /** The Secret's key holding the material: the same JSON as the file backend's init.json. */
 export const INIT_SECRET_KEY = 'init.json';
@@ -118,22 +118,7 @@ export class KubernetesSecretInitStore implements InitStore {
       );
     }
     const text = Buffer.from(encoded, 'base64').toString('utf8');
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(text);
-    } catch {
-      // The parser's message quotes the content: never let it out.
-      throw new InitMaterialError(
-        `Vault is initialized, but ${this.location} is corrupt (not valid JSON, ${text.length} bytes).`,
-        this.location,
-      );
-    }
-    const problem = invalidMaterial(parsed);
-    if (problem)
-      throw new InitMaterialError(`Vault is initialized, but ${this.location} is corrupt: ${problem}.`, this.location);
-    const material = parsed as InitMaterial;
-    registerInitMaterial(material);
-    return material;
+    return parseInitMaterial(text, this.location);
   }
 
   async write(material: InitMaterial): Promise<void> {
