@@ -84,7 +84,9 @@ up() {
   # PostgreSQL's password: made here, at run time, handed to the chart as a Secret it only references (never a
   # chart value, so never in Helm's release record).
   if ! kctl -n "$NS" get secret aurora-postgres >/dev/null 2>&1; then
-    kctl -n "$NS" create secret generic aurora-postgres --from-literal="password=$(openssl rand -hex 24)" >/dev/null
+    # Through stdin, so the password is never on a command line (where `ps` would show it).
+    openssl rand -hex 24 | tr -d '\n' |
+      kctl -n "$NS" create secret generic aurora-postgres --from-file=password=/dev/stdin >/dev/null
   fi
   log "helm upgrade --install $RELEASE deploy/helm/aurora-secrets (namespace $NS, Vault replicas $REPLICAS)"
   local vals
@@ -108,7 +110,9 @@ aurora-secrets is ready on the local Kubernetes node ($((SECONDS - t_start))s).
   the Vault UI: scripts/k8s/port-forward.sh -n $NS svc/$f-vault 8200:8200      -> http://localhost:8200/ui
                 (this source build of Vault has no UI assets; the official image's UI works the same way)
   root token:   scripts/k8s/kubectl.sh -n $NS get secret $f-vault-init -o jsonpath='{.data.init\.json}' | base64 -d | grep root_token
-  Vault CLI:    scripts/k8s/kubectl.sh -n $NS exec -it $f-vault-0 -- env VAULT_TOKEN=<root token> vault status
+  Vault CLI:    scripts/k8s/kubectl.sh -n $NS exec -i $f-vault-0 -c vault -- \\
+                  sh -c 'read -r VAULT_TOKEN; export VAULT_TOKEN; exec vault "\$@"' vault status
+                (then type the root token and Enter: on stdin it stays off every command line)
 Stop (keep data): make k8s-down.  Remove everything: make k8s-clean.
 EOF2
 }

@@ -97,7 +97,11 @@ export async function rootToken(): Promise<string> {
   return (JSON.parse(Buffer.from(b64, 'base64').toString('utf8')) as { root_token: string }).root_token;
 }
 
-/** `vault <args>` in a Ready Vault pod, as root; `input` goes to stdin (for values given as "-"). */
+/**
+ * `vault <args>` in a Ready Vault pod, as root; `input` goes to stdin after the token (for values given as "-").
+ * The token travels on stdin, read by a shell in the pod, so it is never on kubectl's or the pod's command line
+ * (where `ps` or the API server's audit log would show it).
+ */
 export async function vault(args: string[], input?: string): Promise<Run> {
   const token = await rootToken();
   const ready = (await pods('vault')).filter(isReady);
@@ -105,17 +109,18 @@ export async function vault(args: string[], input?: string): Promise<Run> {
   return kubectl(
     [
       'exec',
-      ...(input !== undefined ? ['-i'] : []),
+      '-i',
       ready[0]!.metadata.name,
       '-c',
       'vault',
       '--',
-      'env',
-      `VAULT_TOKEN=${token}`,
+      'sh',
+      '-c',
+      'read -r VAULT_TOKEN; export VAULT_TOKEN; exec vault "$@"',
       'vault',
       ...args,
     ],
-    { input, timeoutMs: MIN },
+    { input: `${token}\n${input ?? ''}`, timeoutMs: MIN },
   );
 }
 
