@@ -6,8 +6,9 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { basicAuth } from '../support/raw-http.js';
 import { gunzipSync } from 'node:zlib';
-import { FULLNAME, MIN, adminSecret, basic, k, kJson, pods, randomSecret, rootToken, serviceUrl } from './cluster.js';
+import { FULLNAME, MIN, adminSecret, k, kJson, pods, randomSecret, rootToken, serviceUrl } from './cluster.js';
 
 interface Obj {
   kind: string;
@@ -28,7 +29,7 @@ test(
     const app = await serviceUrl('app', 8080);
     const admin = await adminSecret();
     const canary = randomSecret('ghp_k8s_canary');
-    const auth = { authorization: basic('admin', admin), 'content-type': 'application/json' };
+    const auth = { authorization: basicAuth('admin', admin), 'content-type': 'application/json' };
 
     const put = await fetch(`${app}/users/alice/credentials/github`, {
       method: 'PUT',
