@@ -9,10 +9,8 @@
 # Progress goes to stderr. Usage: scripts/k8s/ensure-binaries.sh [kubernetes|helm|coredns|pause ...]
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-. "$here/versions.sh"
-t_start=$SECONDS
-log() { printf '[k8s-binaries %4ss] %s\n' "$((SECONDS - t_start))" "$*" >&2; }
-die() { log "$*"; exit 1; }
+. "$here/env.sh"
+k8s_logger k8s-binaries
 
 command -v go >/dev/null 2>&1 || die "no Go toolchain: install Go >= 1.25 (Debian: apt-get install golang-go, or go.dev) and rerun."
 mkdir -p "$K8S_CACHE"

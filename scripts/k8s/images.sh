@@ -12,9 +12,7 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 . "$here/env.sh"
-t_start=$SECONDS
-log() { printf '[k8s-images %4ss] %s\n' "$((SECONDS - t_start))" "$*" >&2; }
-die() { log "$*"; exit 1; }
+k8s_logger k8s-images
 cache="$K8S_CACHE/k8s-images"
 mkdir -p "$cache"
 

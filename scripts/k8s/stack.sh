@@ -15,9 +15,7 @@ NS=${K8S_NAMESPACE:-aurora}
 RELEASE=${K8S_RELEASE:-aurora-secrets}
 REPLICAS=${K8S_VAULT_REPLICAS:-3}
 TIMEOUT=${K8S_TIMEOUT:-300}
-t_start=$SECONDS
-log() { printf '[k8s %4ss] %s\n' "$((SECONDS - t_start))" "$*" >&2; }
-die() { log "$*"; exit 1; }
+k8s_logger k8s
 
 # The chart's object names (its fullname: the release name when it contains the chart's name).
 fullname() { case $RELEASE in *aurora-secrets*) echo "$RELEASE" ;; *) echo "$RELEASE-aurora-secrets" ;; esac; }
