@@ -9,10 +9,8 @@
 # Progress goes to stderr. Usage: scripts/k8s/ensure-binaries.sh [kubernetes|helm|coredns|pause ...]
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-. "$here/versions.sh"
-t_start=$SECONDS
-log() { printf '[k8s-binaries %4ss] %s\n' "$((SECONDS - t_start))" "$*" >&2; }
-die() { log "$*"; exit 1; }
+. "$here/env.sh"
+k8s_logger k8s-binaries
 
 command -v go >/dev/null 2>&1 || die "no Go toolchain: install Go >= 1.25 (Debian: apt-get install golang-go, or go.dev) and rerun."
 mkdir -p "$K8S_CACHE"
@@ -103,55 +101,55 @@ build_kubernetes() {
   log "kubernetes $K8S_VERSION built in $((SECONDS - t0))s ($(du -sh "$K8S_BIN_DIR" | cut -f1))"
 }
 
-build_helm() {
-  if [ -x "$HELM_BIN_DIR/helm" ]; then log "helm $HELM_VERSION: cached in $HELM_BIN_DIR"; return; fi
-  begin_build "$HELM_BIN_DIR"
-  if [ -x "$HELM_BIN_DIR/helm" ]; then end_build; return; fi
+# One single-binary piece: cached in DIR, or built once under the lock by COMPILE, which writes $scratch/NAME.
+# Usage: build_piece NAME VERSION DIR "what the build is (how long)" COMPILE
+build_piece() {
+  local name=$1 version=$2 dir=$3 about=$4 compile=$5
+  if [ -x "$dir/$name" ]; then log "$name $version: cached in $dir"; return; fi
+  begin_build "$dir"
+  if [ -x "$dir/$name" ]; then end_build; log "$name $version: built meanwhile by another process"; return; fi
   local t0=$SECONDS
-  log "helm $HELM_VERSION: building from the Go module (~80 s)"
+  log "$name $version: $about"
+  "$compile"
+  cd "$here"
+  mv "$scratch/$name" "$dir/$name"
+  end_build
+  log "$name $version built in $((SECONDS - t0))s"
+}
+
+compile_helm() {
   # helm reports the version set here; without it `helm version` prints a placeholder. The Kubernetes version
   # is what `helm template`/`helm lint` assume without a cluster (helm's own Makefile sets both).
   local minor=${K8S_VERSION#v1.}; minor=${minor%%.*}
   local ld="-s -w -X helm.sh/helm/v3/internal/version.version=$HELM_VERSION"
   ld+=" -X helm.sh/helm/v3/pkg/chartutil.k8sVersionMajor=1 -X helm.sh/helm/v3/pkg/chartutil.k8sVersionMinor=$minor"
   ld+=" -X helm.sh/helm/v3/pkg/lint/rules.k8sVersionMajor=1 -X helm.sh/helm/v3/pkg/lint/rules.k8sVersionMinor=$minor"
-  with_ticker "helm" env GOBIN="$scratch/bin" go install -trimpath -ldflags "$ld" \
+  with_ticker "helm" env GOBIN="$scratch" go install -trimpath -ldflags "$ld" \
     "helm.sh/helm/v3/cmd/helm@$HELM_VERSION" >&2 || die "go install of helm failed (see above); rerun to try again."
-  mv "$scratch/bin/helm" "$HELM_BIN_DIR/helm"
-  end_build
-  log "helm $HELM_VERSION built in $((SECONDS - t0))s"
 }
 
-build_coredns() {
-  if [ -x "$COREDNS_BIN_DIR/coredns" ]; then log "coredns $COREDNS_VERSION: cached in $COREDNS_BIN_DIR"; return; fi
-  begin_build "$COREDNS_BIN_DIR"
-  if [ -x "$COREDNS_BIN_DIR/coredns" ]; then end_build; return; fi
-  local t0=$SECONDS
-  log "coredns $COREDNS_VERSION: building with the cluster's plugins only (~70 s)"
-  mkdir -p "$scratch/coredns"
-  cp "$here/coredns/main.go" "$scratch/coredns/main.go"
-  cd "$scratch/coredns"
+compile_coredns() {
+  mkdir -p "$scratch/coredns-src"
+  cp "$here/coredns/main.go" "$scratch/coredns-src/main.go"
+  cd "$scratch/coredns-src"
   go mod init aurora-secrets/coredns >/dev/null 2>&1
   go mod edit -require="github.com/coredns/coredns@$COREDNS_VERSION"
   with_ticker "coredns deps" go mod tidy >&2 || die "go mod tidy for coredns failed (see above)"
-  with_ticker "coredns" go build -trimpath -ldflags "-s -w" -o "$scratch/coredns-bin" . >&2 \
+  with_ticker "coredns" go build -trimpath -ldflags "-s -w" -o "$scratch/coredns" . >&2 \
     || die "go build of coredns failed (see above); rerun to try again."
-  mv "$scratch/coredns-bin" "$COREDNS_BIN_DIR/coredns"
-  cd "$here"
-  end_build
-  log "coredns $COREDNS_VERSION built in $((SECONDS - t0))s"
 }
 
-build_pause() {
-  if [ -x "$PAUSE_BIN_DIR/pause" ]; then log "pause $PAUSE_VERSION: cached in $PAUSE_BIN_DIR"; return; fi
-  begin_build "$PAUSE_BIN_DIR"
+compile_pause() {
   cd "$here/pause"
   go build -trimpath -ldflags "-s -w" -o "$scratch/pause" . >&2 || die "go build of pause failed (see above)"
-  mv "$scratch/pause" "$PAUSE_BIN_DIR/pause"
-  cd "$here"
-  end_build
-  log "pause $PAUSE_VERSION built"
 }
+
+build_helm() { build_piece helm "$HELM_VERSION" "$HELM_BIN_DIR" "building from the Go module (~80 s)" compile_helm; }
+build_coredns() {
+  build_piece coredns "$COREDNS_VERSION" "$COREDNS_BIN_DIR" "building with the cluster's plugins only (~70 s)" \
+    compile_coredns
+}
+build_pause() { build_piece pause "$PAUSE_VERSION" "$PAUSE_BIN_DIR" "building (a few seconds)" compile_pause; }
 
 pieces=("$@")
 [ ${#pieces[@]} -gt 0 ] || pieces=(pause coredns helm kubernetes)

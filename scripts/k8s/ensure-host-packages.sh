@@ -33,9 +33,13 @@ log "installing Debian packages: ${want[*]} (about a minute)..."
 apt-get -o DPkg::Lock::Timeout=300 update -qq >&2
 # The packages must not start their own containerd or etcd through an init system: a temporary policy-rc.d
 # says "start no services".
+# Removed on every exit, an interrupted one too: left behind, it would silently keep every later package on
+# this host from starting its service.
 policy=""
 if [ ! -e /usr/sbin/policy-rc.d ]; then
   policy=/usr/sbin/policy-rc.d
+  trap 'rm -f "$policy"' EXIT
+  trap 'exit 143' TERM INT HUP
   printf '#!/bin/sh\nexit 101\n' > "$policy"; chmod +x "$policy"
 fi
 rc=0

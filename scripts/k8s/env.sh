@@ -2,6 +2,15 @@
 # network namespace $K8S_NETNS and in the mount namespace pinned at $K8S_RUN/ns/mnt.
 here_env=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 . "$here_env/versions.sh"
+
+# The scripts' progress lines on stderr, "[<tag> <seconds since start>s] message": `k8s_logger node` at the top
+# of a script defines log, die (log, then exit 1) and starts t_start (the scripts also report it in totals).
+k8s_logger() {
+  k8s_log_tag=$1
+  t_start=$SECONDS
+  log() { printf '[%s %4ss] %s\n' "$k8s_log_tag" "$((SECONDS - t_start))" "$*" >&2; }
+  die() { log "$*"; exit 1; }
+}
 # State that survives `make k8s-down` (etcd, containerd's images, the PKI, the volumes' data).
 K8S_STATE="${AURORA_K8S_STATE:-/var/lib/aurora-secrets/k8s}"
 # Sockets, pid files and the pinned mount namespace: gone with `make k8s-clean` (and a reboot).

@@ -12,9 +12,7 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 . "$here/env.sh"
-t_start=$SECONDS
-log() { printf '[k8s-images %4ss] %s\n' "$((SECONDS - t_start))" "$*" >&2; }
-die() { log "$*"; exit 1; }
+k8s_logger k8s-images
 cache="$K8S_CACHE/k8s-images"
 mkdir -p "$cache"
 
@@ -202,19 +200,37 @@ app_image() {
     --cmd='["node","/app/services/app/dist/main.js"]'
 }
 
+# A process and everything under it (a builder runs python3, ctr, nsenter below its own subshell).
+kill_tree() {
+  local c
+  for c in $(pgrep -P "$1" 2>/dev/null); do kill_tree "$c"; done
+  kill "$1" 2>/dev/null || true
+}
+
 # The three at once: each import is a stream of copying and unpacking that one core cannot keep busy alone.
+# Stopped (stack.sh kills it when the node fails to boot) or failing, it takes its builders and temp dir with it:
+# a builder left running would hold the image cache and the node's containerd after the stack is gone.
+stack_pids=() stack_out=""
+stack_cleanup() {
+  local p
+  for p in "${stack_pids[@]}"; do kill_tree "$p"; done
+  [ -z "$stack_out" ] || rm -rf "$stack_out"
+}
 stack() {
   after_system=1
-  local out pids=() n rc=0
-  out=$(mktemp -d)
+  local n rc=0
+  trap stack_cleanup EXIT
+  trap 'exit 143' TERM INT
+  stack_out=$(mktemp -d)
   for n in vault postgres app; do
-    "${n}_image" >"$out/$n" &
-    pids+=($!)
+    "${n}_image" >"$stack_out/$n" &
+    stack_pids+=($!)
   done
-  for n in "${pids[@]}"; do wait "$n" || rc=1; done
-  [ "$rc" = 0 ] || { rm -rf "$out"; die "an image could not be written or imported (see above)"; }
-  printf 'vault=%s\npostgres=%s\napp=%s\n' "$(cat "$out/vault")" "$(cat "$out/postgres")" "$(cat "$out/app")"
-  rm -rf "$out"
+  for n in "${stack_pids[@]}"; do wait "$n" || rc=1; done
+  stack_pids=()
+  [ "$rc" = 0 ] || die "an image could not be written or imported (see above)"
+  printf 'vault=%s\npostgres=%s\napp=%s\n' "$(cat "$stack_out/vault")" "$(cat "$stack_out/postgres")" \
+    "$(cat "$stack_out/app")"
 }
 
 case ${1:-} in

@@ -10,9 +10,7 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/env.sh"
-t_start=$SECONDS
-log() { printf '[k8s-node %4ss] %s\n' "$((SECONDS - t_start))" "$*" >&2; }
-die() { log "$*"; exit 1; }
+k8s_logger k8s-node
 [ "$(id -u)" = 0 ] || die "the local node needs root (namespaces, mounts, cgroups): rerun as root."
 
 # Host directories the kubelet and the CNI plugins insist on; inside the mount namespace each is a bind

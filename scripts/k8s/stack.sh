@@ -15,9 +15,7 @@ NS=${K8S_NAMESPACE:-aurora}
 RELEASE=${K8S_RELEASE:-aurora-secrets}
 REPLICAS=${K8S_VAULT_REPLICAS:-3}
 TIMEOUT=${K8S_TIMEOUT:-300}
-t_start=$SECONDS
-log() { printf '[k8s %4ss] %s\n' "$((SECONDS - t_start))" "$*" >&2; }
-die() { log "$*"; exit 1; }
+k8s_logger k8s
 
 # The chart's object names (its fullname: the release name when it contains the chart's name).
 fullname() { case $RELEASE in *aurora-secrets*) echo "$RELEASE" ;; *) echo "$RELEASE-aurora-secrets" ;; esac; }
@@ -84,7 +82,9 @@ up() {
   # PostgreSQL's password: made here, at run time, handed to the chart as a Secret it only references (never a
   # chart value, so never in Helm's release record).
   if ! kctl -n "$NS" get secret aurora-postgres >/dev/null 2>&1; then
-    kctl -n "$NS" create secret generic aurora-postgres --from-literal="password=$(openssl rand -hex 24)" >/dev/null
+    # Through stdin, so the password is never on a command line (where `ps` would show it).
+    openssl rand -hex 24 | tr -d '\n' |
+      kctl -n "$NS" create secret generic aurora-postgres --from-file=password=/dev/stdin >/dev/null
   fi
   log "helm upgrade --install $RELEASE deploy/helm/aurora-secrets (namespace $NS, Vault replicas $REPLICAS)"
   local vals
@@ -108,7 +108,9 @@ aurora-secrets is ready on the local Kubernetes node ($((SECONDS - t_start))s).
   the Vault UI: scripts/k8s/port-forward.sh -n $NS svc/$f-vault 8200:8200      -> http://localhost:8200/ui
                 (this source build of Vault has no UI assets; the official image's UI works the same way)
   root token:   scripts/k8s/kubectl.sh -n $NS get secret $f-vault-init -o jsonpath='{.data.init\.json}' | base64 -d | grep root_token
-  Vault CLI:    scripts/k8s/kubectl.sh -n $NS exec -it $f-vault-0 -- env VAULT_TOKEN=<root token> vault status
+  Vault CLI:    scripts/k8s/kubectl.sh -n $NS exec -i $f-vault-0 -c vault -- \\
+                  sh -c 'read -r VAULT_TOKEN; export VAULT_TOKEN; exec vault "\$@"' vault status
+                (then type the root token and Enter: on stdin it stays off every command line)
 Stop (keep data): make k8s-down.  Remove everything: make k8s-clean.
 EOF2
 }

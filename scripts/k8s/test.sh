@@ -11,8 +11,7 @@ export AURORA_K8S_RUN=${AURORA_K8S_RUN:-/run/aurora-secrets/k8s-test}
 export AURORA_K8S_NETNS=${AURORA_K8S_NETNS:-aurora-k8s-test}
 export AURORA_K8S_CGROUP_ROOT=${AURORA_K8S_CGROUP_ROOT:-aurora-k8s-test}
 . "$here/env.sh"
-t_start=$SECONDS
-log() { printf '[test-k8s %4ss] %s\n' "$((SECONDS - t_start))" "$*" >&2; }
+k8s_logger test-k8s
 
 # Leftovers of an interrupted run first.
 "$here/stack.sh" clean >/dev/null 2>&1 || true

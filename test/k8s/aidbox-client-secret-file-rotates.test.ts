@@ -6,7 +6,9 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { MIN, adminSecret, basic, k, pods, randomSecret, serviceUrl, vault, within } from './cluster.js';
+import { waitFor } from '@aurora/process';
+import { basicAuth } from '../support/raw-http.js';
+import { MIN, adminSecret, k, pods, randomSecret, serviceUrl, vault } from './cluster.js';
 
 const CLIENT = {
   resourceType: 'Client',
@@ -59,21 +61,28 @@ test(
     await t.test('the secret written to Vault appears as a file in every app pod', async () => {
       await putSecret(first);
       // The agent started before this secret existed: its first read comes with its retry backoff (<= 1 min).
-      await within('/run/vault-secrets/client-secret in every app pod', 3 * MIN, () => everyPodHas(first));
+      await waitFor(
+        '/run/vault-secrets/client-secret in every app pod',
+        async () => (await everyPodHas(first)) || undefined,
+        3 * MIN,
+        500,
+      );
     });
 
     await t.test('PUT /fhir/Client/basic with the _secret extension; Basic auth 200, a wrong secret 401', async () => {
       const put = await fetch(`${app}/fhir/Client/basic`, {
         method: 'PUT',
-        headers: { authorization: basic('admin', admin), 'content-type': 'application/json' },
+        headers: { authorization: basicAuth('admin', admin), 'content-type': 'application/json' },
         body: JSON.stringify(CLIENT),
       });
       const body = await put.text();
       assert.ok(put.status === 200 || put.status === 201, `PUT Client: ${put.status} ${body}`);
       assert.ok(!body.includes(first), 'the PUT answer holds the secret');
-      const ok = await fetch(`${app}/fhir/Patient`, { headers: { authorization: basic('basic', first) } });
+      const ok = await fetch(`${app}/fhir/Patient`, { headers: { authorization: basicAuth('basic', first) } });
       assert.equal(ok.status, 200);
-      const wrong = await fetch(`${app}/fhir/Patient`, { headers: { authorization: basic('basic', 'wrong-secret') } });
+      const wrong = await fetch(`${app}/fhir/Patient`, {
+        headers: { authorization: basicAuth('basic', 'wrong-secret') },
+      });
       assert.equal(wrong.status, 401);
     });
 
@@ -82,12 +91,17 @@ test(
       const t0 = Date.now();
       await putSecret(second);
       // Wait on the files, not with logins: each early login would be a failure for the brute-force limiter.
-      await within('the rotated file in every app pod', 45_000, () => everyPodHas(second));
-      const ok = await fetch(`${app}/fhir/Patient`, { headers: { authorization: basic('basic', second) } });
+      await waitFor(
+        'the rotated file in every app pod',
+        async () => (await everyPodHas(second)) || undefined,
+        45_000,
+        500,
+      );
+      const ok = await fetch(`${app}/fhir/Patient`, { headers: { authorization: basicAuth('basic', second) } });
       assert.equal(ok.status, 200);
       const elapsed = Date.now() - t0;
       assert.ok(elapsed <= 45_000, `the rotation took ${elapsed} ms`);
-      const old = await fetch(`${app}/fhir/Patient`, { headers: { authorization: basic('basic', first) } });
+      const old = await fetch(`${app}/fhir/Patient`, { headers: { authorization: basicAuth('basic', first) } });
       assert.equal(old.status, 401);
       assert.equal(await restarts(), before, 'an app pod or container restarted');
     });

@@ -4,27 +4,16 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import {
-  FULLNAME,
-  MIN,
-  adminSecret,
-  basic,
-  helm,
-  k,
-  pods,
-  request,
-  rolledOut,
-  serviceUrl,
-  steadyLoad,
-  within,
-} from './cluster.js';
+import { waitFor } from '@aurora/process';
+import { basicAuth } from '../support/raw-http.js';
+import { FULLNAME, MIN, adminSecret, helm, k, pods, request, rolledOut, serviceUrl, steadyLoad } from './cluster.js';
 
 test(
   'app pod deleted, then helm upgrade of the app: zero failed requests through the Service',
   { timeout: 6 * MIN },
   async (t) => {
     const app = await serviceUrl('app', 8080);
-    const headers = { authorization: basic('admin', await adminSecret()) };
+    const headers = { authorization: basicAuth('admin', await adminSecret()) };
     const send = () => request(`${app}/fhir/Patient`, { headers });
     const good = (r: { status: number }) => r.status === 200;
 
@@ -32,17 +21,23 @@ test(
       const before = (await pods('app')).map((p) => p.metadata.name);
       assert.ok(before.length >= 2, 'this story needs two app pods');
       const load = steadyLoad(st, send, good);
-      await new Promise((r) => setTimeout(r, 2000));
+      await waitFor('10 requests through the Service before the deletion', () => load.ok >= 10 || undefined, MIN);
       await k(['delete', 'pod', before[0]!, '--wait=false']);
-      await within('a replacement app pod Ready', 3 * MIN, async () => {
-        const now = await pods('app');
-        return (
-          now
-            .filter((p) => !before.includes(p.metadata.name))
-            .some((p) => p.status.conditions?.some((c) => c.type === 'Ready' && c.status === 'True')) &&
-          !now.some((p) => p.metadata.name === before[0])
-        );
-      });
+      await waitFor(
+        'a replacement app pod Ready',
+        async () => {
+          const now = await pods('app');
+          return (
+            (now
+              .filter((p) => !before.includes(p.metadata.name))
+              .some((p) => p.status.conditions?.some((c) => c.type === 'Ready' && c.status === 'True')) &&
+              !now.some((p) => p.metadata.name === before[0])) ||
+            undefined
+          );
+        },
+        3 * MIN,
+        500,
+      );
       const result = await load.stop();
       assert.ok(result.ok > 20, `only ${result.ok} requests made`);
       assert.deepEqual(result.failed, [], 'requests failed while an app pod was replaced');
@@ -51,7 +46,7 @@ test(
     await t.test('helm upgrade rolling every app pod: every request still succeeds', async (st) => {
       const before = (await pods('app')).map((p) => p.metadata.uid);
       const load = steadyLoad(st, send, good);
-      await new Promise((r) => setTimeout(r, 2000));
+      await waitFor('10 requests through the Service before the upgrade', () => load.ok >= 10 || undefined, MIN);
       const up = await helm([
         'upgrade',
         FULLNAME,

@@ -7,6 +7,7 @@
 import { execFile } from 'node:child_process';
 import http from 'node:http';
 import assert from 'node:assert/strict';
+import { waitFor } from '@aurora/process';
 
 export const NS = process.env.K8S_NAMESPACE ?? 'aurora';
 export const RELEASE = process.env.K8S_RELEASE ?? 'aurora-secrets';
@@ -58,16 +59,6 @@ export function helm(args: string[], timeoutMs = 5 * MIN): Promise<Run> {
   return run(process.env.HELM ?? 'helm', ['-n', NS, ...args], { timeoutMs });
 }
 
-/** Polls `probe` every 500 ms until it holds; returns the time it took (ms). */
-export async function within(what: string, timeoutMs: number, probe: () => Promise<boolean>): Promise<number> {
-  const t0 = Date.now();
-  while (!(await probe().catch(() => false))) {
-    if (Date.now() - t0 > timeoutMs) assert.fail(`${what}: not within ${timeoutMs / 1000} s`);
-    await new Promise((r) => setTimeout(r, 500));
-  }
-  return Date.now() - t0;
-}
-
 interface PodList {
   items: {
     metadata: { name: string; uid: string; labels?: Record<string, string>; deletionTimestamp?: string };
@@ -97,7 +88,11 @@ export async function rootToken(): Promise<string> {
   return (JSON.parse(Buffer.from(b64, 'base64').toString('utf8')) as { root_token: string }).root_token;
 }
 
-/** `vault <args>` in a Ready Vault pod, as root; `input` goes to stdin (for values given as "-"). */
+/**
+ * `vault <args>` in a Ready Vault pod, as root; `input` goes to stdin after the token (for values given as "-").
+ * The token travels on stdin, read by a shell in the pod, so it is never on kubectl's or the pod's command line
+ * (where `ps` or the API server's audit log would show it).
+ */
 export async function vault(args: string[], input?: string): Promise<Run> {
   const token = await rootToken();
   const ready = (await pods('vault')).filter(isReady);
@@ -105,17 +100,18 @@ export async function vault(args: string[], input?: string): Promise<Run> {
   return kubectl(
     [
       'exec',
-      ...(input !== undefined ? ['-i'] : []),
+      '-i',
       ready[0]!.metadata.name,
       '-c',
       'vault',
       '--',
-      'env',
-      `VAULT_TOKEN=${token}`,
+      'sh',
+      '-c',
+      'read -r VAULT_TOKEN; export VAULT_TOKEN; exec vault "$@"',
       'vault',
       ...args,
     ],
-    { input, timeoutMs: MIN },
+    { input: `${token}\n${input ?? ''}`, timeoutMs: MIN },
   );
 }
 
@@ -123,10 +119,6 @@ export async function vault(args: string[], input?: string): Promise<Run> {
 export async function serviceUrl(suffix: string, port: number): Promise<string> {
   const ip = await k(['get', 'svc', `${FULLNAME}-${suffix}`, '-o', 'jsonpath={.spec.clusterIP}']);
   return `http://${ip}:${port}`;
-}
-
-export function basic(user: string, secret: string): string {
-  return `Basic ${Buffer.from(`${user}:${secret}`).toString('base64')}`;
 }
 
 /** The bootstrap admin Client's secret (vault-init generates it into Vault). */
@@ -182,7 +174,7 @@ export function steadyLoad(
   send: (i: number) => Promise<{ status: number; body: string }>,
   good: (r: { status: number }) => boolean,
   intervalMs = 100,
-): { stop: () => Promise<LoadResult> } {
+): { stop: () => Promise<LoadResult>; readonly ok: number } {
   const result: LoadResult = { ok: 0, failed: [] };
   let stopped = false;
   const loop = (async () => {
@@ -199,7 +191,13 @@ export function steadyLoad(
     return result;
   };
   t.after(stop);
-  return { stop };
+  return {
+    stop,
+    /** The requests that succeeded so far: wait on it (instead of a fixed time) for load to be flowing. */
+    get ok() {
+      return result.ok;
+    },
+  };
 }
 
 /** Vault's HA view of one pod: `vault status` in it ("active", "standby", or "sealed"/"down"). */
@@ -216,11 +214,14 @@ export async function vaultRole(pod: string): Promise<string> {
 
 /** Waits for a rollout (a Deployment or StatefulSet) to finish. */
 export async function rolledOut(kind: string, name: string, timeoutMs = 4 * MIN): Promise<void> {
-  await within(`${kind}/${name} rolled out`, timeoutMs, async () => {
-    return (
-      (await kubectl(['rollout', 'status', `${kind}/${name}`, '--timeout=10s'], { timeoutMs: 20_000 })).status === 0
-    );
-  });
+  await waitFor(
+    `${kind}/${name} rolled out`,
+    async () =>
+      (await kubectl(['rollout', 'status', `${kind}/${name}`, '--timeout=10s'], { timeoutMs: 20_000 })).status === 0 ||
+      undefined,
+    timeoutMs,
+    500,
+  );
 }
 
 /** Raft's peers as the active node sees them (`vault operator raft list-peers`): node id and voter flag. */
@@ -236,8 +237,13 @@ export async function raftPeers(): Promise<{ node_id: string; voter: boolean }[]
  * once it has been healthy for its stabilization time, and only voters count for a quorum that can elect a leader.
  */
 export async function votersReady(n: number, timeoutMs = 2 * MIN): Promise<void> {
-  await within(`${n} Raft peers, every one a voter`, timeoutMs, async () => {
-    const peers = await raftPeers();
-    return peers.length === n && peers.every((p) => p.voter);
-  });
+  await waitFor(
+    `${n} Raft peers, every one a voter`,
+    async () => {
+      const peers = await raftPeers();
+      return (peers.length === n && peers.every((p) => p.voter)) || undefined;
+    },
+    timeoutMs,
+    500,
+  );
 }

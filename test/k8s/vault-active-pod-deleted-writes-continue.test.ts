@@ -5,10 +5,11 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { waitFor } from '@aurora/process';
+import { basicAuth } from '../support/raw-http.js';
 import {
   MIN,
   adminSecret,
-  basic,
   isReady,
   k,
   pods,
@@ -17,7 +18,6 @@ import {
   steadyLoad,
   vaultRole,
   votersReady,
-  within,
 } from './cluster.js';
 
 test(
@@ -25,15 +25,20 @@ test(
   { timeout: 6 * MIN },
   async (t) => {
     const app = await serviceUrl('app', 8080);
-    const headers = { authorization: basic('admin', await adminSecret()), 'content-type': 'application/json' };
+    const headers = { authorization: basicAuth('admin', await adminSecret()), 'content-type': 'application/json' };
     const vaultPods = (await pods('vault')).map((p) => p.metadata.name);
     assert.ok(vaultPods.length >= 3, 'this story needs three Vault pods (run after vault-scale-1-to-3)');
     await votersReady(vaultPods.length);
     let active = '';
-    await within('an active Vault pod', MIN, async () => {
-      for (const p of vaultPods) if ((await vaultRole(p)) === 'active') active = p;
-      return active !== '';
-    });
+    await waitFor(
+      'an active Vault pod',
+      async () => {
+        for (const p of vaultPods) if ((await vaultRole(p)) === 'active') active = p;
+        return active !== '' || undefined;
+      },
+      MIN,
+      500,
+    );
 
     const acknowledged = new Map<string, string>();
     const ackTimes: number[] = [];
@@ -55,18 +60,28 @@ test(
       (r) => r.status === 200 || r.status === 201,
       200,
     );
-    await new Promise((r) => setTimeout(r, 3000));
+    await waitFor('10 acknowledged writes before the deletion', () => load.ok >= 10 || undefined, MIN);
     const deletedAt = Date.now();
     await k(['delete', 'pod', active, '--wait=false']);
 
-    await within('a new leader among the other pods', 2 * MIN, async () => {
-      for (const p of vaultPods) if (p !== active && (await vaultRole(p)) === 'active') return true;
-      return false;
-    });
-    await within(`${active} back and unsealed (Ready)`, 3 * MIN, async () => {
-      const p = (await pods('vault')).find((x) => x.metadata.name === active);
-      return !!p && isReady(p) && ['active', 'standby'].includes(await vaultRole(active));
-    });
+    await waitFor(
+      'a new leader among the other pods',
+      async () => {
+        for (const p of vaultPods) if (p !== active && (await vaultRole(p)) === 'active') return true;
+        return undefined;
+      },
+      2 * MIN,
+      500,
+    );
+    await waitFor(
+      `${active} back and unsealed (Ready)`,
+      async () => {
+        const p = (await pods('vault')).find((x) => x.metadata.name === active);
+        return (!!p && isReady(p) && ['active', 'standby'].includes(await vaultRole(active))) || undefined;
+      },
+      3 * MIN,
+      500,
+    );
     const result = await load.stop();
     // Writes continue: acknowledged writes after the deletion (the election window may refuse a few, with 503).
     const afterDeletion = ackTimes.filter((t) => t > deletedAt).length;

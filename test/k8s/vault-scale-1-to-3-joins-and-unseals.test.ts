@@ -4,7 +4,8 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { FULLNAME, MIN, helm, isReady, pods, raftPeers, vault, votersReady, within } from './cluster.js';
+import { waitFor } from '@aurora/process';
+import { FULLNAME, MIN, helm, isReady, pods, raftPeers, vault, votersReady } from './cluster.js';
 
 test('vault.replicas 1 → 3: the new pods join the Raft cluster and are unsealed', { timeout: 6 * MIN }, async () => {
   assert.equal(
@@ -26,10 +27,15 @@ test('vault.replicas 1 → 3: the new pods join the Raft cluster and are unseale
   assert.equal(up.status, 0, `helm upgrade: ${up.stderr}`);
 
   // Ready = unsealed (active or standby): the readiness probe tells sealed from standby.
-  await within('three Ready (unsealed) Vault pods', 4 * MIN, async () => {
-    const v = await pods('vault');
-    return v.length === 3 && v.every(isReady);
-  });
+  await waitFor(
+    'three Ready (unsealed) Vault pods',
+    async () => {
+      const v = await pods('vault');
+      return (v.length === 3 && v.every(isReady)) || undefined;
+    },
+    4 * MIN,
+    500,
+  );
   // Joined = voters: until autopilot promotes them, losing the leader would leave no quorum.
   await votersReady(3);
   assert.deepEqual(
