@@ -104,6 +104,9 @@ deps: ## install what the process tests and `make native` need (npm packages, Po
 deps-docker: ## deps, plus a Docker engine for the compose e2e (installed and started if none answers)
 	@scripts/test-deps.sh --docker
 
+deps-k8s: ## deps, plus what the Kubernetes e2e needs: Debian's containerd, etcd, CNI; Kubernetes built once, cached
+	@scripts/test-deps.sh --k8s
+
 build: ## compile TypeScript (tsc --build)
 	@[ -d node_modules ] || npm ci --no-audit --no-fund
 	@npx tsc --build
@@ -115,8 +118,14 @@ lint: build lint-compose ## prettier --check, eslint and the compose lint
 lint-compose: ## check docker-compose.yml without an engine (docker-compose v1 `config -q`)
 	@scripts/lint-compose.sh
 
-test: deps-docker lint ## everything: unit, integration (real Vault + PostgreSQL), fault matrix, compose e2e
-	@scripts/run-tests.sh test/unit test/integration test/faults test/e2e; rc=$$?; scripts/stop-docker.sh; exit $$rc
+test: deps-all lint ## everything: unit, integration (real Vault + PostgreSQL), fault matrix, compose e2e, k8s e2e
+	@scripts/run-tests.sh test/unit test/integration test/faults test/e2e; rc=$$?; scripts/stop-docker.sh; \
+	  scripts/k8s/test.sh || rc=1; exit $$rc
+
+# The Kubernetes e2e runs after the compose e2e, not beside it: both load the same two cores.
+.PHONY: deps-all deps-k8s
+deps-all:
+	@scripts/test-deps.sh --docker --k8s
 
 test-fast: deps build ## unit + integration tests, without the slow fault matrix and the compose e2e
 	@scripts/run-tests.sh test/unit test/integration

@@ -1,9 +1,19 @@
 #!/usr/bin/env bash
 # Installs what the tests need on a fresh Debian machine; each step is a no-op when already done.
-# Usage: test-deps.sh [--docker]   (--docker: also a Docker engine, for the compose e2e)
+# Usage: test-deps.sh [--docker] [--k8s]   (--docker: also a Docker engine, for the compose e2e; --k8s: also what
+# the Kubernetes e2e needs: Debian's containerd, runc, etcd, CNI plugins, and Kubernetes, helm, CoreDNS and a pause
+# program built from their Go modules once, cached in ~/.cache/aurora-secrets, with progress lines)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 log() { printf '[deps] %s\n' "$*" >&2; }
+docker="" k8s=""
+for arg in "$@"; do
+  case $arg in
+    --docker) docker=1 ;;
+    --k8s) k8s=1 ;;
+    *) log "unknown option $arg (--docker, --k8s)"; exit 2 ;;
+  esac
+done
 
 # npm packages: `npm ci` when node_modules is missing or older than the lock file.
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
@@ -13,6 +23,15 @@ fi
 log "PostgreSQL server: $(scripts/ensure-postgres.sh)"
 log "Vault: $(scripts/ensure-vault.sh)"
 # The compose e2e needs a Docker engine (`--docker`); ensure-docker.sh starts one if it can, loudly if not.
-if [ "${1:-}" = --docker ] && [ -z "${SKIP_DOCKER:-}" ]; then
+if [ -n "$docker" ] && [ -z "${SKIP_DOCKER:-}" ]; then
   scripts/ensure-docker.sh || { [ "${CI:-}" = true ] && { log "CI=true and no Docker engine could be started"; exit 1; }; log "continuing without Docker: the compose e2e will be skipped"; }
+fi
+# The Kubernetes e2e needs root (namespaces, mounts, cgroups); scripts/k8s/test.sh says so again when it skips.
+if [ -n "$k8s" ] && [ -z "${SKIP_K8S:-}" ]; then
+  if [ "$(id -u)" = 0 ]; then
+    scripts/k8s/ensure-host-packages.sh
+    scripts/k8s/ensure-binaries.sh pause coredns helm kubernetes
+  else
+    log "not root: the Kubernetes e2e will be skipped (it needs namespaces, mounts and cgroups)"
+  fi
 fi
