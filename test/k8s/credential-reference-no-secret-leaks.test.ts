@@ -96,6 +96,18 @@ test(
     }
     assert.ok(scanned > 0, 'no container log found to check');
 
+    // Vault's audit log is each Vault pod's output, which the kubelet keeps and rotates (no file in the pod to fill
+    // its disk): the write above is there, its value HMAC'd by Vault, and the scan above read it.
+    const vaultLog = await k(['logs', `${FULLNAME}-vault-0`, '-c', 'vault']);
+    const audited = vaultLog
+      .split('\n')
+      .filter((l) => l.includes('"type":"response"') && l.includes('"path":"aurora/data/users/alice/github"'));
+    assert.ok(audited.length > 0, "the credential write is not in Vault's audit log (the vault-0 pod's output)");
+    assert.ok(
+      audited.some((l) => l.includes('"token":"hmac-sha256:')),
+      `the audited write's value is not HMAC'd: ${audited[0]!.slice(0, 300)}`,
+    );
+
     // Helm's release records and every other object in the namespace.
     const objects = await kJson<{ items: Obj[] }>([
       'get',

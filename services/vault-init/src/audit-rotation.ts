@@ -4,13 +4,13 @@
  * or from vault-init's start), switch the device to the next file of the ring (configure/audit.ts), which keeps
  * VAULT_AUDIT_KEEP_FILES files. vault-init must see the audit directory at the path Vault writes (compose mounts
  * the vault-logs volume at /vault/logs in both containers); when it cannot, rotation by size is off and it says
- * so once.
+ * so once. With VAULT_AUDIT_FILE=stdout there is no file: the container runtime rotates Vault's output.
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger, VaultClient } from '@aurora/common';
 import type { VaultInitConfig } from './config.js';
-import { ourAuditDevices, rotateAuditFile, slotOf, switchAuditDevice } from './configure/audit.js';
+import { AUDIT_STDOUT, ourAuditDevices, rotateAuditFile, slotOf, switchAuditDevice } from './configure/audit.js';
 import { auditLogRotations } from './metrics.js';
 
 type Run = <T>(fn: (client: VaultClient) => Promise<T>) => Promise<T>;
@@ -28,6 +28,13 @@ export class AuditRotation {
   ) {}
 
   start(): void {
+    if (this.config.auditFile === AUDIT_STDOUT) {
+      this.logger.info(
+        "the audit log goes to Vault's standard output (VAULT_AUDIT_FILE=stdout): the container runtime keeps and " +
+          'rotates it, vault-init does not',
+      );
+      return;
+    }
     const loop = async () => {
       if (this.stopped) return;
       await this.check();
@@ -95,8 +102,8 @@ export class AuditRotation {
       this.report(
         `cannot see the audit log ${file} (${code ?? (err as Error).message}): rotation by size is off until it can. ` +
           'Mount the directory of VAULT_AUDIT_FILE into vault-init at the same path (compose: the vault-logs volume at ' +
-          '/vault/logs). Where it cannot be shared (Kubernetes: each Vault pod keeps its own), rotation goes by age ' +
-          '(VAULT_AUDIT_ROTATE_AGE) only.',
+          '/vault/logs). Where it cannot be shared (each Kubernetes Vault pod has its own file system), set ' +
+          'VAULT_AUDIT_FILE=stdout: Vault writes the log to its standard output and the container runtime rotates it.',
       );
       return undefined;
     }

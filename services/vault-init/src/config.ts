@@ -138,11 +138,15 @@ export const VAULT_INIT_SETTINGS = {
   initDir: setting.string('VAULT_INIT_DIR', '/vault/init', 'where init.json (unseal keys + root token) lives'),
   approleDir: setting.string('VAULT_APPROLE_DIR', '/vault/approle', "where each consumer's AppRole files go"),
   operatorTokenDir: setting.string('VAULT_OPERATOR_TOKEN_DIR', '/vault/cli', "where the CLI's operator token goes"),
-  // A path on the Vault server's file system, not ours: kept as given.
-  auditFile: setting.string('VAULT_AUDIT_FILE', '/vault/logs/audit.log', 'the audit log, as the Vault server sees it', {
-    pattern: /^\/[^\0\n]*[^/]$/,
-    example: '/vault/logs/audit.log',
-  }),
+  // A path on the Vault server's file system, not ours: kept as given. `stdout` is the file device's own keyword
+  // (Vault docs, "File audit device": file_path) for a runtime that keeps and rotates a container's output.
+  auditFile: setting.string(
+    'VAULT_AUDIT_FILE',
+    '/vault/logs/audit.log',
+    "the audit log, as the Vault server sees it; stdout: Vault's standard output, kept and rotated by the container " +
+      'runtime (Kubernetes), with no ring of files',
+    { pattern: /^(?:stdout|\/[^\0\n]*[^/])$/, example: '/vault/logs/audit.log' },
+  ),
   approleTokenTtl: setting.string(
     'VAULT_APPROLE_TOKEN_TTL',
     '1h',

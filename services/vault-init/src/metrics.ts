@@ -12,7 +12,7 @@ import path from 'node:path';
 import client from 'prom-client';
 import { VaultClient } from '@aurora/common';
 import type { VaultInitConfig } from './config.js';
-import { auditSlot } from './configure/audit.js';
+import { AUDIT_STDOUT, auditSlot } from './configure/audit.js';
 import { METRICS_TOKEN_FILE } from './configure/metrics-token.js';
 import type { Change } from './configure/types.js';
 
@@ -216,7 +216,7 @@ new client.Gauge({
   registers: [registry],
   async collect() {
     this.reset();
-    if (!sources.auditFile) return;
+    if (!sources.auditFile || sources.auditFile === AUDIT_STDOUT) return;
     for (let i = 0; i < sources.auditKeepFiles; i++) {
       const file = auditSlot(sources.auditFile, i);
       const st = await fs.stat(file).catch(() => undefined);

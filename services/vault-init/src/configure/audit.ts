@@ -17,6 +17,12 @@ import fs from 'node:fs/promises';
 import { VaultRequestError, type VaultClient } from '@aurora/common';
 import type { Change } from './types.js';
 
+/**
+ * VAULT_AUDIT_FILE's value that sends the log to Vault's standard output: the container runtime keeps it and
+ * rotates it (the kubelet: containerLogMaxSize, containerLogMaxFiles), so there is no ring of files to rotate.
+ */
+export const AUDIT_STDOUT = 'stdout';
+
 /** The device paths used in turn; `file` is the one earlier versions enabled. */
 export const AUDIT_PATHS = ['file', 'file-next'] as const;
 /** Group-readable and -writable: vault-init (same group as Vault's user in compose) empties old slots. */
