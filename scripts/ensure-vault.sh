@@ -52,7 +52,7 @@ trap cleanup EXIT
 
 export GOMODCACHE="$tmp/mod" GOCACHE="$tmp/cache" CGO_ENABLED=0 GOFLAGS=-mod=mod GOTOOLCHAIN=local
 start=$(date +%s)
-log "building Vault $version from its Go module (cold: about 8-9 minutes on 2 cores; cached afterwards in $cache_dir)"
+log "building Vault $version from its Go module (cold: about 10-20 minutes on 2 cores; cached afterwards in $cache_dir)"
 log "step 1/3: downloading github.com/hashicorp/vault@v$version"
 go mod download "github.com/hashicorp/vault@v$version"
 cp -r "$GOMODCACHE/github.com/hashicorp/vault@v$version" "$tmp/src"

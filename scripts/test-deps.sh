@@ -30,7 +30,15 @@ fi
 if [ -n "$k8s" ] && [ -z "${SKIP_K8S:-}" ]; then
   if [ "$(id -u)" = 0 ]; then
     scripts/k8s/ensure-host-packages.sh
-    scripts/k8s/ensure-binaries.sh pause coredns helm kubernetes
+    # Cold, the build takes ~20 min of both cores, and only the Kubernetes e2e, which runs last, needs it: it runs
+    # in the background beside the other suites, and the e2e's node start waits on its locks (with progress).
+    if ! scripts/k8s/ensure-binaries.sh --cached; then
+      . scripts/k8s/versions.sh
+      mkdir -p "$K8S_CACHE"
+      log "building Kubernetes, helm, CoreDNS and pause in the background, beside the tests (progress: $K8S_BUILD_LOG)"
+      log "  the Kubernetes e2e waits for it; interrupted, the build still finishes (it only fills the cache)"
+      nohup scripts/k8s/ensure-binaries.sh pause coredns helm kubernetes >"$K8S_BUILD_LOG" 2>&1 </dev/null &
+    fi
   else
     log "not root: the Kubernetes e2e will be skipped (it needs namespaces, mounts and cgroups)"
   fi

@@ -290,7 +290,7 @@ cluster_addons() {
 
 up() {
   "$here/ensure-host-packages.sh"
-  "$here/ensure-binaries.sh" kubernetes helm coredns pause
+  "$here/ensure-binaries.sh" pause coredns helm kubernetes
   mkdir -p "$K8S_STATE" "$K8S_RUN"
   chmod 700 "$K8S_STATE"
   exec 8>"$K8S_RUN/../k8s-node.lock"

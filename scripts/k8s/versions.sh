@@ -10,4 +10,6 @@ K8S_BIN_DIR="$K8S_CACHE/kubernetes-$K8S_VERSION"
 HELM_BIN_DIR="$K8S_CACHE/helm-$HELM_VERSION"
 COREDNS_BIN_DIR="$K8S_CACHE/coredns-$COREDNS_VERSION"
 PAUSE_BIN_DIR="$K8S_CACHE/pause-$PAUSE_VERSION"
+# Where `make test` writes the progress of the build it starts in the background (scripts/test-deps.sh).
+K8S_BUILD_LOG="$K8S_CACHE/background-build.log"
 K8S_COMPONENTS=(kube-apiserver kube-controller-manager kube-scheduler kubelet kube-proxy kubectl)
