@@ -1,17 +1,24 @@
 #!/bin/sh
 # PostgreSQL's entrypoint in the local node's image (the official image's contract, reduced to what the chart
-# uses): POSTGRES_USER, POSTGRES_PASSWORD, POSTGRES_DB and PGDATA; a new data directory is initialized once.
+# uses): POSTGRES_USER, POSTGRES_PASSWORD or POSTGRES_PASSWORD_FILE, POSTGRES_DB and PGDATA; a new data directory is
+# initialized once.
 # Runs as the postgres user (uid 999) from the start.
 set -eu
 PGDATA=${PGDATA:-/var/lib/postgresql/data}
 user=${POSTGRES_USER:-postgres}
 db=${POSTGRES_DB:-$user}
 if [ ! -s "$PGDATA/PG_VERSION" ]; then
-  [ -n "${POSTGRES_PASSWORD:-}" ] || { echo "POSTGRES_PASSWORD is empty: set it (the chart takes it from a Secret)" >&2; exit 1; }
+  pwfile=$(mktemp)
+  # The chart mounts the Secret as a file: the password never enters the environment.
+  if [ -n "${POSTGRES_PASSWORD_FILE:-}" ]; then
+    [ -s "$POSTGRES_PASSWORD_FILE" ] || { echo "POSTGRES_PASSWORD_FILE ($POSTGRES_PASSWORD_FILE) is missing or empty: check the Secret the chart mounts (postgresql.auth.existingSecret, key password)" >&2; exit 1; }
+    printf '%s' "$(cat "$POSTGRES_PASSWORD_FILE")" >"$pwfile"
+  else
+    [ -n "${POSTGRES_PASSWORD:-}" ] || { echo "neither POSTGRES_PASSWORD_FILE nor POSTGRES_PASSWORD is set: set one (the chart mounts the password from a Secret)" >&2; exit 1; }
+    printf '%s' "$POSTGRES_PASSWORD" >"$pwfile"
+  fi
   mkdir -p "$PGDATA"
   chmod 700 "$PGDATA"
-  pwfile=$(mktemp)
-  printf '%s' "$POSTGRES_PASSWORD" >"$pwfile"
   initdb -D "$PGDATA" -U "$user" --pwfile="$pwfile" --auth-local=trust --auth-host=scram-sha-256 \
     --encoding=UTF8 --locale=C >/dev/null
   rm -f "$pwfile"
