@@ -3,6 +3,10 @@
  * state under .native/ (NATIVE_DIR) so it survives a restart; processes run in the background with
  * their logs in .native/logs/ and their pids in .native/run/.
  *
+ * As in compose, no database password is configured: the cluster's superuser password is generated with it
+ * (.native/postgres/superuser-password), vault-init hands it to Vault's database secrets engine, which rotates
+ * it at once, and the app runs on users leased from Vault (PG_VAULT_ROLE).
+ *
  *   node --conditions=aurora-source --import tsx scripts/native.ts up | down | clean | status
  */
 import { spawn } from 'node:child_process';
@@ -18,8 +22,8 @@ import {
   vaultServerConfig,
   initCluster,
   libpqEnv,
-  pgPassFile,
   superuserPasswordFile,
+  SUPERUSER,
   postgresBinDir,
   postgresCommand,
   vaultInitEnv,
@@ -123,11 +127,19 @@ async function startPostgres(): Promise<void> {
     run(path.join(bin, 'pg_isready'), ['-h', '127.0.0.1', '-p', String(ports.postgres), '-q']);
     return true;
   });
-  // The superuser's password is in .native/postgres/pgpass (generated with the cluster), never on a command line.
+  // The app's database is made with the bootstrap password (in .native/postgres/pgpass, never on a command line),
+  // before vault-init hands that password to Vault. Once Vault has rotated it, the password is dead: the
+  // database exists then, since vault-init needs it to configure the engine.
   const psql = (db: string, sql: string) =>
     run(path.join(bin, 'psql'), ['-w', '-Atc', sql], { env: libpqEnv(dataDir, '127.0.0.1', ports.postgres, db) });
-  if (!psql('postgres', "SELECT 1 FROM pg_database WHERE datname = 'aurora'").trim())
-    psql('postgres', 'CREATE DATABASE aurora');
+  let exists: boolean;
+  try {
+    exists = Boolean(psql('postgres', "SELECT 1 FROM pg_database WHERE datname = 'aurora'").trim());
+  } catch (err) {
+    if (/password authentication failed/.test((err as Error).message)) return;
+    throw err;
+  }
+  if (!exists) psql('postgres', 'CREATE DATABASE aurora');
 }
 
 async function startVaultInit(): Promise<void> {
@@ -139,6 +151,12 @@ async function startVaultInit(): Promise<void> {
       VAULT_BANNER_CLI: 'source .native/env && vault',
       // Its messages (Vault unreachable, audit disk full) name this stack's log files, not docker logs.
       AURORA_STACK: 'native',
+      // Vault's database secrets engine on this stack's cluster: the generated bootstrap password, handed over once.
+      VAULT_DB_SUPERUSER_PASSWORD_FILE: superuserPasswordFile(p('postgres', 'data')),
+      VAULT_DB_HOST: '127.0.0.1',
+      VAULT_DB_PORT: String(ports.postgres),
+      VAULT_DB_NAME: 'aurora',
+      VAULT_DB_SUPERUSER: SUPERUSER,
     });
     say('starting vault-init (initializes Vault on the first run, then keeps it unsealed)');
     fs.rmSync(p('logs', 'vault-init.log'), { force: true });
@@ -193,9 +211,10 @@ async function startApp(): Promise<void> {
       SECRETS_CONFIG: secretsConfig,
       PGHOST: '127.0.0.1',
       PGPORT: String(ports.postgres),
-      PGUSER: 'postgres',
-      PGPASSWORD_FILE: superuserPasswordFile(p('postgres', 'data')),
       PGDATABASE: 'aurora',
+      // No password: users leased from Vault (queries; migrations at start as the maintenance role).
+      PG_VAULT_ROLE: 'aurora-app',
+      PG_VAULT_MIGRATIONS_ROLE: 'aurora-maintenance',
       // Messages (the app's and doctor's, which reads app.env) name this stack's commands, not docker's.
       AURORA_STACK: 'native',
     };
@@ -240,9 +259,9 @@ function writeEnvFile(): void {
     '# source .native/env  — the native stack, with the same names as compose',
     `export VAULT_ADDR=http://127.0.0.1:${ports.vault}`,
     `export PATH=${path.dirname(vaultBinary())}:$PATH`,
-    `export PGHOST=127.0.0.1 PGPORT=${ports.postgres} PGUSER=postgres PGDATABASE=aurora`,
-    '# psql finds the superuser password (generated with the cluster) in this libpq password file',
-    `export PGPASSFILE=${pgPassFile(p('postgres', 'data'))}`,
+    `export PGHOST=127.0.0.1 PGPORT=${ports.postgres} PGDATABASE=aurora`,
+    '# PostgreSQL users come from Vault (no stored password): vault read database/creds/aurora-maintenance',
+    '# gives a username and password that live for the lease (docs/vault.md, "Database credentials")',
   ];
   if (fs.existsSync(p('cli', '.vault-token')))
     lines.push(
@@ -262,7 +281,9 @@ async function up(): Promise<void> {
   const b = banner();
   if (b) process.stdout.write(`\n${b}\n\n`);
   say(`Vault:      http://127.0.0.1:${ports.vault} (UI at /ui; this build has no UI assets, the compose image does)`);
-  say(`PostgreSQL: postgres://postgres@127.0.0.1:${ports.postgres}/aurora (password: .native/postgres/pgpass)`);
+  say(
+    `PostgreSQL: 127.0.0.1:${ports.postgres}/aurora, users leased from Vault (vault read database/creds/aurora-maintenance)`,
+  );
   say(`App:        http://127.0.0.1:${ports.app} (GET /readyz; every other route needs HTTP Basic client_id:secret)`);
   say(`Admin:      curl -u admin:$(cat .native/secrets/admin-secret) http://127.0.0.1:${ports.app}/fhir/Client`);
   say('Use them:   source .native/env   then   vault status   /   psql');

@@ -13,6 +13,16 @@
  * passphrase is wrong), refuse to overwrite existing data without confirmation, then stop the stack (all but
  * PostgreSQL), put back Vault's data, init.json and the database, start the stack, check Vault unseals with
  * the restored keys and doctor reports 0 dangling references and 0 orphans.
+ *
+ * PostgreSQL, on a stack with Vault's database secrets engine, is reached as a user of the maintenance role,
+ * leased from the stack's running Vault with its operator token and revoked as soon as the dump is taken or
+ * loaded (database-login.ts): no stored password. A restore loads the dump while the stack's own Vault still
+ * runs (so its lease can be revoked), then puts Vault's data back. The restored Vault's copy of the database
+ * connection holds the superuser password of the day of the backup, so the restore gives the superuser a new
+ * password through the stack's privileged local path and writes it into the bootstrap file: vault-init hands it
+ * to the restored Vault at start and has Vault rotate it (rotate-root), and from then on again only Vault knows
+ * it. Rotating with the restored Vault alone cannot work: its password is stale whenever the database's was
+ * rotated since the backup, or the stack is a new one.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -27,6 +37,7 @@ import {
   type Passphrase,
   type VerifiedArchive,
 } from './archive.js';
+import { leaseMaintenanceUser, newSuperuserPassword, type MaintenanceLease } from './database-login.js';
 import type { DoctorResult } from './doctor-report.js';
 import { raftSealProgress } from './raft-seal-progress.js';
 import type { StackTarget } from './stack-target.js';
@@ -35,6 +46,7 @@ import {
   readInitMaterial,
   storageOf,
   opsClient,
+  unsealWith,
   waitFor,
   withRootToken,
   type InitFileKeys,
@@ -102,17 +114,23 @@ export async function backup(target: StackTarget, options: BackupOptions): Promi
     log(
       `PAUSE: stopping Vault of the ${target.name} stack for a consistent copy (secret reads and writes fail until it is unsealed again)`,
     );
+    // Leased before the pause: the dump runs while Vault is stopped.
+    const lease = await maintenanceLease(target, log);
     const t0 = Date.now();
     let stoppedMs = 0;
-    await target.stopVault();
     try {
-      await target.copyVaultData(path.join(staging, 'vault-data.tar'));
-      await target.pgDump(path.join(staging, 'postgres.sql'));
+      await target.stopVault();
+      try {
+        await target.copyVaultData(path.join(staging, 'vault-data.tar'));
+        await target.pgDump(path.join(staging, 'postgres.sql'), lease?.login);
+      } finally {
+        stoppedMs = Date.now() - t0;
+        log(`starting Vault again (it was stopped for ${(stoppedMs / 1000).toFixed(1)} s)`);
+        await target.startVault();
+        await ensureUnsealed(target, material, timeout, log);
+      }
     } finally {
-      stoppedMs = Date.now() - t0;
-      log(`starting Vault again (it was stopped for ${(stoppedMs / 1000).toFixed(1)} s)`);
-      await target.startVault();
-      await ensureUnsealed(target, material, timeout, log);
+      await lease?.revoke();
     }
     const pauseMs = Date.now() - t0;
     log(
@@ -152,16 +170,23 @@ async function backupOnline(
   log(`online backup: Raft storage, Vault keeps serving (vault operator raft snapshot save; no pause)`);
   const t0 = Date.now();
   const snapFile = path.join(staging, VAULT_PART.raft);
-  const cut = await withRootToken(
-    target.vaultApiAddr(),
-    material,
-    (token) => consistentCut(target.psql(), () => target.raftSnapshotSave(snapFile, token), { log }),
-    log,
-  );
+  const lease = await maintenanceLease(target, log);
+  let heldMs: number;
   try {
-    await target.pgDump(path.join(staging, 'postgres.sql'), cut.snapshot);
+    const cut = await withRootToken(
+      target.vaultApiAddr(),
+      material,
+      (token) => consistentCut(target.psql(lease?.login), () => target.raftSnapshotSave(snapFile, token), { log }),
+      log,
+    );
+    try {
+      await target.pgDump(path.join(staging, 'postgres.sql'), lease?.login, cut.snapshot);
+    } finally {
+      await cut.finish();
+    }
+    heldMs = cut.heldMs;
   } finally {
-    await cut.finish();
+    await lease?.revoke();
   }
   const { file, manifest } = packArchive(
     staging,
@@ -171,11 +196,11 @@ async function backupOnline(
       source: target.kind,
       storage: 'raft',
       vault_version: before.version,
-      writes_held_ms: cut.heldMs,
+      writes_held_ms: heldMs,
     },
     options.passphrase,
   );
-  return { file, manifest, pauseMs: 0, writesHeldMs: cut.heldMs };
+  return { file, manifest, pauseMs: 0, writesHeldMs: heldMs };
 }
 
 export interface RestoreOptions {
@@ -227,16 +252,21 @@ export async function restore(target: StackTarget, file: string, options: Restor
     const current = verified.storage === 'raft' ? await raftTargetKeys(target, status) : undefined;
     const t0 = Date.now();
     try {
+      let engine: boolean;
       if (current) {
-        await restoreRaftParts(target, verified, current, log);
+        engine = await restoreRaftParts(target, verified, current, log);
       } else {
-        log(`stopping the ${target.name} stack (all but PostgreSQL)`);
-        await target.stopForRestore();
-        log("restoring Vault's data, init.json and the database");
+        log(
+          `stopping the app, the agent and vault-init of the ${target.name} stack (Vault and PostgreSQL keep running)`,
+        );
+        await target.stopForRestore({ keepVault: true });
+        engine = await restoreDatabase(target, verified, log);
+        log("stopping Vault; restoring Vault's data and init.json");
+        await target.stopVault();
         await target.putVaultData(verified.part(VAULT_PART.file));
         await target.putInit(verified.part('init.json'));
-        await target.pgRestore(verified.part('postgres.sql'));
       }
+      if (engine) await handOverNewAdminPassword(target, log);
       log('starting the stack');
       await target.startAfterRestore();
     } catch (err) {
@@ -357,10 +387,12 @@ async function restoreRaftParts(
   verified: VerifiedArchive,
   current: InitFileKeys,
   log: Log,
-): Promise<void> {
+): Promise<boolean> {
   const addr = target.vaultApiAddr();
   log(`stopping the app, the agent and vault-init of the ${target.name} stack (Vault keeps running)`);
   await target.stopForRestore({ keepVault: true });
+  // Before the snapshot: the user is leased from, and revoked by, the cluster that is running now.
+  const engine = await restoreDatabase(target, verified, log);
   await withRootToken(
     addr,
     current,
@@ -383,7 +415,58 @@ async function restoreRaftParts(
     },
     log,
   );
-  log('snapshot applied; restoring init.json and the database');
+  log('snapshot applied; restoring init.json');
   await target.putInit(verified.part('init.json'));
-  await target.pgRestore(verified.part('postgres.sql'));
+  return engine;
+}
+
+/**
+ * A maintenance user of the stack's running Vault (undefined: a stack without the database engine, whose
+ * PostgreSQL login is the target's own). Vault must answer unsealed.
+ */
+async function maintenanceLease(target: StackTarget, log: Log): Promise<MaintenanceLease | undefined> {
+  const lease = await leaseMaintenanceUser(target.vaultApiAddr(), await target.operatorToken());
+  if (lease) log(`PostgreSQL: as ${lease.login.username}, a maintenance user leased from Vault (revoked after use)`);
+  return lease;
+}
+
+/**
+ * Loads the archive's dump through the stack's running Vault (and revokes the user at once, which the restored
+ * Vault could not); whether the stack has the database engine.
+ */
+async function restoreDatabase(target: StackTarget, verified: VerifiedArchive, log: Log): Promise<boolean> {
+  const token = await target.operatorToken();
+  if (token) {
+    // The lease needs the stack's Vault unsealed; vault-init, which would unseal it, is stopped now.
+    const status = await target.sealStatus().catch(() => undefined);
+    if (!status?.initialized || status.sealed) {
+      if (!status) await target.startVault();
+      await waitFor('Vault to answer', async () => (await target.sealStatus()) && true, 60_000);
+      if ((await target.sealStatus()).sealed) {
+        const own = readInitMaterial(
+          (await target.readInit()).toString('utf8'),
+          `the ${target.name} stack's init.json`,
+        );
+        await unsealWith(target.vaultApiAddr(), own);
+      }
+    }
+  }
+  const lease = await leaseMaintenanceUser(target.vaultApiAddr(), token);
+  if (lease) log(`PostgreSQL: as ${lease.login.username}, a maintenance user leased from Vault (revoked after use)`);
+  try {
+    log('restoring the database');
+    await target.pgRestore(verified.part('postgres.sql'), lease?.login);
+  } finally {
+    await lease?.revoke();
+  }
+  return lease !== undefined;
+}
+
+/** The superuser gets a new password, which vault-init hands to the restored Vault and has it rotate. */
+async function handOverNewAdminPassword(target: StackTarget, log: Log): Promise<void> {
+  if (!target.resetDatabaseAdmin) return;
+  log(
+    "giving PostgreSQL's superuser a new password for vault-init to hand to the restored Vault, which rotates it at once",
+  );
+  await target.resetDatabaseAdmin(newSuperuserPassword());
 }

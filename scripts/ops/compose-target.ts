@@ -7,12 +7,26 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { BackupError, workDir } from './archive.js';
+import { pgPassLine, scramVerifier, type PgLogin } from './database-login.js';
+import { RECREATE_PUBLIC_SCHEMA } from './dir-target.js';
 import { parseDoctor, type DoctorResult } from './doctor-report.js';
 import { fromDotEnv } from './dot-env.js';
 import { exec } from './run-command.js';
 import type { RaftNodeSeal, StackTarget } from './stack-target.js';
 import { sealStatus, type SealStatus } from './vault-api.js';
 import { PsqlSession } from './write-barrier.js';
+
+/**
+ * Runs `command` in the postgres container as the leased user `$1`, with a libpq password file made from the
+ * first line of stdin (0600, in the container's /tmp, removed when the command ends): the password goes neither
+ * into an argument nor into an environment. The rest of stdin stays for the command.
+ */
+const AS_LEASED_USER = (command: string): string =>
+  `set -e; u=$1; shift; f=$(mktemp); trap 'rm -f "$f"' EXIT; IFS= read -r l; printf '%s\n' "$l" > "$f"; ` +
+  `PGPASSFILE="$f" PGUSER="$u" ${command}`;
+
+/** Where the postgres container keeps the generated bootstrap password (docker-compose.yml). */
+const BOOTSTRAP_PASSWORD_FILE = '/run/postgres-password/superuser-password';
 
 /** The compose project a container belongs to (its label), if the container exists. */
 export function projectOf(container: string): string | undefined {
@@ -156,30 +170,42 @@ export class ComposeTarget implements StackTarget {
     return this.copyOut(this.need('vault-init', 'vault-init'), '/vault/init/init.json');
   }
 
-  async pgDump(destFile: string, snapshot?: string): Promise<void> {
-    const pg = this.need(this.serviceId('postgres'), 'postgres');
-    if (snapshot !== undefined && !/^[0-9A-F-]+$/i.test(snapshot))
-      throw new BackupError(`not a snapshot id: ${JSON.stringify(snapshot)}`);
-    this.docker(
-      [
-        'exec',
-        pg,
-        'sh',
-        '-c',
-        `pg_dump -U "$POSTGRES_USER" -d "$POSTGRES_DB" --no-owner --no-acl${snapshot ? ` --snapshot=${snapshot}` : ''}`,
-      ],
-      { outFile: destFile, what: 'pg_dump in the postgres container' },
-    );
+  /** The CLI's operator token in the vault-cli volume, read through vault-init's container (running or not). */
+  async operatorToken(): Promise<string | undefined> {
+    try {
+      return this.copyOut('vault-init', '/vault/cli/.vault-token').toString('utf8').trim() || undefined;
+    } catch {
+      return undefined;
+    }
   }
 
-  psql(): PsqlSession {
+  /**
+   * `command` (a shell line) in the postgres container as `login`, or, without one, as its POSTGRES_USER over
+   * the local socket (a stack without the database engine); with the arguments `args` after it.
+   */
+  private pgExec(command: string, login: PgLogin | undefined, args: string[] = []): { argv: string[]; first: string } {
     const pg = this.need(this.serviceId('postgres'), 'postgres');
-    return new PsqlSession(
-      'docker',
-      ['exec', '-i', pg, 'sh', '-c', 'exec psql -U "$POSTGRES_USER" -d "$POSTGRES_DB" "$@"', 'psql'],
-      process.env,
-      'psql in the postgres container',
+    if (!login)
+      return { argv: ['exec', '-i', pg, 'sh', '-c', `PGUSER="$POSTGRES_USER" ${command}`, 'sh', ...args], first: '' };
+    return {
+      argv: ['exec', '-i', pg, 'sh', '-c', AS_LEASED_USER(command), 'sh', login.username, ...args],
+      first: pgPassLine(login),
+    };
+  }
+
+  async pgDump(destFile: string, login: PgLogin | undefined, snapshot?: string): Promise<void> {
+    if (snapshot !== undefined && !/^[0-9A-F-]+$/i.test(snapshot))
+      throw new BackupError(`not a snapshot id: ${JSON.stringify(snapshot)}`);
+    const { argv, first } = this.pgExec(
+      `pg_dump -w -d "$POSTGRES_DB" --no-owner --no-acl${snapshot ? ` --snapshot=${snapshot}` : ''}`,
+      login,
     );
+    this.docker(argv, { input: first, outFile: destFile, what: 'pg_dump in the postgres container' });
+  }
+
+  psql(login: PgLogin | undefined): PsqlSession {
+    const { argv, first } = this.pgExec('psql -w -d "$POSTGRES_DB" "$@"', login);
+    return new PsqlSession('docker', argv, process.env, 'psql in the postgres container', { stdinFirst: first });
   }
 
   /** The API as the user reaches it: the published port (the HA profile's Vault Proxy forwards to the cluster). */
@@ -331,17 +357,31 @@ export class ComposeTarget implements StackTarget {
     );
   }
 
-  async pgRestore(sqlFile: string): Promise<void> {
+  async pgRestore(sqlFile: string, login: PgLogin | undefined): Promise<void> {
+    const { argv, first } = this.pgExec(
+      'psql -w -d "$POSTGRES_DB" -v ON_ERROR_STOP=1 -q -o /dev/null --single-transaction -c "$1" -f -',
+      login,
+      [RECREATE_PUBLIC_SCHEMA],
+    );
+    this.docker(argv, {
+      input: Buffer.concat([Buffer.from(first), fs.readFileSync(sqlFile)]),
+      what: 'loading the PostgreSQL dump',
+    });
+  }
+
+  /**
+   * psql over the container's local socket as POSTGRES_USER: the image's own way in for whoever may `docker
+   * exec` (initdb's default `trust` for local connections inside the container), then the new password into the
+   * postgres-password volume, 0400 for vault-init's uid as the container writes it at its first start.
+   */
+  async resetDatabaseAdmin(password: string): Promise<void> {
     const pg = this.need(this.serviceId('postgres'), 'postgres');
     this.docker(
-      [
-        'exec',
-        pg,
-        'sh',
-        '-c',
-        'psql -U "$POSTGRES_USER" -d postgres -v ON_ERROR_STOP=1 -q -c "DROP DATABASE IF EXISTS \\"$POSTGRES_DB\\" WITH (FORCE)" -c "CREATE DATABASE \\"$POSTGRES_DB\\""',
-      ],
-      { what: 'recreating the database' },
+      ['exec', '-i', pg, 'sh', '-c', 'exec psql -U "$POSTGRES_USER" -d postgres -v ON_ERROR_STOP=1 -qAtX -f -'],
+      {
+        input: `ALTER ROLE CURRENT_USER PASSWORD '${scramVerifier(password)}';\n`,
+        what: "setting PostgreSQL's superuser password",
+      },
     );
     this.docker(
       [
@@ -350,9 +390,9 @@ export class ComposeTarget implements StackTarget {
         pg,
         'sh',
         '-c',
-        'psql -U "$POSTGRES_USER" -d "$POSTGRES_DB" -v ON_ERROR_STOP=1 -q -o /dev/null --single-transaction',
+        `set -e; f=${BOOTSTRAP_PASSWORD_FILE}; umask 077; cat > "$f.tmp"; chown 1000:1000 "$f.tmp"; chmod 0400 "$f.tmp"; mv "$f.tmp" "$f"`,
       ],
-      { inputFile: sqlFile, what: 'loading the PostgreSQL dump' },
+      { input: `${password}\n`, what: 'writing the bootstrap password into the postgres-password volume' },
     );
   }
 

@@ -4,10 +4,14 @@
  * stacks (their own process control over the process library's servers).
  */
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { pgCommand } from '@aurora/process';
 import { BackupError } from './archive.js';
-import type { DoctorResult } from './doctor-report.js';
+import { pgPassLine, scramVerifier, type PgLogin } from './database-login.js';
 import { writePrivateFile } from './private-file.js';
+import type { DoctorResult } from './doctor-report.js';
 import { exec } from './run-command.js';
 import type { RaftNodeSeal, StackTarget } from './stack-target.js';
 import { opsClient, sealStatus, unsealWith, type InitFileKeys, type SealStatus } from './vault-api.js';
@@ -15,18 +19,35 @@ import { PsqlSession } from './write-barrier.js';
 
 const IDENT = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
+/**
+ * What a restore runs before the dump: the app's schema made empty, in the same transaction as the load. Not
+ * DROP DATABASE: Vault's own sessions (as the superuser) stay connected to the database, and a maintenance user
+ * may not end them; as the schema's owner it may drop the schema and everything in it.
+ */
+export const RECREATE_PUBLIC_SCHEMA = 'DROP SCHEMA IF EXISTS public CASCADE; CREATE SCHEMA public;';
+
 export interface PgConnection {
   binDir: string;
   host: string;
   port: number;
   user: string;
   database: string;
-  /** A libpq password file (PGPASSFILE) holding the password; the value never enters an environment. */
+  /**
+   * The target's own login, for stacks without the database engine: a libpq password file (PGPASSFILE) holding
+   * `user`'s password; the value never enters an environment.
+   */
   passFile?: string;
+  /**
+   * Stacks with the database engine (the native one): the cluster's data directory and the bootstrap password
+   * file vault-init hands over, for resetDatabaseAdmin after a restore.
+   */
+  admin?: { dataDir: string; bootstrapPasswordFile: string };
 }
 
 export interface DirTargetControl {
   running(): Promise<string[]>;
+  /** Stops PostgreSQL (resetDatabaseAdmin needs it stopped: single-user mode); startAfterRestore starts it. */
+  stopPostgres?(): Promise<void>;
   stopVault(): Promise<void>;
   startVault(): Promise<void>;
   watcherRunning(): Promise<boolean>;
@@ -43,6 +64,8 @@ export interface DirTargetOptions {
   raftNodeAddrs?: string[];
   vaultDataDir: string;
   initFile: string;
+  /** The CLI's operator token vault-init writes (native: .native/cli/.vault-token); none: the pg login is own. */
+  operatorTokenFile?: string;
   pg: PgConnection;
   control: DirTargetControl;
 }
@@ -75,6 +98,15 @@ export class DirTarget implements StackTarget {
   vaultApiAddr(): string {
     return this.options.vaultAddr;
   }
+  async operatorToken(): Promise<string | undefined> {
+    const file = this.options.operatorTokenFile;
+    if (!file) return undefined;
+    try {
+      return fs.readFileSync(file, 'utf8').trim() || undefined;
+    } catch {
+      return undefined;
+    }
+  }
   watcherRunning(): Promise<boolean> {
     return this.options.control.watcherRunning();
   }
@@ -106,31 +138,57 @@ export class DirTarget implements StackTarget {
     }
   }
 
-  private pgEnv(): NodeJS.ProcessEnv {
+  /** libpq's environment for `login` (its password in `passFile`), or for the target's own login. */
+  private pgEnv(login?: { user: string; passFile: string }): NodeJS.ProcessEnv {
     const { pg } = this.options;
+    const passFile = login?.passFile ?? pg.passFile;
     return {
       ...process.env,
       PGHOST: pg.host,
       PGPORT: String(pg.port),
-      PGUSER: pg.user,
+      PGUSER: login?.user ?? pg.user,
       PGPASSWORD: '',
-      ...(pg.passFile ? { PGPASSFILE: pg.passFile } : {}),
+      ...(passFile ? { PGPASSFILE: passFile } : {}),
       PGCONNECT_TIMEOUT: '10',
     };
   }
 
-  async pgDump(destFile: string, snapshot?: string): Promise<void> {
+  /** A 0600 libpq password file for `login` in a private temp dir; `remove()` deletes it. */
+  private passFileFor(login: PgLogin): { user: string; passFile: string; remove(): void } {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'aurora-pgpass-'));
+    const passFile = path.join(dir, 'pgpass');
+    fs.writeFileSync(passFile, pgPassLine(login), { mode: 0o600 });
+    return { user: login.username, passFile, remove: () => fs.rmSync(dir, { recursive: true, force: true }) };
+  }
+
+  /** Runs `fn` with libpq's environment for `login` (undefined: the target's own). */
+  private withLogin<T>(login: PgLogin | undefined, fn: (env: NodeJS.ProcessEnv) => T): T {
+    if (!login) return fn(this.pgEnv());
+    const file = this.passFileFor(login);
+    try {
+      return fn(this.pgEnv(file));
+    } finally {
+      file.remove();
+    }
+  }
+
+  async pgDump(destFile: string, login: PgLogin | undefined, snapshot?: string): Promise<void> {
     const { pg } = this.options;
-    exec(
-      path.join(pg.binDir, 'pg_dump'),
-      ['--no-owner', '--no-acl', ...(snapshot ? [`--snapshot=${snapshot}`] : []), '-d', pg.database],
-      { outFile: destFile, env: this.pgEnv(), what: 'pg_dump' },
+    this.withLogin(login, (env) =>
+      exec(
+        path.join(pg.binDir, 'pg_dump'),
+        ['-w', '--no-owner', '--no-acl', ...(snapshot ? [`--snapshot=${snapshot}`] : []), '-d', pg.database],
+        { outFile: destFile, env, what: 'pg_dump' },
+      ),
     );
   }
 
-  psql(): PsqlSession {
+  psql(login: PgLogin | undefined): PsqlSession {
     const { pg } = this.options;
-    return new PsqlSession(path.join(pg.binDir, 'psql'), ['-d', pg.database], this.pgEnv());
+    const cmd = path.join(pg.binDir, 'psql');
+    if (!login) return new PsqlSession(cmd, ['-w', '-d', pg.database], this.pgEnv());
+    const file = this.passFileFor(login);
+    return new PsqlSession(cmd, ['-w', '-d', pg.database], this.pgEnv(file), 'psql', { cleanup: file.remove });
   }
 
   /** The API call the CLI makes (`vault operator raft snapshot save`), streamed to the file. */
@@ -177,30 +235,47 @@ export class DirTarget implements StackTarget {
     fs.rmSync(`${this.options.initFile}.tmp`, { force: true });
   }
 
-  async pgRestore(sqlFile: string): Promise<void> {
+  async pgRestore(sqlFile: string, login: PgLogin | undefined): Promise<void> {
     const { pg } = this.options;
-    const psql = path.join(pg.binDir, 'psql');
-    const db = `"${pg.database}"`;
-    exec(
-      psql,
-      [
-        '-d',
-        'postgres',
-        '-v',
-        'ON_ERROR_STOP=1',
-        '-q',
-        '-c',
-        `DROP DATABASE IF EXISTS ${db} WITH (FORCE)`,
-        '-c',
-        `CREATE DATABASE ${db}`,
-      ],
-      { env: this.pgEnv(), what: 'recreating the database' },
+    this.withLogin(login, (env) =>
+      exec(
+        path.join(pg.binDir, 'psql'),
+        ['-w', '-d', pg.database, '-v', 'ON_ERROR_STOP=1', '-q', '-o', '/dev/null', '--single-transaction'].concat([
+          '-c',
+          RECREATE_PUBLIC_SCHEMA,
+          '-f',
+          sqlFile,
+        ]),
+        { env, what: 'loading the PostgreSQL dump' },
+      ),
     );
-    exec(
-      psql,
-      ['-d', pg.database, '-v', 'ON_ERROR_STOP=1', '-q', '-o', '/dev/null', '--single-transaction', '-f', sqlFile],
-      { env: this.pgEnv(), what: 'loading the PostgreSQL dump' },
-    );
+  }
+
+  /**
+   * Single-user mode (`postgres --single`): the server's own way in for its owner, no password, no network;
+   * PostgreSQL must be stopped for it. The verifier, not the password, goes to the server.
+   */
+  async resetDatabaseAdmin(password: string): Promise<void> {
+    const { pg, control } = this.options;
+    if (!pg.admin || !control.stopPostgres)
+      throw new BackupError(`the ${this.name} stack has no way to reset PostgreSQL's superuser password`);
+    await control.stopPostgres();
+    const [cmd, args] = pgCommand('postgres', ['--single', '-D', pg.admin.dataDir, 'postgres']);
+    const res = spawnSync(cmd, args, {
+      input: `ALTER ROLE "${pg.user}" PASSWORD '${scramVerifier(password)}'\n`,
+      encoding: 'utf8',
+    });
+    // Single-user mode reports a failed statement (on stderr) and still exits 0.
+    // Without the STATEMENT lines: they would repeat the verifier.
+    const out = `${res.stdout ?? ''}${res.stderr ?? ''}`
+      .split('\n')
+      .filter((l) => !/STATEMENT:/.test(l))
+      .join('\n');
+    if (res.status !== 0 || /\b(ERROR|FATAL|PANIC):/.test(out))
+      throw new BackupError(
+        `postgres --single did not set the superuser's new password (exit ${res.status ?? res.signal ?? res.error?.message}): ${out.trim().slice(-800)}`,
+      );
+    writePrivateFile(pg.admin.bootstrapPasswordFile, Buffer.from(`${password}\n`));
   }
 
   startAfterRestore(): Promise<void> {

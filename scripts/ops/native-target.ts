@@ -7,7 +7,15 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { livePid, pgPassFile, postgresBinDir, stopPid, TSX_NODE_ARGS } from '@aurora/process';
+import {
+  livePid,
+  pgPassFile,
+  postgresBinDir,
+  stopPid,
+  superuserPasswordFile,
+  SUPERUSER,
+  TSX_NODE_ARGS,
+} from '@aurora/process';
 import { BackupError } from './archive.js';
 import { DirTarget } from './dir-target.js';
 import { parseDoctor, type DoctorResult } from './doctor-report.js';
@@ -64,22 +72,30 @@ export function nativeTarget(root: string): DirTarget {
     vaultAddr: nativeVaultAddr(),
     vaultDataDir: p('vault', 'data'),
     initFile: p('init', 'init.json'),
+    operatorTokenFile: p('cli', '.vault-token'),
     pg: {
       binDir: postgresBinDir(),
       host: '127.0.0.1',
       port: Number(process.env.NATIVE_PG_PORT ?? 55432),
-      user: 'postgres',
+      user: SUPERUSER,
       database: 'aurora',
+      // Only a stack made before the database engine was on still logs in with it.
       passFile: pgPassFile(p('postgres', 'data')),
+      admin: {
+        dataDir: p('postgres', 'data'),
+        bootstrapPasswordFile: superuserPasswordFile(p('postgres', 'data')),
+      },
     },
     control: {
       running,
+      stopPostgres: () => stop('postgres'),
       stopVault: () => stop('vault'),
       startVault: async () => up(),
       watcherRunning: async () => pidOf('vault-init') !== undefined,
       stopForRestore: async (options) => {
-        // PostgreSQL must answer for the dump to load; `up` starts it (and the rest, which we stop again).
-        if (!pidOf('postgres')) up();
+        // PostgreSQL must answer for the dump to load (and Vault, kept, to lease its user); `up` starts them
+        // (and the rest, which we stop again).
+        if (!pidOf('postgres') || (options?.keepVault && !pidOf('vault'))) up();
         for (const name of STOP_ORDER) if (!(options?.keepVault && name === 'vault')) await stop(name);
       },
       startAfterRestore: async () => up(),

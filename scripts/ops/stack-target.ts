@@ -5,6 +5,7 @@
  * stack, single node or HA). Which one an operation gets is decided in select-target.ts. backup-restore.ts
  * drives either through this interface.
  */
+import type { PgLogin } from './database-login.js';
 import type { DoctorResult } from './doctor-report.js';
 import type { PsqlSession } from './write-barrier.js';
 import type { InitFileKeys, SealStatus } from './vault-api.js';
@@ -30,18 +31,26 @@ export interface StackTarget {
   unseal?(material: InitFileKeys): Promise<void>;
   /** Where this machine reaches Vault's API (token checks, generate-root on Raft storage). */
   vaultApiAddr(): string;
+  /**
+   * The operator token vault-init keeps for the CLI (it may lease maintenance users of the database engine);
+   * undefined where the stack has none (the tests' stacks), so that the tools use the target's own login.
+   */
+  operatorToken(): Promise<string | undefined>;
 
   // File storage: the backup's pause.
   stopVault(): Promise<void>;
   startVault(): Promise<void>;
   copyVaultData(destTar: string): Promise<void>;
   readInit(): Promise<Buffer>;
-  /** pg_dump of the app's database; with `snapshot`, as of that exported snapshot (pg_dump --snapshot). */
-  pgDump(destFile: string, snapshot?: string): Promise<void>;
+  /**
+   * pg_dump of the app's database as `login` (a leased maintenance user; undefined: the target's own login);
+   * with `snapshot`, as of that exported snapshot (pg_dump --snapshot).
+   */
+  pgDump(destFile: string, login: PgLogin | undefined, snapshot?: string): Promise<void>;
 
   // Raft storage: online, no pause (write-barrier.ts).
-  /** A psql session on the app's database (for the write barrier and the exported snapshot). */
-  psql(): PsqlSession;
+  /** A psql session on the app's database as `login` (for the write barrier and the exported snapshot). */
+  psql(login: PgLogin | undefined): PsqlSession;
   /** `vault operator raft snapshot save` with `token`, into `destFile`. */
   raftSnapshotSave(destFile: string, token: string): Promise<void>;
   /** `vault operator raft snapshot restore [-force]`; Vault applies it asynchronously after answering. */
@@ -57,7 +66,18 @@ export interface StackTarget {
   stopForRestore(options?: { keepVault?: boolean }): Promise<void>;
   putVaultData(tarFile: string): Promise<void>;
   putInit(file: string): Promise<void>;
-  pgRestore(sqlFile: string): Promise<void>;
+  /**
+   * Replaces the app's tables with the dump's, as `login`: the public schema is dropped and made again, and the
+   * dump loaded, in one transaction. The database itself stays (Vault's own sessions to it too).
+   */
+  pgRestore(sqlFile: string, login: PgLogin | undefined): Promise<void>;
+  /**
+   * Stacks with the database engine, after a restore: gives PostgreSQL's superuser a new `password` through the
+   * stack's own privileged path (compose: psql over the container's local socket; native: single-user mode,
+   * PostgreSQL stopped) and writes it into the bootstrap password file, so that vault-init hands it to the
+   * restored Vault, whose copy of the connection holds the password of the day of the backup, and rotates it.
+   */
+  resetDatabaseAdmin?(password: string): Promise<void>;
   /** Starts what stopForRestore stopped (vault-init unseals with the restored keys). */
   startAfterRestore(): Promise<void>;
   doctor(): Promise<DoctorResult>;

@@ -29,14 +29,20 @@ export class PsqlSession {
   private waiter?: () => void;
   private seq = 0;
 
-  /** `cmd args` must start psql reading SQL from stdin (the session adds -qAtX and ON_ERROR_STOP). */
+  /**
+   * `cmd args` must start psql reading SQL from stdin (the session adds -qAtX and ON_ERROR_STOP). `stdinFirst` is
+   * written before any SQL (a wrapper that reads a libpq password line first); `cleanup` runs once psql ended.
+   */
   constructor(
     cmd: string,
     args: string[],
     env: NodeJS.ProcessEnv = process.env,
     private readonly what = 'psql',
+    extra: { stdinFirst?: string; cleanup?: () => void } = {},
   ) {
     this.child = spawn(cmd, [...args, '-qAtX', '-v', 'ON_ERROR_STOP=1'], { env, stdio: ['pipe', 'pipe', 'pipe'] });
+    if (extra.stdinFirst !== undefined) this.child.stdin.write(extra.stdinFirst);
+    if (extra.cleanup) this.child.once('close', extra.cleanup);
     this.child.stdout.setEncoding('utf8').on('data', (d: string) => {
       this.out += d;
       this.waiter?.();

@@ -12,7 +12,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { acquireComposeLock } from '../support/compose-lock.js';
 import { MIN, docker, engineAnswers, leftovers as projectLeftovers, removeProject, lines, must, sh } from './shell.js';
-import { repoRoot, tempDir, lookupToken, parseScrape, type Scrape } from '@aurora/process';
+import { postgresBinDir, repoRoot, tempDir, lookupToken, parseScrape, type Scrape } from '@aurora/process';
 import { VaultClient } from '@aurora/common';
 
 const root = repoRoot();
@@ -605,6 +605,68 @@ else
         assert.deepEqual(await lookupToken(VAULT, token), { status: 200, policies: ['root'] });
         await new VaultClient({ addr: VAULT, token }).write('auth/token/revoke-self', {});
         assert.equal(await status(`curl -u admin:${admin} -X DELETE ${APP}/users/bob/credentials/aws`), '204');
+      },
+    );
+
+    // After the restore: its new superuser password went through vault-init to Vault, which rotated it.
+    step(
+      'no database password in clear: compose config, docker inspect, logs and a pg_dump; the bootstrap one is dead',
+      4 * MIN,
+      async () => {
+        const pg = must(await sh('docker compose ps -q postgres', env, MIN), 'the postgres container').stdout.trim();
+        const bootstrap = must(
+          await sh(`docker exec ${pg} cat /run/postgres-password/superuser-password`, env, MIN),
+          'the bootstrap password file',
+        ).stdout.trim();
+        assert.match(bootstrap, /^[A-Za-z0-9]{40}$/, 'a generated password');
+        const operator = must(await sh('docker exec vault cat /vault/cli/.vault-token', env, MIN), 'operator token');
+        const vault = new VaultClient({ addr: VAULT, token: operator.stdout.trim(), timeoutMs: 10_000 });
+        const creds = await vault.database().credentials('aurora-maintenance');
+        const secrets = [bootstrap, creds.password];
+        const pgpass = path.join(tempDir('e2e-pgpass'), 'pgpass');
+        const psqlAs = (user: string, password: string) => {
+          fs.writeFileSync(pgpass, `*:*:*:${user}:${password}\n`, { mode: 0o600 });
+          return spawnSync(path.join(postgresBinDir(), 'psql'), ['-w', '-Atc', 'SELECT current_user'], {
+            encoding: 'utf8',
+            env: {
+              ...process.env,
+              PGHOST: '127.0.0.1',
+              PGPORT: '5432',
+              PGDATABASE: 'aurora',
+              PGUSER: user,
+              PGPASSFILE: pgpass,
+              PGPASSWORD: '',
+            },
+          });
+        };
+        try {
+          const dead = psqlAs('aurora', bootstrap);
+          assert.notEqual(dead.status, 0, 'the bootstrap password still logs in: Vault did not rotate it');
+          assert.match(dead.stderr, /password authentication failed/);
+          const leased = psqlAs(creds.username, creds.password);
+          assert.equal(leased.status, 0, leased.stderr);
+
+          const config = must(await sh('docker compose config', env, MIN), 'docker compose config').stdout;
+          assert.doesNotMatch(config, /PGPASSWORD|POSTGRES_PASSWORD:/);
+          assert.match(config, /PG_VAULT_ROLE: aurora-app/);
+          const ids = lines(must(await sh('docker compose ps -aq', env, MIN), 'containers').stdout);
+          assert.ok(ids.length >= 5, `the stack's containers: ${ids.join(' ')}`);
+          const inspect = must(await sh(`docker inspect ${ids.join(' ')}`, env, MIN), 'docker inspect').stdout;
+          const logs = must(await sh('docker compose logs --no-color', env, 2 * MIN), 'docker compose logs');
+          const dump = must(await sh('docker compose exec -T postgres pg_dump -U aurora aurora', env, MIN), 'pg_dump');
+          assert.match(dump.stdout, /credential_references/);
+          assert.doesNotMatch(dump.stdout, /SCRAM-SHA-256\$|PASSWORD '/i, 'a password hash in the dump');
+          for (const [where, text] of [
+            ['docker compose config', config],
+            ['docker inspect', inspect],
+            ['container logs', logs.stdout + logs.stderr],
+            ['pg_dump', dump.stdout],
+          ] as const)
+            for (const secret of secrets) assert.ok(!text.includes(secret), `a database password in ${where}`);
+        } finally {
+          fs.rmSync(pgpass, { force: true });
+          await vault.revokeLease(creds.leaseId);
+        }
       },
     );
 

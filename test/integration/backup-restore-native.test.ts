@@ -7,17 +7,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
-import {
-  freePort,
-  repoRoot,
-  tempDir,
-  TSX_NODE_ARGS,
-  AppProcess,
-  libpqEnv,
-  postgresBinDir,
-  superuserPasswordFile,
-  lookupToken,
-} from '@aurora/process';
+import { freePort, repoRoot, tempDir, TSX_NODE_ARGS, AppProcess, postgresBinDir, lookupToken } from '@aurora/process';
 import { VaultClient } from '@aurora/common';
 
 interface Run {
@@ -46,14 +36,33 @@ describe('make backup / make restore on the native stack', () => {
     });
     return { code: res.status, stdout: res.stdout, stderr: res.stderr };
   };
-  const pgData = () => path.join(dir, 'native', 'postgres', 'data');
-  const psql = (sql: string) =>
-    spawnSync(path.join(postgresBinDir(), 'psql'), ['-w', '-v', 'ON_ERROR_STOP=1', '-Atc', sql], {
-      encoding: 'utf8',
-      env: libpqEnv(pgData(), '127.0.0.1', pgPort, 'aurora'),
-    }).stdout.trim();
   // A fresh client per call: a kept-alive connection to a Vault that a backup or restore restarted fails once.
   const vault = () => new VaultClient({ addr: vaultAddr, token: operatorToken, timeoutMs: 10_000 });
+  // psql as an operator would run it on this stack: a maintenance user leased with the operator token.
+  const psql = async (sql: string): Promise<string> => {
+    const creds = await vault().database().credentials('aurora-maintenance');
+    const passFile = path.join(tempDir('pgpass'), 'pgpass');
+    fs.writeFileSync(passFile, `*:*:*:${creds.username}:${creds.password}\n`, { mode: 0o600 });
+    try {
+      const res = spawnSync(path.join(postgresBinDir(), 'psql'), ['-w', '-v', 'ON_ERROR_STOP=1', '-Atc', sql], {
+        encoding: 'utf8',
+        env: {
+          ...process.env,
+          PGHOST: '127.0.0.1',
+          PGPORT: String(pgPort),
+          PGDATABASE: 'aurora',
+          PGUSER: creds.username,
+          PGPASSFILE: passFile,
+          PGPASSWORD: '',
+        },
+      });
+      assert.equal(res.status, 0, res.stderr);
+      return res.stdout.trim();
+    } finally {
+      fs.rmSync(passFile, { force: true });
+      await vault().revokeLease(creds.leaseId);
+    }
+  };
   const putSecret = (p: string, data: Record<string, string>) => vault().kvWrite('aurora', `users/${p}`, data);
   const secretOf = async (p: string) => (await vault().kvRead('aurora', `users/${p}`)).data;
 
@@ -82,9 +91,8 @@ describe('make backup / make restore on the native stack', () => {
         `VAULT_ADDR=${vaultAddr}`,
         'PGHOST=127.0.0.1',
         `PGPORT=${pgPort}`,
-        'PGUSER=postgres',
-        `PGPASSWORD_FILE=${superuserPasswordFile(pgData())}`,
         'PGDATABASE=aurora',
+        'PG_VAULT_ROLE=aurora-app',
         'VAULT_TOKEN=',
       ].join('\n'),
     );
@@ -98,9 +106,9 @@ describe('make backup / make restore on the native stack', () => {
         VAULT_APPROLE_DIR: env.VAULT_APPROLE_DIR!,
         PGHOST: '127.0.0.1',
         PGPORT: String(pgPort),
-        PGUSER: 'postgres',
-        PGPASSWORD_FILE: superuserPasswordFile(pgData()),
         PGDATABASE: 'aurora',
+        PG_VAULT_ROLE: 'aurora-app',
+        PG_VAULT_MIGRATIONS_ROLE: 'aurora-maintenance',
       },
       path.join(dir, 'app'),
     );
@@ -114,7 +122,7 @@ describe('make backup / make restore on the native stack', () => {
 
   test('make backup: one 0600 archive, the pause announced and measured, Vault unsealed again by vault-init', async (t) => {
     await putSecret('alice/github', { token: secret1 });
-    psql(
+    await psql(
       "INSERT INTO credential_references (user_id, credential_type, reference, version) VALUES ('alice', 'github', 'vault:kv/data/aurora/users/alice/github', 1)",
     );
     const out = script('backup.ts', [], { BACKUP_PASSPHRASE: 'correct horse battery staple' });
@@ -132,7 +140,7 @@ describe('make backup / make restore on the native stack', () => {
 
   test('make restore without CONFIRM=1 refuses and changes nothing', async () => {
     await putSecret('alice/github', { token: secret2 });
-    psql("UPDATE credential_references SET version = 2 WHERE user_id = 'alice'");
+    await psql("UPDATE credential_references SET version = 2 WHERE user_id = 'alice'");
     const out = script('restore.ts', [archive], { BACKUP_PASSPHRASE: 'correct horse battery staple', CONFIRM: '' });
     assert.equal(out.code, 4, out.stderr);
     assert.match(out.stderr, /Refusing to overwrite the native .* CONFIRM=1/);
@@ -149,7 +157,7 @@ describe('make backup / make restore on the native stack', () => {
     t.diagnostic(`native restore: stack down ${down?.[1]} s`);
     assert.doesNotMatch(out.stderr, /hvs\.|Root Token/);
     assert.deepEqual(await secretOf('alice/github'), { token: secret1 });
-    assert.equal(psql("SELECT version FROM credential_references WHERE user_id = 'alice'"), '1');
+    assert.equal(await psql("SELECT version FROM credential_references WHERE user_id = 'alice'"), '1');
     assert.ok(!fs.existsSync(path.join(dir, 'native', 'vault', 'data.pre-restore')));
   });
 

@@ -139,7 +139,7 @@ describe('make backup / make restore on Raft storage: online, consistent, and in
     const target = a.target();
     let during: Promise<number> | undefined;
     let settledDuringCut = false;
-    const cut = await consistentCut(target.psql(), async () => {
+    const cut = await consistentCut(target.psql(undefined), async () => {
       during = a.request('PUT', '/users/erin/credentials/cut', { data: { key: v('erin') } }).then((r) => {
         settledDuringCut = true;
         return r.status;
@@ -151,7 +151,7 @@ describe('make backup / make restore on Raft storage: online, consistent, and in
       assert.equal(await during, 201, 'and goes through once it is released');
       // The exported snapshot is the state at the cut: without the row written after it.
       const dump = path.join(tempDir('cut-dump'), 'dump.sql');
-      await target.pgDump(dump, cut.snapshot);
+      await target.pgDump(dump, undefined, cut.snapshot);
       const text = fs.readFileSync(dump, 'utf8');
       assert.match(text, /alice\tgithub/);
       assert.doesNotMatch(text, /erin\tcut/);

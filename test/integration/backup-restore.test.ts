@@ -44,9 +44,9 @@ function targetFor(stack: CredentialsStack): DirTarget {
         await stack.runVaultInit();
       },
       watcherRunning: async () => true,
-      stopForRestore: async () => {
+      stopForRestore: async (options) => {
         await stack.app.stop();
-        await stack.vault.stop();
+        if (!options?.keepVault) await stack.vault.stop();
       },
       startAfterRestore: async () => {
         await stack.vault.startProcess();

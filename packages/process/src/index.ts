@@ -41,11 +41,13 @@ export { RaftCluster, RaftNode, type RaftHealth } from './raft.js';
 export {
   initCluster,
   libpqEnv,
+  pgCommand,
   pgPassFile,
   postgresBinDir,
   postgresCommand,
   PostgresServer,
   superuserPasswordFile,
+  SUPERUSER,
   type PostgresOptions,
 } from './postgres.js';
 

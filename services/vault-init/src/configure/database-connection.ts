@@ -3,12 +3,21 @@
  *
  * Vault is given the bootstrap superuser password once, when the connection is created, and rotates it at
  * once (`rotate-root`): from then on only Vault knows the live password, and the bootstrap file's value no
- * longer works (PostgreSQL's image keeps reading that file at start, but only to initialize an empty data
- * directory). Later runs compare the connection's settings and rewrite them without a password (Vault keeps
- * the one it has), so a rerun changes nothing and drift is repaired without ever needing the old password.
+ * longer works (PostgreSQL's image reads that file only to initialize an empty data directory). Later runs
+ * compare the connection's settings and rewrite them without a password (Vault keeps the one it has), so a
+ * rerun changes nothing and drift is repaired without ever needing the old password.
+ *
+ * A new value in the bootstrap file is handed over again: vault-init records the SHA-256 of the value it handed
+ * over (secret/aurora/database-bootstrap, beside the connection it belongs to, so a restored Vault carries its
+ * own record), and a file whose hash differs means someone set a new superuser password in PostgreSQL and wrote
+ * it there. That is how `make restore` gives a restored Vault the live password of the database it now serves
+ * (its copy of the connection holds the password of the day of the backup), and how an operator recovers a
+ * connection whose password was lost: `ALTER ROLE … PASSWORD`, the same value into the file, restart vault-init.
  */
+import crypto from 'node:crypto';
 import fs from 'node:fs/promises';
 import {
+  VaultNotFoundError,
   VaultRequestError,
   registerSecret,
   type DatabaseConnection,
@@ -23,6 +32,9 @@ import type { Change } from './types.js';
 export const DB_CONNECTION = 'aurora';
 
 export const POSTGRES_PLUGIN = 'postgresql-database-plugin';
+
+/** Where vault-init records which bootstrap password it handed over last: its SHA-256, never the value. */
+export const BOOTSTRAP_RECORD = { mount: 'secret', path: 'aurora/database-bootstrap', key: 'sha256' } as const;
 
 /** The connection as Vault should hold it, without a password. */
 export function desiredConnection(config: DatabaseEngineConfig, allowedRoles: string[]): DatabaseConnectionWrite {
@@ -56,7 +68,8 @@ async function readBootstrapPassword(file: string): Promise<string> {
   } catch (err) {
     throw new VaultObjectConflictError(
       `cannot read PostgreSQL's bootstrap superuser password ${file} (VAULT_DB_SUPERUSER_PASSWORD_FILE): ${fsReason(err)}. ` +
-        'It is generated with the database (compose: the postgres-password volume); point the setting at it.',
+        'It is generated with the database (compose: the postgres-password volume; make native: ' +
+        '.native/postgres/superuser-password); point the setting at it.',
     );
   }
   const password = text.replace(/\n+$/, '');
@@ -65,21 +78,46 @@ async function readBootstrapPassword(file: string): Promise<string> {
   return password;
 }
 
-export async function ensureDatabaseConnection(
+const sha256 = (text: string): string => crypto.createHash('sha256').update(text).digest('hex');
+
+/** The hash of the bootstrap password handed over last, or undefined when none is recorded. */
+async function handedOver(client: VaultClient): Promise<string | undefined> {
+  try {
+    return (await client.kvRead(BOOTSTRAP_RECORD.mount, BOOTSTRAP_RECORD.path)).data[BOOTSTRAP_RECORD.key];
+  } catch (err) {
+    if (err instanceof VaultNotFoundError) return undefined;
+    throw err;
+  }
+}
+
+async function recordHandedOver(client: VaultClient, password: string): Promise<void> {
+  await client.kvWrite(BOOTSTRAP_RECORD.mount, BOOTSTRAP_RECORD.path, { [BOOTSTRAP_RECORD.key]: sha256(password) });
+}
+
+/** The bootstrap file's value when it exists; undefined when it does not (nothing new to hand over). */
+async function bootstrapIfPresent(file: string): Promise<string | undefined> {
+  try {
+    await fs.access(file);
+  } catch {
+    return undefined;
+  }
+  return readBootstrapPassword(file);
+}
+
+/**
+ * Gives Vault `password` for the connection (Vault verifies it by connecting) and has Vault rotate it at once.
+ * `fresh`: no connection existed before, so one that cannot rotate is dropped again (the next run starts over
+ * with the same file); an existing one is left holding the password it was given, which the next run retries.
+ */
+async function handOver(
   client: VaultClient,
   mount: string,
   config: DatabaseEngineConfig,
-  allowedRoles: string[],
-): Promise<Change> {
+  desired: DatabaseConnectionWrite,
+  password: string,
+  fresh: boolean,
+): Promise<void> {
   const db = client.database(mount);
-  const desired = desiredConnection(config, allowedRoles);
-  const actual = await db.readConnection(DB_CONNECTION);
-  if (actual && matches(actual, desired)) return 'unchanged';
-  if (actual) {
-    await db.writeConnection(DB_CONNECTION, desired);
-    return 'updated';
-  }
-  const password = await readBootstrapPassword(config.superuserPasswordFile);
   try {
     await db.writeConnection(DB_CONNECTION, { ...desired, password });
   } catch (err) {
@@ -95,10 +133,36 @@ export async function ensureDatabaseConnection(
   try {
     await db.rotateRoot(DB_CONNECTION);
   } catch (err) {
-    // Without the rotation the bootstrap password stays live: drop the connection so that the next run starts
+    // Without the rotation the bootstrap password stays live: drop a new connection so that the next run starts
     // over with it, rather than finding a connection that looks complete.
-    await db.deleteConnection(DB_CONNECTION).catch(() => undefined);
+    if (fresh) await db.deleteConnection(DB_CONNECTION).catch(() => undefined);
     throw err;
   }
-  return 'created';
+  await recordHandedOver(client, password);
+}
+
+export async function ensureDatabaseConnection(
+  client: VaultClient,
+  mount: string,
+  config: DatabaseEngineConfig,
+  allowedRoles: string[],
+): Promise<Change> {
+  const db = client.database(mount);
+  const desired = desiredConnection(config, allowedRoles);
+  const actual = await db.readConnection(DB_CONNECTION);
+  if (!actual) {
+    await handOver(client, mount, config, desired, await readBootstrapPassword(config.superuserPasswordFile), true);
+    return 'created';
+  }
+  const file = await bootstrapIfPresent(config.superuserPasswordFile);
+  const recorded = await handedOver(client);
+  if (file !== undefined && recorded !== undefined && recorded !== sha256(file)) {
+    await handOver(client, mount, config, desired, file, false);
+    return 'updated';
+  }
+  // A connection made before hashes were recorded: its file's value is the one handed over.
+  if (file !== undefined && recorded === undefined) await recordHandedOver(client, file);
+  if (matches(actual, desired)) return 'unchanged';
+  await db.writeConnection(DB_CONNECTION, desired);
+  return 'updated';
 }
