@@ -3,7 +3,7 @@
  * Data flows one way: health → init material → unsealed → configured → banner.
  */
 import { performance } from 'node:perf_hooks';
-import { VaultClient, type Logger } from '@aurora/common';
+import { VaultClient, isRaftTransition, type Logger, type VaultRequestError } from '@aurora/common';
 import type { VaultInitConfig } from './config.js';
 import { configureVault, type ConfigureResult } from './configure/index.js';
 import { printBanner } from './banner.js';
@@ -21,18 +21,51 @@ export interface SetupResult {
   configured: ConfigureResult;
 }
 
-/** Runs `fn`, then logs one line with the step's name and duration (and what `fields` says about the result). */
+/**
+ * How long a step keeps retrying while Vault's Raft cluster changes leaders, in ms. An election takes seconds
+ * (Vault's Raft defaults: a 1 s heartbeat timeout, elections within a few heartbeats); a minute covers a slow
+ * one on busy cores.
+ */
+export const RAFT_TRANSITION_RETRY_MS = 60_000;
+
+/**
+ * Runs `fn`, then logs one line with the step's name and duration (and what `fields` says about the result).
+ * While Vault answers only that its Raft cluster is between leaders ("leadership lost while committing log",
+ * just after a restore or a failover), the step runs again, once a second, for up to `retryMs`: every step is
+ * safe to repeat (unseal resubmits keys, configure is declarative, generate-root cancels an attempt it finds).
+ * Any other error, or a transition that outlasts `retryMs`, is thrown as is.
+ */
 export async function step<T>(
   logger: Logger,
   name: string,
   fn: () => Promise<T>,
   fields?: (r: T) => Record<string, unknown>,
+  retryMs = RAFT_TRANSITION_RETRY_MS,
 ): Promise<T> {
   const started = performance.now();
-  const result = await fn();
+  const deadline = Date.now() + retryMs;
+  let retries = 0;
+  let result: T;
+  for (;;) {
+    try {
+      result = await fn();
+      break;
+    } catch (err) {
+      if (!isRaftTransition(err) || Date.now() >= deadline) throw err;
+      if (retries === 0) {
+        logger.warn(`step ${name}: Vault's Raft cluster is changing leaders; retrying for up to ${retryMs / 1000} s`, {
+          step: name,
+          vaultMessage: (err as VaultRequestError).vaultMessage,
+        });
+      }
+      retries++;
+      await new Promise<void>((resolve) => setTimeout(resolve, 1000));
+    }
+  }
   logger.info(`step ${name} done`, {
     step: name,
     durationMs: Math.round(performance.now() - started),
+    ...(retries ? { raftTransitionRetries: retries } : {}),
     ...(fields?.(result) ?? {}),
   });
   return result;

@@ -1,0 +1,73 @@
+// User story: as an operator restoring a Raft snapshot or losing the active node, I do not see vault-init exit
+// because Vault answered "leadership lost while committing log" in the seconds between two leaders: each setup
+// step runs again until the cluster has a leader, and says once that it waits. Any other error ends the step.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { PassThrough } from 'node:stream';
+import winston from 'winston';
+import { VaultRequestError } from '@aurora/common';
+import { step } from '@aurora/vault-init/setup';
+
+function capture(): { logger: winston.Logger; lines: () => Record<string, unknown>[] } {
+  const stream = new PassThrough();
+  const out: string[] = [];
+  stream.on('data', (chunk: Buffer) => out.push(...chunk.toString().split('\n').filter(Boolean)));
+  const logger = winston.createLogger({
+    format: winston.format.json(),
+    transports: [new winston.transports.Stream({ stream })],
+  });
+  return { logger, lines: () => out.map((l) => JSON.parse(l) as Record<string, unknown>) };
+}
+
+const leadershipLost = () =>
+  new VaultRequestError('sys/policies/acl/aurora-app', 500, 'leadership lost while committing log');
+
+test('a step that meets a leader change runs again and succeeds; one warning, the retries counted', async () => {
+  const { logger, lines } = capture();
+  let calls = 0;
+  const result = await step(logger, 'configure', async () => {
+    calls++;
+    if (calls < 3) throw leadershipLost();
+    return 'configured';
+  });
+  assert.equal(result, 'configured');
+  assert.equal(calls, 3);
+  await new Promise<void>((resolve) => setImmediate(resolve));
+  const warnings = lines().filter((l) => l.level === 'warn');
+  assert.equal(warnings.length, 1);
+  assert.match(String(warnings[0]!.message), /step configure: Vault's Raft cluster is changing leaders/);
+  const done = lines().find((l) => l.message === 'step configure done');
+  assert.equal(done?.raftTransitionRetries, 2);
+});
+
+test('any other error ends the step at once', async () => {
+  const { logger } = capture();
+  let calls = 0;
+  await assert.rejects(
+    step(logger, 'configure', async () => {
+      calls++;
+      throw new VaultRequestError('sys/policies/acl/aurora-app', 403, 'permission denied');
+    }),
+    /permission denied/,
+  );
+  assert.equal(calls, 1);
+});
+
+test('a transition that outlasts the retry window is thrown, naming Vault', async () => {
+  const { logger } = capture();
+  let calls = 0;
+  await assert.rejects(
+    step(
+      logger,
+      'configure',
+      async () => {
+        calls++;
+        throw leadershipLost();
+      },
+      undefined,
+      1500,
+    ),
+    /Vault answered 500 .*leadership lost/,
+  );
+  assert.ok(calls >= 2 && calls <= 3, `ran ${calls} times in a 1.5 s window`);
+});
