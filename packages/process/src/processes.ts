@@ -193,16 +193,49 @@ export async function killProcess(child: ChildProcess): Promise<void> {
   await exited(child);
 }
 
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
+/** The lowest port freePort picks: above the well-known and most registered ports. */
+const PICK_FROM = 10_000;
+
+/**
+ * The first port of the kernel's ephemeral range (net.ipv4.ip_local_port_range: source ports of outgoing
+ * connections and of `listen(0)`), or undefined where it cannot be read (not Linux).
+ */
+function ephemeralRangeStart(): number | undefined {
+  try {
+    const first = Number(fs.readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]);
+    return Number.isInteger(first) && first > 0 ? first : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function bindable(port: number): Promise<number | undefined> {
+  return new Promise((resolve) => {
     const srv = net.createServer();
     srv.unref();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as net.AddressInfo;
-      srv.close(() => resolve(port));
+    srv.once('error', () => resolve(undefined));
+    srv.listen(port, '127.0.0.1', () => {
+      const { port: bound } = srv.address() as net.AddressInfo;
+      srv.close(() => resolve(bound));
     });
   });
+}
+
+/**
+ * A TCP port free on 127.0.0.1 now, for a server a test starts (and may restart on the same port).
+ * Picked at random below the kernel's ephemeral range: a port from that range, once its server stopped, can
+ * become the source port of any outgoing connection on a busy machine, and the restarted server then fails
+ * with EADDRINUSE. Where the range cannot be read, or leaves no room below it, the kernel picks (`listen(0)`).
+ * Throws when 200 random picks are all taken.
+ */
+export async function freePort(): Promise<number> {
+  const start = ephemeralRangeStart();
+  if (start === undefined || start <= PICK_FROM + 1000) return (await bindable(0))!;
+  for (let attempt = 0; attempt < 200; attempt++) {
+    const port = PICK_FROM + Math.floor(Math.random() * (start - PICK_FROM));
+    if ((await bindable(port)) !== undefined) return port;
+  }
+  throw new Error(`no free TCP port on 127.0.0.1 between ${PICK_FROM} and ${start - 1} after 200 tries`);
 }
 
 export async function waitFor<T>(
