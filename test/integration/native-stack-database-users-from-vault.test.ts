@@ -8,6 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { VaultClient } from '@aurora/common';
+import { pgDumpAsMaintenanceUser } from '../support/database-scene.js';
 import { freePort, pgPassFile, postgresBinDir, repoRoot, tempDir, TSX_NODE_ARGS } from '@aurora/process';
 
 /** NUL-separated /proc/<pid>/environ and cmdline, '' when the process is gone. */
@@ -102,27 +103,15 @@ describe('make native: database users from Vault, no static password', () => {
   test('an operator gets a maintenance user with the CLI token; a pg_dump holds no password or hash', async () => {
     const operator = fs.readFileSync(path.join(native, 'cli', '.vault-token'), 'utf8').trim();
     const vault = new VaultClient({ addr: vaultAddr, token: operator, timeoutMs: 10_000 });
-    const creds = await vault.database().credentials('aurora-maintenance');
-    issued.push(creds.password);
-    const passFile = path.join(tempDir('pgpass'), 'pgpass');
-    fs.writeFileSync(passFile, `*:*:*:${creds.username}:${creds.password}\n`, { mode: 0o600 });
-    const dump = spawnSync(path.join(postgresBinDir(), 'pg_dump'), ['-w', 'aurora'], {
-      encoding: 'utf8',
-      env: {
-        ...process.env,
-        PGHOST: '127.0.0.1',
-        PGPORT: String(pgPort),
-        PGUSER: creds.username,
-        PGPASSFILE: passFile,
-        PGPASSWORD: '',
-      },
+    const { dump, password } = await pgDumpAsMaintenanceUser(vault, {
+      host: '127.0.0.1',
+      port: pgPort,
+      database: 'aurora',
     });
-    fs.rmSync(passFile);
-    await vault.revokeLease(creds.leaseId);
-    assert.equal(dump.status, 0, dump.stderr);
-    assert.match(dump.stdout, /credential_references/);
-    for (const s of [bootstrap, ...issued]) assert.ok(!dump.stdout.includes(s));
-    assert.doesNotMatch(dump.stdout, /SCRAM-SHA-256\$|PASSWORD '/i);
+    issued.push(password);
+    assert.match(dump, /credential_references/);
+    for (const s of [bootstrap, ...issued]) assert.ok(!dump.includes(s));
+    assert.doesNotMatch(dump, /SCRAM-SHA-256\$|PASSWORD '/i);
   });
 
   test('no process of the stack has a database password in its environment or command line; the logs neither', () => {

@@ -5,11 +5,9 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import path from 'node:path';
-import { spawnSync } from 'node:child_process';
 import type { VaultClient } from '@aurora/common';
-import { postgresBinDir, tempDir, type AppProcess, type PostgresServer, type VaultServer } from '@aurora/process';
-import { databaseScene, startLeasedApp } from '../support/database-scene.js';
+import type { AppProcess, PostgresServer, VaultServer } from '@aurora/process';
+import { databaseScene, pgDumpAsMaintenanceUser, startLeasedApp } from '../support/database-scene.js';
 import { runOnceOk } from '../support/vault-init-runs.js';
 import { initRootClient } from '../support/vault-init-scene.js';
 
@@ -57,27 +55,11 @@ describe('no database password in clear', () => {
   });
 
   test('a pg_dump as a leased maintenance user holds no password and no password hash', async () => {
-    const creds = await root.database().credentials('aurora-maintenance');
-    issued.push(creds.password);
-    const passFile = path.join(tempDir('pgpass'), 'pgpass');
-    fs.writeFileSync(passFile, `*:*:*:${creds.username}:${creds.password}\n`, { mode: 0o600 });
-    const dump = spawnSync(path.join(postgresBinDir(), 'pg_dump'), ['-w', postgres.database], {
-      encoding: 'utf8',
-      env: {
-        ...process.env,
-        PGHOST: postgres.host,
-        PGPORT: String(postgres.port),
-        PGUSER: creds.username,
-        PGPASSFILE: passFile,
-        PGPASSWORD: '',
-      },
-    });
-    fs.rmSync(passFile);
-    await root.revokeLease(creds.leaseId);
-    assert.equal(dump.status, 0, dump.stderr);
-    assert.match(dump.stdout, /credential_references/);
-    for (const s of [bootstrap, ...issued]) assert.ok(!dump.stdout.includes(s));
-    assert.doesNotMatch(dump.stdout, /SCRAM-SHA-256\$|PASSWORD '/i);
+    const { dump, password } = await pgDumpAsMaintenanceUser(root, postgres);
+    issued.push(password);
+    assert.match(dump, /credential_references/);
+    for (const s of [bootstrap, ...issued]) assert.ok(!dump.includes(s));
+    assert.doesNotMatch(dump, /SCRAM-SHA-256\$|PASSWORD '/i);
   });
 
   test('no process has a PostgreSQL password in its environment or command line', () => {

@@ -6,10 +6,13 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
+import { spawnSync } from 'node:child_process';
 import pg from 'pg';
+import type { VaultClient } from '@aurora/common';
 import {
   AppProcess,
   PostgresServer,
+  postgresBinDir,
   startBoth,
   startVault,
   stopIfSetUpFails,
@@ -108,4 +111,36 @@ export async function connectAs(
   });
   await db.connect();
   return db;
+}
+
+/**
+ * pg_dump of `database` at `host`:`port` as a user leased from Vault's `aurora-maintenance` role (the role
+ * backups use), its password in a 0600 libpq password file for that one command, the lease revoked afterwards.
+ * Returns the dump's output and the leased password (for leak scans). Throws when pg_dump fails.
+ */
+export async function pgDumpAsMaintenanceUser(
+  vault: VaultClient,
+  target: { host: string; port: number; database: string },
+): Promise<{ dump: string; password: string }> {
+  const creds = await vault.database().credentials('aurora-maintenance');
+  const passFile = path.join(tempDir('pgpass'), 'pgpass');
+  fs.writeFileSync(passFile, `*:*:*:${creds.username}:${creds.password}\n`, { mode: 0o600 });
+  try {
+    const dump = spawnSync(path.join(postgresBinDir(), 'pg_dump'), ['-w', target.database], {
+      encoding: 'utf8',
+      env: {
+        ...process.env,
+        PGHOST: target.host,
+        PGPORT: String(target.port),
+        PGUSER: creds.username,
+        PGPASSFILE: passFile,
+        PGPASSWORD: '',
+      },
+    });
+    if (dump.status !== 0) throw new Error(`pg_dump as a leased maintenance user failed: ${dump.stderr}`);
+    return { dump: dump.stdout, password: creds.password };
+  } finally {
+    fs.rmSync(passFile, { force: true });
+    await vault.revokeLease(creds.leaseId);
+  }
 }
