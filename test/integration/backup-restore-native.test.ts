@@ -7,8 +7,9 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { freePort, repoRoot, tempDir, TSX_NODE_ARGS, AppProcess, postgresBinDir, lookupToken } from '@aurora/process';
+import { freePort, repoRoot, tempDir, TSX_NODE_ARGS, AppProcess, lookupToken } from '@aurora/process';
 import { VaultClient } from '@aurora/common';
+import { runAsMaintenanceUser } from '../support/database-scene.js';
 
 interface Run {
   code: number | null;
@@ -39,30 +40,15 @@ describe('make backup / make restore on the native stack', () => {
   // A fresh client per call: a kept-alive connection to a Vault that a backup or restore restarted fails once.
   const vault = () => new VaultClient({ addr: vaultAddr, token: operatorToken, timeoutMs: 10_000 });
   // psql as an operator would run it on this stack: a maintenance user leased with the operator token.
-  const psql = async (sql: string): Promise<string> => {
-    const creds = await vault().database().credentials('aurora-maintenance');
-    const passFile = path.join(tempDir('pgpass'), 'pgpass');
-    fs.writeFileSync(passFile, `*:*:*:${creds.username}:${creds.password}\n`, { mode: 0o600 });
-    try {
-      const res = spawnSync(path.join(postgresBinDir(), 'psql'), ['-w', '-v', 'ON_ERROR_STOP=1', '-Atc', sql], {
-        encoding: 'utf8',
-        env: {
-          ...process.env,
-          PGHOST: '127.0.0.1',
-          PGPORT: String(pgPort),
-          PGDATABASE: 'aurora',
-          PGUSER: creds.username,
-          PGPASSFILE: passFile,
-          PGPASSWORD: '',
-        },
-      });
-      assert.equal(res.status, 0, res.stderr);
-      return res.stdout.trim();
-    } finally {
-      fs.rmSync(passFile, { force: true });
-      await vault().revokeLease(creds.leaseId);
-    }
-  };
+  const psql = async (sql: string): Promise<string> =>
+    (
+      await runAsMaintenanceUser(vault(), { host: '127.0.0.1', port: pgPort, database: 'aurora' }, 'psql', [
+        '-v',
+        'ON_ERROR_STOP=1',
+        '-Atc',
+        sql,
+      ])
+    ).stdout.trim();
   const putSecret = (p: string, data: Record<string, string>) => vault().kvWrite('aurora', `users/${p}`, data);
   const secretOf = async (p: string) => (await vault().kvRead('aurora', `users/${p}`)).data;
 

@@ -8,20 +8,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { VaultClient } from '@aurora/common';
-import { pgDumpAsMaintenanceUser } from '../support/database-scene.js';
+import { runAsMaintenanceUser } from '../support/database-scene.js';
+import { processTraces } from '../support/leaks.js';
 import { freePort, pgPassFile, postgresBinDir, repoRoot, tempDir, TSX_NODE_ARGS } from '@aurora/process';
-
-/** NUL-separated /proc/<pid>/environ and cmdline, '' when the process is gone. */
-function processTraces(pid: number): string {
-  const read = (f: string) => {
-    try {
-      return fs.readFileSync(`/proc/${pid}/${f}`, 'latin1');
-    } catch {
-      return '';
-    }
-  };
-  return `${read('environ')}\n${read('cmdline')}`;
-}
 
 describe('make native: database users from Vault, no static password', () => {
   let native: string;
@@ -103,11 +92,8 @@ describe('make native: database users from Vault, no static password', () => {
   test('an operator gets a maintenance user with the CLI token; a pg_dump holds no password or hash', async () => {
     const operator = fs.readFileSync(path.join(native, 'cli', '.vault-token'), 'utf8').trim();
     const vault = new VaultClient({ addr: vaultAddr, token: operator, timeoutMs: 10_000 });
-    const { dump, password } = await pgDumpAsMaintenanceUser(vault, {
-      host: '127.0.0.1',
-      port: pgPort,
-      database: 'aurora',
-    });
+    const target = { host: '127.0.0.1', port: pgPort, database: 'aurora' };
+    const { stdout: dump, password } = await runAsMaintenanceUser(vault, target, 'pg_dump', ['aurora']);
     issued.push(password);
     assert.match(dump, /credential_references/);
     for (const s of [bootstrap, ...issued]) assert.ok(!dump.includes(s));

@@ -7,22 +7,10 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import type { VaultClient } from '@aurora/common';
 import type { AppProcess, PostgresServer, VaultServer } from '@aurora/process';
-import { databaseScene, pgDumpAsMaintenanceUser, startLeasedApp } from '../support/database-scene.js';
+import { databaseScene, runAsMaintenanceUser, startLeasedApp } from '../support/database-scene.js';
+import { processTraces } from '../support/leaks.js';
 import { runOnceOk } from '../support/vault-init-runs.js';
 import { initRootClient } from '../support/vault-init-scene.js';
-
-/** NUL-separated /proc/<pid>/environ and cmdline, '' when the process is gone. */
-function processTraces(pid: number | undefined): string {
-  if (!pid) return '';
-  const read = (f: string) => {
-    try {
-      return fs.readFileSync(`/proc/${pid}/${f}`, 'latin1');
-    } catch {
-      return '';
-    }
-  };
-  return `${read('environ')}\n${read('cmdline')}`;
-}
 
 describe('no database password in clear', () => {
   let vault: VaultServer;
@@ -55,7 +43,7 @@ describe('no database password in clear', () => {
   });
 
   test('a pg_dump as a leased maintenance user holds no password and no password hash', async () => {
-    const { dump, password } = await pgDumpAsMaintenanceUser(root, postgres);
+    const { stdout: dump, password } = await runAsMaintenanceUser(root, postgres, 'pg_dump', [postgres.database]);
     issued.push(password);
     assert.match(dump, /credential_references/);
     for (const s of [bootstrap, ...issued]) assert.ok(!dump.includes(s));

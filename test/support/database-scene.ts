@@ -114,31 +114,35 @@ export async function connectAs(
 }
 
 /**
- * pg_dump of `database` at `host`:`port` as a user leased from Vault's `aurora-maintenance` role (the role
- * backups use), its password in a 0600 libpq password file for that one command, the lease revoked afterwards.
- * Returns the dump's output and the leased password (for leak scans). Throws when pg_dump fails.
+ * Runs a libpq client (`pg_dump`, `psql`, from the pinned PostgreSQL) against `database` at `host`:`port` as a user
+ * leased from Vault's `aurora-maintenance` role (the role backups use), as an operator would: the password in a 0600
+ * libpq password file for that one command, the lease revoked afterwards. Returns the client's stdout and the
+ * leased password (for leak scans). Throws with the client's stderr when it exits non-zero.
  */
-export async function pgDumpAsMaintenanceUser(
+export async function runAsMaintenanceUser(
   vault: VaultClient,
   target: { host: string; port: number; database: string },
-): Promise<{ dump: string; password: string }> {
+  program: 'pg_dump' | 'psql',
+  args: string[],
+): Promise<{ stdout: string; password: string }> {
   const creds = await vault.database().credentials('aurora-maintenance');
   const passFile = path.join(tempDir('pgpass'), 'pgpass');
   fs.writeFileSync(passFile, `*:*:*:${creds.username}:${creds.password}\n`, { mode: 0o600 });
   try {
-    const dump = spawnSync(path.join(postgresBinDir(), 'pg_dump'), ['-w', target.database], {
+    const res = spawnSync(path.join(postgresBinDir(), program), ['-w', ...args], {
       encoding: 'utf8',
       env: {
         ...process.env,
         PGHOST: target.host,
         PGPORT: String(target.port),
+        PGDATABASE: target.database,
         PGUSER: creds.username,
         PGPASSFILE: passFile,
         PGPASSWORD: '',
       },
     });
-    if (dump.status !== 0) throw new Error(`pg_dump as a leased maintenance user failed: ${dump.stderr}`);
-    return { dump: dump.stdout, password: creds.password };
+    if (res.status !== 0) throw new Error(`${program} as a leased maintenance user failed: ${res.stderr}`);
+    return { stdout: res.stdout, password: creds.password };
   } finally {
     fs.rmSync(passFile, { force: true });
     await vault.revokeLease(creds.leaseId);

@@ -45,3 +45,16 @@ export function leakedLines(output: string, secrets: string[]): string[] {
     return token.test(line) || secrets.some((s) => s.length >= 8 && line.includes(s));
   });
 }
+
+/** `pid`'s environment and command line (/proc/<pid>/environ and cmdline, NUL-separated); '' when it is gone. */
+export function processTraces(pid: number | undefined): string {
+  if (!pid) return '';
+  const read = (f: string) => {
+    try {
+      return fs.readFileSync(`/proc/${pid}/${f}`, 'latin1');
+    } catch {
+      return '';
+    }
+  };
+  return `${read('environ')}\n${read('cmdline')}`;
+}
