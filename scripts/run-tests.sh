@@ -24,4 +24,9 @@ sweep() {
 trap sweep EXIT
 trap 'exit 130' INT TERM
 
-node --conditions=aurora-source --import tsx --test --test-concurrency="${TEST_CONCURRENCY:-2}" --test-timeout="${TEST_TIMEOUT_MS:-600000}" "${files[@]}"
+# The timeout is per file, and a compose e2e file counts in it its wait for the other one (one compose e2e at a
+# time, test/support/compose-lock.ts) and, on a fresh machine, the offline image builds: together up to ~20 min on
+# 2 busy cores (the e2e files allow 41 min for that part alone). Stories set their own, shorter
+# timeouts for what they wait on.
+node --conditions=aurora-source --import tsx --test --test-concurrency="${TEST_CONCURRENCY:-2}" \
+  --test-timeout="${TEST_TIMEOUT_MS:-2700000}" "${files[@]}"
