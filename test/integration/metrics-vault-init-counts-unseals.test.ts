@@ -68,12 +68,17 @@ describe("vault-init's /metrics", () => {
       60_000,
       200,
     );
-    // The unseal is counted before configure runs: wait for configure's own trace.
+    // The unseal is counted before configure runs: wait for configure's own trace. The seal gauges read Vault at
+    // most once a second (one read shared by the gauges of a scrape), so a scrape right after the unseal may still
+    // show the node sealed: wait for one that shows both.
     const m = await waitFor(
-      'configure to repair the policy',
+      'configure to repair the policy, and a scrape that shows the node unsealed',
       async () => {
         const s = await scrape();
-        return s.value('aurora_vault_init_configure_drift_repaired_total', { kind: 'policy' }) ? s : undefined;
+        return s.value('aurora_vault_init_configure_drift_repaired_total', { kind: 'policy' }) &&
+          s.value('aurora_vault_sealed', { node: vault.addr }) === 0
+          ? s
+          : undefined;
       },
       60_000,
       200,
