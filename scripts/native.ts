@@ -285,9 +285,14 @@ async function up(): Promise<void> {
     `PostgreSQL: 127.0.0.1:${ports.postgres}/aurora, users leased from Vault (vault read database/creds/aurora-maintenance)`,
   );
   say(`App:        http://127.0.0.1:${ports.app} (GET /readyz; every other route needs HTTP Basic client_id:secret)`);
-  say(`Admin:      curl -u admin:$(cat .native/secrets/admin-secret) http://127.0.0.1:${ports.app}/fhir/Client`);
-  say('Use them:   source .native/env   then   vault status   /   psql');
-  say('Logs:       .native/logs/      Stop: make native-down      Wipe: make native-clean');
+  const here = (file: string) => path.relative(process.cwd(), file) || file;
+  say(
+    `Admin:      curl -u admin:$(cat ${here(p('secrets', 'admin-secret'))}) http://127.0.0.1:${ports.app}/fhir/Client`,
+  );
+  say(`Use them:   source ${here(p('env'))}   then   vault status`);
+  // No database password is stored anywhere: a psql session needs a user leased for it.
+  say('psql:       vault read database/creds/aurora-maintenance   then   psql -U <username>   (password when asked)');
+  say(`Logs:       ${here(p('logs'))}/      Stop: make native-down      Wipe: make native-clean`);
 }
 
 async function down(): Promise<void> {

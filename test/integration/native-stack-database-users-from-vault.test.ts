@@ -19,6 +19,7 @@ describe('make native: database users from Vault, no static password', () => {
   let pgPort: number;
   let bootstrap: string;
   let root: VaultClient;
+  let printed = '';
   const issued: string[] = [];
 
   const nativeTs = (cmd: string) =>
@@ -60,6 +61,7 @@ describe('make native: database users from Vault, no static password', () => {
     };
     const up = nativeTs('up');
     assert.equal(up.status, 0, `native.ts up: ${up.stderr.slice(-3000)}`);
+    printed = up.stdout;
     bootstrap = fs.readFileSync(path.join(native, 'postgres', 'superuser-password'), 'utf8').trim();
     const init = JSON.parse(fs.readFileSync(path.join(native, 'init', 'init.json'), 'utf8')) as { root_token: string };
     root = new VaultClient({ addr: vaultAddr, token: init.root_token, timeoutMs: 10_000 });
@@ -98,6 +100,36 @@ describe('make native: database users from Vault, no static password', () => {
     assert.match(dump, /credential_references/);
     for (const s of [bootstrap, ...issued]) assert.ok(!dump.includes(s));
     assert.doesNotMatch(dump, /SCRAM-SHA-256\$|PASSWORD '/i);
+  });
+
+  test('the commands `make native` prints work as printed: vault status, a psql session as a leased user', () => {
+    const use = /Use them:\s+(source \S+)\s+then\s+(vault status)$/m.exec(printed);
+    const lease = /psql:\s+(vault read database\/creds\/\S+)\s+then\s+psql -U <username>/.exec(printed);
+    assert.ok(use && lease, `the banner names the env file and the psql path:\n${printed}`);
+    const [, source = '', vaultStatus = ''] = use;
+    const [, leaseCommand = ''] = lease;
+    // Literally what a user types, from the repository root, in a shell with nothing of ours set.
+    const shell = (script: string, extra: Record<string, string> = {}) =>
+      spawnSync('bash', ['-c', `set -e; ${source}; ${script}`], {
+        cwd: repoRoot(),
+        encoding: 'utf8',
+        env: { PATH: process.env.PATH ?? '', HOME: tempDir('native-user-home'), ...extra },
+      });
+    const status = shell(vaultStatus);
+    assert.equal(status.status, 0, `vault status: ${status.stderr}`);
+    assert.match(status.stdout, /Sealed\s+false/);
+    const read = shell(`${leaseCommand} -format=json`);
+    assert.equal(read.status, 0, `${leaseCommand}: ${read.stderr}`);
+    const creds = (JSON.parse(read.stdout) as { data: { username: string; password: string } }).data;
+    issued.push(creds.password);
+    // "password when asked": psql reads PGPASSWORD the same way, without a terminal.
+    // The maintenance user acts as the tables' owner role (SET ROLE at login): session_user is who logged in.
+    const session = shell(`psql -U "$U" -w -Atc 'SELECT session_user, count(*) >= 0 FROM credential_references'`, {
+      U: creds.username,
+      PGPASSWORD: creds.password,
+    });
+    assert.equal(session.status, 0, `psql -U ${creds.username}: ${session.stderr}`);
+    assert.equal(session.stdout.trim(), `${creds.username}|t`);
   });
 
   test('no process of the stack has a database password in its environment or command line; the logs neither', () => {
