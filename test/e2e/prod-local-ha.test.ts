@@ -12,7 +12,7 @@ import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { acquireComposeLock } from '../support/compose-lock.js';
 import fs from 'node:fs';
-import { MIN, docker, engineAnswers, leftovers as projectLeftovers, lines, removeProject, must, sh } from './shell.js';
+import { Engine, MIN, docker, leftovers as projectLeftovers, lines, removeProject, must, sh } from './shell.js';
 import { repoRoot, tempDir, waitFor, lookupToken } from '@aurora/process';
 import { VaultClient } from '@aurora/common';
 
@@ -59,18 +59,8 @@ function removeLeftovers(): void {
   removeProject(PROJECT);
 }
 
-let startedEngine = false;
-let skipReason: string | undefined;
-if (!engineAnswers()) {
-  const r = spawnSync('bash', [path.join(root, 'scripts/ensure-docker.sh')], {
-    stdio: ['ignore', 'inherit', 'inherit'],
-    env: { ...process.env, AURORA_DOCKER_SESSION: dockerSession },
-    timeout: 5 * MIN,
-  });
-  startedEngine = r.status === 0 && engineAnswers();
-  if (!startedEngine)
-    skipReason = 'no Docker engine answers and scripts/ensure-docker.sh could not start one (see its message above)';
-}
+const engine = new Engine(dockerSession);
+const skipReason = engine.ensure();
 if (skipReason) {
   process.stderr.write(
     `\n${'!'.repeat(100)}\n!! COMPOSE HA E2E ${inCi ? 'FAILED' : 'SKIPPED'}: ${skipReason}.\n!! make prod-local-ha was NOT tested.\n${'!'.repeat(100)}\n`,
@@ -122,7 +112,10 @@ else
     // The compose e2e files share container names and ports: one at a time (run-tests.sh runs two files at once).
     before(
       async () => {
-        if (!skipReason) releaseLock = await acquireComposeLock('e2e-ha', 40 * MIN);
+        if (skipReason) return;
+        releaseLock = await acquireComposeLock('e2e-ha', 40 * MIN);
+        const gone = engine.ensure();
+        if (gone) assert.fail(gone);
       },
       { timeout: 41 * MIN },
     );
@@ -145,11 +138,7 @@ else
       if (r.status !== 0) process.stderr.write(`[e2e-ha] make prod-local-ha-clean failed:\n${r.stderr}\n`);
       const l = leftovers();
       removeLeftovers();
-      if (startedEngine)
-        spawnSync('bash', [path.join(root, 'scripts/stop-docker.sh')], {
-          stdio: 'inherit',
-          env: { ...process.env, AURORA_DOCKER_SESSION: dockerSession },
-        });
+      engine.stopIfStarted();
       releaseLock?.();
       assert.deepEqual(
         l,

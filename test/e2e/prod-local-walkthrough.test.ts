@@ -11,11 +11,10 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { acquireComposeLock } from '../support/compose-lock.js';
-import { MIN, docker, engineAnswers, leftovers as projectLeftovers, removeProject, lines, must, sh } from './shell.js';
+import { Engine, MIN, docker, leftovers as projectLeftovers, removeProject, lines, must, sh } from './shell.js';
 import { postgresBinDir, repoRoot, tempDir, lookupToken, parseScrape, type Scrape } from '@aurora/process';
 import { VaultClient } from '@aurora/common';
 
-const root = repoRoot();
 // Compose's default project name for this checkout: what `make prod-local` and a plain `docker compose` use.
 const PROJECT = path
   .basename(repoRoot())
@@ -111,22 +110,9 @@ function composeWrapper(): string | undefined {
 }
 
 // ---------------------------------------------------------------------------------------------------------
-let startedEngine = false;
-let skipReason: string | undefined;
-
-if (!engineAnswers()) {
-  // Started here only when `make test` did not already (test-one, or a direct run).
-  const script = path.join(root, 'scripts/ensure-docker.sh');
-  const r = spawnSync('bash', [script], {
-    stdio: ['ignore', 'inherit', 'inherit'],
-    env: { ...process.env, AURORA_DOCKER_SESSION: dockerSession },
-    timeout: 5 * MIN,
-  });
-  startedEngine = r.status === 0 && engineAnswers();
-  if (!startedEngine) {
-    skipReason = 'no Docker engine answers and scripts/ensure-docker.sh could not start one (see its message above)';
-  }
-}
+// Started here only when `make test` did not already (test-one, or a direct run).
+const engine = new Engine(dockerSession);
+const skipReason = engine.ensure();
 if (skipReason) {
   const banner =
     `\n${'!'.repeat(100)}\n!! COMPOSE E2E ${inCi ? 'FAILED' : 'SKIPPED'}: ${skipReason}.\n!! make prod-local and the user's documented commands were NOT tested.` +
@@ -165,7 +151,10 @@ else
     // The compose e2e files share container names and ports: one at a time (run-tests.sh runs two files at once).
     before(
       async () => {
-        if (!skipReason) releaseLock = await acquireComposeLock('e2e', 40 * MIN);
+        if (skipReason) return;
+        releaseLock = await acquireComposeLock('e2e', 40 * MIN);
+        const gone = engine.ensure();
+        if (gone) assert.fail(gone);
       },
       { timeout: 41 * MIN },
     );
@@ -182,11 +171,7 @@ else
         if (r.status !== 0) process.stderr.write(`[e2e] final make prod-local-clean failed:\n${r.stderr}\n`);
         removeLeftovers();
       }
-      if (startedEngine)
-        spawnSync('bash', [path.join(root, 'scripts/stop-docker.sh')], {
-          stdio: 'inherit',
-          env: { ...process.env, AURORA_DOCKER_SESSION: dockerSession },
-        });
+      engine.stopIfStarted();
       process.stderr.write(
         `[e2e] timings (s): ${Object.entries(timings)
           .map(([k, v]) => `${k}=${(v / 1000).toFixed(1)}`)

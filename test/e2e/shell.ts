@@ -5,6 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
+import path from 'node:path';
 import { repoRoot } from '@aurora/process';
 
 export const MIN = 60_000;
@@ -94,4 +95,40 @@ export function removeProject(project: string): void {
   if (l.containers.length) docker(['rm', '-f', '-v', ...l.containers]);
   if (l.volumes.length) docker(['volume', 'rm', '-f', ...l.volumes]);
   if (l.networks.length) docker(['network', 'rm', ...l.networks]);
+}
+
+/**
+ * The Docker engine one compose e2e file runs on. `make test` starts one before the tests; a direct run of a
+ * file starts it here (scripts/ensure-docker.sh) and stops it when the file is done (scripts/stop-docker.sh).
+ * The files run one at a time (test/support/compose-lock.ts) but start together, so the engine one of them
+ * started may be stopped by the time the other holds the lock: `ensure` is called again then, and starts it anew.
+ */
+export class Engine {
+  private started = false;
+  constructor(private readonly session: string) {}
+
+  /** Makes sure an engine answers, starting one when none does; undefined, or why there is none. */
+  ensure(): string | undefined {
+    if (engineAnswers()) return undefined;
+    const r = spawnSync('bash', [path.join(repoRoot(), 'scripts/ensure-docker.sh')], {
+      stdio: ['ignore', 'inherit', 'inherit'],
+      env: { ...process.env, AURORA_DOCKER_SESSION: this.session },
+      timeout: 5 * MIN,
+    });
+    if (r.status === 0 && engineAnswers()) {
+      this.started = true;
+      return undefined;
+    }
+    return 'no Docker engine answers and scripts/ensure-docker.sh could not start one (see its message above)';
+  }
+
+  /** Stops the engine if this file started it (never one that `make test` or the user started). */
+  stopIfStarted(): void {
+    if (!this.started) return;
+    spawnSync('bash', [path.join(repoRoot(), 'scripts/stop-docker.sh')], {
+      stdio: 'inherit',
+      env: { ...process.env, AURORA_DOCKER_SESSION: this.session },
+    });
+    this.started = false;
+  }
 }
