@@ -18,16 +18,24 @@ mkdir -p "$cache"
 
 
 # The node's containerd may still be starting (stack.sh writes the images while node.sh boots): wait for it.
+# Under stack.sh (K8S_NODE_BOOTING=1) the wait has no deadline of its own: the node's start may first wait for a
+# cold Kubernetes build (tens of minutes on 2 cores), and stack.sh stops this script when that start fails.
+# Run alone, it gives a node 300 s to answer.
 containerd_waited="" after_system=""
 wait_containerd() {
   [ -z "$containerd_waited" ] || return 0
-  local t0=$SECONDS
+  local t0=$SECONDS next=30
   local system=""
   # The stack's images wait for the node's own (pause, CoreDNS: small, and the node's readiness waits on them).
   [ -z "$after_system" ] || system="$K8S_COREDNS_IMAGE"
   until [ -e "$K8S_MNTNS" ] && [ -e "/run/netns/$K8S_NETNS" ] && kctr version >/dev/null 2>&1 &&
     { [ -z "$system" ] || [[ $(kctr images ls -q 2>/dev/null) == *"$system"* ]]; }; do
-    [ $((SECONDS - t0)) -lt 300 ] || die "the node's containerd did not answer within 300 s (scripts/k8s/node.sh up)"
+    [ -n "${K8S_NODE_BOOTING:-}" ] || [ $((SECONDS - t0)) -lt 300 ] ||
+      die "the node's containerd did not answer within 300 s: is the node up? (scripts/k8s/node.sh up)"
+    if [ $((SECONDS - t0)) -ge "$next" ]; then
+      log "  images written; waiting for the node's containerd to import them ($((SECONDS - t0))s)"
+      next=$((next + 60))
+    fi
     sleep 1
   done
   containerd_waited=1

@@ -67,7 +67,7 @@ up() {
   log "images: Vault, PostgreSQL, and this tree's app and vault-init (written and imported once per change)"
   local images_out images_pid images
   images_out=$(mktemp)
-  "$here/images.sh" stack >"$images_out" &
+  K8S_NODE_BOOTING=1 "$here/images.sh" stack >"$images_out" &
   images_pid=$!
   # shellcheck disable=SC2064 # the PID and file are fixed now
   trap "kill $images_pid 2>/dev/null; rm -f '$images_out'" EXIT
