@@ -6,12 +6,11 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import pg from 'pg';
 import type { VaultClient } from '@aurora/common';
 import { postgresBinDir, type PostgresServer, type VaultServer } from '@aurora/process';
 import { newSuperuserPassword } from '../../scripts/ops/database-login.js';
 import { DirTarget } from '../../scripts/ops/dir-target.js';
-import { databaseScene, type DatabaseScene } from '../support/database-scene.js';
+import { connectAs, databaseScene, type DatabaseScene } from '../support/database-scene.js';
 import { configureChanges, runOnceOk } from '../support/vault-init-runs.js';
 import { initRootClient } from '../support/vault-init-scene.js';
 
@@ -25,19 +24,7 @@ describe('a new superuser password in the bootstrap file is handed to Vault and 
   const outputs: string[] = [];
 
   const superuserLogin = async (password: string): Promise<void> => {
-    const db = new pg.Client({
-      host: postgres.host,
-      port: postgres.port,
-      database: postgres.database,
-      user: postgres.user,
-      password,
-      connectionTimeoutMillis: 10_000,
-    });
-    try {
-      await db.connect();
-    } finally {
-      await db.end().catch(() => undefined);
-    }
+    await (await connectAs(postgres, { username: postgres.user, password })).end();
   };
 
   before(async () => {

@@ -5,10 +5,10 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import pg from 'pg';
 import { loadConfig } from '@aurora/app/config';
 import { createPool } from '@aurora/app/store/db';
 import { PostgresServer, postgresBinDir } from '@aurora/process';
+import { connectAs } from '../support/database-scene.js';
 
 describe('PostgreSQL authenticates every connection with scram-sha-256', () => {
   let postgres: PostgresServer;
@@ -20,22 +20,16 @@ describe('PostgreSQL authenticates every connection with scram-sha-256', () => {
   });
 
   const connect = async (password: string): Promise<unknown> => {
-    const db = new pg.Client({
-      host: postgres.host,
-      port: postgres.port,
-      user: postgres.user,
-      database: postgres.database,
-      password,
-      connectionTimeoutMillis: 10_000,
-    });
     try {
-      await db.connect();
-      await db.query('SELECT 1');
+      const db = await connectAs(postgres, { username: postgres.user, password });
+      try {
+        await db.query('SELECT 1');
+      } finally {
+        await db.end().catch(() => undefined);
+      }
       return undefined;
     } catch (err) {
       return err;
-    } finally {
-      await db.end().catch(() => undefined);
     }
   };
 

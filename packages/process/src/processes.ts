@@ -230,7 +230,11 @@ function bindable(port: number): Promise<number | undefined> {
  */
 export async function freePort(): Promise<number> {
   const start = ephemeralRangeStart();
-  if (start === undefined || start <= PICK_FROM + 1000) return (await bindable(0))!;
+  if (start === undefined || start <= PICK_FROM + 1000) {
+    const any = await bindable(0);
+    if (any === undefined) throw new Error('no free TCP port on 127.0.0.1: binding port 0 failed');
+    return any;
+  }
   for (let attempt = 0; attempt < 200; attempt++) {
     const port = PICK_FROM + Math.floor(Math.random() * (start - PICK_FROM));
     if ((await bindable(port)) !== undefined) return port;
