@@ -4,6 +4,7 @@
 // hands it to Vault and has Vault rotate it, so Vault issues users again and the new value is dead at once.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { VaultClient } from '@aurora/common';
@@ -90,5 +91,24 @@ describe('a new superuser password in the bootstrap file is handed to Vault and 
   test('a rerun with the same file changes nothing', async () => {
     const changed = configureChanges((await runOnceOk(scene.env, outputs, { timeoutMs: 120_000 })).output);
     assert.ok(!changed.some((c) => c.startsWith('database-connection')), changed.join(', '));
+  });
+
+  test('Vault keeps a salted, slow fingerprint of the handed-over value: nothing a reader could look up or test fast', async () => {
+    const record = (await root.kvRead('secret', 'aurora/database-bootstrap')).data;
+    assert.deepEqual(Object.keys(record), ['fingerprint']);
+    assert.match(record.fingerprint ?? '', /^scrypt\$16384\$8\$1\$[\w-]{22}\$[\w-]{43}$/);
+    const sha256 = crypto.createHash('sha256').update(fresh).digest();
+    for (const encoding of ['hex', 'base64', 'base64url'] as const)
+      assert.ok(!JSON.stringify(record).includes(sha256.toString(encoding)), `a plain SHA-256 (${encoding})`);
+    assert.ok(!JSON.stringify(record).includes(fresh));
+  });
+
+  test('a record of the earlier format (a plain SHA-256 of the same value) is kept as handed over and replaced', async () => {
+    const sha256 = crypto.createHash('sha256').update(fresh).digest('hex');
+    await root.kvWrite('secret', 'aurora/database-bootstrap', { sha256 });
+    const changed = configureChanges((await runOnceOk(scene.env, outputs, { timeoutMs: 120_000 })).output);
+    assert.ok(!changed.some((c) => c.startsWith('database-connection')), changed.join(', '));
+    const record = (await root.kvRead('secret', 'aurora/database-bootstrap')).data;
+    assert.deepEqual(Object.keys(record), ['fingerprint']);
   });
 });

@@ -33,8 +33,13 @@ export const DB_CONNECTION = 'aurora';
 
 export const POSTGRES_PLUGIN = 'postgresql-database-plugin';
 
-/** Where vault-init records which bootstrap password it handed over last: its SHA-256, never the value. */
-export const BOOTSTRAP_RECORD = { mount: 'secret', path: 'aurora/database-bootstrap', key: 'sha256' } as const;
+/**
+ * Where vault-init records which bootstrap password it handed over last: a salted scrypt fingerprint, never the
+ * value. Slow and salted because the file may hold a password a person chose (the recovery path: ALTER ROLE …
+ * PASSWORD, the same value into the file), which a plain hash in KV would let anyone with read access guess
+ * offline. Records of earlier versions hold a plain SHA-256 under `sha256`; they are read once and replaced.
+ */
+export const BOOTSTRAP_RECORD = { mount: 'secret', path: 'aurora/database-bootstrap', key: 'fingerprint' } as const;
 
 /** The connection as Vault should hold it, without a password. */
 export function desiredConnection(config: DatabaseEngineConfig, allowedRoles: string[]): DatabaseConnectionWrite {
@@ -78,12 +83,46 @@ async function readBootstrapPassword(file: string): Promise<string> {
   return password;
 }
 
-const sha256 = (text: string): string => crypto.createHash('sha256').update(text).digest('hex');
+// scrypt's parameters for interactive logins (N = 2^14, r = 8, p = 1: Percival, "Stronger key derivation via
+// sequential memory-hard functions", 2009; node's defaults): about 16 MiB and tens of milliseconds, once per run.
+const SCRYPT: ScryptParams = { N: 16384, r: 8, p: 1 };
 
-/** The hash of the bootstrap password handed over last, or undefined when none is recorded. */
-async function handedOver(client: VaultClient): Promise<string | undefined> {
+/** `scrypt$<N>$<r>$<p>$<salt, base64url>$<32-byte key, base64url>` of `password` with `salt` (fresh when omitted). */
+function fingerprint(password: string, salt = crypto.randomBytes(16), params: ScryptParams = SCRYPT): string {
+  const key = crypto.scryptSync(password, salt, 32, { ...params, maxmem: 256 * params.N * params.r });
+  return ['scrypt', params.N, params.r, params.p, salt.toString('base64url'), key.toString('base64url')].join('$');
+}
+
+interface ScryptParams {
+  N: number;
+  r: number;
+  p: number;
+}
+
+/**
+ * Whether `password` is the one the record was made of, with the parameters the record names (so a change of
+ * SCRYPT above still reads older records); a record that cannot be read matches nothing.
+ */
+function isRecorded(record: Record<string, string>, password: string): boolean {
+  const stored = record[BOOTSTRAP_RECORD.key];
+  if (stored !== undefined) {
+    const [kind, n, r, p, salt] = stored.split('$');
+    const params = { N: Number(n), r: Number(r), p: Number(p) };
+    const sane =
+      params.N >= 2 && params.N <= 2 ** 20 && params.r >= 1 && params.r <= 32 && params.p >= 1 && params.p <= 16;
+    if (kind !== 'scrypt' || !sane || !salt) return false;
+    const expected = Buffer.from(stored);
+    const actual = Buffer.from(fingerprint(password, Buffer.from(salt, 'base64url'), params));
+    return expected.length === actual.length && crypto.timingSafeEqual(expected, actual);
+  }
+  const legacy = record.sha256;
+  return legacy !== undefined && legacy === crypto.createHash('sha256').update(password).digest('hex');
+}
+
+/** The record of the bootstrap password handed over last, or undefined when none is recorded. */
+async function handedOver(client: VaultClient): Promise<Record<string, string> | undefined> {
   try {
-    return (await client.kvRead(BOOTSTRAP_RECORD.mount, BOOTSTRAP_RECORD.path)).data[BOOTSTRAP_RECORD.key];
+    return (await client.kvRead(BOOTSTRAP_RECORD.mount, BOOTSTRAP_RECORD.path)).data;
   } catch (err) {
     if (err instanceof VaultNotFoundError) return undefined;
     throw err;
@@ -91,7 +130,9 @@ async function handedOver(client: VaultClient): Promise<string | undefined> {
 }
 
 async function recordHandedOver(client: VaultClient, password: string): Promise<void> {
-  await client.kvWrite(BOOTSTRAP_RECORD.mount, BOOTSTRAP_RECORD.path, { [BOOTSTRAP_RECORD.key]: sha256(password) });
+  await client.kvWrite(BOOTSTRAP_RECORD.mount, BOOTSTRAP_RECORD.path, {
+    [BOOTSTRAP_RECORD.key]: fingerprint(password),
+  });
 }
 
 /** The bootstrap file's value when it exists; undefined when it does not (nothing new to hand over). */
@@ -156,12 +197,14 @@ export async function ensureDatabaseConnection(
   }
   const file = await bootstrapIfPresent(config.superuserPasswordFile);
   const recorded = await handedOver(client);
-  if (file !== undefined && recorded !== undefined && recorded !== sha256(file)) {
+  if (file !== undefined && recorded !== undefined && !isRecorded(recorded, file)) {
     await handOver(client, mount, config, desired, file, false);
     return 'updated';
   }
-  // A connection made before hashes were recorded: its file's value is the one handed over.
-  if (file !== undefined && recorded === undefined) await recordHandedOver(client, file);
+  // A connection made before fingerprints were recorded (or with a plain SHA-256): its file's value is the one
+  // handed over.
+  if (file !== undefined && (recorded === undefined || recorded[BOOTSTRAP_RECORD.key] === undefined))
+    await recordHandedOver(client, file);
   if (matches(actual, desired)) return 'unchanged';
   await db.writeConnection(DB_CONNECTION, desired);
   return 'updated';
