@@ -317,6 +317,8 @@ async function bench(): Promise<BenchResults | undefined> {
     ],
     // The cache-miss app: every resolve reads PostgreSQL and Vault. Production log level.
     env: { CACHE_TTL_SECONDS: '0', LOG_LEVEL: 'info' },
+    // Production's database wiring: the app's pool on users leased from Vault, never the superuser.
+    leasedDatabaseUsers: true,
   });
   const extraApps: AppProcess[] = [];
   const watchers: VaultInitProcess[] = [];
@@ -618,6 +620,7 @@ async function bench(): Promise<BenchResults | undefined> {
         loadAvgAtEnd: os.loadavg().map((x) => round(x, 2)),
       },
       durationS: DURATION_S,
+      databaseUsers: 'leased',
       raw: { read: rawRead, write: rawWrite },
       app: { resolveMiss, resolveHit, write: appWrite },
       resolver: { lookupsPerSecond, keys: refs.length, missLookupsPerSecond },

@@ -23,6 +23,11 @@ export interface BenchResults {
     loadAvgAtEnd?: number[];
   };
   durationS: number;
+  /**
+   * Who the app is to PostgreSQL: `leased`, users from Vault's database secrets engine (aurora-app), as compose and
+   * `make native` run it; absent in results from before that wiring, when it was the cluster's superuser.
+   */
+  databaseUsers?: 'leased';
   raw: { read: Series; write: Series };
   app: { resolveMiss: Series; resolveHit: Series; write: Series };
   resolver: { lookupsPerSecond: number; keys: number; missLookupsPerSecond: number };

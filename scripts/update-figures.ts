@@ -40,7 +40,10 @@ export function renderPerformance(r: BenchResults): string {
       `Vault ${r.machine.vault}; everything (Vault, PostgreSQL, the app, the load generator) on the same cores, over loopback, ` +
       `${r.durationS} s per cell after 1 s of warm-up. Raw = the same Vault, the same KV v2 secrets, the app's own AppRole token, from autocannon's keep-alive client; ` +
       'raw and app runs interleaved in slices, so each ratio compares the same moments. Reads (raw and resolve) rotate over 64 ' +
-      'credentials, so every cache-miss resolve is one Vault read; writes create a new secret each (raw) or a new credential each (app).',
+      'credentials, so every cache-miss resolve is one Vault read; writes create a new secret each (raw) or a new credential each (app). ' +
+      (r.databaseUsers === 'leased'
+        ? "The app reaches PostgreSQL as production does: as users leased from Vault's database secrets engine (aurora-app)."
+        : 'The app reached PostgreSQL as the cluster superuser (results from before leased database users).'),
   );
   lines.push('');
   lines.push('| | concurrency | req/s | p50 ms | p99 ms | vs raw | CPU ms per request: app / Vault / PostgreSQL |');

@@ -218,6 +218,28 @@ export class PostgresServer {
     });
   }
 
+  /**
+   * Runs SQL through the real psql client as `login` (e.g. a user leased from Vault), its password in a 0600 libpq
+   * password file that exists for this one command (never in an environment variable or an argument).
+   */
+  async psqlAs(login: { username: string; password: string }, sql: string, database = this.database): Promise<string> {
+    const dir = tempDir('pgpass');
+    const passFile = path.join(dir, 'pgpass');
+    const esc = (v: string) => v.replace(/[\\:]/g, (c) => `\\${c}`);
+    fs.writeFileSync(passFile, `*:*:*:${esc(login.username)}:${esc(login.password)}\n`, { mode: 0o600 });
+    try {
+      return run(path.join(postgresBinDir(), 'psql'), ['-w', '-v', 'ON_ERROR_STOP=1', '-At', '-c', sql], {
+        env: {
+          ...libpqEnv(this.dataDir, this.host, this.port, database),
+          PGUSER: login.username,
+          PGPASSFILE: passFile,
+        },
+      });
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  }
+
   pgDump(): string {
     return run(path.join(postgresBinDir(), 'pg_dump'), ['-w', this.database], {
       env: libpqEnv(this.dataDir, this.host, this.port, this.database),

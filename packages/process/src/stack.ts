@@ -29,6 +29,13 @@ export interface StackOptions {
   env?: Record<string, string>;
   /** Extra env for vault-init (e.g. VAULT_APPROLE_TOKEN_TTL, VAULT_AUDIT_FILE). */
   initEnv?: Record<string, string>;
+  /**
+   * Production's database wiring: vault-init hands the cluster's superuser password to Vault's database secrets
+   * engine (which rotates it), and the app connects as users leased from `aurora-app` (migrations as
+   * `aurora-maintenance`). The stack's own SQL (Client rows) then runs as a leased maintenance user. Without it
+   * the app connects as the cluster's superuser, which the stories about other things start faster with.
+   */
+  leasedDatabaseUsers?: boolean;
 }
 
 export interface HttpResult {
@@ -79,15 +86,17 @@ export const DEFAULT_CLIENTS: ClientSpec[] = [
   { id: 'writer', permissions: { credentials: ['read', 'write', 'delete', 'resolve'], users: ['*'] } },
 ];
 
-/** Inserts (or replaces) the Client row of `spec` (the Clients module reads it on each login). */
-export async function putClientRow(postgres: PostgresServer, spec: ClientSpec): Promise<void> {
+/** The statement that inserts (or replaces) the Client row of `spec`. */
+function clientRowSql(spec: ClientSpec): string {
   const json = JSON.stringify(clientResource(spec, `client-${spec.id}`)).replace(/'/g, "''");
   const id = spec.id.replace(/'/g, "''");
-  await postgres.psql(
-    postgres.database,
-    `INSERT INTO resources (resource_type, id, resource) VALUES ('Client', '${id}', '${json}'::jsonb)
-     ON CONFLICT (resource_type, id) DO UPDATE SET resource = EXCLUDED.resource, updated_at = now()`,
-  );
+  return `INSERT INTO resources (resource_type, id, resource) VALUES ('Client', '${id}', '${json}'::jsonb)
+     ON CONFLICT (resource_type, id) DO UPDATE SET resource = EXCLUDED.resource, updated_at = now()`;
+}
+
+/** Inserts (or replaces) the Client row of `spec` as the superuser (the Clients module reads it on each login). */
+export async function putClientRow(postgres: PostgresServer, spec: ClientSpec): Promise<void> {
+  await postgres.psql(postgres.database, clientRowSql(spec));
 }
 
 /** Every secret path below `<mount>/<base>/` (recursive) with its current version, read with `client`. */
@@ -107,13 +116,12 @@ export async function kvVersions(
   return out;
 }
 
+const CREDENTIAL_ROWS =
+  "SELECT user_id || '|' || credential_type || '|' || reference || '|' || version || '|' || updated_at FROM credential_references ORDER BY 1";
+
 /** The credential_references table as text rows (`user|type|reference|version|updated_at`), ordered. */
 export async function credentialRows(postgres: PostgresServer): Promise<string[]> {
-  const out = await postgres.psql(
-    postgres.database,
-    "SELECT user_id || '|' || credential_type || '|' || reference || '|' || version || '|' || updated_at FROM credential_references ORDER BY 1",
-  );
-  return out.split('\n').filter(Boolean);
+  return (await postgres.psql(postgres.database, CREDENTIAL_ROWS)).split('\n').filter(Boolean);
 }
 
 export class CredentialsStack {
@@ -138,6 +146,7 @@ export class CredentialsStack {
     readonly initDirs: VaultInitDirs,
     readonly secretsDir: string,
     readonly configFile: string,
+    readonly leasedDatabaseUsers: boolean,
   ) {}
 
   static async start(options: StackOptions = {}): Promise<CredentialsStack> {
@@ -152,13 +161,22 @@ export class CredentialsStack {
       vaultInitDirs(),
       secretsDir,
       path.join(dir, 'vault-config.json'),
+      options.leasedDatabaseUsers === true,
     );
     return stopIfSetUpFails(stack, (s) => s.setUp(options));
   }
 
   private async setUp(options: StackOptions): Promise<void> {
     const { vault, postgres, secretsDir, dir } = this;
-    this.initEnv = await vaultInitEnv(vault, this.initDirs, options.initEnv);
+    const databaseEngine: Record<string, string> = this.leasedDatabaseUsers
+      ? {
+          VAULT_DB_SUPERUSER_PASSWORD_FILE: postgres.passwordFile,
+          VAULT_DB_HOST: postgres.host,
+          VAULT_DB_PORT: String(postgres.port),
+          VAULT_DB_NAME: postgres.database,
+        }
+      : {};
+    this.initEnv = await vaultInitEnv(vault, this.initDirs, { ...databaseEngine, ...options.initEnv });
     await this.runVaultInit();
     this.operatorToken = fs.readFileSync(path.join(this.initDirs.cliDir, '.vault-token'), 'utf8').trim();
     this.operator = new VaultClient({ addr: vault.addr, token: this.operatorToken });
@@ -181,7 +199,15 @@ export class CredentialsStack {
         SECRETS_CONFIG: this.configFile,
         LOG_LEVEL: 'debug',
         AUTH_MAX_FAILURES: '10000',
-        ...postgres.env,
+        ...(this.leasedDatabaseUsers
+          ? {
+              PGHOST: postgres.host,
+              PGPORT: String(postgres.port),
+              PGDATABASE: postgres.database,
+              PG_VAULT_ROLE: 'aurora-app',
+              PG_VAULT_MIGRATIONS_ROLE: 'aurora-maintenance',
+            }
+          : postgres.env),
         ...options.env,
       },
       path.join(dir, 'app'),
@@ -200,7 +226,21 @@ export class CredentialsStack {
   }
 
   async putClientRow(spec: ClientSpec): Promise<void> {
-    await putClientRow(this.postgres, spec);
+    await this.sql(clientRowSql(spec));
+  }
+
+  /**
+   * Runs SQL in the stack's database as the superuser, or, with leased database users (the superuser's password
+   * is Vault's alone then), as a maintenance user leased with the operator token for this one statement.
+   */
+  async sql(statement: string): Promise<string> {
+    if (!this.leasedDatabaseUsers) return this.postgres.psql(this.postgres.database, statement);
+    const creds = await this.operator.database().credentials('aurora-maintenance');
+    try {
+      return await this.postgres.psqlAs(creds, statement);
+    } finally {
+      await this.operator.revokeLease(creds.leaseId).catch(() => undefined);
+    }
   }
 
   auth(clientId: string): [string, string] {
@@ -244,8 +284,8 @@ export class CredentialsStack {
   }
 
   /** The credential_references table, as text rows: a snapshot for "no change". */
-  rows(): Promise<string[]> {
-    return credentialRows(this.postgres);
+  async rows(): Promise<string[]> {
+    return (await this.sql(CREDENTIAL_ROWS)).split('\n').filter(Boolean);
   }
 
   /**
