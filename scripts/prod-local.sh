@@ -134,13 +134,51 @@ other_stack() {
   [ -z "$project" ] || [ "$project" = "$(project_name)" ] || printf '%s' "$project"
 }
 
+# The host ports the compose files publish, one "SETTING default" line each (e.g. "APP_PORT 8080"): read from the
+# files themselves, so a port added there is checked here too.
+published_port_settings() {
+  local f
+  for f in $(tr ':' ' ' <<<"${COMPOSE_FILE:-docker-compose.yml}"); do
+    sed -n 's/^[[:space:]]*- "[^"]*\${\([A-Z_]*_PORT\):-\([0-9]*\)}:[0-9]*".*/\1 \2/p' "$f"
+  done | sort -u
+}
+
+# A port this stack publishes that something else holds: another compose project's container (a second checkout,
+# a stack left running), any container, or a program such as `make native`. Compose would fail halfway with "port
+# is already allocated" and leave some services started; one line per port, naming the holder.
+port_conflicts() {
+  local var def port holder users ours
+  ours=$(project_name)
+  while read -r var def; do
+    port=$(configured "$var"); port=${port:-$def}
+    holder=$(docker ps --format '{{.Names}}	{{.Label "com.docker.compose.project"}}	{{.Ports}}' |
+      awk -F'\t' -v p=":$port->" 'index($3, p) { print $1 "\t" $2; exit }')
+    if [ -n "$holder" ]; then
+      [ "${holder#*$'\t'}" != "$ours" ] || continue
+      if [ -n "${holder#*$'\t'}" ]; then
+        printf 'port %s (%s) is published by container %s of compose project %s\n' "$port" "$var" "${holder%%$'\t'*}" "${holder#*$'\t'}"
+      else
+        printf 'port %s (%s) is published by container %s\n' "$port" "$var" "${holder%%$'\t'*}"
+      fi
+    elif command -v ss >/dev/null 2>&1 && [ -n "$(ss -Hltn "sport = :$port" 2>/dev/null)" ]; then
+      users=$(ss -Hltnp "sport = :$port" 2>/dev/null | sed -n 's/.*users:(("\([^"]*\)",pid=\([0-9]*\).*/\1 (pid \2)/p' | head -n 1)
+      printf 'port %s (%s) is in use by %s\n' "$port" "$var" "${users:-another program}"
+    fi
+  done < <(published_port_settings)
+}
+
 up() {
   need_engine
-  local other
+  local other conflicts
   other=$(other_stack)
   if [ -n "$other" ]; then
     if [ -n "$HA_MODE" ]; then die "the single-node stack (compose project $other) owns the containers vault, vault-init, vault-agent: stop it first (make down keeps its secrets)."
     else die "the HA stack (compose project $other) owns the containers vault, vault-init, vault-agent: stop it first (make prod-local-ha-down keeps its secrets)."; fi
+  fi
+  conflicts=$(port_conflicts)
+  if [ -n "$conflicts" ]; then
+    while IFS= read -r line; do log "$line"; done <<<"$conflicts"
+    die "nothing was started. Stop what holds the port (another checkout's stack: make down there; a container: docker rm -f <name>; make native: make native-down), or give this stack another one: set the setting named above in .env (e.g. APP_PORT=18080)."
   fi
   choose_images
   local services

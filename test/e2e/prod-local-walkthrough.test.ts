@@ -9,10 +9,11 @@ import { after, before, describe, test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
+import net from 'node:net';
 import path from 'node:path';
 import { acquireComposeLock } from '../support/compose-lock.js';
 import { Engine, MIN, docker, leftovers as projectLeftovers, removeProject, lines, must, sh } from './shell.js';
-import { postgresBinDir, repoRoot, tempDir, lookupToken, parseScrape, type Scrape } from '@aurora/process';
+import { freePort, postgresBinDir, repoRoot, tempDir, lookupToken, parseScrape, type Scrape } from '@aurora/process';
 import { VaultClient } from '@aurora/common';
 
 // Compose's default project name for this checkout: what `make prod-local` and a plain `docker compose` use.
@@ -179,6 +180,25 @@ else
       );
       releaseLock?.();
     });
+
+    step(
+      'a port the stack publishes held by another program: make prod-local starts nothing and names it',
+      5 * MIN,
+      async () => {
+        const holder = net.createServer();
+        await new Promise<void>((resolve) => holder.listen(0, '127.0.0.1', resolve));
+        const port = (holder.address() as net.AddressInfo).port;
+        try {
+          const r = await sh(`APP_PORT=${port} make prod-local`, env, 4 * MIN);
+          assert.notEqual(r.status, 0, 'make prod-local started although APP_PORT was taken');
+          assert.match(r.stderr, new RegExp(`port ${port} \\(APP_PORT\\) is in use by node \\(pid ${process.pid}\\)`));
+          assert.match(r.stderr, /nothing was started/);
+          assert.deepEqual(leftovers().containers, [], 'containers were created');
+        } finally {
+          holder.close();
+        }
+      },
+    );
 
     // The first start may build the offline images and the services' images: minutes, once.
     step('make prod-local brings the stack up healthy', 30 * MIN, async () => {
@@ -651,6 +671,36 @@ else
         } finally {
           fs.rmSync(pgpass, { force: true });
           await vault.revokeLease(creds.leaseId);
+        }
+      },
+    );
+
+    step(
+      'a port held by another container: make prod-local names it and leaves the running stack alone',
+      3 * MIN,
+      async () => {
+        const port = await freePort();
+        const holderName = `aurora-e2e-port-holder-${process.pid}`;
+        const before = lines(docker(['ps', '-q', '--filter', `label=com.docker.compose.project=${PROJECT}`]).stdout);
+        must(
+          await sh(
+            `docker run -d --rm --name ${holderName} -p 127.0.0.1:${port}:9 aurora-offline/debian:bookworm sleep 300`,
+            env,
+            MIN,
+          ),
+          'docker run (the port holder)',
+        );
+        try {
+          const r = await sh(`VAULT_INIT_METRICS_PORT=${port} make prod-local`, env, 2 * MIN);
+          assert.notEqual(r.status, 0);
+          assert.match(
+            r.stderr,
+            new RegExp(`port ${port} \\(VAULT_INIT_METRICS_PORT\\) is published by container ${holderName}`),
+          );
+          const after = lines(docker(['ps', '-q', '--filter', `label=com.docker.compose.project=${PROJECT}`]).stdout);
+          assert.deepEqual(after.sort(), before.sort(), 'the running stack was changed');
+        } finally {
+          docker(['rm', '-f', holderName]);
         }
       },
     );

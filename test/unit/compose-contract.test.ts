@@ -147,6 +147,21 @@ describe('docker-compose.yml: the services and how they start', () => {
     assert.equal(envExampleDefault('BIND_ADDRESS'), '127.0.0.1');
   });
 
+  test('every published host port is a documented *_PORT setting, which make prod-local checks before it starts', () => {
+    const prodLocal = read('scripts/prod-local.sh');
+    for (const [name, s] of Object.entries(services)) {
+      for (const p of s.ports ?? []) {
+        // prod-local.sh's published_port_settings reads exactly this shape from the compose files.
+        const m = /^[^:]+:\$\{(\w+_PORT):-(\d+)\}:\d+$/.exec(
+          p.replace(/^\$\{BIND_ADDRESS:-127\.0\.0\.1\}/, '127.0.0.1'),
+        );
+        assert.ok(m, `${name} publishes ${p}: not a \${X_PORT:-default} setting, so make prod-local cannot check it`);
+        assert.equal(envExampleDefault(m[1]!), m[2], `.env.example documents ${m[1]} with its default`);
+      }
+    }
+    assert.match(prodLocal, /conflicts=\$\(port_conflicts\)/);
+  });
+
   test('no top-level `name:` (docker-compose 1.29 rejects it)', () => {
     assert.equal((compose as Record<string, unknown>).name, undefined);
   });
