@@ -91,13 +91,37 @@ function portFree(port: number): boolean {
   }
 }
 
+/**
+ * Every port a service that is not running yet will listen on, checked before anything starts: a port found taken
+ * halfway (the compose stack's, usually) would leave some services running and, for vault-init's health port,
+ * have another stack's vault-init answer this one's health checks.
+ */
+function checkPorts(): void {
+  const wanted: Array<[service: string, port: number, setting: string]> = [
+    ['vault', ports.vault, 'NATIVE_VAULT_PORT'],
+    ['postgres', ports.postgres, 'NATIVE_PG_PORT'],
+    ['vault-init', ports.vaultInitHealth, 'NATIVE_VAULT_INIT_HEALTH_PORT'],
+    ['app', ports.app, 'APP_PORT'],
+    ['app', ports.appMetrics, 'APP_METRICS_PORT'],
+  ];
+  const listening = wanted.filter(([, port]) => port !== 0);
+  for (const [i, [, port, setting]] of listening.entries()) {
+    const other = listening.slice(i + 1).find(([, p]) => p === port);
+    if (other)
+      throw new Error(`${setting} and ${other[2]} are both ${port}: give each its own port. Nothing was started.`);
+  }
+  const taken = listening.filter(([service, port]) => !pidOf(service) && !portFree(port));
+  if (taken.length === 0) return;
+  throw new Error(
+    `${taken.map(([service, port, setting]) => `port ${port} (${service}, ${setting}) is taken`).join('; ')}. ` +
+      'Nothing was started. Is the compose stack running (make down)? Otherwise set the variable named above ' +
+      '(APP_METRICS_PORT=0: no metrics listener).',
+  );
+}
+
 async function startVault(): Promise<void> {
   const addr = `http://127.0.0.1:${ports.vault}`;
   if (!pidOf('vault')) {
-    if (!portFree(ports.vault))
-      throw new Error(
-        `port ${ports.vault} is taken (is the compose stack running? make down), or set NATIVE_VAULT_PORT`,
-      );
     fs.mkdirSync(p('vault', 'data'), { recursive: true });
     fs.mkdirSync(p('vault', 'logs'), { recursive: true });
     fs.writeFileSync(p('vault', 'vault.hcl'), vaultServerConfig(p('vault', 'data'), ports.vault));
@@ -110,7 +134,6 @@ async function startVault(): Promise<void> {
 async function startPostgres(): Promise<void> {
   const dataDir = p('postgres', 'data');
   if (!pidOf('postgres')) {
-    if (!portFree(ports.postgres)) throw new Error(`port ${ports.postgres} is taken; set NATIVE_PG_PORT`);
     const fresh = !fs.existsSync(path.join(dataDir, 'PG_VERSION'));
     if (fresh) {
       say('creating a PostgreSQL cluster in .native/postgres');
@@ -195,12 +218,6 @@ async function startAgent(): Promise<void> {
 async function startApp(): Promise<void> {
   const base = `http://127.0.0.1:${ports.app}`;
   if (!pidOf('app')) {
-    if (!portFree(ports.app))
-      throw new Error(`port ${ports.app} is taken (the compose app? make down), or set APP_PORT`);
-    if (ports.appMetrics !== 0 && !portFree(ports.appMetrics))
-      throw new Error(
-        `port ${ports.appMetrics} (the app's /metrics) is taken (the compose app? make down), or set APP_METRICS_PORT (0: none)`,
-      );
     const secretsConfig = writeNativeSecretsConfig(dir);
     const env: Record<string, string> = {
       PORT: String(ports.app),
@@ -272,6 +289,7 @@ function writeEnvFile(): void {
 
 async function up(): Promise<void> {
   fs.mkdirSync(dir, { recursive: true });
+  checkPorts();
   await startVault();
   await startPostgres();
   await startVaultInit();
