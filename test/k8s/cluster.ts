@@ -7,6 +7,7 @@
 import { execFile } from 'node:child_process';
 import http from 'node:http';
 import assert from 'node:assert/strict';
+import { isRaftTransitionMessage } from '@aurora/common';
 import { waitFor } from '@aurora/process';
 
 export const NS = process.env.K8S_NAMESPACE ?? 'aurora';
@@ -94,6 +95,18 @@ export async function rootToken(): Promise<string> {
  * (where `ps` or the API server's audit log would show it).
  */
 export async function vault(args: string[], input?: string): Promise<Run> {
+  // Right after an active pod is deleted, a Ready standby may not know the new leader yet and answers 500
+  // ("active cluster node not found") to every request: what a user sees too, and retries. Once a second, for
+  // up to an election's worth of time; any other answer is returned at once.
+  const deadline = Date.now() + MIN;
+  for (;;) {
+    const r = await vaultOnce(args, input);
+    if (r.status === 0 || !isRaftTransitionMessage(r.stderr) || Date.now() > deadline) return r;
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+  }
+}
+
+async function vaultOnce(args: string[], input?: string): Promise<Run> {
   const token = await rootToken();
   const ready = (await pods('vault')).filter(isReady);
   assert.ok(ready.length > 0, 'no Ready Vault pod');

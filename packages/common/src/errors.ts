@@ -127,9 +127,14 @@ export class VaultRequestError extends AuroraError {
  */
 const RAFT_TRANSITION = /leadership lost|local node not active|active cluster node not found|node is not the leader/i;
 
+/** True for Vault's message (an API error, or the CLI's output) saying only that Raft is changing leaders. */
+export function isRaftTransitionMessage(message: string): boolean {
+  return RAFT_TRANSITION.test(message);
+}
+
 /** True for an answer that only says the Raft cluster is changing leaders (see RAFT_TRANSITION). */
 export function isRaftTransition(err: unknown): boolean {
-  return err instanceof VaultRequestError && err.vaultStatus >= 500 && RAFT_TRANSITION.test(err.vaultMessage);
+  return err instanceof VaultRequestError && err.vaultStatus >= 500 && isRaftTransitionMessage(err.vaultMessage);
 }
 
 /** PostgreSQL unreachable or failing: transient from the caller's point of view. */
