@@ -9,6 +9,9 @@
  *              late (the proxy keeps reading during a stall precisely to notice that close);
  *   - `reset`: every open connection is reset (RST), and every new one is reset as soon as it is accepted,
  *              as a firewall rejecting or a crashed peer would.
+ * Independently of the mode, `slowAnswers(requestLine, ms)` holds the answer to every HTTP request whose request
+ * line matches for `ms` after the request was sent: a server that takes that long to do the work (Vault unsealing
+ * on a busy machine), not one that stopped answering.
  */
 import net from 'node:net';
 
@@ -20,10 +23,16 @@ interface Pair {
   /** Bytes held during a stall, per direction. */
   toUpstream: Buffer[];
   toClient: Buffer[];
+  /** The answer to the request in flight is held until then (ms since the epoch; 0: not held). */
+  answerNotBefore: number;
+  answerTimer?: NodeJS.Timeout;
 }
 
 export class FaultProxy {
   private modeNow: FaultMode = 'pass';
+  private slow?: { requestLine: RegExp; ms: number };
+  /** Requests whose answer was held by `slowAnswers`, since start. */
+  slowed = 0;
   private readonly pairs = new Set<Pair>();
   /** Connections accepted, and connections reset by the proxy, since start (for reports). */
   readonly counts = { accepted: 0, reset: 0 };
@@ -63,12 +72,20 @@ export class FaultProxy {
     for (const pair of [...this.pairs]) this.apply(pair);
   }
 
+  /**
+   * From now on the answer to each HTTP request whose request line (e.g. `POST /v1/sys/unseal HTTP/1.1`) matches
+   * `requestLine` reaches the client `ms` after the request left it; `undefined` ends that.
+   */
+  slowAnswers(requestLine: RegExp | undefined, ms = 0): void {
+    this.slow = requestLine ? { requestLine, ms } : undefined;
+  }
+
   private apply(pair: Pair): void {
     if (this.modeNow === 'reset') {
       this.kill(pair);
     } else if (this.modeNow === 'pass') {
       this.flush(pair.toUpstream, pair.upstream);
-      this.flush(pair.toClient, pair.client);
+      if (Date.now() >= pair.answerNotBefore) this.flush(pair.toClient, pair.client);
     }
   }
 
@@ -100,13 +117,15 @@ export class FaultProxy {
     }
     const upstream = net.connect({ host: this.upstreamHost, port: this.upstreamPort });
     upstream.on('error', () => undefined);
-    const pair: Pair = { client, upstream, toUpstream: [], toClient: [] };
+    const pair: Pair = { client, upstream, toUpstream: [], toClient: [], answerNotBefore: 0 };
     this.pairs.add(pair);
     client.setNoDelay(true);
     upstream.setNoDelay(true);
     const forward = (from: net.Socket, to: net.Socket, held: Buffer[]) => {
       from.on('data', (chunk: Buffer) => {
-        if (this.modeNow !== 'pass' || held.length) {
+        if (from === client) this.noteRequest(pair, chunk);
+        else if (Date.now() < pair.answerNotBefore) this.holdAnswer(pair);
+        if (this.modeNow !== 'pass' || held.length || (from === upstream && Date.now() < pair.answerNotBefore)) {
           held.push(chunk);
           return;
         }
@@ -121,6 +140,7 @@ export class FaultProxy {
     // One side gone: the other is destroyed at once (no late flush of held bytes).
     const close = () => {
       this.pairs.delete(pair);
+      clearTimeout(pair.answerTimer);
       pair.toUpstream.length = 0;
       pair.toClient.length = 0;
       if (!client.destroyed) client.destroy();
@@ -130,6 +150,27 @@ export class FaultProxy {
     upstream.once('close', close);
     client.once('end', close);
     upstream.once('end', close);
+  }
+
+  /** A request whose line matches the slow rule: its answer is held until `ms` from now. */
+  private noteRequest(pair: Pair, chunk: Buffer): void {
+    if (!this.slow) return;
+    const line = chunk.toString('latin1', 0, Math.min(chunk.length, 512)).split('\r\n', 1)[0]!;
+    if (!/^[A-Z]+ \S+ HTTP\/1\.[01]$/.test(line) || !this.slow.requestLine.test(line)) return;
+    pair.answerNotBefore = Date.now() + this.slow.ms;
+    this.slowed++;
+  }
+
+  /** Delivers a held answer once its time has come (and the mode lets bytes flow). */
+  private holdAnswer(pair: Pair): void {
+    if (pair.answerTimer) return;
+    pair.answerTimer = setTimeout(
+      () => {
+        pair.answerTimer = undefined;
+        if (this.modeNow === 'pass' && !pair.client.destroyed) this.flush(pair.toClient, pair.client);
+      },
+      Math.max(0, pair.answerNotBefore - Date.now()),
+    );
   }
 
   /** Closes the listener and every connection. */

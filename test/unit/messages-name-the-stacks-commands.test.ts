@@ -48,6 +48,13 @@ describe('messages name the commands of the stack the user runs', () => {
     use(undefined);
     assert.equal(currentStack(), 'compose');
     assert.match(new VaultUnreachableError('http://vault:8200').message, /make ps \/ docker logs vault\)/);
+    // A call that timed out reached a Vault that runs: the message names the call and asks about load instead.
+    const timedOut = Object.assign(new Error('no answer from Vault within 60000 ms'), { code: 'ETIMEDOUT' });
+    assert.equal(
+      new VaultUnreachableError('http://vault:8200', timedOut, 'sys/unseal').message,
+      'Vault at http://vault:8200 did not answer sys/unseal in time (no answer from Vault within 60000 ms). ' +
+        'Is it overloaded or stalled? (make ps / docker logs vault)',
+    );
     assert.match(await plainSecretMessage(), /docker exec vault vault kv put secret\/aidbox\/client/);
     assert.match(vaultCliHint(), /docker exec vault <command>/);
     assert.equal(stackCommands().logs('app'), 'make logs');

@@ -74,13 +74,22 @@ function vaultLogHint(): string {
   return commands.kind === 'compose' ? `make ps / ${commands.logs('vault')}` : commands.logs('vault');
 }
 
-/** No answer from Vault (refused, reset, timed out). */
+/**
+ * No answer from Vault (refused, reset, timed out). A timeout names `path` and the time waited: a Vault that runs
+ * but is overloaded or stalled looks like this, and "is it running?" would send the user the wrong way.
+ */
 export class VaultUnreachableError extends AuroraError {
-  constructor(addr: string, cause?: unknown) {
-    super('vault_unreachable', 503, `Vault at ${addr} did not answer. Is it running? (${vaultLogHint()})`, {
-      cause,
-      retryAfter: 2,
-    });
+  constructor(addr: string, cause?: unknown, path?: string) {
+    const timedOut = (cause as NodeJS.ErrnoException | undefined)?.code === 'ETIMEDOUT';
+    super(
+      'vault_unreachable',
+      503,
+      timedOut && path
+        ? `Vault at ${addr} did not answer ${path} in time (${(cause as Error).message}). Is it overloaded or ` +
+            `stalled? (${vaultLogHint()})`
+        : `Vault at ${addr} did not answer. Is it running? (${vaultLogHint()})`,
+      { cause, retryAfter: 2 },
+    );
   }
 }
 

@@ -2,6 +2,7 @@ export * from './errors.js';
 export * from './reference.js';
 export * from './logger.js';
 export * from './vault-client.js';
+export * from './vault/timeouts.js';
 export {
   GenerateRootKeysError,
   decodeRootToken,

@@ -22,6 +22,7 @@ import { firstVaultMessage, vaultError } from './vault/error-map.js';
 import { GenerateRootApi } from './vault/generate-root.js';
 import { jsonTransport } from './vault/json-transport.js';
 import { RaftApi } from './vault/raft.js';
+import { VAULT_REQUEST_TIMEOUT_MS, VAULT_WORK_TIMEOUT_MS } from './vault/timeouts.js';
 import { instrumentVaultRequests } from './vault-call-observer.js';
 
 export interface VaultClientOptions {
@@ -118,18 +119,21 @@ export class VaultClient {
   readonly raft: RaftApi;
   private readonly raw: nodeVault.client;
   private readonly agent: http.Agent;
+  /** The timeout of calls that wait on Vault's own work: never shorter than this client's own. */
+  private readonly workTimeoutMs: number;
 
   constructor(options: VaultClientOptions) {
     this.addr = options.addr.replace(/\/+$/, '');
     const agentOptions = { keepAlive: true, maxSockets: options.maxSockets ?? 64 };
     this.agent = this.addr.startsWith('https:') ? new https.Agent(agentOptions) : new http.Agent(agentOptions);
+    this.workTimeoutMs = Math.max(options.timeoutMs ?? VAULT_REQUEST_TIMEOUT_MS, VAULT_WORK_TIMEOUT_MS);
     // node-vault builds the request and judges the answer; the HTTP exchange itself is one http.request on the
     // keep-alive agent (vault/json-transport.ts says why not axios).
     this.raw = instrumentVaultRequests(
       nodeVault({
         endpoint: this.addr,
         token: options.token,
-        'request-promise': jsonTransport(this.agent, options.timeoutMs ?? 5000),
+        'request-promise': jsonTransport(this.agent, options.timeoutMs ?? VAULT_REQUEST_TIMEOUT_MS),
       }),
     );
     // node-vault falls back to VAULT_TOKEN from the environment; we decide about tokens explicitly.
@@ -155,6 +159,11 @@ export class VaultClient {
     this.raw.token = value;
   }
 
+  /** The timeout (ms) of calls that wait on Vault's own work: VAULT_WORK_TIMEOUT_MS, or this client's if longer. */
+  workTimeout(): number {
+    return this.workTimeoutMs;
+  }
+
   /** A client for the same Vault with another token (shares nothing mutable with this one). */
   withToken(token: string, timeoutMs?: number): VaultClient {
     return new VaultClient({ addr: this.addr, token, timeoutMs });
@@ -166,8 +175,13 @@ export class VaultClient {
     return this.call(path, () => this.raw.read(checkPath(path)));
   }
 
-  async write<T = unknown>(path: string, data: unknown): Promise<T> {
-    return this.call(path, () => this.raw.write(checkPath(path), data));
+  /**
+   * PUT `data` at `path`. `options.timeoutMs` replaces the client's per-request timeout for this call: for the
+   * calls that wait on Vault's own work (`workTimeout()`).
+   */
+  async write<T = unknown>(path: string, data: unknown, options: { timeoutMs?: number } = {}): Promise<T> {
+    const requestOptions = options.timeoutMs === undefined ? undefined : { timeout: options.timeoutMs };
+    return this.call(path, () => this.raw.write(checkPath(path), data, requestOptions));
   }
 
   async list(path: string): Promise<string[]> {
@@ -223,16 +237,21 @@ export class VaultClient {
   }
 
   async initialize(secretShares: number, secretThreshold: number): Promise<InitResponse> {
-    return this.write<InitResponse>('sys/init', { secret_shares: secretShares, secret_threshold: secretThreshold });
+    return this.write<InitResponse>(
+      'sys/init',
+      { secret_shares: secretShares, secret_threshold: secretThreshold },
+      { timeoutMs: this.workTimeoutMs },
+    );
   }
 
+  /** Submits one unseal key; the key that completes the threshold answers only once Vault has unsealed. */
   async unseal(key: string): Promise<SealStatus> {
-    return this.write<SealStatus>('sys/unseal', { key });
+    return this.write<SealStatus>('sys/unseal', { key }, { timeoutMs: this.workTimeoutMs });
   }
 
   /** Discards unseal progress someone else left behind. */
   async unsealReset(): Promise<SealStatus> {
-    return this.write<SealStatus>('sys/unseal', { reset: true });
+    return this.write<SealStatus>('sys/unseal', { reset: true }, { timeoutMs: this.workTimeoutMs });
   }
 
   async mounts(): Promise<Record<string, MountInfo>> {

@@ -19,7 +19,7 @@ import {
  */
 export function vaultError(addr: string, path: string, status: number | undefined, message: string, cause: unknown) {
   if (cause instanceof AuroraError) return cause;
-  if (status === undefined) return new VaultUnreachableError(addr, cause);
+  if (status === undefined) return new VaultUnreachableError(addr, cause, path);
   if (status === 503 && /sealed/i.test(message)) return new VaultSealedError(cause);
   if (status === 403) return new VaultForbiddenError(path, cause);
   if (status === 404) return new VaultNotFoundError(path, cause);

@@ -24,6 +24,8 @@ interface RequestOptions {
   uri: string;
   headers?: Record<string, string>;
   json?: unknown;
+  /** Per-call timeout in ms (request-promise's option name), for calls that wait on Vault's own work. */
+  timeout?: number;
 }
 
 /** The answer node-vault expects back. */
@@ -88,7 +90,8 @@ function send(
 
 /**
  * A transport for node-vault's `request-promise` option, sending every call over `agent` with `timeoutMs` per
- * attempt. node-vault calls `.defaults(...)` on it once and then the returned function per request.
+ * attempt, or the call's own `timeout` (node-vault passes a call's `requestOptions` through). node-vault calls
+ * `.defaults(...)` on it once and then the returned function per request.
  */
 export function jsonTransport(agent: http.Agent, timeoutMs: number): { defaults(): Transport } {
   const request: Transport = async (options) => {
@@ -100,7 +103,14 @@ export function jsonTransport(agent: http.Agent, timeoutMs: number): { defaults(
     }
     let url = new URL(options.uri);
     for (let hop = 0; ; hop++) {
-      const answer = await send(url, options.method, headers, body === '' ? undefined : body, agent, timeoutMs);
+      const answer = await send(
+        url,
+        options.method,
+        headers,
+        body === '' ? undefined : body,
+        agent,
+        options.timeout ?? timeoutMs,
+      );
       if ((answer.status === 307 || answer.status === 308) && answer.location && hop < MAX_REDIRECTS) {
         // The token goes along, as axios did: a standby redirects to the active node, which needs it.
         url = new URL(answer.location, url);

@@ -4,9 +4,7 @@
  */
 import type { VaultClient } from '../vault-client.js';
 import { transferBinary } from './binary.js';
-
-/** How long a snapshot save or restore may take (a large store on a slow disk). */
-const SNAPSHOT_TIMEOUT_MS = 300_000;
+import { VAULT_SNAPSHOT_TIMEOUT_MS } from './timeouts.js';
 
 export interface RaftServer {
   node_id: string;
@@ -34,7 +32,7 @@ export class RaftApi {
       'GET',
       'sys/storage/raft/snapshot',
       { destFile },
-      SNAPSHOT_TIMEOUT_MS,
+      VAULT_SNAPSHOT_TIMEOUT_MS,
     );
   }
 
@@ -45,7 +43,7 @@ export class RaftApi {
    */
   async snapshotRestore(file: string, options: { force?: boolean } = {}): Promise<void> {
     const path = `sys/storage/raft/snapshot${options.force ? '-force' : ''}`;
-    await transferBinary(this.client.binaryEndpoint(), 'POST', path, { bodyFile: file }, SNAPSHOT_TIMEOUT_MS);
+    await transferBinary(this.client.binaryEndpoint(), 'POST', path, { bodyFile: file }, VAULT_SNAPSHOT_TIMEOUT_MS);
   }
 
   /** The peer set as the active node knows it. */
@@ -66,9 +64,11 @@ export class RaftApi {
 
   /** Joins this (uninitialized) node to the cluster whose active node is `leaderApiAddr`; true when joined. */
   async join(leaderApiAddr: string): Promise<boolean> {
-    const res = await this.client.write<{ joined?: boolean }>('sys/storage/raft/join', {
-      leader_api_addr: leaderApiAddr,
-    });
+    const res = await this.client.write<{ joined?: boolean }>(
+      'sys/storage/raft/join',
+      { leader_api_addr: leaderApiAddr },
+      { timeoutMs: this.client.workTimeout() },
+    );
     return res?.joined === true;
   }
 }
