@@ -7,16 +7,13 @@
  * exists for the one command (the targets write it; never an environment variable or an argument).
  */
 import crypto from 'node:crypto';
+import type { PgLogin } from '@aurora/process';
 import { DATABASE_MOUNT } from '@aurora/vault-init/configure/database-engine';
 import { DB_MAINTENANCE_ROLE } from '@aurora/vault-init/configure/database-roles';
 import { BackupError } from './archive.js';
 import { opsClient } from './vault-api.js';
 
-/** A PostgreSQL user and its password. */
-export interface PgLogin {
-  username: string;
-  password: string;
-}
+export { pgPassLine, type PgLogin } from '@aurora/process';
 
 /** A leased maintenance user; `revoke()` ends the lease (Vault drops the user) and never throws. */
 export interface MaintenanceLease {
@@ -54,12 +51,6 @@ export async function leaseMaintenanceUser(
         .catch(() => undefined);
     },
   };
-}
-
-/** One line of a libpq password file for `login`, any host, port and database (`:` and `\` escaped). */
-export function pgPassLine(login: PgLogin): string {
-  const esc = (v: string) => v.replace(/[\\:]/g, (c) => `\\${c}`);
-  return `*:*:*:${esc(login.username)}:${esc(login.password)}\n`;
 }
 
 /** A superuser password for a restore to hand over: 40 characters of [A-Za-z0-9], as compose generates them. */

@@ -4,12 +4,11 @@
  * stacks (their own process control over the process library's servers).
  */
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { pgCommand } from '@aurora/process';
+import { pgCommand, transientPgPassFile } from '@aurora/process';
 import { BackupError } from './archive.js';
-import { pgPassLine, scramVerifier, type PgLogin } from './database-login.js';
+import { scramVerifier, type PgLogin } from './database-login.js';
 import { writePrivateFile } from './private-file.js';
 import type { DoctorResult } from './doctor-report.js';
 import { exec } from './run-command.js';
@@ -153,22 +152,14 @@ export class DirTarget implements StackTarget {
     };
   }
 
-  /** A 0600 libpq password file for `login` in a private temp dir; `remove()` deletes it. */
-  private passFileFor(login: PgLogin): { user: string; passFile: string; remove(): void } {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'aurora-pgpass-'));
-    const passFile = path.join(dir, 'pgpass');
-    fs.writeFileSync(passFile, pgPassLine(login), { mode: 0o600 });
-    return { user: login.username, passFile, remove: () => fs.rmSync(dir, { recursive: true, force: true }) };
-  }
-
   /** Runs `fn` with libpq's environment for `login` (undefined: the target's own). */
   private withLogin<T>(login: PgLogin | undefined, fn: (env: NodeJS.ProcessEnv) => T): T {
     if (!login) return fn(this.pgEnv());
-    const file = this.passFileFor(login);
+    const passFile = transientPgPassFile(login);
     try {
-      return fn(this.pgEnv(file));
+      return fn(this.pgEnv({ user: login.username, passFile: passFile.file }));
     } finally {
-      file.remove();
+      passFile.remove();
     }
   }
 
@@ -187,8 +178,9 @@ export class DirTarget implements StackTarget {
     const { pg } = this.options;
     const cmd = path.join(pg.binDir, 'psql');
     if (!login) return new PsqlSession(cmd, ['-w', '-d', pg.database], this.pgEnv());
-    const file = this.passFileFor(login);
-    return new PsqlSession(cmd, ['-w', '-d', pg.database], this.pgEnv(file), 'psql', { cleanup: file.remove });
+    const passFile = transientPgPassFile(login);
+    const env = this.pgEnv({ user: login.username, passFile: passFile.file });
+    return new PsqlSession(cmd, ['-w', '-d', pg.database], env, 'psql', { cleanup: passFile.remove });
   }
 
   /** The API call the CLI makes (`vault operator raft snapshot save`), streamed to the file. */

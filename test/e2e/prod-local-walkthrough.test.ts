@@ -13,7 +13,16 @@ import net from 'node:net';
 import path from 'node:path';
 import { acquireComposeLock } from '../support/compose-lock.js';
 import { Engine, MIN, docker, leftovers as projectLeftovers, removeProject, lines, must, sh } from './shell.js';
-import { freePort, postgresBinDir, repoRoot, tempDir, lookupToken, parseScrape, type Scrape } from '@aurora/process';
+import {
+  freePort,
+  postgresBinDir,
+  repoRoot,
+  tempDir,
+  lookupToken,
+  parseScrape,
+  transientPgPassFile,
+  type Scrape,
+} from '@aurora/process';
 import { VaultClient } from '@aurora/common';
 
 // Compose's default project name for this checkout: what `make prod-local` and a plain `docker compose` use.
@@ -628,21 +637,24 @@ else
         const vault = new VaultClient({ addr: VAULT, token: operator.stdout.trim(), timeoutMs: 10_000 });
         const creds = await vault.database().credentials('aurora-maintenance');
         const secrets = [bootstrap, creds.password];
-        const pgpass = path.join(tempDir('e2e-pgpass'), 'pgpass');
-        const psqlAs = (user: string, password: string) => {
-          fs.writeFileSync(pgpass, `*:*:*:${user}:${password}\n`, { mode: 0o600 });
-          return spawnSync(path.join(postgresBinDir(), 'psql'), ['-w', '-Atc', 'SELECT current_user'], {
-            encoding: 'utf8',
-            env: {
-              ...process.env,
-              PGHOST: '127.0.0.1',
-              PGPORT: '5432',
-              PGDATABASE: 'aurora',
-              PGUSER: user,
-              PGPASSFILE: pgpass,
-              PGPASSWORD: '',
-            },
-          });
+        const psqlAs = (username: string, password: string) => {
+          const pgpass = transientPgPassFile({ username, password });
+          try {
+            return spawnSync(path.join(postgresBinDir(), 'psql'), ['-w', '-Atc', 'SELECT current_user'], {
+              encoding: 'utf8',
+              env: {
+                ...process.env,
+                PGHOST: '127.0.0.1',
+                PGPORT: '5432',
+                PGDATABASE: 'aurora',
+                PGUSER: username,
+                PGPASSFILE: pgpass.file,
+                PGPASSWORD: '',
+              },
+            });
+          } finally {
+            pgpass.remove();
+          }
         };
         try {
           const dead = psqlAs('aurora', bootstrap);
@@ -669,7 +681,6 @@ else
           ] as const)
             for (const secret of secrets) assert.ok(!text.includes(secret), `a database password in ${where}`);
         } finally {
-          fs.rmSync(pgpass, { force: true });
           await vault.revokeLease(creds.leaseId);
         }
       },

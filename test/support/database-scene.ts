@@ -17,6 +17,7 @@ import {
   startVault,
   stopIfSetUpFails,
   tempDir,
+  transientPgPassFile,
   vaultInitDirs,
   vaultInitEnv,
   type VaultInitDirs,
@@ -126,8 +127,7 @@ export async function runAsMaintenanceUser(
   args: string[],
 ): Promise<{ stdout: string; password: string }> {
   const creds = await vault.database().credentials('aurora-maintenance');
-  const passFile = path.join(tempDir('pgpass'), 'pgpass');
-  fs.writeFileSync(passFile, `*:*:*:${creds.username}:${creds.password}\n`, { mode: 0o600 });
+  const passFile = transientPgPassFile(creds);
   try {
     const res = spawnSync(path.join(postgresBinDir(), program), ['-w', ...args], {
       encoding: 'utf8',
@@ -137,14 +137,14 @@ export async function runAsMaintenanceUser(
         PGPORT: String(target.port),
         PGDATABASE: target.database,
         PGUSER: creds.username,
-        PGPASSFILE: passFile,
+        PGPASSFILE: passFile.file,
         PGPASSWORD: '',
       },
     });
     if (res.status !== 0) throw new Error(`${program} as a leased maintenance user failed: ${res.stderr}`);
     return { stdout: res.stdout, password: creds.password };
   } finally {
-    fs.rmSync(passFile, { force: true });
+    passFile.remove();
     await vault.revokeLease(creds.leaseId);
   }
 }

@@ -43,11 +43,14 @@ export {
   libpqEnv,
   pgCommand,
   pgPassFile,
+  pgPassLine,
   postgresBinDir,
   postgresCommand,
   PostgresServer,
   superuserPasswordFile,
   SUPERUSER,
+  transientPgPassFile,
+  type PgLogin,
   type PostgresOptions,
 } from './postgres.js';
 

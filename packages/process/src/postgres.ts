@@ -11,6 +11,7 @@
  */
 import crypto from 'node:crypto';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import type { ChildProcess } from 'node:child_process';
 import { killProcess, freePort, repoRoot, run, spawnServer, stopProcess, tempDir, waitFor } from './processes.js';
@@ -45,6 +46,33 @@ export function pgPassFile(dataDir: string): string {
   return path.join(path.dirname(dataDir), 'pgpass');
 }
 
+/** A PostgreSQL user and its password. */
+export interface PgLogin {
+  username: string;
+  password: string;
+}
+
+/**
+ * One line of a libpq password file for `login`, any host, port and database. `:` and `\` in the user name and
+ * password are escaped with `\`, libpq's rule (PostgreSQL docs, "The Password File").
+ */
+export function pgPassLine(login: PgLogin): string {
+  const esc = (v: string) => v.replace(/[\\:]/g, (c) => `\\${c}`);
+  return `*:*:*:${esc(login.username)}:${esc(login.password)}\n`;
+}
+
+/**
+ * A 0600 libpq password file holding only `login`, in a private 0700 directory under the system's temp dir, for
+ * one command: the password never sits in an environment variable or an argument. `remove()` deletes it; call it
+ * in a `finally`.
+ */
+export function transientPgPassFile(login: PgLogin): { file: string; remove(): void } {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'aurora-pgpass-'));
+  const file = path.join(dir, 'pgpass');
+  fs.writeFileSync(file, pgPassLine(login), { mode: 0o600 });
+  return { file, remove: () => fs.rmSync(dir, { recursive: true, force: true }) };
+}
+
 /** Reads the superuser's password; the error names the file and how it comes to exist. */
 export function readSuperuserPassword(dataDir: string): string {
   const file = superuserPasswordFile(dataDir);
@@ -67,7 +95,7 @@ function ensureSuperuserPassword(dataDir: string): string {
   if (!fs.existsSync(file))
     fs.writeFileSync(file, `${crypto.randomBytes(32).toString('base64url')}\n`, { mode: 0o600, flag: 'wx' });
   const password = readSuperuserPassword(dataDir);
-  fs.writeFileSync(pgPassFile(dataDir), `*:*:*:${SUPERUSER}:${password}\n`, { mode: 0o600 });
+  fs.writeFileSync(pgPassFile(dataDir), pgPassLine({ username: SUPERUSER, password }), { mode: 0o600 });
   return password;
 }
 
@@ -222,21 +250,18 @@ export class PostgresServer {
    * Runs SQL through the real psql client as `login` (e.g. a user leased from Vault), its password in a 0600 libpq
    * password file that exists for this one command (never in an environment variable or an argument).
    */
-  async psqlAs(login: { username: string; password: string }, sql: string, database = this.database): Promise<string> {
-    const dir = tempDir('pgpass');
-    const passFile = path.join(dir, 'pgpass');
-    const esc = (v: string) => v.replace(/[\\:]/g, (c) => `\\${c}`);
-    fs.writeFileSync(passFile, `*:*:*:${esc(login.username)}:${esc(login.password)}\n`, { mode: 0o600 });
+  async psqlAs(login: PgLogin, sql: string, database = this.database): Promise<string> {
+    const passFile = transientPgPassFile(login);
     try {
       return run(path.join(postgresBinDir(), 'psql'), ['-w', '-v', 'ON_ERROR_STOP=1', '-At', '-c', sql], {
         env: {
           ...libpqEnv(this.dataDir, this.host, this.port, database),
           PGUSER: login.username,
-          PGPASSFILE: passFile,
+          PGPASSFILE: passFile.file,
         },
       });
     } finally {
-      fs.rmSync(dir, { recursive: true, force: true });
+      passFile.remove();
     }
   }
 
