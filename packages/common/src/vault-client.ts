@@ -171,8 +171,10 @@ export class VaultClient {
 
   // ---- generic calls, with error mapping -------------------------------------------------------------
 
-  async read<T = unknown>(path: string): Promise<T> {
-    return this.call(path, () => this.raw.read(checkPath(path)));
+  /** GET `path`; `options.timeoutMs` as for `write`. */
+  async read<T = unknown>(path: string, options: { timeoutMs?: number } = {}): Promise<T> {
+    const requestOptions = options.timeoutMs === undefined ? undefined : { timeout: options.timeoutMs };
+    return this.call(path, () => this.raw.read(checkPath(path), requestOptions));
   }
 
   /**
@@ -367,7 +369,11 @@ export class VaultClient {
     return { leaseId: res.lease_id, leaseDuration: res.lease_duration, renewable: res.renewable };
   }
 
-  /** sys/leases/revoke/<lease id>: ends a lease now; for database credentials Vault drops the user. */
+  /**
+   * sys/leases/revoke/<lease id>: ends a lease now; for database credentials Vault drops the user. It keeps the
+   * per-request timeout although Vault works on PostgreSQL first: callers revoke on their way out (a shutdown must
+   * not wait a minute), and a revocation that timed out only leaves the user until its lease ends.
+   */
   async revokeLease(leaseId: string): Promise<void> {
     await this.write(`sys/leases/revoke/${leaseId}`, {});
   }

@@ -67,7 +67,8 @@ export class DatabaseApi {
 
   /** Creates or updates a connection; with verify_connection Vault connects first and refuses a bad password. */
   async writeConnection(name: string, connection: DatabaseConnectionWrite): Promise<void> {
-    await this.client.write(`${this.mount}/config/${name}`, connection);
+    // Vault connects to the database to verify the connection before it answers.
+    await this.client.write(`${this.mount}/config/${name}`, connection, { timeoutMs: this.client.workTimeout() });
   }
 
   async deleteConnection(name: string): Promise<void> {
@@ -76,7 +77,7 @@ export class DatabaseApi {
 
   /** `rotate-root`: Vault sets a password only it knows for the connection's own user. */
   async rotateRoot(name: string): Promise<void> {
-    await this.client.write(`${this.mount}/rotate-root/${name}`, {});
+    await this.client.write(`${this.mount}/rotate-root/${name}`, {}, { timeoutMs: this.client.workTimeout() });
   }
 
   async readRole(name: string): Promise<DatabaseRole | undefined> {
@@ -102,7 +103,7 @@ export class DatabaseApi {
       lease_duration: number;
       renewable: boolean;
       data: { username: string; password: string };
-    }>(`${this.mount}/creds/${role}`);
+    }>(`${this.mount}/creds/${role}`, { timeoutMs: this.client.workTimeout() });
     registerSecret(res.data.password);
     return {
       leaseId: res.lease_id,
