@@ -32,6 +32,9 @@ import {
   nativeVaultAgentOptions,
   vaultAgentCommand,
   writeNativeSecretsConfig,
+  databaseEngineInitEnv,
+  leasedAppEnv,
+  type DatabaseEndpoint,
 } from '@aurora/process';
 
 const root = repoRoot();
@@ -165,6 +168,11 @@ async function startPostgres(): Promise<void> {
   if (!exists) psql('postgres', 'CREATE DATABASE aurora');
 }
 
+/** This stack's PostgreSQL as Vault and the app reach it. */
+function nativeDatabase(): DatabaseEndpoint {
+  return { host: '127.0.0.1', port: ports.postgres, database: 'aurora' };
+}
+
 async function startVaultInit(): Promise<void> {
   const healthUrl = `http://127.0.0.1:${ports.vaultInitHealth}/health`;
   if (!pidOf('vault-init')) {
@@ -175,11 +183,11 @@ async function startVaultInit(): Promise<void> {
       // Its messages (Vault unreachable, audit disk full) name this stack's log files, not docker logs.
       AURORA_STACK: 'native',
       // Vault's database secrets engine on this stack's cluster: the generated bootstrap password, handed over once.
-      VAULT_DB_SUPERUSER_PASSWORD_FILE: superuserPasswordFile(p('postgres', 'data')),
-      VAULT_DB_HOST: '127.0.0.1',
-      VAULT_DB_PORT: String(ports.postgres),
-      VAULT_DB_NAME: 'aurora',
-      VAULT_DB_SUPERUSER: SUPERUSER,
+      ...databaseEngineInitEnv({
+        ...nativeDatabase(),
+        passwordFile: superuserPasswordFile(p('postgres', 'data')),
+        superuser: SUPERUSER,
+      }),
     });
     say('starting vault-init (initializes Vault on the first run, then keeps it unsealed)');
     fs.rmSync(p('logs', 'vault-init.log'), { force: true });
@@ -226,12 +234,8 @@ async function startApp(): Promise<void> {
       VAULT_ADDR: `http://127.0.0.1:${ports.vault}`,
       VAULT_APPROLE_DIR: p('approle', 'app'),
       SECRETS_CONFIG: secretsConfig,
-      PGHOST: '127.0.0.1',
-      PGPORT: String(ports.postgres),
-      PGDATABASE: 'aurora',
       // No password: users leased from Vault (queries; migrations at start as the maintenance role).
-      PG_VAULT_ROLE: 'aurora-app',
-      PG_VAULT_MIGRATIONS_ROLE: 'aurora-maintenance',
+      ...leasedAppEnv(nativeDatabase()),
       // Messages (the app's and doctor's, which reads app.env) name this stack's commands, not docker's.
       AURORA_STACK: 'native',
     };

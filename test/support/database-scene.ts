@@ -11,6 +11,8 @@ import pg from 'pg';
 import type { VaultClient } from '@aurora/common';
 import {
   AppProcess,
+  databaseEngineInitEnv,
+  leasedAppEnv,
   PostgresServer,
   postgresBinDir,
   startBoth,
@@ -45,10 +47,7 @@ export async function databaseScene(overrides: Record<string, string> = {}): Pro
   const env = await vaultInitEnv(vault, dirs, {
     VAULT_SECRET_SHARES: '1',
     VAULT_SECRET_THRESHOLD: '1',
-    VAULT_DB_SUPERUSER_PASSWORD_FILE: postgres.passwordFile,
-    VAULT_DB_HOST: postgres.host,
-    VAULT_DB_PORT: String(postgres.port),
-    VAULT_DB_NAME: postgres.database,
+    ...databaseEngineInitEnv(postgres),
     ...overrides,
   });
   return { vault, postgres, dirs, env };
@@ -83,11 +82,7 @@ export async function startLeasedApp(
         VAULT_ADDR: vault.addr,
         VAULT_APPROLE_DIR: path.join(dirs.approleDir, 'app'),
         SECRETS_CONFIG: path.join(dir, 'vault-config.json'),
-        PGHOST: postgres.host,
-        PGPORT: String(postgres.port),
-        PGDATABASE: postgres.database,
-        PG_VAULT_ROLE: 'aurora-app',
-        PG_VAULT_MIGRATIONS_ROLE: 'aurora-maintenance',
+        ...leasedAppEnv(postgres),
         ...env,
       },
       path.join(dir, 'app'),

@@ -9,7 +9,8 @@ import { parse } from 'yaml';
 import { KV_SETTINGS, type Setting } from '@aurora/common';
 import { APP_SETTINGS } from '@aurora/app/config';
 import { VAULT_INIT_SETTINGS } from '@aurora/vault-init/config';
-import { repoRoot } from '@aurora/process';
+import { LEASED_APP_ROLE, LEASED_MIGRATIONS_ROLE, repoRoot } from '@aurora/process';
+import { DB_APP_ROLE, DB_MAINTENANCE_ROLE } from '@aurora/vault-init/configure/database-roles';
 
 type Schema = Record<string, Setting<unknown>>;
 const SERVICES: Array<{ service: string; section: string; schema: Schema }> = [
@@ -77,4 +78,14 @@ describe('settings are declared once, in one schema per service', () => {
       if (file === 'docker-compose.yml') assert.ok(checked >= 5, `checked ${checked} fallbacks`);
     });
   }
+
+  test("the local stacks lease the app's database users from the roles vault-init creates", () => {
+    // compose names them literally; make native, the tests' stacks and the bench take them from @aurora/process.
+    assert.deepEqual([LEASED_APP_ROLE, LEASED_MIGRATIONS_ROLE], [DB_APP_ROLE, DB_MAINTENANCE_ROLE]);
+    const compose = parse(fs.readFileSync(path.join(repoRoot(), 'docker-compose.yml'), 'utf8')) as {
+      services: Record<string, { environment?: Record<string, unknown> }>;
+    };
+    const app = compose.services.app?.environment ?? {};
+    assert.deepEqual([app.PG_VAULT_ROLE, app.PG_VAULT_MIGRATIONS_ROLE], [DB_APP_ROLE, DB_MAINTENANCE_ROLE]);
+  });
 });

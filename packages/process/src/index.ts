@@ -37,6 +37,15 @@ export {
 } from './vault.js';
 export { RaftCluster, RaftNode, type RaftHealth } from './raft.js';
 
+// Vault's database secrets engine on a local PostgreSQL: vault-init's and the app's settings.
+export {
+  databaseEngineInitEnv,
+  leasedAppEnv,
+  LEASED_APP_ROLE,
+  LEASED_MIGRATIONS_ROLE,
+  type DatabaseEndpoint,
+} from './database-engine.js';
+
 // PostgreSQL: the installed binaries, a cluster of our own on a free port.
 export {
   initCluster,

@@ -12,6 +12,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { VaultClient } from '@aurora/common';
 import { readIfPresent, startBoth, stopIfSetUpFails, tempDir } from './processes.js';
+import { databaseEngineInitEnv, leasedAppEnv } from './database-engine.js';
 import { PostgresServer } from './postgres.js';
 import { VaultServer } from './vault.js';
 import { runVaultInitOnce, vaultInitDirs, vaultInitEnv, type VaultInitDirs } from './vault-init.js';
@@ -168,14 +169,7 @@ export class CredentialsStack {
 
   private async setUp(options: StackOptions): Promise<void> {
     const { vault, postgres, secretsDir, dir } = this;
-    const databaseEngine: Record<string, string> = this.leasedDatabaseUsers
-      ? {
-          VAULT_DB_SUPERUSER_PASSWORD_FILE: postgres.passwordFile,
-          VAULT_DB_HOST: postgres.host,
-          VAULT_DB_PORT: String(postgres.port),
-          VAULT_DB_NAME: postgres.database,
-        }
-      : {};
+    const databaseEngine = this.leasedDatabaseUsers ? databaseEngineInitEnv(postgres) : {};
     this.initEnv = await vaultInitEnv(vault, this.initDirs, { ...databaseEngine, ...options.initEnv });
     await this.runVaultInit();
     this.operatorToken = fs.readFileSync(path.join(this.initDirs.cliDir, '.vault-token'), 'utf8').trim();
@@ -199,15 +193,7 @@ export class CredentialsStack {
         SECRETS_CONFIG: this.configFile,
         LOG_LEVEL: 'debug',
         AUTH_MAX_FAILURES: '10000',
-        ...(this.leasedDatabaseUsers
-          ? {
-              PGHOST: postgres.host,
-              PGPORT: String(postgres.port),
-              PGDATABASE: postgres.database,
-              PG_VAULT_ROLE: 'aurora-app',
-              PG_VAULT_MIGRATIONS_ROLE: 'aurora-maintenance',
-            }
-          : postgres.env),
+        ...(this.leasedDatabaseUsers ? leasedAppEnv(postgres) : postgres.env),
         ...options.env,
       },
       path.join(dir, 'app'),
