@@ -303,6 +303,11 @@ up() {
   chmod 700 "$K8S_STATE"
   exec 8>"$K8S_RUN/../k8s-node.lock"
   flock -w 300 8 || die "another scripts/k8s/node.sh holds $K8S_RUN/../k8s-node.lock"
+  # A start that fails half-way stops what it started, as make k8s-down would (state kept): no etcd or API server
+  # is left running for a node the user was told did not come up. A node that already ran is left alone.
+  if ! node_up; then
+    trap 'rc=$?; [ $rc -eq 0 ] || { log "stopping what this start began (state kept in $K8S_STATE): rerun make k8s once the cause is fixed, or make k8s-clean"; down || true; }; exit $rc' EXIT
+  fi
   log "namespaces: network $K8S_NETNS (node $K8S_NODE_IP, pods $K8S_POD_CIDR, services $K8S_SERVICE_CIDR), mount $K8S_MNTNS"
   setup_netns
   setup_mountns
