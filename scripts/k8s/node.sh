@@ -279,10 +279,18 @@ start_node() {
 
 cluster_addons() {
   sed -e "s#@DNS_IP@#$K8S_DNS_IP#g" -e "s#@COREDNS_IMAGE@#$K8S_COREDNS_IMAGE#g" "$here/manifests/coredns.yaml" | kctl apply -f - >/dev/null
-  # Local PersistentVolumes on this node's disk: this cluster has no dynamic provisioner.
+  # Local PersistentVolumes on this node's disk: this cluster has no dynamic provisioner. Eight: three Vault pods
+  # and PostgreSQL, with room for a scale-up and a second release.
   local i
-  for i in $(seq 0 7); do mkdir -p "$K8S_STATE/volumes/pv-$i"; done
-  sed -e "s#@VOLUMES@#$K8S_STATE/volumes#g" -e "s#@NODE@#$K8S_NODE_NAME#g" "$here/manifests/storage.yaml" | kctl apply -f - >/dev/null
+  {
+    cat "$here/manifests/storage.yaml"
+    for i in $(seq 0 7); do
+      mkdir -p "$K8S_STATE/volumes/pv-$i"
+      echo ---
+      sed -e "s#@NAME@#aurora-local-pv-$i#g" -e "s#@PATH@#$K8S_STATE/volumes/pv-$i#g" -e "s#@NODE@#$K8S_NODE_NAME#g" \
+        "$here/manifests/local-pv.yaml"
+    done
+  } | kctl apply -f - >/dev/null
   wait_for "CoreDNS" 180 kctl -n kube-system rollout status deploy/coredns --timeout=5s \
     || die "CoreDNS did not become ready; see 'scripts/k8s/kubectl.sh -n kube-system describe pod -l k8s-app=kube-dns'"
   log "CoreDNS ready at $K8S_DNS_IP"
@@ -295,6 +303,11 @@ up() {
   chmod 700 "$K8S_STATE"
   exec 8>"$K8S_RUN/../k8s-node.lock"
   flock -w 300 8 || die "another scripts/k8s/node.sh holds $K8S_RUN/../k8s-node.lock"
+  # A start that fails half-way stops what it started, as make k8s-down would (state kept): no etcd or API server
+  # is left running for a node the user was told did not come up. A node that already ran is left alone.
+  if ! node_up; then
+    trap 'rc=$?; [ $rc -eq 0 ] || { log "stopping what this start began (state kept in $K8S_STATE): rerun make k8s once the cause is fixed, or make k8s-clean"; down || true; }; exit $rc' EXIT
+  fi
   log "namespaces: network $K8S_NETNS (node $K8S_NODE_IP, pods $K8S_POD_CIDR, services $K8S_SERVICE_CIDR), mount $K8S_MNTNS"
   setup_netns
   setup_mountns

@@ -2,13 +2,14 @@
  * The Aurora flow on Kubernetes: a credential written through the app lands in Vault, PostgreSQL holds only its
  * `vault:` reference, and the app resolves it. No secret value made in this run reaches PostgreSQL, a pod's log,
  * Helm's release record, or any Kubernetes object other than the init-material Secret and the PostgreSQL
- * password Secret the user (here: make k8s) hands in.
+ * password Secret the user (here: make k8s) hands in. That password is only the bootstrap: Vault's database
+ * secrets engine rotated it, and the app works as users Vault leased.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { basicAuth } from '../support/raw-http.js';
 import { gunzipSync } from 'node:zlib';
-import { FULLNAME, MIN, adminSecret, k, kJson, pods, randomSecret, rootToken, serviceUrl } from './cluster.js';
+import { FULLNAME, MIN, adminSecret, k, kJson, kubectl, pods, randomSecret, rootToken, serviceUrl } from './cluster.js';
 
 interface Obj {
   kind: string;
@@ -47,6 +48,37 @@ test(
       (await psql("SELECT reference FROM credential_references WHERE user_id = 'alice'")).trim(),
       'vault:kv/data/aurora/users/alice/github',
     );
+    // The app's users are leased from Vault (members of aurora_app, named v-… by Vault), and the password the user
+    // handed in no longer logs in over TCP: Vault rotated it when vault-init configured the engine. The password
+    // goes to psql on stdin, never into an argument.
+    const leased = (
+      await psql(
+        "SELECT rolname FROM pg_roles WHERE rolname LIKE 'v-%' AND pg_has_role(rolname, 'aurora_app', 'member')",
+      )
+    )
+      .trim()
+      .split('\n')
+      .filter(Boolean);
+    assert.ok(leased.length >= 1, 'no PostgreSQL user leased from Vault for the app');
+    const bootstrap = Buffer.from(
+      await k(['get', 'secret', 'aurora-postgres', '-o', 'jsonpath={.data.password}']),
+      'base64',
+    ).toString();
+    const login = await kubectl(
+      [
+        'exec',
+        '-i',
+        pg,
+        '--',
+        'sh',
+        '-c',
+        'read -r p; PGPASSWORD="$p" psql -w -h 127.0.0.1 -U aurora -d aurora -Atc "SELECT 1"',
+      ],
+      { input: `${bootstrap}\n` },
+    );
+    assert.notEqual(login.status, 0, 'the bootstrap password from the Secret still logs in: Vault did not rotate it');
+    assert.match(login.stderr, /password authentication failed/);
+
     const dump = await k(['exec', pg, '--', 'pg_dump', '-U', 'aurora', 'aurora']);
     assert.ok(!dump.includes(canary), 'a secret value reached PostgreSQL');
 

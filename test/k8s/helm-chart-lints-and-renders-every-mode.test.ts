@@ -1,6 +1,7 @@
 /**
  * The chart as a user meets it before installing: `helm lint` is clean; every mode renders (agent and csi
- * delivery, one or three Vault pods, an external Vault, an external PostgreSQL); the API server accepts what
+ * delivery, one or three Vault pods, an external Vault, an external PostgreSQL, the app's database users from
+ * Vault's database secrets engine or from the Secret's password); the API server accepts what
  * it renders (server-side dry run); the csi mode's SecretProviderClass is the Aidbox tutorial's; the values
  * schema refuses a bad value; and no template holds a Secret or a secret value.
  */
@@ -79,6 +80,7 @@ test(
         for (const sets of [
           [pg],
           [pg, 'vault.replicas=1'],
+          [pg, 'postgresql.vaultDatabaseEngine.enabled=false'],
           [
             'postgresql.enabled=false',
             'postgresql.external.existingSecret=ext-pg',
@@ -112,6 +114,39 @@ test(
       assert.doesNotMatch(y, /vault agent/, 'no agent sidecar with csi');
     });
 
+    await t.test(
+      "the app's database users: leased from Vault's database engine by default, the Secret's password when off",
+      async () => {
+        const leased = await template([pg]);
+        // vault-init hands Vault the bootstrap password (a file from the Secret), Vault reaches PostgreSQL.
+        assert.match(
+          leased,
+          /name: VAULT_DB_SUPERUSER_PASSWORD_FILE, value: \/run\/postgres-password\/superuser-password/,
+        );
+        assert.match(leased, /name: VAULT_DB_HOST, value: "aurora-secrets-postgresql"/);
+        assert.match(leased, /items: \[\{key: password, path: superuser-password\}\]/);
+        // The app holds no password: it leases its users.
+        assert.match(leased, /name: PG_VAULT_ROLE, value: aurora-app/);
+        assert.doesNotMatch(leased, /PGPASSWORD_FILE|name: PGUSER/, 'the app still reads a password');
+        const vaultPolicy = leased
+          .split(/^---$/m)
+          .find((d) => /name: aurora-secrets-vault$/m.test(d) && /NetworkPolicy/.test(d));
+        assert.match(
+          vaultPolicy ?? '',
+          /component: postgresql\n\s+ports: \[\{protocol: TCP, port: 5432\}\]/,
+          'Vault may reach PostgreSQL',
+        );
+
+        const own = await template([pg, 'postgresql.vaultDatabaseEngine.enabled=false']);
+        assert.match(own, /name: PGPASSWORD_FILE, value: \/etc\/aurora\/postgres\/password/);
+        assert.doesNotMatch(own, /VAULT_DB_|PG_VAULT_ROLE/);
+        // An external Vault is not configured by this chart: the engine is not assumed there either.
+        const external = await template([pg, 'vault.external.address=https://vault.example:8200']);
+        assert.doesNotMatch(external, /PG_VAULT_ROLE/);
+        assert.match(external, /name: PGPASSWORD_FILE/);
+      },
+    );
+
     await t.test('an external Vault: no Vault objects, no vault-init', async () => {
       const y = await template([pg, 'vault.external.address=https://vault.example:8200']);
       assert.ok(!kinds(y).includes('StatefulSet') || !/name: aurora-secrets-vault\n/.test(y));
@@ -120,7 +155,12 @@ test(
     });
 
     await t.test('the values schema refuses bad values; a missing PostgreSQL Secret is named', async () => {
-      for (const bad of ['secretsDelivery=vault-csi', 'vault.replicas=0', 'app.agentAudience=']) {
+      for (const bad of [
+        'secretsDelivery=vault-csi',
+        'vault.replicas=0',
+        'app.agentAudience=',
+        'postgresql.vaultDatabaseEngine.maxTtl=a day',
+      ]) {
         const r = await run(HELM, ['template', 'x', CHART, ...KUBE_VERSION, '--set', pg, '--set', bad]);
         assert.notEqual(r.status, 0, `${bad} was accepted`);
       }

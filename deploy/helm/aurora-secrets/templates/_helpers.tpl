@@ -57,6 +57,14 @@ app.kubernetes.io/component: {{ index . 1 }}
 {{- end -}}
 {{- end -}}
 
+{{/*
+"true" when Vault's database secrets engine issues the app's PostgreSQL users: the chart's own PostgreSQL and
+the chart's own Vault (vault-init configures the engine), and postgresql.vaultDatabaseEngine.enabled.
+*/}}
+{{- define "aurora.databaseEngine" -}}
+{{- if and .Values.postgresql.enabled .Values.postgresql.vaultDatabaseEngine.enabled (not .Values.vault.external.address) -}}true{{- end -}}
+{{- end -}}
+
 {{/* The app's SECRETS_CONFIG: name -> {path, scope}, from .Values.secrets. */}}
 {{- define "aurora.secretsConfig" -}}
 {{- $out := dict -}}
