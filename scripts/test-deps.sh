@@ -30,7 +30,7 @@ fi
 if [ -n "$k8s" ] && [ -z "${SKIP_K8S:-}" ]; then
   if [ "$(id -u)" = 0 ]; then
     scripts/k8s/ensure-host-packages.sh
-    # Cold, the build takes ~20 min of both cores, and only the Kubernetes e2e, which runs last, needs it: it runs
+    # Cold, the build takes ~11 min of both cores, and only the Kubernetes e2e, which runs last, needs it: it runs
     # in the background beside the other suites, and the e2e's node start waits on its locks (with progress).
     if ! scripts/k8s/ensure-binaries.sh --cached; then
       . scripts/k8s/versions.sh
