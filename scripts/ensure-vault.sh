@@ -5,7 +5,7 @@
 #   1. $VAULT_BIN, if set (trusted as given)
 #   2. `vault` on PATH, if `vault version` reports the pinned version
 #   3. the cached build under ${XDG_CACHE_HOME:-$HOME/.cache}/aurora-secrets/vault-<version>/vault
-#   4. a build from Vault's Go module (about 8 minutes on 2 cores, ~7 GB of temporary caches)
+#   4. a build from Vault's Go module (10-20 minutes on 2 cores, ~7 GB of temporary caches)
 #
 # Progress goes to stderr; only the binary's path goes to stdout.
 set -euo pipefail
@@ -72,7 +72,9 @@ sed -i 's/restoredKeyName, err := b.lm.RestorePolicy(/restoredKeyName, err := ke
 log "step 2/3: compiling (progress: a line every 30 s)"
 ( while sleep 30; do log "  still compiling... $(( $(date +%s) - start ))s elapsed"; done ) &
 ticker=$!
-if ! go build -trimpath -ldflags "-s -w" -o "$tmp/vault" . >&2; then
+# -s -w strips the binary, so the compiler's DWARF would be thrown away at link time: -dwarf=false skips
+# generating it, about 15 % of the compile (the same flags as scripts/k8s/ensure-binaries.sh).
+if ! go build -trimpath -gcflags=all=-dwarf=false -ldflags "-s -w" -o "$tmp/vault" . >&2; then
   kill "$ticker" 2>/dev/null || true
   log "go build failed (see above). Nothing was cached; rerun to try again."
   exit 1
@@ -81,7 +83,7 @@ kill "$ticker" 2>/dev/null || true
 
 log "step 3/3: checking the binary"
 if ! is_pinned "$tmp/vault"; then
-  # Keep it for inspection rather than losing eight minutes of build.
+  # Keep it for inspection rather than losing a long build.
   mv "$tmp/vault" "$cache_dir/vault.unverified"
   log "the built binary reports \"$("$cache_dir/vault.unverified" version 2>&1 | head -n 1)\", not Vault v$version; kept as $cache_dir/vault.unverified"
   exit 1

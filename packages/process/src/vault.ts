@@ -11,7 +11,7 @@ import { killProcess, freePort, repoRoot, run, spawnServer, stopProcess, tempDir
 
 let binary: string | undefined;
 
-/** Path of the Vault binary of the pinned version; builds it once (about 8 minutes cold). */
+/** Path of the Vault binary of the pinned version; builds it once (10-20 minutes on 2 cores, cold). */
 export function vaultBinary(): string {
   if (!binary) binary = run(path.join(repoRoot(), 'scripts', 'ensure-vault.sh'), []).trim();
   return binary;
