@@ -17,8 +17,9 @@
  * the profile), BENCH_README=0 (leave README.md alone), BENCH_KEEP=1 (keep the run's temp dir), BENCH_COMPOSE=1
  * (also time `make prod-local` on the offline images to healthy and to a credential round trip: bench/compose.ts;
  * BENCH_COMPOSE=only adds just that to bench/results/latest.json). For measuring one change quickly:
- * BENCH_ONLY=miss,hit,write,semi (any of them: cache-miss resolve, cache-hit resolve, credential write, each with
- * its raw Vault contender; semi: cache-miss resolves on the default app and on one with --max-semi-space-size=4)
+ * BENCH_ONLY=miss,hit,write,variant (any of them: cache-miss resolve, cache-hit resolve, credential write, each
+ * with its raw Vault contender; variant: cache-miss resolves on the default app and on a second app whose
+ * environment adds BENCH_VARIANT, space-separated KEY=VALUE pairs, default NODE_OPTIONS=--max-semi-space-size=4)
  * measures only those, at BENCH_CONCURRENCIES (default 1,8,32), prints each cell with the CPU per request and the
  * app's RSS, profiles the miss and write loads unless BENCH_PROFILE=0, and writes no results.
  */
@@ -56,6 +57,16 @@ const ONLY = process.env.BENCH_ONLY ? new Set(process.env.BENCH_ONLY.split(',').
 const LEVELS: readonly number[] = process.env.BENCH_CONCURRENCIES
   ? process.env.BENCH_CONCURRENCIES.split(',').map(Number)
   : CONCURRENCIES;
+/** BENCH_VARIANT's "KEY=VALUE KEY2=VALUE2" as an environment; a pair without "=" is refused. */
+function parseVariant(spec: string): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const pair of spec.trim().split(/\s+/)) {
+    const eq = pair.indexOf('=');
+    if (eq <= 0) throw new Error(`BENCH_VARIANT: "${pair}" is not KEY=VALUE`);
+    env[pair.slice(0, eq)] = pair.slice(eq + 1);
+  }
+  return env;
+}
 const USER = 'bench';
 const VALUE = { token: 'bench-value-0123456789abcdef0123456789abcdef' };
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -391,19 +402,21 @@ async function bench(): Promise<BenchResults | undefined> {
           { name: 'raw write', target: rawWriteTarget, pids },
           { name: 'app write', target: loads.write.makeTarget(hitApp.url), pids: { ...pids, app: hitApp.pid } },
         ]);
-      if (ONLY.has('semi')) {
-        // The same cache-miss load on the default app and on one with a smaller V8 young generation, interleaved.
-        const semi = await AppProcess.start(
-          { ...missApp.env, NODE_OPTIONS: '--max-semi-space-size=4' },
-          tempDir('bench-app-semi'),
-        );
-        extraApps.push(semi);
-        await semi.waitReady();
+      if (ONLY.has('variant')) {
+        // The same cache-miss load on the default app and on one with BENCH_VARIANT added, interleaved; both
+        // apps are fresh here, so their RSS compares.
+        const variantEnv = parseVariant(process.env.BENCH_VARIANT ?? 'NODE_OPTIONS=--max-semi-space-size=4');
+        const variant = await AppProcess.start({ ...missApp.env, ...variantEnv }, tempDir('bench-app-variant'));
+        extraApps.push(variant);
+        await variant.waitReady();
+        const label = Object.entries(variantEnv)
+          .map(([k, v]) => `${k}=${v}`)
+          .join(' ');
         for (const c of LEVELS)
           await group(
             [
               { name: 'miss (default)', target: resolveAt(missApp.url), pids: { ...pids, app: missApp.pid } },
-              { name: 'miss (semi 4)', target: resolveAt(semi.url), pids: { ...pids, app: semi.pid } },
+              { name: `miss (${label})`, target: resolveAt(variant.url), pids: { ...pids, app: variant.pid } },
             ],
             c,
           );
