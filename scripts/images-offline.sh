@@ -113,7 +113,7 @@ require_base() { [ -n "$(image_id "$BASE")" ] || die "$BASE is missing: run scri
 build_vault() {
   require_base
   local bin t0=$SECONDS
-  log "$IMG_VAULT: locating the Vault $VAULT_VERSION build (scripts/ensure-vault.sh; builds it once if needed, ~8 min)"
+  log "$IMG_VAULT: locating the Vault $VAULT_VERSION build (scripts/ensure-vault.sh; builds it once if needed, 10-20 min)"
   bin=$(scripts/ensure-vault.sh)
   local inputs
   inputs=$( { echo "base $(image_id "$BASE")"; echo "version $VAULT_VERSION"; sha256sum < "$bin"; hash_paths vault/offline/vault; } | hash_stdin)
