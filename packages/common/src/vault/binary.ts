@@ -31,8 +31,15 @@ function send(
   return new Promise((resolve, reject) => {
     const headers: http.OutgoingHttpHeaders = { 'x-vault-token': endpoint.token };
     if (body !== undefined) headers['content-length'] = fs.statSync(body).size;
-    const req = transport.request(url, { method, headers, agent: sameOrigin ? endpoint.agent : undefined }, resolve);
-    req.setTimeout(timeoutMs, () => req.destroy(new Error(`no answer within ${timeoutMs} ms`)));
+    // `timeout` as an option (not req.setTimeout, which starts once connected) bounds the connect too: an address
+    // that drops SYNs must not hold a transfer for the kernel's SYN retries. It is an idle timeout, as a snapshot
+    // stream needs.
+    const req = transport.request(
+      url,
+      { method, headers, agent: sameOrigin ? endpoint.agent : undefined, timeout: timeoutMs },
+      resolve,
+    );
+    req.on('timeout', () => req.destroy(new Error(`no answer within ${timeoutMs} ms`)));
     req.on('error', reject);
     if (body === undefined) req.end();
     else pipeline(fs.createReadStream(body), req).catch(reject);

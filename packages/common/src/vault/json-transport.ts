@@ -58,6 +58,18 @@ function send(
 ): Promise<{ status: number; location?: string; text: string }> {
   const transport = url.protocol === 'https:' ? https : http;
   return new Promise((resolve, reject) => {
+    // One deadline for the whole exchange, the TCP connect included. `req.setTimeout` would start only once the
+    // socket is connected, so an address that drops SYNs (a pod IP gone, a firewall DROP) would hold the call for
+    // the kernel's SYN retries, about a minute, whatever timeoutMs says.
+    const deadline = setTimeout(() => {
+      const err = new Error(`no answer from Vault within ${timeoutMs} ms`) as NodeJS.ErrnoException;
+      err.code = 'ETIMEDOUT';
+      req.destroy(err);
+    }, timeoutMs);
+    const fail = (err: Error): void => {
+      clearTimeout(deadline);
+      reject(err);
+    };
     const req = transport.request(
       {
         protocol: url.protocol,
@@ -74,16 +86,14 @@ function send(
         res.on('data', (chunk: string) => {
           text += chunk;
         });
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, location: res.headers.location, text }));
-        res.on('error', reject);
+        res.on('end', () => {
+          clearTimeout(deadline);
+          resolve({ status: res.statusCode ?? 0, location: res.headers.location, text });
+        });
+        res.on('error', fail);
       },
     );
-    req.setTimeout(timeoutMs, () => {
-      const err = new Error(`no answer from Vault within ${timeoutMs} ms`) as NodeJS.ErrnoException;
-      err.code = 'ETIMEDOUT';
-      req.destroy(err);
-    });
-    req.on('error', reject);
+    req.on('error', fail);
     req.end(body);
   });
 }
