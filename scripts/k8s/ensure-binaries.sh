@@ -167,8 +167,7 @@ build_pause() {
   have_pause && { log "pause $PAUSE_VERSION: cached"; return; }
   begin_build
   if ! have_pause; then
-    (cd "$here/pause" && go build -trimpath -gcflags="$GO_GCFLAGS" -ldflags "-s -w" -o "$scratch/pause" . >&2) \
-      || die "go build of pause failed (see above)"
+    (cd "$here/pause" && go_build pause "-s -w" "$scratch/pause" .) || exit 1
     mkdir -p "$PAUSE_BIN_DIR" && mv "$scratch/pause" "$PAUSE_BIN_DIR/pause"
     log "pause $PAUSE_VERSION built"
   fi
