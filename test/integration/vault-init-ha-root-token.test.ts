@@ -78,8 +78,7 @@ describe('VAULT_REVOKE_ROOT_TOKEN and make root-token on a 3-node Raft cluster',
   const printed: string[] = [];
 
   before(async () => {
-    // retry_join blocks, as in compose's vault/config-ha/node-*.hcl; vault-init still joins explicitly.
-    cluster = await RaftCluster.start(3, { retryJoin: true });
+    cluster = await RaftCluster.start(3);
     dirs = vaultInitDirs();
     initFile = path.join(dirs.initDir, 'init.json');
     env = await vaultInitEnv(cluster.nodes[0]!, dirs, {

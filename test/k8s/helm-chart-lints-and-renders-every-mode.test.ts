@@ -61,6 +61,8 @@ test(
         );
         assert.ok(!kinds(y).includes('SecretProviderClass'));
         assert.match(y, /publishNotReadyAddresses: true/);
+        // vault-init joins every pod; a retry_join in Vault's config would race it (docs/operations.md).
+        assert.doesNotMatch(y.replace(/#.*$/gm, ''), /retry_join/, 'the Vault config carries retry_join');
         assert.match(y, /restartPolicy: Always/, 'the agent is a native sidecar');
         assert.match(y, /"helm\.sh\/resource-policy"|resourceNames: \["aurora-secrets-vault-init"\]/);
         // The server-side dry run validates every object against the real API (and the admission chain).

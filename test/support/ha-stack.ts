@@ -56,10 +56,7 @@ export class HaStack {
   ) {}
 
   static async start(options: HaStackOptions = {}): Promise<HaStack> {
-    const [c, p] = await Promise.allSettled([
-      RaftCluster.start(3, { retryJoin: true }),
-      options.postgres ?? PostgresServer.start(),
-    ]);
+    const [c, p] = await Promise.allSettled([RaftCluster.start(3), options.postgres ?? PostgresServer.start()]);
     if (c.status === 'rejected' || p.status === 'rejected') {
       await Promise.allSettled([
         c.status === 'fulfilled' ? c.value.stop() : undefined,

@@ -9,14 +9,10 @@ storage "raft" {
   # Autopilot acts every 2 s instead of Vault's 10 s: a joined node becomes a voter sooner (vault-init's
   # VAULT_RAFT_SERVER_STABILIZATION_TIME shortens the other half of that wait). docs/operations.md, "HA profile".
   autopilot_reconcile_interval = "2s"
-  # A node that starts uninitialized asks these for the cluster's challenge; vault-init also joins it
-  # explicitly (sys/storage/raft/join) and unseals it.
-  retry_join {
-    leader_api_addr = "http://vault-1:8200"
-  }
-  retry_join {
-    leader_api_addr = "http://vault-2:8200"
-  }
+  # No retry_join: vault-init joins every node itself (sys/storage/raft/join), and the two ways in race. Vault
+  # 1.21's retry_join can record its join as pending after vault-init's join and unseal are done; that node's
+  # next unseal (after a restore or a seal) then waits forever ("waiting for raft retry join process to
+  # complete") until the node restarts. docs/operations.md, "HA profile".
 }
 
 listener "tcp" {

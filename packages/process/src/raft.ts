@@ -36,7 +36,6 @@ export class RaftNode {
     readonly dir: string,
     readonly apiPort: number,
     readonly clusterPort: number,
-    retryJoin: string[],
   ) {
     this.addr = `http://127.0.0.1:${apiPort}`;
     this.configPath = path.join(dir, 'vault.hcl');
@@ -54,7 +53,7 @@ export class RaftNode {
         // Autopilot acts every 2 s instead of 10 s (promotions of joined nodes to voters), as in compose's local
         // HA profile (vault/config-ha/node-*.hcl).
         '  autopilot_reconcile_interval = "2s"',
-        ...retryJoin.map((a) => `  retry_join {\n    leader_api_addr = ${JSON.stringify(a)}\n  }`),
+        // No retry_join: vault-init (or the test) joins explicitly, and the two race (vault/config-ha/node-1.hcl).
         '}',
         `listener "tcp" {\n  address = "127.0.0.1:${apiPort}"\n  cluster_address = "127.0.0.1:${clusterPort}"\n  tls_disable = true\n}`,
         `api_addr = "${this.addr}"`,
@@ -167,24 +166,15 @@ export class RaftCluster {
     readonly nodes: RaftNode[],
   ) {}
 
-  /**
-   * Starts `size` uninitialized nodes; with `retryJoin` each lists the others under retry_join (else join explicitly).
-   */
-  static async start(size = 3, options: { retryJoin?: boolean } = {}): Promise<RaftCluster> {
+  /** Starts `size` uninitialized nodes; they join when told to (sys/storage/raft/join), as vault-init does. */
+  static async start(size = 3): Promise<RaftCluster> {
     const dir = tempDir('raft');
     const ports: Array<[number, number]> = [];
     for (let i = 0; i < size; i++) ports.push([await freePort(), await freePort()]);
-    const addrs = ports.map(([api]) => `http://127.0.0.1:${api}`);
     const nodes = ports.map(([api, cluster], i) => {
       const nodeDir = path.join(dir, `node-${i + 1}`);
       fs.mkdirSync(nodeDir, { recursive: true });
-      return new RaftNode(
-        `node-${i + 1}`,
-        nodeDir,
-        api,
-        cluster,
-        options.retryJoin ? addrs.filter((_, j) => j !== i) : [],
-      );
+      return new RaftNode(`node-${i + 1}`, nodeDir, api, cluster);
     });
     return stopIfSetUpFails(new RaftCluster(dir, nodes), () => Promise.all(nodes.map((n) => n.start())));
   }

@@ -3,14 +3,15 @@
  *   wait for every node → initialize the first node if no node is initialized (init.json written first, by
  *   initialize.ts) → unseal it → every other node: join the active node (sys/storage/raft/join) if it is not
  *   initialized yet, then unseal it → configure once, through the active node → banner.
- * Explicit joins make the order deterministic; nodes that also carry `retry_join` blocks (compose's
- * vault/config-ha/node-*.hcl) are fine with that: an explicit join of a node that is already a member is skipped
- * because the node then reports itself initialized.
+ * Explicit joins make the order deterministic, and they must be the only way in: a node that also carries a
+ * `retry_join` block can be left with Vault's retry join recorded as pending after this join, and its next unseal
+ * then never returns (docs/operations.md, "Why the node configs have no retry_join").
  * Afterwards watch.ts's Watcher keeps every node unsealed, the same loop as for a single Vault.
  */
-import { VaultClient, type HealthStatus, type Logger } from '@aurora/common';
+import { VaultClient, VaultUnreachableError, type HealthStatus, type Logger } from '@aurora/common';
 import type { VaultInitConfig } from './config.js';
 import type { ConfigureResult } from './configure/index.js';
+import { EXIT, VaultInitError } from './errors.js';
 import { ensureInitialized } from './initialize.js';
 import { createInitStore, type InitMaterial, type InitStore } from './init-store.js';
 import { announce, step, unsealAndConfigure } from './setup.js';
@@ -74,8 +75,30 @@ export async function ensureMember(
   } else if (!status.sealed) {
     return { joined: false, unsealed: false };
   }
-  await unseal(node, material, { initFile, logger });
+  try {
+    await unseal(node, material, { initFile, logger });
+  } catch (err) {
+    throw unsealNotAnswered(err) ?? err;
+  }
   return { joined, unsealed: true };
+}
+
+/**
+ * A Raft node that does not answer sys/unseal at all is, in practice, not slow: Vault holds the call (and its
+ * state lock) until a pending retry join completes, which after a race with an explicit join never happens.
+ * The timeout alone would say "overloaded or stalled" and send the user the wrong way. Undefined for other errors.
+ */
+function unsealNotAnswered(err: unknown): VaultInitError | undefined {
+  if (!(err instanceof VaultUnreachableError)) return undefined;
+  if ((err.cause as NodeJS.ErrnoException | undefined)?.code !== 'ETIMEDOUT') return undefined;
+  return new VaultInitError(
+    EXIT.unreachable,
+    `${err.message}\nIf that node's log says "waiting for raft retry join process to complete", it waits for a ` +
+      'retry join that never comes: its config has a retry_join block and vault-init joined it too. Remove the ' +
+      'retry_join block and restart that node; vault-init unseals it again (docs/operations.md, "Why the node ' +
+      'configs have no retry_join").',
+    { cause: err },
+  );
 }
 
 /** Unseals every initialized node and joins the others to the active one; returns the active node. */
