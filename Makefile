@@ -119,7 +119,7 @@ lint-compose: ## check docker-compose.yml without an engine (docker-compose v1 `
 	@scripts/lint-compose.sh
 
 test: deps-all lint ## everything: unit, integration (real Vault + PostgreSQL), fault matrix, compose e2e, k8s e2e
-	@scripts/run-tests.sh test/unit test/integration test/faults test/e2e; rc=$$?; scripts/stop-docker.sh; \
+	@scripts/run-tests.sh test/unit test/integration test/faults test/e2e test/ha-profile; rc=$$?; scripts/stop-docker.sh; \
 	  scripts/k8s/test.sh || rc=1; exit $$rc
 
 # The Kubernetes e2e runs after the compose e2e, not beside it: both load the same two cores.
@@ -133,8 +133,8 @@ test-fast: deps build ## unit + integration tests, without the slow fault matrix
 test-faults: deps build ## only the fault matrix (kill -9, proxies)
 	@scripts/run-tests.sh test/faults
 
-test-e2e: deps-docker build ## only the compose end-to-end test (starts a Docker engine if it must)
-	@scripts/run-tests.sh test/e2e; rc=$$?; scripts/stop-docker.sh; exit $$rc
+test-e2e: deps-docker build ## only the compose end-to-end tests, one node and HA (starts a Docker engine if it must)
+	@scripts/run-tests.sh test/e2e test/ha-profile; rc=$$?; scripts/stop-docker.sh; exit $$rc
 
 test-one: build ## one test file: make test-one FILE=test/integration/harness-real-servers.test.ts
 	@scripts/run-tests.sh $(FILE)

@@ -24,6 +24,12 @@ sweep() {
 trap sweep EXIT
 trap 'exit 130' INT TERM
 
+# node --test starts the files in the order of their paths, two at a time, whatever the order given here. The two
+# compose e2e files take turns on the Docker engine (test/support/compose-lock.ts), and a file waiting for its
+# turn holds one of the two slots idle. So they live apart: test/e2e sorts first and starts at once, and
+# test/ha-profile sorts after test/faults, which keep the other slot busy meanwhile (about as long as the
+# walkthrough takes), so the HA e2e rarely waits at all.
+#
 # The timeout is per file, and a compose e2e file counts in it its wait for the other one (one compose e2e at a
 # time, test/support/compose-lock.ts) and, on a fresh machine, the offline image builds: together up to ~20 min on
 # 2 busy cores (the e2e files allow 41 min for that part alone). Stories set their own, shorter

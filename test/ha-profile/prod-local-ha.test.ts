@@ -12,7 +12,7 @@ import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { acquireComposeLock } from '../support/compose-lock.js';
 import fs from 'node:fs';
-import { Engine, MIN, docker, leftovers as projectLeftovers, lines, removeProject, must, sh } from './shell.js';
+import { Engine, MIN, docker, leftovers as projectLeftovers, lines, removeProject, must, sh } from '../e2e/shell.js';
 import { repoRoot, tempDir, waitFor, lookupToken } from '@aurora/process';
 import { VaultClient } from '@aurora/common';
 
