@@ -34,6 +34,7 @@ import {
   writeNativeSecretsConfig,
   databaseEngineInitEnv,
   leasedAppEnv,
+  WaitFailed,
   type DatabaseEndpoint,
 } from '@aurora/process';
 
@@ -70,11 +71,20 @@ function daemon(name: string, cmd: string, args: string[], env: NodeJS.ProcessEn
   return child.pid!;
 }
 
+/**
+ * Polls `probe` every 200 ms, with a progress line every 5 s, for at most `timeoutMs`. A probe that throws means
+ * "not yet", except a WaitFailed (the daemon waited on exited, see gone()): that ends the wait at once, so the
+ * user reads the daemon's own last words instead of a timeout a minute later.
+ */
 async function waitUntil(what: string, probe: () => Promise<boolean>, timeoutMs = 60_000): Promise<void> {
   const start = Date.now();
   let lastNote = start;
+  const notYet = (err: unknown) => {
+    if (err instanceof WaitFailed) throw err;
+    return false;
+  };
   for (;;) {
-    if (await probe().catch(() => false)) return;
+    if (await probe().catch(notYet)) return;
     if (Date.now() - start > timeoutMs)
       throw new Error(`${what} did not come up within ${timeoutMs / 1000} s; see ${p('logs')}`);
     if (Date.now() - lastNote > 5000) {
@@ -83,6 +93,11 @@ async function waitUntil(what: string, probe: () => Promise<boolean>, timeoutMs 
     }
     await new Promise((r) => setTimeout(r, 200));
   }
+}
+
+/** What a wait throws when the daemon `name` it waits on is no longer running: its log's last lines. */
+function gone(name: string, label = name): WaitFailed {
+  return new WaitFailed(`${label} exited; see ${p('logs', `${name}.log`)}:\n${tail(p('logs', `${name}.log`))}`);
 }
 
 function portFree(port: number): boolean {
@@ -131,7 +146,10 @@ async function startVault(): Promise<void> {
     say(`starting Vault on ${addr}`);
     daemon('vault', vaultBinary(), ['server', `-config=${p('vault', 'vault.hcl')}`], { VAULT_LOG_LEVEL: 'info' });
   }
-  await waitUntil('Vault', async () => Boolean(await new VaultClient({ addr, timeoutMs: 2000 }).health()));
+  await waitUntil('Vault', async () => {
+    if (!pidOf('vault')) throw gone('vault', 'Vault');
+    return Boolean(await new VaultClient({ addr, timeoutMs: 2000 }).health());
+  });
 }
 
 async function startPostgres(): Promise<void> {
@@ -150,6 +168,7 @@ async function startPostgres(): Promise<void> {
   }
   const bin = postgresBinDir();
   await waitUntil('PostgreSQL', async () => {
+    if (!pidOf('postgres')) throw gone('postgres', 'PostgreSQL');
     run(path.join(bin, 'pg_isready'), ['-h', '127.0.0.1', '-p', String(ports.postgres), '-q']);
     return true;
   });
@@ -194,8 +213,7 @@ async function startVaultInit(): Promise<void> {
     daemon('vault-init', process.execPath, [vaultInitMain()], env);
   }
   await waitUntil('vault-init (unsealed + configured)', async () => {
-    if (!pidOf('vault-init'))
-      throw new Error(`vault-init exited; see ${p('logs', 'vault-init.log')}:\n${tail(p('logs', 'vault-init.log'))}`);
+    if (!pidOf('vault-init')) throw gone('vault-init');
     return (await fetch(healthUrl)).ok;
   });
 }
@@ -210,10 +228,7 @@ async function startAgent(): Promise<void> {
   }
   // The admin secret always exists (vault-init generates it): once it is rendered, the agent works.
   await waitUntil('vault-agent to render admin-secret', async () => {
-    if (!pidOf('vault-agent'))
-      throw new Error(
-        `vault-agent exited; see ${p('logs', 'vault-agent.log')}:\n${tail(p('logs', 'vault-agent.log'))}`,
-      );
+    if (!pidOf('vault-agent')) throw gone('vault-agent');
     return fs.statSync(p('secrets', 'admin-secret'), { throwIfNoEntry: false })?.size ? true : false;
   });
 }
@@ -253,7 +268,7 @@ async function startApp(): Promise<void> {
     });
   }
   await waitUntil('the app (/readyz)', async () => {
-    if (!pidOf('app')) throw new Error(`the app exited; see ${p('logs', 'app.log')}:\n${tail(p('logs', 'app.log'))}`);
+    if (!pidOf('app')) throw gone('app', 'the app');
     return (await fetch(`${base}/readyz`)).ok;
   });
 }

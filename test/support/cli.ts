@@ -16,6 +16,7 @@ import {
   stopProcess,
   tempDir,
   waitFor,
+  WaitFailed,
   within,
   VaultServer,
   runVaultInitOnce,
@@ -141,7 +142,9 @@ export class CliProcess {
         const m = (stream === 'stdout' ? this.stdout : this.stderr).match(pattern);
         if (m) return m;
         if (this.child.exitCode !== null || this.child.signalCode !== null)
-          throw new Error(`the CLI exited (${this.child.exitCode ?? this.child.signalCode}) first:\n${this.output}`);
+          throw new WaitFailed(
+            `the CLI exited (${this.child.exitCode ?? this.child.signalCode}) first:\n${this.output}`,
+          );
         return undefined;
       },
       timeoutMs,

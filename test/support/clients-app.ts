@@ -24,6 +24,7 @@ import {
   tempDir,
   type HttpResult,
   waitFor,
+  WaitFailed,
   PostgresServer,
   VaultServer,
   runVaultInitOnce,
@@ -165,7 +166,7 @@ export class ClientsStack {
     await waitFor(
       `the app on ${this.appUrl} (log: ${this.appLog})`,
       async () => {
-        if (child.exitCode !== null) throw new Error(`app exited ${child.exitCode}: ${this.log().slice(-3000)}`);
+        if (child.exitCode !== null) throw new WaitFailed(`app exited ${child.exitCode}: ${this.log().slice(-3000)}`);
         const res = await fetch(`${this.appUrl}/healthz`).catch(() => undefined);
         return res?.ok ? true : undefined;
       },

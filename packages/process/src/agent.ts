@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { ChildProcess } from 'node:child_process';
 import { readObjects, renderAgentConfig, type AgentObject } from './agent-config.js';
-import { killProcess, repoRoot, spawnServer, stopProcess, tempDir, waitFor } from './processes.js';
+import { killProcess, repoRoot, spawnServer, stopProcess, tempDir, waitFor, WaitFailed } from './processes.js';
 import { vaultBinary } from './vault.js';
 
 export interface VaultAgentOptions {
@@ -164,7 +164,7 @@ export class VaultAgent {
       `the agent to render ${objectName} (log: ${this.logFile})`,
       async () => {
         if (this.child && !this.running)
-          throw new Error(
+          throw new WaitFailed(
             `vault agent exited ${this.child.exitCode ?? this.child.signalCode}: ${this.log().slice(-2000)}`,
           );
         let content: string;

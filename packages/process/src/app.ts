@@ -15,6 +15,7 @@ import {
   stopProcess,
   tempDir,
   waitFor,
+  WaitFailed,
 } from './processes.js';
 
 export function appDist(file = 'main.js'): string {
@@ -84,7 +85,7 @@ export class AppProcess {
       `the app on ${this.url} (log: ${this.logFile})`,
       async () => {
         if (child.exitCode !== null || child.signalCode !== null)
-          throw new Error(`app exited (${child.exitCode ?? child.signalCode}): ${this.log().slice(-3000)}`);
+          throw new WaitFailed(`app exited (${child.exitCode ?? child.signalCode}): ${this.log().slice(-3000)}`);
         const res = await fetch(`${this.url}/healthz`, { signal: AbortSignal.timeout(1000) }).catch(() => undefined);
         return res?.ok ? true : undefined;
       },

@@ -20,6 +20,7 @@ export {
   tempDir,
   TSX_NODE_ARGS,
   waitFor,
+  WaitFailed,
   within,
   type Stoppable,
 } from './processes.js';

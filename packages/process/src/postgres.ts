@@ -14,7 +14,17 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { ChildProcess } from 'node:child_process';
-import { killProcess, freePort, repoRoot, run, spawnServer, stopProcess, tempDir, waitFor } from './processes.js';
+import {
+  killProcess,
+  freePort,
+  repoRoot,
+  run,
+  spawnServer,
+  stopProcess,
+  tempDir,
+  waitFor,
+  WaitFailed,
+} from './processes.js';
 
 let binDir: string | undefined;
 
@@ -226,7 +236,9 @@ export class PostgresServer {
       `PostgreSQL on port ${this.port} (log: ${this.logFile})`,
       async () => {
         if (child.exitCode !== null)
-          throw new Error(`postgres exited ${child.exitCode}: ${fs.readFileSync(this.logFile, 'utf8').slice(-2000)}`);
+          throw new WaitFailed(
+            `postgres exited ${child.exitCode}: ${fs.readFileSync(this.logFile, 'utf8').slice(-2000)}`,
+          );
         try {
           run(isReady, ['-h', this.host, '-p', String(this.port), '-q']);
           return true;

@@ -242,6 +242,21 @@ export async function freePort(): Promise<number> {
   throw new Error(`no free TCP port on 127.0.0.1 between ${PICK_FROM} and ${start - 1} after 200 tries`);
 }
 
+/**
+ * Thrown by a waitFor probe when what it waits for can no longer happen (the process it waits on exited): waitFor
+ * rethrows it at once instead of polling out its timeout. Any other error a probe throws counts as "not yet".
+ */
+export class WaitFailed extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'WaitFailed';
+  }
+}
+
+/**
+ * Polls `probe` every `intervalMs` until it returns a value (not undefined), for at most `timeoutMs`. A probe that
+ * throws is asked again, and its last error is named in the timeout's message; a WaitFailed ends the wait at once.
+ */
 export async function waitFor<T>(
   what: string,
   probe: () => T | undefined | Promise<T | undefined>,
@@ -255,6 +270,7 @@ export async function waitFor<T>(
       const v = await probe();
       if (v !== undefined) return v;
     } catch (err) {
+      if (err instanceof WaitFailed) throw err;
       last = err;
     }
     if (Date.now() > deadline)

@@ -6,7 +6,17 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { ChildProcess } from 'node:child_process';
-import { exited, freePort, readIfPresent, repoRoot, spawnServer, tempDir, waitFor, within } from './processes.js';
+import {
+  exited,
+  freePort,
+  readIfPresent,
+  repoRoot,
+  spawnServer,
+  tempDir,
+  waitFor,
+  WaitFailed,
+  within,
+} from './processes.js';
 import { VaultServer, type VaultServerOptions } from './vault.js';
 
 export function vaultInitMain(): string {
@@ -135,7 +145,7 @@ export class VaultInitProcess {
         const m = out.match(pattern);
         if (m) return m[0];
         if (this.child.exitCode !== null || this.child.signalCode !== null)
-          throw new Error(
+          throw new WaitFailed(
             `vault-init exited (${this.child.exitCode ?? this.child.signalCode}) before printing ${pattern}:\n${out.slice(-3000)}`,
           );
         return undefined;

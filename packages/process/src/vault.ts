@@ -7,7 +7,17 @@ import fs from 'node:fs';
 import { VaultClient, VaultForbiddenError, VaultRequestError } from '@aurora/common';
 import path from 'node:path';
 import type { ChildProcess } from 'node:child_process';
-import { killProcess, freePort, repoRoot, run, spawnServer, stopProcess, tempDir, waitFor } from './processes.js';
+import {
+  killProcess,
+  freePort,
+  repoRoot,
+  run,
+  spawnServer,
+  stopProcess,
+  tempDir,
+  waitFor,
+  WaitFailed,
+} from './processes.js';
 
 let binary: string | undefined;
 
@@ -136,7 +146,7 @@ export async function waitVaultAnswers(
     `${what} (log: ${logFile})`,
     async () => {
       if (child.exitCode !== null)
-        throw new Error(`vault exited ${child.exitCode}: ${fs.readFileSync(logFile, 'utf8').slice(-2000)}`);
+        throw new WaitFailed(`vault exited ${child.exitCode}: ${fs.readFileSync(logFile, 'utf8').slice(-2000)}`);
       return (await new VaultClient({ addr, timeoutMs: 2000 }).health().catch(() => undefined)) ? true : undefined;
     },
     30_000,
