@@ -11,8 +11,17 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
-import { acquireComposeLock } from '../support/compose-lock.js';
-import { Engine, MIN, docker, leftovers as projectLeftovers, removeProject, lines, must, sh } from './shell.js';
+import {
+  Engine,
+  MIN,
+  docker,
+  leftovers as projectLeftovers,
+  removeProject,
+  lines,
+  must,
+  sh,
+  takeComposeTurn,
+} from './shell.js';
 import {
   freePort,
   postgresBinDir,
@@ -157,17 +166,7 @@ else
       });
     }
 
-    let releaseLock: (() => void) | undefined;
-    // The compose e2e files share container names and ports: one at a time (run-tests.sh runs two files at once).
-    before(
-      async () => {
-        if (skipReason) return;
-        releaseLock = await acquireComposeLock('e2e', 40 * MIN);
-        const gone = engine.ensure();
-        if (gone) assert.fail(gone);
-      },
-      { timeout: 41 * MIN },
-    );
+    const releaseLock = takeComposeTurn('e2e', engine, skipReason);
 
     before(() => {
       if (skipReason) assert.fail(`CI=true: ${skipReason}`);
@@ -187,7 +186,7 @@ else
           .map(([k, v]) => `${k}=${(v / 1000).toFixed(1)}`)
           .join(' ')}\n`,
       );
-      releaseLock?.();
+      releaseLock();
     });
 
     step(

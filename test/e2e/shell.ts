@@ -3,10 +3,12 @@
  * whole process group killed on timeout), `must` with the output's tail, plain `docker`, and the leftovers of
  * a compose project (found by its labels).
  */
+import { before } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { repoRoot } from '@aurora/process';
+import { acquireComposeLock } from '../support/compose-lock.js';
 
 export const MIN = 60_000;
 
@@ -131,4 +133,24 @@ export class Engine {
     });
     this.started = false;
   }
+}
+
+/**
+ * Registers, in the calling describe, the before hook that waits for this file's turn on the Docker engine and
+ * then checks the engine: the compose e2e files share container names and ports, so one runs at a time
+ * (compose-lock.ts; run-tests.sh runs two files at once). `what` names the waiter in the lock's messages. Returns
+ * the release, for the file's last after hook. Without an engine (`skipReason`) nothing is waited for.
+ */
+export function takeComposeTurn(what: string, engine: Engine, skipReason: string | undefined): () => void {
+  let release: (() => void) | undefined;
+  before(
+    async () => {
+      if (skipReason) return;
+      release = await acquireComposeLock(what, 40 * MIN);
+      const gone = engine.ensure();
+      if (gone) assert.fail(gone);
+    },
+    { timeout: 41 * MIN },
+  );
+  return () => release?.();
 }

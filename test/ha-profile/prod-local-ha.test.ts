@@ -10,9 +10,18 @@ import { after, before, describe, test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
-import { acquireComposeLock } from '../support/compose-lock.js';
 import fs from 'node:fs';
-import { Engine, MIN, docker, leftovers as projectLeftovers, lines, removeProject, must, sh } from '../e2e/shell.js';
+import {
+  Engine,
+  MIN,
+  docker,
+  leftovers as projectLeftovers,
+  lines,
+  removeProject,
+  must,
+  sh,
+  takeComposeTurn,
+} from '../e2e/shell.js';
 import { repoRoot, tempDir, waitFor, lookupToken } from '@aurora/process';
 import { VaultClient } from '@aurora/common';
 
@@ -108,17 +117,7 @@ else
       }
     };
 
-    let releaseLock: (() => void) | undefined;
-    // The compose e2e files share container names and ports: one at a time (run-tests.sh runs two files at once).
-    before(
-      async () => {
-        if (skipReason) return;
-        releaseLock = await acquireComposeLock('e2e-ha', 40 * MIN);
-        const gone = engine.ensure();
-        if (gone) assert.fail(gone);
-      },
-      { timeout: 41 * MIN },
-    );
+    const releaseLock = takeComposeTurn('e2e-ha', engine, skipReason);
 
     before(() => {
       if (skipReason) assert.fail(`CI=true: ${skipReason}`);
@@ -139,7 +138,7 @@ else
       const l = leftovers();
       removeLeftovers();
       engine.stopIfStarted();
-      releaseLock?.();
+      releaseLock();
       assert.deepEqual(
         l,
         { containers: [], volumes: [], networks: [] },
