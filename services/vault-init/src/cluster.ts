@@ -16,7 +16,7 @@ import { ensureInitialized } from './initialize.js';
 import { createInitStore, type InitMaterial, type InitStore } from './init-store.js';
 import { announce, step, unsealAndConfigure } from './setup.js';
 import { unseal } from './unseal.js';
-import { waitForVault } from './wait.js';
+import { waitForNodes } from './wait.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -101,9 +101,14 @@ function unsealNotAnswered(err: unknown): VaultInitError | undefined {
   );
 }
 
-/** Unseals every initialized node and joins the others to the active one; returns the active node. */
+/**
+ * Unseals every initialized node of `present` (the nodes that answered) and joins the others to the active one;
+ * returns the active node. The active node is looked for among all `nodes`: one that was slow to answer (busy
+ * applying a snapshot, say) may well be the leader.
+ */
 async function formCluster(
   nodes: readonly VaultClient[],
+  present: readonly VaultClient[],
   seed: VaultClient,
   material: InitMaterial,
   store: InitStore,
@@ -111,11 +116,11 @@ async function formCluster(
 ): Promise<VaultClient> {
   // Every initialized node first, the seed first of all: after a restart of the whole cluster no node can become
   // active before a quorum of them is unsealed. (ensureMember leaves uninitialized nodes alone without a leader.)
-  for (const node of [seed, ...nodes.filter((n) => n !== seed)]) {
+  for (const node of [seed, ...present.filter((n) => n !== seed)]) {
     await ensureMember(node, undefined, material, store.location, logger);
   }
   const active = await findActive(nodes, 60_000);
-  for (const node of nodes) {
+  for (const node of present) {
     if (node === active) continue;
     const r = await ensureMember(node, active, material, store.location, logger);
     if (r.joined || r.unsealed) logger.info('node ready', { node: node.addr, joined: r.joined, unsealed: r.unsealed });
@@ -129,19 +134,20 @@ export async function setupCluster(config: Readonly<VaultInitConfig>, logger: Lo
   const healths = await step(
     logger,
     'wait',
-    () => Promise.all(nodes.map((n) => waitForVault(n, { timeoutMs: config.waitTimeoutMs, logger }))),
+    () => waitForNodes(nodes, { timeoutMs: config.waitTimeoutMs, logger }),
     (hs) => ({
-      nodes: hs.map((h, i) => ({
-        addr: nodes[i]!.addr,
-        initialized: h.initialized,
-        sealed: h.sealed,
-        standby: h.standby,
-      })),
-      version: hs[0]?.version,
+      nodes: hs.map((h, i) =>
+        h
+          ? { addr: nodes[i]!.addr, initialized: h.initialized, sealed: h.sealed, standby: h.standby }
+          : { addr: nodes[i]!.addr, answered: false },
+      ),
+      version: hs.find((h) => h)?.version,
     }),
   );
+  // The nodes that answered form the cluster now; the watch loop takes care of the others (waitForNodes).
+  const present = nodes.filter((_, i) => healths[i] !== undefined);
   // An initialized node holds the cluster's keyring: it is the seed. None initialized: the first listed one.
-  const initializedAt = healths.findIndex((h: HealthStatus) => h.initialized);
+  const initializedAt = healths.findIndex((h: HealthStatus | undefined) => h?.initialized);
   const seed = nodes[Math.max(0, initializedAt)]!;
   const init = await step(
     logger,
@@ -158,7 +164,7 @@ export async function setupCluster(config: Readonly<VaultInitConfig>, logger: Lo
   const active = await step(
     logger,
     'form-cluster',
-    () => formCluster(nodes, seed, init.material, store, logger),
+    () => formCluster(nodes, present, seed, init.material, store, logger),
     (a) => ({ active: a.addr, nodes: nodes.length }),
   );
   const configured = await unsealAndConfigure(active, init.material, store, config, logger);
