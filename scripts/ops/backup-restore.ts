@@ -321,9 +321,18 @@ async function raftTargetKeys(target: StackTarget, status: SealStatus | undefine
     );
   // A -force restore is applied once every node has sealed (waitSnapshotApplied): with no node to ask that
   // cannot be told, so refuse now rather than after the snapshot went in.
-  if ((await target.raftNodeSealStatuses()).length === 0)
+  const nodes = await target.raftNodeSealStatuses();
+  if (nodes.length === 0)
     throw new BackupError(
       `No Raft node of the ${target.name} stack is known to ask (compose: no vault-1..3 container of the HA profile): a restore must see every node seal. Restore into the HA stack (make prod-local-ha), then rerun. Nothing was changed.`,
+      2,
+    );
+  // For the same reason every node must be up and unsealed now: a node that is down never applies the snapshot
+  // (the restore would wait for it, after the data went in), and one that is sealed already proves nothing.
+  const notServing = nodes.filter((n) => n.sealed !== false);
+  if (notServing.length > 0)
+    throw new BackupError(
+      `${notServing.map((n) => `${n.node} ${n.sealed === undefined ? 'does not answer' : 'is sealed'}`).join(', ')}: a Raft snapshot is restored into a cluster whose every node is up and unsealed, because each node must be seen to apply it. Start it (compose: docker start <node>, or make prod-local-ha) and wait until vault-init has unsealed it (make status), then rerun. Nothing was changed.`,
       2,
     );
   return readInitMaterial((await target.readInit()).toString('utf8'), `the ${target.name} stack's init.json`);

@@ -180,6 +180,26 @@ describe('make backup / make restore on Raft storage: online, consistent, and in
     assert.deepEqual(await state(a), before);
   });
 
+  test('with a node down a restore is refused up front, naming the node, and changes nothing', async () => {
+    const down = a.cluster.nodes[2]!;
+    const before = await state(a);
+    await down.kill();
+    try {
+      await assert.rejects(
+        restore(a.target(), quietArchive, { confirm: true, scratchDir: outDir, log }),
+        (err: unknown) =>
+          err instanceof BackupError &&
+          err.exitCode === 2 &&
+          err.message.includes(`${down.addr} does not answer`) &&
+          /Nothing was changed/.test(err.message),
+      );
+      assert.deepEqual(await state(a), before);
+    } finally {
+      await down.start();
+      await a.allUnsealed();
+    }
+  });
+
   test('restore into the same cluster: exactly the backed-up state, every node unsealed, doctor 0/0', async (t) => {
     logs.length = 0;
     const res = await restore(a.target(), quietArchive, { confirm: true, scratchDir: outDir, log });
