@@ -24,10 +24,12 @@ project_name() {
 # volumes never mix with the single-node stack's; docker-compose.ha.yml adds vault-1..3 and re-points the stack.
 HA_MODE=""
 case "${HA:-}" in 1|true|yes) HA_MODE=1 ;; esac
-if [ -n "$HA_MODE" ]; then
+use_ha_project() {
+  HA_MODE=1
   COMPOSE_PROJECT_NAME="$(project_name)-ha"
   export COMPOSE_PROJECT_NAME COMPOSE_FILE=docker-compose.yml:docker-compose.ha.yml COMPOSE_PROFILES=ha
-fi
+}
+[ -z "$HA_MODE" ] || use_ha_project
 # Compose v1 builds through the docker CLI only when asked; the classic builder needs no buildx plugin.
 export DOCKER_BUILDKIT="${DOCKER_BUILDKIT:-0}" COMPOSE_DOCKER_CLI_BUILD="${COMPOSE_DOCKER_CLI_BUILD:-0}"
 
@@ -285,11 +287,18 @@ clean() {
   log "done in $((SECONDS - t_start))s; the next 'make prod-local${HA_MODE:+-ha}' initializes a fresh Vault"
 }
 
+# make ps and make logs show the stack that runs: this checkout's HA stack when it holds the fixed container names
+# (the messages of vault-init and make status say "make ps" on both).
+follow_running_stack() {
+  need_engine
+  [ -n "$HA_MODE" ] || [ "$(other_stack)" != "$(project_name)-ha" ] || use_ha_project
+}
+
 case "${1:-}" in
   up) up ;;
   down) down ;;
   clean) clean ;;
-  logs) need_engine; exec $COMPOSE logs -f --tail=100 ;;
-  ps) need_engine; exec $COMPOSE ps ;;
+  logs) follow_running_stack; exec $COMPOSE logs -f --tail=100 ;;
+  ps) follow_running_stack; exec $COMPOSE ps ;;
   *) echo "usage: $0 up|down|clean|logs|ps" >&2; exit 2 ;;
 esac

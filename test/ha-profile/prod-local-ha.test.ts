@@ -185,6 +185,9 @@ else
       assert.equal(ap.failure_tolerance ?? ap.FailureTolerance, 1, 'autopilot: failure tolerance 1 for three nodes');
       assert.deepEqual(peers.map((p) => p.node_id).sort(), NODES);
       assert.equal(await appReady(), 200);
+      // vault-init's and make status's messages say "make ps": without HA=1 it shows the stack that runs.
+      const ps = must(await sh('make ps', env, MIN), 'make ps');
+      for (const n of NODES) assert.match(ps.stdout, new RegExp(`\\b${n}\\b`), `make ps lists ${n}`);
     });
 
     step(
