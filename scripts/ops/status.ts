@@ -155,8 +155,11 @@ export async function collectStatus(src: StatusSources): Promise<StatusReport> {
     );
   }
 
+  // vault-init's /health body: what it waits for, and on Raft how many nodes the cluster is configured with.
+  const initSaid = initHealth instanceof Error ? undefined : healthBody(initHealth.text);
   // Vault's seal, as the address users talk to sees it; per node from vault-init's metrics in HA.
   const nodes = initMetrics instanceof Error ? [] : initMetrics.samples('aurora_vault_sealed');
+  const configuredNodes = initSaid?.raft?.nodes;
   const sealedNodes = nodes.filter((n) => n.value === 1).map((n) => n.labels.node);
   if (seal instanceof Error) {
     lines.push({
@@ -178,6 +181,14 @@ export async function collectStatus(src: StatusSources): Promise<StatusReport> {
       level: 'red',
       summary: `sealed${sealedNodes.length && nodes.length > 1 ? ` (nodes: ${sealedNodes.join(', ')})` : ''}`,
       fix: `vault-init unseals within seconds of a restart; if it stays sealed, see ${src.logsOf('vault-init')}`,
+    });
+  } else if (configuredNodes !== undefined && nodes.length < configuredNodes) {
+    // The seal gauge is absent for a node that does not answer: fewer samples than nodes means some are down.
+    lines.push({
+      id: 'vault',
+      level: 'warn',
+      summary: `unsealed, ${seal.version}, ${nodes.length} of ${configuredNodes} nodes answer`,
+      fix: 'start the stopped node(s); vault-init unseals (or joins) them when they answer',
     });
   } else {
     lines.push({
@@ -232,7 +243,7 @@ export async function collectStatus(src: StatusSources): Promise<StatusReport> {
         : {
             id: 'vault-init',
             level: 'red',
-            summary: `not healthy (${initHealth.text.trim().slice(0, 120)})`,
+            summary: `not healthy: waiting for ${initSaid?.waitingFor ?? initHealth.text.trim().slice(0, 200)}`,
             fix: `it is unsealing or configuring Vault, or failing to: ${src.logsOf('vault-init')}`,
           },
     );
@@ -378,4 +389,14 @@ export function renderStatus(report: StatusReport, color: boolean): string {
       : `${report.lines.filter((l) => l.level === 'red').length} red, ${report.lines.filter((l) => l.level === 'warn').length} warning(s).`,
   );
   return `${out.join('\n')}\n`;
+}
+
+/** vault-init's /health answer (health.ts), or undefined when it is not the JSON it sends. */
+function healthBody(text: string): { waitingFor?: string; raft?: { nodes?: number } } | undefined {
+  try {
+    const body = JSON.parse(text) as unknown;
+    return body && typeof body === 'object' ? (body as { waitingFor?: string; raft?: { nodes?: number } }) : undefined;
+  } catch {
+    return undefined;
+  }
 }
