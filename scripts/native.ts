@@ -12,7 +12,7 @@
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { VaultClient } from '@aurora/common';
+import { EnvReader, VaultClient, readSettings, setting } from '@aurora/common';
 import {
   livePid,
   stopPid,
@@ -40,13 +40,18 @@ import {
 
 const root = repoRoot();
 const dir = path.resolve(process.env.NATIVE_DIR ?? path.join(root, '.native'));
-const ports = {
-  vault: Number(process.env.NATIVE_VAULT_PORT ?? 8200),
-  vaultInitHealth: Number(process.env.NATIVE_VAULT_INIT_HEALTH_PORT ?? 8201),
-  postgres: Number(process.env.NATIVE_PG_PORT ?? 55432),
-  app: Number(process.env.APP_PORT ?? 8080),
-  appMetrics: Number(process.env.APP_METRICS_PORT ?? 9464),
+const PORT = { min: 1, max: 65535 };
+/** The ports this stack listens on. A bad value is refused by `up` before anything starts (checkPorts). */
+const PORT_SETTINGS = {
+  vault: setting.int('NATIVE_VAULT_PORT', 8200, PORT, "Vault's API"),
+  vaultInitHealth: setting.int('NATIVE_VAULT_INIT_HEALTH_PORT', 8201, PORT, "vault-init's /health and /metrics"),
+  postgres: setting.int('NATIVE_PG_PORT', 55432, PORT, 'PostgreSQL'),
+  app: setting.int('APP_PORT', 8080, PORT, "the app's HTTP API"),
+  appMetrics: setting.int('APP_METRICS_PORT', 9464, { min: 0, max: 65535 }, "the app's /metrics; 0: none"),
 };
+// Read leniently here (a problem keeps the default) so that down, clean and status still work with a bad value.
+const portReader = new EnvReader();
+const ports = readSettings(PORT_SETTINGS, portReader);
 const p = (...parts: string[]) => path.join(dir, ...parts);
 const say = (msg: string) => process.stdout.write(`[native] ${msg}\n`);
 
@@ -115,6 +120,7 @@ function portFree(port: number): boolean {
  * have another stack's vault-init answer this one's health checks.
  */
 function checkPorts(): void {
+  if (portReader.problems.length > 0) throw new Error(`${portReader.problems.join('; ')}. Nothing was started.`);
   const wanted: Array<[service: string, port: number, setting: string]> = [
     ['vault', ports.vault, 'NATIVE_VAULT_PORT'],
     ['postgres', ports.postgres, 'NATIVE_PG_PORT'],
@@ -372,5 +378,12 @@ if (!fn) {
 }
 fn().catch((err: unknown) => {
   process.stderr.write(`[native] ${err instanceof Error ? err.message : String(err)}\n`);
+  // What a failed start leaves running is kept (its data, its logs), but the user must know it runs.
+  const running = ['vault', 'postgres', 'vault-init', 'vault-agent', 'app'].filter((n) => pidOf(n));
+  if (cmd === 'up' && running.length > 0)
+    process.stderr.write(
+      `[native] still running: ${running.join(', ')}. Fix the cause and run make native again (it starts what is ` +
+        'missing), or make native-down to stop them.\n',
+    );
   process.exit(1);
 });

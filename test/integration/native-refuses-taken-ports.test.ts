@@ -1,5 +1,6 @@
 // User story: as a developer who runs `make native` while something else (often the compose stack) listens on one
-// of its ports, I am told at once which port and which setting moves it, and nothing is left half started.
+// of its ports, or with a port setting that is not a port, I am told at once which setting and why, and nothing
+// is left half started.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -60,6 +61,31 @@ test('make native with two settings on one port: both are named, nothing is star
   });
   assert.notEqual(r.status, 0);
   assert.match(r.stdout + r.stderr, new RegExp(`NATIVE_VAULT_PORT and APP_PORT are both ${port}`));
+  const run = path.join(native, 'run');
+  assert.deepEqual(fs.existsSync(run) ? fs.readdirSync(run) : [], [], 'a service was started');
+});
+
+test('make native with a port that is not one: the setting and its value are named, nothing is started', async () => {
+  const native = path.join(tempDir('native-bad-port'), 'native');
+  const r = spawnSync(process.execPath, [...TSX_NODE_ARGS, path.join(repoRoot(), 'scripts', 'native.ts'), 'up'], {
+    cwd: repoRoot(),
+    encoding: 'utf8',
+    timeout: 120_000,
+    env: {
+      ...process.env,
+      NATIVE_DIR: native,
+      NATIVE_VAULT_PORT: String(await freePort()),
+      NATIVE_PG_PORT: String(await freePort()),
+      NATIVE_VAULT_INIT_HEALTH_PORT: String(await freePort()),
+      APP_PORT: 'abc',
+      APP_METRICS_PORT: '70000',
+    },
+  });
+  assert.notEqual(r.status, 0);
+  const said = r.stdout + r.stderr;
+  assert.match(said, /APP_PORT="abc" must be a whole number from 1 to 65535/);
+  assert.match(said, /APP_METRICS_PORT="70000" must be a whole number from 0 to 65535/);
+  assert.match(said, /Nothing was started/);
   const run = path.join(native, 'run');
   assert.deepEqual(fs.existsSync(run) ? fs.readdirSync(run) : [], [], 'a service was started');
 });

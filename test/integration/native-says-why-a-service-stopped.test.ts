@@ -38,6 +38,7 @@ test('make native with a setting vault-init refuses: vault-init’s own message,
     assert.match(said, /vault-init exited; see .*vault-init\.log/, said);
     assert.match(said, /VAULT_SECRET_THRESHOLD/, 'vault-init’s own words name the setting');
     assert.doesNotMatch(said, /did not come up within/, 'make native waited out its timeout');
+    assert.match(said, /still running: vault, postgres\. .*make native-down to stop them/, 'says what it left running');
   } finally {
     const c = runNative('clean');
     assert.equal(c.status, 0, c.stdout + c.stderr);
