@@ -379,8 +379,8 @@ if (!fn) {
 fn().catch((err: unknown) => {
   process.stderr.write(`[native] ${err instanceof Error ? err.message : String(err)}\n`);
   // What a failed start leaves running is kept (its data, its logs), but the user must know it runs.
-  const running = ['vault', 'postgres', 'vault-init', 'vault-agent', 'app'].filter((n) => pidOf(n));
-  if (cmd === 'up' && running.length > 0)
+  const running = cmd === 'up' ? ['vault', 'postgres', 'vault-init', 'vault-agent', 'app'].filter((n) => pidOf(n)) : [];
+  if (running.length > 0)
     process.stderr.write(
       `[native] still running: ${running.join(', ')}. Fix the cause and run make native again (it starts what is ` +
         'missing), or make native-down to stop them.\n',

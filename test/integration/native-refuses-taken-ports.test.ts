@@ -9,6 +9,16 @@ import path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { freePort, repoRoot, tempDir, TSX_NODE_ARGS } from '@aurora/process';
 
+/** `make native` (scripts/native.ts up) with `env` on top of this process's environment. */
+function nativeUp(env: NodeJS.ProcessEnv) {
+  return spawnSync(process.execPath, [...TSX_NODE_ARGS, path.join(repoRoot(), 'scripts', 'native.ts'), 'up'], {
+    cwd: repoRoot(),
+    encoding: 'utf8',
+    timeout: 120_000,
+    env: { ...process.env, ...env },
+  });
+}
+
 test('make native with a taken port: the port and its setting are named, nothing is started', async () => {
   const holder = net.createServer();
   await new Promise<void>((resolve) => holder.listen(0, '127.0.0.1', resolve));
@@ -16,7 +26,6 @@ test('make native with a taken port: the port and its setting are named, nothing
   const native = path.join(tempDir('native-taken-port'), 'native');
   try {
     const env = {
-      ...process.env,
       NATIVE_DIR: native,
       NATIVE_VAULT_PORT: String(await freePort()),
       NATIVE_PG_PORT: String(await freePort()),
@@ -25,12 +34,7 @@ test('make native with a taken port: the port and its setting are named, nothing
       APP_PORT: String(await freePort()),
       APP_METRICS_PORT: '0',
     };
-    const r = spawnSync(process.execPath, [...TSX_NODE_ARGS, path.join(repoRoot(), 'scripts', 'native.ts'), 'up'], {
-      cwd: repoRoot(),
-      encoding: 'utf8',
-      timeout: 120_000,
-      env,
-    });
+    const r = nativeUp(env);
     assert.notEqual(r.status, 0, 'native.ts up succeeded with a taken port');
     const said = r.stdout + r.stderr;
     assert.match(said, new RegExp(`port ${taken} \\(vault-init, NATIVE_VAULT_INIT_HEALTH_PORT\\) is taken`));
@@ -45,19 +49,13 @@ test('make native with a taken port: the port and its setting are named, nothing
 test('make native with two settings on one port: both are named, nothing is started', async () => {
   const native = path.join(tempDir('native-same-port'), 'native');
   const port = await freePort();
-  const r = spawnSync(process.execPath, [...TSX_NODE_ARGS, path.join(repoRoot(), 'scripts', 'native.ts'), 'up'], {
-    cwd: repoRoot(),
-    encoding: 'utf8',
-    timeout: 120_000,
-    env: {
-      ...process.env,
-      NATIVE_DIR: native,
-      NATIVE_VAULT_PORT: String(port),
-      NATIVE_PG_PORT: String(await freePort()),
-      NATIVE_VAULT_INIT_HEALTH_PORT: String(await freePort()),
-      APP_PORT: String(port),
-      APP_METRICS_PORT: '0',
-    },
+  const r = nativeUp({
+    NATIVE_DIR: native,
+    NATIVE_VAULT_PORT: String(port),
+    NATIVE_PG_PORT: String(await freePort()),
+    NATIVE_VAULT_INIT_HEALTH_PORT: String(await freePort()),
+    APP_PORT: String(port),
+    APP_METRICS_PORT: '0',
   });
   assert.notEqual(r.status, 0);
   assert.match(r.stdout + r.stderr, new RegExp(`NATIVE_VAULT_PORT and APP_PORT are both ${port}`));
@@ -67,19 +65,13 @@ test('make native with two settings on one port: both are named, nothing is star
 
 test('make native with a port that is not one: the setting and its value are named, nothing is started', async () => {
   const native = path.join(tempDir('native-bad-port'), 'native');
-  const r = spawnSync(process.execPath, [...TSX_NODE_ARGS, path.join(repoRoot(), 'scripts', 'native.ts'), 'up'], {
-    cwd: repoRoot(),
-    encoding: 'utf8',
-    timeout: 120_000,
-    env: {
-      ...process.env,
-      NATIVE_DIR: native,
-      NATIVE_VAULT_PORT: String(await freePort()),
-      NATIVE_PG_PORT: String(await freePort()),
-      NATIVE_VAULT_INIT_HEALTH_PORT: String(await freePort()),
-      APP_PORT: 'abc',
-      APP_METRICS_PORT: '70000',
-    },
+  const r = nativeUp({
+    NATIVE_DIR: native,
+    NATIVE_VAULT_PORT: String(await freePort()),
+    NATIVE_PG_PORT: String(await freePort()),
+    NATIVE_VAULT_INIT_HEALTH_PORT: String(await freePort()),
+    APP_PORT: 'abc',
+    APP_METRICS_PORT: '70000',
   });
   assert.notEqual(r.status, 0);
   const said = r.stdout + r.stderr;

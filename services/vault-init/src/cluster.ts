@@ -1,8 +1,8 @@
 /**
  * Multi-node mode (VAULT_HA_ADDRS): the same steps as setup.ts, for a Vault cluster on integrated Raft storage.
- *   wait for every node → initialize the first node if no node is initialized (init.json written first, by
- *   initialize.ts) → unseal it → every other node: join the active node (sys/storage/raft/join) if it is not
- *   initialized yet, then unseal it → configure once, through the active node → banner.
+ *   wait for the nodes (wait.ts, waitForNodes) → initialize the first node if no node is initialized (init.json
+ *   written first, by initialize.ts) → unseal it → every other node: join the active node (sys/storage/raft/join)
+ *   if it is not initialized yet, then unseal it → configure once, through the active node → banner.
  * Explicit joins make the order deterministic, and they must be the only way in: a node that also carries a
  * `retry_join` block can be left with Vault's retry join recorded as pending after this join, and its next unseal
  * then never returns (docs/operations.md, "Why the node configs have no retry_join").
