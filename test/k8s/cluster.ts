@@ -148,12 +148,13 @@ export function randomSecret(prefix: string): string {
 
 /**
  * One HTTP request on a fresh connection (no keep-alive): a reused connection would stay pinned to a pod that
- * is gone, which says nothing about the Service. Resolves with the status, or 0 for a network error.
+ * is gone, which says nothing about the Service. Resolves with the status (0 for a network error), the body and
+ * Retry-After when the answer has one.
  */
 export function request(
   url: string,
   opts: { method?: string; headers?: Record<string, string>; body?: string; timeoutMs?: number } = {},
-): Promise<{ status: number; body: string }> {
+): Promise<{ status: number; body: string; retryAfter?: string }> {
   return new Promise((resolve) => {
     const req = http.request(
       url,
@@ -162,7 +163,8 @@ export function request(
         let body = '';
         res.setEncoding('utf8');
         res.on('data', (c: string) => (body += c));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+        const retryAfter = res.headers['retry-after'];
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body, ...(retryAfter ? { retryAfter } : {}) }));
         res.on('error', () => resolve({ status: 0, body }));
       },
     );

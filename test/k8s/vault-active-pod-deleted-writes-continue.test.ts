@@ -95,8 +95,18 @@ test(
     });
     assert.ok(fresh.status === 200 || fresh.status === 201, `a write after recovery: ${fresh.status} ${fresh.body}`);
 
+    // A pod is Ready once it is an unsealed standby, a moment before it has found the new active node; what it
+    // answers until then is a 503 with Retry-After, which a client retries. Any other answer decides at once.
     for (const [key, value] of acknowledged) {
-      const r = await request(`${app}/users/loader/credentials/${key}/resolve`, { method: 'POST', headers });
+      const r = await waitFor(
+        `write ${key} resolved (a 503 with Retry-After is retried)`,
+        async () => {
+          const r = await request(`${app}/users/loader/credentials/${key}/resolve`, { method: 'POST', headers });
+          return r.status === 503 && r.retryAfter !== undefined ? undefined : r;
+        },
+        MIN,
+        1000,
+      );
       assert.equal(r.status, 200, `acknowledged write ${key} cannot be resolved: ${r.status} ${r.body}`);
       assert.deepEqual((JSON.parse(r.body) as { data: unknown }).data, { token: value }, `write ${key} lost`);
     }
