@@ -7,6 +7,7 @@
  * ratio compares runs made at the same moments on a machine whose other load drifts):
  *   raw KV v2 read and write with the app's own AppRole token, at concurrency 1, 8, 32 (the ceiling);
  *   the app's resolve, cache miss (CACHE_TTL_SECONDS=0) and cache hit, and credential writes, as ratios;
+ *   the floor: a bare node:http proxy to the same Vault reads (bench/floor-proxy.ts), under the resolve load;
  *   the resolver module's cache hits in process (lookups/s);
  *   vault-init: fresh and restart (API answering -> unsealed + configured), re-unseal after kill -9 in watch mode;
  *   the apps' RSS under load; CPU profiles of the app under cache-miss resolves and under writes, and three
@@ -17,12 +18,14 @@
  * the profile), BENCH_README=0 (leave README.md alone), BENCH_KEEP=1 (keep the run's temp dir), BENCH_COMPOSE=1
  * (also time `make prod-local` on the offline images to healthy and to a credential round trip: bench/compose.ts;
  * BENCH_COMPOSE=only adds just that to bench/results/latest.json). For measuring one change quickly:
- * BENCH_ONLY=miss,hit,write,variant (any of them: cache-miss resolve, cache-hit resolve, credential write, each
- * with its raw Vault contender; variant: cache-miss resolves on the default app and on a second app whose
- * environment adds BENCH_VARIANT, space-separated KEY=VALUE pairs, default NODE_OPTIONS=--max-semi-space-size=4)
+ * BENCH_ONLY=miss,hit,floor,write,variant (any of them: cache-miss resolve, cache-hit resolve, the floor proxy,
+ * credential write, each with its raw Vault contender; variant: cache-miss resolves on the default app and on a
+ * second app whose environment adds BENCH_VARIANT, space-separated KEY=VALUE pairs, default
+ * NODE_OPTIONS=--max-semi-space-size=4)
  * measures only those, at BENCH_CONCURRENCIES (default 1,8,32), prints each cell with the CPU per request and the
  * app's RSS, profiles the miss and write loads unless BENCH_PROFILE=0, and writes no results.
  */
+import type { ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -239,6 +242,35 @@ function profileLoads(
  * A CPU profile (`node --cpu-prof`) of a fresh app, started with `like`'s environment, under each load in turn
  * for DURATION_S at concurrency 8; each .cpuprofile is kept in the OS temp dir for Chrome DevTools.
  */
+/**
+ * bench/floor-proxy.ts in a process of its own (its CPU is measured like the app's), reading with `token`;
+ * resolves once it answers a resolve path.
+ */
+async function startFloorProxy(vaultAddr: string, token: string): Promise<{ url: string; child: ChildProcess }> {
+  const port = await freePort();
+  const url = `http://127.0.0.1:${port}`;
+  const dir = tempDir('bench-floor');
+  const child = spawnServer(process.execPath, ['--import', 'tsx', path.join(repoRoot(), 'bench', 'floor-proxy.ts')], {
+    logFile: path.join(dir, 'floor.log'),
+    cwd: repoRoot(),
+    env: { PATH: process.env.PATH, FLOOR_PORT: String(port), VAULT_ADDR: vaultAddr, VAULT_TOKEN: token },
+  });
+  await waitFor(
+    'the floor proxy to answer',
+    async () => {
+      if (child.exitCode !== null)
+        throw new Error(
+          `the floor proxy exited ${child.exitCode}: ${fs.readFileSync(path.join(dir, 'floor.log'), 'utf8')}`,
+        );
+      const res = await fetch(`${url}/users/${USER}/credentials/k0/resolve`, { method: 'POST' }).catch(() => undefined);
+      return res?.status === 200 ? true : undefined;
+    },
+    30_000,
+    50,
+  );
+  return { url, child };
+}
+
 async function profileApp(like: AppProcess, loads: ProfileLoad[]): Promise<ProfileSummary[]> {
   const profiles: ProfileSummary[] = [];
   for (const { label, slug, makeTarget } of loads) {
@@ -333,6 +365,7 @@ async function bench(): Promise<BenchResults | undefined> {
   });
   const extraApps: AppProcess[] = [];
   const watchers: VaultInitProcess[] = [];
+  const extraStops: Array<() => Promise<unknown>> = [];
   try {
     const freshSteps = stepsOf(stack.vaultInitLogs[0] ?? '');
     const missApp = stack.app;
@@ -375,6 +408,8 @@ async function bench(): Promise<BenchResults | undefined> {
     });
     const pids = { vault: stack.vault.pid, postgres: stack.postgres.pid };
     const idleMb = round(rssMb(missApp.pid), 1);
+    const floor = await startFloorProxy(stack.vault.addr, login.token);
+    extraStops.push(() => stopProcess(floor.child));
 
     log(`measuring, ${DURATION_S} s per cell after 1 s of warm-up`);
     const body = JSON.stringify({ data: VALUE });
@@ -387,7 +422,7 @@ async function bench(): Promise<BenchResults | undefined> {
         path: (n) => `/v1/aurora/data/users/bench-raw/w${n}`,
       };
       const loads = profileLoads(resolveAt, auth, body);
-      if (ONLY.has('miss') || ONLY.has('hit'))
+      if (ONLY.has('miss') || ONLY.has('hit') || ONLY.has('floor'))
         await compare([
           { name: 'raw read', target: rawReadAt(stack.vault.addr), pids },
           ...(ONLY.has('miss')
@@ -395,6 +430,9 @@ async function bench(): Promise<BenchResults | undefined> {
             : []),
           ...(ONLY.has('hit')
             ? [{ name: 'resolve hit', target: resolveAt(hitApp.url), pids: { ...pids, app: hitApp.pid } }]
+            : []),
+          ...(ONLY.has('floor')
+            ? [{ name: 'floor proxy', target: resolveAt(floor.url), pids: { ...pids, app: floor.child.pid } }]
             : []),
         ]);
       if (ONLY.has('write'))
@@ -430,11 +468,12 @@ async function bench(): Promise<BenchResults | undefined> {
         );
       return undefined;
     }
-    const [rawRead, resolveMiss, resolveHit] = (await compare([
+    const [rawRead, resolveMiss, resolveHit, floorProxy] = (await compare([
       { name: 'raw read', target: rawReadAt(stack.vault.addr), pids },
       { name: 'resolve miss', target: resolveAt(missApp.url), pids: { ...pids, app: missApp.pid } },
       { name: 'resolve hit', target: resolveAt(hitApp.url), pids: { ...pids, app: hitApp.pid } },
-    ])) as [Series, Series, Series];
+      { name: 'floor proxy', target: resolveAt(floor.url), pids: { ...pids, app: floor.child.pid } },
+    ])) as [Series, Series, Series, Series];
     const [rawWrite, appWrite] = (await compare([
       {
         name: 'raw write',
@@ -636,6 +675,7 @@ async function bench(): Promise<BenchResults | undefined> {
       databaseUsers: 'leased',
       raw: { read: rawRead, write: rawWrite },
       app: { resolveMiss, resolveHit, write: appWrite },
+      floor: floorProxy,
       resolver: { lookupsPerSecond, keys: refs.length, missLookupsPerSecond },
       vaultInit: {
         freshMs: afterApi(freshSteps),
@@ -653,6 +693,7 @@ async function bench(): Promise<BenchResults | undefined> {
 
     return results;
   } finally {
+    await Promise.allSettled(extraStops.map((stop) => stop()));
     await Promise.allSettled(watchers.map((w) => w.stop()));
     await Promise.allSettled(extraApps.map((a) => a.stop()));
     await stack.stop();
@@ -696,6 +737,7 @@ function printTable(r: BenchResults): void {
   add('raw read', r.raw.read);
   add('resolve miss', r.app.resolveMiss, r.raw.read);
   add('resolve hit', r.app.resolveHit, r.raw.read);
+  if (r.floor) add('floor proxy', r.floor, r.raw.read);
   add('raw write', r.raw.write);
   add('app write', r.app.write, r.raw.write);
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((row) => (row[i] ?? '').length)));

@@ -30,6 +30,11 @@ export interface BenchResults {
   databaseUsers?: 'leased';
   raw: { read: Series; write: Series };
   app: { resolveMiss: Series; resolveHit: Series; write: Series };
+  /**
+   * bench/floor-proxy.ts under the cache-miss resolve load: a bare node:http proxy to the same Vault reads (no
+   * framework, no auth, no log), what any Node process in front of Vault pays here. Absent in older results.
+   */
+  floor?: Series;
   resolver: { lookupsPerSecond: number; keys: number; missLookupsPerSecond: number };
   vaultInit: {
     /**

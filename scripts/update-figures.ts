@@ -69,8 +69,26 @@ export function renderPerformance(r: BenchResults): string {
   add('raw Vault KV v2 read', r.raw.read);
   add('resolve, cache miss (CACHE_TTL_SECONDS=0)', r.app.resolveMiss, r.raw.read);
   add('resolve, cache hit', r.app.resolveHit, r.raw.read);
+  if (r.floor) add('floor: a bare node:http proxy to the same reads', r.floor, r.raw.read);
   add('raw Vault KV v2 write', r.raw.write);
   add('credential write (Vault + PostgreSQL)', r.app.write, r.raw.write);
+  const [f1, f8, raw1, raw8, miss8] = [
+    r.floor?.['1'],
+    r.floor?.['8'],
+    r.raw.read['1'],
+    r.raw.read['8'],
+    r.app.resolveMiss['8'],
+  ];
+  if (f1 && f8 && raw1 && raw8 && miss8) {
+    lines.push('');
+    lines.push(
+      'The floor row is bench/floor-proxy.ts: node:http answering the same resolve requests with one keep-alive Vault read ' +
+        'each, and nothing else (no express, no authentication, no cache, no audit line, no metrics). It is what any Node ' +
+        `process in front of Vault pays on this machine: ${(f8.rps / raw8.rps).toFixed(2)} × raw at concurrency 8 ` +
+        `(the app's cache-miss resolve: ${(miss8.rps / raw8.rps).toFixed(2)} ×), and ${(f1.p50Ms - raw1.p50Ms).toFixed(2)} ms ` +
+        'added to the p50 at concurrency 1.',
+    );
+  }
   lines.push('');
   lines.push(
     `Resolver module, cache hit, in process: ${n(r.resolver.lookupsPerSecond)} lookups/s. ` +
