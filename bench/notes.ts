@@ -45,7 +45,7 @@ export const NOTES: Record<string, string> = {
     'failed check), then submits the threshold of keys and reconfigures.',
   'app-rss':
     'the idle app is Node itself, express, pg, winston and node-vault (the FHIR R4 definitions are loaded only by the first ' +
-    'Patient or Client write); under load V8 grows its young generation (semi-spaces up to 16 MB each on 64-bit Node 20). ' +
-    'The semi-space experiment above runs the same load with NODE_OPTIONS=--max-semi-space-size=4: the RSS it saves ' +
-    'against the throughput it costs (more frequent scavenges).',
+    'Patient or Client write); under load V8 grows its young generation and lets the old one grow before collecting it. ' +
+    'The app runs with heap flags that bound both (APP_NODE_FLAGS: packages/common/src/app-heap.ts); the V8 heap ' +
+    'defaults experiment above runs the same load without them: the RSS they save against the throughput they cost.',
 };

@@ -12,7 +12,7 @@
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { EnvReader, VaultClient, readSettings, setting } from '@aurora/common';
+import { APP_NODE_FLAGS, EnvReader, VaultClient, readSettings, setting } from '@aurora/common';
 import {
   livePid,
   stopPid,
@@ -268,7 +268,7 @@ async function startApp(): Promise<void> {
     );
     say(`starting the app on ${base}`);
     // VAULT_TOKEN from the user's shell (e.g. after `source .native/env`) must not replace the app's AppRole.
-    daemon('app', process.execPath, [path.join(root, 'services', 'app', 'dist', 'main.js')], {
+    daemon('app', process.execPath, [...APP_NODE_FLAGS, path.join(root, 'services', 'app', 'dist', 'main.js')], {
       ...env,
       VAULT_TOKEN: '',
     });

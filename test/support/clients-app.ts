@@ -12,7 +12,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { ChildProcess } from 'node:child_process';
-import { VaultClient } from '@aurora/common';
+import { APP_NODE_FLAGS, VaultClient } from '@aurora/common';
 import {
   clientResource,
   freePort,
@@ -157,7 +157,8 @@ export class ClientsStack {
     const port = await freePort();
     this.appUrl = `http://127.0.0.1:${port}`;
     // cwd = the temp dir: dotenv must not pick up a developer's .env.
-    this.app = spawnServer(process.execPath, [path.join(repoRoot(), 'services', 'app', 'dist', 'main.js')], {
+    const main = path.join(repoRoot(), 'services', 'app', 'dist', 'main.js');
+    this.app = spawnServer(process.execPath, [...APP_NODE_FLAGS, main], {
       logFile: this.appLog,
       cwd: this.dir,
       env: { ...this.appEnv(extra), PORT: String(port), METRICS_PORT: String(await freePort()) },

@@ -20,6 +20,7 @@ export type {
 export * from './env.js';
 export * from './settings.js';
 export * from './stack-commands.js';
+export * from './app-heap.js';
 export * from './unseal.js';
 export * from './lifetime-watcher.js';
 export * from './token-lifetime.js';

@@ -6,6 +6,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { APP_NODE_FLAGS } from '@aurora/common';
 import {
   killProcess,
   freePort,
@@ -43,16 +44,25 @@ export class AppProcess {
     readonly port: number,
     readonly dir: string,
     readonly metricsPort: number,
+    /** The node flags before the main script: the app's heap sizing (APP_NODE_FLAGS) unless a bench compares. */
+    readonly nodeFlags: readonly string[] = APP_NODE_FLAGS,
   ) {
     this.url = `http://127.0.0.1:${port}`;
     this.metricsUrl = `http://127.0.0.1:${metricsPort}/metrics`;
     this.logFile = path.join(dir, 'app.log');
   }
 
-  /** Starts the app with `env` (PORT and HOST are set here) and waits until /healthz answers. */
-  static async start(env: Record<string, string>, dir = tempDir('app')): Promise<AppProcess> {
+  /**
+   * Starts the app with `env` (PORT and HOST are set here) and waits until /healthz answers. `nodeFlags` replaces
+   * the production heap flags (APP_NODE_FLAGS), for a bench that measures what they change.
+   */
+  static async start(
+    env: Record<string, string>,
+    dir = tempDir('app'),
+    options: { nodeFlags?: readonly string[] } = {},
+  ): Promise<AppProcess> {
     fs.mkdirSync(dir, { recursive: true });
-    const app = new AppProcess(env, await freePort(), dir, await freePort());
+    const app = new AppProcess(env, await freePort(), dir, await freePort(), options.nodeFlags);
     await app.startProcess();
     return app;
   }
@@ -75,7 +85,7 @@ export class AppProcess {
   }
 
   async startProcess(): Promise<void> {
-    this.child = spawnServer(process.execPath, [appDist()], {
+    this.child = spawnServer(process.execPath, [...this.nodeFlags, appDist()], {
       logFile: this.logFile,
       cwd: this.dir,
       env: this.fullEnv(),
