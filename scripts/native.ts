@@ -35,6 +35,8 @@ import {
   databaseEngineInitEnv,
   leasedAppEnv,
   WaitFailed,
+  WaitTimedOut,
+  waitFor,
   type DatabaseEndpoint,
 } from '@aurora/process';
 
@@ -77,26 +79,19 @@ function daemon(name: string, cmd: string, args: string[], env: NodeJS.ProcessEn
 }
 
 /**
- * Polls `probe` every 200 ms, with a progress line every 5 s, for at most `timeoutMs`. A probe that throws means
- * "not yet", except a WaitFailed (the daemon waited on exited, see gone()): that ends the wait at once, so the
- * user reads the daemon's own last words instead of a timeout a minute later.
+ * Waits for `probe` (waitFor, every 200 ms) with a progress line every 5 s, for at most `timeoutMs`. A probe that
+ * throws means "not yet", except a WaitFailed (the daemon waited on exited, see gone()): that ends the wait at once,
+ * so the user reads the daemon's own last words instead of a timeout a minute later.
  */
 async function waitUntil(what: string, probe: () => Promise<boolean>, timeoutMs = 60_000): Promise<void> {
-  const start = Date.now();
-  let lastNote = start;
-  const notYet = (err: unknown) => {
-    if (err instanceof WaitFailed) throw err;
-    return false;
-  };
-  for (;;) {
-    if (await probe().catch(notYet)) return;
-    if (Date.now() - start > timeoutMs)
-      throw new Error(`${what} did not come up within ${timeoutMs / 1000} s; see ${p('logs')}`);
-    if (Date.now() - lastNote > 5000) {
-      say(`  still waiting for ${what} (${Math.round((Date.now() - start) / 1000)} s)`);
-      lastNote = Date.now();
-    }
-    await new Promise((r) => setTimeout(r, 200));
+  try {
+    await waitFor(what, async () => ((await probe()) ? true : undefined), timeoutMs, 200, {
+      onWaiting: (ms) => say(`  still waiting for ${what} (${Math.round(ms / 1000)} s)`),
+    });
+  } catch (err) {
+    if (!(err instanceof WaitTimedOut)) throw err;
+    const last = err.lastError ? ` (last: ${String(err.lastError)})` : '';
+    throw new Error(`${what} did not come up within ${timeoutMs / 1000} s${last}; see ${p('logs')}`);
   }
 }
 

@@ -1,9 +1,10 @@
 // Developer story: the harness and `make native` wait on servers with waitFor. A server that has exited will not
 // answer later: its probe throws WaitFailed and the wait ends with that message at once. Any other error is "not
-// yet" (a refused connection while the server starts), retried, and named if the wait times out.
+// yet" (a refused connection while the server starts), retried, and named if the wait times out. A wait that lasts
+// says so while it waits, for a user watching `make native` start.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { waitFor, WaitFailed } from '@aurora/process';
+import { waitFor, WaitFailed, WaitTimedOut } from '@aurora/process';
 
 test('a WaitFailed from the probe ends the wait at once, with its message', async () => {
   let asked = 0;
@@ -47,6 +48,23 @@ test('a wait that times out names the last error', async () => {
       30,
       5,
     ),
-    /timed out after 30 ms waiting for a server that never starts: Error: ECONNREFUSED/,
+    (err: unknown) =>
+      err instanceof WaitTimedOut &&
+      /timed out after 30 ms waiting for a server that never starts: Error: ECONNREFUSED/.test(err.message) &&
+      String(err.lastError) === 'Error: ECONNREFUSED',
+  );
+});
+
+test('a wait that lasts reports its progress, with the time waited so far', async () => {
+  const said: number[] = [];
+  let asked = 0;
+  await waitFor('a slow server', () => (++asked >= 8 ? 'up' : undefined), 60_000, 5, {
+    everyMs: 10,
+    onWaiting: (ms) => said.push(ms),
+  });
+  assert.ok(said.length >= 1, 'no progress was reported');
+  assert.ok(
+    said.every((ms, i) => ms >= 10 && (i === 0 || ms - (said[i - 1] as number) >= 10)),
+    `progress came more often than every 10 ms: ${said.join(', ')}`,
   );
 });

@@ -21,8 +21,10 @@ export {
   TSX_NODE_ARGS,
   waitFor,
   WaitFailed,
+  WaitTimedOut,
   within,
   type Stoppable,
+  type WaitProgress,
 } from './processes.js';
 
 // Vault: the pinned binary, one dev-style node, a Raft cluster.

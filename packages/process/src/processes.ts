@@ -253,17 +253,40 @@ export class WaitFailed extends Error {
   }
 }
 
+/** What waitFor throws when `timeoutMs` passed: its message names the wait and the probe's last error, if any. */
+export class WaitTimedOut extends Error {
+  constructor(
+    what: string,
+    timeoutMs: number,
+    /** The last error the probe threw, if it threw: often the real cause ("connection refused"). */
+    readonly lastError?: unknown,
+  ) {
+    super(`timed out after ${timeoutMs} ms waiting for ${what}${lastError ? `: ${String(lastError)}` : ''}`);
+    this.name = 'WaitTimedOut';
+  }
+}
+
+/** How a long wait says it is still waiting: `onWaiting(elapsedMs)` every `everyMs` (default 5000) of waiting. */
+export interface WaitProgress {
+  onWaiting(elapsedMs: number): void;
+  everyMs?: number;
+}
+
 /**
  * Polls `probe` every `intervalMs` until it returns a value (not undefined), for at most `timeoutMs`. A probe that
  * throws is asked again, and its last error is named in the timeout's message; a WaitFailed ends the wait at once.
+ * With `progress`, a wait that lasts says so while it waits.
  */
 export async function waitFor<T>(
   what: string,
   probe: () => T | undefined | Promise<T | undefined>,
   timeoutMs = 30_000,
   intervalMs = 100,
+  progress?: WaitProgress,
 ): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
+  const start = Date.now();
+  const deadline = start + timeoutMs;
+  let lastNote = start;
   let last: unknown;
   for (;;) {
     try {
@@ -273,8 +296,12 @@ export async function waitFor<T>(
       if (err instanceof WaitFailed) throw err;
       last = err;
     }
-    if (Date.now() > deadline)
-      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${String(last)}` : ''}`);
+    const now = Date.now();
+    if (now > deadline) throw new WaitTimedOut(what, timeoutMs, last);
+    if (progress && now - lastNote >= (progress.everyMs ?? 5000)) {
+      progress.onWaiting(now - start);
+      lastNote = now;
+    }
     await new Promise((r) => setTimeout(r, intervalMs));
   }
 }
