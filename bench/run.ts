@@ -40,6 +40,7 @@ import {
   stopProcess,
   tempDir,
   waitFor,
+  WaitFailed,
   pinnedVaultVersion,
   VaultInitProcess,
 } from '@aurora/process';
@@ -239,10 +240,6 @@ function profileLoads(
 }
 
 /**
- * A CPU profile (`node --cpu-prof`) of a fresh app, started with `like`'s environment, under each load in turn
- * for DURATION_S at concurrency 8; each .cpuprofile is kept in the OS temp dir for Chrome DevTools.
- */
-/**
  * bench/floor-proxy.ts in a process of its own (its CPU is measured like the app's), reading with `token`;
  * resolves once it answers a resolve path.
  */
@@ -259,7 +256,7 @@ async function startFloorProxy(vaultAddr: string, token: string): Promise<{ url:
     'the floor proxy to answer',
     async () => {
       if (child.exitCode !== null)
-        throw new Error(
+        throw new WaitFailed(
           `the floor proxy exited ${child.exitCode}: ${fs.readFileSync(path.join(dir, 'floor.log'), 'utf8')}`,
         );
       const res = await fetch(`${url}/users/${USER}/credentials/k0/resolve`, { method: 'POST' }).catch(() => undefined);
@@ -271,6 +268,10 @@ async function startFloorProxy(vaultAddr: string, token: string): Promise<{ url:
   return { url, child };
 }
 
+/**
+ * A CPU profile (`node --cpu-prof`) of a fresh app, started with `like`'s environment, under each load in turn
+ * for DURATION_S at concurrency 8; each .cpuprofile is kept in the OS temp dir for Chrome DevTools.
+ */
 async function profileApp(like: AppProcess, loads: ProfileLoad[]): Promise<ProfileSummary[]> {
   const profiles: ProfileSummary[] = [];
   for (const { label, slug, makeTarget } of loads) {
@@ -291,7 +292,7 @@ async function profileApp(like: AppProcess, loads: ProfileLoad[]): Promise<Profi
       'the profiled app to be ready',
       async () => {
         if (child.exitCode !== null)
-          throw new Error(
+          throw new WaitFailed(
             `the profiled app exited ${child.exitCode}: ${fs.readFileSync(path.join(profDir, 'app.log'), 'utf8').slice(-2000)}`,
           );
         const res = await fetch(`${profUrl}/readyz`).catch(() => undefined);
