@@ -114,6 +114,36 @@ export function lastBackup(dir: string, now = Date.now()): { file: string; ageSe
   return newest && { file: newest.file, ageSeconds: Math.max(0, (now - newest.mtime) / 1000) };
 }
 
+/**
+ * The audit-log line from vault-init's scrape (undefined when it did not answer): a file's size, with a warning
+ * past 1 GiB; ok for Vault's standard output, which the container runtime keeps and rotates; a warning when
+ * vault-init says a file but cannot see it.
+ */
+export function auditLogLine(initMetrics: Scrape | undefined): StatusLine {
+  const destination = initMetrics?.samples('aurora_vault_audit_log_info')[0]?.labels.destination;
+  if (destination === 'stdout')
+    return { id: 'audit-log', level: 'ok', summary: "on Vault's output, kept and rotated by the container runtime" };
+  if (!initMetrics) return { id: 'audit-log', level: 'warn', summary: 'unknown: vault-init does not answer' };
+  const audit = initMetrics.samples('aurora_vault_audit_log_bytes');
+  if (!audit.length) {
+    const where = destination ?? 'the file';
+    return {
+      id: 'audit-log',
+      level: 'warn',
+      summary: `size unknown (vault-init cannot see ${where})`,
+      fix: "mount the audit log's volume into vault-init, or set VAULT_AUDIT_FILE=stdout (docs/operations.md)",
+    };
+  }
+  const bytes = audit.reduce((sum, s) => sum + s.value, 0);
+  const rotations = initMetrics.value('aurora_vault_audit_log_rotations_total');
+  return {
+    id: 'audit-log',
+    level: bytes > AUDIT_WARN_BYTES ? 'warn' : 'ok',
+    summary: `${humanBytes(bytes)}${rotations ? `, ${rotations} rotation(s)` : ''}`,
+    ...(bytes > AUDIT_WARN_BYTES ? { fix: 'rotate it (docs/operations.md, "Audit log") or give its volume room' } : {}),
+  };
+}
+
 /** Gathers every line; never throws (a failing source becomes a red line that says so). */
 export async function collectStatus(src: StatusSources): Promise<StatusReport> {
   const [running, seal, initHealth, initMetrics, ready, appMetrics, leader] = await Promise.all([
@@ -306,23 +336,7 @@ export async function collectStatus(src: StatusSources): Promise<StatusReport> {
     }
   }
 
-  // The audit log.
-  const audit = initMetrics instanceof Error ? [] : initMetrics.samples('aurora_vault_audit_log_bytes');
-  if (audit.length) {
-    const bytes = audit[0]!.value;
-    const rotations =
-      initMetrics instanceof Error ? undefined : initMetrics.value('aurora_vault_audit_log_rotations_total');
-    lines.push({
-      id: 'audit-log',
-      level: bytes > AUDIT_WARN_BYTES ? 'warn' : 'ok',
-      summary: `${humanBytes(bytes)}${rotations ? `, ${rotations} rotation(s)` : ''}`,
-      ...(bytes > AUDIT_WARN_BYTES
-        ? { fix: 'rotate it (docs/operations.md, "Audit log") or give its volume room' }
-        : {}),
-    });
-  } else {
-    lines.push({ id: 'audit-log', level: 'warn', summary: 'size unknown (vault-init cannot see the file)' });
-  }
+  lines.push(auditLogLine(initMetrics instanceof Error ? undefined : initMetrics));
 
   // doctor.
   if (doctor instanceof Error) {

@@ -188,6 +188,15 @@ else
       // vault-init's and make status's messages say "make ps": without HA=1 it shows the stack that runs.
       const ps = must(await sh('make ps', env, MIN), 'make ps');
       for (const n of NODES) assert.match(ps.stdout, new RegExp(`\\b${n}\\b`), `make ps lists ${n}`);
+      // make status finds the HA stack on its own. Each node audits to its output, which Docker rotates: that is
+      // fine, not a file whose size nobody can see.
+      const status = await sh('make status JSON=1', env, MIN);
+      const report = JSON.parse(status.stdout.slice(status.stdout.indexOf('{'))) as {
+        lines: Array<{ id: string; level: string; summary: string }>;
+      };
+      const line = (id: string) => report.lines.find((l) => l.id === id);
+      assert.equal(line('vault-ha')?.level, 'ok', status.stdout);
+      assert.equal(line('audit-log')?.level, 'ok', status.stdout);
     });
 
     step(

@@ -1,12 +1,14 @@
 // User story: as an operator whose vault-init cannot see Vault's files (Kubernetes pods, the HA compose nodes), I
 // set VAULT_AUDIT_FILE=stdout: Vault writes its audit log to its own output, which the container runtime keeps
 // and rotates (the kubelet, Docker's json-file driver), every request is there with its values HMAC'd, and
-// vault-init neither rotates a file it cannot empty nor reports the size of one on /metrics.
+// vault-init neither rotates a file it cannot empty nor reports the size of one on /metrics; `make status` calls
+// that fine.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import { VaultInitProcess, parseScrape, waitFor, type VaultInitDirs, type VaultServer } from '@aurora/process';
 import { initRootClient, vaultInitScene } from '../support/vault-init-scene.js';
+import { auditLogLine } from '../../scripts/ops/status.js';
 
 describe("the audit log on Vault's standard output", () => {
   let vault: VaultServer;
@@ -69,5 +71,8 @@ describe("the audit log on Vault's standard output", () => {
     const res = await fetch(`http://127.0.0.1:${env.VAULT_INIT_HEALTH_PORT}/metrics`);
     const m = parseScrape(await res.text());
     assert.ok(!m.names().includes('aurora_vault_audit_log_bytes'), 'a file size reported for stdout');
+    // `make status` reads where the log goes from the same scrape: Vault's output is fine, not "size unknown".
+    assert.equal(m.value('aurora_vault_audit_log_info', { destination: 'stdout' }), 1);
+    assert.equal(auditLogLine(m).level, 'ok', auditLogLine(m).summary);
   });
 });

@@ -49,6 +49,7 @@ describe("vault-init's /metrics", () => {
     // A first configure creates everything: set-up, not drift.
     assert.equal(m.value('aurora_vault_init_configure_drift_repaired_total'), undefined);
     assert.ok((m.value('aurora_vault_audit_log_bytes', { file: dirs.auditFile }) ?? 0) > 0);
+    assert.equal(m.value('aurora_vault_audit_log_info', { destination: dirs.auditFile }), 1);
     assert.equal(m.value('aurora_vault_audit_log_rotations_total'), 0);
     assert.equal(m.value('aurora_vault_raft_voters'), undefined, 'no Raft gauges on a single node');
     assert.ok(m.names().includes('process_cpu_seconds_total'));

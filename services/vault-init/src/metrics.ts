@@ -3,8 +3,8 @@
  *  - what vault-init did, counted where it happens with one-line calls: unseals, configure runs, drift repaired,
  *    audit log rotations;
  *  - what Vault is, read at scrape time: each node's seal status (sys/seal-status, unauthenticated), the Raft
- *    autopilot state (voters, failure tolerance, health; with the aurora-metrics token), the audit log's size
- *    (stat of the file as vault-init sees it).
+ *    autopilot state (voters, failure tolerance, health; with the aurora-metrics token), where the audit log goes
+ *    and its size (stat of the file as vault-init sees it).
  * No label or value carries a token, a key or a secret: node labels are the configured API addresses.
  */
 import fs from 'node:fs/promises';
@@ -208,6 +208,18 @@ function registerRaftGauges(): void {
     s.healthy ? 1 : 0,
   );
 }
+
+// Where the audit log goes, so `make status` can tell a file it cannot see from a log it is not meant to see.
+new client.Gauge({
+  name: 'aurora_vault_audit_log_info',
+  help: "Where Vault's audit log goes (destination: VAULT_AUDIT_FILE, a path or stdout); always 1",
+  labelNames: ['destination'] as const,
+  registers: [registry],
+  collect() {
+    this.reset();
+    if (sources.auditFile) this.set({ destination: sources.auditFile }, 1);
+  },
+});
 
 new client.Gauge({
   name: 'aurora_vault_audit_log_bytes',
