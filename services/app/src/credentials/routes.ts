@@ -1,5 +1,6 @@
 /**
- * HTTP routes of user credentials: validate, authorize, delegate to the service. Nothing else.
+ * HTTP routes of user credentials: validate, authorize, delegate to the service. Nothing else. The router is
+ * mounted at /users (http/app.ts); the paths below are the full ones.
  *
  *   PUT    /users/:userId/credentials/:type           {"data": {...}}, optional If-Match: <version>
  *   GET    /users/:userId/credentials                 references + metadata
@@ -103,7 +104,7 @@ function target(
 export function credentialRoutes(service: CredentialsService, logger: Logger): Router {
   const router = Router();
 
-  router.put('/users/:userId/credentials/:type', async (req, res) => {
+  router.put('/:userId/credentials/:type', async (req, res) => {
     const { userId, type } = target(req, res, 'write', true);
     const ifMatch = parseIfMatch(req.get('if-match'));
     const data = parseCredentialBody(req.body);
@@ -114,12 +115,12 @@ export function credentialRoutes(service: CredentialsService, logger: Logger): R
       .json(credential);
   });
 
-  router.get('/users/:userId/credentials', async (req, res) => {
+  router.get('/:userId/credentials', async (req, res) => {
     const { userId } = target(req, res, 'read', false);
     res.json({ user_id: userId, credentials: await service.list(userId) });
   });
 
-  router.get('/users/:userId/credentials/:type', async (req, res) => {
+  router.get('/:userId/credentials/:type', async (req, res) => {
     const { userId, type } = target(req, res, 'read', true);
     const { credential, confirmed } = await service.get(userId, type);
     // The ETag is what a following If-Match is compared with (Vault's current version): sent only when checked.
@@ -127,7 +128,7 @@ export function credentialRoutes(service: CredentialsService, logger: Logger): R
     res.json(credential);
   });
 
-  router.post('/users/:userId/credentials/:type/resolve', async (req, res) => {
+  router.post('/:userId/credentials/:type/resolve', async (req, res) => {
     const { userId, type, clientId } = target(req, res, 'resolve', true);
     const resolved = await service.resolve(userId, type);
     res
@@ -147,7 +148,7 @@ export function credentialRoutes(service: CredentialsService, logger: Logger): R
     );
   });
 
-  router.delete('/users/:userId/credentials/:type', async (req, res) => {
+  router.delete('/:userId/credentials/:type', async (req, res) => {
     const { userId, type, clientId } = target(req, res, 'delete', true);
     await service.delete(userId, type);
     res.status(204).end();

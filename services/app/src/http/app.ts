@@ -34,8 +34,9 @@ export async function buildApp(ctx: AppContext): Promise<BuiltApp> {
   app.use(
     express.json({ limit: ctx.config.bodyLimit, type: ['application/json', 'application/fhir+json'], strict: true }),
   );
-  app.use(clients.router);
-  app.use(credentials.router);
+  // Each router under its prefix: a request walks only the routes that can match it.
+  app.use('/fhir', clients.router);
+  app.use('/users', credentials.router);
   app.use(notFound);
   app.use(errorHandler(ctx.logger));
 
