@@ -7,7 +7,7 @@
  * ratio compares runs made at the same moments on a machine whose other load drifts):
  *   raw KV v2 read and write with the app's own AppRole token, at concurrency 1, 8, 32 (the ceiling);
  *   the app's resolve, cache miss (CACHE_TTL_SECONDS=0) and cache hit, and credential writes, as ratios;
- *   the floor: a bare node:http proxy to the same Vault reads (bench/floor-proxy.ts), under the resolve load;
+ *   the floor: a bare node:http proxy to the same Vault reads and, with pg, the same writes (bench/floor-proxy.ts);
  *   the resolver module's cache hits in process (lookups/s);
  *   vault-init: fresh and restart (API answering -> unsealed + configured), re-unseal after kill -9 in watch mode;
  *   the apps' RSS under load; CPU profiles of the app under cache-miss resolves and under writes, and three
@@ -18,12 +18,12 @@
  * the profile), BENCH_README=0 (leave README.md alone), BENCH_KEEP=1 (keep the run's temp dir), BENCH_COMPOSE=1
  * (also time `make prod-local` on the offline images to healthy and to a credential round trip: bench/compose.ts;
  * BENCH_COMPOSE=only adds just that to bench/results/latest.json). For measuring one change quickly:
- * BENCH_ONLY=miss,hit,floor,write,variant (any of them: cache-miss resolve, cache-hit resolve, the floor proxy,
- * credential write, each with its raw Vault contender; variant: cache-miss resolves on the default app and on a
- * second app whose environment adds BENCH_VARIANT, space-separated KEY=VALUE pairs, default
- * NODE_OPTIONS=--max-semi-space-size=4)
- * measures only those, at BENCH_CONCURRENCIES (default 1,8,32), prints each cell with the CPU per request and the
- * app's RSS, profiles the miss and write loads unless BENCH_PROFILE=0, and writes no results.
+ * BENCH_ONLY=miss,hit,floor,write,variant (any of them: cache-miss resolve, cache-hit resolve, the floor proxy
+ * (its writes too, with write), credential write, each with its raw Vault contender; variant: cache-miss
+ * resolves on the default app and on a second app whose environment adds BENCH_VARIANT, space-separated
+ * KEY=VALUE pairs, default NODE_OPTIONS=--max-semi-space-size=4) measures only those, at BENCH_CONCURRENCIES
+ * (default 1,8,32), prints each cell with the CPU per request and the app's RSS, profiles the miss and write
+ * loads unless BENCH_PROFILE=0, and writes no results.
  */
 import type { ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
@@ -240,17 +240,27 @@ function profileLoads(
 }
 
 /**
- * bench/floor-proxy.ts in a process of its own (its CPU is measured like the app's), reading with `token`;
- * resolves once it answers a resolve path.
+ * bench/floor-proxy.ts in a process of its own (its CPU is measured like the app's), reading and writing with
+ * `token` and writing rows through `databaseUrl`; resolves once it answers a resolve path.
  */
-async function startFloorProxy(vaultAddr: string, token: string): Promise<{ url: string; child: ChildProcess }> {
+async function startFloorProxy(
+  vaultAddr: string,
+  token: string,
+  databaseUrl: string,
+): Promise<{ url: string; child: ChildProcess }> {
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
   const dir = tempDir('bench-floor');
   const child = spawnServer(process.execPath, ['--import', 'tsx', path.join(repoRoot(), 'bench', 'floor-proxy.ts')], {
     logFile: path.join(dir, 'floor.log'),
     cwd: repoRoot(),
-    env: { PATH: process.env.PATH, FLOOR_PORT: String(port), VAULT_ADDR: vaultAddr, VAULT_TOKEN: token },
+    env: {
+      PATH: process.env.PATH,
+      FLOOR_PORT: String(port),
+      VAULT_ADDR: vaultAddr,
+      VAULT_TOKEN: token,
+      DATABASE_URL: databaseUrl,
+    },
   });
   await waitFor(
     'the floor proxy to answer',
@@ -265,6 +275,14 @@ async function startFloorProxy(vaultAddr: string, token: string): Promise<{ url:
     30_000,
     50,
   );
+  // One write before the load: a floor that cannot write would otherwise show only as a cell without a 2xx.
+  const probe = await fetch(`${url}/users/bench-floor/credentials/probe`, {
+    method: 'PUT',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ data: VALUE }),
+  });
+  if (probe.status !== 201)
+    throw new Error(`the floor proxy's first write answered ${probe.status}: ${await probe.text()}`);
   return { url, child };
 }
 
@@ -412,8 +430,23 @@ async function bench(): Promise<BenchResults | undefined> {
       path: (n) => `/users/${USER}/credentials/k${n % refs.length}/resolve`,
     });
     const pids = { vault: stack.vault.pid, postgres: stack.postgres.pid };
+    // The floor's writes: new credentials each, as the app's, under a user of their own.
+    const floorWriteAt = (url: string): Target => ({
+      url: `${url}/users/bench-floor/credentials/w0`,
+      method: 'PUT',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ data: VALUE }),
+      path: (n) => `/users/bench-floor/credentials/w${n}`,
+    });
     const idleMb = round(rssMb(missApp.pid), 1);
-    const floor = await startFloorProxy(stack.vault.addr, login.token);
+    // The floor reaches PostgreSQL as the app does: as a user leased from Vault's database engine (aurora-app),
+    // with the app's own token. The lease ends with the throwaway stack.
+    const floorDb = await new VaultClient({ addr: stack.vault.addr, token: login.token })
+      .database()
+      .credentials('aurora-app');
+    const { host, port: pgPort, database } = stack.postgres;
+    const floorDbUrl = `postgres://${floorDb.username}:${encodeURIComponent(floorDb.password)}@${host}:${pgPort}/${database}`;
+    const floor = await startFloorProxy(stack.vault.addr, login.token, floorDbUrl);
     extraStops.push(() => stopProcess(floor.child));
 
     log(`measuring, ${DURATION_S} s per cell after 1 s of warm-up`);
@@ -444,6 +477,9 @@ async function bench(): Promise<BenchResults | undefined> {
         await compare([
           { name: 'raw write', target: rawWriteTarget, pids },
           { name: 'app write', target: loads.write.makeTarget(hitApp.url), pids: { ...pids, app: hitApp.pid } },
+          ...(ONLY.has('floor')
+            ? [{ name: 'floor write', target: floorWriteAt(floor.url), pids: { ...pids, app: floor.child.pid } }]
+            : []),
         ]);
       if (ONLY.has('variant')) {
         // The same cache-miss load on the default app and on one with BENCH_VARIANT added, interleaved; both
@@ -479,7 +515,7 @@ async function bench(): Promise<BenchResults | undefined> {
       { name: 'resolve hit', target: resolveAt(hitApp.url), pids: { ...pids, app: hitApp.pid } },
       { name: 'floor proxy', target: resolveAt(floor.url), pids: { ...pids, app: floor.child.pid } },
     ])) as [Series, Series, Series, Series];
-    const [rawWrite, appWrite] = (await compare([
+    const [rawWrite, appWrite, floorWrite] = (await compare([
       {
         name: 'raw write',
         pids,
@@ -503,7 +539,8 @@ async function bench(): Promise<BenchResults | undefined> {
           path: (n) => `/users/bench-app/credentials/w${n}`,
         },
       },
-    ])) as [Series, Series];
+      { name: 'floor write', target: floorWriteAt(floor.url), pids: { ...pids, app: floor.child.pid } },
+    ])) as [Series, Series, Series];
 
     // Two experiments that test the explanations of misses (README), each interleaved with its baseline: a
     // smaller V8 young generation for the RSS, a larger PostgreSQL pool for writes.
@@ -685,6 +722,7 @@ async function bench(): Promise<BenchResults | undefined> {
       raw: { read: rawRead, write: rawWrite },
       app: { resolveMiss, resolveHit, write: appWrite },
       floor: floorProxy,
+      floorWrite,
       resolver: { lookupsPerSecond, keys: refs.length, missLookupsPerSecond },
       vaultInit: {
         freshMs: afterApi(freshSteps),

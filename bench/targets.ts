@@ -35,6 +35,12 @@ export interface BenchResults {
    * framework, no auth, no log), what any Node process in front of Vault pays here. Absent in older results.
    */
   floor?: Series;
+  /**
+   * bench/floor-proxy.ts under the credential write load: the app's write (locks and row read, Vault write, upsert,
+   * COMMIT) on bare node:http and pg, what a crash-safe write pays here before the app's own work. Absent in older
+   * results.
+   */
+  floorWrite?: Series;
   resolver: { lookupsPerSecond: number; keys: number; missLookupsPerSecond: number };
   vaultInit: {
     /**

@@ -1,6 +1,7 @@
 // User story: as a reader of docs/performance.md I see, beside the app's rows, what a bare node:http proxy to the
-// same Vault reads reaches in the same run (bench/floor-proxy.ts), so that I can tell the app's own cost from what
-// any Node process in front of Vault pays on that machine. Results recorded before the floor existed still render.
+// same Vault reads reaches in the same run (bench/floor-proxy.ts), and what the same crash-safe writes reach on bare
+// node:http and pg, so that I can tell the app's own cost from what any Node process in front of Vault (and
+// PostgreSQL) pays on that machine. Results recorded before the floors existed still render.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -31,6 +32,17 @@ test('a run that measured the floor shows its row and how far it is from raw Vau
   );
   const added = (3.2 - (recorded.raw.read['1']?.p50Ms as number)).toFixed(2);
   assert.match(text, new RegExp(`${added.replace('.', '\\.')} ms added to the p50 at concurrency 1`));
+});
+
+test('a run that measured the write floor shows its row and how far it is from raw Vault', () => {
+  const withFloor: BenchResults = {
+    ...recorded,
+    floorWrite: { '1': cell(150, 6), '8': cell(320, 20), '32': cell(400, 70) },
+  };
+  const text = renderPerformance(withFloor);
+  assert.match(text, /\| floor: the same writes on bare node:http and pg \| 8 \| 320 \|/);
+  const ratio = (320 / (recorded.raw.write['8']?.rps as number)).toFixed(2);
+  assert.match(text, new RegExp(`a crash-safe write through any Node process pays here: ${ratio} ×`));
 });
 
 test('results from before the floor render without it', () => {
