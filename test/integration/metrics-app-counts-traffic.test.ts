@@ -1,7 +1,8 @@
 // User story: as an operator I scrape the app's /metrics (its own loopback listener) and the numbers follow what
 // happened: N resolves of one credential are one cache miss (one Vault read) and N-1 hits, a wrong secret and an
-// unknown client are counted as such, requests are counted by route pattern and status with their latency, the
-// PostgreSQL pool and the app token's seconds to expiry are there, and nothing in the scrape is a secret.
+// unknown client are counted as such, requests are counted by route pattern and status with their latency (an error
+// answer too), the PostgreSQL pool and the app token's seconds to expiry are there, and nothing in the scrape is a
+// secret.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { VaultClient, VaultForbiddenError } from '@aurora/common';
@@ -42,6 +43,9 @@ describe("the app's /metrics", () => {
     );
     assert.equal((await stack.request('GET', '/users/ann/credentials', { auth: ['nobody', 'x'] })).status, 401);
     assert.equal((await stack.request('GET', '/users/ann/credentials')).status, 401);
+    // Errors are answered by the app's error handler, outside the route's router: still counted under the route.
+    assert.equal((await stack.request('GET', '/users/ann/credentials/none', w)).status, 404);
+    assert.equal((await stack.request('GET', '/fhir/Patient/nobody', w)).status, 404);
 
     after_ = parseScrape((await stack.scrapeMetrics()).app);
     assert.equal(delta('aurora_app_resolves_total', { outcome: 'miss' }), 1, 'the first resolve reads Vault');
@@ -53,10 +57,15 @@ describe("the app's /metrics", () => {
     assert.equal(delta('aurora_app_auth_attempts_total', { outcome: 'wrong_secret' }), 1);
     assert.equal(delta('aurora_app_auth_attempts_total', { outcome: 'unknown_client' }), 1);
     assert.equal(delta('aurora_app_auth_attempts_total', { outcome: 'missing' }), 1);
-    assert.equal(delta('aurora_app_auth_attempts_total', { outcome: 'ok' }), N);
+    assert.equal(delta('aurora_app_auth_attempts_total', { outcome: 'ok' }), N + 2, 'the resolves and the two 404s');
 
     assert.equal(delta('aurora_app_http_requests_total', { route: RESOLVE_ROUTE, status: '200' }), N);
     assert.equal(delta('aurora_app_http_request_duration_seconds', { route: RESOLVE_ROUTE }), N);
+    assert.equal(
+      delta('aurora_app_http_requests_total', { route: '/users/:userId/credentials/:type', status: '404' }),
+      1,
+    );
+    assert.equal(delta('aurora_app_http_requests_total', { route: '/fhir/Patient/:id', status: '404' }), 1);
     // Refused before any route matched: counted, under no user's URL.
     assert.equal(delta('aurora_app_http_requests_total', { route: 'unmatched', status: '401' }), 3);
     const routes = new Set(after_.samples('aurora_app_http_requests_total').map((s) => s.labels.route));

@@ -22,7 +22,7 @@ import { ClientDirectory } from './client-directory.js';
 export interface ClientsModule extends AppModule {
   /** Sets res.locals.client (a CallerIdentity) or answers 401/429. */
   authenticate: RequestHandler;
-  /** /fhir/Client, /fhir/Patient: mounted at /fhir, so its own paths are /Client and /Patient */
+  /** /fhir/Client, /fhir/Patient */
   router: Router;
 }
 

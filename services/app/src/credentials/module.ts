@@ -7,7 +7,6 @@ import { CredentialsService } from './service.js';
 import { CredentialStore } from './store.js';
 
 export interface CredentialsModule extends AppModule {
-  /** /users/:userId/credentials/…: mounted at /users, so its own paths start at /:userId */
   router: Router;
   /** Resolves `vault:` references under the configured mount/base (cached); other modules may use it. */
   resolver: CredentialResolver;

@@ -1,6 +1,5 @@
 /**
- * HTTP routes of user credentials: validate, authorize, delegate to the service. Nothing else. The router is
- * mounted at /users (http/app.ts); the paths below are the full ones.
+ * HTTP routes of user credentials: validate, authorize, delegate to the service. Nothing else.
  *
  *   PUT    /users/:userId/credentials/:type           {"data": {...}}, optional If-Match: <version>
  *   GET    /users/:userId/credentials                 references + metadata
@@ -104,7 +103,7 @@ function target(
 export function credentialRoutes(service: CredentialsService, logger: Logger): Router {
   const router = Router();
 
-  router.put('/:userId/credentials/:type', async (req, res) => {
+  router.put('/users/:userId/credentials/:type', async (req, res) => {
     const { userId, type } = target(req, res, 'write', true);
     const ifMatch = parseIfMatch(req.get('if-match'));
     const data = parseCredentialBody(req.body);
@@ -115,12 +114,12 @@ export function credentialRoutes(service: CredentialsService, logger: Logger): R
       .json(credential);
   });
 
-  router.get('/:userId/credentials', async (req, res) => {
+  router.get('/users/:userId/credentials', async (req, res) => {
     const { userId } = target(req, res, 'read', false);
     res.json({ user_id: userId, credentials: await service.list(userId) });
   });
 
-  router.get('/:userId/credentials/:type', async (req, res) => {
+  router.get('/users/:userId/credentials/:type', async (req, res) => {
     const { userId, type } = target(req, res, 'read', true);
     const { credential, confirmed } = await service.get(userId, type);
     // The ETag is what a following If-Match is compared with (Vault's current version): sent only when checked.
@@ -128,7 +127,7 @@ export function credentialRoutes(service: CredentialsService, logger: Logger): R
     res.json(credential);
   });
 
-  router.post('/:userId/credentials/:type/resolve', async (req, res) => {
+  router.post('/users/:userId/credentials/:type/resolve', async (req, res) => {
     const { userId, type, clientId } = target(req, res, 'resolve', true);
     const resolved = await service.resolve(userId, type);
     res
@@ -148,7 +147,7 @@ export function credentialRoutes(service: CredentialsService, logger: Logger): R
     );
   });
 
-  router.delete('/:userId/credentials/:type', async (req, res) => {
+  router.delete('/users/:userId/credentials/:type', async (req, res) => {
     const { userId, type, clientId } = target(req, res, 'delete', true);
     await service.delete(userId, type);
     res.status(204).end();

@@ -1,6 +1,6 @@
 /**
  * /fhir/Client and /fhir/Patient: the user's JSON, validated, then stored and returned unchanged
- * (PostgreSQL `json`). The router is mounted at /fhir (http/app.ts), so its own paths are /Client and /Patient.
+ * (PostgreSQL `json`).
  *
  * Clients are managed by admin Clients; a Client may read its own resource. A Client never holds a secret
  * value: `_secret.extension` names a file secret from SECRETS_CONFIG or a vault: reference, and a plain
@@ -105,13 +105,13 @@ export function fhirRoutes(options: FhirRoutesOptions): Router {
   const { store, access, validator } = options;
   const router = Router();
 
-  router.get('/Client', async (req, res) => {
+  router.get('/fhir/Client', async (req, res) => {
     access.assertAdmin(access.caller(res));
     const { total, resources } = await store.list('Client', countParam(req));
     send(res, 200, bundle(resources, total));
   });
 
-  router.get('/Client/:id', async (req, res) => {
+  router.get('/fhir/Client/:id', async (req, res) => {
     const caller = access.caller(res);
     const id = idParam(req);
     if (caller.clientId !== id) access.assertAdmin(caller);
@@ -120,7 +120,7 @@ export function fhirRoutes(options: FhirRoutesOptions): Router {
     send(res, 200, resource);
   });
 
-  router.put('/Client/:id', async (req, res) => {
+  router.put('/fhir/Client/:id', async (req, res) => {
     access.assertAdmin(access.caller(res));
     const id = idParam(req);
     const resource = bodyOf(req, 'Client', id);
@@ -132,7 +132,7 @@ export function fhirRoutes(options: FhirRoutesOptions): Router {
     send(res, created ? 201 : 200, resource);
   });
 
-  router.delete('/Client/:id', async (req, res) => {
+  router.delete('/fhir/Client/:id', async (req, res) => {
     access.assertAdmin(access.caller(res));
     const id = idParam(req);
     access.clientChanged(id);
@@ -141,13 +141,13 @@ export function fhirRoutes(options: FhirRoutesOptions): Router {
     res.status(204).end();
   });
 
-  router.get('/Patient', async (req, res) => {
+  router.get('/fhir/Patient', async (req, res) => {
     access.caller(res);
     const { total, resources } = await store.list('Patient', countParam(req));
     send(res, 200, bundle(resources, total));
   });
 
-  router.get('/Patient/:id', async (req, res) => {
+  router.get('/fhir/Patient/:id', async (req, res) => {
     access.caller(res);
     const id = idParam(req);
     const resource = await store.get('Patient', id);
@@ -155,7 +155,7 @@ export function fhirRoutes(options: FhirRoutesOptions): Router {
     send(res, 200, resource);
   });
 
-  router.put('/Patient/:id', async (req, res) => {
+  router.put('/fhir/Patient/:id', async (req, res) => {
     access.caller(res);
     const id = idParam(req);
     const resource = bodyOf(req, 'Patient', id);

@@ -15,6 +15,16 @@ export interface BuiltApp {
   close(): Promise<void>;
 }
 
+/**
+ * `router` only for requests under `prefix` (case-insensitive, as express routes are); any other request skips it
+ * with one test instead of being matched against each of its routes. The router keeps its full paths, so
+ * `req.baseUrl` stays empty and a route's metrics label is its own path, also when an error leaves the router.
+ */
+function under(prefix: string, router: express.RequestHandler): express.RequestHandler {
+  const mounted = new RegExp(`^${prefix}(?:/|$)`, 'i');
+  return (req, res, next) => (mounted.test(req.path) ? router(req, res, next) : next());
+}
+
 export async function buildApp(ctx: AppContext): Promise<BuiltApp> {
   const app = express();
   app.disable('x-powered-by');
@@ -34,9 +44,8 @@ export async function buildApp(ctx: AppContext): Promise<BuiltApp> {
   app.use(
     express.json({ limit: ctx.config.bodyLimit, type: ['application/json', 'application/fhir+json'], strict: true }),
   );
-  // Each router under its prefix: a request walks only the routes that can match it.
-  app.use('/fhir', clients.router);
-  app.use('/users', credentials.router);
+  app.use(under('/fhir', clients.router));
+  app.use(under('/users', credentials.router));
   app.use(notFound);
   app.use(errorHandler(ctx.logger));
 
