@@ -41,6 +41,8 @@ const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
 const pool = process.env.DATABASE_URL
   ? new pg.Pool({ connectionString: process.env.DATABASE_URL, max: 10 })
   : undefined;
+// An idle connection PostgreSQL drops (the stack going away) must not end the instrument mid-run.
+pool?.on('error', () => undefined);
 const RESOLVE = /^\/users\/([^/]+)\/credentials\/([^/]+)\/resolve$/;
 const WRITE = /^\/users\/([^/]+)\/credentials\/([^/]+)$/;
 // eslint-disable-next-line no-restricted-syntax -- the instrument measures Node's HTTP without the project's client
@@ -62,9 +64,14 @@ function vaultCall(method: string, path: string, body?: string): Promise<{ statu
       let text = '';
       vres.setEncoding('utf8');
       vres.on('data', (chunk: string) => (text += chunk));
-      vres.on('end', () =>
-        resolve({ status: vres.statusCode ?? 0, json: text ? (JSON.parse(text) as unknown) : undefined }),
-      );
+      vres.on('end', () => {
+        try {
+          resolve({ status: vres.statusCode ?? 0, json: text ? (JSON.parse(text) as unknown) : undefined });
+        } catch (err) {
+          reject(err as Error);
+        }
+      });
+      vres.on('error', reject);
     });
     call.on('error', reject);
     call.end(body);
@@ -88,11 +95,17 @@ async function resolveCredential(res: http.ServerResponse, user: string, type: s
 }
 
 async function writeCredential(db: pg.Pool, res: http.ServerResponse, user: string, type: string, text: string) {
-  const data = (JSON.parse(text) as { data?: unknown }).data;
+  let data: unknown;
+  try {
+    data = (JSON.parse(text) as { data?: unknown } | null)?.data;
+  } catch {
+    return answer(res, 400, '{"error":"the body is not JSON"}');
+  }
   if (typeof data !== 'object' || data === null) return answer(res, 400, '{"error":"data must be an object"}');
   const path = `${API_PREFIX}/${user}/${type}`;
   const reference = `vault:kv/data/${mount}/users/${user}/${type}`;
   const client = await db.connect();
+  let broken: Error | undefined;
   try {
     const q = (v: string) => client.escapeLiteral(v);
     await client.query(
@@ -115,10 +128,11 @@ async function writeCredential(db: pg.Pool, res: http.ServerResponse, user: stri
     await client.query('COMMIT');
     answer(res, 201, JSON.stringify({ reference, version }));
   } catch (err) {
-    await client.query('ROLLBACK').catch(() => undefined);
+    // A connection that cannot even roll back goes, not back into the pool.
+    await client.query('ROLLBACK').catch((rollbackErr: Error) => (broken = rollbackErr));
     throw err;
   } finally {
-    client.release();
+    client.release(broken);
   }
 }
 
