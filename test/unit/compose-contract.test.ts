@@ -20,6 +20,7 @@ interface Service {
   init?: boolean;
   environment?: Record<string, string | number | null> | string[];
   volumes?: string[];
+  tmpfs?: string[];
   ports?: string[];
   healthcheck?: Healthcheck;
   depends_on?: Record<string, { condition: string }> | string[];
@@ -32,6 +33,8 @@ interface ImageContract {
   environment: Record<string, string>;
   paths: Record<string, string>;
   tools: string[];
+  /** The image's VOLUME paths. */
+  volumes: string[];
 }
 type Family = 'vault' | 'postgres' | 'node';
 
@@ -74,6 +77,14 @@ function namedMounts(s: Service): { volume: string; target: string }[] {
     .map(([volume, target]) => ({ volume: volume!, target: target! }));
 }
 const targets = (s: Service): string[] => (s.volumes ?? []).map((v) => v.split(':')[1]!);
+
+/**
+ * The image's VOLUME paths that `mounts` (a service's volume targets and tmpfs paths) leave bare: Docker gives
+ * each an anonymous volume per container, which `docker compose down` without -v leaves behind.
+ */
+function anonymousVolumes(f: Family, mounts: string[]): string[] {
+  return contract[f].volumes.filter((v) => !mounts.includes(v));
+}
 
 function dependsOn(s: Service): Record<string, string> {
   if (!s.depends_on) return {};
@@ -324,6 +335,11 @@ describe('docker-compose.yml relies on its images for nothing beyond vault/offli
       for (const key of Object.keys(env(s))) {
         assert.ok(key in c.environment, `${name} sets ${key}, which the ${family(s)} contract does not list`);
       }
+      assert.deepEqual(
+        anonymousVolumes(family(s), [...targets(s), ...(s.tmpfs ?? [])]),
+        [],
+        `${name} leaves image volumes bare: each container gets anonymous volumes that \`make down\` leaves behind`,
+      );
       const known = Object.keys(c.paths);
       for (const t of targets(s)) {
         // A target is either a path the image gives meaning to, or a new mount point that Docker creates.
@@ -346,6 +362,12 @@ describe('docker-compose.yml relies on its images for nothing beyond vault/offli
         const handled = v.endsWith('_FILE') ? text.includes(`file_env ${v.slice(0, -5)}`) : text.includes(v);
         assert.ok(handled, `${dir} does not handle ${v}`);
       }
+    }
+    for (const f of ['vault', 'postgres', 'node'] as const) {
+      const declared = [...read(`vault/offline/${f}/Dockerfile`).matchAll(/^VOLUME\s+(.+)$/gm)].flatMap((m) =>
+        m[1]!.trim().split(/\s+/),
+      );
+      assert.deepEqual(declared.sort(), [...contract[f].volumes].sort(), `vault/offline/${f}/Dockerfile's VOLUMEs`);
     }
     assert.match(read('vault/offline/vault/Dockerfile'), /\bwget\b/);
     assert.match(read('vault/offline/node/Dockerfile'), /npm-cli\.js \/usr\/local\/bin\/npm/);
@@ -468,6 +490,15 @@ describe('docker-compose.ha.yml: the HA profile (make prod-local-ha) on top of d
       for (const m of namedMounts(ha.services[n]!))
         assert.ok(!(m.volume in compose.volumes), `${n} shares ${m.volume}`);
     assert.equal((ha as Record<string, unknown>).name, undefined);
+  });
+
+  test('no HA container gets an anonymous volume (both files merged, as compose merges mounts by path)', () => {
+    for (const [name, s] of Object.entries(ha.services)) {
+      const base = services[name];
+      const mounts = [...targets(s), ...(s.tmpfs ?? []), ...(base ? [...targets(base), ...(base.tmpfs ?? [])] : [])];
+      const f = family(s.image || s.build ? s : base!);
+      assert.deepEqual(anonymousVolumes(f, mounts), [], `${name} leaves image volumes bare`);
+    }
   });
 
   test('the proxy mounts vault-cli read-only (it starts before vault-init, which must own the fresh volume)', () => {
