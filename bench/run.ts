@@ -217,6 +217,20 @@ interface ProfileLoad {
   makeTarget: (url: string) => Target;
 }
 
+/**
+ * Credential writes through the app (or the floor, without `authorization`) at `url`: `body` PUT to a new
+ * credential of `user` each time (w0, w1, …), so no write waits on another's lock.
+ */
+function credentialWriteAt(url: string, user: string, body: string, authorization?: string): Target {
+  return {
+    url: `${url}/users/${user}/credentials/w0`,
+    method: 'PUT',
+    headers: { ...(authorization ? { authorization } : {}), 'content-type': 'application/json' },
+    body,
+    path: (n) => `/users/${user}/credentials/w${n}`,
+  };
+}
+
 /** The profiled loads: cache-miss resolves and credential writes, at concurrency 8. */
 function profileLoads(
   resolveAt: (url: string) => Target,
@@ -228,13 +242,7 @@ function profileLoads(
     write: {
       label: 'credential write, concurrency 8',
       slug: 'write-c8',
-      makeTarget: (url: string): Target => ({
-        url: `${url}/users/bench-prof/credentials/w0`,
-        method: 'PUT',
-        headers: { authorization: auth, 'content-type': 'application/json' },
-        body,
-        path: (n) => `/users/bench-prof/credentials/w${n}`,
-      }),
+      makeTarget: (url: string) => credentialWriteAt(url, 'bench-prof', body, auth),
     },
   };
 }
@@ -423,6 +431,16 @@ async function bench(): Promise<BenchResults | undefined> {
       headers: vaultHeaders,
       path: (n) => `/v1/aurora/data/users/${USER}/k${n % refs.length}`,
     });
+    // Writes create a new secret each, as the app's writes create a new credential each.
+    const body = JSON.stringify({ data: VALUE });
+    const rawWriteTarget: Target = {
+      url: `${stack.vault.addr}/v1/aurora/data/users/bench-raw/w0`,
+      method: 'POST',
+      headers: { ...vaultHeaders, 'content-type': 'application/json' },
+      body,
+      path: (n) => `/v1/aurora/data/users/bench-raw/w${n}`,
+    };
+    /* eslint-enable no-restricted-syntax */
     const resolveAt = (url: string): Target => ({
       url: `${url}/users/${USER}/credentials/k0/resolve`,
       method: 'POST',
@@ -430,14 +448,6 @@ async function bench(): Promise<BenchResults | undefined> {
       path: (n) => `/users/${USER}/credentials/k${n % refs.length}/resolve`,
     });
     const pids = { vault: stack.vault.pid, postgres: stack.postgres.pid };
-    // The floor's writes: new credentials each, as the app's, under a user of their own.
-    const floorWriteAt = (url: string): Target => ({
-      url: `${url}/users/bench-floor/credentials/w0`,
-      method: 'PUT',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ data: VALUE }),
-      path: (n) => `/users/bench-floor/credentials/w${n}`,
-    });
     const idleMb = round(rssMb(missApp.pid), 1);
     // The floor reaches PostgreSQL as the app does: as a user leased from Vault's database engine (aurora-app),
     // with the app's own token. The lease ends with the throwaway stack.
@@ -450,15 +460,9 @@ async function bench(): Promise<BenchResults | undefined> {
     extraStops.push(() => stopProcess(floor.child));
 
     log(`measuring, ${DURATION_S} s per cell after 1 s of warm-up`);
-    const body = JSON.stringify({ data: VALUE });
+    // The floor's writes: new credentials each, as the app's, under a user of their own.
+    const floorWriteTarget = credentialWriteAt(floor.url, 'bench-floor', body);
     if (ONLY) {
-      const rawWriteTarget: Target = {
-        url: `${stack.vault.addr}/v1/aurora/data/users/bench-raw/w0`,
-        method: 'POST',
-        headers: { ...vaultHeaders, 'content-type': 'application/json' },
-        body,
-        path: (n) => `/v1/aurora/data/users/bench-raw/w${n}`,
-      };
       const loads = profileLoads(resolveAt, auth, body);
       if (ONLY.has('miss') || ONLY.has('hit') || ONLY.has('floor'))
         await compare([
@@ -478,7 +482,7 @@ async function bench(): Promise<BenchResults | undefined> {
           { name: 'raw write', target: rawWriteTarget, pids },
           { name: 'app write', target: loads.write.makeTarget(hitApp.url), pids: { ...pids, app: hitApp.pid } },
           ...(ONLY.has('floor')
-            ? [{ name: 'floor write', target: floorWriteAt(floor.url), pids: { ...pids, app: floor.child.pid } }]
+            ? [{ name: 'floor write', target: floorWriteTarget, pids: { ...pids, app: floor.child.pid } }]
             : []),
         ]);
       if (ONLY.has('variant')) {
@@ -516,34 +520,17 @@ async function bench(): Promise<BenchResults | undefined> {
       { name: 'floor proxy', target: resolveAt(floor.url), pids: { ...pids, app: floor.child.pid } },
     ])) as [Series, Series, Series, Series];
     const [rawWrite, appWrite, floorWrite] = (await compare([
-      {
-        name: 'raw write',
-        pids,
-        target: {
-          url: `${stack.vault.addr}/v1/aurora/data/users/bench-raw/w0`,
-          method: 'POST',
-          headers: { ...vaultHeaders, 'content-type': 'application/json' },
-          body,
-          path: (n) => `/v1/aurora/data/users/bench-raw/w${n}`,
-        },
-      },
-      /* eslint-enable no-restricted-syntax */
+      { name: 'raw write', pids, target: rawWriteTarget },
       {
         name: 'app write',
         pids: { ...pids, app: hitApp.pid },
-        target: {
-          url: `${hitApp.url}/users/bench-app/credentials/w0`,
-          method: 'PUT',
-          headers: { authorization: auth, 'content-type': 'application/json' },
-          body,
-          path: (n) => `/users/bench-app/credentials/w${n}`,
-        },
+        target: credentialWriteAt(hitApp.url, 'bench-app', body, auth),
       },
-      { name: 'floor write', target: floorWriteAt(floor.url), pids: { ...pids, app: floor.child.pid } },
+      { name: 'floor write', target: floorWriteTarget, pids: { ...pids, app: floor.child.pid } },
     ])) as [Series, Series, Series];
 
-    // Two experiments that test the explanations of misses (README), each interleaved with its baseline: a
-    // smaller V8 young generation for the RSS, a larger PostgreSQL pool for writes.
+    // Two experiments that test the explanations of misses (README), each interleaved with its baseline: V8's heap
+    // defaults instead of the app's heap flags for the RSS, a larger PostgreSQL pool for writes.
     const experiments: NonNullable<BenchResults['experiments']> = {};
     const sample = (c: CpuCell) => ({
       rps: c.rps,
@@ -560,15 +547,7 @@ async function bench(): Promise<BenchResults | undefined> {
       extraApps.push(app);
       await app.waitReady();
       const targetOf = (url: string): Target =>
-        kind === 'resolve hit'
-          ? resolveAt(url)
-          : {
-              url: `${url}/users/bench-exp/credentials/w0`,
-              method: 'PUT',
-              headers: { authorization: auth, 'content-type': 'application/json' },
-              body,
-              path: (n) => `/users/bench-exp/credentials/w${n}`,
-            };
+        kind === 'resolve hit' ? resolveAt(url) : credentialWriteAt(url, 'bench-exp', body, auth);
       const [base, variant] = (await group(
         [
           { name: `${kind} (default)`, target: targetOf(hitApp.url), pids: { ...pids, app: hitApp.pid } },
