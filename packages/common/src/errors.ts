@@ -146,6 +146,16 @@ export function isRaftTransition(err: unknown): boolean {
   return err instanceof VaultRequestError && err.vaultStatus >= 500 && isRaftTransitionMessage(err.vaultMessage);
 }
 
+/**
+ * Vault's bare 500 "internal error": what it answers when it refuses a request it cannot audit (no audit device
+ * took the line: a full disk, or a device left half-enabled by a cut-off request, for a few seconds). Any other
+ * 500 names what broke (e.g. "invalid ciphertext" for a damaged storage entry). vault-diagnosis.ts tells the
+ * audit case apart from a standby without an active node.
+ */
+export function isBareInternalError(err: unknown): err is VaultRequestError {
+  return err instanceof VaultRequestError && err.vaultStatus === 500 && err.vaultMessage === 'internal error';
+}
+
 /** PostgreSQL unreachable or failing: transient from the caller's point of view. */
 export class DatabaseUnavailableError extends AuroraError {
   constructor(cause?: unknown) {

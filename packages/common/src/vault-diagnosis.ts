@@ -5,7 +5,7 @@
  * unsealed and active points at the audit devices: Vault refuses any request it cannot audit (Vault docs,
  * "Blocked audit devices"; checked with Vault 1.21.4: a full disk gives exactly that, and sys/health stays 200).
  */
-import { AUDIT_LOG_DIAGNOSIS, VaultRefusingError, VaultRequestError } from './errors.js';
+import { AUDIT_LOG_DIAGNOSIS, VaultRefusingError, isBareInternalError } from './errors.js';
 import type { VaultClient } from './vault-client.js';
 
 /**
@@ -14,10 +14,7 @@ import type { VaultClient } from './vault-client.js';
  * leaves `err` as it was.
  */
 export async function diagnoseVaultError(client: VaultClient, err: unknown): Promise<unknown> {
-  // Vault says only "internal error" when it refuses for lack of an audit device; any other 500 says what broke
-  // (e.g. "invalid ciphertext" for a damaged storage entry) and is left as it is.
-  if (!(err instanceof VaultRequestError) || err.vaultStatus !== 500 || err.vaultMessage !== 'internal error')
-    return err;
+  if (!isBareInternalError(err)) return err;
   try {
     const health = await client.health();
     // A standby answers 500 while no node is active (a failover): that is not the audit devices.

@@ -3,7 +3,13 @@
  * Data flows one way: health → init material → unsealed → configured → banner.
  */
 import { performance } from 'node:perf_hooks';
-import { VaultClient, isRaftTransition, type Logger, type VaultRequestError } from '@aurora/common';
+import {
+  VaultClient,
+  isBareInternalError,
+  isRaftTransition,
+  type Logger,
+  type VaultRequestError,
+} from '@aurora/common';
 import type { VaultInitConfig } from './config.js';
 import { configureVault, type ConfigureResult } from './configure/index.js';
 import { printBanner } from './banner.js';
@@ -22,25 +28,38 @@ export interface SetupResult {
 }
 
 /**
- * How long a step keeps retrying while Vault's Raft cluster changes leaders, in ms. An election takes seconds
- * (Vault's Raft defaults: a 1 s heartbeat timeout, elections within a few heartbeats); a minute covers a slow
- * one on busy cores.
+ * How long a step keeps retrying while Vault passes through a state that ends by itself, in ms: its Raft
+ * cluster changing leaders (Vault's Raft defaults: a 1 s heartbeat timeout, elections within a few heartbeats),
+ * or Vault refusing requests it cannot audit for the few seconds after a cut-off audit enable. A minute covers
+ * a slow election on busy cores.
  */
-export const RAFT_TRANSITION_RETRY_MS = 60_000;
+export const PASSING_STATE_RETRY_MS = 60_000;
+
+/** Why a failed step is worth running again, in words for the log; undefined when it is not. */
+function passingState(err: unknown): string | undefined {
+  if (isRaftTransition(err)) return "Vault's Raft cluster is changing leaders";
+  if (isBareInternalError(err))
+    return (
+      'Vault answers 500 "internal error": it refuses requests it cannot audit (its audit log cannot be written: ' +
+      'disk full? or an audit device was left half-enabled by a cut-off request, which passes within seconds)'
+    );
+  return undefined;
+}
 
 /**
  * Runs `fn`, then logs one line with the step's name and duration (and what `fields` says about the result).
- * While Vault answers only that its Raft cluster is between leaders ("leadership lost while committing log",
- * just after a restore or a failover), the step runs again, once a second, for up to `retryMs`: every step is
- * safe to repeat (unseal resubmits keys, configure is declarative, generate-root cancels an attempt it finds).
- * Any other error, or a transition that outlasts `retryMs`, is thrown as is.
+ * While Vault answers only that it is in a passing state (its Raft cluster between leaders, just after a
+ * restore or a failover; a bare 500 from an audit device that cannot write), the step runs again, once a
+ * second, for up to `retryMs`, and says so once: every step is safe to repeat (unseal resubmits keys,
+ * configure is declarative, generate-root cancels an attempt it finds). Any other error, or a state that
+ * outlasts `retryMs`, is thrown as is.
  */
 export async function step<T>(
   logger: Logger,
   name: string,
   fn: () => Promise<T>,
   fields?: (r: T) => Record<string, unknown>,
-  retryMs = RAFT_TRANSITION_RETRY_MS,
+  retryMs = PASSING_STATE_RETRY_MS,
 ): Promise<T> {
   const started = performance.now();
   const deadline = Date.now() + retryMs;
@@ -51,9 +70,10 @@ export async function step<T>(
       result = await fn();
       break;
     } catch (err) {
-      if (!isRaftTransition(err) || Date.now() >= deadline) throw err;
+      const why = passingState(err);
+      if (!why || Date.now() >= deadline) throw err;
       if (retries === 0) {
-        logger.warn(`step ${name}: Vault's Raft cluster is changing leaders; retrying for up to ${retryMs / 1000} s`, {
+        logger.warn(`step ${name}: ${why}; retrying for up to ${retryMs / 1000} s`, {
           step: name,
           vaultMessage: (err as VaultRequestError).vaultMessage,
         });
@@ -65,7 +85,7 @@ export async function step<T>(
   logger.info(`step ${name} done`, {
     step: name,
     durationMs: Math.round(performance.now() - started),
-    ...(retries ? { raftTransitionRetries: retries } : {}),
+    ...(retries ? { retries } : {}),
     ...(fields?.(result) ?? {}),
   });
   return result;

@@ -1,6 +1,8 @@
 // User story: as an operator restoring a Raft snapshot or losing the active node, I do not see vault-init exit
-// because Vault answered "leadership lost while committing log" in the seconds between two leaders: each setup
-// step runs again until the cluster has a leader, and says once that it waits. Any other error ends the step.
+// because Vault answered "leadership lost while committing log" in the seconds between two leaders; nor, after
+// vault-init was killed mid-request, because Vault refused requests it could not audit for a few seconds (a bare
+// 500 "internal error"). Each setup step runs again until the state has passed, and says once that it waits,
+// naming the state. Any other error ends the step.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { PassThrough } from 'node:stream';
@@ -37,21 +39,46 @@ test('a step that meets a leader change runs again and succeeds; one warning, th
   assert.equal(warnings.length, 1);
   assert.match(String(warnings[0]!.message), /step configure: Vault's Raft cluster is changing leaders/);
   const done = lines().find((l) => l.message === 'step configure done');
-  assert.equal(done?.raftTransitionRetries, 2);
+  assert.equal(done?.retries, 2);
 });
 
-test('any other error ends the step at once', async () => {
-  const { logger } = capture();
+test('a step that meets Vault refusing what it cannot audit runs again; the warning names the audit log', async () => {
+  const { logger, lines } = capture();
   let calls = 0;
-  await assert.rejects(
-    step(logger, 'configure', async () => {
-      calls++;
-      throw new VaultRequestError('sys/policies/acl/aurora-app', 403, 'permission denied');
-    }),
-    /permission denied/,
+  const result = await step(logger, 'configure', async () => {
+    calls++;
+    if (calls < 2) throw new VaultRequestError('sys/audit', 500, 'internal error');
+    return 'configured';
+  });
+  assert.equal(result, 'configured');
+  await new Promise<void>((resolve) => setImmediate(resolve));
+  const warnings = lines().filter((l) => l.level === 'warn');
+  assert.equal(warnings.length, 1);
+  assert.match(
+    String(warnings[0]!.message),
+    /step configure: .*refuses requests it cannot audit.*retrying for up to 60 s/,
   );
-  assert.equal(calls, 1);
+  assert.equal(lines().find((l) => l.message === 'step configure done')?.retries, 1);
 });
+
+for (const [what, err] of [
+  ['a refusal', new VaultRequestError('sys/policies/acl/aurora-app', 403, 'permission denied')],
+  ['a 500 that names what broke', new VaultRequestError('aurora/data/x', 500, 'invalid ciphertext')],
+  ['a 400', new VaultRequestError('sys/audit/file', 400, 'path already in use')],
+] as const) {
+  test(`any other error ends the step at once: ${what}`, async () => {
+    const { logger } = capture();
+    let calls = 0;
+    await assert.rejects(
+      step(logger, 'configure', async () => {
+        calls++;
+        throw err;
+      }),
+      (e) => e === err,
+    );
+    assert.equal(calls, 1);
+  });
+}
 
 test('a transition that outlasts the retry window is thrown, naming Vault', async () => {
   const { logger } = capture();
