@@ -10,7 +10,15 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger, VaultClient } from '@aurora/common';
 import type { VaultInitConfig } from './config.js';
-import { AUDIT_STDOUT, ourAuditDevices, rotateAuditFile, slotOf, switchAuditDevice } from './configure/audit.js';
+import {
+  AUDIT_STDOUT,
+  ourAuditDevices,
+  rotateAuditFile,
+  switchAuditDevice,
+  switchTarget,
+  unlistedDevicesWarning,
+  type AuditSwitch,
+} from './configure/audit.js';
 import { auditLogRotations } from './metrics.js';
 
 type Run = <T>(fn: (client: VaultClient) => Promise<T>) => Promise<T>;
@@ -20,6 +28,7 @@ export class AuditRotation {
   private stopped = false;
   private since = Date.now();
   private problem?: string;
+  private unlistedWarning?: string;
 
   constructor(
     private readonly config: Readonly<VaultInitConfig>,
@@ -58,11 +67,12 @@ export class AuditRotation {
       const devices = await this.run((c) => ourAuditDevices(c));
       if (devices.length === 0) return 'not-due'; // configure enables it
       let active = devices[devices.length - 1]!;
-      if (devices.length === 2) {
+      if (devices.length > 1) {
         // A switch was interrupted (vault-init stopped in the middle): finish it, towards the newer file.
-        const onRing = devices.filter((d) => slotOf(base, audit.keepFiles, d.filePath) >= 0);
-        const target = onRing[onRing.length - 1] ?? active;
-        active = await this.run((c) => switchAuditDevice(c, target.filePath));
+        const target = switchTarget(base, audit.keepFiles, devices) ?? active;
+        const settled = await this.run((c) => switchAuditDevice(c, target.filePath));
+        this.warnUnlisted(settled);
+        active = settled.device;
       }
       const size = await this.size(active.filePath);
       const age = (Date.now() - this.since) / 1000;
@@ -75,6 +85,7 @@ export class AuditRotation {
       }
       const rotation = await this.run((c) => rotateAuditFile(c, base, audit.keepFiles));
       auditLogRotations.inc();
+      this.warnUnlisted(rotation);
       this.since = Date.now();
       this.logger.info('audit log rotated', {
         from: active.filePath,
@@ -107,6 +118,14 @@ export class AuditRotation {
       );
       return undefined;
     }
+  }
+
+  /** Says once what Vault holds unlisted: every rotation runs into the same device until Vault restarts. */
+  private warnUnlisted(done: AuditSwitch): void {
+    const warning = unlistedDevicesWarning(done.unlistedPaths, done.device.path);
+    if (!warning || warning === this.unlistedWarning) return;
+    this.unlistedWarning = warning;
+    this.logger.warn(warning);
   }
 
   private report(message: string, err?: unknown): void {

@@ -140,6 +140,7 @@ export async function unsealAndConfigure(
     if (session) await revokeToken(client, session.token).catch(() => undefined);
     throw err;
   }
+  for (const warning of configured.warnings) logger.warn(warning);
   if (config.revokeRootToken) {
     await step(
       logger,

@@ -12,7 +12,7 @@ import { DB_CONNECTION, ensureDatabaseConnection } from './database-connection.j
 import { DATABASE_MOUNT, ensureDatabaseEngine } from './database-engine.js';
 import { desiredDatabaseRoles, ensureDatabaseRole } from './database-roles.js';
 import { ensureApproleAuth, ensureRole, ensureRoleCredentials } from './approle.js';
-import { ensureFileAudit } from './audit.js';
+import { ensureFileAudit, unlistedDevicesWarning } from './audit.js';
 import { ensureKubernetesAuth, ensureKubernetesRole } from './kubernetes-auth.js';
 import { ensureKvV2 } from './kv.js';
 import { ensureOperatorToken } from './operator-token.js';
@@ -33,17 +33,23 @@ export const SECRET_MOUNT = 'secret';
 export interface ConfigureResult {
   /** What changed, per object; all 'unchanged' on a rerun. */
   changes: Record<string, Change>;
+  /** What the operator should know about, for the log: Vault state vault-init worked around but cannot clear. */
+  warnings: string[];
   operatorToken: string;
 }
 
 /** `client` must hold the root token. */
 export async function configureVault(client: VaultClient, config: Readonly<VaultInitConfig>): Promise<ConfigureResult> {
   const changes: Record<string, Change> = {};
+  const warnings: string[] = [];
   // Policies are read from disk first: a broken template stops us before anything is written.
   const policies = await desiredPolicies(config);
 
   // First, so that everything after it is audited.
-  changes['audit:file'] = await ensureFileAudit(client, config.auditFile, config.audit.keepFiles);
+  const audit = await ensureFileAudit(client, config.auditFile, config.audit.keepFiles);
+  changes['audit:file'] = audit.change;
+  const auditWarning = unlistedDevicesWarning(audit.unlistedPaths, audit.device.path);
+  if (auditWarning) warnings.push(auditWarning);
   changes[`kv:${config.kvMount}`] = await ensureKvV2(client, config.kvMount);
   changes[`kv:${SECRET_MOUNT}`] = await ensureKvV2(client, SECRET_MOUNT);
   for (const [name, text] of policies) changes[`policy:${name}`] = await ensurePolicy(client, name, text);
@@ -108,5 +114,5 @@ export async function configureVault(client: VaultClient, config: Readonly<Vault
   changes['raft:autopilot'] = await ensureAutopilotConfig(client, config.raftServerStabilizationTime);
   changes['token:metrics'] = (await ensureMetricsToken(client, config.operatorTokenDir)).change;
   recordConfigure(changes);
-  return { changes, operatorToken: operator.token };
+  return { changes, warnings, operatorToken: operator.token };
 }
