@@ -98,46 +98,58 @@ test('killed while enabling the device at the first start: the rerun audits thro
   assert.deepEqual(Object.values(await listed()), [base]);
 });
 
-test('killed in the middle of a rotation: the next rotations take a spare path, warn once, and the ring turns on', async () => {
-  const base = scene.dirs.auditFile;
-  // Back to the usual start: the device at file/ on slot 0, then a cut-off enable of file-next/ on slot 1.
-  await restartVaultWithoutDevices();
-  await root.enableAuditDevice('file', 'file', { file_path: base, mode: '0660' });
-  await leaveUnlistedAuditDevice(root, 'file-next', `${base}.1`);
-  assert.deepEqual(await listed(), { 'file/': base });
+// The device in use, and the path Vault holds unlisted: the first start's case (held at file/, in use at
+// file-next/) and a rotation's (in use at file/, cut off while enabling file-next/).
+for (const [active, held] of [
+  ['file', 'file-next'],
+  ['file-next', 'file'],
+] as const) {
+  test(`held at ${held}/ while ${active}/ writes: every rotation takes another path, one warning, the ring turns on`, async () => {
+    const base = scene.dirs.auditFile;
+    await restartVaultWithoutDevices();
+    await root.enableAuditDevice(active, 'file', { file_path: base, mode: '0660' });
+    await leaveUnlistedAuditDevice(root, held, `${base}.1`);
+    assert.deepEqual(await listed(), { [`${active}/`]: base });
 
-  const proc = VaultInitProcess.start(scene.env);
-  let out: string;
-  try {
-    await proc.waitForOutput(/watching the seal status/, 60_000);
-    // Traffic until the device has moved twice: slot 1 through a spare path, then slot 2 through file/.
-    const rotations = () => logLines(proc.output()).filter((l) => l.message === 'audit log rotated');
-    await waitFor(
-      'two audit log rotations',
-      async () => {
-        await Promise.all(Array.from({ length: 20 }, () => root.read('sys/mounts')));
-        return rotations().length >= 2 ? true : undefined;
-      },
-      120_000,
-      0,
+    const proc = VaultInitProcess.start(scene.env);
+    let out: string;
+    try {
+      await proc.waitForOutput(/watching the seal status/, 60_000);
+      // Traffic until the device has gone once round the ring of three files.
+      const rotations = () => logLines(proc.output()).filter((l) => l.message === 'audit log rotated');
+      await waitFor(
+        'three audit log rotations',
+        async () => {
+          await Promise.all(Array.from({ length: 20 }, () => root.read('sys/mounts')));
+          return rotations().length >= 3 ? true : undefined;
+        },
+        120_000,
+        0,
+      );
+    } finally {
+      // A stop waits for a switch in flight: never two devices, never a cut-off enable.
+      await proc.stop();
+      out = proc.output();
+      outputs.push(out);
+    }
+    assert.doesNotMatch(out, /audit log rotation failed/);
+    const warnings = logLines(out).filter((l) => l.level === 'warn' && /does not list/.test(String(l.message)));
+    assert.equal(warnings.length, 1, out.slice(-3000));
+    assert.match(
+      String(warnings[0]!.message),
+      new RegExp(`holds an audit device at ${held}/ that sys/audit does not list`),
     );
-  } finally {
-    await proc.stop();
-    out = proc.output();
-    outputs.push(out);
-  }
-  assert.doesNotMatch(out, /audit log rotation failed/);
-  const warnings = logLines(out).filter((l) => l.level === 'warn' && /does not list/.test(String(l.message)));
-  assert.equal(warnings.length, 1, out.slice(-3000));
-  assert.match(String(warnings[0]!.message), /holds an audit device at file-next\/ that sys\/audit does not list/);
-  const [first, second] = logLines(out).filter((l) => l.message === 'audit log rotated');
-  assert.deepEqual([first!.device, first!.to], ['file-spare-1', `${base}.1`]);
-  assert.deepEqual([second!.device, second!.to], ['file', `${base}.2`]);
-  // However many rotations ran before the stop: one listed device, on the ring.
-  const devices = Object.values(await listed());
-  assert.equal(devices.length, 1);
-  assert.ok([base, `${base}.1`, `${base}.2`].includes(devices[0]!), devices[0]);
-});
+    const moves = logLines(out).filter((l) => l.message === 'audit log rotated');
+    assert.deepEqual(
+      moves.slice(0, 3).map((m) => m.to),
+      [`${base}.1`, `${base}.2`, base],
+    );
+    for (const m of moves) assert.notEqual(m.device, held);
+    const devices = Object.values(await listed());
+    assert.equal(devices.length, 1, JSON.stringify(await listed()));
+    assert.ok([base, `${base}.1`, `${base}.2`].includes(devices[0]!), devices[0]);
+  });
+}
 
 test('every device path held by an unlisted device: vault-init stops with exit 5, naming the cause and the fix', async () => {
   await restartVaultWithoutDevices();

@@ -94,7 +94,30 @@ test('a transition that outlasts the retry window is thrown, naming Vault', asyn
       undefined,
       1500,
     ),
-    /Vault answered 500 .*leadership lost/,
+    /step configure: Vault's Raft cluster is changing leaders; it did not pass within 1.5 s. Vault's last answer: Vault answered 500 .*leadership lost/,
   );
   assert.ok(calls >= 2 && calls <= 3, `ran ${calls} times in a 1.5 s window`);
+});
+
+test('a long wait says how long it has waited, every ten retries', async () => {
+  const { logger, lines } = capture();
+  await assert.rejects(
+    step(
+      logger,
+      'configure',
+      async () => {
+        throw new VaultRequestError('sys/audit', 500, 'internal error');
+      },
+      undefined,
+      400,
+      10,
+    ),
+    /refuses requests it cannot audit.*did not pass within 0.4 s/,
+  );
+  await new Promise<void>((resolve) => setImmediate(resolve));
+  const warnings = lines().filter((l) => l.level === 'warn');
+  assert.match(String(warnings[0]!.message), /retrying for up to 0.4 s/);
+  assert.ok(warnings.length >= 2, `${warnings.length} warnings`);
+  for (const w of warnings.slice(1))
+    assert.match(String(w.message), /still waiting, \d+ s of 0.4 s: Vault answers 500/);
 });

@@ -21,6 +21,12 @@ import {
 } from './configure/audit.js';
 import { auditLogRotations } from './metrics.js';
 
+/**
+ * How long a stop waits for a rotation in flight, in ms: a switch is two requests of a few milliseconds, and
+ * `docker stop` sends SIGKILL 10 s after SIGTERM.
+ */
+export const STOP_GRACE_MS = 5_000;
+
 type Run = <T>(fn: (client: VaultClient) => Promise<T>) => Promise<T>;
 
 export class AuditRotation {
@@ -28,7 +34,9 @@ export class AuditRotation {
   private stopped = false;
   private since = Date.now();
   private problem?: string;
-  private unlistedWarning?: string;
+  private inFlight?: Promise<unknown>;
+  /** The device paths already reported as held by a device Vault does not list. */
+  private readonly reportedUnlisted = new Set<string>();
 
   constructor(
     private readonly config: Readonly<VaultInitConfig>,
@@ -46,7 +54,8 @@ export class AuditRotation {
     }
     const loop = async () => {
       if (this.stopped) return;
-      await this.check();
+      this.inFlight = this.check();
+      await this.inFlight;
       if (this.stopped) return;
       this.timer = setTimeout(() => void loop(), this.config.audit.checkMs);
       this.timer.unref();
@@ -55,9 +64,17 @@ export class AuditRotation {
     this.timer.unref();
   }
 
-  stop(): void {
+  /**
+   * Stops the checks, and waits (up to `graceMs`) for one in flight: a switch stopped between its enable and its
+   * disable leaves two devices, and an enable cut off mid-request can leave Vault one it does not list.
+   */
+  async stop(graceMs = STOP_GRACE_MS): Promise<void> {
     this.stopped = true;
     clearTimeout(this.timer);
+    if (!this.inFlight) return;
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([this.inFlight, new Promise<void>((resolve) => (timer = setTimeout(resolve, graceMs)))]);
+    clearTimeout(timer);
   }
 
   /** One look, and a rotation when due. Never throws: a problem is logged when it starts and when it ends. */
@@ -120,11 +137,12 @@ export class AuditRotation {
     }
   }
 
-  /** Says once what Vault holds unlisted: every rotation runs into the same device until Vault restarts. */
+  /** Says once per path what Vault holds unlisted: rotations run into the same device until Vault restarts. */
   private warnUnlisted(done: AuditSwitch): void {
-    const warning = unlistedDevicesWarning(done.unlistedPaths, done.device.path);
-    if (!warning || warning === this.unlistedWarning) return;
-    this.unlistedWarning = warning;
+    const fresh = done.unlistedPaths.filter((p) => !this.reportedUnlisted.has(p));
+    const warning = unlistedDevicesWarning(fresh, done.device.path);
+    if (!warning) return;
+    for (const p of fresh) this.reportedUnlisted.add(p);
     this.logger.warn(warning);
   }
 

@@ -53,8 +53,7 @@ async function main(): Promise<void> {
   const running: { server?: http.Server; watcher?: Watcher; own?: OwnSession } = {};
   const shutdown = async (signal: string) => {
     logger.info('stopping', { signal });
-    running.own?.stop();
-    await running.watcher?.stop();
+    await Promise.all([running.own?.stop(), running.watcher?.stop()]);
     running.server?.close();
     process.exit(EXIT.ok);
   };

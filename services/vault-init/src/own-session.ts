@@ -62,11 +62,12 @@ export class OwnSession {
     await probe();
   }
 
-  stop(): void {
+  /** Stops the token watcher, the probes and the audit rotation; resolves once a rotation in flight ended. */
+  async stop(): Promise<void> {
     this.stopped = true;
     clearTimeout(this.probeTimer);
     this.watcher.stop();
-    this.rotation.stop();
+    await this.rotation.stop();
   }
 
   /** The token's lifetime (for logs and health). */

@@ -35,6 +35,9 @@ export interface SetupResult {
  */
 export const PASSING_STATE_RETRY_MS = 60_000;
 
+/** Retries between two progress lines while a step waits (10 s at one retry a second). */
+const PROGRESS_EVERY = 10;
+
 /** Why a failed step is worth running again, in words for the log; undefined when it is not. */
 function passingState(err: unknown): string | undefined {
   if (isRaftTransition(err)) return "Vault's Raft cluster is changing leaders";
@@ -49,10 +52,11 @@ function passingState(err: unknown): string | undefined {
 /**
  * Runs `fn`, then logs one line with the step's name and duration (and what `fields` says about the result).
  * While Vault answers only that it is in a passing state (its Raft cluster between leaders, just after a
- * restore or a failover; a bare 500 from an audit device that cannot write), the step runs again, once a
- * second, for up to `retryMs`, and says so once: every step is safe to repeat (unseal resubmits keys,
- * configure is declarative, generate-root cancels an attempt it finds). Any other error, or a state that
- * outlasts `retryMs`, is thrown as is.
+ * restore or a failover; a bare 500 from an audit device that cannot write), the step runs again every
+ * `intervalMs` (ms) for up to `retryMs` (ms), says so, then every ten retries how long it has waited: every
+ * step is safe to repeat (unseal resubmits keys, configure is declarative, generate-root cancels an attempt it
+ * finds). Any other error is thrown as is; a state that outlasts `retryMs` is thrown as an Error naming the
+ * state, with Vault's answer in its message and as its cause.
  */
 export async function step<T>(
   logger: Logger,
@@ -60,6 +64,7 @@ export async function step<T>(
   fn: () => Promise<T>,
   fields?: (r: T) => Record<string, unknown>,
   retryMs = PASSING_STATE_RETRY_MS,
+  intervalMs = 1000,
 ): Promise<T> {
   const started = performance.now();
   const deadline = Date.now() + retryMs;
@@ -71,15 +76,24 @@ export async function step<T>(
       break;
     } catch (err) {
       const why = passingState(err);
-      if (!why || Date.now() >= deadline) throw err;
+      if (!why) throw err;
+      if (Date.now() >= deadline)
+        // Not a VaultInitError: the watch loop keeps treating Vault's state as passing, and looks again soon.
+        throw new Error(
+          `step ${name}: ${why}; it did not pass within ${retryMs / 1000} s. Vault's last answer: ${(err as Error).message}`,
+          { cause: err },
+        );
+      const waited = Math.round((Date.now() - (deadline - retryMs)) / 1000);
       if (retries === 0) {
         logger.warn(`step ${name}: ${why}; retrying for up to ${retryMs / 1000} s`, {
           step: name,
           vaultMessage: (err as VaultRequestError).vaultMessage,
         });
+      } else if (retries % PROGRESS_EVERY === 0) {
+        logger.warn(`step ${name}: still waiting, ${waited} s of ${retryMs / 1000} s: ${why}`, { step: name });
       }
       retries++;
-      await new Promise<void>((resolve) => setTimeout(resolve, 1000));
+      await new Promise<void>((resolve) => setTimeout(resolve, intervalMs));
     }
   }
   logger.info(`step ${name} done`, {

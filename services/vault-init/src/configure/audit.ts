@@ -21,8 +21,9 @@
  *     "backend already registered";
  *   - it writes its own copy of every audit line to its file, or for a few seconds fails to (its salt is not
  *     stored yet), and while it is the only device Vault then answers 500 to every audited request;
- *   - Vault's next unseal (a restart, or seal and unseal) loads the stored table: the device is listed again,
- *     an ordinary device that configure then reconciles like any other.
+ *   - Vault's next unseal (a restart, or seal and unseal) drops it. It comes back, listed, when the stored
+ *     table kept it and no audit device was enabled or disabled since (sometimes, not always): an ordinary
+ *     device then, which configure reconciles like any other.
  * Cut-off disables, secrets-engine and auth-method enables leave nothing of the kind. So a path Vault refuses
  * that way is skipped for the next spare, and the caller is told, to warn.
  */
@@ -104,8 +105,8 @@ export function unlistedDevicesWarning(unlistedPaths: readonly string[], usedPat
   return (
     `Vault holds an audit device at ${paths} that sys/audit does not list (an earlier enable request was cut off ` +
     `mid-way, e.g. vault-init was killed): it cannot be disabled through the API and keeps writing its own copy of ` +
-    `every audit line to its file until Vault restarts (or is sealed and unsealed); then Vault lists it again and ` +
-    `vault-init disables it. The audit log now goes through ${usedPath}/.`
+    `every audit line to its file until Vault restarts (or is sealed and unsealed), which drops it; should Vault ` +
+    `list it again then, vault-init disables it. The audit log now goes through ${usedPath}/.`
   );
 }
 
