@@ -19,13 +19,8 @@ import {
   unlistedDevicesWarning,
   type AuditSwitch,
 } from './configure/audit.js';
+import { StoppingError } from './critical.js';
 import { auditLogRotations } from './metrics.js';
-
-/**
- * How long a stop waits for a rotation in flight, in ms: a switch is two requests of a few milliseconds, and
- * `docker stop` sends SIGKILL 10 s after SIGTERM.
- */
-export const STOP_GRACE_MS = 5_000;
 
 type Run = <T>(fn: (client: VaultClient) => Promise<T>) => Promise<T>;
 
@@ -34,7 +29,6 @@ export class AuditRotation {
   private stopped = false;
   private since = Date.now();
   private problem?: string;
-  private inFlight?: Promise<unknown>;
   /** The device paths already reported as held by a device Vault does not list. */
   private readonly reportedUnlisted = new Set<string>();
 
@@ -54,8 +48,7 @@ export class AuditRotation {
     }
     const loop = async () => {
       if (this.stopped) return;
-      this.inFlight = this.check();
-      await this.inFlight;
+      await this.check();
       if (this.stopped) return;
       this.timer = setTimeout(() => void loop(), this.config.audit.checkMs);
       this.timer.unref();
@@ -64,17 +57,10 @@ export class AuditRotation {
     this.timer.unref();
   }
 
-  /**
-   * Stops the checks, and waits (up to `graceMs`) for one in flight: a switch stopped between its enable and its
-   * disable leaves two devices, and an enable cut off mid-request can leave Vault one it does not list.
-   */
-  async stop(graceMs = STOP_GRACE_MS): Promise<void> {
+  /** Stops the checks. A device switch in flight is critical work: the stop waits for it (critical.ts). */
+  stop(): void {
     this.stopped = true;
     clearTimeout(this.timer);
-    if (!this.inFlight) return;
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([this.inFlight, new Promise<void>((resolve) => (timer = setTimeout(resolve, graceMs)))]);
-    clearTimeout(timer);
   }
 
   /** One look, and a rotation when due. Never throws: a problem is logged when it starts and when it ends. */
@@ -114,6 +100,7 @@ export class AuditRotation {
       if (size !== undefined) this.recovered();
       return 'rotated';
     } catch (err) {
+      if (err instanceof StoppingError) return 'not-due'; // vault-init is stopping: nothing to report
       this.report(`audit log rotation failed: ${(err as Error).message}`, err);
       return 'failed';
     }

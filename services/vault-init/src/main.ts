@@ -5,6 +5,7 @@
 import type http from 'node:http';
 import { ConfigError, createLogger, redactString } from '@aurora/common';
 import { loadConfig, type VaultInitConfig } from './config.js';
+import { CRITICAL_GRACE_MS, drainCritical, isStopping } from './critical.js';
 import { EXIT, VaultInitError } from './errors.js';
 import { HealthState, startHealthServer } from './health.js';
 import { setupCluster } from './cluster.js';
@@ -53,7 +54,14 @@ async function main(): Promise<void> {
   const running: { server?: http.Server; watcher?: Watcher; own?: OwnSession } = {};
   const shutdown = async (signal: string) => {
     logger.info('stopping', { signal });
-    await Promise.all([running.own?.stop(), running.watcher?.stop()]);
+    running.own?.stop();
+    // What must not be cut (the init until init.json is durable, an audit device switch) ends first.
+    const unfinished = await drainCritical(CRITICAL_GRACE_MS, (what) =>
+      logger.info('stopping: letting critical work finish first', { waitingFor: what }),
+    );
+    if (unfinished.length)
+      logger.error('stopping with critical work unfinished', { unfinished, graceMs: CRITICAL_GRACE_MS });
+    await running.watcher?.stop();
     running.server?.close();
     process.exit(EXIT.ok);
   };
@@ -106,4 +114,9 @@ async function main(): Promise<void> {
   await running.own.start();
 }
 
-main().catch(fail);
+main().catch((err: unknown) => {
+  // While a stop is in progress its handler ends the process (exit 0) once critical work is done; work that
+  // failed meanwhile (refused to start, or cut by the stop) is the stop's doing, not a failure.
+  if (isStopping()) return;
+  fail(err);
+});

@@ -62,12 +62,11 @@ export class OwnSession {
     await probe();
   }
 
-  /** Stops the token watcher, the probes and the audit rotation; resolves once a rotation in flight ended. */
-  async stop(): Promise<void> {
+  stop(): void {
     this.stopped = true;
     clearTimeout(this.probeTimer);
     this.watcher.stop();
-    await this.rotation.stop();
+    this.rotation.stop();
   }
 
   /** The token's lifetime (for logs and health). */

@@ -29,6 +29,7 @@
  */
 import fs from 'node:fs/promises';
 import { VaultRequestError, type VaultClient } from '@aurora/common';
+import { critical } from '../critical.js';
 import { VaultObjectConflictError } from '../errors.js';
 import type { Change } from './types.js';
 
@@ -139,14 +140,17 @@ async function enableAtFreePath(
  * Brings our devices to exactly one, on `filePath`: keeps a device already on it, else enables one at a free
  * path, then disables every other device of ours. At each moment at least one device takes every line.
  */
-export async function switchAuditDevice(client: VaultClient, filePath: string): Promise<AuditSwitch> {
-  const current = await ourAuditDevices(client);
-  const kept = current.find((d) => d.filePath === filePath);
-  const result = kept
-    ? { device: kept, unlistedPaths: [] }
-    : await enableAtFreePath(client, new Set(current.map((d) => d.path)), filePath);
-  for (const d of current) if (d.path !== result.device.path) await client.delete(`sys/audit/${d.path}`);
-  return result;
+export function switchAuditDevice(client: VaultClient, filePath: string): Promise<AuditSwitch> {
+  // A stop waits for a switch in flight (critical.ts): cut mid-enable, it can leave a device Vault does not list.
+  return critical(`the audit device switch to ${filePath}`, async () => {
+    const current = await ourAuditDevices(client);
+    const kept = current.find((d) => d.filePath === filePath);
+    const result = kept
+      ? { device: kept, unlistedPaths: [] }
+      : await enableAtFreePath(client, new Set(current.map((d) => d.path)), filePath);
+    for (const d of current) if (d.path !== result.device.path) await client.delete(`sys/audit/${d.path}`);
+    return result;
+  });
 }
 
 /**
