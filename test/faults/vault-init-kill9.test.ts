@@ -12,9 +12,9 @@ import path from 'node:path';
 import { VaultClient } from '@aurora/common';
 import { runVaultInitOnce, startVault, vaultInitDirs, vaultInitEnv, VaultInitProcess } from '@aurora/process';
 import { leakedLines, secretsOnDisk } from '../support/leaks.js';
+import { interruptionMoment } from '../support/vault-init-runs.js';
 
 const RUNS = Number(process.env.VAULT_INIT_KILL9_RUNS ?? 32);
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 type Outcome = 'before-init' | 'in-window' | 'after-persist';
 
@@ -63,17 +63,8 @@ test(
         const dirs = vaultInitDirs();
         const env = await vaultInitEnv(vault, dirs, { VAULT_SECRET_SHARES: '1', VAULT_SECRET_THRESHOLD: '1' });
         const proc = VaultInitProcess.start(env, ['--once']);
-        // Half the kills anywhere in a whole run; half aimed at the initialization, the moment that matters.
-        let delay: number;
-        if (i % 2 === 0) {
-          delay = Math.random() * fullRunMs;
-          await Promise.race([sleep(delay), proc.exited()]);
-        } else {
-          await proc.waitForOutput(/initializing Vault/, 30_000).catch(() => undefined);
-          // From the request to a little past Vault's answer: covers sys/init itself and the file write.
-          delay = Math.random() * (initRequestMs + 10);
-          await sleep(delay);
-        }
+        // Half the interruptions anywhere in a whole run; half aimed at the initialization, the moment that matters.
+        const delay = await interruptionMoment(proc, i, fullRunMs, initRequestMs);
         const killed = await proc.kill('SIGKILL');
         const killedOutput = proc.output();
         windows.push(...windowsIn(killedOutput));

@@ -12,9 +12,9 @@ import path from 'node:path';
 import { VaultClient } from '@aurora/common';
 import { runVaultInitOnce, startVault, vaultInitDirs, vaultInitEnv, VaultInitProcess } from '@aurora/process';
 import { leakedLines, secretsOnDisk } from '../support/leaks.js';
+import { interruptionMoment } from '../support/vault-init-runs.js';
 
 const RUNS = Number(process.env.VAULT_INIT_SIGTERM_RUNS ?? 24);
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const SETTINGS = { VAULT_SECRET_SHARES: '1', VAULT_SECRET_THRESHOLD: '1' };
 
 test(
@@ -47,15 +47,8 @@ test(
         const dirs = vaultInitDirs();
         const env = await vaultInitEnv(vault, dirs, SETTINGS);
         const proc = VaultInitProcess.start(env, ['--once']);
-        let delay: number;
-        if (i % 2 === 0) {
-          delay = Math.random() * fullRunMs;
-          await Promise.race([sleep(delay), proc.exited()]);
-        } else {
-          await proc.waitForOutput(/initializing Vault/, 30_000).catch(() => undefined);
-          delay = Math.random() * (initRequestMs + 10);
-          await sleep(delay);
-        }
+        // Half the interruptions anywhere in a whole run; half aimed at the initialization, the moment that matters.
+        const delay = await interruptionMoment(proc, i, fullRunMs, initRequestMs);
         const output = () => proc.output();
         const stopped = await proc.stop();
         const where = `run ${i} (stopped after ${delay.toFixed(0)} ms):\n${output().slice(-3000)}`;

@@ -3,7 +3,7 @@
  * a run's whole output is kept by the caller, whose tests scan every output for leaked secrets at the end.
  */
 import assert from 'node:assert/strict';
-import { runVaultInitOnce, waitFor } from '@aurora/process';
+import { runVaultInitOnce, waitFor, type VaultInitProcess } from '@aurora/process';
 
 /** One step line of vault-init's log (the fields the tests read). */
 export interface VaultInitStep {
@@ -81,4 +81,28 @@ export function configureChanges(output: string): string[] {
   const configure = vaultInitSteps(output).find((s) => s.step === 'configure');
   assert.ok(configure, output);
   return configure.changed ?? [];
+}
+
+/**
+ * Waits for the moment to interrupt run `i` of a fault test at: even runs anywhere in a whole run (up to
+ * `fullRunMs`, or until it exits), odd runs aimed at the initialization, from "initializing Vault" to a little past
+ * Vault's answer (`initRequestMs` + 10 ms), which covers sys/init itself and the write of init.json. Returns the
+ * delay chosen, in ms.
+ */
+export async function interruptionMoment(
+  proc: VaultInitProcess,
+  i: number,
+  fullRunMs: number,
+  initRequestMs: number,
+): Promise<number> {
+  const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+  if (i % 2 === 0) {
+    const delay = Math.random() * fullRunMs;
+    await Promise.race([sleep(delay), proc.exited()]);
+    return delay;
+  }
+  await proc.waitForOutput(/initializing Vault/, 30_000).catch(() => undefined);
+  const delay = Math.random() * (initRequestMs + 10);
+  await sleep(delay);
+  return delay;
 }
