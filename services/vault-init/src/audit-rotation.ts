@@ -19,7 +19,7 @@ import {
   unlistedDevicesWarning,
   type AuditSwitch,
 } from './configure/audit.js';
-import { StoppingError } from './critical.js';
+import { isStopping } from './critical.js';
 import { auditLogRotations } from './metrics.js';
 
 type Run = <T>(fn: (client: VaultClient) => Promise<T>) => Promise<T>;
@@ -100,7 +100,7 @@ export class AuditRotation {
       if (size !== undefined) this.recovered();
       return 'rotated';
     } catch (err) {
-      if (err instanceof StoppingError) return 'not-due'; // vault-init is stopping: nothing to report
+      if (isStopping()) return 'not-due'; // vault-init is stopping: nothing to report
       this.report(`audit log rotation failed: ${(err as Error).message}`, err);
       return 'failed';
     }

@@ -2,16 +2,18 @@
  * Work a stop must let finish. A stop (SIGTERM from `docker stop` or a rollout, Ctrl-C during the first
  * `make prod-local`) is not a kill: vault-init can wait for the few moments where being cut off mid-way leaves
  * damage, and start none of them once it is stopping:
- *   - Vault's answer to sys/init until init.json is durable: cut there, the unseal keys are lost for good;
- *   - an audit device switch: cut mid-enable, Vault 1.21 can keep a device it does not list (configure/audit.ts).
+ *   - Vault's answer to sys/init until init.json is durable: cut there, the unseal keys are lost for good, so a
+ *     stop waits for it however long it takes (its own request timeout, or a SIGKILL, is the limit);
+ *   - an audit device switch: cut mid-enable, Vault 1.21 can keep a device it does not list (configure/audit.ts);
+ *     a stop waits for it until its deadline, after which the next start finishes the switch.
  * A kill -9 cannot be helped (test/faults/vault-init-kill9.test.ts measures that window); a stop can.
  */
 
 /**
- * How long a stop waits for critical work in flight, in ms: longer than sys/init or a device switch take on a
- * busy machine, shorter than the 10 s after which `docker stop` sends SIGKILL.
+ * How long a whole stop may take, in ms, from the signal to the exit, unless the initialization is in flight:
+ * under the 10 s after which `docker stop` sends SIGKILL.
  */
-export const CRITICAL_GRACE_MS = 8_000;
+export const STOP_DEADLINE_MS = 9_000;
 
 /** Thrown by `critical` once vault-init is stopping: the work was not started. */
 export class StoppingError extends Error {
@@ -21,35 +23,69 @@ export class StoppingError extends Error {
   }
 }
 
+/** True when `err`, or an error in its `cause` chain, is a StoppingError: the stop's doing, not a failure. */
+export function isStopRefusal(err: unknown): boolean {
+  for (let e: unknown = err, depth = 0; e instanceof Error && depth < 10; e = e.cause, depth++)
+    if (e instanceof StoppingError) return true;
+  return false;
+}
+
+export interface CriticalOptions {
+  /** A stop waits for it to end, past any deadline: losing it costs what no later start can repair. */
+  untilDone?: boolean;
+}
+
+interface Work {
+  what: string;
+  untilDone: boolean;
+}
+
 let stopping = false;
-const inFlight = new Map<Promise<unknown>, string>();
+const inFlight = new Map<Promise<unknown>, Work>();
+/** Critical work that failed while a stop waited for it: the stop ends with that error, not with success. */
+const failedWhileStopping: unknown[] = [];
 
 /** Runs `fn` as critical work named `what` (for the log); rejects with StoppingError once a stop began. */
-export function critical<T>(what: string, fn: () => Promise<T>): Promise<T> {
+export function critical<T>(what: string, fn: () => Promise<T>, options: CriticalOptions = {}): Promise<T> {
   if (stopping) return Promise.reject(new StoppingError(what));
   const work = fn();
-  inFlight.set(work, what);
-  const done = () => void inFlight.delete(work);
-  work.then(done, done);
+  inFlight.set(work, { what, untilDone: options.untilDone === true });
+  work.then(
+    () => inFlight.delete(work),
+    (err: unknown) => {
+      if (stopping && !isStopRefusal(err)) failedWhileStopping.push(err);
+      inFlight.delete(work);
+    },
+  );
   return work;
 }
 
+export interface Drained {
+  /** Critical work still running at the deadline (never work marked `untilDone`). */
+  unfinished: string[];
+  /** The first critical work that failed while the stop waited for it. */
+  failed?: unknown;
+}
+
 /**
- * Begins the stop: no critical work starts from now on, and the returned promise resolves once the work in
- * flight has ended, or after `graceMs`. Resolves to what was still running then (empty when all ended).
+ * Begins the stop: no critical work starts from now on. Resolves once the work in flight has ended, work
+ * marked `untilDone` however long that takes, the rest at the latest at `deadline` (ms since the epoch).
  * `onWait` is told what it waits for, when there is something.
  */
-export async function drainCritical(graceMs = CRITICAL_GRACE_MS, onWait?: (what: string[]) => void): Promise<string[]> {
+export async function drainCritical(deadline: number, onWait?: (what: string[]) => void): Promise<Drained> {
   stopping = true;
-  if (inFlight.size === 0) return [];
-  onWait?.([...inFlight.values()]);
+  const work = [...inFlight.entries()];
+  if (work.length > 0) onWait?.(work.map(([, w]) => w.what));
   let timer: NodeJS.Timeout | undefined;
-  await Promise.race([
-    Promise.allSettled([...inFlight.keys()]),
-    new Promise<void>((resolve) => (timer = setTimeout(resolve, graceMs))),
+  await Promise.all([
+    Promise.allSettled(work.filter(([, w]) => w.untilDone).map(([p]) => p)),
+    Promise.race([
+      Promise.allSettled(work.filter(([, w]) => !w.untilDone).map(([p]) => p)),
+      new Promise<void>((resolve) => (timer = setTimeout(resolve, Math.max(0, deadline - Date.now())))),
+    ]),
   ]);
   clearTimeout(timer);
-  return [...inFlight.values()];
+  return { unfinished: [...inFlight.values()].map((w) => w.what), failed: failedWhileStopping[0] };
 }
 
 /** True once a stop began. */

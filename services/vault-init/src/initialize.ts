@@ -40,30 +40,34 @@ export async function ensureInitialized(
   }
 
   logger.info('initializing Vault', { shares: options.shares, threshold: options.threshold });
-  // From the request to the durable file: a stop waits for it (critical.ts), only a kill can cut it.
-  const done = await critical('the initialization, until init.json is durable', async () => {
-    const requested = performance.now();
-    let answer;
-    try {
-      answer = await client.initialize(options.shares, options.threshold);
-    } catch (err) {
-      // Someone else initialized it between our health check and now: theirs are the keys, not ours.
-      if (err instanceof VaultRequestError && /already initialized/i.test(err.message)) return undefined;
-      throw err;
-    }
-    const answered = performance.now();
-    registerInitMaterial(answer);
-    const material: InitMaterial = {
-      keys: answer.keys,
-      keys_base64: answer.keys_base64,
-      root_token: answer.root_token,
-      shares: options.shares,
-      threshold: options.threshold,
-      initialized_at: new Date().toISOString(),
-    };
-    await store.write(material);
-    return { material, requested, answered, persisted: performance.now() };
-  });
+  // From the request to the durable file: a stop waits for it to end (critical.ts); only a kill can cut it.
+  const done = await critical(
+    'the initialization, until init.json is durable',
+    async () => {
+      const requested = performance.now();
+      let answer;
+      try {
+        answer = await client.initialize(options.shares, options.threshold);
+      } catch (err) {
+        // Someone else initialized it between our health check and now: theirs are the keys, not ours.
+        if (err instanceof VaultRequestError && /already initialized/i.test(err.message)) return undefined;
+        throw err;
+      }
+      const answered = performance.now();
+      registerInitMaterial(answer);
+      const material: InitMaterial = {
+        keys: answer.keys,
+        keys_base64: answer.keys_base64,
+        root_token: answer.root_token,
+        shares: options.shares,
+        threshold: options.threshold,
+        initialized_at: new Date().toISOString(),
+      };
+      await store.write(material);
+      return { material, requested, answered, persisted: performance.now() };
+    },
+    { untilDone: true },
+  );
   if (!done) {
     logger.warn('Vault was initialized by someone else meanwhile; loading the init file');
     return { material: await store.read(), fresh: false };

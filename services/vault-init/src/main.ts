@@ -5,7 +5,7 @@
 import type http from 'node:http';
 import { ConfigError, createLogger, redactString } from '@aurora/common';
 import { loadConfig, type VaultInitConfig } from './config.js';
-import { CRITICAL_GRACE_MS, drainCritical, isStopping } from './critical.js';
+import { STOP_DEADLINE_MS, drainCritical, isStopRefusal } from './critical.js';
 import { EXIT, VaultInitError } from './errors.js';
 import { HealthState, startHealthServer } from './health.js';
 import { setupCluster } from './cluster.js';
@@ -54,19 +54,39 @@ async function main(): Promise<void> {
   const running: { server?: http.Server; watcher?: Watcher; own?: OwnSession } = {};
   const shutdown = async (signal: string) => {
     logger.info('stopping', { signal });
+    const deadline = Date.now() + STOP_DEADLINE_MS;
     running.own?.stop();
     // What must not be cut (the init until init.json is durable, an audit device switch) ends first.
-    const unfinished = await drainCritical(CRITICAL_GRACE_MS, (what) =>
+    const drained = await drainCritical(deadline, (what) =>
       logger.info('stopping: letting critical work finish first', { waitingFor: what }),
     );
-    if (unfinished.length)
-      logger.error('stopping with critical work unfinished', { unfinished, graceMs: CRITICAL_GRACE_MS });
-    await running.watcher?.stop();
+    // Work that failed while the stop waited ends the process with its own error and exit code.
+    if (drained.failed !== undefined) fail(drained.failed);
+    if (drained.unfinished.length)
+      logger.warn('stopping before critical work finished: the next start finishes it', {
+        unfinished: drained.unfinished,
+      });
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      running.watcher?.stop(),
+      new Promise<void>((resolve) => (timer = setTimeout(resolve, Math.max(0, deadline - Date.now())))),
+    ]);
+    clearTimeout(timer);
     running.server?.close();
     process.exit(EXIT.ok);
   };
-  process.once('SIGTERM', () => void shutdown('SIGTERM'));
-  process.once('SIGINT', () => void shutdown('SIGINT'));
+  // One handler for both signals, kept: a second Ctrl-C must not fall back to the default action and cut the
+  // critical work the first one waits for. SIGKILL still forces it.
+  let stop: Promise<void> | undefined;
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (stop) {
+      logger.warn('already stopping: waiting for critical work to finish (SIGKILL forces it)', { signal });
+      return;
+    }
+    stop = shutdown(signal);
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
 
   if (!config.once) {
     // Up before setup, so the healthcheck gets a clear 503 ("not yet") rather than a refused connection.
@@ -115,8 +135,7 @@ async function main(): Promise<void> {
 }
 
 main().catch((err: unknown) => {
-  // While a stop is in progress its handler ends the process (exit 0) once critical work is done; work that
-  // failed meanwhile (refused to start, or cut by the stop) is the stop's doing, not a failure.
-  if (isStopping()) return;
+  // Work refused because a stop began is the stop's doing: its handler ends the process.
+  if (isStopRefusal(err)) return;
   fail(err);
 });

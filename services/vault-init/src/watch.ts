@@ -22,7 +22,7 @@ import { VaultInitError } from './errors.js';
 import type { HealthState } from './health.js';
 import type { InitMaterial, InitStore } from './init-store.js';
 import { unsealAndConfigure } from './setup.js';
-import { StoppingError } from './critical.js';
+import { isStopping } from './critical.js';
 
 /** While a node is down, restarting, or the cluster not yet ready, look again sooner: usually a second or two. */
 const RETRY_TRANSIENT_MS = 200;
@@ -248,8 +248,8 @@ export class Watcher {
   }
 
   private report(key: string, message: string, err?: unknown): void {
-    // Work refused because vault-init is stopping is the stop's doing: nothing to report.
-    if (err instanceof StoppingError) return;
+    // While vault-init stops, what fails is the stop's doing (or no longer anyone's concern): nothing to report.
+    if (isStopping()) return;
     if (this.problems.get(key) === message) return;
     this.problems.set(key, message);
     this.o.logger.error(message, err === undefined ? { node: key } : { node: key, err });

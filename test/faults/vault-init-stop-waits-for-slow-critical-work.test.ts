@@ -1,0 +1,126 @@
+// User story: I stop vault-init (Ctrl-C, `docker stop`, a rollout) while Vault is slow to answer what must not be
+// cut. Stopping twice does not cut it either. A stop waits for the initialization however long Vault takes, and
+// ends with the initialization's own error if saving the keys failed; it waits for an audit device switch only
+// until its deadline (under docker's 10 s), and the next start finishes the switch.
+// Vault's slowness comes from a fault proxy holding its answers (test/support/fault-proxy.ts).
+import { after, afterEach, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { VaultClient } from '@aurora/common';
+import {
+  runVaultInitOnce,
+  startVault,
+  vaultInitDirs,
+  vaultInitEnv,
+  waitFor,
+  VaultInitProcess,
+  type VaultServer,
+} from '@aurora/process';
+import { FaultProxy } from '../support/fault-proxy.js';
+
+const SETTINGS = { VAULT_SECRET_SHARES: '1', VAULT_SECRET_THRESHOLD: '1' };
+const SYS_INIT = /^(PUT|POST) \/v1\/sys\/init /;
+
+describe('a stop while Vault is slow to answer critical work', () => {
+  let vault: VaultServer;
+  let proxy: FaultProxy;
+  let proc: VaultInitProcess | undefined;
+
+  before(async () => {
+    vault = await startVault();
+  });
+  afterEach(async () => {
+    await proc?.kill();
+    proc = undefined;
+    await proxy?.close();
+    await vault.stop();
+    vault = await startVault();
+  });
+  after(async () => {
+    await vault?.stop();
+  });
+
+  test('sys/init answers after 12 s, past the stop deadline, and Ctrl-C comes three times: the keys are saved, exit 0', async () => {
+    proxy = await FaultProxy.start('127.0.0.1', vault.port);
+    proxy.slowAnswers(SYS_INIT, 12_000);
+    const dirs = vaultInitDirs();
+    const env = await vaultInitEnv({ addr: proxy.url }, dirs, SETTINGS);
+    proc = VaultInitProcess.start(env, ['--once']);
+    await proc.waitForOutput(/initializing Vault/, 60_000);
+    for (const signal of ['SIGTERM', 'SIGINT', 'SIGINT'] as const) {
+      proc.child.kill(signal);
+      await proc.waitForOutput(
+        signal === 'SIGTERM' ? /letting critical work finish first/ : /already stopping/,
+        10_000,
+      );
+    }
+    const exit = await proc.waitExit(60_000);
+    const out = proc.output();
+    assert.equal(exit.code, 0, out.slice(-3000));
+    assert.match(out, /init material persisted/);
+    assert.ok(fs.existsSync(path.join(dirs.initDir, 'init.json')));
+    proxy.slowAnswers(undefined);
+    const next = await runVaultInitOnce(env);
+    assert.equal(next.code, 0, next.output.slice(-3000));
+    assert.equal((await new VaultClient({ addr: vault.addr }).sealStatus()).sealed, false);
+  });
+
+  test('the keys cannot be saved while a stop waits: the stop ends with that error (exit 6), not with success', async () => {
+    proxy = await FaultProxy.start('127.0.0.1', vault.port);
+    proxy.slowAnswers(SYS_INIT, 3_000);
+    const dirs = vaultInitDirs();
+    // A directory where the temp file goes: the atomic write of init.json fails.
+    fs.mkdirSync(path.join(dirs.initDir, 'init.json.tmp'));
+    const env = await vaultInitEnv({ addr: proxy.url }, dirs, SETTINGS);
+    proc = VaultInitProcess.start(env, ['--once']);
+    await proc.waitForOutput(/initializing Vault/, 60_000);
+    proc.child.kill('SIGTERM');
+    const exit = await proc.waitExit(60_000);
+    const out = proc.output();
+    assert.equal(exit.code, 6, out.slice(-3000));
+    assert.match(out, /Vault was just initialized but its keys could not be saved/);
+  });
+
+  test('an audit switch Vault holds for 20 s in a rotation: the stop ends by its deadline, and the next start finishes it', async () => {
+    proxy = await FaultProxy.start('127.0.0.1', vault.port);
+    const dirs = vaultInitDirs();
+    const env = await vaultInitEnv({ addr: proxy.url }, dirs, {
+      ...SETTINGS,
+      VAULT_AUDIT_KEEP_FILES: '3',
+      VAULT_AUDIT_ROTATE_SIZE: '4k',
+      VAULT_AUDIT_CHECK_INTERVAL_MS: '100',
+    });
+    proc = VaultInitProcess.start(env);
+    await proc.waitForOutput(/watching the seal status/, 60_000);
+    const init = JSON.parse(fs.readFileSync(path.join(dirs.initDir, 'init.json'), 'utf8')) as { root_token: string };
+    const root = new VaultClient({ addr: vault.addr, token: init.root_token });
+    proxy.slowAnswers(/^(PUT|POST) \/v1\/sys\/audit\//, 20_000);
+    // Traffic until the rotation's enable is held by the proxy.
+    await waitFor(
+      "the rotation's audit enable to be held",
+      async () => {
+        await Promise.all(Array.from({ length: 10 }, () => root.read('sys/mounts')));
+        return proxy.slowed > 0 ? true : undefined;
+      },
+      60_000,
+      0,
+    );
+    const stopped = Date.now();
+    proc.child.kill('SIGTERM');
+    const exit = await proc.waitExit(30_000);
+    const tookMs = Date.now() - stopped;
+    const out = proc.output();
+    assert.equal(exit.code, 0, out.slice(-3000));
+    assert.ok(tookMs < 10_000, `the stop took ${tookMs} ms: docker stop would have killed it at 10 s`);
+    assert.match(out, /stopping before critical work finished: the next start finishes it/);
+    assert.doesNotMatch(out.slice(out.indexOf('"stopping"')), /"level":"error"/);
+
+    proxy.slowAnswers(undefined);
+    const next = await runVaultInitOnce(env);
+    assert.equal(next.code, 0, next.output.slice(-3000));
+    // However the cut enable ended in Vault, one listed device writes the log.
+    const devices = Object.values(await root.auditDevices());
+    assert.equal(devices.length, 1, JSON.stringify(devices));
+  });
+});
