@@ -123,4 +123,82 @@ describe('a stop while Vault is slow to answer critical work', () => {
     const devices = Object.values(await root.auditDevices());
     assert.equal(devices.length, 1, JSON.stringify(devices));
   });
+
+  /** vault-init in watch mode through the proxy, rotating a 3-file ring of 4k files; and a root client. */
+  async function rotatingVaultInit(): Promise<{ root: VaultClient; env: Record<string, string>; base: string }> {
+    proxy = await FaultProxy.start('127.0.0.1', vault.port);
+    const dirs = vaultInitDirs();
+    const env = await vaultInitEnv({ addr: proxy.url }, dirs, {
+      ...SETTINGS,
+      VAULT_AUDIT_KEEP_FILES: '3',
+      VAULT_AUDIT_ROTATE_SIZE: '4k',
+      VAULT_AUDIT_CHECK_INTERVAL_MS: '100',
+    });
+    proc = VaultInitProcess.start(env);
+    await proc.waitForOutput(/watching the seal status/, 60_000);
+    const init = JSON.parse(fs.readFileSync(path.join(dirs.initDir, 'init.json'), 'utf8')) as { root_token: string };
+    return { root: new VaultClient({ addr: vault.addr, token: init.root_token }), env, base: dirs.auditFile };
+  }
+
+  /** Audited traffic until the proxy holds an answer matching what it was told to slow. */
+  async function trafficUntilHeld(root: VaultClient, what: string): Promise<void> {
+    const before = proxy.slowed;
+    await waitFor(
+      what,
+      async () => {
+        await Promise.all(Array.from({ length: 10 }, () => root.read('sys/mounts')));
+        return proxy.slowed > before ? true : undefined;
+      },
+      60_000,
+      0,
+    );
+  }
+
+  test('the audit switch fails while the stop waits for it (connection reset): exit 0, a warning, the next start finishes it', async () => {
+    const { root, env } = await rotatingVaultInit();
+    proxy.slowAnswers(/^(PUT|POST) \/v1\/sys\/audit\//, 5_000);
+    await trafficUntilHeld(root, "the rotation's audit enable to be held");
+    proc!.child.kill('SIGTERM');
+    await proc!.waitForOutput(/letting critical work finish first/, 10_000);
+    proxy.setMode('reset');
+    const exit = await proc!.waitExit(30_000);
+    const out = proc!.output();
+    assert.equal(exit.code, 0, out.slice(-3000));
+    assert.match(out, /stopping before critical work finished: the next start finishes it/);
+    assert.doesNotMatch(out.slice(out.indexOf('"stopping"')), /"level":"error"/);
+
+    proxy.setMode('pass');
+    proxy.slowAnswers(undefined);
+    const next = await runVaultInitOnce(env);
+    assert.equal(next.code, 0, next.output.slice(-3000));
+    assert.equal(Object.keys(await root.auditDevices()).length, 1);
+  });
+
+  test('a stop while a rotation reads the devices: a slot is emptied only when the device then moves to it', async () => {
+    const { root, base } = await rotatingVaultInit();
+    const slots = [base, `${base}.1`, `${base}.2`];
+    // Two rotations first, so that every slot has lines to lose.
+    await waitFor(
+      'two audit log rotations',
+      async () => {
+        await Promise.all(Array.from({ length: 20 }, () => root.read('sys/mounts')));
+        return (proc!.output().match(/audit log rotated/g)?.length ?? 0) >= 2 ? true : undefined;
+      },
+      60_000,
+      0,
+    );
+    proxy.slowAnswers(/^GET \/v1\/sys\/audit /, 2_000);
+    await trafficUntilHeld(root, "a rotation check's device list to be held");
+    const sizes = slots.map((f) => (fs.existsSync(f) ? fs.statSync(f).size : 0));
+    proc!.child.kill('SIGTERM');
+    const exit = await proc!.waitExit(30_000);
+    assert.equal(exit.code, 0, proc!.output().slice(-3000));
+    const device = Object.values(await root.auditDevices()).map((d) => d.options.file_path);
+    assert.equal(device.length, 1);
+    slots.forEach((f, i) => {
+      const now = fs.existsSync(f) ? fs.statSync(f).size : 0;
+      if (now < sizes[i]!)
+        assert.equal(device[0], f, `${f} was emptied (${sizes[i]} -> ${now} bytes) but the device writes ${device[0]}`);
+    });
+  });
 });

@@ -42,8 +42,10 @@ interface Work {
 
 let stopping = false;
 const inFlight = new Map<Promise<unknown>, Work>();
-/** Critical work that failed while a stop waited for it: the stop ends with that error, not with success. */
+/** `untilDone` work that failed while a stop waited for it: the stop ends with that error, not with success. */
 const failedWhileStopping: unknown[] = [];
+/** Other critical work that failed while a stop waited for it: the next start finishes it. */
+const alsoFailed: string[] = [];
 
 /** Runs `fn` as critical work named `what` (for the log); rejects with StoppingError once a stop began. */
 export function critical<T>(what: string, fn: () => Promise<T>, options: CriticalOptions = {}): Promise<T> {
@@ -53,7 +55,10 @@ export function critical<T>(what: string, fn: () => Promise<T>, options: Critica
   work.then(
     () => inFlight.delete(work),
     (err: unknown) => {
-      if (stopping && !isStopRefusal(err)) failedWhileStopping.push(err);
+      if (stopping && !isStopRefusal(err)) {
+        if (options.untilDone) failedWhileStopping.push(err);
+        else alsoFailed.push(`${what}: ${(err as Error)?.message ?? String(err)}`);
+      }
       inFlight.delete(work);
     },
   );
@@ -63,8 +68,10 @@ export function critical<T>(what: string, fn: () => Promise<T>, options: Critica
 export interface Drained {
   /** Critical work still running at the deadline (never work marked `untilDone`). */
   unfinished: string[];
-  /** The first critical work that failed while the stop waited for it. */
+  /** The error of the first `untilDone` work that failed while the stop waited for it. */
   failed?: unknown;
+  /** Other critical work that failed while the stop waited for it ("<what>: <message>"). */
+  alsoFailed: string[];
 }
 
 /**
@@ -85,7 +92,11 @@ export async function drainCritical(deadline: number, onWait?: (what: string[]) 
     ]),
   ]);
   clearTimeout(timer);
-  return { unfinished: [...inFlight.values()].map((w) => w.what), failed: failedWhileStopping[0] };
+  return {
+    unfinished: [...inFlight.values()].map((w) => w.what),
+    failed: failedWhileStopping[0],
+    alsoFailed: [...alsoFailed],
+  };
 }
 
 /** True once a stop began. */

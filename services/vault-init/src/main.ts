@@ -5,7 +5,7 @@
 import type http from 'node:http';
 import { ConfigError, createLogger, redactString } from '@aurora/common';
 import { loadConfig, type VaultInitConfig } from './config.js';
-import { STOP_DEADLINE_MS, drainCritical, isStopRefusal } from './critical.js';
+import { STOP_DEADLINE_MS, drainCritical, isStopping } from './critical.js';
 import { EXIT, VaultInitError } from './errors.js';
 import { HealthState, startHealthServer } from './health.js';
 import { setupCluster } from './cluster.js';
@@ -60,11 +60,12 @@ async function main(): Promise<void> {
     const drained = await drainCritical(deadline, (what) =>
       logger.info('stopping: letting critical work finish first', { waitingFor: what }),
     );
-    // Work that failed while the stop waited ends the process with its own error and exit code.
+    // The initialization failing while the stop waited ends the process with its own error and exit code.
     if (drained.failed !== undefined) fail(drained.failed);
-    if (drained.unfinished.length)
+    if (drained.unfinished.length || drained.alsoFailed.length)
       logger.warn('stopping before critical work finished: the next start finishes it', {
-        unfinished: drained.unfinished,
+        ...(drained.unfinished.length ? { unfinished: drained.unfinished } : {}),
+        ...(drained.alsoFailed.length ? { failed: drained.alsoFailed } : {}),
       });
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([
@@ -80,7 +81,7 @@ async function main(): Promise<void> {
   let stop: Promise<void> | undefined;
   const onSignal = (signal: NodeJS.Signals) => {
     if (stop) {
-      logger.warn('already stopping: waiting for critical work to finish (SIGKILL forces it)', { signal });
+      logger.warn('already stopping (SIGKILL forces it)', { signal });
       return;
     }
     stop = shutdown(signal);
@@ -110,6 +111,7 @@ async function main(): Promise<void> {
       : await setup(config, logger).then((r) => ({ ...r, nodes: [r.client] }));
   state.unsealed = true;
   state.configured = true;
+  if (isStopping()) return; // the stop's handler ends the process
   if (config.once) {
     logger.info('done (--once)');
     process.exit(EXIT.ok);
@@ -124,6 +126,7 @@ async function main(): Promise<void> {
     operatorToken: result.configured.operatorToken,
   });
   await running.watcher.start();
+  if (isStopping()) return;
   logger.info('watching the seal status', {
     intervalMs: config.watchIntervalMs,
     healthPort: config.healthPort,
@@ -135,7 +138,8 @@ async function main(): Promise<void> {
 }
 
 main().catch((err: unknown) => {
-  // Work refused because a stop began is the stop's doing: its handler ends the process.
-  if (isStopRefusal(err)) return;
+  // Once a stop began, its handler ends the process and decides how: what fails meanwhile is refused or cut
+  // work (the next start finishes it), or the initialization, whose failure the handler reports itself.
+  if (isStopping()) return;
   fail(err);
 });

@@ -142,15 +142,18 @@ async function enableAtFreePath(
  */
 export function switchAuditDevice(client: VaultClient, filePath: string): Promise<AuditSwitch> {
   // A stop waits for a switch in flight (critical.ts): cut mid-enable, it can leave a device Vault does not list.
-  return critical(`the audit device switch to ${filePath}`, async () => {
-    const current = await ourAuditDevices(client);
-    const kept = current.find((d) => d.filePath === filePath);
-    const result = kept
-      ? { device: kept, unlistedPaths: [] }
-      : await enableAtFreePath(client, new Set(current.map((d) => d.path)), filePath);
-    for (const d of current) if (d.path !== result.device.path) await client.delete(`sys/audit/${d.path}`);
-    return result;
-  });
+  return critical(`the audit device switch to ${filePath}`, () => switchNow(client, filePath));
+}
+
+/** switchAuditDevice's work, for callers that already run it as critical work. */
+async function switchNow(client: VaultClient, filePath: string): Promise<AuditSwitch> {
+  const current = await ourAuditDevices(client);
+  const kept = current.find((d) => d.filePath === filePath);
+  const result = kept
+    ? { device: kept, unlistedPaths: [] }
+    : await enableAtFreePath(client, new Set(current.map((d) => d.path)), filePath);
+  for (const d of current) if (d.path !== result.device.path) await client.delete(`sys/audit/${d.path}`);
+  return result;
 }
 
 /**
@@ -204,6 +207,11 @@ export interface Rotation extends AuditSwitch {
  */
 export async function rotateAuditFile(client: VaultClient, base: string, keep: number): Promise<Rotation> {
   if (keep < 2) throw new Error(`audit rotation needs at least 2 files, got ${keep}`);
+  // One unit for a stop (critical.ts): a slot emptied must be switched to, or its lines are gone for nothing.
+  return critical('the audit log rotation', () => rotateNow(client, base, keep));
+}
+
+async function rotateNow(client: VaultClient, base: string, keep: number): Promise<Rotation> {
   const current = await ourAuditDevices(client);
   const active = switchTarget(base, keep, current) ?? current[current.length - 1];
   const slot = active ? slotOf(base, keep, active.filePath) : -1;
@@ -217,5 +225,5 @@ export async function rotateAuditFile(client: VaultClient, base: string, keep: n
     else if (code !== 'ENOENT') throw err;
   }
   // Vault sets AUDIT_FILE_MODE on the file when it opens it, so the slot can be emptied next time round.
-  return { ...(await switchAuditDevice(client, next)), emptied };
+  return { ...(await switchNow(client, next)), emptied };
 }
