@@ -83,34 +83,14 @@ describe('a stop while Vault is slow to answer critical work', () => {
   });
 
   test('an audit switch Vault holds for 20 s in a rotation: the stop ends by its deadline, and the next start finishes it', async () => {
-    proxy = await FaultProxy.start('127.0.0.1', vault.port);
-    const dirs = vaultInitDirs();
-    const env = await vaultInitEnv({ addr: proxy.url }, dirs, {
-      ...SETTINGS,
-      VAULT_AUDIT_KEEP_FILES: '3',
-      VAULT_AUDIT_ROTATE_SIZE: '4k',
-      VAULT_AUDIT_CHECK_INTERVAL_MS: '100',
-    });
-    proc = VaultInitProcess.start(env);
-    await proc.waitForOutput(/watching the seal status/, 60_000);
-    const init = JSON.parse(fs.readFileSync(path.join(dirs.initDir, 'init.json'), 'utf8')) as { root_token: string };
-    const root = new VaultClient({ addr: vault.addr, token: init.root_token });
+    const { root, env, running } = await rotatingVaultInit();
     proxy.slowAnswers(/^(PUT|POST) \/v1\/sys\/audit\//, 20_000);
-    // Traffic until the rotation's enable is held by the proxy.
-    await waitFor(
-      "the rotation's audit enable to be held",
-      async () => {
-        await Promise.all(Array.from({ length: 10 }, () => root.read('sys/mounts')));
-        return proxy.slowed > 0 ? true : undefined;
-      },
-      60_000,
-      0,
-    );
+    await trafficUntilHeld(root, "the rotation's audit enable to be held");
     const stopped = Date.now();
-    proc.child.kill('SIGTERM');
-    const exit = await proc.waitExit(30_000);
+    running.child.kill('SIGTERM');
+    const exit = await running.waitExit(30_000);
     const tookMs = Date.now() - stopped;
-    const out = proc.output();
+    const out = running.output();
     assert.equal(exit.code, 0, out.slice(-3000));
     assert.ok(tookMs < 10_000, `the stop took ${tookMs} ms: docker stop would have killed it at 10 s`);
     assert.match(out, /stopping before critical work finished: the next start finishes it/);
@@ -125,7 +105,12 @@ describe('a stop while Vault is slow to answer critical work', () => {
   });
 
   /** vault-init in watch mode through the proxy, rotating a 3-file ring of 4k files; and a root client. */
-  async function rotatingVaultInit(): Promise<{ root: VaultClient; env: Record<string, string>; base: string }> {
+  async function rotatingVaultInit(): Promise<{
+    root: VaultClient;
+    env: Record<string, string>;
+    base: string;
+    running: VaultInitProcess;
+  }> {
     proxy = await FaultProxy.start('127.0.0.1', vault.port);
     const dirs = vaultInitDirs();
     const env = await vaultInitEnv({ addr: proxy.url }, dirs, {
@@ -134,10 +119,12 @@ describe('a stop while Vault is slow to answer critical work', () => {
       VAULT_AUDIT_ROTATE_SIZE: '4k',
       VAULT_AUDIT_CHECK_INTERVAL_MS: '100',
     });
-    proc = VaultInitProcess.start(env);
-    await proc.waitForOutput(/watching the seal status/, 60_000);
+    const running = VaultInitProcess.start(env);
+    proc = running; // afterEach kills it if a test fails
+    await running.waitForOutput(/watching the seal status/, 60_000);
     const init = JSON.parse(fs.readFileSync(path.join(dirs.initDir, 'init.json'), 'utf8')) as { root_token: string };
-    return { root: new VaultClient({ addr: vault.addr, token: init.root_token }), env, base: dirs.auditFile };
+    const root = new VaultClient({ addr: vault.addr, token: init.root_token });
+    return { root, env, base: dirs.auditFile, running };
   }
 
   /** Audited traffic until the proxy holds an answer matching what it was told to slow. */
@@ -155,14 +142,14 @@ describe('a stop while Vault is slow to answer critical work', () => {
   }
 
   test('the audit switch fails while the stop waits for it (connection reset): exit 0, a warning, the next start finishes it', async () => {
-    const { root, env } = await rotatingVaultInit();
+    const { root, env, running } = await rotatingVaultInit();
     proxy.slowAnswers(/^(PUT|POST) \/v1\/sys\/audit\//, 5_000);
     await trafficUntilHeld(root, "the rotation's audit enable to be held");
-    proc!.child.kill('SIGTERM');
-    await proc!.waitForOutput(/letting critical work finish first/, 10_000);
+    running.child.kill('SIGTERM');
+    await running.waitForOutput(/letting critical work finish first/, 10_000);
     proxy.setMode('reset');
-    const exit = await proc!.waitExit(30_000);
-    const out = proc!.output();
+    const exit = await running.waitExit(30_000);
+    const out = running.output();
     assert.equal(exit.code, 0, out.slice(-3000));
     assert.match(out, /stopping before critical work finished: the next start finishes it/);
     assert.doesNotMatch(out.slice(out.indexOf('"stopping"')), /"level":"error"/);
@@ -175,14 +162,14 @@ describe('a stop while Vault is slow to answer critical work', () => {
   });
 
   test('a stop while a rotation reads the devices: a slot is emptied only when the device then moves to it', async () => {
-    const { root, base } = await rotatingVaultInit();
+    const { root, base, running } = await rotatingVaultInit();
     const slots = [base, `${base}.1`, `${base}.2`];
     // Two rotations first, so that every slot has lines to lose.
     await waitFor(
       'two audit log rotations',
       async () => {
         await Promise.all(Array.from({ length: 20 }, () => root.read('sys/mounts')));
-        return (proc!.output().match(/audit log rotated/g)?.length ?? 0) >= 2 ? true : undefined;
+        return (running.output().match(/audit log rotated/g)?.length ?? 0) >= 2 ? true : undefined;
       },
       60_000,
       0,
@@ -190,9 +177,9 @@ describe('a stop while Vault is slow to answer critical work', () => {
     proxy.slowAnswers(/^GET \/v1\/sys\/audit /, 2_000);
     await trafficUntilHeld(root, "a rotation check's device list to be held");
     const sizes = slots.map((f) => (fs.existsSync(f) ? fs.statSync(f).size : 0));
-    proc!.child.kill('SIGTERM');
-    const exit = await proc!.waitExit(30_000);
-    assert.equal(exit.code, 0, proc!.output().slice(-3000));
+    running.child.kill('SIGTERM');
+    const exit = await running.waitExit(30_000);
+    assert.equal(exit.code, 0, running.output().slice(-3000));
     const device = Object.values(await root.auditDevices()).map((d) => d.options.file_path);
     assert.equal(device.length, 1);
     slots.forEach((f, i) => {
