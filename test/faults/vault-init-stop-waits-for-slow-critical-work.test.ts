@@ -2,7 +2,8 @@
 // cut. Stopping twice does not cut it either. A stop waits for the initialization however long Vault takes, and
 // ends with the initialization's own error if saving the keys failed; it waits for an audit device switch only
 // until its deadline (under docker's 10 s), and the next start finishes the switch.
-// Vault's slowness comes from a fault proxy holding its answers (test/support/fault-proxy.ts).
+// Vault's slowness comes from a fault proxy holding its answers (test/support/fault-proxy.ts); the same proxy loses
+// sys/init's answer for the one failure a stop cannot prevent, which vault-init must name at once.
 import { after, afterEach, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -80,6 +81,34 @@ describe('a stop while Vault is slow to answer critical work', () => {
     const out = proc.output();
     assert.equal(exit.code, 6, out.slice(-3000));
     assert.match(out, /Vault was just initialized but its keys could not be saved/);
+  });
+
+  test("sys/init's answer is lost (connection reset): vault-init says at once that the keys may be lost (exit 3)", async () => {
+    proxy = await FaultProxy.start('127.0.0.1', vault.port);
+    proxy.slowAnswers(SYS_INIT, 30_000);
+    const dirs = vaultInitDirs();
+    const env = await vaultInitEnv({ addr: proxy.url }, dirs, SETTINGS);
+    const running = VaultInitProcess.start(env, ['--once']);
+    proc = running;
+    await running.waitForOutput(/initializing Vault/, 60_000);
+    const direct = new VaultClient({ addr: vault.addr });
+    await waitFor('Vault to commit the initialization', async () =>
+      (await direct.health()).initialized ? true : undefined,
+    );
+    proxy.setMode('reset');
+    const exit = await running.waitExit(60_000);
+    const out = running.output();
+    assert.equal(exit.code, 3, out.slice(-3000));
+    assert.match(
+      out,
+      /it may have done so without its answer reaching vault-init, and then its unseal keys exist nowhere/,
+    );
+    assert.match(out, /Two ways out/);
+    proxy.setMode('pass');
+    proxy.slowAnswers(undefined);
+    const next = await runVaultInitOnce(env);
+    assert.equal(next.code, 4, next.output.slice(-3000));
+    assert.match(next.output, /init\.json is missing/);
   });
 
   test('an audit switch Vault holds for 20 s in a rotation: the stop ends by its deadline, and the next start finishes it', async () => {

@@ -3,9 +3,9 @@
  * material of an initialized one. Never re-initializes, never deletes.
  */
 import { performance } from 'node:perf_hooks';
-import { VaultRequestError, type Logger, type VaultClient } from '@aurora/common';
+import { VaultRequestError, VaultUnreachableError, type Logger, type VaultClient } from '@aurora/common';
 import { critical } from './critical.js';
-import { InitMaterialError } from './errors.js';
+import { EXIT, InitMaterialError, VaultInitError, waysOut } from './errors.js';
 import { registerInitMaterial, type InitMaterial, type InitStore } from './init-store.js';
 
 export interface InitOutcome {
@@ -51,6 +51,17 @@ export async function ensureInitialized(
       } catch (err) {
         // Someone else initialized it between our health check and now: theirs are the keys, not ours.
         if (err instanceof VaultRequestError && /already initialized/i.test(err.message)) return undefined;
+        // No answer (a timeout, a dropped connection): Vault may have committed the initialization all the same,
+        // and its answer was the only copy of the keys. Say so now, not only at the next start.
+        if (err instanceof VaultUnreachableError)
+          throw new VaultInitError(
+            EXIT.unreachable,
+            `${err.message}\nIt was asked to initialize: it may have done so without its answer reaching ` +
+              'vault-init, and then its unseal keys exist nowhere. Start vault-init again: it initializes Vault if ' +
+              'Vault is not initialized; if it is, vault-init stops with exit code 4 ("init file ... is missing").\n' +
+              waysOut(store.location),
+            { cause: err },
+          );
         throw err;
       }
       const answered = performance.now();
