@@ -23,13 +23,6 @@ export class StoppingError extends Error {
   }
 }
 
-/** True when `err`, or an error in its `cause` chain, is a StoppingError: the stop's doing, not a failure. */
-export function isStopRefusal(err: unknown): boolean {
-  for (let e: unknown = err, depth = 0; e instanceof Error && depth < 10; e = e.cause, depth++)
-    if (e instanceof StoppingError) return true;
-  return false;
-}
-
 export interface CriticalOptions {
   /** A stop waits for it to end, past any deadline: losing it costs what no later start can repair. */
   untilDone?: boolean;
@@ -55,7 +48,7 @@ export function critical<T>(what: string, fn: () => Promise<T>, options: Critica
   work.then(
     () => inFlight.delete(work),
     (err: unknown) => {
-      if (stopping && !isStopRefusal(err)) {
+      if (stopping && !(err instanceof StoppingError)) {
         if (options.untilDone) failedWhileStopping.push(err);
         else alsoFailed.push(`${what}: ${(err as Error)?.message ?? String(err)}`);
       }
@@ -83,20 +76,25 @@ export async function drainCritical(deadline: number, onWait?: (what: string[]) 
   stopping = true;
   const work = [...inFlight.entries()];
   if (work.length > 0) onWait?.(work.map(([, w]) => w.what));
-  let timer: NodeJS.Timeout | undefined;
   await Promise.all([
     Promise.allSettled(work.filter(([, w]) => w.untilDone).map(([p]) => p)),
-    Promise.race([
-      Promise.allSettled(work.filter(([, w]) => !w.untilDone).map(([p]) => p)),
-      new Promise<void>((resolve) => (timer = setTimeout(resolve, Math.max(0, deadline - Date.now())))),
-    ]),
+    untilDeadline(Promise.allSettled(work.filter(([, w]) => !w.untilDone).map(([p]) => p)), deadline),
   ]);
-  clearTimeout(timer);
   return {
     unfinished: [...inFlight.values()].map((w) => w.what),
     failed: failedWhileStopping[0],
     alsoFailed: [...alsoFailed],
   };
+}
+
+/** Resolves when `work` settles or at `deadline` (ms since the epoch), whichever comes first; never rejects. */
+export async function untilDeadline(work: Promise<unknown> | undefined, deadline: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([
+    Promise.resolve(work).catch(() => undefined),
+    new Promise<void>((resolve) => (timer = setTimeout(resolve, Math.max(0, deadline - Date.now())))),
+  ]);
+  clearTimeout(timer);
 }
 
 /** True once a stop began. */

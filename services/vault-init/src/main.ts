@@ -5,7 +5,7 @@
 import type http from 'node:http';
 import { ConfigError, createLogger, redactString } from '@aurora/common';
 import { loadConfig, type VaultInitConfig } from './config.js';
-import { STOP_DEADLINE_MS, drainCritical, isStopping } from './critical.js';
+import { STOP_DEADLINE_MS, drainCritical, isStopping, untilDeadline } from './critical.js';
 import { EXIT, VaultInitError } from './errors.js';
 import { HealthState, startHealthServer } from './health.js';
 import { setupCluster } from './cluster.js';
@@ -67,12 +67,7 @@ async function main(): Promise<void> {
         ...(drained.unfinished.length ? { unfinished: drained.unfinished } : {}),
         ...(drained.alsoFailed.length ? { failed: drained.alsoFailed } : {}),
       });
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([
-      running.watcher?.stop(),
-      new Promise<void>((resolve) => (timer = setTimeout(resolve, Math.max(0, deadline - Date.now())))),
-    ]);
-    clearTimeout(timer);
+    await untilDeadline(running.watcher?.stop(), deadline);
     running.server?.close();
     process.exit(EXIT.ok);
   };

@@ -83,13 +83,13 @@ export async function step<T>(
           `step ${name}: ${why}; it did not pass within ${retryMs / 1000} s. Vault's last answer: ${(err as Error).message}`,
           { cause: err },
         );
-      const waited = Math.round((Date.now() - (deadline - retryMs)) / 1000);
       if (retries === 0) {
         logger.warn(`step ${name}: ${why}; retrying for up to ${retryMs / 1000} s`, {
           step: name,
           vaultMessage: (err as VaultRequestError).vaultMessage,
         });
       } else if (retries % PROGRESS_EVERY === 0) {
+        const waited = Math.round((performance.now() - started) / 1000);
         logger.warn(`step ${name}: still waiting, ${waited} s of ${retryMs / 1000} s: ${why}`, { step: name });
       }
       retries++;
