@@ -3,7 +3,6 @@
  * Exit codes: 0 clean shutdown, 1 failed to start (the log says why), 2 invalid configuration.
  */
 import 'dotenv/config';
-import http from 'node:http';
 import { ConfigError, createLogger } from '@aurora/common';
 import { loadConfig } from './config.js';
 import { createPool, migrate, type Db } from './store/db.js';
@@ -11,6 +10,7 @@ import { leaseDatabase, migrateAsLeasedUser, type LeasedDatabase } from './store
 import { VaultSession } from './vault/session.js';
 import { buildApp } from './http/app.js';
 import { startMetricsServer } from './http/metrics.js';
+import { createApiServer } from './http/server.js';
 import { setMetricSources } from './telemetry/metrics.js';
 import { tokenLifetime } from './telemetry/lifetimes.js';
 
@@ -64,26 +64,7 @@ async function main(): Promise<void> {
   setMetricSources({ pool, lifetimes: () => tokenLifetime(vault) });
   // METRICS_PORT=0: no metrics listener.
   const metricsServer = config.metrics?.port ? await startMetricsServer(config.metrics, logger) : undefined;
-  const server = http.createServer(built.app);
-  server.keepAliveTimeout = 65_000;
-  // Requests Node's parser refuses before express runs (headers over 16 KB, a malformed request line) get the
-  // same JSON shape as every other error, instead of a bare status line.
-  server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
-    if (!socket.writable) {
-      socket.destroy();
-      return;
-    }
-    const tooLarge = err.code === 'HPE_HEADER_OVERFLOW';
-    const body = JSON.stringify(
-      tooLarge
-        ? { error: 'headers_too_large', message: 'request headers are larger than 16 KB' }
-        : { error: 'bad_request', message: 'malformed HTTP request' },
-    );
-    socket.end(
-      `HTTP/1.1 ${tooLarge ? '431 Request Header Fields Too Large' : '400 Bad Request'}\r\n` +
-        `Content-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
-    );
-  });
+  const server = createApiServer(built.app);
   server.listen(config.port, config.host, () => logger.info('app listening', { port: config.port }));
 
   const shutdown = (signal: string) => {

@@ -1,0 +1,121 @@
+/**
+ * The API's HTTP server builds every request and response on express's own prototypes, so express never has to
+ * re-point them (which costs V8's fast paths for the rest of the request), and express behaves exactly as it does
+ * on a plain node:http server. Requests Node refuses before express runs still get JSON errors.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import net from 'node:net';
+import http from 'node:http';
+import express from 'express';
+import { createApiServer } from '@aurora/app/http/server';
+
+async function listening(app: express.Express): Promise<{ server: http.Server; url: string; port: number }> {
+  const server = createApiServer(app);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as net.AddressInfo).port;
+  return { server, url: `http://127.0.0.1:${port}`, port };
+}
+
+async function close(server: http.Server): Promise<void> {
+  server.closeAllConnections();
+  await new Promise((resolve) => server.close(resolve));
+}
+
+/** Raw bytes to the server, its whole answer back (the server closes the connection after an error). */
+function raw(port: number, bytes: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect(port, '127.0.0.1', () => socket.end(bytes));
+    let answer = '';
+    socket.setEncoding('utf8');
+    socket.on('data', (chunk: string) => (answer += chunk));
+    socket.on('end', () => resolve(answer));
+    socket.on('error', reject);
+  });
+}
+
+test('requests and responses arrive built on the app’s request and response prototypes', async () => {
+  const app = express();
+  const seen: boolean[] = [];
+  app.get('/ping', (_req, res) => res.json({ ok: true }));
+  const { server, url } = await listening(app);
+  // Runs before express: what Node built, before express could touch it.
+  server.prependListener('request', (req: http.IncomingMessage, res: http.ServerResponse) => {
+    seen.push(Object.getPrototypeOf(req) === app.request, Object.getPrototypeOf(res) === app.response);
+  });
+  try {
+    for (let i = 0; i < 3; i++) assert.equal((await fetch(`${url}/ping`)).status, 200);
+    assert.deepEqual(seen, [true, true, true, true, true, true]);
+  } finally {
+    await close(server);
+  }
+});
+
+test('express works as on a plain server: params, headers, JSON bodies, status, errors, keep-alive', async () => {
+  const app = express();
+  app.disable('x-powered-by');
+  app.use(express.json());
+  app.put('/users/:userId/things/:type', (req, res) => {
+    res
+      .status(201)
+      .set('ETag', '"3"')
+      .json({
+        user: req.params.userId,
+        type: req.params.type,
+        body: req.body as unknown,
+        ifMatch: req.get('if-match'),
+        path: req.path,
+        nodeClasses: req instanceof http.IncomingMessage && res instanceof http.ServerResponse,
+      });
+  });
+  app.get('/boom', () => {
+    throw new Error('boom');
+  });
+  app.use(((err, _req, res, _next) => {
+    res.status(500).json({ error: (err as Error).message });
+  }) as express.ErrorRequestHandler);
+  const { server, url } = await listening(app);
+  try {
+    for (let i = 0; i < 3; i++) {
+      const res = await fetch(`${url}/users/u${i}/things/db?x=1`, {
+        method: 'PUT',
+        headers: { 'content-type': 'application/json', 'if-match': '"2"' },
+        body: JSON.stringify({ data: { n: String(i) } }),
+      });
+      assert.equal(res.status, 201);
+      assert.equal(res.headers.get('etag'), '"3"');
+      assert.equal(res.headers.get('x-powered-by'), null);
+      assert.deepEqual(await res.json(), {
+        user: `u${i}`,
+        type: 'db',
+        body: { data: { n: String(i) } },
+        ifMatch: '"2"',
+        path: `/users/u${i}/things/db`,
+        nodeClasses: true,
+      });
+    }
+    const boom = await fetch(`${url}/boom`);
+    assert.equal(boom.status, 500);
+    assert.deepEqual(await boom.json(), { error: 'boom' });
+    assert.equal((await fetch(`${url}/nothing`)).status, 404);
+  } finally {
+    await close(server);
+  }
+});
+
+test('headers over 16 KB get 431 and a malformed request line 400, both as JSON', async () => {
+  const app = express();
+  app.get('/', (_req, res) => res.json({ ok: true }));
+  const { server, port } = await listening(app);
+  try {
+    const big = await raw(port, `GET / HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(17 * 1024)}\r\n\r\n`);
+    assert.match(big, /^HTTP\/1\.1 431 /);
+    assert.match(big, /content-type: application\/json/i);
+    assert.match(big, /"error":"headers_too_large"/);
+    const bad = await raw(port, 'NOT A REQUEST\r\n\r\n');
+    assert.match(bad, /^HTTP\/1\.1 400 /);
+    assert.match(bad, /"error":"bad_request"/);
+  } finally {
+    await close(server);
+  }
+});
