@@ -128,7 +128,10 @@ export interface BasicAuthOptions {
   limitByAddress: boolean;
 }
 
-/** The caller's address: `req.ip`, which honours X-Forwarded-For only from AUTH_TRUSTED_PROXIES. */
+/**
+ * The caller's address: `req.ip`, which honours X-Forwarded-For only from AUTH_TRUSTED_PROXIES. Asked for only where
+ * it is used (address-keyed limits, a log line): it walks the proxy chain each time.
+ */
 function address(req: Request): string {
   return req.ip ?? req.socket.remoteAddress ?? 'unknown';
 }
@@ -137,13 +140,12 @@ export function basicAuth(authenticator: Authenticator, options: BasicAuthOption
   const { limiter, logger } = options;
   return async (req, res, next) => {
     const creds = parseBasic(req.headers.authorization);
-    const addr = address(req);
     if (!creds) {
       countAuth('missing');
       unauthorized(res, 'authentication required: HTTP Basic with client_id:secret (curl -u <client_id>:<secret>)');
       return;
     }
-    const admission = limiter.admit(creds.clientId, creds.secret, options.limitByAddress ? addr : undefined);
+    const admission = limiter.admit(creds.clientId, creds.secret, options.limitByAddress ? address(req) : undefined);
     if (!admission.admitted) {
       const wait = admission.retryAfterSeconds;
       if (admission.firstRefusal) {
@@ -151,7 +153,7 @@ export function basicAuth(authenticator: Authenticator, options: BasicAuthOption
           'authentication refused: too many different wrong secrets; new ones wait (logged once per episode)',
           {
             client_id: creds.clientId,
-            address: addr,
+            address: address(req),
             retry_after_seconds: wait,
           },
         );
@@ -180,7 +182,12 @@ export function basicAuth(authenticator: Authenticator, options: BasicAuthOption
         outcome.reason === 'secret out of scope'
           ? `authentication failed: secret ${String(outcome.details?.ref)} is scoped to ${String(outcome.details?.scope)}, not Client/${creds.clientId}`
           : 'authentication failed';
-      logger.warn(message, { client_id: creds.clientId, address: addr, reason: outcome.reason, ...outcome.details });
+      logger.warn(message, {
+        client_id: creds.clientId,
+        address: address(req),
+        reason: outcome.reason,
+        ...outcome.details,
+      });
       unauthorized(res, 'invalid client id or secret');
       return;
     }
