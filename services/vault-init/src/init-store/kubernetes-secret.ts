@@ -8,13 +8,26 @@
  * Where the cluster is: the pod's own service account (KubeConfig.loadFromCluster), unless a KubeConfig is
  * given (tests, a vault-init run outside the cluster). The client library is loaded on first use: it needs
  * Node >= 22 (its HTTP client does), and compose/native runs of vault-init never need it.
+ *
+ * Every API call has a deadline (KUBERNETES_API_TIMEOUT_MS): the client library sets none, and its HTTP client
+ * (undici) waits 5 minutes for the answer of an API server that accepted the connection.
  */
-import type { CoreV1Api, KubeConfig, V1Secret } from '@kubernetes/client-node';
+import type { ConfigurationOptions, CoreV1Api, KubeConfig, V1Secret } from '@kubernetes/client-node';
 import { InitMaterialError, VaultInitError, EXIT } from '../errors.js';
 import { parseInitMaterial, registerInitMaterial, type InitMaterial, type InitStore } from './index.js';
 
 /** The Secret's key holding the material: the same JSON as the file backend's init.json. */
 export const INIT_SECRET_KEY = 'init.json';
+
+/**
+ * How long one Kubernetes API call may take, in ms: each read, dry run and write of the Secret on its own. The
+ * API server answers them in milliseconds, within a few seconds when loaded. One that accepts the connection and
+ * never answers would otherwise hold vault-init with nothing said, through a stop too (a stop waits for the write
+ * of new keys), until the kubelet's SIGKILL: terminationGracePeriodSeconds, 30 s by default. A write is two calls
+ * (the read, then the create or replace), so even both at their limit end inside those 30 s, the error printed.
+ * A constant, as the Vault client's timeouts are (packages/common/src/vault/timeouts.ts).
+ */
+export const KUBERNETES_API_TIMEOUT_MS = 10_000;
 
 export interface KubernetesSecretInitStoreOptions {
   name: string;
@@ -29,14 +42,30 @@ export class KubernetesApiError extends VaultInitError {
   }
 }
 
+/** A call that outlived KUBERNETES_API_TIMEOUT_MS: its request was aborted, its connection closed. */
+class NoAnswerError extends Error {
+  constructor(cause: unknown) {
+    super(`no answer within ${KUBERNETES_API_TIMEOUT_MS / 1000} s`, { cause });
+    this.name = 'NoAnswerError';
+  }
+}
+
 /** The HTTP status of a Kubernetes API error (the client's ApiException carries it as `code`). */
 function statusOf(err: unknown): number | undefined {
   const code = (err as { code?: unknown })?.code;
   return typeof code === 'number' ? code : undefined;
 }
 
+interface Client {
+  api: CoreV1Api;
+  /** Per-call options that hand `signal` to the request, the client's own middleware kept. */
+  withSignal(signal: AbortSignal): ConfigurationOptions;
+}
+
 export class KubernetesSecretInitStore implements InitStore {
-  private client?: Promise<CoreV1Api>;
+  private client?: Promise<Client>;
+  /** The API server's address, for messages: known once the client is made. */
+  private server?: string;
   readonly name: string;
   readonly namespace: string;
 
@@ -45,16 +74,51 @@ export class KubernetesSecretInitStore implements InitStore {
     this.namespace = options.namespace;
   }
 
-  private api(): Promise<CoreV1Api> {
+  private connect(): Promise<Client> {
     this.client ??= import('@kubernetes/client-node').then((k8s) => {
       let kc = this.options.kubeConfig;
       if (!kc) {
         kc = new k8s.KubeConfig();
         kc.loadFromCluster();
       }
-      return kc.makeApiClient(k8s.CoreV1Api);
+      this.server = kc.getCurrentCluster()?.server;
+      return {
+        api: kc.makeApiClient(k8s.CoreV1Api),
+        // The signal reaches undici's fetch through the request context, so an abort ends the request itself and
+        // closes its connection. Per-call middleware replaces the client's own by default (the one that sets
+        // User-Agent): appended, both run.
+        withSignal: (signal) => ({
+          middleware: [
+            {
+              pre: (context) => {
+                context.setSignal(signal);
+                return new k8s.Observable(Promise.resolve(context));
+              },
+              post: (context) => new k8s.Observable(Promise.resolve(context)),
+            },
+          ],
+          middlewareMergeStrategy: 'append',
+        }),
+      };
     });
     return this.client;
+  }
+
+  /**
+   * One API call, aborted after KUBERNETES_API_TIMEOUT_MS (from the request to the end of the answer's body).
+   * @throws NoAnswerError past the deadline, whatever the abort surfaced as; else the client's error
+   */
+  private async call<T>(send: (api: CoreV1Api, options: ConfigurationOptions) => Promise<T>): Promise<T> {
+    const { api, withSignal } = await this.connect();
+    const deadline = new AbortController();
+    const timer = setTimeout(() => deadline.abort(), KUBERNETES_API_TIMEOUT_MS);
+    try {
+      return await send(api, withSignal(deadline.signal));
+    } catch (err) {
+      throw deadline.signal.aborted ? new NoAnswerError(err) : err;
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   get location(): string {
@@ -64,7 +128,9 @@ export class KubernetesSecretInitStore implements InitStore {
   /** The Secret, or undefined when there is none. */
   private async get(): Promise<V1Secret | undefined> {
     try {
-      return await (await this.api()).readNamespacedSecret({ name: this.name, namespace: this.namespace });
+      return await this.call((api, options) =>
+        api.readNamespacedSecret({ name: this.name, namespace: this.namespace }, options),
+      );
     } catch (err) {
       if (statusOf(err) === 404) return undefined;
       throw this.apiError('read', err);
@@ -73,12 +139,18 @@ export class KubernetesSecretInitStore implements InitStore {
 
   private apiError(verb: string, err: unknown): VaultInitError {
     const code = statusOf(err);
+    const api = `the Kubernetes API${this.server ? ` at ${this.server}` : ''}`;
+    const check =
+      'check that the API server is up and that this pod can reach it ' +
+      "(with the chart, networkPolicy.apiServer.cidr and .ports must allow vault-init's egress to it)";
     const why =
       code === 403
         ? `forbidden: vault-init's ServiceAccount needs get/update on secrets/${this.name} and create on secrets in ${this.namespace} (the chart's Role grants exactly that)`
         : code !== undefined
           ? `the Kubernetes API answered ${code}`
-          : `the Kubernetes API is unreachable (${(err as Error)?.message ?? String(err)})`;
+          : err instanceof NoAnswerError
+            ? `${api} did not answer within ${KUBERNETES_API_TIMEOUT_MS / 1000} s; ${check}`
+            : `${api} is unreachable (${reason(err)}); ${check}`;
     return new KubernetesApiError(`cannot ${verb} ${this.location}: ${why}.`, err);
   }
 
@@ -91,17 +163,14 @@ export class KubernetesSecretInitStore implements InitStore {
     const secret = await this.get();
     // A dry run asks the API server the real question (RBAC and admission) without writing anything.
     try {
-      const api = await this.api();
-      if (secret) {
-        await api.replaceNamespacedSecret({
-          name: this.name,
-          namespace: this.namespace,
-          body: secret,
-          dryRun: 'All',
-        });
-      } else {
-        await api.createNamespacedSecret({ namespace: this.namespace, body: this.desired({}), dryRun: 'All' });
-      }
+      await this.call((api, options) =>
+        secret
+          ? api.replaceNamespacedSecret(
+              { name: this.name, namespace: this.namespace, body: secret, dryRun: 'All' },
+              options,
+            )
+          : api.createNamespacedSecret({ namespace: this.namespace, body: this.desired({}), dryRun: 'All' }, options),
+      );
     } catch (err) {
       throw this.apiError(`write (dry run) ${secret ? 'the existing' : 'a new'}`, err);
     }
@@ -126,23 +195,32 @@ export class KubernetesSecretInitStore implements InitStore {
     const data = { [INIT_SECRET_KEY]: Buffer.from(`${JSON.stringify(material, null, 2)}\n`).toString('base64') };
     try {
       const secret = await this.get();
-      const api = await this.api();
-      if (secret) {
-        // resourceVersion from the read: a concurrent writer makes this fail (409) instead of losing keys.
-        await api.replaceNamespacedSecret({
-          name: this.name,
-          namespace: this.namespace,
-          body: { ...this.desired(data), metadata: { ...this.desired(data).metadata, ...pickVersion(secret) } },
-        });
-      } else {
-        await api.createNamespacedSecret({ namespace: this.namespace, body: this.desired(data) });
-      }
+      await this.call((api, options) =>
+        secret
+          ? // resourceVersion from the read: a concurrent writer makes this fail (409) instead of losing keys.
+            api.replaceNamespacedSecret(
+              {
+                name: this.name,
+                namespace: this.namespace,
+                body: { ...this.desired(data), metadata: { ...this.desired(data).metadata, ...pickVersion(secret) } },
+              },
+              options,
+            )
+          : api.createNamespacedSecret({ namespace: this.namespace, body: this.desired(data) }, options),
+      );
     } catch (err) {
       const cause = err instanceof VaultInitError ? err : this.apiError('write', err);
+      // The create or replace got no answer (the read's errors arrive wrapped): the API server may have carried it
+      // out all the same. Say how to tell, before anyone restores (or gives up on) keys that are safe.
+      const unknown = err instanceof NoAnswerError;
       throw new VaultInitError(
         EXIT.initMaterial,
-        `Vault was just initialized but its keys could not be saved: ${cause.message} ` +
-          'They exist nowhere else: keep this process output, fix the cause, and restore them into the Secret by hand; ' +
+        `Vault was just initialized but its keys ${unknown ? 'may not have been' : 'could not be'} saved: ${cause.message} ` +
+          (unknown
+            ? `The API server may have stored them all the same: if \`kubectl -n ${this.namespace} get secret ${this.name}\` ` +
+              `shows key ${INIT_SECRET_KEY}, nothing is lost and the next start unseals with it. If not, they exist nowhere else: `
+            : 'They exist nowhere else: ') +
+          'keep this process output, fix the cause, and restore them into the Secret by hand; ' +
           'otherwise `make k8s-clean` (or deleting the Vault volumes) is the only way out.',
         { cause: err },
       );
@@ -164,6 +242,13 @@ export class KubernetesSecretInitStore implements InitStore {
       data,
     };
   }
+}
+
+/** An error's message, with its cause's: undici's fetch says only "fetch failed", its cause says why. */
+function reason(err: unknown): string {
+  const message = (err as Error)?.message ?? String(err);
+  const cause = (err as { cause?: { message?: unknown } })?.cause?.message;
+  return typeof cause === 'string' && cause !== '' ? `${message}: ${cause}` : message;
 }
 
 function pickVersion(secret: V1Secret): { resourceVersion?: string } {
