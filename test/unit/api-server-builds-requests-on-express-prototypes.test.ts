@@ -1,14 +1,19 @@
 /**
  * The API's HTTP server builds every request and response on express's own prototypes, so express never has to
- * re-point them (which costs V8's fast paths for the rest of the request), and express behaves exactly as it does
- * on a plain node:http server. Requests Node refuses before express runs still get JSON errors.
+ * re-point them (on Node 20 that gave each one a hidden class of its own and cost V8's fast paths for the rest of
+ * the request): on the host's Node and on the production images' Node, requests share one hidden class with fast
+ * properties, and so do responses. express behaves exactly as it does on a plain node:http server. Requests Node
+ * refuses before express runs get Node's own answers, as JSON.
  */
 import { test } from 'node:test';
+import { execFileSync } from 'node:child_process';
+import path from 'node:path';
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import http from 'node:http';
 import express from 'express';
 import { createApiServer } from '@aurora/app/http/server';
+import { repoRoot, TSX_NODE_ARGS } from '@aurora/process';
 
 async function listening(app: express.Express): Promise<{ server: http.Server; url: string; port: number }> {
   const server = createApiServer(app);
@@ -48,6 +53,26 @@ test('requests and responses arrive built on the app’s request and response pr
     assert.deepEqual(seen, [true, true, true, true, true, true]);
   } finally {
     await close(server);
+  }
+});
+
+test('requests share one hidden class with fast properties, and so do responses, on both Nodes', () => {
+  const production = execFileSync(path.join(repoRoot(), 'scripts/ensure-production-node.sh'), {
+    encoding: 'utf8',
+  }).trim();
+  const script = path.join(repoRoot(), 'test/support/api-server-hidden-classes.ts');
+  for (const node of new Set([process.execPath, production])) {
+    const out = execFileSync(node, ['--allow-natives-syntax', ...TSX_NODE_ARGS, script], {
+      encoding: 'utf8',
+      cwd: repoRoot(),
+    });
+    const seen = JSON.parse(out.trim().split('\n').pop() as string) as {
+      node: string;
+      sameMap: boolean[];
+      fast: boolean[];
+    };
+    assert.deepEqual(seen.sameMap, [true, true], `${seen.node}: requests / responses on one hidden class`);
+    assert.deepEqual(seen.fast, [true, true], `${seen.node}: request / response with fast properties`);
   }
 });
 
@@ -103,7 +128,7 @@ test('express works as on a plain server: params, headers, JSON bodies, status, 
   }
 });
 
-test('headers over 16 KB get 431 and a malformed request line 400, both as JSON', async () => {
+test('Node’s refusals keep Node’s status codes, as JSON: 431, 400, 408', async () => {
   const app = express();
   app.get('/', (_req, res) => res.json({ ok: true }));
   const { server, port } = await listening(app);
@@ -115,6 +140,33 @@ test('headers over 16 KB get 431 and a malformed request line 400, both as JSON'
     const bad = await raw(port, 'NOT A REQUEST\r\n\r\n');
     assert.match(bad, /^HTTP\/1\.1 400 /);
     assert.match(bad, /"error":"bad_request"/);
+  } finally {
+    await close(server);
+  }
+});
+
+test('a request whose headers never finish gets 408 Request Timeout, not 400', async () => {
+  const app = express();
+  app.get('/', (_req, res) => res.json({ ok: true }));
+  const server = createApiServer(app);
+  // Short timeouts, checked often, so that the story takes a second rather than a minute.
+  server.headersTimeout = 500;
+  server.requestTimeout = 500;
+  (server as unknown as { connectionsCheckingInterval: number }).connectionsCheckingInterval = 100;
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  try {
+    const port = (server.address() as net.AddressInfo).port;
+    const answer = await new Promise<string>((resolve, reject) => {
+      // The headers never end: no blank line.
+      const socket = net.connect(port, '127.0.0.1', () => socket.write('GET / HTTP/1.1\r\nHost: x\r\n'));
+      let text = '';
+      socket.setEncoding('utf8');
+      socket.on('data', (chunk: string) => (text += chunk));
+      socket.on('end', () => resolve(text));
+      socket.on('error', reject);
+    });
+    assert.match(answer, /^HTTP\/1\.1 408 /);
+    assert.match(answer, /"error":"request_timeout"/);
   } finally {
     await close(server);
   }

@@ -3,64 +3,76 @@
  * with the prototypes express gives them.
  *
  * express 5 re-points every request's and response's prototype at its own (`app.request`, `app.response`:
- * `Object.setPrototypeOf` in application.js `handle`). V8 gives each object whose prototype changes after it was
- * built a hidden class of its own, so every property access that follows, in express, the router and Node's
- * own HTTP code, meets a class it has never seen and takes V8's slow path (an inline-cache miss, a lookup, a
- * new class for each property added). Measured with `--log-ic` on express 5.3 and Node 20: about 120 such misses
- * per request, and twice the CPU per request of the same app served by objects built on express's prototypes
- * from the start. Node lets a server choose the classes it builds requests and responses from
- * (`http.createServer({IncomingMessage, ServerResponse})`); built on `app.request`/`app.response`, express's
- * `setPrototypeOf` finds the prototype already in place and changes nothing.
+ * `Object.setPrototypeOf` in application.js `handle`). On Node 20 (V8 11.3) that gives each request and response a
+ * hidden class of its own, so every property access after it, in express, the router and Node's HTTP code, misses
+ * V8's inline caches (`node --log-ic`: about 120 misses per request for a bare express 5 app, none once the objects
+ * are born on express's prototypes; its CPU per request fell by about two thirds). Node 24 (V8 13.6) shares one
+ * hidden class between objects so re-pointed and was not slowed by it.
+ *
+ * Node lets a server choose the classes it builds requests and responses from (`http.createServer({IncomingMessage,
+ * ServerResponse})`). Here they are subclasses of Node's own, placed between express's prototypes and the objects:
+ * each class's prototype inherits from `app.request`/`app.response` and then takes its place as that, so express's
+ * `setPrototypeOf` finds it already set and changes nothing, and the objects are built by a real constructor (V8
+ * sizes them for their fields: fast properties, one hidden class, on Node 20 and 24 alike).
  */
 import http from 'node:http';
+import type net from 'node:net';
+import type stream from 'node:stream';
 import type express from 'express';
 
-type Init = (this: object, ...args: unknown[]) => void;
-
 /**
- * A constructor running `base` (Node's IncomingMessage or ServerResponse) on objects built on `prototype`, which
- * must inherit from `base.prototype`; undefined when `base` is a class, which cannot be run that way. Node 20-24
- * define both as plain functions. (`Reflect.construct(base, args, newTarget)` would also work for a class, but
- * V8 then builds every object on a hidden class of its own again: measured, no better than express's re-pointing.)
- */
-function constructorOn<T>(base: T, prototype: object): T | undefined {
-  if (/^class\b/.test(Function.prototype.toString.call(base))) return undefined;
-  const init = base as unknown as Init;
-  function Built(this: object, ...args: unknown[]): void {
-    init.apply(this, args);
-  }
-  Built.prototype = prototype;
-  return Built as unknown as T;
-}
-
-/**
- * A node:http server for `app` (not listening yet). Its requests and responses are built on `app.request` and
- * `app.response`; idle keep-alive connections are kept 65 s; a request Node's parser refuses before express runs
- * (headers over 16 KB, a malformed request line) gets the same JSON error shape as every other error.
+ * A node:http server for `app` (not listening yet). Takes over `app.request` and `app.response` (subclass
+ * prototypes inheriting from them); so `app` must not be mounted in another express app after this. Idle
+ * keep-alive connections are kept 65 s. A request Node refuses before express runs gets Node's own answer
+ * (431 headers too large, 408 request timeout, 400 otherwise), as JSON like every other error.
  */
 export function createApiServer(app: express.Express): http.Server {
-  const IncomingMessage = constructorOn(http.IncomingMessage, app.request);
-  const ServerResponse = constructorOn(http.ServerResponse, app.response);
-  const server =
-    IncomingMessage && ServerResponse
-      ? http.createServer({ IncomingMessage, ServerResponse }, app)
-      : http.createServer(app);
+  class IncomingMessage extends http.IncomingMessage {}
+  class ServerResponse extends http.ServerResponse {}
+  Object.setPrototypeOf(IncomingMessage.prototype, app.request);
+  Object.setPrototypeOf(ServerResponse.prototype, app.response);
+  app.request = IncomingMessage.prototype as unknown as typeof app.request;
+  app.response = ServerResponse.prototype as unknown as typeof app.response;
+  const server = http.createServer({ IncomingMessage, ServerResponse }, app);
   server.keepAliveTimeout = 65_000;
-  server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
-    if (!socket.writable) {
-      socket.destroy();
-      return;
-    }
-    const tooLarge = err.code === 'HPE_HEADER_OVERFLOW';
-    const body = JSON.stringify(
-      tooLarge
-        ? { error: 'headers_too_large', message: 'request headers are larger than 16 KB' }
-        : { error: 'bad_request', message: 'malformed HTTP request' },
-    );
-    socket.end(
-      `HTTP/1.1 ${tooLarge ? '431 Request Header Fields Too Large' : '400 Bad Request'}\r\n` +
-        `Content-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
-    );
-  });
+  server.on('clientError', answerClientError);
   return server;
+}
+
+/** What Node answers to a request its parser or its timeouts refuse (lib/_http_server.js `socketOnError`). */
+const REFUSALS: Record<string, { status: string; error: string; message: string }> = {
+  HPE_HEADER_OVERFLOW: {
+    status: '431 Request Header Fields Too Large',
+    error: 'headers_too_large',
+    message: 'request headers are larger than 16 KB',
+  },
+  HPE_CHUNK_EXTENSIONS_OVERFLOW: {
+    status: '413 Payload Too Large',
+    error: 'chunk_extensions_too_large',
+    message: 'the chunk extensions of the request body are too large',
+  },
+  ERR_HTTP_REQUEST_TIMEOUT: {
+    status: '408 Request Timeout',
+    error: 'request_timeout',
+    message: 'the request was not received in time (headersTimeout / requestTimeout)',
+  },
+};
+const MALFORMED = { status: '400 Bad Request', error: 'bad_request', message: 'malformed HTTP request' };
+
+/**
+ * Node's own answer, with a JSON body like every other error: only while nothing of a response has gone out on
+ * the connection (else an answer would corrupt what the client reads), then the connection is closed.
+ */
+function answerClientError(err: NodeJS.ErrnoException, socket: net.Socket | stream.Duplex): void {
+  const inFlight = (socket as { _httpMessage?: http.ServerResponse })._httpMessage;
+  if (!socket.writable || inFlight?.headersSent) {
+    socket.destroy();
+    return;
+  }
+  const refusal = REFUSALS[err.code ?? ''] ?? MALFORMED;
+  const body = JSON.stringify({ error: refusal.error, message: refusal.message });
+  socket.end(
+    `HTTP/1.1 ${refusal.status}\r\nContent-Type: application/json; charset=utf-8\r\n` +
+      `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+  );
 }
