@@ -22,6 +22,7 @@ import type { ClientDirectory } from './client-directory.js';
 import type { GuessLimiter } from './limiter.js';
 import { comparablePresentedSecret } from './client-secret-rule.js';
 import { countAuth } from '../telemetry/metrics.js';
+import { processHmacKey } from './process-key.js';
 
 export const REALM = 'aurora';
 
@@ -43,7 +44,7 @@ export function parseBasic(header: string | undefined): Credentials | undefined 
 
 // Both sides are hashed with a per-process key first: equal lengths for timingSafeEqual, and the
 // comparison's time says nothing about the length of the expected value.
-const compareKey = crypto.randomBytes(32);
+const compareKey = processHmacKey();
 export function constantTimeEqual(a: string, b: string): boolean {
   const ha = crypto.createHmac('sha256', compareKey).update(a, 'utf8').digest();
   const hb = crypto.createHmac('sha256', compareKey).update(b, 'utf8').digest();

@@ -22,6 +22,7 @@ import type { VaultSession } from '../vault/session.js';
 import { formatScope, scopeIncludes } from '../file-secrets/config.js';
 import type { FileSecrets } from '../file-secrets/reader.js';
 import { parseSecretRef, type SecretRef } from '../fhir/secret-reference.js';
+import { processHmacKey } from './process-key.js';
 
 /** A file secret named by a resource that its scope does not include. */
 export class SecretScopeError extends AuroraError {
@@ -75,7 +76,7 @@ export class ClientSecrets {
   private readonly lastReread = new Map<string, number>();
   /** Per reference, a keyed digest of the last value whose oddities were logged: one line per value. */
   private readonly reported = new Map<string, string>();
-  private readonly digestKey = crypto.randomBytes(32);
+  private readonly digestKey = processHmacKey();
 
   constructor(private readonly options: ClientSecretsOptions) {
     this.cache = new TtlLruCache(options.maxEntries ?? 10_000, options.ttlMs);

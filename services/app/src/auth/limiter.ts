@@ -19,6 +19,7 @@
  * recently used go first), at most `maxRemembered` digests per key.
  */
 import crypto from 'node:crypto';
+import { processHmacKey } from './process-key.js';
 
 export interface LimiterOptions {
   /** Distinct wrong secrets per key within `windowSeconds` before new ones are refused (AUTH_MAX_FAILURES). */
@@ -58,7 +59,7 @@ export class GuessLimiter {
   private readonly maxKeys: number;
   private readonly maxRemembered: number;
   private readonly now: () => number;
-  private readonly digestKey = crypto.randomBytes(32);
+  private readonly digestKey = processHmacKey();
 
   constructor(private readonly options: LimiterOptions) {
     this.msPerToken = (options.windowSeconds * 1000) / options.maxGuesses;
