@@ -25,7 +25,7 @@
  * (default 1,8,32), prints each cell with the CPU per request and the app's RSS, profiles the miss and write
  * loads unless BENCH_PROFILE=0, and writes no results.
  */
-import type { ChildProcess } from 'node:child_process';
+import { execFileSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -54,6 +54,14 @@ import { measureCompose } from './compose.js';
 import { updateFigures } from '../scripts/update-figures.js';
 
 const DURATION_S = Number(process.env.BENCH_DURATION_S ?? 5);
+/**
+ * The Node the apps and the floor run on: the production images' (scripts/ensure-production-node.sh), which is what
+ * users run, and whose V8 differs from the host's in what costs what.
+ */
+const APP_NODE = execFileSync(path.join(repoRoot(), 'scripts', 'ensure-production-node.sh'), {
+  encoding: 'utf8',
+  stdio: ['ignore', 'pipe', 'inherit'],
+}).trim();
 const SLICES = Number(process.env.BENCH_SLICES ?? 5);
 const PROFILE = process.env.BENCH_PROFILE !== '0';
 const README = process.env.BENCH_README !== '0';
@@ -259,7 +267,7 @@ async function startFloorProxy(
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
   const dir = tempDir('bench-floor');
-  const child = spawnServer(process.execPath, ['--import', 'tsx', path.join(repoRoot(), 'bench', 'floor-proxy.ts')], {
+  const child = spawnServer(APP_NODE, ['--import', 'tsx', path.join(repoRoot(), 'bench', 'floor-proxy.ts')], {
     logFile: path.join(dir, 'floor.log'),
     cwd: repoRoot(),
     env: {
@@ -305,15 +313,11 @@ async function profileApp(like: AppProcess, loads: ProfileLoad[]): Promise<Profi
     // --cpu-prof is not allowed in NODE_OPTIONS: the profiled app is started with the flag on its command line.
     const port = await freePort();
     const profUrl = `http://127.0.0.1:${port}`;
-    const child = spawnServer(
-      process.execPath,
-      [...APP_NODE_FLAGS, '--cpu-prof', `--cpu-prof-dir=${profDir}`, appDist()],
-      {
-        logFile: path.join(profDir, 'app.log'),
-        cwd: profDir,
-        env: { ...like.fullEnv(), PORT: String(port), METRICS_PORT: '0' },
-      },
-    );
+    const child = spawnServer(APP_NODE, [...APP_NODE_FLAGS, '--cpu-prof', `--cpu-prof-dir=${profDir}`, appDist()], {
+      logFile: path.join(profDir, 'app.log'),
+      cwd: profDir,
+      env: { ...like.fullEnv(), PORT: String(port), METRICS_PORT: '0' },
+    });
     await waitFor(
       'the profiled app to be ready',
       async () => {
@@ -393,6 +397,7 @@ async function bench(): Promise<BenchResults | undefined> {
     env: { CACHE_TTL_SECONDS: '0', LOG_LEVEL: 'info' },
     // Production's database wiring: the app's pool on users leased from Vault, never the superuser.
     leasedDatabaseUsers: true,
+    appNode: APP_NODE,
   });
   const extraApps: AppProcess[] = [];
   const watchers: VaultInitProcess[] = [];
@@ -400,7 +405,9 @@ async function bench(): Promise<BenchResults | undefined> {
   try {
     const freshSteps = stepsOf(stack.vaultInitLogs[0] ?? '');
     const missApp = stack.app;
-    const hitApp = await AppProcess.start({ ...missApp.env, CACHE_TTL_SECONDS: '60' }, tempDir('bench-app-hit'));
+    const hitApp = await AppProcess.start({ ...missApp.env, CACHE_TTL_SECONDS: '60' }, tempDir('bench-app-hit'), {
+      node: APP_NODE,
+    });
     extraApps.push(hitApp);
     await hitApp.waitReady();
     const auth = basic(USER, stack.clientSecrets.get(USER) as string);
@@ -489,7 +496,9 @@ async function bench(): Promise<BenchResults | undefined> {
         // The same cache-miss load on the default app and on one with BENCH_VARIANT added, interleaved; both
         // apps are fresh here, so their RSS compares.
         const variantEnv = parseVariant(process.env.BENCH_VARIANT ?? 'NODE_OPTIONS=--max-semi-space-size=4');
-        const variant = await AppProcess.start({ ...missApp.env, ...variantEnv }, tempDir('bench-app-variant'));
+        const variant = await AppProcess.start({ ...missApp.env, ...variantEnv }, tempDir('bench-app-variant'), {
+          node: APP_NODE,
+        });
         extraApps.push(variant);
         await variant.waitReady();
         const label = Object.entries(variantEnv)
@@ -543,7 +552,10 @@ async function bench(): Promise<BenchResults | undefined> {
       ['V8 heap defaults', { CACHE_TTL_SECONDS: '60' }, 'resolve hit', []],
       ['PG_POOL_SIZE=40', { PG_POOL_SIZE: '40', CACHE_TTL_SECONDS: '60' }, 'app write', undefined],
     ] as Array<[string, Record<string, string>, 'resolve hit' | 'app write', readonly string[] | undefined]>) {
-      const app = await AppProcess.start({ ...missApp.env, ...env }, tempDir('bench-app-exp'), { nodeFlags });
+      const app = await AppProcess.start({ ...missApp.env, ...env }, tempDir('bench-app-exp'), {
+        nodeFlags,
+        node: APP_NODE,
+      });
       extraApps.push(app);
       await app.waitReady();
       const targetOf = (url: string): Target =>
@@ -691,7 +703,8 @@ async function bench(): Promise<BenchResults | undefined> {
       machine: {
         cpus: os.cpus().length,
         cpuModel: os.cpus()[0]?.model ?? 'unknown',
-        node: process.version,
+        node: execFileSync(APP_NODE, ['--version'], { encoding: 'utf8' }).trim(),
+        loadGeneratorNode: process.version,
         vault: pinnedVaultVersion(),
         loadAvgAtStart,
         loadAvgAtEnd: os.loadavg().map((x) => round(x, 2)),

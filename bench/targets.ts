@@ -17,7 +17,10 @@ export interface BenchResults {
   machine: {
     cpus: number;
     cpuModel: string;
+    /** The Node the apps and the floors ran on (the production images'); older results: the host's, for all. */
     node: string;
+    /** The Node of the bench itself: the load generator and the in-process resolver figure. Absent in older results. */
+    loadGeneratorNode?: string;
     vault: string;
     loadAvgAtStart: number[];
     loadAvgAtEnd?: number[];

@@ -36,7 +36,11 @@ const n = (x: number) => x.toLocaleString('en-US');
 export function renderPerformance(r: BenchResults): string {
   const lines: string[] = [];
   lines.push(
-    `Measured by \`make bench\` on ${r.timestamp.slice(0, 16).replace('T', ' ')} UTC: ${r.machine.cpus} cores (${r.machine.cpuModel}), Node ${r.machine.node}, ` +
+    `Measured by \`make bench\` on ${r.timestamp.slice(0, 16).replace('T', ' ')} UTC: ${r.machine.cpus} cores (${r.machine.cpuModel}), ${
+      r.machine.loadGeneratorNode
+        ? `the app and the floors on Node ${r.machine.node} (the production images'), the load generator on Node ${r.machine.loadGeneratorNode}`
+        : `Node ${r.machine.node}`
+    }, ` +
       `Vault ${r.machine.vault}; everything (Vault, PostgreSQL, the app, the load generator) on the same cores, over loopback, ` +
       `${r.durationS} s per cell after 1 s of warm-up. Raw = the same Vault, the same KV v2 secrets, the app's own AppRole token, from autocannon's keep-alive client; ` +
       'raw and app runs interleaved in slices, so each ratio compares the same moments. Reads (raw and resolve) rotate over 64 ' +

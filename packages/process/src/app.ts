@@ -46,6 +46,8 @@ export class AppProcess {
     readonly metricsPort: number,
     /** The node flags before the main script: the app's heap sizing (APP_NODE_FLAGS) unless a bench compares. */
     readonly nodeFlags: readonly string[] = APP_NODE_FLAGS,
+    /** The Node binary the app runs on: this process's unless a bench runs it on the production images' Node. */
+    readonly node: string = process.execPath,
   ) {
     this.url = `http://127.0.0.1:${port}`;
     this.metricsUrl = `http://127.0.0.1:${metricsPort}/metrics`;
@@ -54,15 +56,16 @@ export class AppProcess {
 
   /**
    * Starts the app with `env` (PORT and HOST are set here) and waits until /healthz answers. `nodeFlags` replaces
-   * the production heap flags (APP_NODE_FLAGS), for a bench that measures what they change.
+   * the production heap flags (APP_NODE_FLAGS), for a bench that measures what they change; `node` is the Node
+   * binary to run it on (default: this process's).
    */
   static async start(
     env: Record<string, string>,
     dir = tempDir('app'),
-    options: { nodeFlags?: readonly string[] } = {},
+    options: { nodeFlags?: readonly string[]; node?: string } = {},
   ): Promise<AppProcess> {
     fs.mkdirSync(dir, { recursive: true });
-    const app = new AppProcess(env, await freePort(), dir, await freePort(), options.nodeFlags);
+    const app = new AppProcess(env, await freePort(), dir, await freePort(), options.nodeFlags, options.node);
     await app.startProcess();
     return app;
   }
@@ -85,7 +88,7 @@ export class AppProcess {
   }
 
   async startProcess(): Promise<void> {
-    this.child = spawnServer(process.execPath, [...this.nodeFlags, appDist()], {
+    this.child = spawnServer(this.node, [...this.nodeFlags, appDist()], {
       logFile: this.logFile,
       cwd: this.dir,
       env: this.fullEnv(),

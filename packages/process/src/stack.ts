@@ -37,6 +37,8 @@ export interface StackOptions {
    * the app connects as the cluster's superuser, which the stories about other things start faster with.
    */
   leasedDatabaseUsers?: boolean;
+  /** The Node binary the app runs on (default: this process's): the bench runs it on the production images' Node. */
+  appNode?: string;
 }
 
 export interface HttpResult {
@@ -197,6 +199,7 @@ export class CredentialsStack {
         ...options.env,
       },
       path.join(dir, 'app'),
+      { node: options.appNode },
     );
     // The app's migrations created the tables; the Clients module reads Client rows on each login.
     for (const c of clients) await this.putClientRow(c);
