@@ -192,7 +192,7 @@ app_image() {
   # The production images' node and its libraries; the app and vault-init of this tree.
   build_image aurora-secrets "${args[@]}" "${libs[@]}" "--file=$node:/usr/local/bin/node:755" "${files[@]}" \
     --mkdir=/home/node:700:1000 --env=NODE_ENV=production --user=1000 --workdir=/app \
-    --cmd='["node","--max-semi-space-size=8","--heap-growing-percent=50","/app/services/app/dist/main.js"]'
+    --cmd='["node","--max-semi-space-size=4","--heap-growing-percent=50","/app/services/app/dist/main.js"]'
 }
 
 # A process and everything under it (a builder runs python3, ctr, nsenter below its own subshell).
