@@ -128,9 +128,12 @@ test('express works as on a plain server: params, headers, JSON bodies, status, 
   }
 });
 
-test('Node’s refusals keep Node’s status codes, as JSON: 431, 400, 408', async () => {
+test('Node’s refusals keep Node’s status codes, as JSON: 431, 400, 413', async () => {
   const app = express();
   app.get('/', (_req, res) => res.json({ ok: true }));
+  app.post('/', express.text(), (_req, res) => res.json({ ok: true }));
+  // The refused body's read ends in an error express would print; this story is about what the client gets.
+  app.set('env', 'test');
   const { server, port } = await listening(app);
   try {
     const big = await raw(port, `GET / HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(17 * 1024)}\r\n\r\n`);
@@ -140,9 +143,22 @@ test('Node’s refusals keep Node’s status codes, as JSON: 431, 400, 408', asy
     const bad = await raw(port, 'NOT A REQUEST\r\n\r\n');
     assert.match(bad, /^HTTP\/1\.1 400 /);
     assert.match(bad, /"error":"bad_request"/);
+    const extensions = await raw(
+      port,
+      `POST / HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\nTransfer-Encoding: chunked\r\n\r\n` +
+        `1;ext=${'a'.repeat(20 * 1024)}\r\nx\r\n0\r\n\r\n`,
+    );
+    assert.match(extensions, /^HTTP\/1\.1 413 /);
+    assert.match(extensions, /"error":"chunk_extensions_too_large"/);
   } finally {
     await close(server);
   }
+});
+
+test('one server per app: a second would re-point the first one’s requests', () => {
+  const app = express();
+  createApiServer(app);
+  assert.throws(() => createApiServer(app), /already has a server/);
 });
 
 test('a request whose headers never finish gets 408 Request Timeout, not 400', async () => {
@@ -157,8 +173,10 @@ test('a request whose headers never finish gets 408 Request Timeout, not 400', a
   try {
     const port = (server.address() as net.AddressInfo).port;
     const answer = await new Promise<string>((resolve, reject) => {
-      // The headers never end: no blank line.
-      const socket = net.connect(port, '127.0.0.1', () => socket.write('GET / HTTP/1.1\r\nHost: x\r\n'));
+      // The headers never end: no blank line. The client keeps its half of the connection open.
+      const socket = net.connect({ port, host: '127.0.0.1', allowHalfOpen: true }, () =>
+        socket.write('GET / HTTP/1.1\r\nHost: x\r\n'),
+      );
       let text = '';
       socket.setEncoding('utf8');
       socket.on('data', (chunk: string) => (text += chunk));
@@ -167,6 +185,13 @@ test('a request whose headers never finish gets 408 Request Timeout, not 400', a
     });
     assert.match(answer, /^HTTP\/1\.1 408 /);
     assert.match(answer, /"error":"request_timeout"/);
+    // The server closes its side too: a client that never closes its own does not hold the connection.
+    const deadline = Date.now() + 10_000;
+    let open = 1;
+    while ((open = await new Promise<number>((r, j) => server.getConnections((e, n) => (e ? j(e) : r(n))))) > 0) {
+      assert.ok(Date.now() < deadline, `${open} connection(s) still open 10 s after the 408`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
   } finally {
     await close(server);
   }

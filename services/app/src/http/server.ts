@@ -20,13 +20,20 @@ import type net from 'node:net';
 import type stream from 'node:stream';
 import type express from 'express';
 
+/** Apps whose request and response prototypes a server has taken over: one server per app. */
+const served = new WeakSet<express.Express>();
+
 /**
  * A node:http server for `app` (not listening yet). Takes over `app.request` and `app.response` (subclass
- * prototypes inheriting from them); so `app` must not be mounted in another express app after this. Idle
- * keep-alive connections are kept 65 s. A request Node refuses before express runs gets Node's own answer
- * (431 headers too large, 408 request timeout, 400 otherwise), as JSON like every other error.
+ * prototypes inheriting from them): call it once per app, once the app is built (sub-apps mounted before it do not
+ * see later additions to `app.request`), and do not mount `app` in another express app afterwards. Idle keep-alive
+ * connections are kept 65 s. A request Node refuses before express runs gets Node's own answer (431 headers too
+ * large, 413 chunk extensions too large, 408 request timeout, 400 otherwise), as JSON like every other error.
+ * @throws Error when `app` already has a server from here (a second one would re-point the first one's objects)
  */
 export function createApiServer(app: express.Express): http.Server {
+  if (served.has(app)) throw new Error('createApiServer: this express app already has a server; make one per app');
+  served.add(app);
   class IncomingMessage extends http.IncomingMessage {}
   class ServerResponse extends http.ServerResponse {}
   Object.setPrototypeOf(IncomingMessage.prototype, app.request);
@@ -61,7 +68,8 @@ const MALFORMED = { status: '400 Bad Request', error: 'bad_request', message: 'm
 
 /**
  * Node's own answer, with a JSON body like every other error: only while nothing of a response has gone out on
- * the connection (else an answer would corrupt what the client reads), then the connection is closed.
+ * the connection (else an answer would corrupt what the client reads). Then the connection is closed on our side
+ * too, as Node's own handler does: a client that keeps its half open must not hold the socket.
  */
 function answerClientError(err: NodeJS.ErrnoException, socket: net.Socket | stream.Duplex): void {
   const inFlight = (socket as { _httpMessage?: http.ServerResponse })._httpMessage;
@@ -74,5 +82,6 @@ function answerClientError(err: NodeJS.ErrnoException, socket: net.Socket | stre
   socket.end(
     `HTTP/1.1 ${refusal.status}\r\nContent-Type: application/json; charset=utf-8\r\n` +
       `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+    () => socket.destroy(),
   );
 }
