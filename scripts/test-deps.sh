@@ -20,10 +20,14 @@ if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.j
   log "npm ci"
   npm ci --no-audit --no-fund >&2
 fi
-log "PostgreSQL server: $(scripts/ensure-postgres.sh)"
-log "Vault: $(scripts/ensure-vault.sh)"
+# Each path is taken before it is logged: inside log's arguments a failure would not stop the script (set -e).
+postgres=$(scripts/ensure-postgres.sh)
+log "PostgreSQL server: $postgres"
+vault=$(scripts/ensure-vault.sh)
+log "Vault: $vault"
 # The Node of the production images: tests of what only it runs (the Kubernetes client needs Node >= 22) start it.
-log "Node of the production images: $(scripts/ensure-production-node.sh)"
+production_node=$(scripts/ensure-production-node.sh)
+log "Node of the production images: $production_node"
 # The compose e2e needs a Docker engine (`--docker`); ensure-docker.sh starts one if it can, loudly if not.
 if [ -n "$docker" ] && [ -z "${SKIP_DOCKER:-}" ]; then
   scripts/ensure-docker.sh || { [ "${CI:-}" = true ] && { log "CI=true and no Docker engine could be started"; exit 1; }; log "continuing without Docker: the compose e2e will be skipped"; }
