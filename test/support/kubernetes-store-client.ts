@@ -3,19 +3,24 @@
  * Kubernetes init store, all at once, against the API addresses it is given, and prints one JSON line per call:
  * { call, ms, name, exitCode, message } (the error's class, exit code and message; an empty name when it
  * succeeded). Arguments: a server that accepts connections and never answers, one that answers every read "not
- * found" and nothing else, and one that refuses connections.
+ * found" and nothing else, one that refuses connections, and the store's per-call deadline in ms.
  */
 import { KubeConfig } from '@kubernetes/client-node';
 import { KubernetesSecretInitStore } from '@aurora/vault-init/init-store/kubernetes-secret';
 import type { VaultInitError } from '@aurora/vault-init/errors';
 
-const [silent, readsOnly, refusing] = process.argv.slice(2) as [string, string, string];
+const [silent, readsOnly, refusing, deadlineMs] = process.argv.slice(2) as [string, string, string, string];
 
 function store(server: string): KubernetesSecretInitStore {
   const kubeConfig = new KubeConfig();
   // Plain HTTP: the stall comes after the request is sent, where only a request deadline ends it.
   kubeConfig.loadFromClusterAndUser({ name: 'fault', server, skipTLSVerify: true }, { name: 'vault-init' });
-  return new KubernetesSecretInitStore({ name: 'aurora-secrets-vault-init', namespace: 'aurora', kubeConfig });
+  return new KubernetesSecretInitStore({
+    name: 'aurora-secrets-vault-init',
+    namespace: 'aurora',
+    kubeConfig,
+    requestTimeoutMs: Number(deadlineMs),
+  });
 }
 
 /** Stand-ins for the init material: the test checks that no message holds them. */

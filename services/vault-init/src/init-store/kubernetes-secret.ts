@@ -20,19 +20,23 @@ import { parseInitMaterial, registerInitMaterial, type InitMaterial, type InitSt
 export const INIT_SECRET_KEY = 'init.json';
 
 /**
- * How long one Kubernetes API call may take, in ms: each read, dry run and write of the Secret on its own. The
- * API server answers them in milliseconds, within a few seconds when loaded. One that accepts the connection and
- * never answers would otherwise hold vault-init with nothing said, through a stop too (a stop waits for the write
- * of new keys), until the kubelet's SIGKILL: terminationGracePeriodSeconds, 30 s by default. A write is two calls
- * (the read, then the create or replace), so even both at their limit end inside those 30 s, the error printed.
+ * How long one Kubernetes API call may take, in ms: each read, dry run and write of the Secret on its own. The API
+ * server answers them in milliseconds, within a few seconds when loaded; one that accepts the connection and never
+ * answers would otherwise hold vault-init with nothing said for undici's 5 minutes. 35 s is longer than a single
+ * admission webhook may take (`timeoutSeconds` is at most 30: a webhook on Secrets that times out and fails open makes
+ * a write that long, and then it succeeds), and shorter than the API server's own request timeout (60 s by default),
+ * after which it would have answered itself. During a stop the kubelet's SIGKILL (terminationGracePeriodSeconds,
+ * 30 s by default) can come first; the next start then reports what it finds.
  * A constant, as the Vault client's timeouts are (packages/common/src/vault/timeouts.ts).
  */
-export const KUBERNETES_API_TIMEOUT_MS = 10_000;
+export const KUBERNETES_API_TIMEOUT_MS = 35_000;
 
 export interface KubernetesSecretInitStoreOptions {
   name: string;
   namespace: string;
   kubeConfig?: KubeConfig;
+  /** Per-call deadline in ms (default KUBERNETES_API_TIMEOUT_MS): tests shorten it. */
+  requestTimeoutMs?: number;
 }
 
 /** A Kubernetes API failure the user must fix (RBAC, the API unreachable): exit code "unreachable". */
@@ -42,10 +46,10 @@ export class KubernetesApiError extends VaultInitError {
   }
 }
 
-/** A call that outlived KUBERNETES_API_TIMEOUT_MS: its request was aborted, its connection closed. */
+/** A call that outlived its deadline: its request was aborted, its connection closed. */
 class NoAnswerError extends Error {
-  constructor(cause: unknown) {
-    super(`no answer within ${KUBERNETES_API_TIMEOUT_MS / 1000} s`, { cause });
+  constructor(ms: number, cause: unknown) {
+    super(`no answer within ${ms / 1000} s`, { cause });
     this.name = 'NoAnswerError';
   }
 }
@@ -67,10 +71,12 @@ export class KubernetesSecretInitStore implements InitStore {
   /** The API server's address, for messages: known once the client is made. */
   private server?: string;
   readonly name: string;
+  private readonly timeoutMs: number;
   readonly namespace: string;
 
   constructor(private readonly options: KubernetesSecretInitStoreOptions) {
     this.name = options.name;
+    this.timeoutMs = options.requestTimeoutMs ?? KUBERNETES_API_TIMEOUT_MS;
     this.namespace = options.namespace;
   }
 
@@ -105,17 +111,17 @@ export class KubernetesSecretInitStore implements InitStore {
   }
 
   /**
-   * One API call, aborted after KUBERNETES_API_TIMEOUT_MS (from the request to the end of the answer's body).
+   * One API call, aborted after its deadline (requestTimeoutMs) (from the request to the end of the answer's body).
    * @throws NoAnswerError past the deadline, whatever the abort surfaced as; else the client's error
    */
   private async call<T>(send: (api: CoreV1Api, options: ConfigurationOptions) => Promise<T>): Promise<T> {
     const { api, withSignal } = await this.connect();
     const deadline = new AbortController();
-    const timer = setTimeout(() => deadline.abort(), KUBERNETES_API_TIMEOUT_MS);
+    const timer = setTimeout(() => deadline.abort(), this.timeoutMs);
     try {
       return await send(api, withSignal(deadline.signal));
     } catch (err) {
-      throw deadline.signal.aborted ? new NoAnswerError(err) : err;
+      throw deadline.signal.aborted ? new NoAnswerError(this.timeoutMs, err) : err;
     } finally {
       clearTimeout(timer);
     }
@@ -148,9 +154,11 @@ export class KubernetesSecretInitStore implements InitStore {
         ? `forbidden: vault-init's ServiceAccount needs get/update on secrets/${this.name} and create on secrets in ${this.namespace} (the chart's Role grants exactly that)`
         : code !== undefined
           ? `the Kubernetes API answered ${code}`
-          : err instanceof NoAnswerError
-            ? `${api} did not answer within ${KUBERNETES_API_TIMEOUT_MS / 1000} s; ${check}`
-            : `${api} is unreachable (${reason(err)}); ${check}`;
+          : localFileError(err)
+            ? `cannot read this pod's service account credentials (${reason(err)}): the pod needs its ServiceAccount token mounted (automountServiceAccountToken must not be false; the chart leaves it on)`
+            : err instanceof NoAnswerError
+              ? `${api} did not answer within ${this.timeoutMs / 1000} s; ${check}`
+              : `${api} is unreachable (${reason(err)}); ${check}`;
     return new KubernetesApiError(`cannot ${verb} ${this.location}: ${why}.`, err);
   }
 
@@ -245,6 +253,15 @@ export class KubernetesSecretInitStore implements InitStore {
 }
 
 /** An error's message, with its cause's: undici's fetch says only "fetch failed", its cause says why. */
+/** A file this process could not read (the service account's token or CA), anywhere in the cause chain. */
+function localFileError(err: unknown): boolean {
+  for (let e = err, depth = 0; e && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
+    const { code, path } = e as { code?: unknown; path?: unknown };
+    if ((code === 'ENOENT' || code === 'EACCES') && typeof path === 'string') return true;
+  }
+  return false;
+}
+
 function reason(err: unknown): string {
   const message = (err as Error)?.message ?? String(err);
   const cause = (err as { cause?: { message?: unknown } })?.cause?.message;
