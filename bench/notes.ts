@@ -16,12 +16,15 @@ export const NOTES: Record<string, string> = {
     "Vault's CPU only, a cache-miss resolve costs a Vault read plus the app's own work, so the ratio lands near " +
     "raw / (Vault + app + PostgreSQL). 0.6 × leaves the app about two thirds of Vault's CPU per read. Authentication no " +
     'longer reads PostgreSQL (the Client is reused for CLIENT_CACHE_TTL_SECONDS) nor does the reference lookup ' +
-    '(REFERENCE_CACHE_TTL_SECONDS), and node-vault sends through a plain http.request instead of axios; what the profile ' +
+    '(REFERENCE_CACHE_TTL_SECONDS), node-vault sends through a plain http.request instead of axios, and requests no longer ' +
+    'get a hidden class of their own from express (http/server.ts); what the profile ' +
     "still shows is Node's own HTTP server and client (parsing, socket writes), express's routing and response helpers, " +
     "and the garbage collector. The audit-device experiment above shows how much of Vault's own cost is its audit log.",
   'resolve-miss-cpu':
     'the CPU column of the cache-miss rows, per process: what the app and PostgreSQL spend per resolve on top of the Vault ' +
-    'read; the profile below names where the app spends it.',
+    'read; the profile below names where the app spends it. The row of a bare node:http proxy to the same reads, where ' +
+    'the run measured one, is what any Node process in front of Vault spends here: a target at or below its CPU leaves ' +
+    "nothing for the app's own work.",
   'resolve-hit':
     'a cache hit still answers an HTTP request through express, authenticates (two HMAC-SHA256 for the constant-time ' +
     'compare, the Client from its cache) and writes a JSON audit line after the answer; the raw read has only its own work.',

@@ -21,7 +21,8 @@
  * BENCH_ONLY=miss,hit,floor,write,variant (any of them: cache-miss resolve, cache-hit resolve, the floor proxy
  * (its writes too, with write), credential write, each with its raw Vault contender; variant: cache-miss
  * resolves on the default app and on a second app whose environment adds BENCH_VARIANT, space-separated
- * KEY=VALUE pairs, default NODE_OPTIONS=--max-semi-space-size=4) measures only those, at BENCH_CONCURRENCIES
+ * KEY=VALUE pairs, default LOG_LEVEL=warn: no audit line; a V8 flag in NODE_OPTIONS loses to the same flag in the
+ * app's command line, APP_NODE_FLAGS) measures only those, at BENCH_CONCURRENCIES
  * (default 1,8,32), prints each cell with the CPU per request and the app's RSS, profiles the miss and write
  * loads unless BENCH_PROFILE=0, and writes no results.
  */
@@ -495,7 +496,7 @@ async function bench(): Promise<BenchResults | undefined> {
       if (ONLY.has('variant')) {
         // The same cache-miss load on the default app and on one with BENCH_VARIANT added, interleaved; both
         // apps are fresh here, so their RSS compares.
-        const variantEnv = parseVariant(process.env.BENCH_VARIANT ?? 'NODE_OPTIONS=--max-semi-space-size=4');
+        const variantEnv = parseVariant(process.env.BENCH_VARIANT ?? 'LOG_LEVEL=warn');
         const variant = await AppProcess.start({ ...missApp.env, ...variantEnv }, tempDir('bench-app-variant'), {
           node: APP_NODE,
         });

@@ -38,7 +38,7 @@ export function renderPerformance(r: BenchResults): string {
   lines.push(
     `Measured by \`make bench\` on ${r.timestamp.slice(0, 16).replace('T', ' ')} UTC: ${r.machine.cpus} cores (${r.machine.cpuModel}), ${
       r.machine.loadGeneratorNode
-        ? `the app and the floors on Node ${r.machine.node} (the production images'), the load generator on Node ${r.machine.loadGeneratorNode}`
+        ? `the app and the floors on Node ${r.machine.node} (the production images'), the load generator and vault-init on Node ${r.machine.loadGeneratorNode}`
         : `Node ${r.machine.node}`
     }, ` +
       `Vault ${r.machine.vault}; everything (Vault, PostgreSQL, the app, the load generator) on the same cores, over loopback, ` +
@@ -177,7 +177,10 @@ export function renderPerformance(r: BenchResults): string {
     lines.push('');
     const seen = new Set<string>();
     for (const c of missed) {
-      const key = Object.keys(NOTES).find((k) => c.id.startsWith(k));
+      // The longest prefix: 'resolve-miss-c' must not take the note of 'resolve-miss-cpu-8'.
+      const key = Object.keys(NOTES)
+        .filter((k) => c.id.startsWith(k))
+        .sort((a, b) => b.length - a.length)[0];
       const note = key ? NOTES[key] : undefined;
       if (!note || seen.has(note)) continue;
       seen.add(note);
