@@ -82,8 +82,8 @@ export class FileInitStore implements InitStore {
     } catch (err) {
       throw new FilesystemError(
         `Vault was just initialized but its keys could not be saved to ${this.file}: ${fsReason(err)}. ` +
-          'They exist nowhere else: fix the directory (it must be writable by vault-init) and keep this process output; ' +
-          'otherwise `make prod-local-clean` is the only way out.',
+          'They exist nowhere else, and never in this output (vault-init masks them): this Vault cannot be unsealed ' +
+          'again. Fix the directory (it must be writable by vault-init), then `make prod-local-clean` (native: `make native-clean`) and start again.',
         err,
       );
     }

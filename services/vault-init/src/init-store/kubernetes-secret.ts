@@ -228,8 +228,8 @@ export class KubernetesSecretInitStore implements InitStore {
             ? `The API server may have stored them all the same: if \`kubectl -n ${this.namespace} get secret ${this.name}\` ` +
               `shows key ${INIT_SECRET_KEY}, nothing is lost and the next start unseals with it. If not, they exist nowhere else: `
             : 'They exist nowhere else: ') +
-          'keep this process output, fix the cause, and restore them into the Secret by hand; ' +
-          'otherwise `make k8s-clean` (or deleting the Vault volumes) is the only way out.',
+          'they are never in this output either (vault-init masks them), so this Vault cannot be unsealed again: fix the ' +
+          'cause, then `make k8s-clean` (or delete the Vault volumes) and start again.',
         { cause: err },
       );
     }
