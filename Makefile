@@ -118,7 +118,9 @@ lint: build lint-compose ## prettier --check, eslint and the compose lint
 lint-compose: ## check docker-compose.yml without an engine (docker-compose v1 `config -q`)
 	@scripts/lint-compose.sh
 
-test: deps-all lint ## everything: unit, integration (real Vault + PostgreSQL), fault matrix, compose e2e, k8s e2e
+test: deps-all ## everything: unit, integration (real Vault + PostgreSQL), fault matrix, compose e2e, k8s e2e
+	@# Lint inside the recipe: a lint failure must still stop the Docker engine deps-all may have started.
+	@$(MAKE) --no-print-directory lint || { scripts/stop-docker.sh; exit 1; }
 	@scripts/run-tests.sh test/unit test/integration test/faults test/e2e test/ha-profile; rc=$$?; scripts/stop-docker.sh; \
 	  scripts/k8s/test.sh || rc=1; exit $$rc
 

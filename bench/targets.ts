@@ -19,7 +19,10 @@ export interface BenchResults {
     cpuModel: string;
     /** The Node the apps and the floors ran on (the production images'); older results: the host's, for all. */
     node: string;
-    /** The Node of the bench itself: the load generator, vault-init and the in-process resolver figure. Absent in older results. */
+    /**
+     * The Node of the bench itself: the load generator, vault-init and the in-process resolver figure. Absent in older
+     * results.
+     */
     loadGeneratorNode?: string;
     vault: string;
     loadAvgAtStart: number[];
