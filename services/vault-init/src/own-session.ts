@@ -62,6 +62,7 @@ export class OwnSession {
     await probe();
   }
 
+  /** Stops the token watcher, the probes and the audit rotation (a switch in flight is waited for by critical.ts). */
   stop(): void {
     this.stopped = true;
     clearTimeout(this.probeTimer);

@@ -111,7 +111,7 @@ export class KubernetesSecretInitStore implements InitStore {
   }
 
   /**
-   * One API call, aborted after its deadline (requestTimeoutMs) (from the request to the end of the answer's body).
+   * One API call, aborted at its deadline (requestTimeoutMs, from the request to the end of the answer's body).
    * @throws NoAnswerError past the deadline, whatever the abort surfaced as; else the client's error
    */
   private async call<T>(send: (api: CoreV1Api, options: ConfigurationOptions) => Promise<T>): Promise<T> {
@@ -252,7 +252,6 @@ export class KubernetesSecretInitStore implements InitStore {
   }
 }
 
-/** An error's message, with its cause's: undici's fetch says only "fetch failed", its cause says why. */
 /** A file this process could not read (the service account's token or CA), anywhere in the cause chain. */
 function localFileError(err: unknown): boolean {
   for (let e = err, depth = 0; e && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
@@ -262,6 +261,7 @@ function localFileError(err: unknown): boolean {
   return false;
 }
 
+/** An error's message, with its cause's: undici's fetch says only "fetch failed", its cause says why. */
 function reason(err: unknown): string {
   const message = (err as Error)?.message ?? String(err);
   const cause = (err as { cause?: { message?: unknown } })?.cause?.message;
