@@ -4,11 +4,13 @@
 // its memory bounded.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import crypto from 'node:crypto';
 import { GuessLimiter, type Admission } from '@aurora/app/auth/limiter';
-import { constantTimeEqual, parseBasic } from '@aurora/app/auth/basic-auth';
+import { parseBasic } from '@aurora/app/auth/basic-auth';
+import { sameDigest, secretDigest } from '@aurora/app/auth/client-secret-rule';
 
 function attempt(limiter: GuessLimiter, id: string, secret: string, right: boolean, addr?: string): Admission {
-  const a = limiter.admit(id, secret, addr);
+  const a = limiter.admit(id, secretDigest(id, secret), addr);
   if (a.admitted) limiter.settle(a.ticket, right);
   return a;
 }
@@ -47,7 +49,7 @@ describe('the guess limiter', () => {
 
   test('parallel new guesses cannot overdraw: the token is taken before the comparison', () => {
     const limiter = new GuessLimiter({ maxGuesses: 2, windowSeconds: 60, now: () => 1_000 });
-    const pending = Array.from({ length: 10 }, (_, i) => limiter.admit('svc', `g${i}`));
+    const pending = Array.from({ length: 10 }, (_, i) => limiter.admit('svc', secretDigest('svc', `g${i}`)));
     assert.equal(pending.filter((a) => a.admitted).length, 2);
   });
 
@@ -60,17 +62,18 @@ describe('the guess limiter', () => {
 
   test('a released attempt (no comparison happened) gives its token back', () => {
     const limiter = new GuessLimiter({ maxGuesses: 1, windowSeconds: 60, now: () => 1_000 });
-    const a = limiter.admit('svc', 'x');
+    const a = limiter.admit('svc', secretDigest('svc', 'x'));
     assert.ok(a.admitted);
     limiter.release(a.ticket);
-    assert.equal(limiter.admit('svc', 'y').admitted, true);
+    assert.equal(limiter.admit('svc', secretDigest('svc', 'y')).admitted, true);
   });
 
-  test('digests are keyed, never the secret itself', () => {
-    const limiter = new GuessLimiter({ maxGuesses: 1, windowSeconds: 60 });
-    const d = limiter.digest('svc', 'hunter2');
-    assert.ok(!d.includes('hunter2'));
-    assert.notEqual(d, new GuessLimiter({ maxGuesses: 1, windowSeconds: 60 }).digest('svc', 'hunter2'));
+  test('what it remembers is a keyed digest bound to the Client, never the secret itself', () => {
+    const d = secretDigest('svc', 'hunter2');
+    assert.ok(!d.toString('latin1').includes('hunter2'));
+    const unkeyed = crypto.createHash('sha256').update('svc\0hunter2').digest();
+    assert.ok(!d.equals(unkeyed), 'keyed: not a plain hash anyone could recompute');
+    assert.ok(!d.equals(secretDigest('other', 'hunter2')), 'the same secret for another Client is another guess');
   });
 
   test('a wrong secret not seen for a window is forgotten: trying it again costs a token again', () => {
@@ -100,10 +103,12 @@ describe('Basic credentials', () => {
     assert.equal(parseBasic(h(':secret')), undefined);
   });
 
-  test('compare equal and unequal values of any length', () => {
-    assert.ok(constantTimeEqual('same', 'same'));
-    assert.ok(!constantTimeEqual('same', 'samE'));
-    assert.ok(!constantTimeEqual('short', 'a much longer value'));
-    assert.ok(!constantTimeEqual('', 'x'));
+  test('compare equal and unequal values of any length, by their digests', () => {
+    const same = (a: string, b: string) => sameDigest(secretDigest('svc', a), secretDigest('svc', b));
+    assert.ok(same('same', 'same'));
+    assert.ok(!same('same', 'samE'));
+    assert.ok(!same('short', 'a much longer value'));
+    assert.ok(!same('', 'x'));
+    assert.ok(!sameDigest(secretDigest('svc', 'x'), Buffer.alloc(0)), 'a digest of another length is not equal');
   });
 });

@@ -10,7 +10,6 @@
  * secret and secrets the Client was accepted with are always compared. Both sides go through the one
  * comparison rule of client-secret-rule.ts.
  */
-import crypto from 'node:crypto';
 import type { Request, RequestHandler, Response } from 'express';
 import { AuroraError, type Logger } from '@aurora/common';
 import { identityOf, type CallerIdentity } from './client-identity.js';
@@ -20,9 +19,8 @@ import { secretReferenceText } from '../fhir/secret-reference.js';
 import { isResourceId } from '../fhir/resource-id.js';
 import type { ClientDirectory } from './client-directory.js';
 import type { GuessLimiter } from './limiter.js';
-import { comparablePresentedSecret } from './client-secret-rule.js';
+import { comparablePresentedSecret, sameDigest, secretDigest } from './client-secret-rule.js';
 import { countAuth } from '../telemetry/metrics.js';
-import { processHmacKey } from './process-key.js';
 
 export const REALM = 'aurora';
 
@@ -42,35 +40,41 @@ export function parseBasic(header: string | undefined): Credentials | undefined 
   return { clientId: decoded.slice(0, colon), secret: decoded.slice(colon + 1) };
 }
 
-// Both sides are hashed with a per-process key first: equal lengths for timingSafeEqual, and the
-// comparison's time says nothing about the length of the expected value.
-const compareKey = processHmacKey();
-export function constantTimeEqual(a: string, b: string): boolean {
-  const ha = crypto.createHmac('sha256', compareKey).update(a, 'utf8').digest();
-  const hb = crypto.createHmac('sha256', compareKey).update(b, 'utf8').digest();
-  return crypto.timingSafeEqual(ha, hb);
-}
-
 export type Outcome =
   { ok: true; caller: CallerIdentity } | { ok: false; reason: string; details?: Record<string, unknown> };
 
+/** The presented side of a comparison: the Basic credentials' client id and its secret's `secretDigest`. */
+export interface Presented {
+  clientId: string;
+  digest: Buffer;
+}
+
+/** The `secretDigest` of what the request presented (the comparable form of its secret). */
+export function presentedOf(creds: Credentials): Presented {
+  return { clientId: creds.clientId, digest: secretDigest(creds.clientId, comparablePresentedSecret(creds.secret)) };
+}
+
 export class Authenticator {
+  /**
+   * Per Client, the digest of the value it was last compared with: made again only when that value changes (a
+   * rotation, another reference), so a request makes one digest, its own. Bounded like the other per-Client maps.
+   */
+  private readonly expectedDigests = new Map<string, { value: string; digest: Buffer }>();
+
   constructor(
     private readonly clients: ClientDirectory,
     private readonly secrets: ClientSecrets,
   ) {}
 
-  async verify(creds: Credentials): Promise<Outcome> {
-    if (!isResourceId(creds.clientId)) {
-      constantTimeEqual(creds.secret, '');
-      return { ok: false, reason: 'unknown client' };
-    }
-    const resource = await this.clients.get(creds.clientId);
-    if (!resource) {
-      // Same work as a known client with a wrong secret, as far as the comparison goes.
-      constantTimeEqual(creds.secret, '');
-      return { ok: false, reason: 'unknown client' };
-    }
+  /**
+   * Whether `presented` is the secret of the Client it names. An unknown Client costs the same digest as a known
+   * one: the request made it before asking (the guess limiter needs it anyway).
+   */
+  async verify(presented: Presented): Promise<Outcome> {
+    const { clientId } = presented;
+    if (!isResourceId(clientId)) return { ok: false, reason: 'unknown client' };
+    const resource = await this.clients.get(clientId);
+    if (!resource) return { ok: false, reason: 'unknown client' };
     let text: string | undefined;
     try {
       text = secretReferenceText(resource);
@@ -78,18 +82,26 @@ export class Authenticator {
       text = undefined;
     }
     if (text === undefined) return { ok: false, reason: 'Client has no usable _secret reference' };
-    const presented = comparablePresentedSecret(creds.secret);
-    const expected = await this.expected(creds.clientId, text);
+    const expected = await this.expected(clientId, text);
     if (!expected.ok) return expected;
-    let match = constantTimeEqual(presented, expected.value);
+    let match = sameDigest(presented.digest, this.digestOf(clientId, expected.value));
     if (!match && text.startsWith('vault:') && this.secrets.rereadAfterMismatch(text)) {
       // Perhaps rotated in Vault since we cached it: read once more before refusing (rate-limited per reference).
-      const again = await this.expected(creds.clientId, text);
+      const again = await this.expected(clientId, text);
       if (!again.ok) return again;
-      match = constantTimeEqual(presented, again.value);
+      match = sameDigest(presented.digest, this.digestOf(clientId, again.value));
     }
     if (!match) return { ok: false, reason: 'wrong secret' };
-    return { ok: true, caller: identityOf(creds.clientId, resource.permissions) };
+    return { ok: true, caller: identityOf(clientId, resource.permissions) };
+  }
+
+  private digestOf(clientId: string, value: string): Buffer {
+    const known = this.expectedDigests.get(clientId);
+    if (known?.value === value) return known.digest;
+    const digest = secretDigest(clientId, value);
+    if (this.expectedDigests.size >= 10_000) this.expectedDigests.clear();
+    this.expectedDigests.set(clientId, { value, digest });
+    return digest;
   }
 
   /** The value to compare with, or why there is none. Vault sealed/unreachable is thrown: a 503, not a 401. */
@@ -146,7 +158,12 @@ export function basicAuth(authenticator: Authenticator, options: BasicAuthOption
       unauthorized(res, 'authentication required: HTTP Basic with client_id:secret (curl -u <client_id>:<secret>)');
       return;
     }
-    const admission = limiter.admit(creds.clientId, creds.secret, options.limitByAddress ? address(req) : undefined);
+    const presented = presentedOf(creds);
+    const admission = limiter.admit(
+      creds.clientId,
+      presented.digest,
+      options.limitByAddress ? address(req) : undefined,
+    );
     if (!admission.admitted) {
       const wait = admission.retryAfterSeconds;
       if (admission.firstRefusal) {
@@ -169,7 +186,7 @@ export function basicAuth(authenticator: Authenticator, options: BasicAuthOption
     }
     let outcome: Outcome;
     try {
-      outcome = await authenticator.verify(creds);
+      outcome = await authenticator.verify(presented);
     } catch (err) {
       // Not an answer about the secret (Vault sealed or unreachable): give the token back.
       limiter.release(admission.ticket);

@@ -13,9 +13,18 @@
  *    would otherwise never match a conforming client. Normalizing both sides keeps a client that sends the
  *    exact stored bytes working too.
  *
+ * What is compared is a keyed digest of each side (`secretDigest`), never the values: equal lengths for
+ * `timingSafeEqual` whatever the secrets' lengths, and the same digest of the presented secret is what the guess
+ * limiter remembers, so a request makes one digest, not one per use.
+ *
  * For comparing Client secrets only: user credentials resolved through /users/.../resolve are returned
  * exactly as stored.
  */
+import crypto from 'node:crypto';
+import { processHmacKey } from './process-key.js';
+
+// One key for every digest that is compared with another: the presented side and the stored side must share it.
+const digestKey = processHmacKey();
 
 /** The stored Client secret as it is compared. */
 export function comparableStoredSecret(stored: string): string {
@@ -25,6 +34,20 @@ export function comparableStoredSecret(stored: string): string {
 /** The presented Basic-auth password as it is compared. */
 export function comparablePresentedSecret(presented: string): string {
   return presented.normalize('NFC');
+}
+
+/**
+ * The keyed digest a secret is compared and remembered by: HMAC-SHA-256, with a key that lives and dies with this
+ * process, of `<client id>\0<comparable secret>` (32 bytes). Bound to the Client, so the same wrong secret tried
+ * against two Clients counts as two guesses where the limiter counts per address.
+ */
+export function secretDigest(clientId: string, comparable: string): Buffer {
+  return crypto.createHmac('sha256', digestKey).update(`${clientId}\0${comparable}`, 'utf8').digest();
+}
+
+/** Whether two `secretDigest`s are equal, in time that does not depend on where they differ. */
+export function sameDigest(a: Buffer, b: Buffer): boolean {
+  return a.length === b.length && crypto.timingSafeEqual(a, b);
 }
 
 /**

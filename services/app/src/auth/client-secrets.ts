@@ -5,7 +5,6 @@
  * The same checks run when a Client is stored, so a reference that cannot work is refused with a 422 then.
  * Whatever the source, the value handed out has gone through the one comparison rule (client-secret-rule.ts).
  */
-import crypto from 'node:crypto';
 import {
   AuroraError,
   UnprocessableError,
@@ -22,7 +21,6 @@ import type { VaultSession } from '../vault/session.js';
 import { formatScope, scopeIncludes } from '../file-secrets/config.js';
 import type { FileSecrets } from '../file-secrets/reader.js';
 import { parseSecretRef, type SecretRef } from '../fhir/secret-reference.js';
-import { processHmacKey } from './process-key.js';
 
 /** A file secret named by a resource that its scope does not include. */
 export class SecretScopeError extends AuroraError {
@@ -74,9 +72,12 @@ export class ClientSecrets {
   /** Secret reference text → the Vault-held value (before the comparison rule). */
   private readonly cache: TtlLruCache<string, string>;
   private readonly lastReread = new Map<string, number>();
-  /** Per reference, a keyed digest of the last value whose oddities were logged: one line per value. */
-  private readonly reported = new Map<string, string>();
-  private readonly digestKey = processHmacKey();
+  /**
+   * Per reference, the last stored value seen and its comparable form: a value is normalized, and its oddities are
+   * logged (one line per value), when it is first seen, not on every request. Holds what the caches and the file
+   * reader hold already.
+   */
+  private readonly seen = new Map<string, { stored: string; value: string }>();
 
   constructor(private readonly options: ClientSecretsOptions) {
     this.cache = new TtlLruCache(options.maxEntries ?? 10_000, options.ttlMs);
@@ -151,12 +152,17 @@ export class ClientSecrets {
    */
   async valueFor(resourceType: string, id: string, text: string): Promise<string> {
     const stored = await this.storedValue(resourceType, id, text);
-    this.reportOddities(text, stored);
-    const value = comparableStoredSecret(stored);
+    let known = this.seen.get(text);
+    if (known?.stored !== stored) {
+      this.reportOddities(text, stored);
+      known = { stored, value: comparableStoredSecret(stored) };
+      if (known.value !== stored && known.value !== '') registerSecret(known.value);
+      if (this.seen.size >= 10_000) this.seen.clear();
+      this.seen.set(text, known);
+    }
     // Only CR/LF stored: nothing is left to compare, and an empty password must never match it.
-    if (value === '') throw new UnprocessableError(`${text}: the stored secret is empty (only CR/LF)`);
-    if (value !== stored) registerSecret(value);
-    return value;
+    if (known.value === '') throw new UnprocessableError(`${text}: the stored secret is empty (only CR/LF)`);
+    return known.value;
   }
 
   private async storedValue(resourceType: string, id: string, text: string): Promise<string> {
@@ -166,10 +172,6 @@ export class ClientSecrets {
   }
 
   private reportOddities(text: string, stored: string): void {
-    const digest = crypto.createHmac('sha256', this.digestKey).update(stored, 'utf8').digest('base64');
-    if (this.reported.get(text) === digest) return;
-    if (this.reported.size > 10_000) this.reported.clear();
-    this.reported.set(text, digest);
     const oddities = storedSecretOddities(stored);
     if (oddities.length)
       this.options.logger?.warn(

@@ -3,8 +3,8 @@
  *
  * What counts is the number of DISTINCT wrong secrets, not failed requests: a client that retries the same
  * credential (say, the new secret during a rotation, before the agent has rendered it) is not guessing, and
- * its retries are answered as often as it sends them. Each presented secret is known only by a keyed
- * digest (HMAC-SHA-256 with a per-process random key, with the client id): never stored in clear.
+ * its retries are answered as often as it sends them. Each presented secret is known only by its keyed
+ * digest (client-secret-rule.ts' `secretDigest`, the one the comparison uses): never stored in clear.
  *
  * Per key (`client:<id>`, and `addr:<address>` where the caller's address is real) a token bucket of
  * `maxGuesses` tokens refills evenly over `windowSeconds`. Trying a secret this key has not seen fail costs a
@@ -18,9 +18,6 @@
  * are real, and the Client's own user is not locked out. Bounded memory: at most `maxKeys` keys (the least
  * recently used go first), at most `maxRemembered` digests per key.
  */
-import crypto from 'node:crypto';
-import { processHmacKey } from './process-key.js';
-
 export interface LimiterOptions {
   /** Distinct wrong secrets per key within `windowSeconds` before new ones are refused (AUTH_MAX_FAILURES). */
   maxGuesses: number;
@@ -59,7 +56,6 @@ export class GuessLimiter {
   private readonly maxKeys: number;
   private readonly maxRemembered: number;
   private readonly now: () => number;
-  private readonly digestKey = processHmacKey();
 
   constructor(private readonly options: LimiterOptions) {
     this.msPerToken = (options.windowSeconds * 1000) / options.maxGuesses;
@@ -68,24 +64,14 @@ export class GuessLimiter {
     this.now = options.now ?? Date.now;
   }
 
-  /** The keyed digest of `secret` presented for `clientId`: what the limiter remembers instead of it. */
-  digest(clientId: string, secret: string): string {
-    // 128 bits of the HMAC are plenty to tell secrets apart, and half the memory.
-    return crypto
-      .createHmac('sha256', this.digestKey)
-      .update(`${clientId}\0${secret}`, 'utf8')
-      .digest()
-      .subarray(0, 16)
-      .toString('base64');
-  }
-
   /**
-   * May `secret` be compared for `clientId`, called from `address` (undefined when addresses are not real)?
-   * When admitted, call `settle` with the outcome.
+   * May the secret whose `secretDigest` is `presented` be compared for `clientId`, called from `address`
+   * (undefined when addresses are not real)? When admitted, call `settle` with the outcome.
    */
-  admit(clientId: string, secret: string, address?: string): Admission {
+  admit(clientId: string, presented: Buffer, address?: string): Admission {
     const now = this.now();
-    const digest = this.digest(clientId, secret);
+    // 128 bits of the digest are plenty to tell secrets apart, and half the memory.
+    const digest = presented.toString('base64', 0, 16);
     const clientKey = `client:${clientId}`;
     const keys = address === undefined ? [clientKey] : [clientKey, `addr:${address}`];
     const client = this.states.get(clientKey);
