@@ -147,12 +147,18 @@ export class LifetimeWatcher {
     clearTimeout(this.timer);
   }
 
+  /** Whether what is held is past its expiry: `state().status === 'expired'`, without building the state. */
+  expired(now = Date.now()): boolean {
+    const exp = this.expiresAtMs;
+    return exp !== undefined && exp !== Infinity && now >= exp;
+  }
+
   state(now = Date.now()): LifetimeState {
     const exp = this.expiresAtMs;
     const status: LifetimeStatus =
       exp === undefined
         ? 'pending'
-        : exp !== Infinity && now >= exp
+        : this.expired(now)
           ? 'expired'
           : this.lastError !== undefined || this.problem !== undefined
             ? 'expiring'

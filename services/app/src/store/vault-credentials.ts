@@ -63,9 +63,10 @@ export async function leaseDatabase(
   const ref: { watcher?: LifetimeWatcher } = {};
   const pool = new RotatingPool(
     config,
+    // Asked before every query: the cheap question first, the whole state only to say why.
     () => {
-      const state = ref.watcher?.state();
-      if (state?.status !== 'expired') return undefined;
+      if (!ref.watcher?.expired()) return undefined;
+      const state = ref.watcher.state();
       return `the lease ended at ${state.expiresAt} and Vault could not issue a new one (${state.lastError ?? state.problem ?? 'no answer'})`;
     },
     revoke,
