@@ -8,7 +8,7 @@
 export const NOTES: Record<string, string> = {
   'resolve-miss-p50':
     'with the value cache off, one resolve is still two hops one after the other where the raw read is one: the HTTP ' +
-    "request into the app (express routing, Basic authentication's two HMAC-SHA256, the Client and the reference both " +
+    "request into the app (express routing, Basic authentication's one keyed digest, the Client and the reference both " +
     'from their caches) and then the Vault read on a keep-alive connection; at concurrency 1 nothing overlaps, so the ' +
     "app's own work adds to the p50 in full. The profile below names that work.",
   'resolve-miss-c':
@@ -26,8 +26,9 @@ export const NOTES: Record<string, string> = {
     'the run measured one, is what any Node process in front of Vault spends here: a target at or below its CPU leaves ' +
     "nothing for the app's own work.",
   'resolve-hit':
-    'a cache hit still answers an HTTP request through express, authenticates (two HMAC-SHA256 for the constant-time ' +
-    'compare, the Client from its cache) and writes a JSON audit line after the answer; the raw read has only its own work.',
+    'a cache hit still answers an HTTP request through express, authenticates (one HMAC-SHA256 of the presented secret ' +
+    'for the constant-time compare, the Client from its cache) and writes a JSON audit line after the answer; the raw ' +
+    'read has only its own work.',
   'write-c':
     'a credential write is a PostgreSQL transaction around the Vault write (BEGIN with the advisory locks and the row read ' +
     'in one round trip, the Vault write, the upsert, COMMIT: three PostgreSQL round trips on one pooled connection held ' +

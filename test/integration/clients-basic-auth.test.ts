@@ -1,7 +1,7 @@
 // User story: every route but health needs HTTP Basic client_id:secret. Right secret 200; wrong secret,
 // unknown client and a secret out of scope all answer the same 401 with WWW-Authenticate (the log says which,
-// and for the scope case names the scope, never a value); many different wrong secrets answer 429 for new
-// ones, while the Client's own secret keeps working.
+// and for the scope case names the scope, never a value); a secret over 1024 characters is refused before it is
+// compared; many different wrong secrets answer 429 for new ones, while the Client's own secret keeps working.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
@@ -60,6 +60,18 @@ describe('Basic authentication of Clients', () => {
     assert.equal(wrong.headers.get('www-authenticate'), unknown.headers.get('www-authenticate'));
     assert.match(stack.log(), /"reason":"wrong secret"/);
     assert.match(stack.log(), /"reason":"unknown client"/);
+  });
+
+  test('a secret over 1024 characters: 401 saying so, without being compared, and the right one still works', async () => {
+    // Combining marks: the input whose normalization costs the most; refused before it is normalized.
+    for (const secret of ['x'.repeat(1025), '\u0301\u0323'.repeat(3000)]) {
+      const res = await stack.request('GET', '/fhir/Patient', { auth: ['basic', secret] });
+      assert.equal(res.status, 401);
+      assert.match(res.text, /a secret is at most 1024 characters/);
+      assert.ok(!stack.log().includes(secret.slice(0, 64)), 'the secret is not logged');
+    }
+    assert.match(stack.log(), /"reason":"secret longer than 1024 characters"/);
+    assert.equal((await stack.request('GET', '/fhir/Patient', { auth: ['basic', value] })).status, 200);
   });
 
   test('a secret out of scope: 401, and a warning naming the scope', async () => {

@@ -4,8 +4,12 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
+  ComparableSecret,
   comparablePresentedSecret,
   comparableStoredSecret,
+  MAX_PRESENTED_SECRET_LENGTH,
+  sameDigest,
+  secretDigest,
   storedSecretOddities,
 } from '@aurora/app/auth/client-secret-rule';
 import { isRealCalendarDate } from '@aurora/app/fhir/calendar-date';
@@ -38,6 +42,33 @@ describe('the Client secret comparison rule', () => {
     assert.ok(storedSecretOddities('a\nb').includes('CR/LF inside the value (kept)'));
     for (const s of ['x\n', ' x', '\uFEFFx'])
       for (const line of storedSecretOddities(s)) assert.ok(!line.includes('x'));
+  });
+
+  test('ASCII passwords skip the normalizer and compare as NFC would', () => {
+    for (const p of ['plain', 'with space', 'ctl\u0001', ''])
+      assert.equal(comparablePresentedSecret(p), p.normalize('NFC'), JSON.stringify(p));
+    assert.equal(comparablePresentedSecret('pa\u0308ss'), 'p\u00e4ss');
+  });
+
+  test('a stored value too long for any password to match is named', () => {
+    const long = 'y'.repeat(MAX_PRESENTED_SECRET_LENGTH + 1);
+    assert.ok(storedSecretOddities(long).some((line) => line.startsWith(`longer than ${MAX_PRESENTED_SECRET_LENGTH}`)));
+    assert.deepEqual(storedSecretOddities(`${'y'.repeat(MAX_PRESENTED_SECRET_LENGTH)}\n`), [
+      'trailing CR/LF (ignored)',
+    ]);
+  });
+
+  test('a stored secret is compared by its digest for each Client that uses it', () => {
+    const stored = new ComparableSecret('pa\u0308ss\r\n');
+    const digest = (client: string, password: string) => secretDigest(client, comparablePresentedSecret(password));
+    assert.ok(sameDigest(stored.digestFor('svc'), digest('svc', 'p\u00e4ss')));
+    assert.ok(sameDigest(stored.digestFor('other'), digest('other', 'pa\u0308ss')), 'a shared file secret');
+    assert.ok(!sameDigest(stored.digestFor('svc'), digest('other', 'p\u00e4ss')), 'bound to the Client');
+    assert.ok(
+      !sameDigest(stored.digestFor('svc'), digest('svc', 'p\u00e4ss\n')),
+      'the newline is not ignored when sent',
+    );
+    assert.equal(stored.digestFor('svc'), stored.digestFor('svc'), 'made once per Client');
   });
 });
 

@@ -19,7 +19,13 @@ import { secretReferenceText } from '../fhir/secret-reference.js';
 import { isResourceId } from '../fhir/resource-id.js';
 import type { ClientDirectory } from './client-directory.js';
 import type { GuessLimiter } from './limiter.js';
-import { comparablePresentedSecret, sameDigest, secretDigest } from './client-secret-rule.js';
+import {
+  comparablePresentedSecret,
+  MAX_PRESENTED_SECRET_LENGTH,
+  sameDigest,
+  secretDigest,
+  type ComparableSecret,
+} from './client-secret-rule.js';
 import { countAuth } from '../telemetry/metrics.js';
 
 export const REALM = 'aurora';
@@ -55,12 +61,6 @@ export function presentedOf(creds: Credentials): Presented {
 }
 
 export class Authenticator {
-  /**
-   * Per Client, the digest of the value it was last compared with: made again only when that value changes (a
-   * rotation, another reference), so a request makes one digest, its own. Bounded like the other per-Client maps.
-   */
-  private readonly expectedDigests = new Map<string, { value: string; digest: Buffer }>();
-
   constructor(
     private readonly clients: ClientDirectory,
     private readonly secrets: ClientSecrets,
@@ -84,31 +84,22 @@ export class Authenticator {
     if (text === undefined) return { ok: false, reason: 'Client has no usable _secret reference' };
     const expected = await this.expected(clientId, text);
     if (!expected.ok) return expected;
-    let match = sameDigest(presented.digest, this.digestOf(clientId, expected.value));
+    let match = sameDigest(presented.digest, expected.value.digestFor(clientId));
     if (!match && text.startsWith('vault:') && this.secrets.rereadAfterMismatch(text)) {
       // Perhaps rotated in Vault since we cached it: read once more before refusing (rate-limited per reference).
       const again = await this.expected(clientId, text);
       if (!again.ok) return again;
-      match = sameDigest(presented.digest, this.digestOf(clientId, again.value));
+      match = sameDigest(presented.digest, again.value.digestFor(clientId));
     }
     if (!match) return { ok: false, reason: 'wrong secret' };
     return { ok: true, caller: identityOf(clientId, resource.permissions) };
-  }
-
-  private digestOf(clientId: string, value: string): Buffer {
-    const known = this.expectedDigests.get(clientId);
-    if (known?.value === value) return known.digest;
-    const digest = secretDigest(clientId, value);
-    if (this.expectedDigests.size >= 10_000) this.expectedDigests.clear();
-    this.expectedDigests.set(clientId, { value, digest });
-    return digest;
   }
 
   /** The value to compare with, or why there is none. Vault sealed/unreachable is thrown: a 503, not a 401. */
   private async expected(
     clientId: string,
     text: string,
-  ): Promise<{ ok: true; value: string } | { ok: false; reason: string; details?: Record<string, unknown> }> {
+  ): Promise<{ ok: true; value: ComparableSecret } | { ok: false; reason: string; details?: Record<string, unknown> }> {
     try {
       return { ok: true, value: await this.secrets.valueFor('Client', clientId, text) };
     } catch (err) {
@@ -156,6 +147,17 @@ export function basicAuth(authenticator: Authenticator, options: BasicAuthOption
     if (!creds) {
       countAuth('missing');
       unauthorized(res, 'authentication required: HTTP Basic with client_id:secret (curl -u <client_id>:<secret>)');
+      return;
+    }
+    if (creds.secret.length > MAX_PRESENTED_SECRET_LENGTH) {
+      // Refused before anything costly: normalizing it could take long (client-secret-rule.ts says why).
+      countAuth('wrong_secret');
+      logger.warn('authentication failed', {
+        client_id: creds.clientId,
+        address: address(req),
+        reason: `secret longer than ${MAX_PRESENTED_SECRET_LENGTH} characters`,
+      });
+      unauthorized(res, `invalid client id or secret: a secret is at most ${MAX_PRESENTED_SECRET_LENGTH} characters`);
       return;
     }
     const presented = presentedOf(creds);

@@ -5,6 +5,7 @@
  * The same checks run when a Client is stored, so a reference that cannot work is refused with a 422 then.
  * Whatever the source, the value handed out has gone through the one comparison rule (client-secret-rule.ts).
  */
+import crypto from 'node:crypto';
 import {
   AuroraError,
   UnprocessableError,
@@ -15,12 +16,13 @@ import {
   stackCommands,
   type Logger,
 } from '@aurora/common';
-import { comparableStoredSecret, storedSecretOddities } from './client-secret-rule.js';
+import { ComparableSecret, storedSecretOddities } from './client-secret-rule.js';
 import { TtlLruCache } from '../cache.js';
 import type { VaultSession } from '../vault/session.js';
 import { formatScope, scopeIncludes } from '../file-secrets/config.js';
 import type { FileSecrets } from '../file-secrets/reader.js';
 import { parseSecretRef, type SecretRef } from '../fhir/secret-reference.js';
+import { processHmacKey } from './process-key.js';
 
 /** A file secret named by a resource that its scope does not include. */
 export class SecretScopeError extends AuroraError {
@@ -68,16 +70,24 @@ export interface ClientSecretsOptions {
   logger?: Logger;
 }
 
+/** A stored value and its comparable form, made together (once per value read). */
+interface Held {
+  stored: string;
+  comparable: ComparableSecret;
+}
+
 export class ClientSecrets {
-  /** Secret reference text → the Vault-held value (before the comparison rule). */
-  private readonly cache: TtlLruCache<string, string>;
-  private readonly lastReread = new Map<string, number>();
+  /** Secret reference text → the Vault-held value and its comparable form. */
+  private readonly cache: TtlLruCache<string, Held>;
   /**
-   * Per reference, the last stored value seen and its comparable form: a value is normalized, and its oddities are
-   * logged (one line per value), when it is first seen, not on every request. Holds what the caches and the file
-   * reader hold already.
+   * File secret reference text → the file reader's current value and its comparable form, replaced when the
+   * reader's value changes: what the reader holds, plus its normalized form and digests.
    */
-  private readonly seen = new Map<string, { stored: string; value: string }>();
+  private readonly files = new Map<string, Held>();
+  private readonly lastReread = new Map<string, number>();
+  /** Per reference, a keyed digest of the last value whose oddities were logged: one line per value. */
+  private readonly reported = new Map<string, string>();
+  private readonly digestKey = processHmacKey();
 
   constructor(private readonly options: ClientSecretsOptions) {
     this.cache = new TtlLruCache(options.maxEntries ?? 10_000, options.ttlMs);
@@ -147,31 +157,44 @@ export class ClientSecrets {
   }
 
   /**
-   * The value to compare the presented secret with, after the comparison rule (comparableStoredSecret).
+   * The stored secret to compare the presented one with, after the comparison rule (comparableStoredSecret).
    * Never logged, never returned by a route.
    */
-  async valueFor(resourceType: string, id: string, text: string): Promise<string> {
-    const stored = await this.storedValue(resourceType, id, text);
-    let known = this.seen.get(text);
-    if (known?.stored !== stored) {
-      this.reportOddities(text, stored);
-      known = { stored, value: comparableStoredSecret(stored) };
-      if (known.value !== stored && known.value !== '') registerSecret(known.value);
-      if (this.seen.size >= 10_000) this.seen.clear();
-      this.seen.set(text, known);
-    }
+  async valueFor(resourceType: string, id: string, text: string): Promise<ComparableSecret> {
+    const ref = this.check(resourceType, id, text);
+    const held =
+      ref.kind === 'file'
+        ? this.heldFile(text, await this.options.fileSecrets.read(ref.name))
+        : await this.cache.load(ref.text, async () => this.hold(text, await this.readVault(ref)));
+    const { value } = held.comparable;
     // Only CR/LF stored: nothing is left to compare, and an empty password must never match it.
-    if (known.value === '') throw new UnprocessableError(`${text}: the stored secret is empty (only CR/LF)`);
-    return known.value;
+    if (value === '') throw new UnprocessableError(`${text}: the stored secret is empty (only CR/LF)`);
+    // The form compared is a secret too (log masking keeps a bounded set: registered on each use).
+    if (value !== held.stored) registerSecret(value);
+    return held.comparable;
   }
 
-  private async storedValue(resourceType: string, id: string, text: string): Promise<string> {
-    const ref = this.check(resourceType, id, text);
-    if (ref.kind === 'file') return this.options.fileSecrets.read(ref.name);
-    return this.cache.load(ref.text, () => this.readVault(ref));
+  private heldFile(text: string, stored: string): Held {
+    let held = this.files.get(text);
+    if (held?.stored !== stored) {
+      held = this.hold(text, stored);
+      if (this.files.size >= 10_000) this.files.clear();
+      this.files.set(text, held);
+    }
+    return held;
+  }
+
+  /** A value just read: its comparable form, and one log line per value when it looks accidental. */
+  private hold(text: string, stored: string): Held {
+    this.reportOddities(text, stored);
+    return { stored, comparable: new ComparableSecret(stored) };
   }
 
   private reportOddities(text: string, stored: string): void {
+    const digest = crypto.createHmac('sha256', this.digestKey).update(stored, 'utf8').digest('base64');
+    if (this.reported.get(text) === digest) return;
+    if (this.reported.size > 10_000) this.reported.clear();
+    this.reported.set(text, digest);
     const oddities = storedSecretOddities(stored);
     if (oddities.length)
       this.options.logger?.warn(
@@ -191,9 +214,10 @@ export class ClientSecrets {
     return value;
   }
 
-  /** Forget a cached Vault value and detach a read of it in flight (after a Client or its secret changed). */
+  /** Forget a held value and detach a Vault read of it in flight (after a Client or its secret changed). */
   forget(text: string): void {
     this.cache.delete(text);
+    this.files.delete(text);
   }
 
   /**
