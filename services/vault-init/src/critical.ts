@@ -3,7 +3,8 @@
  * `make prod-local`) is not a kill: vault-init can wait for the few moments where being cut off mid-way leaves
  * damage, and start none of them once it is stopping:
  *   - Vault's answer to sys/init until init.json is durable: cut there, the unseal keys are lost for good, so a
- *     stop waits for it however long it takes (its own request timeout, or a SIGKILL, is the limit);
+ *     stop waits for it however long it takes (its own request timeout, or a SIGKILL, is the limit; a save that
+ *     keeps failing, retried while vault-init runs, gets one last attempt: `stopSignal`);
  *   - an audit device switch: cut mid-enable, Vault 1.21 can keep a device it does not list (configure/audit.ts);
  *     a stop waits for it until its deadline, after which the next start finishes the switch.
  * A kill -9 cannot be helped (test/faults/vault-init-kill9.test.ts measures that window); a stop can.
@@ -34,6 +35,8 @@ interface Work {
 }
 
 let stopping = false;
+/** Aborted when the stop begins: for critical work that waits, so that it stops waiting. */
+const stop = new AbortController();
 const inFlight = new Map<Promise<unknown>, Work>();
 /** `untilDone` work that failed while a stop waited for it: the stop ends with that error, not with success. */
 const failedWhileStopping: unknown[] = [];
@@ -74,6 +77,7 @@ export interface Drained {
  */
 export async function drainCritical(deadline: number, onWait?: (what: string[]) => void): Promise<Drained> {
   stopping = true;
+  stop.abort();
   const work = [...inFlight.entries()];
   if (work.length > 0) onWait?.(work.map(([, w]) => w.what));
   await Promise.all([
@@ -100,4 +104,9 @@ export async function untilDeadline(work: Promise<unknown> | undefined, deadline
 /** True once a stop began. */
 export function isStopping(): boolean {
   return stopping;
+}
+
+/** Aborted once a stop began: critical work that waits between attempts ends its wait with it. */
+export function stopSignal(): AbortSignal {
+  return stop.signal;
 }

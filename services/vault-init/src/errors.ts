@@ -47,6 +47,21 @@ export class VaultObjectConflictError extends VaultInitError {
   }
 }
 
+/**
+ * The keys Vault just returned could not be saved. The message says they are lost if vault-init stops now;
+ * `reason` says only what went wrong and what to fix, for the attempts vault-init makes while it holds them.
+ */
+export class InitMaterialNotSavedError extends VaultInitError {
+  constructor(
+    exitCode: ExitCode,
+    message: string,
+    readonly reason: string,
+    options?: { cause?: unknown },
+  ) {
+    super(exitCode, message, options);
+  }
+}
+
 export class FilesystemError extends VaultInitError {
   constructor(message: string, cause?: unknown) {
     super(EXIT.filesystem, message, { cause });

@@ -3,9 +3,10 @@
  * material of an initialized one. Never re-initializes, never deletes.
  */
 import { performance } from 'node:perf_hooks';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { VaultRequestError, VaultUnreachableError, type Logger, type VaultClient } from '@aurora/common';
-import { critical } from './critical.js';
-import { EXIT, InitMaterialError, VaultInitError, waysOut } from './errors.js';
+import { critical, stopSignal } from './critical.js';
+import { EXIT, InitMaterialError, InitMaterialNotSavedError, VaultInitError, waysOut } from './errors.js';
 import { registerInitMaterial, type InitMaterial, type InitStore } from './init-store.js';
 
 export interface InitOutcome {
@@ -74,7 +75,7 @@ export async function ensureInitialized(
         threshold: options.threshold,
         initialized_at: new Date().toISOString(),
       };
-      await store.write(material);
+      await saveNewKeys(store, material, logger);
       return { material, requested, answered, persisted: performance.now() };
     },
     { untilDone: true },
@@ -91,4 +92,38 @@ export async function ensureInitialized(
     initRequestMs: Math.round(answered - requested),
   });
   return { material, fresh: true, unprotectedWindowMs };
+}
+
+/**
+ * Waits (ms) between attempts to save new keys: soon at first (a disk being cleared, an API server restarting),
+ * then every 30 s for as long as it takes.
+ */
+const SAVE_RETRY_MS = [1_000, 2_000, 5_000, 10_000, 30_000];
+
+/**
+ * Saves the init material Vault just returned. Vault's answer was the only copy of the keys, so a failed save is
+ * not the end: vault-init holds them in memory and tries again, saying each time what failed and that a stop now
+ * loses them, until a save succeeds. A stop (SIGTERM) cuts the wait short for one last attempt; when that fails
+ * too, its error (the store's InitMaterialNotSavedError: the keys are lost, how to start over) ends vault-init.
+ * Any other error is not about the save and ends it at once.
+ */
+async function saveNewKeys(store: InitStore, material: InitMaterial, logger: Logger): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await store.write(material);
+      if (attempt > 1) logger.info('init material saved after all', { file: store.location, attempts: attempt });
+      return;
+    } catch (err) {
+      if (!(err instanceof InitMaterialNotSavedError) || stopSignal().aborted) throw err;
+      const waitMs = SAVE_RETRY_MS[Math.min(attempt, SAVE_RETRY_MS.length) - 1] as number;
+      logger.error(
+        `Vault was just initialized but its keys could not be saved to ${store.location} (attempt ${attempt}): ` +
+          `${err.reason}. vault-init holds them in memory only and tries again in ${waitMs / 1000} s: fix that and ` +
+          'it saves them and carries on. Stopping vault-init before then loses them: no output holds them ' +
+          '(vault-init masks them).',
+      );
+      // A stop ends the wait early: one last attempt, then the store's error says what was lost.
+      await sleep(waitMs, undefined, { signal: stopSignal() }).catch(() => undefined);
+    }
+  }
 }

@@ -5,7 +5,7 @@
 import { constants as fsConstants } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { FilesystemError, InitMaterialError, fsReason } from '../errors.js';
+import { EXIT, FilesystemError, InitMaterialError, InitMaterialNotSavedError, fsReason } from '../errors.js';
 import { ensureDir, readIfExists, writeFileAtomic } from '../fs-atomic.js';
 import { parseInitMaterial, registerInitMaterial, type InitMaterial, type InitStore } from './index.js';
 
@@ -80,11 +80,13 @@ export class FileInitStore implements InitStore {
         tmpFile: this.tmpFile,
       });
     } catch (err) {
-      throw new FilesystemError(
+      throw new InitMaterialNotSavedError(
+        EXIT.filesystem,
         `Vault was just initialized but its keys could not be saved to ${this.file}: ${fsReason(err)}. ` +
           'They exist nowhere else, and never in this output (vault-init masks them): this Vault cannot be unsealed ' +
           'again. Fix the directory (it must be writable by vault-init), then `make prod-local-clean` (native: `make native-clean`) and start again.',
-        err,
+        `${fsReason(err)} (${this.dir} must be writable by vault-init)`,
+        { cause: err },
       );
     }
   }

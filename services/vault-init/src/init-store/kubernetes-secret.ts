@@ -13,7 +13,7 @@
  * (undici) waits 5 minutes for the answer of an API server that accepted the connection.
  */
 import type { ConfigurationOptions, CoreV1Api, KubeConfig, V1Secret } from '@kubernetes/client-node';
-import { InitMaterialError, VaultInitError, EXIT } from '../errors.js';
+import { InitMaterialError, InitMaterialNotSavedError, VaultInitError, EXIT } from '../errors.js';
 import { parseInitMaterial, registerInitMaterial, type InitMaterial, type InitStore } from './index.js';
 
 /** The Secret's key holding the material: the same JSON as the file backend's init.json. */
@@ -221,7 +221,7 @@ export class KubernetesSecretInitStore implements InitStore {
       // The create or replace got no answer (the read's errors arrive wrapped): the API server may have carried it
       // out all the same. Say how to tell, before anyone restores (or gives up on) keys that are safe.
       const unknown = err instanceof NoAnswerError;
-      throw new VaultInitError(
+      throw new InitMaterialNotSavedError(
         EXIT.initMaterial,
         `Vault was just initialized but its keys ${unknown ? 'may not have been' : 'could not be'} saved: ${cause.message} ` +
           (unknown
@@ -230,6 +230,10 @@ export class KubernetesSecretInitStore implements InitStore {
             : 'They exist nowhere else: ') +
           'they are never in this output either (vault-init masks them), so this Vault cannot be unsealed again: fix the ' +
           'cause, then `make k8s-clean` (or delete the Vault volumes) and start again.',
+        // A write that got no answer may have landed: the next attempt reads the Secret first and replaces it.
+        unknown
+          ? `${cause.message} (the API server may have stored them: the next attempt writes them again)`
+          : cause.message,
         { cause: err },
       );
     }
