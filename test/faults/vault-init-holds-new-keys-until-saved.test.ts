@@ -4,70 +4,65 @@
 // soon as the cause is fixed, then carries on to an unsealed, configured Vault. Stopped while it still cannot
 // save them, it makes one last attempt and then says they are lost (exit 6).
 // The save fails for real: a directory stands where the atomic write puts its temp file (init.json.tmp).
-import { after, afterEach, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { VaultClient } from '@aurora/common';
-import { startVault, vaultInitDirs, vaultInitEnv, VaultInitProcess, type VaultServer } from '@aurora/process';
+import { VaultInitProcess } from '@aurora/process';
 import { leakedLines, secretsOnDisk } from '../support/leaks.js';
+import { vaultInitScene } from '../support/vault-init-scene.js';
 
 const SETTINGS = { VAULT_SECRET_SHARES: '1', VAULT_SECRET_THRESHOLD: '1' };
 const ATTEMPT = (n: number) =>
   new RegExp(`keys could not be saved to \\S+init\\.json \\(attempt ${n}\\): EISDIR.*holds them in memory only`);
 
 describe('new keys that cannot be saved yet', () => {
-  let vault: VaultServer;
-  let proc: VaultInitProcess | undefined;
-
-  before(async () => {
-    vault = await startVault();
-  });
-  afterEach(async () => {
-    await proc?.kill();
-    proc = undefined;
-    await vault.stop();
-    vault = await startVault();
-  });
-  after(async () => {
-    await vault?.stop();
-  });
-
   test('are held and saved once the cause is fixed: Vault ends unsealed and configured, init.json unseals it', async () => {
-    const dirs = vaultInitDirs();
-    const blocker = path.join(dirs.initDir, 'init.json.tmp');
-    fs.mkdirSync(blocker, { recursive: true });
-    const env = await vaultInitEnv(vault, dirs, SETTINGS);
-    proc = VaultInitProcess.start(env, ['--once']);
-    await proc.waitForOutput(ATTEMPT(2), 60_000);
-    assert.equal((await new VaultClient({ addr: vault.addr }).health()).initialized, true);
-    assert.ok(!fs.existsSync(path.join(dirs.initDir, 'init.json')));
+    const { vault, dirs, env } = await vaultInitScene(SETTINGS);
+    let proc: VaultInitProcess | undefined;
+    try {
+      const blocker = path.join(dirs.initDir, 'init.json.tmp');
+      fs.mkdirSync(blocker, { recursive: true });
+      proc = VaultInitProcess.start(env, ['--once']);
+      await proc.waitForOutput(ATTEMPT(2), 60_000);
+      assert.equal((await new VaultClient({ addr: vault.addr }).health()).initialized, true);
+      assert.ok(!fs.existsSync(path.join(dirs.initDir, 'init.json')));
 
-    fs.rmdirSync(blocker);
-    const exit = await proc.waitExit(120_000);
-    const out = proc.output();
-    assert.equal(exit.code, 0, out.slice(-3000));
-    assert.match(out, /"message":"init material saved after all"/);
-    assert.match(out, /"attempts":[3-9]/);
-    assert.equal((await new VaultClient({ addr: vault.addr }).sealStatus()).sealed, false);
-    const saved = JSON.parse(fs.readFileSync(path.join(dirs.initDir, 'init.json'), 'utf8')) as { keys: string[] };
-    assert.equal(saved.keys.length, 1);
-    assert.deepEqual(leakedLines(out, secretsOnDisk(dirs)), []);
+      fs.rmdirSync(blocker);
+      const exit = await proc.waitExit(120_000);
+      const out = proc.output();
+      assert.equal(exit.code, 0, out.slice(-3000));
+      assert.match(out, /"message":"init material saved after all"/);
+      assert.match(out, /"attempts":[3-9]/);
+      assert.equal((await new VaultClient({ addr: vault.addr }).sealStatus()).sealed, false);
+      const saved = JSON.parse(fs.readFileSync(path.join(dirs.initDir, 'init.json'), 'utf8')) as { keys: string[] };
+      assert.equal(saved.keys.length, 1);
+      assert.deepEqual(leakedLines(out, secretsOnDisk(dirs)), []);
+    } finally {
+      await proc?.kill();
+      await vault.stop();
+    }
   });
 
   test('a stop while they cannot be saved: one last attempt, then exit 6 saying they are lost', async () => {
-    const dirs = vaultInitDirs();
-    fs.mkdirSync(path.join(dirs.initDir, 'init.json.tmp'), { recursive: true });
-    const env = await vaultInitEnv(vault, dirs, SETTINGS);
-    proc = VaultInitProcess.start(env, ['--once']);
-    await proc.waitForOutput(ATTEMPT(2), 60_000);
-    proc.child.kill('SIGTERM');
-    const exit = await proc.waitExit(60_000);
-    const out = proc.output();
-    assert.equal(exit.code, 6, out.slice(-3000));
-    assert.match(out, /letting critical work finish first/);
-    assert.match(out, /Vault was just initialized but its keys could not be saved to .*cannot be unsealed again/);
-    assert.doesNotMatch(out, /init material saved/);
-    assert.deepEqual(leakedLines(out, []), []);
+    const { vault, dirs, env } = await vaultInitScene(SETTINGS);
+    let proc: VaultInitProcess | undefined;
+    try {
+      fs.mkdirSync(path.join(dirs.initDir, 'init.json.tmp'), { recursive: true });
+      proc = VaultInitProcess.start(env, ['--once']);
+      await proc.waitForOutput(ATTEMPT(2), 60_000);
+      proc.child.kill('SIGTERM');
+      const exit = await proc.waitExit(60_000);
+      const out = proc.output();
+      assert.equal(exit.code, 6, out.slice(-3000));
+      assert.match(out, /letting critical work finish first/);
+      assert.match(out, /Vault was just initialized but its keys could not be saved to .*cannot be unsealed again/);
+      assert.doesNotMatch(out, /init material saved/);
+      assert.deepEqual(leakedLines(out, []), []);
+    } finally {
+      await proc?.kill();
+      await vault.stop();
+    }
   });
 });
