@@ -5,6 +5,13 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 export AURORA_TEST_ROOT="${AURORA_TEST_ROOT:-${TMPDIR:-/tmp}/aurora-test-$$}"
 mkdir -p "$AURORA_TEST_ROOT"
+# The app and vault-init run on the production images' Node (fetched once and cached by the script), so the tests
+# exercise the V8 users run; the test runner and the in-process unit tests stay on this machine's Node.
+if [ -z "${AURORA_SERVICE_NODE:-}" ]; then
+  AURORA_SERVICE_NODE="$(scripts/ensure-production-node.sh)" ||
+    { echo "run-tests: no Node for the services (above: why); AURORA_SERVICE_NODE=\$(command -v node) uses this one" >&2; exit 2; }
+  export AURORA_SERVICE_NODE
+fi
 
 files=()
 for arg in "$@"; do

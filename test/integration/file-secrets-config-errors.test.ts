@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { PostgresServer, repoRoot, tempDir } from '@aurora/process';
+import { PostgresServer, repoRoot, tempDir, serviceNode } from '@aurora/process';
 
 describe('SECRETS_CONFIG errors stop the app at start', () => {
   let postgres: PostgresServer;
@@ -21,7 +21,7 @@ describe('SECRETS_CONFIG errors stop the app at start', () => {
   function start(config: string | undefined): { status: number | null; stderr: string } {
     const file = path.join(dir, `config-${Math.random().toString(36).slice(2)}.json`);
     if (config !== undefined) fs.writeFileSync(file, config);
-    const res = spawnSync(process.execPath, [path.join(repoRoot(), 'services', 'app', 'dist', 'main.js')], {
+    const res = spawnSync(serviceNode(), [path.join(repoRoot(), 'services', 'app', 'dist', 'main.js')], {
       cwd: dir,
       encoding: 'utf8',
       timeout: 30_000,

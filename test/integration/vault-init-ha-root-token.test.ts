@@ -21,6 +21,7 @@ import {
   vaultInitEnv,
   VaultInitProcess,
   type VaultInitDirs,
+  serviceNode,
 } from '@aurora/process';
 import { leakedLines, secretsOnDisk } from '../support/leaks.js';
 import fs from 'node:fs';
@@ -54,7 +55,7 @@ function rootTokenScript(initFile: string, addr: string): ScriptRun {
 /** vault-init's container command (`docker exec vault-init node dist/print-root-token.js`) with the given env. */
 function containerRootToken(env: Record<string, string>): ScriptRun {
   const res = spawnSync(
-    process.execPath,
+    serviceNode(),
     [path.join(repoRoot(), 'services', 'vault-init', 'dist', 'print-root-token.js')],
     {
       encoding: 'utf8',

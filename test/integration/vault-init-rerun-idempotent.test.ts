@@ -7,7 +7,7 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { VaultClient } from '@aurora/common';
-import { VaultServer, runVaultInitOnce, vaultInitMain, type VaultInitDirs } from '@aurora/process';
+import { VaultServer, runVaultInitOnce, vaultInitMain, type VaultInitDirs, serviceNode } from '@aurora/process';
 import { runOnceOk } from '../support/vault-init-runs.js';
 import { initRootClient, vaultInitScene } from '../support/vault-init-scene.js';
 import { leakedLines, secretsOnDisk } from '../support/leaks.js';
@@ -113,7 +113,7 @@ describe('vault-init run again on an initialized Vault', () => {
   });
 
   test('the banner alone is on stdout (what users grep); every log line is on stderr', () => {
-    const res = spawnSync(process.execPath, [vaultInitMain(), '--once'], {
+    const res = spawnSync(serviceNode(), [vaultInitMain(), '--once'], {
       env: { PATH: process.env.PATH, ...env },
       encoding: 'utf8',
       timeout: 60_000,

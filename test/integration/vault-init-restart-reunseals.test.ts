@@ -13,6 +13,7 @@ import {
   vaultInitHealthcheck,
   VaultInitProcess,
   type VaultInitDirs,
+  serviceNode,
 } from '@aurora/process';
 import { waitVaultInitHealth } from '../support/vault-init-runs.js';
 import { leakedLines, secretsOnDisk } from '../support/leaks.js';
@@ -25,7 +26,7 @@ async function health(port: string): Promise<{ status: number; body: unknown }> 
 }
 
 function healthcheckExit(port: string): number | null {
-  return spawnSync(process.execPath, [vaultInitHealthcheck()], {
+  return spawnSync(serviceNode(), [vaultInitHealthcheck()], {
     env: { ...process.env, VAULT_INIT_HEALTH_PORT: port },
     timeout: 10_000,
   }).status;

@@ -19,6 +19,7 @@ import {
   runVaultInitOnce,
   VaultInitProcess,
   type VaultInitDirs,
+  serviceNode,
 } from '@aurora/process';
 import { vaultInitScene } from '../support/vault-init-scene.js';
 import { leakedLines, secretsOnDisk } from '../support/leaks.js';
@@ -27,7 +28,7 @@ const EXIT_INIT_MATERIAL = 4;
 
 /** vault-init's own `print-root-token.js` (what `make root-token` runs in the container), with only `env` set. */
 function printRootToken(env: Record<string, string>): SpawnSyncReturns<string> {
-  return spawnSync(process.execPath, [path.join(repoRoot(), 'services', 'vault-init', 'dist', 'print-root-token.js')], {
+  return spawnSync(serviceNode(), [path.join(repoRoot(), 'services', 'vault-init', 'dist', 'print-root-token.js')], {
     encoding: 'utf8',
     timeout: 60_000,
     env: { PATH: process.env.PATH ?? '/usr/bin:/bin', ...env },

@@ -31,6 +31,7 @@ import {
   vaultInitDirs,
   vaultInitEnv,
   VaultAgent,
+  serviceNode,
 } from '@aurora/process';
 
 export interface SecretEntry {
@@ -158,7 +159,7 @@ export class ClientsStack {
     this.appUrl = `http://127.0.0.1:${port}`;
     // cwd = the temp dir: dotenv must not pick up a developer's .env.
     const main = path.join(repoRoot(), 'services', 'app', 'dist', 'main.js');
-    this.app = spawnServer(process.execPath, [...APP_NODE_FLAGS, main], {
+    this.app = spawnServer(serviceNode(), [...APP_NODE_FLAGS, main], {
       logFile: this.appLog,
       cwd: this.dir,
       env: { ...this.appEnv(extra), PORT: String(port), METRICS_PORT: String(await freePort()) },

@@ -17,6 +17,7 @@ import {
   tempDir,
   waitFor,
   WaitFailed,
+  serviceNode,
 } from './processes.js';
 
 export function appDist(file = 'main.js'): string {
@@ -47,7 +48,7 @@ export class AppProcess {
     /** The node flags before the main script: the app's heap sizing (APP_NODE_FLAGS) unless a bench compares. */
     readonly nodeFlags: readonly string[] = APP_NODE_FLAGS,
     /** The Node binary the app runs on: this process's unless a bench runs it on the production images' Node. */
-    readonly node: string = process.execPath,
+    readonly node: string = serviceNode(),
   ) {
     this.url = `http://127.0.0.1:${port}`;
     this.metricsUrl = `http://127.0.0.1:${metricsPort}/metrics`;
@@ -148,7 +149,7 @@ export class AppProcess {
 
   /** Runs `node services/app/dist/doctor-main.js args` with the app's env, as `make doctor` does. */
   doctor(args: string[] = []): { code: number | null; stdout: string; stderr: string } {
-    const res = spawnSync(process.execPath, [appDist('doctor-main.js'), ...args], {
+    const res = spawnSync(serviceNode(), [appDist('doctor-main.js'), ...args], {
       cwd: this.dir,
       env: this.fullEnv(),
       encoding: 'utf8',
@@ -160,7 +161,7 @@ export class AppProcess {
 
   /** The same, without blocking the test's event loop (for runs that wait on a lock the test holds). */
   doctorAsync(args: string[] = []): Promise<{ code: number | null; stdout: string; stderr: string }> {
-    const child = spawn(process.execPath, [appDist('doctor-main.js'), ...args], {
+    const child = spawn(serviceNode(), [appDist('doctor-main.js'), ...args], {
       cwd: this.dir,
       env: this.fullEnv(),
       stdio: ['ignore', 'pipe', 'pipe'],

@@ -12,6 +12,7 @@ export {
   readIfPresent,
   repoRoot,
   run,
+  serviceNode,
   spawnServer,
   startBoth,
   stopIfSetUpFails,

@@ -62,6 +62,16 @@ function ensureWatchdog(): void {
   }
 }
 
+/**
+ * The Node that runs the services (the app, vault-init and their entry points) as this package starts them:
+ * AURORA_SERVICE_NODE when set, else this process's Node. scripts/run-tests.sh sets it to the production images'
+ * Node (scripts/ensure-production-node.sh), so the tests exercise the V8 users run; `make native` leaves it unset and
+ * runs them on the user's own Node.
+ */
+export function serviceNode(): string {
+  return process.env.AURORA_SERVICE_NODE || process.execPath;
+}
+
 /** Spawns a long-running server process that is always cleaned up. */
 export function spawnServer(cmd: string, args: string[], options: SpawnOptions & { logFile: string }): ChildProcess {
   ensureWatchdog();

@@ -16,6 +16,7 @@ import {
   waitFor,
   WaitFailed,
   within,
+  serviceNode,
 } from './processes.js';
 import { VaultServer, type VaultServerOptions } from './vault.js';
 
@@ -113,7 +114,7 @@ export class VaultInitProcess {
     dir: string,
   ) {
     this.logFile = path.join(dir, `vault-init-${Date.now()}-${Math.random().toString(36).slice(2, 8)}.log`);
-    this.child = spawnServer(process.execPath, [vaultInitMain(), ...args], {
+    this.child = spawnServer(serviceNode(), [vaultInitMain(), ...args], {
       logFile: this.logFile,
       env: { ...baseEnv(), ...env },
     });
