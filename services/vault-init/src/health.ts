@@ -10,6 +10,7 @@ import type { Logger } from '@aurora/common';
 import type { RaftReadiness } from './autopilot.js';
 import { probeResult } from './authenticated-probe.js';
 import { serveMetrics } from './metrics.js';
+import { unsavedKeys } from './initialize.js';
 
 export class HealthState {
   unsealed = false;
@@ -21,6 +22,9 @@ export class HealthState {
   }
   /** What health waits for, in words; undefined when healthy. */
   get waitingFor(): string | undefined {
+    const unsaved = unsavedKeys();
+    if (unsaved)
+      return `the new unseal keys to be saved (attempt ${unsaved.attempt}: ${unsaved.reason}); stopping vault-init now loses them`;
     if (!this.unsealed) return 'Vault to be unsealed (every node that answers)';
     if (!this.configured) return 'configuration (mounts, policies, AppRole, operator token)';
     if (this.raft === undefined) return 'the first check of the storage';

@@ -100,6 +100,14 @@ export async function ensureInitialized(
  */
 const SAVE_RETRY_MS = [1_000, 2_000, 5_000, 10_000, 30_000];
 
+/** The last failed attempt to save new keys, while vault-init holds them (health says so); undefined otherwise. */
+let unsaved: { attempt: number; reason: string } | undefined;
+
+/** While new keys wait to be saved: which attempt failed last, and why. Read by the health endpoint. */
+export function unsavedKeys(): { attempt: number; reason: string } | undefined {
+  return unsaved;
+}
+
 /**
  * Saves the init material Vault just returned. Vault's answer was the only copy of the keys, so a failed save is
  * not the end: vault-init holds them in memory and tries again, saying each time what failed and that a stop now
@@ -111,10 +119,12 @@ async function saveNewKeys(store: InitStore, material: InitMaterial, logger: Log
   for (let attempt = 1; ; attempt++) {
     try {
       await store.write(material);
+      unsaved = undefined;
       if (attempt > 1) logger.info('init material saved after all', { file: store.location, attempts: attempt });
       return;
     } catch (err) {
       if (!(err instanceof InitMaterialNotSavedError) || stopSignal().aborted) throw err;
+      unsaved = { attempt, reason: err.reason };
       const waitMs = SAVE_RETRY_MS[Math.min(attempt, SAVE_RETRY_MS.length) - 1] as number;
       logger.error(
         `Vault was just initialized but its keys could not be saved to ${store.location} (attempt ${attempt}): ` +

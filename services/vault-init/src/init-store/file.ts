@@ -73,21 +73,43 @@ export class FileInitStore implements InitStore {
 
   async write(material: InitMaterial): Promise<void> {
     registerInitMaterial(material);
+    const text = `${JSON.stringify(material, null, 2)}\n`;
     try {
       await ensureDir(this.dir);
-      await writeFileAtomic(this.file, `${JSON.stringify(material, null, 2)}\n`, {
-        mode: 0o600,
-        tmpFile: this.tmpFile,
-      });
+      const held = await readIfExists(this.file);
+      // An earlier attempt got this far: saved.
+      if (held === text) return;
+      // Someone else's init material (another vault-init on this directory, a restore): never overwritten.
+      if (held !== undefined)
+        throw new InitMaterialNotSavedError(
+          EXIT.filesystem,
+          `Vault was just initialized but its keys could not be saved: ${this.file} appeared meanwhile with other init ` +
+            'material, which vault-init did not overwrite. The new keys exist nowhere else, and never in this output ' +
+            '(vault-init masks them): this Vault cannot be unsealed again. Keep that file if it belongs to another ' +
+            'Vault, then `make prod-local-clean` (native: `make native-clean`) and start again.',
+          `${this.file} holds other init material, which vault-init will not overwrite: if it is not this Vault's, ` +
+            'move it elsewhere',
+        );
+      await writeFileAtomic(this.file, text, { mode: 0o600, tmpFile: this.tmpFile });
     } catch (err) {
+      if (err instanceof InitMaterialNotSavedError) throw err;
       throw new InitMaterialNotSavedError(
         EXIT.filesystem,
         `Vault was just initialized but its keys could not be saved to ${this.file}: ${fsReason(err)}. ` +
           'They exist nowhere else, and never in this output (vault-init masks them): this Vault cannot be unsealed ' +
           'again. Fix the directory (it must be writable by vault-init), then `make prod-local-clean` (native: `make native-clean`) and start again.',
-        `${fsReason(err)} (${this.dir} must be writable by vault-init)`,
+        `${fsReason(err)}${whatToFix(err, this.dir)}`,
         { cause: err },
       );
     }
   }
+}
+
+/** What an operator does about a failed write into `dir`, as a clause for the attempts' log lines. */
+function whatToFix(err: unknown, dir: string): string {
+  const code = (err as NodeJS.ErrnoException)?.code;
+  if (code === 'EACCES' || code === 'EPERM') return `; make ${dir} writable for vault-init`;
+  if (code === 'EROFS') return `; ${dir} is on a read-only file system: mount it writable`;
+  if (code === 'ENOSPC' || code === 'EDQUOT') return `; free space on the volume that holds ${dir}`;
+  return '';
 }

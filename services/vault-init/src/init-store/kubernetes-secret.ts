@@ -72,6 +72,8 @@ export class KubernetesSecretInitStore implements InitStore {
   private server?: string;
   readonly name: string;
   private readonly timeoutMs: number;
+  /** A create or replace of the keys went unanswered: the Secret may hold them whatever later attempts meet. */
+  private writeUnanswered = false;
   readonly namespace: string;
 
   constructor(private readonly options: KubernetesSecretInitStoreOptions) {
@@ -200,12 +202,31 @@ export class KubernetesSecretInitStore implements InitStore {
 
   async write(material: InitMaterial): Promise<void> {
     registerInitMaterial(material);
-    const data = { [INIT_SECRET_KEY]: Buffer.from(`${JSON.stringify(material, null, 2)}\n`).toString('base64') };
+    const encoded = Buffer.from(`${JSON.stringify(material, null, 2)}\n`).toString('base64');
+    let secret: V1Secret | undefined;
     try {
-      const secret = await this.get();
+      secret = await this.get();
+    } catch (err) {
+      throw this.notSaved(err);
+    }
+    const held = secret?.data?.[INIT_SECRET_KEY];
+    // An earlier attempt landed, answered or not: saved.
+    if (held === encoded) return;
+    // Someone else's init material (another vault-init, a restore): never overwritten, whatever becomes of ours.
+    if (held !== undefined)
+      throw this.notSaved(
+        new KubernetesApiError(
+          `${this.location} holds other init material, which vault-init will not overwrite: if it is not this ` +
+            `Vault's, keep a copy and delete the Secret (\`kubectl -n ${this.namespace} get secret ${this.name} -o yaml ` +
+            `> elsewhere.yaml\`, then \`kubectl -n ${this.namespace} delete secret ${this.name}\`).`,
+          undefined,
+        ),
+      );
+    const data = { [INIT_SECRET_KEY]: encoded };
+    try {
       await this.call((api, options) =>
         secret
-          ? // resourceVersion from the read: a concurrent writer makes this fail (409) instead of losing keys.
+          ? // resourceVersion from the read: a concurrent writer makes this fail (409), and the next attempt sees it.
             api.replaceNamespacedSecret(
               {
                 name: this.name,
@@ -217,26 +238,32 @@ export class KubernetesSecretInitStore implements InitStore {
           : api.createNamespacedSecret({ namespace: this.namespace, body: this.desired(data) }, options),
       );
     } catch (err) {
-      const cause = err instanceof VaultInitError ? err : this.apiError('write', err);
-      // The create or replace got no answer (the read's errors arrive wrapped): the API server may have carried it
-      // out all the same. Say how to tell, before anyone restores (or gives up on) keys that are safe.
-      const unknown = err instanceof NoAnswerError;
-      throw new InitMaterialNotSavedError(
-        EXIT.initMaterial,
-        `Vault was just initialized but its keys ${unknown ? 'may not have been' : 'could not be'} saved: ${cause.message} ` +
-          (unknown
-            ? `The API server may have stored them all the same: if \`kubectl -n ${this.namespace} get secret ${this.name}\` ` +
-              `shows key ${INIT_SECRET_KEY}, nothing is lost and the next start unseals with it. If not, they exist nowhere else: `
-            : 'They exist nowhere else: ') +
-          'they are never in this output either (vault-init masks them), so this Vault cannot be unsealed again: fix the ' +
-          'cause, then `make k8s-clean` (or delete the Vault volumes) and start again.',
-        // A write that got no answer may have landed: the next attempt reads the Secret first and replaces it.
-        unknown
-          ? `${cause.message} (the API server may have stored them: the next attempt writes them again)`
-          : cause.message,
-        { cause: err },
-      );
+      // The create or replace got no answer: the API server may have carried it out all the same.
+      if (err instanceof NoAnswerError) this.writeUnanswered = true;
+      throw this.notSaved(err);
     }
+  }
+
+  /**
+   * Why the new keys are not saved: `reason` for the attempts vault-init keeps making, the message for when it is
+   * stopped first. Once a write went unanswered, the message says the Secret may hold the keys all the same, and
+   * how to tell, before anyone gives up on keys that are safe.
+   */
+  private notSaved(err: unknown): InitMaterialNotSavedError {
+    const cause = err instanceof VaultInitError ? err : this.apiError('write', err);
+    const unknown = this.writeUnanswered;
+    return new InitMaterialNotSavedError(
+      EXIT.initMaterial,
+      `Vault was just initialized but its keys ${unknown ? 'may not have been' : 'could not be'} saved: ${cause.message} ` +
+        (unknown
+          ? `The API server may have stored them all the same: if \`kubectl -n ${this.namespace} get secret ${this.name}\` ` +
+            `shows key ${INIT_SECRET_KEY}, nothing is lost and the next start unseals with it. If not, they exist nowhere else: `
+          : 'They exist nowhere else: ') +
+        'they are never in this output either (vault-init masks them), so this Vault cannot be unsealed again: fix the ' +
+        'cause, then `make k8s-clean` (or delete the Vault volumes) and start again.',
+      cause.message.replace(/\.$/, ''),
+      { cause: err },
+    );
   }
 
   /** The Secret as vault-init wants it: labelled for clean-up, kept by Helm, immutable never (it is updated). */
