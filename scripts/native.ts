@@ -83,10 +83,18 @@ function daemon(name: string, cmd: string, args: string[], env: NodeJS.ProcessEn
  * throws means "not yet", except a WaitFailed (the daemon waited on exited, see gone()): that ends the wait at once,
  * so the user reads the daemon's own last words instead of a timeout a minute later.
  */
-async function waitUntil(what: string, probe: () => Promise<boolean>, timeoutMs = 60_000): Promise<void> {
+async function waitUntil(
+  what: string,
+  probe: () => Promise<boolean>,
+  timeoutMs = 60_000,
+  detail: () => string | undefined = () => undefined,
+): Promise<void> {
   try {
     await waitFor(what, async () => ((await probe()) ? true : undefined), timeoutMs, 200, {
-      onWaiting: (ms) => say(`  still waiting for ${what} (${Math.round(ms / 1000)} s)`),
+      onWaiting: (ms) => {
+        const now = detail();
+        say(`  still waiting for ${what} (${Math.round(ms / 1000)} s)${now ? `: ${now}` : ''}`);
+      },
     });
   } catch (err) {
     if (!(err instanceof WaitTimedOut)) throw err;
@@ -194,7 +202,6 @@ function nativeDatabase(): DatabaseEndpoint {
 }
 
 async function startVaultInit(): Promise<void> {
-  const healthUrl = `http://127.0.0.1:${ports.vaultInitHealth}/health`;
   if (!pidOf('vault-init')) {
     const env = await vaultInitEnv({ addr: `http://127.0.0.1:${ports.vault}` }, vaultInitDirs(dir), {
       VAULT_INIT_HEALTH_PORT: String(ports.vaultInitHealth),
@@ -213,10 +220,55 @@ async function startVaultInit(): Promise<void> {
     fs.rmSync(p('logs', 'vault-init.log'), { force: true });
     daemon('vault-init', process.execPath, [vaultInitMain()], env);
   }
-  await waitUntil('vault-init (unsealed + configured)', async () => {
-    if (!pidOf('vault-init')) throw gone('vault-init');
-    return (await fetch(healthUrl)).ok;
-  });
+  let waiting: VaultInitHealth | undefined;
+  try {
+    await waitUntil(
+      'vault-init (unsealed + configured)',
+      async () => {
+        if (!pidOf('vault-init')) throw gone('vault-init');
+        waiting = await vaultInitHealth();
+        return waiting?.ok === true;
+      },
+      60_000,
+      () => waiting?.waitingFor,
+    );
+  } catch (err) {
+    const held = (await vaultInitHealth())?.keysNotSaved;
+    if (!held) throw err;
+    throw new KeysHeldError(held.reason);
+  }
+}
+
+/** vault-init's /health: ok, what it waits for, and whether it holds new keys it could not save. */
+interface VaultInitHealth {
+  ok: boolean;
+  waitingFor?: string;
+  keysNotSaved?: { attempt: number; reason: string };
+}
+
+async function vaultInitHealth(): Promise<VaultInitHealth | undefined> {
+  try {
+    const res = await fetch(`http://127.0.0.1:${ports.vaultInitHealth}/health`, { signal: AbortSignal.timeout(2_000) });
+    const body = (await res.json()) as Omit<VaultInitHealth, 'ok'>;
+    return { ok: res.ok, waitingFor: body.waitingFor, keysNotSaved: body.keysNotSaved };
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * vault-init initialized Vault and holds the new unseal keys because it cannot save them: stopping it loses them.
+ * The way on is to fix the cause while it runs; nothing is stored in this Vault yet, so wiping it costs nothing.
+ */
+class KeysHeldError extends Error {
+  constructor(reason: string) {
+    super(
+      `vault-init initialized Vault but cannot save the new unseal keys: ${reason}. It holds them and tries again: ` +
+        'fix that while it runs, and it saves them and carries on (then run make native again). Do not stop it ' +
+        'before (make native-down refuses): the keys would be lost. To start over instead: make native-clean (this ' +
+        'new Vault holds nothing yet).',
+    );
+  }
 }
 
 /** The agent renders the listed secrets into .native/secrets/ (compose: the vault-secrets tmpfs volume). */
@@ -333,8 +385,11 @@ async function up(): Promise<void> {
   say(`Logs:       ${here(p('logs'))}/      Stop: make native-down      Wipe: make native-clean`);
 }
 
-async function down(): Promise<void> {
+async function down(options: { wiping?: boolean } = {}): Promise<void> {
   const names = fs.existsSync(p('run')) ? fs.readdirSync(p('run')).map((f) => f.replace(/\.pid$/, '')) : [];
+  // A stop would lose keys vault-init holds because it cannot save them; a wipe loses nothing worth keeping.
+  const held = !options.wiping && pidOf('vault-init') ? (await vaultInitHealth())?.keysNotSaved : undefined;
+  if (held) throw new KeysHeldError(held.reason);
   // Reverse start order: the app and agent before Vault and PostgreSQL.
   for (const name of ['app', 'vault-agent', 'vault-init', 'postgres', 'vault'].filter((n) => names.includes(n))) {
     const pid = pidOf(name);
@@ -359,7 +414,7 @@ const commands: Record<string, () => Promise<void>> = {
   down,
   status,
   clean: async () => {
-    await down();
+    await down({ wiping: true });
     fs.rmSync(dir, { recursive: true, force: true });
     say(`removed ${dir}: every native secret and row is gone`);
   },
@@ -375,7 +430,7 @@ fn().catch((err: unknown) => {
   process.stderr.write(`[native] ${err instanceof Error ? err.message : String(err)}\n`);
   // What a failed start leaves running is kept (its data, its logs), but the user must know it runs.
   const running = cmd === 'up' ? ['vault', 'postgres', 'vault-init', 'vault-agent', 'app'].filter((n) => pidOf(n)) : [];
-  if (running.length > 0)
+  if (running.length > 0 && !(err instanceof KeysHeldError))
     process.stderr.write(
       `[native] still running: ${running.join(', ')}. Fix the cause and run make native again (it starts what is ` +
         'missing), or make native-down to stop them.\n',

@@ -30,10 +30,14 @@ describe('new keys that cannot be saved yet', () => {
       assert.ok(!fs.existsSync(path.join(dirs.initDir, 'init.json')));
       const health = await fetch(`http://127.0.0.1:${env.VAULT_INIT_HEALTH_PORT}/health`);
       assert.equal(health.status, 503);
+      const body = (await health.json()) as { waitingFor?: string; keysNotSaved?: { attempt: number; reason: string } };
       assert.match(
-        ((await health.json()) as { waitingFor?: string }).waitingFor ?? '',
+        body.waitingFor ?? '',
         /^the new unseal keys to be saved \(attempt \d+: EISDIR.*\); stopping vault-init now loses them$/,
       );
+      // What make native-down reads before it stops vault-init.
+      assert.ok((body.keysNotSaved?.attempt ?? 0) >= 2, JSON.stringify(body));
+      assert.match(body.keysNotSaved?.reason ?? '', /^EISDIR/);
 
       fs.rmdirSync(blocker);
       await proc.waitForOutput(/"message":"init material saved after all"/, 60_000);

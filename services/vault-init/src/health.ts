@@ -39,15 +39,19 @@ export class HealthState {
     raft?: RaftReadiness;
     vault_requests?: string;
     waitingFor?: string;
+    keysNotSaved?: { attempt: number; reason: string };
   } {
     const waitingFor = this.waitingFor;
     const probe = probeResult();
+    const unsaved = unsavedKeys();
     return {
       unsealed: this.unsealed,
       configured: this.configured,
       ...(this.raft ? { raft: this.raft } : {}),
       ...(probe.ok ? {} : { vault_requests: probe.detail }),
       ...(waitingFor ? { waitingFor } : {}),
+      // For tools that must not stop vault-init now (make native-down): the held keys would be lost.
+      ...(unsaved ? { keysNotSaved: unsaved } : {}),
     };
   }
 }
