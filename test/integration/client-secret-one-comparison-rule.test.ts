@@ -90,6 +90,8 @@ describe('one comparison rule for Client secrets, from a file and from Vault', (
       .filter((l) => l.includes('look accidental'));
     const about = (ref: string) => lines.find((l) => l.includes(`"ref":"${ref}"`)) ?? '';
     assert.match(about('vault:kv/data/secret/clients/vault-LF'), /trailing CR\/LF/);
+    assert.match(about('file-LF'), /trailing CR\/LF/, 'a file secret is judged by the same rule');
+    assert.match(about('file-CRLF'), /trailing CR\/LF/);
     assert.match(about('vault:kv/data/secret/clients/vault-space'), /trailing whitespace/);
     assert.match(about('file-space'), /trailing whitespace/);
     assert.match(about('file-bom'), /byte order mark/);

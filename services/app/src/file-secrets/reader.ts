@@ -137,7 +137,11 @@ export class FileSecrets {
     return this.config.secrets.get(name);
   }
 
-  /** The current value of the named secret; throws FileSecretUnavailableError when the file cannot be used. */
+  /**
+   * The current content of the named secret's file, as stored: the comparison rule (auth/client-secret-rule.ts)
+   * ignores a trailing run of CR/LF and names it in its one warning per value, as for a Vault-held secret. Throws
+   * FileSecretUnavailableError when the file cannot be used (missing, unreadable, only CR/LF, "<no value>").
+   */
   async read(name: string): Promise<string> {
     const entry = this.config.secrets.get(name);
     if (!entry) throw new AuroraError('unknown_file_secret', 500, `no file secret named ${name} in SECRETS_CONFIG`);
@@ -190,8 +194,10 @@ export class FileSecrets {
       this.options.logger.error('file secret unavailable', { ref: entry.name, file: entry.path, code });
       throw new FileSecretUnavailableError(entry.name, entry.path, reason, err);
     }
-    // The agent and the CSI driver write the value as is; a trailing newline is an `echo` habit, not data.
-    const value = bytes.toString('utf8').replace(/[\r\n]+$/, '');
+    // The agent and the CSI driver write the value as is; a trailing newline is an `echo` habit, not data: the
+    // checks below look past it, and the content goes on as stored, for the comparison rule to judge.
+    const text = bytes.toString('utf8');
+    const value = text.replace(/[\r\n]+$/, '');
     if (value === '') {
       this.options.logger.error('file secret unavailable', { ref: entry.name, file: entry.path, code: 'EMPTY' });
       throw new FileSecretUnavailableError(entry.name, entry.path, 'empty file');
@@ -208,9 +214,9 @@ export class FileSecrets {
     registerSecret(value);
     // Cache only if nothing changed while we were reading; otherwise the next read loads it again.
     if ((this.generation.get(entry.name) ?? 0) === gen) {
-      this.cache.set(entry.name, { value, digest: digestOf(bytes), checkedAt: Date.now() });
+      this.cache.set(entry.name, { value: text, digest: digestOf(bytes), checkedAt: Date.now() });
     }
-    return value;
+    return text;
   }
 
   private invalidate(name: string): void {
