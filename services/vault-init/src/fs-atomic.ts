@@ -18,11 +18,19 @@ export async function ensureDir(dir: string): Promise<void> {
   await fs.mkdir(dir, { recursive: true, mode: 0o700 });
 }
 
-/** Writes `content` to `file` atomically with `mode`; `tmpFile` defaults to a per-process name next to it. */
+/** Hard links are not available on this file system (or not to this file): the caller falls back to rename. */
+const NO_HARD_LINKS = new Set(['EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'ENOSYS', 'EXDEV']);
+
+/**
+ * Writes `content` to `file` atomically with `mode`; `tmpFile` defaults to a per-process name next to it.
+ * `replace: false` never replaces an existing `file`: the temp file is hard-linked into place (which fails with
+ * EEXIST when something is there, the error this throws then) instead of renamed over it. On a file system without
+ * hard links it renames, checking just before.
+ */
 export async function writeFileAtomic(
   file: string,
   content: string,
-  options: { mode?: number; tmpFile?: string } = {},
+  options: { mode?: number; tmpFile?: string; replace?: boolean } = {},
 ): Promise<void> {
   const mode = options.mode ?? 0o600;
   const dir = path.dirname(file);
@@ -36,6 +44,30 @@ export async function writeFileAtomic(
     await handle.sync();
   } finally {
     await handle.close();
+  }
+  if (options.replace === false) {
+    try {
+      await fs.link(tmp, file);
+      await fs.unlink(tmp);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code ?? '';
+      if (!NO_HARD_LINKS.has(code)) {
+        if (code === 'EEXIST') await fs.unlink(tmp).catch(() => undefined);
+        throw err;
+      }
+      if (
+        await fs.stat(file).then(
+          () => true,
+          () => false,
+        )
+      ) {
+        await fs.unlink(tmp).catch(() => undefined);
+        throw Object.assign(new Error(`EEXIST: file already exists, ${file}`), { code: 'EEXIST', path: file });
+      }
+      await fs.rename(tmp, file);
+    }
+    await fsyncDir(dir);
+    return;
   }
   await fs.rename(tmp, file);
   await fsyncDir(dir);

@@ -90,7 +90,8 @@ export class FileInitStore implements InitStore {
           `${this.file} holds other init material, which vault-init will not overwrite: if it is not this Vault's, ` +
             'move it elsewhere',
         );
-      await writeFileAtomic(this.file, text, { mode: 0o600, tmpFile: this.tmpFile });
+      // Never over a file that appeared since the check above: that is someone else's, judged on the next attempt.
+      await writeFileAtomic(this.file, text, { mode: 0o600, tmpFile: this.tmpFile, replace: false });
     } catch (err) {
       if (err instanceof InitMaterialNotSavedError) throw err;
       throw new InitMaterialNotSavedError(
