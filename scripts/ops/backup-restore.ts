@@ -281,7 +281,11 @@ export async function restore(target: StackTarget, file: string, options: Restor
     }
     await ensureUnsealed(target, material, timeout, log);
     log('Vault is unsealed with the restored init material');
-    const doctor = await target.doctor();
+    // doctor() serves `make status` too: what it could not check is said here as part of the restore.
+    const doctor = await target.doctor().catch((err: unknown) => {
+      if (err instanceof BackupError) throw new BackupError(`restored and unsealed, but ${err.message}`, err.exitCode);
+      throw err;
+    });
     const downMs = Date.now() - t0;
     if (doctor.dangling !== 0 || doctor.orphans !== 0) {
       throw new BackupError(

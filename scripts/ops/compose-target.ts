@@ -436,7 +436,7 @@ export class ComposeTarget implements StackTarget {
     });
     if (res.status !== 0 && res.status !== 1)
       throw new BackupError(
-        `doctor could not check the restored stack (exit ${res.status}): ${(res.stderr ?? '').trim().slice(0, 1000)}`,
+        `doctor could not check the stack (exit ${res.status}): ${(res.stderr ?? '').trim().slice(0, 1000)}`,
       );
     return parseDoctor(res.stdout);
   }

@@ -107,7 +107,7 @@ export function nativeTarget(root: string): DirTarget {
         });
         if (res.status !== 0 && res.status !== 1) {
           throw new BackupError(
-            `restored and unsealed, but doctor could not check the stack (exit ${res.status}): ${(res.stderr ?? '').trim().slice(0, 1000)}. ` +
+            `doctor could not check the stack (exit ${res.status}): ${(res.stderr ?? '').trim().slice(0, 1000)}. ` +
               "It needs the app's AppRole files in .native/approle/app, which vault-init writes when it runs natively.",
             3,
           );
