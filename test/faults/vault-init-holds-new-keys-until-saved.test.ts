@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { VaultClient } from '@aurora/common';
-import { VaultInitProcess, waitFor } from '@aurora/process';
+import { VaultInitProcess, waitFor, type VaultInitDirs, type VaultServer } from '@aurora/process';
 import { leakedLines, secretsOnDisk } from '../support/leaks.js';
 import { vaultInitScene } from '../support/vault-init-scene.js';
 
@@ -17,15 +17,37 @@ const SETTINGS = { VAULT_SECRET_SHARES: '1', VAULT_SECRET_THRESHOLD: '1' };
 const ATTEMPT = (n: number) =>
   new RegExp(`keys could not be saved to \\S+init\\.json \\(attempt ${n}\\): EISDIR.*holds them in memory only`);
 
+interface Held {
+  vault: VaultServer;
+  dirs: VaultInitDirs;
+  env: Record<string, string>;
+  proc: VaultInitProcess;
+  /** What makes the save fail; remove it and the next attempt succeeds. */
+  blocker: string;
+}
+
+/**
+ * A fresh Vault and vault-init started with `args` on an init directory where the save fails; `story` goes on from
+ * vault-init's second failed attempt. Both are stopped after it.
+ */
+async function whileHeld(args: string[], story: (held: Held) => Promise<void>): Promise<void> {
+  const { vault, dirs, env } = await vaultInitScene(SETTINGS);
+  const blocker = path.join(dirs.initDir, 'init.json.tmp');
+  fs.mkdirSync(blocker, { recursive: true });
+  const proc = VaultInitProcess.start(env, args);
+  try {
+    await proc.waitForOutput(ATTEMPT(2), 60_000);
+    await story({ vault, dirs, env, proc, blocker });
+  } finally {
+    await proc.kill();
+    await vault.stop();
+  }
+}
+
 describe('new keys that cannot be saved yet', () => {
   test('are held, health says why, and once the cause is fixed they are saved, Vault unsealed, and init.json unseals it', async () => {
-    const { vault, dirs, env } = await vaultInitScene(SETTINGS);
-    let proc: VaultInitProcess | undefined;
-    try {
-      const blocker = path.join(dirs.initDir, 'init.json.tmp');
-      fs.mkdirSync(blocker, { recursive: true });
-      proc = VaultInitProcess.start(env); // watch mode: it serves health, and unseals Vault again after a restart
-      await proc.waitForOutput(ATTEMPT(2), 60_000);
+    // Watch mode: it serves health, and unseals Vault again after a restart.
+    await whileHeld([], async ({ vault, dirs, env, proc, blocker }) => {
       assert.equal((await new VaultClient({ addr: vault.addr }).health()).initialized, true);
       assert.ok(!fs.existsSync(path.join(dirs.initDir, 'init.json')));
       const health = await fetch(`http://127.0.0.1:${env.VAULT_INIT_HEALTH_PORT}/health`);
@@ -53,19 +75,11 @@ describe('new keys that cannot be saved yet', () => {
         (await client.sealStatus().catch(() => ({ sealed: true }))).sealed ? undefined : true,
       );
       assert.deepEqual(leakedLines(proc.output(), secretsOnDisk(dirs)), []);
-    } finally {
-      await proc?.kill();
-      await vault.stop();
-    }
+    });
   });
 
   test('a stop while they cannot be saved: one last attempt, then exit 6 saying they are lost', async () => {
-    const { vault, dirs, env } = await vaultInitScene(SETTINGS);
-    let proc: VaultInitProcess | undefined;
-    try {
-      fs.mkdirSync(path.join(dirs.initDir, 'init.json.tmp'), { recursive: true });
-      proc = VaultInitProcess.start(env, ['--once']);
-      await proc.waitForOutput(ATTEMPT(2), 60_000);
+    await whileHeld(['--once'], async ({ proc }) => {
       proc.child.kill('SIGTERM');
       const exit = await proc.waitExit(60_000);
       const out = proc.output();
@@ -74,20 +88,11 @@ describe('new keys that cannot be saved yet', () => {
       assert.match(out, /Vault was just initialized but its keys could not be saved to .*cannot be unsealed again/);
       assert.doesNotMatch(out, /init material saved/);
       assert.deepEqual(leakedLines(out, []), []);
-    } finally {
-      await proc?.kill();
-      await vault.stop();
-    }
+    });
   });
 
   test('a stop right after the cause is fixed: the last attempt saves them, exit 0', async () => {
-    const { vault, dirs, env } = await vaultInitScene(SETTINGS);
-    let proc: VaultInitProcess | undefined;
-    try {
-      const blocker = path.join(dirs.initDir, 'init.json.tmp');
-      fs.mkdirSync(blocker, { recursive: true });
-      proc = VaultInitProcess.start(env, ['--once']);
-      await proc.waitForOutput(ATTEMPT(2), 60_000);
+    await whileHeld(['--once'], async ({ dirs, proc, blocker }) => {
       fs.rmdirSync(blocker);
       proc.child.kill('SIGTERM');
       const exit = await proc.waitExit(60_000);
@@ -96,9 +101,6 @@ describe('new keys that cannot be saved yet', () => {
       assert.match(out, /"message":"init material saved after all"/);
       assert.ok(fs.existsSync(path.join(dirs.initDir, 'init.json')), 'the keys are on disk');
       assert.deepEqual(leakedLines(out, secretsOnDisk(dirs)), []);
-    } finally {
-      await proc?.kill();
-      await vault.stop();
-    }
+    });
   });
 });
