@@ -25,8 +25,9 @@ export const INIT_SECRET_KEY = 'init.json';
  * answers would otherwise hold vault-init with nothing said for undici's 5 minutes. 35 s is longer than a single
  * admission webhook may take (`timeoutSeconds` is at most 30: a webhook on Secrets that times out and fails open makes
  * a write that long, and then it succeeds), and shorter than the API server's own request timeout (60 s by default),
- * after which it would have answered itself. During a stop the kubelet's SIGKILL (terminationGracePeriodSeconds,
- * 30 s by default) can come first; the next start then reports what it finds.
+ * after which it would have answered itself. A stop's last attempt to save new keys is a read and a write, up to
+ * 70 s: the chart gives vault-init's pod 80 s (terminationGracePeriodSeconds; 30 s by default elsewhere, where the
+ * kubelet's SIGKILL can come first and the next start reports what it finds).
  * A constant, as the Vault client's timeouts are (packages/common/src/vault/timeouts.ts).
  */
 export const KUBERNETES_API_TIMEOUT_MS = 35_000;
