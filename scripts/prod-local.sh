@@ -126,6 +126,12 @@ explain_failure() {
     $COMPOSE logs --no-color --tail=40 "$s" >&2 2>&1 || true
   done
   log "What to do: read the lines above; 'make logs' follows every service, 'make ps' shows their state."
+  # Keys held in memory exist nowhere else: the usual advice (a fresh state) would be the wrong first step.
+  if vault_init_waits_for | grep -q 'unseal keys to be saved'; then
+    log "vault-init initialized Vault but cannot save the new unseal keys and root token to its volume (the reason is above); it keeps them in memory and tries again."
+    log "Fix that cause (disk space, the volume's permissions) and it saves them on its next attempt; until then do not stop vault-init or run make down: the keys exist nowhere else, and without them Vault's data can never be unsealed."
+    return
+  fi
   log "A service that cannot start after an interrupted first run may need a fresh state: make prod-local-clean (destroys the secrets), then make prod-local."
 }
 
