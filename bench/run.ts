@@ -20,11 +20,13 @@
  * BENCH_COMPOSE=only adds just that to bench/results/latest.json). For measuring one change quickly:
  * BENCH_ONLY=miss,hit,floor,write,variant (any of them: cache-miss resolve, cache-hit resolve, the floor proxy
  * (its writes too, with write), credential write, each with its raw Vault contender; variant: cache-miss
- * resolves on the default app and on a second app whose environment adds BENCH_VARIANT, space-separated
- * KEY=VALUE pairs, default LOG_LEVEL=warn: no audit line; a V8 flag in NODE_OPTIONS loses to the same flag in the
- * app's command line, APP_NODE_FLAGS) measures only those, at BENCH_CONCURRENCIES
- * (default 1,8,32), prints each cell with the CPU per request and the app's RSS, profiles the miss and write
- * loads unless BENCH_PROFILE=0, and writes no results.
+ * resolves on the default app and on a second app, interleaved, see below) measures only those, at
+ * BENCH_CONCURRENCIES (default 1,8,32), prints each cell with the CPU per request and the app's RSS, profiles the miss
+ * and write loads unless BENCH_PROFILE=0, and writes no results. The variant's second app differs from the first
+ * by what these say: BENCH_VARIANT, space-separated KEY=VALUE pairs added to its environment (default
+ * LOG_LEVEL=warn: no audit line, when neither of the others is set); BENCH_VARIANT_NODE_FLAGS, node flags instead of
+ * APP_NODE_FLAGS ("" = none; a V8 flag in NODE_OPTIONS loses to the same flag in APP_NODE_FLAGS);
+ * BENCH_VARIANT_APP, another checkout's services/app/dist/main.js (built), to compare two builds on one stack.
  */
 import { execFileSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
@@ -73,7 +75,7 @@ const LEVELS: readonly number[] = process.env.BENCH_CONCURRENCIES
 /** BENCH_VARIANT's "KEY=VALUE KEY2=VALUE2" as an environment; a pair without "=" is refused. */
 function parseVariant(spec: string): Record<string, string> {
   const env: Record<string, string> = {};
-  for (const pair of spec.trim().split(/\s+/)) {
+  for (const pair of spec.trim().split(/\s+/).filter(Boolean)) {
     const eq = pair.indexOf('=');
     if (eq <= 0) throw new Error(`BENCH_VARIANT: "${pair}" is not KEY=VALUE`);
     env[pair.slice(0, eq)] = pair.slice(eq + 1);
@@ -496,15 +498,23 @@ async function bench(): Promise<BenchResults | undefined> {
       if (ONLY.has('variant')) {
         // The same cache-miss load on the default app and on one with BENCH_VARIANT added, interleaved; both
         // apps are fresh here, so their RSS compares.
-        const variantEnv = parseVariant(process.env.BENCH_VARIANT ?? 'LOG_LEVEL=warn');
+        const variantFlags = process.env.BENCH_VARIANT_NODE_FLAGS;
+        const variantMain = process.env.BENCH_VARIANT_APP || undefined;
+        const variantEnv = parseVariant(
+          process.env.BENCH_VARIANT ?? (variantFlags === undefined && !variantMain ? 'LOG_LEVEL=warn' : ''),
+        );
         const variant = await AppProcess.start({ ...missApp.env, ...variantEnv }, tempDir('bench-app-variant'), {
           node: APP_NODE,
+          nodeFlags: variantFlags === undefined ? undefined : variantFlags.split(/\s+/).filter(Boolean),
+          main: variantMain,
         });
         extraApps.push(variant);
         await variant.waitReady();
-        const label = Object.entries(variantEnv)
-          .map(([k, v]) => `${k}=${v}`)
-          .join(' ');
+        const label = [
+          ...Object.entries(variantEnv).map(([k, v]) => `${k}=${v}`),
+          ...(variantFlags === undefined ? [] : [`node ${variantFlags.trim() || 'without flags'}`]),
+          ...(variantMain ? [`app ${variantMain}`] : []),
+        ].join(' ');
         for (const c of LEVELS)
           await group(
             [

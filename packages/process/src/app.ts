@@ -49,6 +49,8 @@ export class AppProcess {
     readonly nodeFlags: readonly string[] = APP_NODE_FLAGS,
     /** The Node binary the app runs on: this process's unless a bench runs it on the production images' Node. */
     readonly node: string = serviceNode(),
+    /** The app's entry script: this checkout's build unless a bench compares it with another checkout's. */
+    readonly main: string = appDist(),
   ) {
     this.url = `http://127.0.0.1:${port}`;
     this.metricsUrl = `http://127.0.0.1:${metricsPort}/metrics`;
@@ -58,15 +60,24 @@ export class AppProcess {
   /**
    * Starts the app with `env` (PORT and HOST are set here) and waits until /healthz answers. `nodeFlags` replaces
    * the production heap flags (APP_NODE_FLAGS), for a bench that measures what they change; `node` is the Node
-   * binary to run it on (default: this process's).
+   * binary to run it on (default: this process's); `main` another build's services/app/dist/main.js, for a bench
+   * that compares two builds on one stack (default: this checkout's).
    */
   static async start(
     env: Record<string, string>,
     dir = tempDir('app'),
-    options: { nodeFlags?: readonly string[]; node?: string } = {},
+    options: { nodeFlags?: readonly string[]; node?: string; main?: string } = {},
   ): Promise<AppProcess> {
     fs.mkdirSync(dir, { recursive: true });
-    const app = new AppProcess(env, await freePort(), dir, await freePort(), options.nodeFlags, options.node);
+    const app = new AppProcess(
+      env,
+      await freePort(),
+      dir,
+      await freePort(),
+      options.nodeFlags,
+      options.node,
+      options.main,
+    );
     await app.startProcess();
     return app;
   }
@@ -89,7 +100,7 @@ export class AppProcess {
   }
 
   async startProcess(): Promise<void> {
-    this.child = spawnServer(this.node, [...this.nodeFlags, appDist()], {
+    this.child = spawnServer(this.node, [...this.nodeFlags, this.main], {
       logFile: this.logFile,
       cwd: this.dir,
       env: this.fullEnv(),
