@@ -161,9 +161,29 @@ export class HaStack {
         process.stderr.write(`# ha-stack: vault-init waits for ${said}\n`);
       }
       if (Date.now() > deadline)
-        throw new Error(`timed out after ${timeoutMs} ms waiting for vault-init to be healthy; it waits for ${said}`);
+        throw new Error(
+          `timed out after ${timeoutMs} ms waiting for vault-init to be healthy; it waits for ${said}; ` +
+            `the nodes say: ${await this.leaderViews()}`,
+        );
       await new Promise((r) => setTimeout(r, 100));
     }
+  }
+
+  /**
+   * What each node says of itself and of the leader it follows (sys/leader, unauthenticated): a standby that follows
+   * another address than the active node's cluster address cannot send it the heartbeats autopilot counts.
+   */
+  async leaderViews(): Promise<string> {
+    const views = await Promise.all(
+      this.cluster.nodes.map(async (n) => {
+        const l = await new VaultClient({ addr: n.addr, timeoutMs: 2000 })
+          .read<{ is_self?: boolean; leader_cluster_address?: string; raft_applied_index?: number }>('sys/leader')
+          .catch((err: Error) => err);
+        if (l instanceof Error) return `${n.id} (cluster port ${n.clusterPort}): ${l.message}`;
+        return `${n.id} (cluster port ${n.clusterPort}): ${l.is_self ? 'active' : `follows ${l.leader_cluster_address || 'no one'}`}, applied ${l.raft_applied_index}`;
+      }),
+    );
+    return views.join('; ');
   }
 
   async stopVaultInit(): Promise<void> {
