@@ -7,7 +7,7 @@
 #            `$COMPOSE exec -T app` runs), with the app's own env and AppRole credentials (the same least-privilege
 #            policy as the app). The app is that of the project owning the vault-init container: make prod-local's
 #            or make prod-local-ha's (<project>-ha), whichever runs;
-#   native:  `node services/app/dist/doctor-main.js` with .native/env (addresses),
+#   native:  `node services/app/dist/doctor-main.js` with .native/env (addresses; .native is NATIVE_DIR if set),
 #            the app's AppRole files in .native/approle/app, and .native/app.env if present (DOCTOR_ENV_FILE).
 # Exit code: doctor's own (0 no problems left, 1 problems remain, 2 usage/config, 3 could not check).
 set -euo pipefail
@@ -32,16 +32,18 @@ case "$target" in
     ;;
   native)
     [ -f services/app/dist/doctor-main.js ] || npx tsc --build
+    # The native stack's state dir, as make native and which-stack.sh find it (NATIVE_DIR, default .native).
+    native_dir="${NATIVE_DIR:-$PWD/.native}"
     set -a
-    # Vault and PostgreSQL addresses of the native stack (make native writes .native/env).
+    # Vault and PostgreSQL addresses of the native stack (make native writes <dir>/env before vault-init starts).
     # shellcheck disable=SC1091
-    [ -f .native/env ] && . .native/env
+    [ -f "$native_dir/env" ] && . "$native_dir/env"
     set +a
-    # .native/env gives the CLI the operator token; doctor uses the app's identity (its AppRole), like the app.
+    # The env file gives the CLI the operator token; doctor uses the app's identity (its AppRole), like the app.
     unset VAULT_TOKEN
-    export VAULT_APPROLE_DIR="${VAULT_APPROLE_DIR:-$PWD/.native/approle/app}"
+    export VAULT_APPROLE_DIR="${VAULT_APPROLE_DIR:-$native_dir/approle/app}"
     # The native app's own settings, if make native wrote them (KEY=VALUE; DOCTOR_ENV_FILE overrides).
-    env_file="${DOCTOR_ENV_FILE:-.native/app.env}"
+    env_file="${DOCTOR_ENV_FILE:-$native_dir/app.env}"
     if [ -f "$env_file" ]; then set -a; . "$env_file"; set +a; fi
     exec node services/app/dist/doctor-main.js "$@"
     ;;

@@ -364,6 +364,9 @@ async function up(): Promise<void> {
   checkPorts();
   await startVault();
   await startPostgres();
+  // The addresses first: make status, make doctor and a user's shell need them while vault-init is still at work
+  // (a wait on Raft, keys it cannot save yet); again at the end with the operator token vault-init wrote.
+  writeEnvFile();
   await startVaultInit();
   await startAgent();
   await startApp();

@@ -1,0 +1,99 @@
+// User story: as a developer whose first `make native` initializes Vault where vault-init cannot save the new keys
+// (here a directory stands where the atomic write puts its temp file), I am told so while it waits, with the reason
+// and what to do; `make native-down` refuses to stop what holds the only copy of the keys; the stack's own commands
+// meanwhile reach this stack, not defaults (make doctor and a shell that sources .native/env get its ports before
+// vault-init is done); and once I fix the cause, `make native` again gives me a running stack with the keys saved.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { spawn, spawnSync } from 'node:child_process';
+import { freePort, repoRoot, tempDir, TSX_NODE_ARGS, waitFor } from '@aurora/process';
+
+const nativeTs = path.join(repoRoot(), 'scripts', 'native.ts');
+
+test('make native while the new keys cannot be saved: said, kept, reachable, and running once fixed', async () => {
+  const dir = tempDir('native-keys-held');
+  fs.chmodSync(dir, 0o755); // the postgres user (root runs the cluster as postgres) must reach .native/postgres
+  const native = path.join(dir, 'native');
+  const ports = {
+    vault: await freePort(),
+    pg: await freePort(),
+    health: await freePort(),
+    app: await freePort(),
+  };
+  const env = {
+    ...process.env,
+    NATIVE_DIR: native,
+    NATIVE_VAULT_PORT: String(ports.vault),
+    NATIVE_PG_PORT: String(ports.pg),
+    NATIVE_VAULT_INIT_HEALTH_PORT: String(ports.health),
+    APP_PORT: String(ports.app),
+    APP_METRICS_PORT: '0',
+  };
+  const runNative = (cmd: string) =>
+    spawnSync(process.execPath, [...TSX_NODE_ARGS, nativeTs, cmd], {
+      cwd: repoRoot(),
+      encoding: 'utf8',
+      timeout: 240_000,
+      env,
+    });
+  const blocker = path.join(native, 'init', 'init.json.tmp');
+  fs.mkdirSync(blocker, { recursive: true });
+
+  let said = '';
+  const up = spawn(process.execPath, [...TSX_NODE_ARGS, nativeTs, 'up'], { cwd: repoRoot(), env });
+  up.stdout.on('data', (d: Buffer) => (said += d.toString()));
+  up.stderr.on('data', (d: Buffer) => (said += d.toString()));
+  const upDone = new Promise<number | null>((resolve) => up.once('exit', (code) => resolve(code)));
+  try {
+    const held = await waitFor(
+      'vault-init to hold keys it cannot save',
+      async () => {
+        const res = await fetch(`http://127.0.0.1:${ports.health}/health`).catch(() => undefined);
+        const body = res ? ((await res.json()) as { keysNotSaved?: { reason: string } }) : undefined;
+        return body?.keysNotSaved;
+      },
+      180_000,
+      250,
+    );
+    assert.match(held.reason, /EISDIR/);
+
+    // A shell, make status and make doctor find this stack's addresses already.
+    const envFile = fs.readFileSync(path.join(native, 'env'), 'utf8');
+    assert.match(envFile, new RegExp(`PGPORT=${ports.pg}\\b`));
+    assert.match(envFile, new RegExp(`VAULT_ADDR=http://127\\.0\\.0\\.1:${ports.vault}\\n`));
+    const doctor = spawnSync(path.join(repoRoot(), 'scripts', 'doctor.sh'), ['--json'], {
+      cwd: repoRoot(),
+      encoding: 'utf8',
+      timeout: 120_000,
+      env: { ...env, AURORA_STACK: 'native' },
+    });
+    assert.notEqual(doctor.status, 0, 'doctor cannot check a stack that is not configured yet');
+    assert.doesNotMatch(doctor.stdout + doctor.stderr, /:5432\b|:8200\b/, 'doctor went to the default addresses');
+
+    // The keys exist only in vault-init's memory: no stop.
+    const down = runNative('down');
+    assert.notEqual(down.status, 0, 'make native-down stopped vault-init while it held the only copy of the keys');
+    assert.match(down.stdout + down.stderr, /cannot save the new unseal keys: .*EISDIR.*make native-down refuses/s);
+
+    // make native waits for vault-init as long as it would for any start, saying what it waits for, then says
+    // what to do; vault-init goes on holding the keys.
+    assert.notEqual(await upDone, 0, `make native succeeded while the keys could not be saved:\n${said}`);
+    assert.match(said, /the new unseal keys to be saved/, 'the progress lines say what vault-init waits for');
+    assert.match(said, /cannot save the new unseal keys: .*EISDIR.*fix that while it runs/s);
+
+    // Fixed while it runs, as the message says: make native again carries on to a running stack.
+    fs.rmdirSync(blocker);
+    const again = runNative('up');
+    assert.equal(again.status, 0, `make native after the fix:\n${(again.stdout + again.stderr).slice(-3000)}`);
+    const init = JSON.parse(fs.readFileSync(path.join(native, 'init', 'init.json'), 'utf8')) as { keys_base64: [] };
+    assert.ok(init.keys_base64.length > 0, 'init.json holds the keys');
+    const stopped = runNative('down');
+    assert.equal(stopped.status, 0, stopped.stdout + stopped.stderr);
+  } finally {
+    if (up.exitCode === null) up.kill('SIGKILL');
+    const c = runNative('clean');
+    assert.equal(c.status, 0, c.stdout + c.stderr);
+  }
+});
