@@ -276,8 +276,21 @@ EOF
   [ "$VAULT_IMAGE" != "$OFFLINE_VAULT" ] || printf '  (offline Vault image: built from source without UI assets; /ui/ answers a placeholder page)\n'
 }
 
+# vault-init's own words when it runs and holds new unseal keys it could not save (empty otherwise): a stop would
+# lose the only copy.
+keys_held() {
+  [ "$(docker inspect -f '{{.State.Running}}' vault-init 2>/dev/null)" = true ] || return 0
+  vault_init_waits_for | grep 'unseal keys to be saved' || true
+}
+
 down() {
   need_engine
+  local held
+  held=$(keys_held)
+  if [ -n "$held" ]; then
+    log "vault-init says: $held"
+    die "nothing was stopped: vault-init initialized Vault but cannot save the new unseal keys to its volume, and holds the only copy. Fix the cause above (disk space, the volume's permissions) and it saves them on its next attempt; or, to start over, make prod-local${HA_MODE:+-ha}-clean (this new Vault holds nothing yet)."
+  fi
   log "stopping and removing the containers; the volumes (Vault's data, init keys, PostgreSQL) are kept"
   $COMPOSE down --remove-orphans
   log "done in $((SECONDS - t_start))s; 'make prod-local${HA_MODE:+-ha}' brings the same Vault back"
