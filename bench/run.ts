@@ -72,6 +72,22 @@ const ONLY = process.env.BENCH_ONLY ? new Set(process.env.BENCH_ONLY.split(',').
 const LEVELS: readonly number[] = process.env.BENCH_CONCURRENCIES
   ? process.env.BENCH_CONCURRENCIES.split(',').map(Number)
   : CONCURRENCIES;
+/**
+ * BENCH_VARIANT_APP as an absolute path (the app runs with a temp dir as its working directory, where a relative path
+ * would not resolve), checked before anything starts.
+ */
+const VARIANT_APP = ((spec: string | undefined): string | undefined => {
+  if (!spec) return undefined;
+  const file = path.resolve(spec);
+  if (!fs.statSync(file, { throwIfNoEntry: false })?.isFile()) {
+    process.stderr.write(
+      `bench: BENCH_VARIANT_APP=${spec}: no such file (${file}). Give another checkout's built app, ` +
+        '<checkout>/services/app/dist/main.js (npx tsc --build there first).\n',
+    );
+    process.exit(2);
+  }
+  return file;
+})(process.env.BENCH_VARIANT_APP);
 /** BENCH_VARIANT's "KEY=VALUE KEY2=VALUE2" as an environment; a pair without "=" is refused. */
 function parseVariant(spec: string): Record<string, string> {
   const env: Record<string, string> = {};
@@ -496,10 +512,10 @@ async function bench(): Promise<BenchResults | undefined> {
             : []),
         ]);
       if (ONLY.has('variant')) {
-        // The same cache-miss load on the default app and on one with BENCH_VARIANT added, interleaved; both
-        // apps are fresh here, so their RSS compares.
+        // The same cache-miss load on the default app and on the variant (BENCH_VARIANT, BENCH_VARIANT_NODE_FLAGS,
+        // BENCH_VARIANT_APP), interleaved; both apps are fresh here, so their RSS compares.
         const variantFlags = process.env.BENCH_VARIANT_NODE_FLAGS;
-        const variantMain = process.env.BENCH_VARIANT_APP || undefined;
+        const variantMain = VARIANT_APP;
         const variantEnv = parseVariant(
           process.env.BENCH_VARIANT ?? (variantFlags === undefined && !variantMain ? 'LOG_LEVEL=warn' : ''),
         );

@@ -206,7 +206,7 @@ async function startVaultInit(): Promise<void> {
     const env = await vaultInitEnv({ addr: `http://127.0.0.1:${ports.vault}` }, vaultInitDirs(dir), {
       VAULT_INIT_HEALTH_PORT: String(ports.vaultInitHealth),
       VAULT_WAIT_TIMEOUT_MS: '120000',
-      VAULT_BANNER_CLI: 'source .native/env && vault',
+      VAULT_BANNER_CLI: `source ${path.relative(root, p('env')) || p('env')} && vault`,
       // Its messages (Vault unreachable, audit disk full) name this stack's log files, not docker logs.
       AURORA_STACK: 'native',
       // Vault's database secrets engine on this stack's cluster: the generated bootstrap password, handed over once.
@@ -356,7 +356,9 @@ function writeEnvFile(): void {
     lines.push(
       `# the operator token vault-init wrote (the compose CLI reads it as ~/.vault-token)\nexport VAULT_TOKEN=$(cat ${p('cli', '.vault-token')})`,
     );
-  fs.writeFileSync(p('env'), lines.join('\n') + '\n');
+  // Whole or not at all, for a shell that sources it while make native runs.
+  fs.writeFileSync(p('env.tmp'), lines.join('\n') + '\n');
+  fs.renameSync(p('env.tmp'), p('env'));
 }
 
 async function up(): Promise<void> {
@@ -364,8 +366,8 @@ async function up(): Promise<void> {
   checkPorts();
   await startVault();
   await startPostgres();
-  // The addresses first: make status, make doctor and a user's shell need them while vault-init is still at work
-  // (a wait on Raft, keys it cannot save yet); again at the end with the operator token vault-init wrote.
+  // The addresses first: make doctor and a user's shell read them while vault-init may still be at work (a wait on
+  // Raft, keys it cannot save yet); again at the end with the operator token vault-init wrote.
   writeEnvFile();
   await startVaultInit();
   await startAgent();

@@ -115,7 +115,8 @@ container_states() {
 
 # What vault-init's healthcheck last said it waits for (e.g. how many Raft nodes vote yet); empty once healthy.
 vault_init_waits_for() {
-  docker inspect -f '{{if .State.Health}}{{if ne .State.Health.Status "healthy"}}{{range .State.Health.Log}}{{.Output}}{{end}}{{end}}{{end}}' vault-init 2>/dev/null |
+  # One line per result: Docker's own outputs (e.g. "Health check exceeded timeout (3s)") end without a newline.
+  docker inspect -f '{{if .State.Health}}{{if ne .State.Health.Status "healthy"}}{{range .State.Health.Log}}{{.Output}}{{"\n"}}{{end}}{{end}}{{end}}' vault-init 2>/dev/null |
     grep -v '^[[:space:]]*$' | tail -n 1 || true
 }
 
@@ -127,9 +128,9 @@ explain_failure() {
   done
   log "What to do: read the lines above; 'make logs' follows every service, 'make ps' shows their state."
   # Keys held in memory exist nowhere else: the usual advice (a fresh state) would be the wrong first step.
-  if vault_init_waits_for | grep -q 'unseal keys to be saved'; then
+  if [ -n "$(keys_held)" ]; then
     log "vault-init initialized Vault but cannot save the new unseal keys and root token to its volume (the reason is above); it keeps them in memory and tries again."
-    log "Fix that cause (disk space, the volume's permissions) and it saves them on its next attempt; until then do not stop vault-init or run make down: the keys exist nowhere else, and without them Vault's data can never be unsealed."
+    log "Fix that cause (disk space, the volume's permissions) and it saves them on its next attempt (within 30 s), then run make prod-local${HA_MODE:+-ha} again; until then do not stop or recreate vault-init (make down and make prod-local refuse): the keys exist nowhere else, and without them Vault's data can never be unsealed. To start over instead: make prod-local${HA_MODE:+-ha}-clean (this new Vault holds nothing yet)."
     return
   fi
   log "A service that cannot start after an interrupted first run may need a fresh state: make prod-local-clean (destroys the secrets), then make prod-local."
@@ -182,6 +183,13 @@ up() {
   if [ -n "$other" ]; then
     if [ -n "$HA_MODE" ]; then die "the single-node stack (compose project $other) owns the containers vault, vault-init, vault-agent: stop it first (make down keeps its secrets)."
     else die "the HA stack (compose project $other) owns the containers vault, vault-init, vault-agent: stop it first (make prod-local-ha-down keeps its secrets)."; fi
+  fi
+  # A build or a changed setting recreates vault-init: a stop, which loses keys it holds because it cannot save them.
+  local held
+  held=$(keys_held)
+  if [ -n "$held" ]; then
+    log "vault-init says: $held"
+    die "nothing was rebuilt or recreated: vault-init holds the only copy of this new Vault's unseal keys. Fix the cause above (disk space, the volume's permissions); once it has saved them (make ps: vault-init healthy), run make prod-local${HA_MODE:+-ha} again. To start over instead: make prod-local${HA_MODE:+-ha}-clean (this new Vault holds nothing yet)."
   fi
   conflicts=$(port_conflicts)
   if [ -n "$conflicts" ]; then
@@ -280,7 +288,23 @@ EOF
 # lose the only copy.
 keys_held() {
   [ "$(docker inspect -f '{{.State.Running}}' vault-init 2>/dev/null)" = true ] || return 0
-  vault_init_waits_for | grep 'unseal keys to be saved' || true
+  # Asked now: the healthcheck's last recorded result may be Docker's "exceeded timeout" on a busy machine, or
+  # older than the keys held (one check every 2 s).
+  local live rc=0
+  live=$(timeout 20 docker exec vault-init node dist/healthcheck.js 2>/dev/null) || rc=$?
+  [ "$rc" != 0 ] || return 0
+  if [ -n "$live" ] && ! grep -q 'health endpoint to answer' <<<"$live"; then
+    grep 'unseal keys to be saved' <<<"$live" || true
+    return 0
+  fi
+  # No answer now: any of the healthcheck's recent results (a false alarm for at most ~10 s after a save).
+  vault_init_waits_for_any | grep 'unseal keys to be saved' | tail -n 1 || true
+}
+
+# Every result the healthcheck still keeps (up to 5), one a line; empty once healthy.
+vault_init_waits_for_any() {
+  docker inspect -f '{{if .State.Health}}{{if ne .State.Health.Status "healthy"}}{{range .State.Health.Log}}{{.Output}}{{"\n"}}{{end}}{{end}}{{end}}' vault-init 2>/dev/null |
+    grep -v '^[[:space:]]*$' || true
 }
 
 down() {
