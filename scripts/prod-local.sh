@@ -113,11 +113,16 @@ container_states() {
   docker inspect -f '{{.Name}} {{.State.Status}} {{if .State.Health}}{{.State.Health.Status}}{{else}}none{{end}} {{.RestartCount}} {{index .Config.Labels "com.docker.compose.service"}}' $ids 2>/dev/null | sed 's#^/##'
 }
 
-# What vault-init's healthcheck last said it waits for (e.g. how many Raft nodes vote yet); empty once healthy.
-vault_init_waits_for() {
+# Every result vault-init's healthcheck still keeps (up to 5), oldest first, one a line; empty once healthy.
+vault_init_waits_for_any() {
   # One line per result: Docker's own outputs (e.g. "Health check exceeded timeout (3s)") end without a newline.
   docker inspect -f '{{if .State.Health}}{{if ne .State.Health.Status "healthy"}}{{range .State.Health.Log}}{{.Output}}{{"\n"}}{{end}}{{end}}{{end}}' vault-init 2>/dev/null |
-    grep -v '^[[:space:]]*$' | tail -n 1 || true
+    grep -v '^[[:space:]]*$' || true
+}
+
+# What vault-init's healthcheck last said it waits for (e.g. how many Raft nodes vote yet); empty once healthy.
+vault_init_waits_for() {
+  vault_init_waits_for_any | tail -n 1
 }
 
 explain_failure() {
@@ -185,12 +190,8 @@ up() {
     else die "the HA stack (compose project $other) owns the containers vault, vault-init, vault-agent: stop it first (make prod-local-ha-down keeps its secrets)."; fi
   fi
   # A build or a changed setting recreates vault-init: a stop, which loses keys it holds because it cannot save them.
-  local held
-  held=$(keys_held)
-  if [ -n "$held" ]; then
-    log "vault-init says: $held"
-    die "nothing was rebuilt or recreated: vault-init holds the only copy of this new Vault's unseal keys. Fix the cause above (disk space, the volume's permissions); once it has saved them (make ps: vault-init healthy), run make prod-local${HA_MODE:+-ha} again. To start over instead: make prod-local${HA_MODE:+-ha}-clean (this new Vault holds nothing yet)."
-  fi
+  refuse_while_keys_held "nothing was rebuilt or recreated" \
+    "; once it has (make ps: vault-init healthy), run make prod-local${HA_MODE:+-ha} again"
   conflicts=$(port_conflicts)
   if [ -n "$conflicts" ]; then
     while IFS= read -r line; do log "$line"; done <<<"$conflicts"
@@ -301,20 +302,19 @@ keys_held() {
   vault_init_waits_for_any | grep 'unseal keys to be saved' | tail -n 1 || true
 }
 
-# Every result the healthcheck still keeps (up to 5), one a line; empty once healthy.
-vault_init_waits_for_any() {
-  docker inspect -f '{{if .State.Health}}{{if ne .State.Health.Status "healthy"}}{{range .State.Health.Log}}{{.Output}}{{"\n"}}{{end}}{{end}}{{end}}' vault-init 2>/dev/null |
-    grep -v '^[[:space:]]*$' || true
+# Stops the script, saying why and what to do, when vault-init holds keys it could not save: `$1` says what was
+# not done ("nothing was stopped"), `$2` what to do once they are saved.
+refuse_while_keys_held() {
+  local held
+  held=$(keys_held)
+  [ -z "$held" ] && return 0
+  log "vault-init says: $held"
+  die "$1: vault-init initialized Vault but cannot save the new unseal keys to its volume, and holds the only copy. Fix the cause above (disk space, the volume's permissions) and it saves them on its next attempt$2. To start over instead: make prod-local${HA_MODE:+-ha}-clean (this new Vault holds nothing yet)."
 }
 
 down() {
   need_engine
-  local held
-  held=$(keys_held)
-  if [ -n "$held" ]; then
-    log "vault-init says: $held"
-    die "nothing was stopped: vault-init initialized Vault but cannot save the new unseal keys to its volume, and holds the only copy. Fix the cause above (disk space, the volume's permissions) and it saves them on its next attempt; or, to start over, make prod-local${HA_MODE:+-ha}-clean (this new Vault holds nothing yet)."
-  fi
+  refuse_while_keys_held "nothing was stopped" ""
   log "stopping and removing the containers; the volumes (Vault's data, init keys, PostgreSQL) are kept"
   $COMPOSE down --remove-orphans
   log "done in $((SECONDS - t_start))s; 'make prod-local${HA_MODE:+-ha}' brings the same Vault back"

@@ -8,41 +8,16 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { spawn, spawnSync } from 'node:child_process';
-import { freePort, repoRoot, tempDir, TSX_NODE_ARGS, waitFor, WaitFailed } from '@aurora/process';
-
-const nativeTs = path.join(repoRoot(), 'scripts', 'native.ts');
+import { repoRoot, TSX_NODE_ARGS, waitFor, WaitFailed } from '@aurora/process';
+import { NATIVE_TS, nativeScene } from '../support/native-scene.js';
 
 test('make native while the new keys cannot be saved: said, kept, reachable, and running once fixed', async () => {
-  const dir = tempDir('native-keys-held');
-  fs.chmodSync(dir, 0o755); // the postgres user (root runs the cluster as postgres) must reach .native/postgres
-  const native = path.join(dir, 'native');
-  const ports = {
-    vault: await freePort(),
-    pg: await freePort(),
-    health: await freePort(),
-    app: await freePort(),
-  };
-  const env = {
-    ...process.env,
-    NATIVE_DIR: native,
-    NATIVE_VAULT_PORT: String(ports.vault),
-    NATIVE_PG_PORT: String(ports.pg),
-    NATIVE_VAULT_INIT_HEALTH_PORT: String(ports.health),
-    APP_PORT: String(ports.app),
-    APP_METRICS_PORT: '0',
-  };
-  const runNative = (cmd: string) =>
-    spawnSync(process.execPath, [...TSX_NODE_ARGS, nativeTs, cmd], {
-      cwd: repoRoot(),
-      encoding: 'utf8',
-      timeout: 240_000,
-      env,
-    });
+  const { native, ports, env, run: runNative } = await nativeScene('native-keys-held');
   const blocker = path.join(native, 'init', 'init.json.tmp');
   fs.mkdirSync(blocker, { recursive: true });
 
   let said = '';
-  const up = spawn(process.execPath, [...TSX_NODE_ARGS, nativeTs, 'up'], { cwd: repoRoot(), env });
+  const up = spawn(process.execPath, [...TSX_NODE_ARGS, NATIVE_TS, 'up'], { cwd: repoRoot(), env });
   up.stdout.on('data', (d: Buffer) => (said += d.toString()));
   up.stderr.on('data', (d: Buffer) => (said += d.toString()));
   const upDone = new Promise<number | null>((resolve) => up.once('exit', (code) => resolve(code)));
@@ -50,7 +25,7 @@ test('make native while the new keys cannot be saved: said, kept, reachable, and
     const held = await waitFor(
       'vault-init to hold keys it cannot save',
       async () => {
-        const res = await fetch(`http://127.0.0.1:${ports.health}/health`, {
+        const res = await fetch(`http://127.0.0.1:${ports.vaultInitHealth}/health`, {
           signal: AbortSignal.timeout(5_000),
         }).catch(() => undefined);
         const body = res ? ((await res.json()) as { keysNotSaved?: { reason: string } }) : undefined;

@@ -3,34 +3,10 @@
 // not come up", with the reason left in a log file.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
-import path from 'node:path';
-import { spawnSync } from 'node:child_process';
-import { freePort, repoRoot, tempDir, TSX_NODE_ARGS } from '@aurora/process';
-
-const nativeTs = path.join(repoRoot(), 'scripts', 'native.ts');
+import { nativeScene } from '../support/native-scene.js';
 
 test('make native with a setting vault-init refuses: vault-init’s own message, at once', async () => {
-  const dir = tempDir('native-service-stops');
-  fs.chmodSync(dir, 0o755); // the postgres user (root runs the cluster as postgres) must reach .native/postgres
-  const native = path.join(dir, 'native');
-  const env = {
-    ...process.env,
-    NATIVE_DIR: native,
-    NATIVE_VAULT_PORT: String(await freePort()),
-    NATIVE_PG_PORT: String(await freePort()),
-    NATIVE_VAULT_INIT_HEALTH_PORT: String(await freePort()),
-    APP_PORT: String(await freePort()),
-    APP_METRICS_PORT: '0',
-    VAULT_SECRET_THRESHOLD: '0',
-  };
-  const runNative = (cmd: string) =>
-    spawnSync(process.execPath, [...TSX_NODE_ARGS, nativeTs, cmd], {
-      cwd: repoRoot(),
-      encoding: 'utf8',
-      timeout: 240_000,
-      env,
-    });
+  const { run: runNative } = await nativeScene('native-service-stops', { VAULT_SECRET_THRESHOLD: '0' });
   try {
     const r = runNative('up');
     const said = r.stdout + r.stderr;
